@@ -1,0 +1,101 @@
+package schema
+
+import (
+	"time"
+
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+)
+
+// Blob is content in the blob store, stored once whatever the number of
+// repositories that link it.
+type Blob struct {
+	ent.Schema
+}
+
+// Fields of Blob.
+func (Blob) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("digest").NotEmpty().Unique().Immutable(),
+		field.Int64("size").Immutable(),
+		field.Time("created_at").Default(time.Now).Immutable(),
+	}
+}
+
+// Edges of Blob.
+func (Blob) Edges() []ent.Edge {
+	return []ent.Edge{edge.To("links", RepositoryBlob.Type)}
+}
+
+// Annotations of Blob.
+func (Blob) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.Skip(entgql.SkipAll)}
+}
+
+// RepositoryBlob records that a repository may serve a blob: an upload or a
+// mount into it, or a manifest referencing it. Garbage collection and quotas
+// are computed from these links.
+type RepositoryBlob struct {
+	ent.Schema
+}
+
+// Fields of RepositoryBlob.
+func (RepositoryBlob) Fields() []ent.Field {
+	return []ent.Field{
+		field.Int("repository_id").Immutable(),
+		field.Int("blob_id").Immutable(),
+		field.Time("created_at").Default(time.Now).Immutable(),
+	}
+}
+
+// Edges of RepositoryBlob.
+func (RepositoryBlob) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("repository", Repository.Type).Ref("blob_links").Field("repository_id").
+			Unique().Required().Immutable(),
+		edge.From("blob", Blob.Type).Ref("links").Field("blob_id").
+			Unique().Required().Immutable(),
+	}
+}
+
+// Indexes of RepositoryBlob.
+func (RepositoryBlob) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("repository_id", "blob_id").Unique(),
+		index.Fields("blob_id"),
+	}
+}
+
+// Annotations of RepositoryBlob.
+func (RepositoryBlob) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.Skip(entgql.SkipAll)}
+}
+
+// UploadSession is a blob upload in progress. Its state lives here, not in a
+// process, so an upload survives a restart and continues on any replica.
+type UploadSession struct {
+	ent.Schema
+}
+
+// Fields of UploadSession.
+func (UploadSession) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("uuid").NotEmpty().Unique().Immutable(),
+		field.String("repository").NotEmpty().Immutable(),
+		field.Int64("offset").Default(0),
+		field.String("algorithm").Default("sha256"),
+		field.Bytes("hash_state").Optional().
+			Comment("the running digest, from encoding.BinaryMarshaler"),
+		field.Time("started_at").Default(time.Now).Immutable(),
+		field.Time("updated_at").Default(time.Now).UpdateDefault(time.Now),
+	}
+}
+
+// Annotations of UploadSession.
+func (UploadSession) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.Skip(entgql.SkipAll)}
+}

@@ -1,0 +1,53 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+)
+
+// Project groups repositories under one name, one visibility and one set of members.
+type Project struct {
+	ent.Schema
+}
+
+// Mixin of Project.
+func (Project) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
+
+// Fields of Project.
+func (Project) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("name").NotEmpty().MaxLen(255).Unique().Immutable().
+			Annotations(entgql.OrderField("NAME")),
+		field.Bool("public").Default(false),
+		field.String("description").Default(""),
+		field.Int64("quota_bytes").Default(-1).
+			Comment("storage quota in bytes; -1 means unlimited"),
+		field.Int64("used_bytes").Default(0).
+			Comment("bytes of distinct blobs referenced by the project's repositories").
+			Annotations(entgql.OrderField("USED_BYTES")),
+	}
+}
+
+// Edges of Project.
+func (Project) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.To("repositories", Repository.Type).
+			Annotations(entgql.RelayConnection()),
+		edge.To("members", Member.Type),
+		edge.To("labels", Label.Type),
+	}
+}
+
+// Annotations of Project.
+func (Project) Annotations() []schema.Annotation {
+	return []schema.Annotation{
+		entgql.QueryField(),
+		entgql.RelayConnection(),
+	}
+}
+
+// Policy of Project.
+func (Project) Policy() ent.Policy { return projectPolicy() }

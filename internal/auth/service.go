@@ -1,0 +1,260 @@
+// Package auth decides who a caller is and what they may do: local users
+// with argon2id passwords, portal sessions, access tokens, and the one
+// permission check (Can) that GraphQL and the registry both use.
+package auth
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/berth-registry/berth/ent"
+	"github.com/berth-registry/berth/ent/accesstoken"
+	"github.com/berth-registry/berth/ent/member"
+	"github.com/berth-registry/berth/ent/privacy"
+	"github.com/berth-registry/berth/ent/session"
+	"github.com/berth-registry/berth/ent/user"
+	"github.com/berth-registry/berth/internal/errdefs"
+	"github.com/berth-registry/berth/internal/viewer"
+)
+
+// AccessTokenPrefix starts every access token secret.
+const AccessTokenPrefix = "berth_"
+
+// Service authenticates callers and authorizes their actions.
+type Service struct {
+	client *ent.Client
+	// SessionTTL is how long a portal session lasts.
+	SessionTTL time.Duration
+
+	// verified remembers recent successful argon2id checks so that clients
+	// sending Basic credentials on every request do not pay for the hash
+	// each time. Keys are hashes of (stored hash, password): a password
+	// change invalidates them, and no password is kept in memory.
+	mu       sync.Mutex
+	verified map[[32]byte]time.Time
+}
+
+// New returns a Service over client.
+func New(client *ent.Client) *Service {
+	return &Service{client: client, SessionTTL: 12 * time.Hour, verified: map[[32]byte]time.Time{}}
+}
+
+// ErrBadCredentials is returned for a wrong username, password or token.
+var ErrBadCredentials = errdefs.Unauthenticatedf("invalid username, password or token")
+
+func userViewer(u *ent.User) *viewer.Viewer {
+	return &viewer.Viewer{Kind: viewer.User, UserID: u.ID, Username: u.Username, Admin: u.Admin}
+}
+
+// Password authenticates username with either the user's password or one of
+// their access tokens, as docker login and HTTP Basic send them.
+func (s *Service) Password(ctx context.Context, username, secret string) (*viewer.Viewer, error) {
+	sys := viewer.SystemContext(ctx)
+	u, err := s.client.User.Query().Where(user.Username(username)).Only(sys)
+	if err != nil {
+		if ent.IsNotFound(err) {
+			return nil, ErrBadCredentials
+		}
+		return nil, err
+	}
+	if u.Disabled {
+		return nil, ErrBadCredentials
+	}
+	if len(secret) > len(AccessTokenPrefix) && secret[:len(AccessTokenPrefix)] == AccessTokenPrefix {
+		v, err := s.Bearer(ctx, secret)
+		if err == nil && v.UserID == u.ID {
+			return v, nil
+		}
+		return nil, ErrBadCredentials
+	}
+	if u.PasswordHash == "" || !s.verifyPassword(u.PasswordHash, secret) {
+		return nil, ErrBadCredentials
+	}
+	return userViewer(u), nil
+}
+
+func (s *Service) verifyPassword(hash, password string) bool {
+	key := sha256.Sum256([]byte(hash + "\x00" + password))
+	now := time.Now()
+	s.mu.Lock()
+	if until, ok := s.verified[key]; ok && now.Before(until) {
+		s.mu.Unlock()
+		return true
+	}
+	s.mu.Unlock()
+	if !VerifyPassword(hash, password) {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.verified) > 10000 {
+		for k, until := range s.verified {
+			if now.After(until) {
+				delete(s.verified, k)
+			}
+		}
+	}
+	s.verified[key] = now.Add(time.Minute)
+	return true
+}
+
+// Bearer authenticates an access token secret.
+func (s *Service) Bearer(ctx context.Context, secret string) (*viewer.Viewer, error) {
+	sys := viewer.SystemContext(ctx)
+	t, err := s.client.AccessToken.Query().
+		Where(accesstoken.TokenHash(HashSecret(secret))).WithUser().Only(sys)
+	if err != nil {
+		if ent.IsNotFound(err) {
+			return nil, ErrBadCredentials
+		}
+		return nil, err
+	}
+	now := time.Now()
+	if (t.ExpiresAt != nil && now.After(*t.ExpiresAt)) || t.Edges.User.Disabled {
+		return nil, ErrBadCredentials
+	}
+	// Recording the last use is best effort and at most once a minute.
+	if t.LastUsedAt == nil || now.Sub(*t.LastUsedAt) > time.Minute {
+		_ = s.client.AccessToken.UpdateOneID(t.ID).SetLastUsedAt(now).Exec(sys)
+	}
+	v := userViewer(t.Edges.User)
+	v.ReadOnly = t.ReadOnly
+	v.TokenID = t.ID
+	return v, nil
+}
+
+// Login checks a password and opens a portal session. It returns the
+// session secret (for the cookie) and its CSRF token.
+func (s *Service) Login(ctx context.Context, username, password string) (secret, csrf string, expires time.Time, err error) {
+	v, err := s.Password(ctx, username, password)
+	if err != nil {
+		return "", "", time.Time{}, err
+	}
+	if v.TokenID != 0 {
+		// Access tokens are for CLIs and scripts, not for the portal.
+		return "", "", time.Time{}, ErrBadCredentials
+	}
+	sys := viewer.SystemContext(ctx)
+	secret, csrf = NewSecret("s_"), NewSecret("c_")
+	expires = time.Now().Add(s.SessionTTL)
+	if err := s.client.Session.Create().SetUserID(v.UserID).SetTokenHash(HashSecret(secret)).
+		SetCsrfToken(csrf).SetExpiresAt(expires).Exec(sys); err != nil {
+		return "", "", time.Time{}, err
+	}
+	_ = s.client.User.UpdateOneID(v.UserID).SetLastLoginAt(time.Now()).Exec(sys)
+	return secret, csrf, expires, nil
+}
+
+// Session returns the viewer of a portal session and its CSRF token.
+func (s *Service) Session(ctx context.Context, secret string) (*viewer.Viewer, string, error) {
+	sys := viewer.SystemContext(ctx)
+	sess, err := s.client.Session.Query().Where(session.TokenHash(HashSecret(secret))).WithUser().Only(sys)
+	if err != nil {
+		if ent.IsNotFound(err) {
+			return nil, "", errdefs.Unauthenticatedf("session expired or signed out")
+		}
+		return nil, "", err
+	}
+	if time.Now().After(sess.ExpiresAt) || sess.Edges.User.Disabled {
+		_ = s.client.Session.DeleteOneID(sess.ID).Exec(sys)
+		return nil, "", errdefs.Unauthenticatedf("session expired or signed out")
+	}
+	return userViewer(sess.Edges.User), sess.CsrfToken, nil
+}
+
+// Logout ends a portal session.
+func (s *Service) Logout(ctx context.Context, secret string) error {
+	_, err := s.client.Session.Delete().Where(session.TokenHash(HashSecret(secret))).Exec(viewer.SystemContext(ctx))
+	return err
+}
+
+// PurgeExpiredSessions deletes sessions past their expiry.
+func (s *Service) PurgeExpiredSessions(ctx context.Context) (int, error) {
+	return s.client.Session.Delete().Where(session.ExpiresAtLT(time.Now())).Exec(viewer.SystemContext(ctx))
+}
+
+// Can reports whether the viewer of ctx may perform action on project p: nil
+// if allowed, an ErrUnauthenticated error for anonymous callers who need to
+// sign in, an ErrDenied error otherwise.
+func (s *Service) Can(ctx context.Context, action Action, p *ent.Project) error {
+	v := viewer.FromContext(ctx)
+	if v.ReadOnly && !readActions[action] {
+		return errdefs.Deniedf("this access token is read-only")
+	}
+	if v.IsAdmin() {
+		return nil
+	}
+	if p.Public && publicActions[action] {
+		return nil
+	}
+	if v.IsAnonymous() {
+		return errdefs.Unauthenticatedf("sign in to %s in project %q", describe(action), p.Name)
+	}
+	role, ok, err := s.Role(ctx, p.ID)
+	if err != nil {
+		return err
+	}
+	if ok && RoleAllows(role, action) {
+		return nil
+	}
+	return errdefs.Deniedf("you may not %s in project %q", describe(action), p.Name)
+}
+
+// Role returns the viewer's role in a project, if they are a member.
+func (s *Service) Role(ctx context.Context, projectID int) (Role, bool, error) {
+	v := viewer.FromContext(ctx)
+	if v.Kind != viewer.User {
+		return "", false, nil
+	}
+	m, err := s.client.Member.Query().
+		Where(member.ProjectID(projectID), member.UserID(v.UserID)).Only(viewer.SystemContext(ctx))
+	if ent.IsNotFound(err) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	return m.Role, true, nil
+}
+
+func describe(a Action) string {
+	switch a {
+	case RepositoryPull:
+		return "pull"
+	case RepositoryPush:
+		return "push"
+	default:
+		return fmt.Sprintf("do %s", a)
+	}
+}
+
+// Allow returns ctx with ent's privacy rules opened, for a service that has
+// just checked Can and now writes on the caller's behalf.
+func Allow(ctx context.Context) context.Context {
+	return privacy.DecisionContext(ctx, privacy.Allow)
+}
+
+// RequireUser returns the signed-in viewer, or an error for anonymous callers.
+func RequireUser(ctx context.Context) (*viewer.Viewer, error) {
+	v := viewer.FromContext(ctx)
+	if v.IsAnonymous() {
+		return nil, errdefs.Unauthenticatedf("sign in first")
+	}
+	return v, nil
+}
+
+// RequireAdmin returns the viewer if they are a system admin.
+func RequireAdmin(ctx context.Context) (*viewer.Viewer, error) {
+	v, err := RequireUser(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !v.IsAdmin() {
+		return nil, errdefs.Deniedf("only system administrators may do this")
+	}
+	return v, nil
+}
+

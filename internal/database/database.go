@@ -1,0 +1,134 @@
+// Package database opens the ent client on SQLite (the embedded default) or
+// PostgreSQL, and brings the schema up to date.
+package database
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" database/sql driver
+
+	"github.com/berth-registry/berth/ent"
+	"github.com/berth-registry/berth/ent/migrate"
+	_ "github.com/berth-registry/berth/ent/runtime" // privacy policies and defaults
+)
+
+// Kinds of database berth runs on.
+const (
+	SQLite   = "sqlite"
+	Postgres = "postgres"
+)
+
+// DB is an open database: the ent client and the pool underneath it.
+type DB struct {
+	*ent.Client
+	// Kind is SQLite or Postgres.
+	Kind string
+	sql  *sql.DB
+}
+
+// ErrBadURL is returned for a database URL berth cannot use.
+var ErrBadURL = errors.New("unsupported database URL")
+
+// Open connects to rawURL: "postgres://..." (or "postgresql://...") for
+// PostgreSQL, "sqlite:///path/to/file.db" or a plain file path for SQLite.
+// An empty URL means SQLite at dataDir/berth.db. Open pings the database, so
+// an unreachable server fails here and not at the first request.
+func Open(ctx context.Context, rawURL, dataDir string) (*DB, error) {
+	kind, dsn, err := parse(rawURL, dataDir)
+	if err != nil {
+		return nil, err
+	}
+	var db *sql.DB
+	var drv *entsql.Driver
+	switch kind {
+	case Postgres:
+		db, err = sql.Open("pgx", dsn)
+		if err != nil {
+			return nil, err
+		}
+		db.SetMaxOpenConns(32)
+		db.SetMaxIdleConns(16)
+		db.SetConnMaxIdleTime(5 * time.Minute)
+		drv = entsql.OpenDB(dialect.Postgres, db)
+	case SQLite:
+		if err := os.MkdirAll(filepath.Dir(dsn), 0o750); err != nil {
+			return nil, fmt.Errorf("creating database directory: %w", err)
+		}
+		db, err = sql.Open("sqlite", "file:"+dsn+"?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate")
+		if err != nil {
+			return nil, err
+		}
+		// SQLite allows one writer at a time; a small pool with immediate
+		// transactions and a busy timeout keeps writers queueing instead of
+		// failing with SQLITE_BUSY.
+		db.SetMaxOpenConns(8)
+		drv = entsql.OpenDB(dialect.SQLite, db)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := db.PingContext(pingCtx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connecting to %s database: %w", kind, err)
+	}
+	return &DB{Client: ent.NewClient(ent.Driver(drv)), Kind: kind, sql: db}, nil
+}
+
+func parse(rawURL, dataDir string) (kind, dsn string, err error) {
+	switch {
+	case rawURL == "":
+		return SQLite, filepath.Join(dataDir, "berth.db"), nil
+	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
+		if _, err := url.Parse(rawURL); err != nil {
+			return "", "", fmt.Errorf("%w: %v", ErrBadURL, err)
+		}
+		return Postgres, rawURL, nil
+	case strings.HasPrefix(rawURL, "sqlite://"):
+		p := strings.TrimPrefix(rawURL, "sqlite://")
+		if p == "" {
+			return "", "", fmt.Errorf("%w: sqlite:// needs a file path", ErrBadURL)
+		}
+		return SQLite, p, nil
+	case strings.Contains(rawURL, "://"):
+		return "", "", fmt.Errorf("%w: %q (use postgres://... or sqlite:///path)", ErrBadURL, redact(rawURL))
+	default:
+		return SQLite, rawURL, nil
+	}
+}
+
+// redact hides a password in a URL so it can go into an error message.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "<unparseable URL>"
+	}
+	return u.Redacted()
+}
+
+// Migrate creates or upgrades every table and index. It is safe to run on
+// every start and from several replicas.
+func (db *DB) Migrate(ctx context.Context) error {
+	if err := db.Schema.Create(ctx, migrate.WithDropIndex(true)); err != nil {
+		return fmt.Errorf("migrating %s schema: %w", db.Kind, err)
+	}
+	return nil
+}
+
+// Ping checks that the database answers, for readiness probes.
+func (db *DB) Ping(ctx context.Context) error { return db.sql.PingContext(ctx) }
+
+// SQL returns the underlying pool, for the few callers that need raw SQL.
+func (db *DB) SQL() *sql.DB { return db.sql }
+
+// Close closes the client and its pool.
+func (db *DB) Close() error { return db.Client.Close() }
