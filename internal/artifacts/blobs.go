@@ -1,0 +1,140 @@
+package artifacts
+
+import (
+	"context"
+	"errors"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/berth-registry/berth/ent"
+	"github.com/berth-registry/berth/ent/blob"
+	"github.com/berth-registry/berth/ent/repository"
+	"github.com/berth-registry/berth/ent/repositoryblob"
+	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/viewer"
+	"github.com/berth-registry/berth/registry/storage"
+)
+
+// BlobSize returns the size of blob d if repository r links it (an upload
+// to r, a mount into r, or a manifest of r referencing it); otherwise the
+// error wraps ErrBlobUnknown.
+func (s *Service) BlobSize(ctx context.Context, r *Repo, d digest.Digest) (int64, error) {
+	if r.Repository == nil {
+		return 0, blobUnknown(r.Name, d.String())
+	}
+	b, err := s.client.Blob.Query().
+		Where(blob.Digest(d.String()), blob.HasLinksWith(repositoryblob.RepositoryID(r.Repository.ID))).
+		Only(viewer.SystemContext(ctx))
+	if ent.IsNotFound(err) {
+		return 0, blobUnknown(r.Name, d.String())
+	}
+	if err != nil {
+		return 0, err
+	}
+	return b.Size, nil
+}
+
+// LinkBlob records that blob d (already committed to the blob store) may be
+// served from repository r, creating the repository on its first upload.
+// The caller got r from Access with auth.RepositoryPush.
+func (s *Service) LinkBlob(ctx context.Context, r *Repo, d digest.Digest, size int64) error {
+	if _, err := s.ensureRepository(ctx, s.client, r); err != nil {
+		return err
+	}
+	return s.link(ctx, s.client, r.Repository.ID, d, size)
+}
+
+func (s *Service) link(ctx context.Context, client *ent.Client, repoID int, d digest.Digest, size int64) error {
+	sys := viewer.SystemContext(ctx)
+	blobID, err := client.Blob.Create().SetDigest(d.String()).SetSize(size).
+		OnConflictColumns(blob.FieldDigest).Ignore().ID(sys)
+	if err != nil {
+		return wrapf(err, "recording blob %s", d)
+	}
+	err = client.RepositoryBlob.Create().SetRepositoryID(repoID).SetBlobID(blobID).
+		OnConflictColumns(repositoryblob.FieldRepositoryID, repositoryblob.FieldBlobID).Ignore().Exec(sys)
+	if err != nil {
+		return wrapf(err, "linking blob %s", d)
+	}
+	return nil
+}
+
+// UnlinkBlob removes blob d from repository r (DELETE of a blob). The bytes
+// stay in the store until garbage collection finds nothing links them.
+func (s *Service) UnlinkBlob(ctx context.Context, name string, d digest.Digest) error {
+	r, err := s.Access(ctx, name, auth.ArtifactDelete)
+	if err != nil {
+		return err
+	}
+	n, err := s.client.RepositoryBlob.Delete().
+		Where(repositoryblob.RepositoryID(r.Repository.ID), repositoryblob.HasBlobWith(blob.Digest(d.String()))).
+		Exec(viewer.SystemContext(ctx))
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return blobUnknown(name, d.String())
+	}
+	return nil
+}
+
+// MountBlob links blob d into r without an upload. With from set, the blob
+// must be linked in repository from and the caller may pull from it; with
+// from empty, any repository the caller can see that links d will do. It
+// reports false (and no error) when the blob cannot be mounted, so that the
+// handler falls back to a regular upload as the spec requires.
+func (s *Service) MountBlob(ctx context.Context, r *Repo, from string, d digest.Digest) (int64, bool, error) {
+	if err := d.Validate(); err != nil {
+		return 0, false, nil
+	}
+	var size int64
+	if from != "" {
+		src, err := s.Access(ctx, from, auth.RepositoryPull)
+		if err != nil {
+			return 0, false, nil
+		}
+		size, err = s.BlobSize(ctx, src, d)
+		if errors.Is(err, ErrBlobUnknown) {
+			return 0, false, nil
+		} else if err != nil {
+			return 0, false, err
+		}
+	} else {
+		var ok bool
+		var err error
+		size, ok, err = s.readableBlob(ctx, d)
+		if err != nil || !ok {
+			return 0, false, err
+		}
+	}
+	// The database may know a blob the store lost (a failed restore):
+	// mount only what is really there.
+	if _, err := s.blobs.Stat(ctx, d); errors.Is(err, storage.ErrNotFound) {
+		return 0, false, nil
+	} else if err != nil {
+		return 0, false, err
+	}
+	if err := s.LinkBlob(ctx, r, d, size); err != nil {
+		return 0, false, err
+	}
+	return size, true, nil
+}
+
+// readableBlob reports whether some repository the caller may see links d.
+func (s *Service) readableBlob(ctx context.Context, d digest.Digest) (int64, bool, error) {
+	sys := viewer.SystemContext(ctx)
+	b, err := s.client.Blob.Query().Where(blob.Digest(d.String())).Only(sys)
+	if ent.IsNotFound(err) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	// The caller's own context: privacy rules keep only visible repositories.
+	ok, err := s.client.Repository.Query().
+		Where(repository.HasBlobLinksWith(repositoryblob.BlobID(b.ID))).Exist(ctx)
+	if err != nil {
+		return 0, false, err
+	}
+	return b.Size, ok, nil
+}

@@ -1,0 +1,212 @@
+// Package artifacts is the metadata side of the registry, shared by the OCI
+// handler (registry/) and GraphQL (graph/): which repositories exist, which
+// artifacts and tags they hold, which blobs they may serve, who may see or
+// change them. It parses and validates manifests, classifies artifacts,
+// records pushes in one transaction, and batches pull statistics.
+//
+// Every exported method checks auth.Can for the viewer of its context.
+package artifacts
+
+import (
+	"context"
+	"log/slog"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/berth-registry/berth/ent"
+	"github.com/berth-registry/berth/ent/project"
+	"github.com/berth-registry/berth/ent/repository"
+	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/errdefs"
+	"github.com/berth-registry/berth/internal/viewer"
+	"github.com/berth-registry/berth/registry/storage"
+)
+
+// Options configures a Service.
+type Options struct {
+	// Client is the ent client (required).
+	Client *ent.Client
+	// Blobs is the blob store, read for image configs and chart metadata (required).
+	Blobs *storage.Blobs
+	// Auth decides permissions (required).
+	Auth *auth.Service
+	// ExternalURL is how clients reach berth, used for pull commands.
+	ExternalURL string
+	// Logger receives warnings, such as failed pull-stat flushes.
+	Logger *slog.Logger
+	// PullFlushInterval is how often batched pull statistics are written;
+	// 5 seconds when zero.
+	PullFlushInterval time.Duration
+}
+
+// Service reads and writes registry metadata on behalf of a caller.
+type Service struct {
+	client *ent.Client
+	blobs  *storage.Blobs
+	auth   *auth.Service
+	host   string
+	log    *slog.Logger
+	pulls  *pullRecorder
+}
+
+// New returns a Service and starts its pull-statistics flusher; call Close
+// on shutdown so that the last pulls are written.
+func New(opts Options) *Service {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.PullFlushInterval <= 0 {
+		opts.PullFlushInterval = 5 * time.Second
+	}
+	host := opts.ExternalURL
+	host = strings.TrimPrefix(strings.TrimPrefix(host, "https://"), "http://")
+	host = strings.TrimSuffix(host, "/")
+	s := &Service{client: opts.Client, blobs: opts.Blobs, auth: opts.Auth, host: host, log: opts.Logger}
+	s.pulls = newPullRecorder(opts.Client, opts.Logger, opts.PullFlushInterval)
+	return s
+}
+
+// Close writes pending pull statistics and stops the flusher.
+func (s *Service) Close() error { return s.pulls.close() }
+
+// FlushPulls writes pending pull statistics now.
+func (s *Service) FlushPulls(ctx context.Context) error { return s.pulls.flush(ctx) }
+
+// Repo is a repository name the caller was allowed to act on.
+type Repo struct {
+	// Name is the full name, "project/path".
+	Name string
+	// Project owns the repository.
+	Project *ent.Project
+	// Repository is nil when nothing was pushed to the name yet.
+	Repository *ent.Repository
+}
+
+// nameComponent and the name rule come from the distribution spec.
+var nameRE = regexp.MustCompile(`^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$`)
+
+// tagRE is the distribution spec's tag rule.
+var tagRE = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
+
+// ValidateName checks a repository name: the distribution spec's rule, at
+// most 255 characters, and a project part followed by a path.
+func ValidateName(name string) error {
+	if len(name) > 255 || !nameRE.MatchString(name) {
+		return nameInvalid("invalid repository name %q", name)
+	}
+	if !strings.Contains(name, "/") {
+		return nameInvalid("repository name %q has no project: names are <project>/<path>, for example %q", name, "library/"+name)
+	}
+	return nil
+}
+
+// ValidTag reports whether name is a valid tag.
+func ValidTag(name string) bool { return tagRE.MatchString(name) }
+
+// ProjectName returns the project part of a repository name.
+func ProjectName(name string) string {
+	p, _, _ := strings.Cut(name, "/")
+	return p
+}
+
+// Access checks that the viewer of ctx may perform action on repository
+// name, and returns what it knows of the repository. For a pull the
+// repository must exist; for a push only its project must.
+func (s *Service) Access(ctx context.Context, name string, action auth.Action) (*Repo, error) {
+	if err := ValidateName(name); err != nil {
+		return nil, err
+	}
+	sys := viewer.SystemContext(ctx)
+	p, err := s.client.Project.Query().Where(project.Name(ProjectName(name))).Only(sys)
+	if ent.IsNotFound(err) {
+		if viewer.FromContext(ctx).IsAnonymous() {
+			// Do not tell anonymous callers which projects exist.
+			return nil, errdefs.Unauthenticatedf("sign in to access repository %q", name)
+		}
+		if action == auth.RepositoryPush {
+			return nil, coded(ErrNameUnknown, errdefs.NotFoundf,
+				"project %q does not exist: create it in berth (GraphQL createProject or the portal) before pushing to %q",
+				ProjectName(name), name)
+		}
+		return nil, nameUnknown(name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.auth.Can(ctx, action, p); err != nil {
+		return nil, err
+	}
+	r, err := s.client.Repository.Query().Where(repository.Name(name)).Only(sys)
+	if ent.IsNotFound(err) {
+		if action != auth.RepositoryPush {
+			return nil, nameUnknown(name)
+		}
+		return &Repo{Name: name, Project: p}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Repo{Name: name, Project: p, Repository: r}, nil
+}
+
+// ScopeActions maps the actions of a Docker token scope to berth actions.
+var ScopeActions = map[string]auth.Action{
+	"pull":   auth.RepositoryPull,
+	"push":   auth.RepositoryPush,
+	"delete": auth.ArtifactDelete,
+}
+
+// Grant returns the subset of the Docker token actions ("pull", "push",
+// "delete", "*") that the viewer of ctx may perform on repository name,
+// for the token service.
+func (s *Service) Grant(ctx context.Context, name string, actions []string) []string {
+	want := map[string]bool{}
+	for _, a := range actions {
+		if a == "*" {
+			for k := range ScopeActions {
+				want[k] = true
+			}
+			continue
+		}
+		if _, ok := ScopeActions[a]; ok {
+			want[a] = true
+		}
+	}
+	if len(want) == 0 || ValidateName(name) != nil {
+		return nil
+	}
+	p, err := s.client.Project.Query().Where(project.Name(ProjectName(name))).Only(viewer.SystemContext(ctx))
+	if err != nil {
+		return nil
+	}
+	var granted []string
+	for _, a := range []string{"pull", "push", "delete"} {
+		if want[a] && s.auth.Can(ctx, ScopeActions[a], p) == nil {
+			granted = append(granted, a)
+		}
+	}
+	return granted
+}
+
+// ensureRepository returns the repository row of r, creating it inside tx
+// (or with the plain client when tx is nil) if this is the first push.
+func (s *Service) ensureRepository(ctx context.Context, client *ent.Client, r *Repo) (*ent.Repository, error) {
+	if r.Repository != nil {
+		return r.Repository, nil
+	}
+	allow := auth.Allow(ctx)
+	id, err := client.Repository.Create().
+		SetName(r.Name).SetProjectID(r.Project.ID).
+		OnConflictColumns(repository.FieldName).Ignore().
+		ID(allow)
+	if err != nil {
+		return nil, wrapf(err, "creating repository %q", r.Name)
+	}
+	repo, err := client.Repository.Get(viewer.SystemContext(ctx), id)
+	if err != nil {
+		return nil, err
+	}
+	r.Repository = repo
+	return repo, nil
+}

@@ -1,0 +1,216 @@
+package artifacts
+
+import (
+	"context"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/berth-registry/berth/ent"
+	"github.com/berth-registry/berth/ent/artifact"
+	"github.com/berth-registry/berth/ent/blob"
+	"github.com/berth-registry/berth/ent/repositoryblob"
+	"github.com/berth-registry/berth/ent/tag"
+	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/errdefs"
+	"github.com/berth-registry/berth/internal/viewer"
+)
+
+// DeleteManifest serves DELETE /v2/<name>/manifests/<reference>: a digest
+// deletes the artifact with all its tags, a tag deletes only the tag.
+func (s *Service) DeleteManifest(ctx context.Context, name, reference string) error {
+	if _, err := digest.Parse(reference); err == nil {
+		return s.DeleteArtifact(ctx, name, reference)
+	}
+	return s.DeleteTag(ctx, name, reference)
+}
+
+// DeleteArtifact deletes the artifact that reference (a tag or a digest)
+// names in repository name, with all its tags. Indexes that list it and
+// its referrers stay; blobs stay linked until garbage collection.
+func (s *Service) DeleteArtifact(ctx context.Context, name, reference string) error {
+	r, err := s.Access(ctx, name, auth.ArtifactDelete)
+	if err != nil {
+		return err
+	}
+	a, err := s.find(ctx, r, reference)
+	if err != nil {
+		return err
+	}
+	allow := auth.Allow(ctx)
+	tx, err := s.client.Tx(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.Tag.Delete().Where(tag.ArtifactID(a.ID)).Exec(allow); err != nil {
+		return err
+	}
+	if err := tx.Artifact.DeleteOneID(a.ID).Exec(allow); err != nil {
+		if ent.IsNotFound(err) {
+			return manifestUnknown(name, reference)
+		}
+		return err
+	}
+	return tx.Commit()
+}
+
+// DeleteTag removes tag name from repository repo; the artifact stays.
+func (s *Service) DeleteTag(ctx context.Context, repo, name string) error {
+	r, err := s.Access(ctx, repo, auth.TagDelete)
+	if err != nil {
+		return err
+	}
+	if !ValidTag(name) {
+		return coded(ErrTagInvalid, errdefs.Invalidf, "invalid tag %q", name)
+	}
+	n, err := s.client.Tag.Delete().Where(tag.RepositoryID(r.Repository.ID), tag.Name(name)).Exec(auth.Allow(ctx))
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return manifestUnknown(repo, name)
+	}
+	return nil
+}
+
+// CreateTag points tag name of repository repo at the artifact reference
+// names (retagging if the tag exists) and returns the tag.
+func (s *Service) CreateTag(ctx context.Context, repo, reference, name string) (*ent.Tag, error) {
+	r, err := s.Access(ctx, repo, auth.TagCreate)
+	if err != nil {
+		return nil, err
+	}
+	if r.Repository == nil {
+		return nil, nameUnknown(repo)
+	}
+	if !ValidTag(name) {
+		return nil, coded(ErrTagInvalid, errdefs.Invalidf, "invalid tag %q", name)
+	}
+	a, err := s.find(ctx, r, reference)
+	if err != nil {
+		return nil, err
+	}
+	allow := auth.Allow(ctx)
+	id, err := s.client.Tag.Create().SetName(name).SetRepositoryID(r.Repository.ID).SetArtifactID(a.ID).
+		OnConflictColumns(tag.FieldRepositoryID, tag.FieldName).UpdateArtifactID().UpdateUpdatedAt().
+		ID(allow)
+	if err != nil {
+		return nil, err
+	}
+	return s.client.Tag.Get(viewer.SystemContext(ctx), id)
+}
+
+// CopyArtifact copies the artifact reference names in srcRepo into dstRepo
+// (any project the caller may push to; the repository is created if
+// needed), with an index's children, links its blobs there and tags it
+// with tag if not empty. Nothing is copied in the blob store: blobs are
+// content-addressed and shared.
+func (s *Service) CopyArtifact(ctx context.Context, srcRepo, reference, dstRepo, tagName string) (*ent.Artifact, error) {
+	src, err := s.Access(ctx, srcRepo, auth.RepositoryPull)
+	if err != nil {
+		return nil, err
+	}
+	dst, err := s.Access(ctx, dstRepo, auth.RepositoryPush)
+	if err != nil {
+		return nil, err
+	}
+	if tagName != "" && !ValidTag(tagName) {
+		return nil, coded(ErrTagInvalid, errdefs.Invalidf, "invalid tag %q", tagName)
+	}
+	a, err := s.find(ctx, src, reference)
+	if err != nil {
+		return nil, err
+	}
+	tx, err := s.client.Tx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	client := tx.Client()
+	repo, err := s.ensureRepository(ctx, client, dst)
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.copyInto(ctx, client, a, repo.ID)
+	if err != nil {
+		return nil, err
+	}
+	allow := auth.Allow(ctx)
+	if tagName != "" {
+		err := client.Tag.Create().SetName(tagName).SetRepositoryID(repo.ID).SetArtifactID(out.ID).
+			OnConflictColumns(tag.FieldRepositoryID, tag.FieldName).UpdateArtifactID().UpdateUpdatedAt().
+			Exec(allow)
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := client.Repository.UpdateOneID(repo.ID).SetPushedAt(time.Now()).Exec(allow); err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// copyInto copies artifact a (children first) into repository repoID.
+func (s *Service) copyInto(ctx context.Context, client *ent.Client, a *ent.Artifact, repoID int) (*ent.Artifact, error) {
+	sys := viewer.SystemContext(ctx)
+	if existing, err := client.Artifact.Query().Where(artifact.RepositoryID(repoID), artifact.Digest(a.Digest)).Only(sys); err == nil {
+		return existing, nil
+	} else if !ent.IsNotFound(err) {
+		return nil, err
+	}
+	m, err := ParseManifest(a.MediaType, a.Manifest)
+	if err != nil {
+		return nil, err
+	}
+	var childIDs []int
+	if len(m.Manifests) > 0 {
+		children, err := a.QueryChildren().All(sys)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range children {
+			cc, err := s.copyInto(ctx, client, c, repoID)
+			if err != nil {
+				return nil, err
+			}
+			childIDs = append(childIDs, cc.ID)
+		}
+	}
+	var ds []string
+	if m.Config != nil {
+		ds = append(ds, m.Config.Digest.String())
+	}
+	for _, l := range m.Layers {
+		if !Foreign(l) {
+			ds = append(ds, l.Digest.String())
+		}
+	}
+	if len(ds) > 0 {
+		ids, err := client.Blob.Query().Where(blob.DigestIn(ds...)).IDs(sys)
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range ids {
+			if err := client.RepositoryBlob.Create().SetRepositoryID(repoID).SetBlobID(id).
+				OnConflictColumns(repositoryblob.FieldRepositoryID, repositoryblob.FieldBlobID).Ignore().Exec(sys); err != nil {
+				return nil, err
+			}
+		}
+	}
+	c := client.Artifact.Create().
+		SetRepositoryID(repoID).SetDigest(a.Digest).SetMediaType(a.MediaType).
+		SetArtifactType(a.ArtifactType).SetOciArtifactType(a.OciArtifactType).
+		SetSize(a.Size).SetManifest(a.Manifest).SetPushedAt(time.Now()).
+		AddChildIDs(childIDs...)
+	if a.Annotations != nil {
+		c.SetAnnotations(a.Annotations)
+	}
+	if a.SubjectDigest != nil {
+		c.SetSubjectDigest(*a.SubjectDigest)
+	}
+	return c.Save(auth.Allow(ctx))
+}

@@ -1,0 +1,399 @@
+// Package token is berth's Docker registry token service: clients that get
+// a Bearer challenge from /v2/ trade credentials (or nothing, for
+// anonymous pulls) at /service/token for a signed JWT whose access claim is
+// the requested scopes intersected with what the caller may do.
+//
+// See https://distribution.github.io/distribution/spec/auth/token/ and
+// .../oauth/ for the GET and POST forms.
+package token
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/berth-registry/berth/ent"
+	"github.com/berth-registry/berth/ent/user"
+	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/viewer"
+)
+
+// DefaultService is the service name in challenges and the token audience.
+const DefaultService = "berth"
+
+// Granter decides which actions a caller gets on a repository; the
+// artifacts service implements it.
+type Granter interface {
+	Grant(ctx context.Context, repository string, actions []string) []string
+}
+
+// Options configures a Service.
+type Options struct {
+	// Key signs and verifies tokens (see LoadOrCreateKey). Required.
+	Key *ecdsa.PrivateKey
+	// Auth checks passwords and access tokens. Required.
+	Auth *auth.Service
+	// Client looks users up for refresh tokens. Required.
+	Client *ent.Client
+	// Grants intersects requested scopes with permissions. Required.
+	Grants Granter
+	// Service is the expected service name and token audience; "berth" by default.
+	Service string
+	// Issuer is the iss claim; "berth" by default.
+	Issuer string
+	// TTL is the lifetime of access tokens; 15 minutes by default.
+	TTL time.Duration
+	// RefreshTTL is the lifetime of refresh tokens; 30 days by default.
+	RefreshTTL time.Duration
+	// Logger gets failed-authentication and error lines.
+	Logger *slog.Logger
+}
+
+// Service issues and verifies registry tokens. It is an http.Handler for
+// /service/token.
+type Service struct {
+	opts Options
+	kid  string
+}
+
+// New returns a token Service.
+func New(opts Options) *Service {
+	if opts.Service == "" {
+		opts.Service = DefaultService
+	}
+	if opts.Issuer == "" {
+		opts.Issuer = DefaultService
+	}
+	if opts.TTL <= 0 {
+		opts.TTL = 15 * time.Minute
+	}
+	if opts.RefreshTTL <= 0 {
+		opts.RefreshTTL = 30 * 24 * time.Hour
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Service{opts: opts, kid: keyID(&opts.Key.PublicKey)}
+}
+
+// ServiceName is the service name clients must send and challenges carry.
+func (s *Service) ServiceName() string { return s.opts.Service }
+
+// Access is one entry of a token's access claim.
+type Access struct {
+	Type    string   `json:"type"`
+	Name    string   `json:"name"`
+	Actions []string `json:"actions"`
+}
+
+// Identity is who a token was issued to, carried in a private claim so
+// that verifying a token needs no database query.
+type Identity struct {
+	UserID   int  `json:"uid,omitempty"`
+	Admin    bool `json:"adm,omitempty"`
+	ReadOnly bool `json:"ro,omitempty"`
+	TokenID  int  `json:"tid,omitempty"`
+}
+
+// Claims are the claims of a berth registry token.
+type Claims struct {
+	jwt.RegisteredClaims
+	Access []Access  `json:"access"`
+	Berth  *Identity `json:"berth,omitempty"`
+	// Use is "refresh" for refresh tokens, empty for access tokens.
+	Use string `json:"use,omitempty"`
+}
+
+// Allows reports whether the token grants action on resource typ/name.
+func (c *Claims) Allows(typ, name, action string) bool {
+	for _, a := range c.Access {
+		if a.Type != typ || a.Name != name {
+			continue
+		}
+		for _, x := range a.Actions {
+			if x == action || x == "*" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Viewer returns the identity the token was issued to.
+func (c *Claims) Viewer() *viewer.Viewer {
+	if c.Subject == "" || c.Berth == nil {
+		return viewer.FromContext(context.Background())
+	}
+	return &viewer.Viewer{Kind: viewer.User, UserID: c.Berth.UserID, Username: c.Subject,
+		Admin: c.Berth.Admin, ReadOnly: c.Berth.ReadOnly, TokenID: c.Berth.TokenID}
+}
+
+// ErrInvalidToken is returned by Verify for a token berth did not issue,
+// or that expired.
+var ErrInvalidToken = errors.New("invalid or expired registry token")
+
+// Verify checks the signature, issuer, audience and expiry of an access
+// token and returns its claims.
+func (s *Service) Verify(raw string) (*Claims, error) {
+	c, err := s.parse(raw, s.opts.Service)
+	if err != nil {
+		return nil, err
+	}
+	if c.Use != "" {
+		return nil, ErrInvalidToken
+	}
+	return c, nil
+}
+
+func (s *Service) parse(raw, audience string) (*Claims, error) {
+	var c Claims
+	_, err := jwt.ParseWithClaims(raw, &c, func(*jwt.Token) (any, error) { return &s.opts.Key.PublicKey, nil },
+		jwt.WithValidMethods([]string{jwt.SigningMethodES256.Alg()}),
+		jwt.WithIssuer(s.opts.Issuer), jwt.WithAudience(audience),
+		jwt.WithExpirationRequired(), jwt.WithLeeway(30*time.Second))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidToken, err)
+	}
+	return &c, nil
+}
+
+// Issue signs an access token for v with the given access.
+func (s *Service) Issue(v *viewer.Viewer, access []Access) (string, time.Time, error) {
+	now := time.Now()
+	c := Claims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer: s.opts.Issuer, Audience: jwt.ClaimStrings{s.opts.Service},
+			IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now.Add(-5 * time.Second)),
+			ExpiresAt: jwt.NewNumericDate(now.Add(s.opts.TTL)), ID: rand.Text(),
+		},
+		Access: access,
+	}
+	if access == nil {
+		c.Access = []Access{}
+	}
+	if !v.IsAnonymous() {
+		c.Subject = v.Username
+		c.Berth = &Identity{UserID: v.UserID, Admin: v.Admin, ReadOnly: v.ReadOnly, TokenID: v.TokenID}
+	}
+	signed, err := s.sign(c)
+	return signed, now, err
+}
+
+func (s *Service) sign(c Claims) (string, error) {
+	t := jwt.NewWithClaims(jwt.SigningMethodES256, c)
+	t.Header["kid"] = s.kid
+	return t.SignedString(s.opts.Key)
+}
+
+// issueRefresh signs a refresh token ("identity token" to docker) for v.
+func (s *Service) issueRefresh(v *viewer.Viewer) (string, error) {
+	now := time.Now()
+	return s.sign(Claims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer: s.opts.Issuer, Audience: jwt.ClaimStrings{s.opts.Service + "-refresh"}, Subject: v.Username,
+			IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(s.opts.RefreshTTL)), ID: rand.Text(),
+		},
+		Berth: &Identity{UserID: v.UserID, ReadOnly: v.ReadOnly, TokenID: v.TokenID},
+		Use:   "refresh",
+	})
+}
+
+// refreshViewer checks a refresh token and returns the current state of
+// its user (a disabled user's refresh tokens stop working at once).
+func (s *Service) refreshViewer(ctx context.Context, raw string) (*viewer.Viewer, error) {
+	c, err := s.parse(raw, s.opts.Service+"-refresh")
+	if err != nil || c.Use != "refresh" || c.Berth == nil {
+		return nil, auth.ErrBadCredentials
+	}
+	u, err := s.opts.Client.User.Query().Where(user.ID(c.Berth.UserID)).Only(viewer.SystemContext(ctx))
+	if err != nil || u.Disabled || u.Username != c.Subject {
+		return nil, auth.ErrBadCredentials
+	}
+	return &viewer.Viewer{Kind: viewer.User, UserID: u.ID, Username: u.Username, Admin: u.Admin,
+		ReadOnly: c.Berth.ReadOnly, TokenID: c.Berth.TokenID}, nil
+}
+
+// ParseScope parses one Docker scope, "repository:team/app:pull,push"
+// (the name may itself contain colons, for a registry host with a port).
+func ParseScope(scope string) (Access, bool) {
+	typ, rest, ok := strings.Cut(scope, ":")
+	i := strings.LastIndex(rest, ":")
+	if !ok || i <= 0 {
+		return Access{}, false
+	}
+	name, actions := rest[:i], rest[i+1:]
+	// "repository(plugin)" style resource classes are accepted and ignored.
+	if j := strings.IndexByte(typ, '('); j > 0 {
+		typ = typ[:j]
+	}
+	return Access{Type: typ, Name: name, Actions: strings.Split(actions, ",")}, true
+}
+
+// grant intersects the requested scopes with what v may do.
+func (s *Service) grant(ctx context.Context, scopes []string) []Access {
+	var out []Access
+	for _, raw := range scopes {
+		for _, one := range strings.Fields(raw) {
+			req, ok := ParseScope(one)
+			if !ok {
+				continue
+			}
+			var actions []string
+			switch req.Type {
+			case "repository":
+				actions = s.opts.Grants.Grant(ctx, req.Name, req.Actions)
+			case "registry":
+				// The catalog is filtered to what the caller may see anyway.
+				if req.Name == "catalog" {
+					actions = []string{"*"}
+				}
+			}
+			if len(actions) > 0 {
+				out = mergeAccess(out, Access{Type: req.Type, Name: req.Name, Actions: actions})
+			}
+		}
+	}
+	return out
+}
+
+func mergeAccess(list []Access, a Access) []Access {
+	for i := range list {
+		if list[i].Type == a.Type && list[i].Name == a.Name {
+			for _, x := range a.Actions {
+				if !containsString(list[i].Actions, x) {
+					list[i].Actions = append(list[i].Actions, x)
+				}
+			}
+			return list
+		}
+	}
+	return append(list, a)
+}
+
+func containsString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+type tokenResponse struct {
+	Token        string `json:"token"`
+	AccessToken  string `json:"access_token"`
+	ExpiresIn    int    `json:"expires_in"`
+	IssuedAt     string `json:"issued_at"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	Scope        string `json:"scope,omitempty"`
+}
+
+// ServeHTTP answers GET (Basic credentials or anonymous; offline_token=true
+// adds a refresh token) and POST (OAuth2 form: grant_type=password or
+// refresh_token) token requests.
+func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	var (
+		v       *viewer.Viewer
+		err     error
+		scopes  []string
+		refresh bool
+		oauth   bool
+	)
+	switch r.Method {
+	case http.MethodGet:
+		q := r.URL.Query()
+		scopes = q["scope"]
+		refresh = q.Get("offline_token") == "true"
+		if q.Get("service") != "" && q.Get("service") != s.opts.Service {
+			writeError(w, http.StatusBadRequest, "invalid_request", fmt.Sprintf("unknown service %q", q.Get("service")))
+			return
+		}
+		if user, pass, ok := r.BasicAuth(); ok {
+			v, err = s.opts.Auth.Password(ctx, user, pass)
+		} else {
+			v = viewer.FromContext(context.Background())
+		}
+	case http.MethodPost:
+		oauth = true
+		if err := r.ParseForm(); err != nil {
+			writeError(w, http.StatusBadRequest, "invalid_request", "cannot parse form")
+			return
+		}
+		scopes = r.PostForm["scope"]
+		if svc := r.PostForm.Get("service"); svc != "" && svc != s.opts.Service {
+			writeError(w, http.StatusBadRequest, "invalid_request", fmt.Sprintf("unknown service %q", svc))
+			return
+		}
+		switch r.PostForm.Get("grant_type") {
+		case "password":
+			v, err = s.opts.Auth.Password(ctx, r.PostForm.Get("username"), r.PostForm.Get("password"))
+			refresh = r.PostForm.Get("access_type") == "offline"
+		case "refresh_token":
+			v, err = s.refreshViewer(ctx, r.PostForm.Get("refresh_token"))
+		default:
+			writeError(w, http.StatusBadRequest, "unsupported_grant_type", "grant_type must be password or refresh_token")
+			return
+		}
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		writeError(w, http.StatusMethodNotAllowed, "invalid_request", "use GET or POST")
+		return
+	}
+	if err != nil {
+		if errors.Is(err, auth.ErrBadCredentials) {
+			s.opts.Logger.Info("registry token refused", "err", err, "remote", r.RemoteAddr)
+			w.Header().Set("WWW-Authenticate", `Basic realm="berth"`)
+			writeError(w, http.StatusUnauthorized, "invalid_grant", "invalid username, password or token")
+			return
+		}
+		s.opts.Logger.Error("registry token", "err", err)
+		writeError(w, http.StatusInternalServerError, "server_error", "internal error")
+		return
+	}
+	vctx := viewer.NewContext(ctx, v)
+	access := s.grant(vctx, scopes)
+	signed, issued, err := s.Issue(v, access)
+	if err != nil {
+		s.opts.Logger.Error("signing registry token", "err", err)
+		writeError(w, http.StatusInternalServerError, "server_error", "internal error")
+		return
+	}
+	resp := tokenResponse{Token: signed, AccessToken: signed, ExpiresIn: int(s.opts.TTL.Seconds()), IssuedAt: issued.UTC().Format(time.RFC3339)}
+	if oauth {
+		var granted []string
+		for _, a := range access {
+			granted = append(granted, a.Type+":"+a.Name+":"+strings.Join(a.Actions, ","))
+		}
+		resp.Scope = strings.Join(granted, " ")
+	}
+	if refresh && !v.IsAnonymous() {
+		if resp.RefreshToken, err = s.issueRefresh(v); err != nil {
+			writeError(w, http.StatusInternalServerError, "server_error", "internal error")
+			return
+		}
+	} else if r.Method == http.MethodPost && r.PostForm.Get("grant_type") == "refresh_token" {
+		resp.RefreshToken = r.PostForm.Get("refresh_token")
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	json.NewEncoder(w).Encode(resp)
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]any{
+		"error": code, "error_description": msg,
+		"errors": []map[string]string{{"code": "UNAUTHORIZED", "message": msg}},
+	})
+}

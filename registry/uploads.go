@@ -1,0 +1,400 @@
+package registry
+
+import (
+	"context"
+	"encoding"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/opencontainers/go-digest"
+
+	"github.com/berth-registry/berth/ent"
+	"github.com/berth-registry/berth/ent/uploadsession"
+	"github.com/berth-registry/berth/internal/artifacts"
+	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/viewer"
+	"github.com/berth-registry/berth/registry/storage"
+)
+
+// Uploads keep their state in the UploadSession table (offset and the
+// running sha256 state) and their bytes in the blob store under the
+// session's uuid, so any replica, or the same one after a restart, can
+// continue them.
+
+func uploadLocation(name, id string) string { return "/v2/" + name + "/blobs/uploads/" + id }
+
+func blobLocation(name string, d digest.Digest) string { return "/v2/" + name + "/blobs/" + d.String() }
+
+// startUpload serves POST /v2/<name>/blobs/uploads/: a mount (mount and
+// from), a monolithic upload (digest), or the start of an upload session.
+func (h *handler) startUpload(w http.ResponseWriter, r *http.Request, name string) {
+	ctx := r.Context()
+	q := r.URL.Query()
+	if !h.scopeOK(w, r, name, auth.RepositoryPush) {
+		return
+	}
+	repo, err := h.art.Access(ctx, name, auth.RepositoryPush)
+	if err != nil {
+		h.writeError(w, r, err, withScope(scopeFor(name, auth.RepositoryPush)))
+		return
+	}
+	if mount := q.Get("mount"); mount != "" {
+		from := q.Get("from")
+		if d, err := parseDigest(mount); err == nil {
+			info := requestInfo(r)
+			if from != "" && info.claims != nil && !info.claims.Allows("repository", from, "pull") {
+				// Ask for a token that covers the source too, if the
+				// caller may read it; otherwise fall back to an upload.
+				if _, err := h.art.Access(ctx, from, auth.RepositoryPull); err == nil {
+					h.challenge(w, r, scopeFor(name, auth.RepositoryPush)+" "+scopeFor(from, auth.RepositoryPull), "insufficient_scope")
+					return
+				}
+			} else if _, ok, err := h.art.MountBlob(ctx, repo, from, d); err != nil {
+				h.writeError(w, r, err)
+				return
+			} else if ok {
+				h.blobCreated(w, name, d)
+				return
+			}
+		}
+	}
+	if dv := q.Get("digest"); dv != "" {
+		d, err := parseDigest(dv)
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		size, err := h.blobs.Put(ctx, d, r.Body)
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		if r.ContentLength >= 0 && size != r.ContentLength {
+			h.writeError(w, r, sizeInvalid(fmt.Sprintf("received %d bytes, Content-Length said %d", size, r.ContentLength)))
+			return
+		}
+		if err := h.art.LinkBlob(ctx, repo, d, size); err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		h.blobCreated(w, name, d)
+		return
+	}
+	id := uuid.NewString()
+	state, err := marshalHash(digest.SHA256.Hash())
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	s, err := h.db.UploadSession.Create().SetUUID(id).SetRepository(name).SetAlgorithm(string(digest.SHA256)).
+		SetHashState(state).Save(viewer.SystemContext(ctx))
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	h.uploadAccepted(w, name, s, http.StatusAccepted)
+}
+
+func (h *handler) blobCreated(w http.ResponseWriter, name string, d digest.Digest) {
+	w.Header().Set("Location", blobLocation(name, d))
+	w.Header().Set("Docker-Content-Digest", d.String())
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(http.StatusCreated)
+}
+
+// uploadAccepted writes the state of an upload: where to send the next
+// chunk and the range received so far.
+func (h *handler) uploadAccepted(w http.ResponseWriter, name string, s *ent.UploadSession, status int) {
+	hd := w.Header()
+	hd.Set("Location", uploadLocation(name, s.UUID))
+	hd.Set("Docker-Upload-UUID", s.UUID)
+	hd.Set("Range", uploadRange(s.Offset))
+	hd.Set("Content-Length", "0")
+	w.WriteHeader(status)
+}
+
+// uploadRange is the Range header of an upload holding size bytes;
+// "0-0" for an empty one, as Distribution answers.
+func uploadRange(size int64) string {
+	if size <= 0 {
+		return "0-0"
+	}
+	return "0-" + strconv.FormatInt(size-1, 10)
+}
+
+// session loads upload id of repository name, after checking push access.
+func (h *handler) session(w http.ResponseWriter, r *http.Request, name, id string) (*artifacts.Repo, *ent.UploadSession, bool) {
+	ctx := r.Context()
+	if !h.scopeOK(w, r, name, auth.RepositoryPush) {
+		return nil, nil, false
+	}
+	repo, err := h.art.Access(ctx, name, auth.RepositoryPush)
+	if err != nil {
+		h.writeError(w, r, err, withScope(scopeFor(name, auth.RepositoryPush)))
+		return nil, nil, false
+	}
+	s, err := h.db.UploadSession.Query().Where(uploadsession.UUID(id), uploadsession.Repository(name)).
+		Only(viewer.SystemContext(ctx))
+	if ent.IsNotFound(err) {
+		h.writeError(w, r, uploadUnknown(id))
+		return nil, nil, false
+	}
+	if err != nil {
+		h.writeError(w, r, err)
+		return nil, nil, false
+	}
+	return repo, s, true
+}
+
+// uploadStatus serves GET /v2/<name>/blobs/uploads/<id>.
+func (h *handler) uploadStatus(w http.ResponseWriter, r *http.Request, name, id string) {
+	_, s, ok := h.session(w, r, name, id)
+	if !ok {
+		return
+	}
+	h.uploadAccepted(w, name, s, http.StatusNoContent)
+}
+
+// cancelUpload serves DELETE /v2/<name>/blobs/uploads/<id>.
+func (h *handler) cancelUpload(w http.ResponseWriter, r *http.Request, name, id string) {
+	_, s, ok := h.session(w, r, name, id)
+	if !ok {
+		return
+	}
+	if err := h.dropSession(r.Context(), s); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *handler) dropSession(ctx context.Context, s *ent.UploadSession) error {
+	ctx = context.WithoutCancel(ctx)
+	if err := h.blobs.CancelUpload(ctx, s.UUID); err != nil {
+		return err
+	}
+	return h.db.UploadSession.DeleteOneID(s.ID).Exec(viewer.SystemContext(ctx))
+}
+
+// checkContentRange enforces the 416 rule: a chunk must start where the
+// upload ends.
+func (h *handler) checkContentRange(w http.ResponseWriter, r *http.Request, name string, s *ent.UploadSession) bool {
+	cr := r.Header.Get("Content-Range")
+	if cr == "" {
+		return true
+	}
+	start, end, ok := parseContentRange(cr)
+	if !ok {
+		h.rangeError(w, r, name, s, fmt.Sprintf("invalid Content-Range %q", cr))
+		return false
+	}
+	if start != s.Offset {
+		h.rangeError(w, r, name, s, fmt.Sprintf("chunk starts at byte %d but the upload holds %d bytes", start, s.Offset))
+		return false
+	}
+	if r.ContentLength >= 0 && r.ContentLength != end-start+1 {
+		h.rangeError(w, r, name, s, fmt.Sprintf("Content-Range %q does not match Content-Length %d", cr, r.ContentLength))
+		return false
+	}
+	return true
+}
+
+func (h *handler) rangeError(w http.ResponseWriter, r *http.Request, name string, s *ent.UploadSession, msg string) {
+	hd := w.Header()
+	hd.Set("Location", uploadLocation(name, s.UUID))
+	hd.Set("Docker-Upload-UUID", s.UUID)
+	hd.Set("Range", uploadRange(s.Offset))
+	writeOCIError(w, r, http.StatusRequestedRangeNotSatisfiable, "BLOB_UPLOAD_INVALID", msg, nil)
+}
+
+// parseContentRange accepts "start-end" (the distribution spec's form) and
+// the HTTP forms "bytes start-end/total" and "bytes=start-end".
+func parseContentRange(v string) (start, end int64, ok bool) {
+	v = strings.TrimSpace(v)
+	v = strings.TrimPrefix(v, "bytes=")
+	v = strings.TrimPrefix(v, "bytes ")
+	v, _, _ = strings.Cut(v, "/")
+	a, b, found := strings.Cut(v, "-")
+	if !found {
+		return 0, 0, false
+	}
+	start, err1 := strconv.ParseInt(strings.TrimSpace(a), 10, 64)
+	end, err2 := strconv.ParseInt(strings.TrimSpace(b), 10, 64)
+	if err1 != nil || err2 != nil || start < 0 || end < start {
+		return 0, 0, false
+	}
+	return start, end, true
+}
+
+// patchUpload serves PATCH /v2/<name>/blobs/uploads/<id>: a chunk, or the
+// whole blob streamed.
+func (h *handler) patchUpload(w http.ResponseWriter, r *http.Request, name, id string) {
+	_, s, ok := h.session(w, r, name, id)
+	if !ok || !h.checkContentRange(w, r, name, s) {
+		return
+	}
+	s, err := h.appendChunk(r.Context(), s, r.Body)
+	if err != nil {
+		var oe *storage.UploadOffsetError
+		if errors.As(err, &oe) {
+			h.rangeError(w, r, name, s, "the upload holds a different number of bytes than expected: continue from the returned Range")
+			return
+		}
+		h.writeError(w, r, err)
+		return
+	}
+	h.uploadAccepted(w, name, s, http.StatusAccepted)
+}
+
+// appendChunk streams body to the end of upload s while hashing it, then
+// records the new offset and hash state. Whatever happens, the session
+// afterwards tells the truth about the stored bytes: if they cannot be
+// matched with the hash state any more, the state is dropped and the
+// final PUT reads the upload back to verify it.
+func (h *handler) appendChunk(ctx context.Context, s *ent.UploadSession, body io.Reader) (*ent.UploadSession, error) {
+	sys := viewer.SystemContext(ctx)
+	fw, err := h.blobs.UploadWriter(ctx, s.UUID, s.Offset)
+	var oe *storage.UploadOffsetError
+	if errors.As(err, &oe) {
+		// A chunk was cut short (or a process died) after bytes reached
+		// storage: resynchronize with what storage holds.
+		s2, uerr := s.Update().SetOffset(oe.Actual).ClearHashState().Save(sys)
+		if uerr != nil {
+			return s, uerr
+		}
+		return s2, err
+	}
+	if err != nil {
+		return s, err
+	}
+	var hasher hash.Hash
+	if s.HashState != nil {
+		hasher, err = unmarshalHash(digest.Algorithm(s.Algorithm), s.HashState)
+		if err != nil {
+			fw.Close()
+			return s, err
+		}
+	}
+	dst := io.Writer(fw)
+	if hasher != nil {
+		dst = io.MultiWriter(fw, hasher)
+	}
+	n, copyErr := io.CopyBuffer(dst, body, make([]byte, copyBuffer))
+	closeErr := fw.Close()
+	size := fw.Size()
+	upd := s.Update().SetOffset(size)
+	if hasher != nil && size == s.Offset+n && closeErr == nil {
+		state, err := marshalHash(hasher)
+		if err != nil {
+			return s, err
+		}
+		upd.SetHashState(state)
+	} else {
+		upd.ClearHashState()
+	}
+	// The session must be updated even when the client went away.
+	s2, err := upd.Save(context.WithoutCancel(sys))
+	if err != nil {
+		return s, err
+	}
+	if copyErr != nil {
+		return s2, fmt.Errorf("receiving chunk: %w", copyErr)
+	}
+	if closeErr != nil {
+		return s2, closeErr
+	}
+	return s2, nil
+}
+
+// finishUpload serves PUT /v2/<name>/blobs/uploads/<id>?digest=: an
+// optional last chunk, then the digest check and the commit.
+func (h *handler) finishUpload(w http.ResponseWriter, r *http.Request, name, id string) {
+	ctx := r.Context()
+	repo, s, ok := h.session(w, r, name, id)
+	if !ok {
+		return
+	}
+	d, err := parseDigest(r.URL.Query().Get("digest"))
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if r.ContentLength != 0 {
+		if !h.checkContentRange(w, r, name, s) {
+			return
+		}
+		if s, err = h.appendChunk(ctx, s, r.Body); err != nil {
+			var oe *storage.UploadOffsetError
+			if errors.As(err, &oe) {
+				h.rangeError(w, r, name, s, "the upload holds a different number of bytes than expected: continue from the returned Range")
+				return
+			}
+			h.writeError(w, r, err)
+			return
+		}
+	}
+	if s.HashState != nil && digest.Algorithm(s.Algorithm) == d.Algorithm() {
+		hasher, err := unmarshalHash(d.Algorithm(), s.HashState)
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		if actual := digest.NewDigest(d.Algorithm(), hasher); actual != d {
+			h.dropSession(ctx, s)
+			h.writeError(w, r, digestInvalid(fmt.Sprintf("uploaded content has digest %s, not %s", actual, d)))
+			return
+		}
+	} else if err := h.blobs.VerifyUpload(ctx, s.UUID, d); err != nil {
+		if errors.Is(err, storage.ErrDigestMismatch) {
+			h.dropSession(ctx, s)
+		}
+		h.writeError(w, r, err)
+		return
+	}
+	size, err := h.blobs.CommitUpload(ctx, s.UUID, d)
+	if err != nil {
+		if errors.Is(err, storage.ErrDigestMismatch) {
+			h.dropSession(ctx, s)
+		}
+		h.writeError(w, r, err)
+		return
+	}
+	if err := h.art.LinkBlob(ctx, repo, d, size); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if err := h.db.UploadSession.DeleteOneID(s.ID).Exec(viewer.SystemContext(ctx)); err != nil {
+		h.log.Warn("deleting finished upload session", "upload", s.UUID, "err", err)
+	}
+	h.blobCreated(w, name, d)
+}
+
+func marshalHash(hs hash.Hash) ([]byte, error) {
+	m, ok := hs.(encoding.BinaryMarshaler)
+	if !ok {
+		return nil, errors.New("hash state cannot be saved")
+	}
+	return m.MarshalBinary()
+}
+
+func unmarshalHash(alg digest.Algorithm, state []byte) (hash.Hash, error) {
+	if !alg.Available() {
+		return nil, fmt.Errorf("digest algorithm %q unavailable", alg)
+	}
+	hs := alg.Hash()
+	u, ok := hs.(encoding.BinaryUnmarshaler)
+	if !ok {
+		return nil, errors.New("hash state cannot be restored")
+	}
+	if err := u.UnmarshalBinary(state); err != nil {
+		return nil, fmt.Errorf("restoring upload hash state: %w", err)
+	}
+	return hs, nil
+}

@@ -1,0 +1,213 @@
+// Package e2e runs real registry clients (the OCI conformance program,
+// crane, oras, helm, skopeo) against berth: the real binary when
+// `go build ./cmd/berth` produces one that serves /v2/, otherwise the
+// registry handler and token service composed in-process.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/berth-registry/berth/internal/database/dbtest"
+	"github.com/berth-registry/berth/registry/registrytest"
+)
+
+const (
+	adminUser     = "admin"
+	adminPassword = "e2e-Admin-pass-1"
+)
+
+// repoRoot is the module root, found from this file.
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// tool returns the path of a client, from .tools/bin or PATH. A missing
+// tool skips the test, unless BERTH_TEST_REQUIRE_SERVICES=1.
+func tool(t *testing.T, name string) string {
+	t.Helper()
+	p := filepath.Join(repoRoot(), ".tools", "bin", name)
+	if _, err := os.Stat(p); err == nil {
+		return p
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	if dbtest.RequireServices() {
+		t.Fatalf("%s is required but not installed: run scripts/install-test-tools.sh", name)
+	}
+	t.Skipf("%s not installed (scripts/install-test-tools.sh); set BERTH_TEST_REQUIRE_SERVICES=1 to fail instead", name)
+	return ""
+}
+
+// target is a running berth to test against.
+type target struct {
+	URL  string // http://127.0.0.1:port
+	Host string // 127.0.0.1:port
+	// createProject makes a project through whatever API the target has.
+	createProject func(t *testing.T, name string, public bool)
+}
+
+var (
+	binaryOnce sync.Once
+	binaryPath string
+	binaryErr  error
+)
+
+// berthBinary builds cmd/berth once per test run.
+func berthBinary() (string, error) {
+	binaryOnce.Do(func() {
+		if _, err := os.Stat(filepath.Join(repoRoot(), "cmd", "berth")); err != nil {
+			binaryErr = err
+			return
+		}
+		dir, err := os.MkdirTemp("", "berth-e2e-bin")
+		if err != nil {
+			binaryErr = err
+			return
+		}
+		binaryPath = filepath.Join(dir, "berth")
+		cmd := exec.Command("go", "build", "-o", binaryPath, "./cmd/berth")
+		cmd.Dir = repoRoot()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			binaryErr = fmt.Errorf("go build ./cmd/berth: %v\n%s", err, out)
+		}
+	})
+	return binaryPath, binaryErr
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// start runs berth on a fresh database of kind and returns it with the
+// admin user ready. The real binary is preferred; until it serves the
+// registry the handler is composed in-process.
+func start(t *testing.T, kind string) *target {
+	t.Helper()
+	if os.Getenv("BERTH_E2E_INPROCESS") != "1" {
+		if bin, err := berthBinary(); err == nil {
+			if tg := startBinary(t, bin, kind); tg != nil {
+				return tg
+			}
+		} else {
+			t.Logf("using the in-process registry: %v", err)
+		}
+	}
+	db := dbtest.Open(t, kind)
+	s := registrytest.Start(t, db, "")
+	s.CreateUser(t, adminUser, adminPassword, true)
+	return &target{URL: s.URL, Host: s.Host, createProject: func(t *testing.T, name string, public bool) {
+		s.CreateProject(t, name, public)
+	}}
+}
+
+// startBinary starts `berth serve`; it returns nil if that berth does not
+// serve the registry and GraphQL yet.
+func startBinary(t *testing.T, bin, kind string) *target {
+	t.Helper()
+	port := freePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	url := "http://" + addr
+	dir := t.TempDir()
+	args := []string{"serve", "--addr", addr, "--data-dir", dir, "--external-url", url, "--log-level", "warn"}
+	if kind != "sqlite" {
+		args = append(args, "--database-url", dbtest.URL(t, kind))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(os.Environ(), "BERTH_ADMIN_PASSWORD="+adminPassword)
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("starting berth: %v", err)
+	}
+	stop := func() {
+		cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cancel()
+			<-done
+		}
+		cancel()
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(url + "/v2/")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusUnauthorized && strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer ") {
+				break
+			}
+			stop()
+			t.Logf("berth binary does not serve /v2/ yet (status %d); using the in-process registry", resp.StatusCode)
+			return nil
+		}
+		if time.Now().After(deadline) {
+			stop()
+			t.Fatalf("berth did not start: %v\n%s", err, logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	tg := &target{URL: url, Host: addr}
+	tg.createProject = func(t *testing.T, name string, public bool) {
+		t.Helper()
+		q := fmt.Sprintf(`mutation { createProject(input:{name:%q, public:%v}) { id } }`, name, public)
+		body, _ := json.Marshal(map[string]string{"query": q})
+		req, _ := http.NewRequest(http.MethodPost, url+"/graphql", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.SetBasicAuth(adminUser, adminPassword)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK || bytes.Contains(out, []byte(`"errors"`)) {
+			t.Fatalf("createProject %s: %d %s", name, resp.StatusCode, out)
+		}
+	}
+	t.Cleanup(func() {
+		stop()
+		if t.Failed() {
+			t.Logf("berth logs:\n%s", logs.String())
+		}
+	})
+	return tg
+}
+
+// run executes a client command and fails the test with its output.
+func run(t *testing.T, env []string, name string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
