@@ -1,0 +1,193 @@
+package main_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/berth-registry/berth/internal/database/dbtest"
+)
+
+// buildBerth compiles the real binary once per test run.
+func buildBerth(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "berth")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("building berth: %v", err)
+	}
+	return bin
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func graphql(t *testing.T, base, user, pass, query string) map[string]any {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"query": query})
+	req, _ := http.NewRequest(http.MethodPost, base+"/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if user != "" {
+		req.SetBasicAuth(user, pass)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestServeEndToEnd(t *testing.T) {
+	bin := buildBerth(t)
+	for _, kind := range dbtest.Dialects {
+		t.Run(kind, func(t *testing.T) {
+			addr := freeAddr(t)
+			base := "http://" + addr
+			cmd := exec.Command(bin, "serve", "--addr", addr, "--data-dir", t.TempDir(), "--database-url", dbtest.URL(t, kind))
+			cmd.Env = append(os.Environ(), "BERTH_ADMIN_PASSWORD=e2e-admin-pass")
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer cmd.Process.Kill()
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				resp, err := http.Get(base + "/healthz")
+				if err == nil {
+					resp.Body.Close()
+					if resp.StatusCode == 200 {
+						break
+					}
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("berth did not become healthy:\n%s", out.String())
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			if resp, err := http.Get(base + "/readyz"); err != nil || resp.StatusCode != 200 {
+				t.Fatalf("readyz: %v %v", resp, err)
+			}
+
+			v := graphql(t, base, "admin", "e2e-admin-pass", `{ viewer { username admin } }`)
+			if fmt.Sprint(v["data"]) != "map[viewer:map[admin:true username:admin]]" {
+				t.Fatalf("viewer: %v", v)
+			}
+			p := graphql(t, base, "admin", "e2e-admin-pass", `mutation { createProject(input: {name: "team-a", public: false, description: "x"}) { id name public } }`)
+			if p["errors"] != nil {
+				t.Fatalf("createProject: %v", p)
+			}
+			l := graphql(t, base, "admin", "e2e-admin-pass", `{ projects(first: 10, where: {nameContains: "team"}, orderBy: {field: NAME, direction: ASC}) { totalCount edges { node { id name public } } pageInfo { hasNextPage endCursor } } }`)
+			if !strings.Contains(fmt.Sprint(l["data"]), "totalCount:1") {
+				t.Fatalf("projects: %v", l)
+			}
+			info := graphql(t, base, "admin", "e2e-admin-pass", `{ systemInfo { version databaseKind storageDriver } }`)
+			if !strings.Contains(fmt.Sprint(info["data"]), "databaseKind:"+kind) {
+				t.Fatalf("systemInfo: %v", info)
+			}
+			anon := graphql(t, base, "", "", `mutation { createProject(input: {name: "anon"}) { id } }`)
+			if !strings.Contains(fmt.Sprint(anon["errors"]), "code:UNAUTHENTICATED") {
+				t.Fatalf("anonymous createProject: %v", anon)
+			}
+
+			// SIGTERM shuts down cleanly.
+			cmd.Process.Signal(syscall.SIGTERM)
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("berth exited with %v after SIGTERM:\n%s", err, out.String())
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("berth did not stop after SIGTERM")
+			}
+			if !strings.Contains(out.String(), "shutting down") {
+				t.Fatalf("no shutdown log:\n%s", out.String())
+			}
+		})
+	}
+}
+
+func TestBadConfigurationExitsWithCode2AndOneLine(t *testing.T) {
+	bin := buildBerth(t)
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"bad log level", []string{"serve", "--log-level", "loud"}, "--log-level"},
+		{"malformed database url", []string{"serve", "--database-url", "mysql://x"}, "--database-url"},
+		{"unreachable database", []string{"serve", "--database-url", "postgres://postgres@127.0.0.1:1/none?connect_timeout=2"}, "--database-url"},
+		{"unknown flag", []string{"serve", "--no-such-flag"}, "unknown flag"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(bin, append(tc.args, "--data-dir", t.TempDir())...)
+			out, err := cmd.CombinedOutput()
+			exit, ok := err.(*exec.ExitError)
+			if !ok || exit.ExitCode() != 2 {
+				t.Fatalf("want exit code 2, got %v:\n%s", err, out)
+			}
+			text := strings.TrimSpace(string(out))
+			if strings.Count(text, "\n") != 0 || !strings.Contains(text, tc.want) || strings.Contains(text, "goroutine") {
+				t.Fatalf("want one line naming %q, got:\n%s", tc.want, text)
+			}
+		})
+	}
+	t.Run("unknown yaml key", func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "berth.yaml")
+		os.WriteFile(file, []byte("adress: x\n"), 0o600)
+		out, err := exec.Command(bin, "serve", "--config", file).CombinedOutput()
+		if exit, ok := err.(*exec.ExitError); !ok || exit.ExitCode() != 2 || !strings.Contains(string(out), "adress") {
+			t.Fatalf("want exit 2 naming the key, got %v: %s", err, out)
+		}
+	})
+}
+
+func TestAdminUserCommands(t *testing.T) {
+	bin := buildBerth(t)
+	dir := t.TempDir()
+	run := func(stdin string, args ...string) string {
+		t.Helper()
+		cmd := exec.Command(bin, append(args, "--data-dir", dir)...)
+		cmd.Stdin = strings.NewReader(stdin)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("berth %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	run("", "migrate")
+	run("bob-password-1\n", "admin", "user", "create", "bob", "--email", "bob@example.com", "--password-stdin")
+	run("bob-password-2\n", "admin", "user", "passwd", "bob", "--password-stdin")
+	list := run("", "admin", "user", "list")
+	if !strings.Contains(list, "bob") || !strings.Contains(list, "bob@example.com") {
+		t.Fatalf("list:\n%s", list)
+	}
+	if v := run("", "version"); !strings.HasPrefix(v, "berth ") {
+		t.Fatalf("version: %q", v)
+	}
+}

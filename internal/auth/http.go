@@ -1,0 +1,154 @@
+package auth
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/berth-registry/berth/internal/errdefs"
+	"github.com/berth-registry/berth/internal/viewer"
+)
+
+// Cookie and header names of portal sessions.
+const (
+	SessionCookie = "berth_session"
+	// CSRFCookie is readable by the portal's JavaScript, which echoes it in
+	// CSRFHeader on every state-changing request (double submit).
+	CSRFCookie = "berth_csrf"
+	CSRFHeader = "X-Berth-CSRF"
+)
+
+// Middleware puts the caller's viewer on the request context. It accepts
+// HTTP Basic (password or access token), Bearer access tokens and the portal
+// session cookie; a request with none of them is anonymous. Bad credentials
+// are refused with 401 rather than downgraded to anonymous, and a
+// cookie-authenticated request that changes state must carry the CSRF header.
+func (s *Service) Middleware(log *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			v, err := s.fromRequest(r)
+			if err != nil {
+				if !errors.Is(err, errdefs.ErrUnauthenticated) && !errors.Is(err, errdefs.ErrDenied) {
+					log.ErrorContext(r.Context(), "authenticating request", "err", err)
+					err = errdefs.Unauthenticatedf("could not check credentials")
+				}
+				writeJSONError(w, err)
+				return
+			}
+			if v != nil {
+				r = r.WithContext(viewer.NewContext(r.Context(), v))
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+func (s *Service) fromRequest(r *http.Request) (*viewer.Viewer, error) {
+	ctx := r.Context()
+	if h := r.Header.Get("Authorization"); h != "" {
+		if user, pass, ok := r.BasicAuth(); ok {
+			return s.Password(ctx, user, pass)
+		}
+		if tok, ok := strings.CutPrefix(h, "Bearer "); ok {
+			return s.Bearer(ctx, strings.TrimSpace(tok))
+		}
+		return nil, errdefs.Unauthenticatedf("unsupported Authorization scheme; use Basic or Bearer")
+	}
+	c, err := r.Cookie(SessionCookie)
+	if err != nil || c.Value == "" {
+		return nil, nil
+	}
+	v, csrf, err := s.Session(ctx, c.Value)
+	if err != nil {
+		return nil, err
+	}
+	if !safeMethod(r.Method) && r.Header.Get(CSRFHeader) != csrf {
+		return nil, errdefs.Deniedf("missing or wrong %s header", CSRFHeader)
+	}
+	return v, nil
+}
+
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
+// writeJSONError answers in the shape GraphQL clients read, so a script
+// sending a wrong password sees extensions.code like any other error.
+func writeJSONError(w http.ResponseWriter, err error) {
+	code, status := "UNAUTHENTICATED", http.StatusUnauthorized
+	if errors.Is(err, errdefs.ErrDenied) {
+		code, status = "FORBIDDEN", http.StatusForbidden
+	}
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Basic realm="berth"`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]any{
+		"errors": []map[string]any{{"message": err.Error(), "extensions": map[string]any{"code": code}}},
+	})
+}
+
+// LoginHandler serves POST /auth/login with a JSON or form body of username
+// and password. On success it sets the session and CSRF cookies and answers
+// {"username": ..., "csrfToken": ...}.
+func (s *Service) LoginHandler(secure bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			http.Error(w, "use POST", http.StatusMethodNotAllowed)
+			return
+		}
+		var in struct{ Username, Password string }
+		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+		if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+			if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+				writeJSONError(w, errdefs.Unauthenticatedf("the body must be JSON with username and password"))
+				return
+			}
+		} else {
+			in.Username, in.Password = r.PostFormValue("username"), r.PostFormValue("password")
+		}
+		secret, csrf, expires, err := s.Login(r.Context(), in.Username, in.Password)
+		if err != nil {
+			if !errors.Is(err, errdefs.ErrUnauthenticated) {
+				err = errdefs.Unauthenticatedf("sign-in failed")
+			}
+			writeJSONError(w, err)
+			return
+		}
+		setCookies(w, secret, csrf, expires, secure)
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]string{"username": in.Username, "csrfToken": csrf})
+	})
+}
+
+// LogoutHandler serves POST /auth/logout: it ends the session and clears the cookies.
+func (s *Service) LogoutHandler(secure bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			http.Error(w, "use POST", http.StatusMethodNotAllowed)
+			return
+		}
+		if c, err := r.Cookie(SessionCookie); err == nil {
+			_ = s.Logout(r.Context(), c.Value)
+		}
+		setCookies(w, "", "", time.Unix(0, 0), secure)
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+func setCookies(w http.ResponseWriter, secret, csrf string, expires time.Time, secure bool) {
+	maxAge := int(time.Until(expires).Seconds())
+	if secret == "" {
+		maxAge = -1
+	}
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: secret, Path: "/", Expires: expires, MaxAge: maxAge,
+		HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, &http.Cookie{Name: CSRFCookie, Value: csrf, Path: "/", Expires: expires, MaxAge: maxAge,
+		Secure: secure, SameSite: http.SameSiteLaxMode})
+}

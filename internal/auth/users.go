@@ -1,0 +1,241 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"regexp"
+	"unicode/utf8"
+
+	"github.com/berth-registry/berth/ent"
+	"github.com/berth-registry/berth/ent/user"
+	"github.com/berth-registry/berth/internal/errdefs"
+	"github.com/berth-registry/berth/internal/viewer"
+)
+
+var usernamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,254}$`)
+
+// MinPasswordLength is the shortest password berth accepts.
+const MinPasswordLength = 8
+
+// UserInput describes a new local user.
+type UserInput struct {
+	Username    string
+	Password    string
+	Email       string
+	DisplayName string
+	Admin       bool
+}
+
+// UserUpdate changes a user; nil fields stay as they are.
+type UserUpdate struct {
+	Email       *string
+	DisplayName *string
+	Admin       *bool
+	Disabled    *bool
+	Password    *string
+}
+
+// ValidateUsername checks the rules for login names.
+func ValidateUsername(name string) error {
+	if !usernamePattern.MatchString(name) {
+		return errdefs.Invalidf("username %q is invalid: use 1 to 255 letters, digits, '.', '_', '@' or '-', starting with a letter or digit", name)
+	}
+	return nil
+}
+
+// ValidatePassword checks the rules for passwords.
+func ValidatePassword(pw string) error {
+	if utf8.RuneCountInString(pw) < MinPasswordLength {
+		return errdefs.Invalidf("password must be at least %d characters", MinPasswordLength)
+	}
+	if len(pw) > 1024 {
+		return errdefs.Invalidf("password must be at most 1024 bytes")
+	}
+	return nil
+}
+
+// CreateUser creates a local user. Only system admins may, except that
+// berth itself (the CLI, first start) acts as system.
+func (s *Service) CreateUser(ctx context.Context, in UserInput) (*ent.User, error) {
+	if _, err := RequireAdmin(ctx); err != nil {
+		return nil, err
+	}
+	if err := ValidateUsername(in.Username); err != nil {
+		return nil, err
+	}
+	if err := ValidatePassword(in.Password); err != nil {
+		return nil, err
+	}
+	hash, err := HashPassword(in.Password)
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.client.User.Create().SetUsername(in.Username).SetPasswordHash(hash).
+		SetEmail(in.Email).SetDisplayName(in.DisplayName).SetAdmin(in.Admin).Save(ctx)
+	if ent.IsConstraintError(err) {
+		return nil, errdefs.Conflictf("user %q already exists", in.Username)
+	}
+	return u, err
+}
+
+// UpdateUser changes a user. Admins may change anyone; users may change
+// their own email and display name.
+func (s *Service) UpdateUser(ctx context.Context, id int, in UserUpdate) (*ent.User, error) {
+	v, err := RequireUser(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if v.ReadOnly {
+		return nil, errdefs.Deniedf("this access token is read-only")
+	}
+	self := v.Kind == viewer.User && v.UserID == id
+	if !v.IsAdmin() && (!self || in.Admin != nil || in.Disabled != nil || in.Password != nil) {
+		return nil, errdefs.Deniedf("only system administrators may change this")
+	}
+	if self && ((in.Admin != nil && !*in.Admin) || (in.Disabled != nil && *in.Disabled)) {
+		return nil, errdefs.Invalidf("you cannot remove your own admin rights or disable yourself")
+	}
+	upd := s.client.User.UpdateOneID(id)
+	if in.Email != nil {
+		upd.SetEmail(*in.Email)
+	}
+	if in.DisplayName != nil {
+		upd.SetDisplayName(*in.DisplayName)
+	}
+	if in.Admin != nil {
+		upd.SetAdmin(*in.Admin)
+	}
+	if in.Disabled != nil {
+		upd.SetDisabled(*in.Disabled)
+	}
+	if in.Password != nil {
+		if err := ValidatePassword(*in.Password); err != nil {
+			return nil, err
+		}
+		hash, err := HashPassword(*in.Password)
+		if err != nil {
+			return nil, err
+		}
+		upd.SetPasswordHash(hash)
+	}
+	u, err := upd.Save(Allow(ctx))
+	if ent.IsNotFound(err) {
+		return nil, errdefs.NotFoundf("user %d does not exist", id)
+	}
+	return u, err
+}
+
+// DeleteUser deletes a user with their memberships, sessions and tokens.
+func (s *Service) DeleteUser(ctx context.Context, id int) error {
+	v, err := RequireAdmin(ctx)
+	if err != nil {
+		return err
+	}
+	if v.Kind == viewer.User && v.UserID == id {
+		return errdefs.Invalidf("you cannot delete yourself")
+	}
+	return withTx(ctx, s.client, func(tx *ent.Tx) error {
+		u, err := tx.User.Get(ctx, id)
+		if ent.IsNotFound(err) {
+			return errdefs.NotFoundf("user %d does not exist", id)
+		}
+		if err != nil {
+			return err
+		}
+		for _, del := range []func() error{
+			func() error { _, err := tx.Member.Delete().Where(memberOf(u.ID)).Exec(ctx); return err },
+			func() error { _, err := tx.Session.Delete().Where(sessionOf(u.ID)).Exec(ctx); return err },
+			func() error { _, err := tx.AccessToken.Delete().Where(tokenOf(u.ID)).Exec(ctx); return err },
+			func() error { return tx.User.DeleteOneID(u.ID).Exec(ctx) },
+		} {
+			if err := del(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// ChangePassword changes the caller's own password after checking the old one.
+func (s *Service) ChangePassword(ctx context.Context, oldPassword, newPassword string) error {
+	v, err := RequireUser(ctx)
+	if err != nil {
+		return err
+	}
+	if v.Kind != viewer.User || v.TokenID != 0 {
+		return errdefs.Deniedf("sign in with your password to change it")
+	}
+	u, err := s.client.User.Get(viewer.SystemContext(ctx), v.UserID)
+	if err != nil {
+		return err
+	}
+	if u.PasswordHash == "" || !VerifyPassword(u.PasswordHash, oldPassword) {
+		return errdefs.Invalidf("the current password is wrong")
+	}
+	return s.SetPassword(viewer.SystemContext(ctx), u.Username, newPassword)
+}
+
+// SetPassword sets a user's password; callers check who may (the CLI runs
+// as system).
+func (s *Service) SetPassword(ctx context.Context, username, password string) error {
+	if _, err := RequireAdmin(ctx); err != nil {
+		return err
+	}
+	if err := ValidatePassword(password); err != nil {
+		return err
+	}
+	hash, err := HashPassword(password)
+	if err != nil {
+		return err
+	}
+	n, err := s.client.User.Update().Where(user.Username(username)).SetPasswordHash(hash).Save(ctx)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return errdefs.NotFoundf("user %q does not exist", username)
+	}
+	return nil
+}
+
+// EnsureAdmin creates the "admin" user on first start, with password or, if
+// it is empty, a random one. It reports the password when it created the
+// user, so the caller can print it once.
+func (s *Service) EnsureAdmin(ctx context.Context, password string) (created bool, pw string, err error) {
+	sys := viewer.SystemContext(ctx)
+	n, err := s.client.User.Query().Where(user.Admin(true)).Count(sys)
+	if err != nil || n > 0 {
+		return false, "", err
+	}
+	if password == "" {
+		b := make([]byte, 18)
+		if _, err := rand.Read(b); err != nil {
+			return false, "", err
+		}
+		password = base64.RawURLEncoding.EncodeToString(b)
+	}
+	if _, err := s.CreateUser(sys, UserInput{Username: "admin", Password: password, Admin: true}); err != nil {
+		return false, "", err
+	}
+	return true, password, nil
+}
+
+// withTx runs fn in a transaction, rolling back on error or panic.
+func withTx(ctx context.Context, client *ent.Client, fn func(tx *ent.Tx) error) (err error) {
+	tx, err := client.Tx(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			tx.Rollback()
+			panic(v)
+		}
+	}()
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}

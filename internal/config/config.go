@@ -1,0 +1,189 @@
+// Package config loads berth's settings: defaults, then a YAML file, then
+// BERTH_* environment variables, then command-line flags, each overriding
+// the one before.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/spf13/pflag"
+	"gopkg.in/yaml.v3"
+)
+
+// Config is every setting of `berth serve`.
+type Config struct {
+	Addr        string `yaml:"addr"`
+	DataDir     string `yaml:"data_dir"`
+	DatabaseURL string `yaml:"database_url"`
+	RedisURL    string `yaml:"redis_url"`
+	LogLevel    string `yaml:"log_level"`
+	LogFormat   string `yaml:"log_format"`
+	ExternalURL string `yaml:"external_url"`
+	// AdminPassword is the password of the admin user created on first
+	// start; empty means a random one, printed once.
+	AdminPassword string `yaml:"admin_password"`
+}
+
+// Setting describes one setting: its flag, environment variable, YAML key
+// and meaning. The README's configuration table is written from this list.
+type Setting struct {
+	Flag, Env, YAML, Default, Usage string
+	field                           func(*Config) *string
+}
+
+// Settings lists every setting in the order of the README table.
+var Settings = []Setting{
+	{"addr", "BERTH_ADDR", "addr", ":8080", "address to listen on (host:port)", func(c *Config) *string { return &c.Addr }},
+	{"data-dir", "BERTH_DATA_DIR", "data_dir", "./data", "directory for the SQLite database, blobs and keys", func(c *Config) *string { return &c.DataDir }},
+	{"database-url", "BERTH_DATABASE_URL", "database_url", "", "postgres://... for PostgreSQL; empty for SQLite in the data dir", func(c *Config) *string { return &c.DatabaseURL }},
+	{"redis-url", "BERTH_REDIS_URL", "redis_url", "", "redis://host:port/db; optional, for events across replicas", func(c *Config) *string { return &c.RedisURL }},
+	{"log-level", "BERTH_LOG_LEVEL", "log_level", "info", "debug, info, warn or error", func(c *Config) *string { return &c.LogLevel }},
+	{"log-format", "BERTH_LOG_FORMAT", "log_format", "text", "text or json", func(c *Config) *string { return &c.LogFormat }},
+	{"external-url", "BERTH_EXTERNAL_URL", "external_url", "", "the URL clients use to reach berth (default http://localhost:<port>)", func(c *Config) *string { return &c.ExternalURL }},
+	{"admin-password", "BERTH_ADMIN_PASSWORD", "admin_password", "", "password of the admin user created on first start (default: random, printed once)", func(c *Config) *string { return &c.AdminPassword }},
+}
+
+// Error is a configuration problem; it names the setting at fault.
+type Error struct {
+	Setting string
+	Msg     string
+}
+
+func (e *Error) Error() string {
+	// One line, whatever the cause says: drivers like to wrap over several.
+	msg := strings.Join(strings.Fields(strings.ReplaceAll(e.Msg, "\n", "; ")), " ")
+	return fmt.Sprintf("invalid %s: %s", e.Setting, msg)
+}
+
+// AddFlags registers every setting as a flag on fs, plus --config.
+func AddFlags(fs *pflag.FlagSet) {
+	fs.String("config", "", "YAML configuration file (env BERTH_CONFIG)")
+	for _, s := range Settings {
+		if s.Flag == "admin-password" {
+			continue // secrets stay out of process listings: environment or file only
+		}
+		fs.String(s.Flag, s.Default, fmt.Sprintf("%s (env %s)", s.Usage, s.Env))
+	}
+}
+
+// Load builds the configuration from defaults, the YAML file named by
+// --config or BERTH_CONFIG, the environment and the flags set on fs.
+func Load(fs *pflag.FlagSet, getenv func(string) string) (*Config, error) {
+	c := &Config{}
+	for _, s := range Settings {
+		*s.field(c) = s.Default
+	}
+	path := getenv("BERTH_CONFIG")
+	if f := fs.Lookup("config"); f != nil && f.Changed {
+		path = f.Value.String()
+	}
+	if path != "" {
+		if err := loadFile(c, path); err != nil {
+			return nil, err
+		}
+	}
+	for _, s := range Settings {
+		if v, ok := lookup(getenv, s.Env); ok {
+			*s.field(c) = v
+		}
+		if f := fs.Lookup(s.Flag); f != nil && f.Changed {
+			*s.field(c) = f.Value.String()
+		}
+	}
+	return c, c.Validate()
+}
+
+func lookup(getenv func(string) string, key string) (string, bool) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	v := getenv(key)
+	return v, v != ""
+}
+
+func loadFile(c *Config, path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return &Error{Setting: "--config", Msg: err.Error()}
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return &Error{Setting: "--config " + path, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	return nil
+}
+
+// Validate checks every setting and names the first bad one.
+func (c *Config) Validate() error {
+	if _, port, err := net.SplitHostPort(c.Addr); err != nil || port == "" {
+		return &Error{Setting: "--addr (BERTH_ADDR)", Msg: fmt.Sprintf("%q is not host:port", c.Addr)}
+	}
+	if c.DataDir == "" {
+		return &Error{Setting: "--data-dir (BERTH_DATA_DIR)", Msg: "must not be empty"}
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		return &Error{Setting: "--log-level (BERTH_LOG_LEVEL)", Msg: fmt.Sprintf("%q is not debug, info, warn or error", c.LogLevel)}
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		return &Error{Setting: "--log-format (BERTH_LOG_FORMAT)", Msg: fmt.Sprintf("%q is not text or json", c.LogFormat)}
+	}
+	if c.DatabaseURL != "" && strings.Contains(c.DatabaseURL, "://") {
+		u, err := url.Parse(c.DatabaseURL)
+		if err != nil {
+			return &Error{Setting: "--database-url (BERTH_DATABASE_URL)", Msg: "malformed URL"}
+		}
+		switch u.Scheme {
+		case "postgres", "postgresql", "sqlite":
+		default:
+			return &Error{Setting: "--database-url (BERTH_DATABASE_URL)", Msg: fmt.Sprintf("scheme %q is not postgres or sqlite", u.Scheme)}
+		}
+	}
+	if c.RedisURL != "" {
+		u, err := url.Parse(c.RedisURL)
+		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+			return &Error{Setting: "--redis-url (BERTH_REDIS_URL)", Msg: "must look like redis://host:port/db"}
+		}
+	}
+	if c.ExternalURL != "" {
+		u, err := url.Parse(c.ExternalURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return &Error{Setting: "--external-url (BERTH_EXTERNAL_URL)", Msg: fmt.Sprintf("%q is not an absolute http(s) URL", c.ExternalURL)}
+		}
+		c.ExternalURL = strings.TrimRight(c.ExternalURL, "/")
+	}
+	return nil
+}
+
+// PublicURL is the URL clients reach berth at: ExternalURL, or one derived
+// from the listen address.
+func (c *Config) PublicURL() string {
+	if c.ExternalURL != "" {
+		return c.ExternalURL
+	}
+	host, port, _ := net.SplitHostPort(c.Addr)
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// RegistryHost is the host[:port] that goes in image references.
+func (c *Config) RegistryHost() string {
+	u, err := url.Parse(c.PublicURL())
+	if err != nil {
+		return "localhost"
+	}
+	return u.Host
+}

@@ -1,0 +1,94 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/spf13/pflag"
+)
+
+func load(t *testing.T, env map[string]string, args ...string) (*Config, error) {
+	t.Helper()
+	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+	AddFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return Load(fs, func(k string) string { return env[k] })
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := load(t, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != ":8080" || c.DataDir != "./data" || c.LogFormat != "text" || c.PublicURL() != "http://localhost:8080" {
+		t.Fatalf("unexpected defaults: %+v", c)
+	}
+}
+
+func TestPrecedenceIsDefaultsFileEnvFlags(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "berth.yaml")
+	os.WriteFile(file, []byte("addr: 127.0.0.1:9000\nlog_level: debug\nlog_format: json\ndata_dir: /from/file\n"), 0o600)
+	c, err := load(t, map[string]string{"BERTH_CONFIG": file, "BERTH_LOG_LEVEL": "warn", "BERTH_DATA_DIR": "/from/env"}, "--data-dir", "/from/flag")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:9000" {
+		t.Errorf("addr from file: got %q", c.Addr)
+	}
+	if c.LogFormat != "json" {
+		t.Errorf("log format from file: got %q", c.LogFormat)
+	}
+	if c.LogLevel != "warn" {
+		t.Errorf("env overrides file: got %q", c.LogLevel)
+	}
+	if c.DataDir != "/from/flag" {
+		t.Errorf("flag overrides env: got %q", c.DataDir)
+	}
+}
+
+func TestBadValuesNameTheSetting(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(file, []byte("adress: :1\n"), 0o600)
+	cases := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"unknown yaml key", nil, []string{"--config", file}, "adress"},
+		{"missing file", nil, []string{"--config", "/nonexistent.yaml"}, "--config"},
+		{"bad addr", nil, []string{"--addr", "nonsense"}, "--addr"},
+		{"bad log level", map[string]string{"BERTH_LOG_LEVEL": "loud"}, nil, "--log-level"},
+		{"bad log format", nil, []string{"--log-format", "xml"}, "--log-format"},
+		{"bad database scheme", nil, []string{"--database-url", "mysql://x/y"}, "--database-url"},
+		{"bad redis url", nil, []string{"--redis-url", "http://x"}, "--redis-url"},
+		{"relative external url", nil, []string{"--external-url", "registry.local"}, "--external-url"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := load(t, tc.env, tc.args...)
+			var cerr *Error
+			if !errors.As(err, &cerr) {
+				t.Fatalf("want *config.Error, got %v", err)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q does not name %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestExternalURLGivesRegistryHost(t *testing.T) {
+	c, err := load(t, nil, "--external-url", "https://registry.example.com/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RegistryHost() != "registry.example.com" || c.PublicURL() != "https://registry.example.com" {
+		t.Fatalf("got host %q url %q", c.RegistryHost(), c.PublicURL())
+	}
+}

@@ -1,0 +1,227 @@
+// Package projects holds the business rules of projects and labels: naming,
+// who may create, change and delete them, and what deletion takes along.
+package projects
+
+import (
+	"context"
+	"regexp"
+
+	"github.com/berth-registry/berth/ent"
+	"github.com/berth-registry/berth/ent/artifact"
+	"github.com/berth-registry/berth/ent/label"
+	"github.com/berth-registry/berth/ent/member"
+	"github.com/berth-registry/berth/ent/project"
+	"github.com/berth-registry/berth/ent/repository"
+	"github.com/berth-registry/berth/ent/repositoryblob"
+	"github.com/berth-registry/berth/ent/tag"
+	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/errdefs"
+	"github.com/berth-registry/berth/internal/viewer"
+)
+
+// namePattern is Harbor's rule for project names: lowercase letters and
+// digits, separated by single '.', '_' or '-'.
+var namePattern = regexp.MustCompile(`^[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
+
+// Service creates, changes and deletes projects and labels.
+type Service struct {
+	client *ent.Client
+	auth   *auth.Service
+}
+
+// New returns a Service.
+func New(client *ent.Client, authz *auth.Service) *Service {
+	return &Service{client: client, auth: authz}
+}
+
+// ValidateName checks a project name.
+func ValidateName(name string) error {
+	if len(name) < 1 || len(name) > 255 || !namePattern.MatchString(name) {
+		return errdefs.Invalidf("project name %q is invalid: use 1 to 255 lowercase letters, digits, and single '.', '_' or '-' between them", name)
+	}
+	return nil
+}
+
+// CreateInput describes a new project.
+type CreateInput struct {
+	Name        string
+	Public      bool
+	Description string
+	QuotaBytes  *int64
+}
+
+// Create makes a project; its creator becomes its project admin.
+func (s *Service) Create(ctx context.Context, in CreateInput) (*ent.Project, error) {
+	v, err := auth.RequireUser(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if v.ReadOnly {
+		return nil, errdefs.Deniedf("this access token is read-only")
+	}
+	if err := ValidateName(in.Name); err != nil {
+		return nil, err
+	}
+	quota := int64(-1)
+	if in.QuotaBytes != nil {
+		if !v.IsAdmin() {
+			return nil, errdefs.Deniedf("only system administrators may set quotas")
+		}
+		if *in.QuotaBytes < -1 {
+			return nil, errdefs.Invalidf("quotaBytes must be -1 (unlimited) or at least 0")
+		}
+		quota = *in.QuotaBytes
+	}
+	var p *ent.Project
+	err = withTx(auth.Allow(ctx), s.client, func(ctx context.Context, tx *ent.Tx) error {
+		exists, err := tx.Project.Query().Where(project.Name(in.Name)).Exist(viewer.SystemContext(ctx))
+		if err != nil {
+			return err
+		}
+		if exists {
+			return errdefs.Conflictf("project %q already exists", in.Name)
+		}
+		p, err = tx.Project.Create().SetName(in.Name).SetPublic(in.Public).
+			SetDescription(in.Description).SetQuotaBytes(quota).Save(ctx)
+		if ent.IsConstraintError(err) {
+			return errdefs.Conflictf("project %q already exists", in.Name)
+		}
+		if err != nil {
+			return err
+		}
+		if v.Kind == viewer.User {
+			return tx.Member.Create().SetProjectID(p.ID).SetUserID(v.UserID).
+				SetRole(member.RolePROJECT_ADMIN).Exec(ctx)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p.Unwrap(), nil
+}
+
+// Get returns a project the caller may see, or a not-found error (also for
+// projects that exist but are hidden from the caller).
+func (s *Service) Get(ctx context.Context, name string) (*ent.Project, error) {
+	p, err := s.client.Project.Query().Where(project.Name(name)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, errdefs.NotFoundf("project %q does not exist", name)
+	}
+	return p, err
+}
+
+// UpdateInput changes a project; nil fields stay as they are.
+type UpdateInput struct {
+	Public      *bool
+	Description *string
+	QuotaBytes  *int64
+}
+
+// Update changes a project's settings.
+func (s *Service) Update(ctx context.Context, name string, in UpdateInput) (*ent.Project, error) {
+	p, err := s.Get(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.auth.Can(ctx, auth.ProjectUpdate, p); err != nil {
+		return nil, err
+	}
+	upd := s.client.Project.UpdateOneID(p.ID)
+	if in.Public != nil {
+		upd.SetPublic(*in.Public)
+	}
+	if in.Description != nil {
+		upd.SetDescription(*in.Description)
+	}
+	if in.QuotaBytes != nil {
+		if !viewer.FromContext(ctx).IsAdmin() {
+			return nil, errdefs.Deniedf("only system administrators may set quotas")
+		}
+		if *in.QuotaBytes < -1 {
+			return nil, errdefs.Invalidf("quotaBytes must be -1 (unlimited) or at least 0")
+		}
+		upd.SetQuotaBytes(*in.QuotaBytes)
+	}
+	return upd.Save(auth.Allow(ctx))
+}
+
+// Delete removes a project with its members and labels. A project that
+// still holds repositories is refused unless force is set; then its
+// repositories, artifacts and tags go too (their blobs are left for garbage
+// collection).
+func (s *Service) Delete(ctx context.Context, name string, force bool) error {
+	p, err := s.Get(ctx, name)
+	if err != nil {
+		return err
+	}
+	if err := s.auth.Can(ctx, auth.ProjectDelete, p); err != nil {
+		return err
+	}
+	return withTx(auth.Allow(ctx), s.client, func(ctx context.Context, tx *ent.Tx) error {
+		repos, err := tx.Repository.Query().Where(repository.ProjectID(p.ID)).IDs(ctx)
+		if err != nil {
+			return err
+		}
+		if len(repos) > 0 && !force {
+			return errdefs.Conflictf("project %q still holds %d repositories; delete them first or pass force: true", name, len(repos))
+		}
+		if len(repos) > 0 {
+			if err := deleteRepositories(ctx, tx, repos); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.Label.Delete().Where(label.ProjectID(p.ID)).Exec(ctx); err != nil {
+			return err
+		}
+		if _, err := tx.Member.Delete().Where(member.ProjectID(p.ID)).Exec(ctx); err != nil {
+			return err
+		}
+		return tx.Project.DeleteOneID(p.ID).Exec(ctx)
+	})
+}
+
+// deleteRepositories removes repositories with their tags, artifacts and blob links.
+func deleteRepositories(ctx context.Context, tx *ent.Tx, ids []int) error {
+	if _, err := tx.Tag.Delete().Where(tag.RepositoryIDIn(ids...)).Exec(ctx); err != nil {
+		return err
+	}
+	arts, err := tx.Artifact.Query().Where(artifact.RepositoryIDIn(ids...)).IDs(ctx)
+	if err != nil {
+		return err
+	}
+	// Clear many-to-many rows (labels, index children) before the artifacts.
+	for _, id := range arts {
+		if err := tx.Artifact.UpdateOneID(id).ClearLabels().ClearChildren().ClearParents().Exec(ctx); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.Artifact.Delete().Where(artifact.RepositoryIDIn(ids...)).Exec(ctx); err != nil {
+		return err
+	}
+	if _, err := tx.RepositoryBlob.Delete().Where(repositoryblob.RepositoryIDIn(ids...)).Exec(ctx); err != nil {
+		return err
+	}
+	_, err = tx.Repository.Delete().Where(repository.IDIn(ids...)).Exec(ctx)
+	return err
+}
+
+// withTx runs fn in a transaction whose client carries ctx's viewer,
+// rolling back on error.
+func withTx(ctx context.Context, client *ent.Client, fn func(ctx context.Context, tx *ent.Tx) error) error {
+	tx, err := client.Tx(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			tx.Rollback()
+			panic(v)
+		}
+	}()
+	if err := fn(ctx, tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}

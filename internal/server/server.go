@@ -1,0 +1,197 @@
+// Package server builds every component of berth from its configuration
+// and mounts them on one HTTP listener.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/berth-registry/berth/graph"
+	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/config"
+	"github.com/berth-registry/berth/internal/database"
+	"github.com/berth-registry/berth/internal/projects"
+	"github.com/berth-registry/berth/registry/storage"
+	"github.com/berth-registry/berth/registry/storage/filesystem"
+)
+
+// Server is a running berth: its components and the HTTP handler over them.
+type Server struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	db      *database.DB
+	blobs   *storage.Blobs
+	redis   *redis.Client
+	handler http.Handler
+	closers []func() error
+}
+
+// Options are what the caller (the CLI) supplies besides configuration.
+type Options struct {
+	Version string
+	Logger  *slog.Logger
+	// Out receives the one-time admin password notice on first start.
+	Out io.Writer
+}
+
+// New opens the database (migrating it), the blob store and Redis if
+// configured, creates the admin user on first start, and wires the routes.
+func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error) {
+	s := &Server{cfg: cfg, log: opts.Logger}
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, &config.Error{Setting: "--data-dir (BERTH_DATA_DIR)", Msg: err.Error()}
+	}
+	db, err := database.Open(ctx, cfg.DatabaseURL, cfg.DataDir)
+	if err != nil {
+		return nil, &config.Error{Setting: "--database-url (BERTH_DATABASE_URL)", Msg: err.Error()}
+	}
+	s.db = db
+	s.closers = append(s.closers, db.Close)
+	if err := db.Migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	driver, err := filesystem.New(filepath.Join(cfg.DataDir, "storage"))
+	if err != nil {
+		s.Close()
+		return nil, &config.Error{Setting: "--data-dir (BERTH_DATA_DIR)", Msg: err.Error()}
+	}
+	s.blobs = storage.NewBlobs(driver)
+	if cfg.RedisURL != "" {
+		ropts, err := redis.ParseURL(cfg.RedisURL)
+		if err != nil {
+			s.Close()
+			return nil, &config.Error{Setting: "--redis-url (BERTH_REDIS_URL)", Msg: err.Error()}
+		}
+		s.redis = redis.NewClient(ropts)
+		s.closers = append(s.closers, s.redis.Close)
+		pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err = s.redis.Ping(pingCtx).Err()
+		cancel()
+		if err != nil {
+			s.Close()
+			return nil, &config.Error{Setting: "--redis-url (BERTH_REDIS_URL)", Msg: "Redis unreachable: " + err.Error()}
+		}
+	}
+
+	authSvc := auth.New(db.Client)
+	created, pw, err := authSvc.EnsureAdmin(ctx, cfg.AdminPassword)
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("creating the admin user: %w", err)
+	}
+	if created && opts.Out != nil {
+		if cfg.AdminPassword == "" {
+			fmt.Fprintf(opts.Out, "Created user \"admin\" with password %s\nThis password is shown only once; change it with `berth admin user passwd admin`.\n", pw)
+		} else {
+			fmt.Fprintln(opts.Out, "Created user \"admin\" with the password from BERTH_ADMIN_PASSWORD.")
+		}
+	}
+
+	resolver := &graph.Resolver{
+		DB:             db,
+		Auth:           authSvc,
+		ProjectService: projects.New(db.Client, authSvc),
+		Info: graph.Info{
+			Version:       opts.Version,
+			StorageDriver: driver.Name(),
+			RegistryHost:  cfg.RegistryHost(),
+		},
+	}
+	secure := len(cfg.PublicURL()) > 5 && cfg.PublicURL()[:5] == "https"
+	mux := http.NewServeMux()
+	withViewer := authSvc.Middleware(s.log)
+	mux.Handle("/graphql", withViewer(graph.NewHandler(resolver, s.log)))
+	mux.Handle("/auth/login", authSvc.LoginHandler(secure))
+	mux.Handle("/auth/logout", authSvc.LogoutHandler(secure))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("/readyz", s.ready)
+	s.handler = logRequests(s.log, mux)
+	return s, nil
+}
+
+// Handler is the whole HTTP surface of berth.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// ready answers /readyz: 200 when the database answers and the blob store
+// (and Redis, if configured) is usable, 503 naming what is not.
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	checks := []struct {
+		name string
+		fn   func(context.Context) error
+	}{
+		{"database", s.db.Ping},
+		{"storage", s.blobs.Writable},
+	}
+	if s.redis != nil {
+		checks = append(checks, struct {
+			name string
+			fn   func(context.Context) error
+		}{"redis", func(ctx context.Context) error { return s.redis.Ping(ctx).Err() }})
+	}
+	for _, c := range checks {
+		if err := c.fn(ctx); err != nil {
+			s.log.WarnContext(ctx, "readiness check failed", "check", c.name, "err", err)
+			http.Error(w, c.name+" not ready", http.StatusServiceUnavailable)
+			return
+		}
+	}
+	io.WriteString(w, "ok\n")
+}
+
+// Run serves on the configured address until ctx is cancelled, then stops
+// accepting connections and lets in-flight requests finish.
+func (s *Server) Run(ctx context.Context, ready func(addr net.Addr)) error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return &config.Error{Setting: "--addr (BERTH_ADDR)", Msg: err.Error()}
+	}
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	if ready != nil {
+		ready(ln.Addr())
+	}
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down; waiting for in-flight requests")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Close releases every component, in reverse order of opening.
+func (s *Server) Close() error {
+	var errs []error
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		errs = append(errs, s.closers[i]())
+	}
+	s.closers = nil
+	return errors.Join(errs...)
+}
+
+// DB is the server's database, for tests and tools that inspect state.
+func (s *Server) DB() *database.DB { return s.db }

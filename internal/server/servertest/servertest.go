@@ -1,0 +1,154 @@
+// Package servertest starts a whole berth in-process on a test database and
+// talks GraphQL to it the way scripts do.
+package servertest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/berth-registry/berth/internal/config"
+	"github.com/berth-registry/berth/internal/database/dbtest"
+	"github.com/berth-registry/berth/internal/server"
+)
+
+// AdminPassword is the admin password of every test server.
+const AdminPassword = "admin-secret-1"
+
+// Server is a berth under test.
+type Server struct {
+	*httptest.Server
+	Berth *server.Server
+	t     testing.TB
+}
+
+// Start runs berth on a fresh database of the given kind.
+func Start(t testing.TB, kind string) *Server {
+	t.Helper()
+	cfg := &config.Config{
+		Addr: "127.0.0.1:0", DataDir: t.TempDir(), DatabaseURL: dbtest.URL(t, kind),
+		LogLevel: "error", LogFormat: "text", AdminPassword: AdminPassword,
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	b, err := server.New(context.Background(), cfg, server.Options{Version: "test", Logger: log})
+	if err != nil {
+		t.Fatalf("starting berth: %v", err)
+	}
+	ts := httptest.NewServer(b.Handler())
+	t.Cleanup(func() {
+		ts.Close()
+		b.Close()
+	})
+	return &Server{Server: ts, Berth: b, t: t}
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// Creds authenticate a GraphQL request; the zero value is anonymous.
+type Creds struct {
+	Username, Password string // HTTP Basic
+	Bearer             string
+	// Cookies and CSRF are for portal-session requests.
+	Cookies []*http.Cookie
+	CSRF    string
+}
+
+// Admin is the admin user's credentials.
+var Admin = Creds{Username: "admin", Password: AdminPassword}
+
+// Basic returns Basic credentials.
+func Basic(user, pass string) Creds { return Creds{Username: user, Password: pass} }
+
+// Response is a GraphQL response.
+type Response struct {
+	Status int
+	Data   json.RawMessage `json:"data"`
+	Errors []struct {
+		Message    string         `json:"message"`
+		Extensions map[string]any `json:"extensions"`
+	} `json:"errors"`
+}
+
+// Code is the extensions.code of the first error, or "" without errors.
+func (r *Response) Code() string {
+	if len(r.Errors) == 0 {
+		return ""
+	}
+	c, _ := r.Errors[0].Extensions["code"].(string)
+	return c
+}
+
+// Do sends one GraphQL operation.
+func (s *Server) Do(c Creds, query string, vars map[string]any) *Response {
+	s.t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req, _ := http.NewRequest(http.MethodPost, s.URL+"/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	switch {
+	case c.Bearer != "":
+		req.Header.Set("Authorization", "Bearer "+c.Bearer)
+	case c.Username != "":
+		req.SetBasicAuth(c.Username, c.Password)
+	}
+	for _, ck := range c.Cookies {
+		req.AddCookie(ck)
+	}
+	if c.CSRF != "" {
+		req.Header.Set("X-Berth-CSRF", c.CSRF)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatalf("graphql request: %v", err)
+	}
+	defer resp.Body.Close()
+	out := &Response{Status: resp.StatusCode}
+	raw, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(raw, out); err != nil {
+		s.t.Fatalf("graphql response %d is not JSON: %s", resp.StatusCode, raw)
+	}
+	return out
+}
+
+// MustDo sends an operation and fails the test on any error, decoding data into out.
+func (s *Server) MustDo(c Creds, query string, vars map[string]any, out any) {
+	s.t.Helper()
+	r := s.Do(c, query, vars)
+	if len(r.Errors) > 0 {
+		s.t.Fatalf("graphql errors for %q: %+v", query, r.Errors)
+	}
+	if out != nil {
+		if err := json.Unmarshal(r.Data, out); err != nil {
+			s.t.Fatalf("decoding %s: %v", r.Data, err)
+		}
+	}
+}
+
+// CreateUser makes a non-admin user and returns its credentials.
+func (s *Server) CreateUser(name string) Creds {
+	s.t.Helper()
+	pw := name + "-password"
+	s.MustDo(Admin, `mutation($u: String!, $p: String!) { createUser(input: {username: $u, password: $p}) { id } }`,
+		map[string]any{"u": name, "p": pw}, nil)
+	return Basic(name, pw)
+}
+
+// CreateProject makes a project as c.
+func (s *Server) CreateProject(c Creds, name string, public bool) {
+	s.t.Helper()
+	s.MustDo(c, `mutation($n: String!, $p: Boolean) { createProject(input: {name: $n, public: $p}) { id } }`,
+		map[string]any{"n": name, "p": public}, nil)
+}
