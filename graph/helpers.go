@@ -3,6 +3,8 @@ package graph
 import (
 	"context"
 
+	"github.com/berth-registry/berth/ent"
+	"github.com/berth-registry/berth/internal/artifacts"
 	"github.com/berth-registry/berth/internal/viewer"
 )
 
@@ -20,4 +22,36 @@ func (r *Resolver) storedBytes(ctx context.Context) (int64, error) {
 	var total int64
 	err := r.DB.SQL().QueryRowContext(viewer.SystemContext(ctx), "SELECT COALESCE(SUM(size), 0) FROM blobs").Scan(&total)
 	return total, err
+}
+
+// optional returns nil for an empty string, so GraphQL answers null.
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// nonNil returns an empty slice for nil, for non-null GraphQL lists.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// setArtifactLabel adds or removes a label on the artifact reference names.
+func (r *mutationResolver) setArtifactLabel(ctx context.Context, repo, reference string, labelID int, on bool) (*ent.Artifact, error) {
+	a, err := r.ArtifactService.Resolve(ctx, repo, reference)
+	if err != nil {
+		return nil, err
+	}
+	p, err := r.ProjectService.Get(ctx, artifacts.ProjectName(repo))
+	if err != nil {
+		return nil, err
+	}
+	if err := r.ProjectService.SetArtifactLabel(ctx, p, a, labelID, on); err != nil {
+		return nil, err
+	}
+	return r.DB.Artifact.Get(ctx, a.ID)
 }

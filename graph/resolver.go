@@ -4,6 +4,7 @@
 package graph
 
 import (
+	"github.com/berth-registry/berth/internal/artifacts"
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/database"
 	"github.com/berth-registry/berth/internal/projects"
@@ -11,9 +12,10 @@ import (
 
 // Resolver holds what every resolver needs; internal/server builds it.
 type Resolver struct {
-	DB             *database.DB
-	Auth           *auth.Service
-	ProjectService *projects.Service
+	DB              *database.DB
+	Auth            *auth.Service
+	ProjectService  *projects.Service
+	ArtifactService *artifacts.Service
 	// Info describes the installation for systemInfo.
 	Info Info
 }

@@ -3,8 +3,31 @@
 package model
 
 import (
+	"time"
+
 	"github.com/berth-registry/berth/ent"
 )
+
+type ArtifactChild struct {
+	Digest    string    `json:"digest"`
+	MediaType string    `json:"mediaType"`
+	Size      int64     `json:"size"`
+	Platform  *Platform `json:"platform,omitempty"`
+	// The child artifact, when it is stored in the same repository.
+	Artifact *ent.Artifact `json:"artifact,omitempty"`
+}
+
+type ChartInfo struct {
+	Name        string   `json:"name"`
+	Version     string   `json:"version"`
+	AppVersion  *string  `json:"appVersion,omitempty"`
+	Description *string  `json:"description,omitempty"`
+	APIVersion  *string  `json:"apiVersion,omitempty"`
+	Type        *string  `json:"type,omitempty"`
+	Icon        *string  `json:"icon,omitempty"`
+	Home        *string  `json:"home,omitempty"`
+	Keywords    []string `json:"keywords"`
+}
 
 type CreateAccessTokenInput struct {
 	Name string `json:"name"`
@@ -43,6 +66,39 @@ type CreateUserInput struct {
 	Email       *string `json:"email,omitempty"`
 	DisplayName *string `json:"displayName,omitempty"`
 	Admin       *bool   `json:"admin,omitempty"`
+}
+
+type HistoryEntry struct {
+	Created    *time.Time `json:"created,omitempty"`
+	CreatedBy  *string    `json:"createdBy,omitempty"`
+	Comment    *string    `json:"comment,omitempty"`
+	EmptyLayer bool       `json:"emptyLayer"`
+}
+
+type ImageConfig struct {
+	Os           string          `json:"os"`
+	Architecture string          `json:"architecture"`
+	Variant      *string         `json:"variant,omitempty"`
+	Created      *time.Time      `json:"created,omitempty"`
+	Entrypoint   []string        `json:"entrypoint"`
+	Cmd          []string        `json:"cmd"`
+	Env          []string        `json:"env"`
+	WorkingDir   *string         `json:"workingDir,omitempty"`
+	User         *string         `json:"user,omitempty"`
+	Labels       map[string]any  `json:"labels,omitempty"`
+	History      []*HistoryEntry `json:"history"`
+}
+
+type Layer struct {
+	Digest    string `json:"digest"`
+	Size      int64  `json:"size"`
+	MediaType string `json:"mediaType"`
+}
+
+type Platform struct {
+	Os           string  `json:"os"`
+	Architecture string  `json:"architecture"`
+	Variant      *string `json:"variant,omitempty"`
 }
 
 type SystemInfo struct {

@@ -225,3 +225,21 @@ func withTx(ctx context.Context, client *ent.Client, fn func(ctx context.Context
 	}
 	return tx.Commit()
 }
+
+// DeleteRepository deletes a repository with its artifacts and tags; its
+// blobs are left for garbage collection.
+func (s *Service) DeleteRepository(ctx context.Context, name string) error {
+	repo, err := s.client.Repository.Query().Where(repository.Name(name)).WithProject().Only(ctx)
+	if ent.IsNotFound(err) {
+		return errdefs.NotFoundf("repository %q does not exist", name)
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.auth.Can(ctx, auth.RepositoryDelete, repo.Edges.Project); err != nil {
+		return err
+	}
+	return withTx(auth.Allow(ctx), s.client, func(ctx context.Context, tx *ent.Tx) error {
+		return deleteRepositories(ctx, tx, []int{repo.ID})
+	})
+}

@@ -17,10 +17,13 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/berth-registry/berth/graph"
+	"github.com/berth-registry/berth/internal/artifacts"
 	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/auth/token"
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/database"
 	"github.com/berth-registry/berth/internal/projects"
+	"github.com/berth-registry/berth/registry"
 	"github.com/berth-registry/berth/registry/storage"
 	"github.com/berth-registry/berth/registry/storage/filesystem"
 )
@@ -98,10 +101,26 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		}
 	}
 
+	key, err := token.LoadOrCreateKey(filepath.Join(cfg.DataDir, "token-signing-key.pem"))
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("loading the token signing key: %w", err)
+	}
+	artifactSvc := artifacts.New(artifacts.Options{
+		Client: db.Client, Blobs: s.blobs, Auth: authSvc, ExternalURL: cfg.PublicURL(), Logger: s.log,
+	})
+	s.closers = append(s.closers, artifactSvc.Close)
+	tokens := token.New(token.Options{Key: key, Auth: authSvc, Client: db.Client, Grants: artifactSvc, Logger: s.log})
+	registryHandler := registry.New(registry.Options{
+		DB: db, Blobs: s.blobs, Auth: authSvc, Tokens: tokens, Artifacts: artifactSvc,
+		ExternalURL: cfg.ExternalURL, Logger: s.log,
+	})
+
 	resolver := &graph.Resolver{
-		DB:             db,
-		Auth:           authSvc,
-		ProjectService: projects.New(db.Client, authSvc),
+		DB:              db,
+		Auth:            authSvc,
+		ProjectService:  projects.New(db.Client, authSvc),
+		ArtifactService: artifactSvc,
 		Info: graph.Info{
 			Version:       opts.Version,
 			StorageDriver: driver.Name(),
@@ -111,6 +130,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	secure := len(cfg.PublicURL()) > 5 && cfg.PublicURL()[:5] == "https"
 	mux := http.NewServeMux()
 	withViewer := authSvc.Middleware(s.log)
+	mux.Handle("/v2/", registryHandler)
+	mux.Handle("/service/token", tokens)
 	mux.Handle("/graphql", withViewer(graph.NewHandler(resolver, s.log)))
 	mux.Handle("/auth/login", authSvc.LoginHandler(secure))
 	mux.Handle("/auth/logout", authSvc.LogoutHandler(secure))
