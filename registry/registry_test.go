@@ -393,8 +393,8 @@ func token(t *testing.T, e *env, user, scope string) string {
 	var tok struct {
 		Token       string `json:"token"`
 		AccessToken string `json:"access_token"`
-		ExpiresIn          int    `json:"expires_in"`
-		IssuedAt           string `json:"issued_at"`
+		ExpiresIn   int    `json:"expires_in"`
+		IssuedAt    string `json:"issued_at"`
 	}
 	json.Unmarshal(expect(t, e.do(r), 200, ""), &tok)
 	if tok.AccessToken == "" || tok.ExpiresIn == 0 || tok.IssuedAt == "" {
