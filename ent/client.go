@@ -24,7 +24,9 @@ import (
 	"github.com/berth-registry/berth/ent/project"
 	"github.com/berth-registry/berth/ent/repository"
 	"github.com/berth-registry/berth/ent/repositoryblob"
+	"github.com/berth-registry/berth/ent/robot"
 	"github.com/berth-registry/berth/ent/session"
+	"github.com/berth-registry/berth/ent/setting"
 	"github.com/berth-registry/berth/ent/tag"
 	"github.com/berth-registry/berth/ent/uploadsession"
 	"github.com/berth-registry/berth/ent/user"
@@ -55,8 +57,12 @@ type Client struct {
 	Repository *RepositoryClient
 	// RepositoryBlob is the client for interacting with the RepositoryBlob builders.
 	RepositoryBlob *RepositoryBlobClient
+	// Robot is the client for interacting with the Robot builders.
+	Robot *RobotClient
 	// Session is the client for interacting with the Session builders.
 	Session *SessionClient
+	// Setting is the client for interacting with the Setting builders.
+	Setting *SettingClient
 	// Tag is the client for interacting with the Tag builders.
 	Tag *TagClient
 	// UploadSession is the client for interacting with the UploadSession builders.
@@ -83,7 +89,9 @@ func (c *Client) init() {
 	c.Project = NewProjectClient(c.config)
 	c.Repository = NewRepositoryClient(c.config)
 	c.RepositoryBlob = NewRepositoryBlobClient(c.config)
+	c.Robot = NewRobotClient(c.config)
 	c.Session = NewSessionClient(c.config)
+	c.Setting = NewSettingClient(c.config)
 	c.Tag = NewTagClient(c.config)
 	c.UploadSession = NewUploadSessionClient(c.config)
 	c.User = NewUserClient(c.config)
@@ -188,7 +196,9 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Project:        NewProjectClient(cfg),
 		Repository:     NewRepositoryClient(cfg),
 		RepositoryBlob: NewRepositoryBlobClient(cfg),
+		Robot:          NewRobotClient(cfg),
 		Session:        NewSessionClient(cfg),
+		Setting:        NewSettingClient(cfg),
 		Tag:            NewTagClient(cfg),
 		UploadSession:  NewUploadSessionClient(cfg),
 		User:           NewUserClient(cfg),
@@ -220,7 +230,9 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Project:        NewProjectClient(cfg),
 		Repository:     NewRepositoryClient(cfg),
 		RepositoryBlob: NewRepositoryBlobClient(cfg),
+		Robot:          NewRobotClient(cfg),
 		Session:        NewSessionClient(cfg),
+		Setting:        NewSettingClient(cfg),
 		Tag:            NewTagClient(cfg),
 		UploadSession:  NewUploadSessionClient(cfg),
 		User:           NewUserClient(cfg),
@@ -254,7 +266,8 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.AccessToken, c.Artifact, c.AuditLog, c.Blob, c.Label, c.Member, c.Project,
-		c.Repository, c.RepositoryBlob, c.Session, c.Tag, c.UploadSession, c.User,
+		c.Repository, c.RepositoryBlob, c.Robot, c.Session, c.Setting, c.Tag,
+		c.UploadSession, c.User,
 	} {
 		n.Use(hooks...)
 	}
@@ -265,7 +278,8 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.AccessToken, c.Artifact, c.AuditLog, c.Blob, c.Label, c.Member, c.Project,
-		c.Repository, c.RepositoryBlob, c.Session, c.Tag, c.UploadSession, c.User,
+		c.Repository, c.RepositoryBlob, c.Robot, c.Session, c.Setting, c.Tag,
+		c.UploadSession, c.User,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -292,8 +306,12 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Repository.mutate(ctx, m)
 	case *RepositoryBlobMutation:
 		return c.RepositoryBlob.mutate(ctx, m)
+	case *RobotMutation:
+		return c.Robot.mutate(ctx, m)
 	case *SessionMutation:
 		return c.Session.mutate(ctx, m)
+	case *SettingMutation:
+		return c.Setting.mutate(ctx, m)
 	case *TagMutation:
 		return c.Tag.mutate(ctx, m)
 	case *UploadSessionMutation:
@@ -1440,6 +1458,22 @@ func (c *ProjectClient) QueryLabels(_m *Project) *LabelQuery {
 	return query
 }
 
+// QueryRobots queries the robots edge of a Project.
+func (c *ProjectClient) QueryRobots(_m *Project) *RobotQuery {
+	query := (&RobotClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(project.Table, project.FieldID, id),
+			sqlgraph.To(robot.Table, robot.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, project.RobotsTable, project.RobotsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *ProjectClient) Hooks() []Hook {
 	hooks := c.hooks.Project
@@ -1829,6 +1863,156 @@ func (c *RepositoryBlobClient) mutate(ctx context.Context, m *RepositoryBlobMuta
 	}
 }
 
+// RobotClient is a client for the Robot schema.
+type RobotClient struct {
+	config
+}
+
+// NewRobotClient returns a client for the Robot from the given config.
+func NewRobotClient(c config) *RobotClient {
+	return &RobotClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `robot.Hooks(f(g(h())))`.
+func (c *RobotClient) Use(hooks ...Hook) {
+	c.hooks.Robot = append(c.hooks.Robot, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `robot.Intercept(f(g(h())))`.
+func (c *RobotClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Robot = append(c.inters.Robot, interceptors...)
+}
+
+// Create returns a builder for creating a Robot entity.
+func (c *RobotClient) Create() *RobotCreate {
+	mutation := newRobotMutation(c.config, OpCreate)
+	return &RobotCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Robot entities.
+func (c *RobotClient) CreateBulk(builders ...*RobotCreate) *RobotCreateBulk {
+	return &RobotCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *RobotClient) MapCreateBulk(slice any, setFunc func(*RobotCreate, int)) *RobotCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &RobotCreateBulk{err: fmt.Errorf("calling to RobotClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*RobotCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &RobotCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Robot.
+func (c *RobotClient) Update() *RobotUpdate {
+	mutation := newRobotMutation(c.config, OpUpdate)
+	return &RobotUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *RobotClient) UpdateOne(_m *Robot) *RobotUpdateOne {
+	mutation := newRobotMutation(c.config, OpUpdateOne, withRobot(_m))
+	return &RobotUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *RobotClient) UpdateOneID(id int) *RobotUpdateOne {
+	mutation := newRobotMutation(c.config, OpUpdateOne, withRobotID(id))
+	return &RobotUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Robot.
+func (c *RobotClient) Delete() *RobotDelete {
+	mutation := newRobotMutation(c.config, OpDelete)
+	return &RobotDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *RobotClient) DeleteOne(_m *Robot) *RobotDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *RobotClient) DeleteOneID(id int) *RobotDeleteOne {
+	builder := c.Delete().Where(robot.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &RobotDeleteOne{builder}
+}
+
+// Query returns a query builder for Robot.
+func (c *RobotClient) Query() *RobotQuery {
+	return &RobotQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeRobot},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Robot entity by its id.
+func (c *RobotClient) Get(ctx context.Context, id int) (*Robot, error) {
+	return c.Query().Where(robot.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *RobotClient) GetX(ctx context.Context, id int) *Robot {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryProject queries the project edge of a Robot.
+func (c *RobotClient) QueryProject(_m *Robot) *ProjectQuery {
+	query := (&ProjectClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(robot.Table, robot.FieldID, id),
+			sqlgraph.To(project.Table, project.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, robot.ProjectTable, robot.ProjectColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *RobotClient) Hooks() []Hook {
+	hooks := c.hooks.Robot
+	return append(hooks[:len(hooks):len(hooks)], robot.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *RobotClient) Interceptors() []Interceptor {
+	return c.inters.Robot
+}
+
+func (c *RobotClient) mutate(ctx context.Context, m *RobotMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&RobotCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&RobotUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&RobotUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&RobotDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Robot mutation op: %q", m.Op())
+	}
+}
+
 // SessionClient is a client for the Session schema.
 type SessionClient struct {
 	config
@@ -1976,6 +2160,140 @@ func (c *SessionClient) mutate(ctx context.Context, m *SessionMutation) (Value, 
 		return (&SessionDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Session mutation op: %q", m.Op())
+	}
+}
+
+// SettingClient is a client for the Setting schema.
+type SettingClient struct {
+	config
+}
+
+// NewSettingClient returns a client for the Setting from the given config.
+func NewSettingClient(c config) *SettingClient {
+	return &SettingClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `setting.Hooks(f(g(h())))`.
+func (c *SettingClient) Use(hooks ...Hook) {
+	c.hooks.Setting = append(c.hooks.Setting, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `setting.Intercept(f(g(h())))`.
+func (c *SettingClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Setting = append(c.inters.Setting, interceptors...)
+}
+
+// Create returns a builder for creating a Setting entity.
+func (c *SettingClient) Create() *SettingCreate {
+	mutation := newSettingMutation(c.config, OpCreate)
+	return &SettingCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Setting entities.
+func (c *SettingClient) CreateBulk(builders ...*SettingCreate) *SettingCreateBulk {
+	return &SettingCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *SettingClient) MapCreateBulk(slice any, setFunc func(*SettingCreate, int)) *SettingCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &SettingCreateBulk{err: fmt.Errorf("calling to SettingClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*SettingCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &SettingCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Setting.
+func (c *SettingClient) Update() *SettingUpdate {
+	mutation := newSettingMutation(c.config, OpUpdate)
+	return &SettingUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *SettingClient) UpdateOne(_m *Setting) *SettingUpdateOne {
+	mutation := newSettingMutation(c.config, OpUpdateOne, withSetting(_m))
+	return &SettingUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *SettingClient) UpdateOneID(id int) *SettingUpdateOne {
+	mutation := newSettingMutation(c.config, OpUpdateOne, withSettingID(id))
+	return &SettingUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Setting.
+func (c *SettingClient) Delete() *SettingDelete {
+	mutation := newSettingMutation(c.config, OpDelete)
+	return &SettingDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *SettingClient) DeleteOne(_m *Setting) *SettingDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *SettingClient) DeleteOneID(id int) *SettingDeleteOne {
+	builder := c.Delete().Where(setting.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &SettingDeleteOne{builder}
+}
+
+// Query returns a query builder for Setting.
+func (c *SettingClient) Query() *SettingQuery {
+	return &SettingQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeSetting},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Setting entity by its id.
+func (c *SettingClient) Get(ctx context.Context, id int) (*Setting, error) {
+	return c.Query().Where(setting.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *SettingClient) GetX(ctx context.Context, id int) *Setting {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *SettingClient) Hooks() []Hook {
+	hooks := c.hooks.Setting
+	return append(hooks[:len(hooks):len(hooks)], setting.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *SettingClient) Interceptors() []Interceptor {
+	return c.inters.Setting
+}
+
+func (c *SettingClient) mutate(ctx context.Context, m *SettingMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&SettingCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&SettingUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&SettingUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&SettingDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Setting mutation op: %q", m.Op())
 	}
 }
 
@@ -2464,11 +2782,12 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 type (
 	hooks struct {
 		AccessToken, Artifact, AuditLog, Blob, Label, Member, Project, Repository,
-		RepositoryBlob, Session, Tag, UploadSession, User []ent.Hook
+		RepositoryBlob, Robot, Session, Setting, Tag, UploadSession, User []ent.Hook
 	}
 	inters struct {
 		AccessToken, Artifact, AuditLog, Blob, Label, Member, Project, Repository,
-		RepositoryBlob, Session, Tag, UploadSession, User []ent.Interceptor
+		RepositoryBlob, Robot, Session, Setting, Tag, UploadSession,
+		User []ent.Interceptor
 	}
 )
 

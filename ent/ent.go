@@ -21,7 +21,9 @@ import (
 	"github.com/berth-registry/berth/ent/project"
 	"github.com/berth-registry/berth/ent/repository"
 	"github.com/berth-registry/berth/ent/repositoryblob"
+	"github.com/berth-registry/berth/ent/robot"
 	"github.com/berth-registry/berth/ent/session"
+	"github.com/berth-registry/berth/ent/setting"
 	"github.com/berth-registry/berth/ent/tag"
 	"github.com/berth-registry/berth/ent/uploadsession"
 	"github.com/berth-registry/berth/ent/user"
@@ -94,7 +96,9 @@ func checkColumn(t, c string) error {
 			project.Table:        project.ValidColumn,
 			repository.Table:     repository.ValidColumn,
 			repositoryblob.Table: repositoryblob.ValidColumn,
+			robot.Table:          robot.ValidColumn,
 			session.Table:        session.ValidColumn,
+			setting.Table:        setting.ValidColumn,
 			tag.Table:            tag.ValidColumn,
 			uploadsession.Table:  uploadsession.ValidColumn,
 			user.Table:           user.ValidColumn,

@@ -13,7 +13,9 @@ import (
 	"github.com/berth-registry/berth/ent/project"
 	"github.com/berth-registry/berth/ent/repository"
 	"github.com/berth-registry/berth/ent/repositoryblob"
+	"github.com/berth-registry/berth/ent/robot"
 	"github.com/berth-registry/berth/ent/session"
+	"github.com/berth-registry/berth/ent/setting"
 	"github.com/berth-registry/berth/ent/tag"
 	"github.com/berth-registry/berth/ent/uploadsession"
 	"github.com/berth-registry/berth/ent/user"
@@ -26,7 +28,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 13)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 15)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   accesstoken.Table,
@@ -145,6 +147,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			member.FieldUpdatedAt: {Type: field.TypeTime, Column: member.FieldUpdatedAt},
 			member.FieldProjectID: {Type: field.TypeInt, Column: member.FieldProjectID},
 			member.FieldUserID:    {Type: field.TypeInt, Column: member.FieldUserID},
+			member.FieldGroupName: {Type: field.TypeString, Column: member.FieldGroupName},
 			member.FieldRole:      {Type: field.TypeEnum, Column: member.FieldRole},
 		},
 	}
@@ -206,6 +209,31 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   robot.Table,
+			Columns: robot.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: robot.FieldID,
+			},
+		},
+		Type: "Robot",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			robot.FieldCreatedAt:   {Type: field.TypeTime, Column: robot.FieldCreatedAt},
+			robot.FieldUpdatedAt:   {Type: field.TypeTime, Column: robot.FieldUpdatedAt},
+			robot.FieldName:        {Type: field.TypeString, Column: robot.FieldName},
+			robot.FieldLogin:       {Type: field.TypeString, Column: robot.FieldLogin},
+			robot.FieldDescription: {Type: field.TypeString, Column: robot.FieldDescription},
+			robot.FieldProjectID:   {Type: field.TypeInt, Column: robot.FieldProjectID},
+			robot.FieldSecretHash:  {Type: field.TypeString, Column: robot.FieldSecretHash},
+			robot.FieldPermissions: {Type: field.TypeJSON, Column: robot.FieldPermissions},
+			robot.FieldExpiresAt:   {Type: field.TypeTime, Column: robot.FieldExpiresAt},
+			robot.FieldDisabled:    {Type: field.TypeBool, Column: robot.FieldDisabled},
+			robot.FieldCreatedBy:   {Type: field.TypeString, Column: robot.FieldCreatedBy},
+			robot.FieldLastUsedAt:  {Type: field.TypeTime, Column: robot.FieldLastUsedAt},
+		},
+	}
+	graph.Nodes[10] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   session.Table,
 			Columns: session.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -222,7 +250,23 @@ var schemaGraph = func() *sqlgraph.Schema {
 			session.FieldCreatedAt: {Type: field.TypeTime, Column: session.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   setting.Table,
+			Columns: setting.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: setting.FieldID,
+			},
+		},
+		Type: "Setting",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			setting.FieldKey:       {Type: field.TypeString, Column: setting.FieldKey},
+			setting.FieldValue:     {Type: field.TypeString, Column: setting.FieldValue},
+			setting.FieldUpdatedAt: {Type: field.TypeTime, Column: setting.FieldUpdatedAt},
+		},
+	}
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   tag.Table,
 			Columns: tag.Columns,
@@ -240,7 +284,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			tag.FieldArtifactID:   {Type: field.TypeInt, Column: tag.FieldArtifactID},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   uploadsession.Table,
 			Columns: uploadsession.Columns,
@@ -260,7 +304,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			uploadsession.FieldUpdatedAt:  {Type: field.TypeTime, Column: uploadsession.FieldUpdatedAt},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -281,6 +325,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldDisabled:     {Type: field.TypeBool, Column: user.FieldDisabled},
 			user.FieldOidcSubject:  {Type: field.TypeString, Column: user.FieldOidcSubject},
 			user.FieldLastLoginAt:  {Type: field.TypeTime, Column: user.FieldLastLoginAt},
+			user.FieldGroups:       {Type: field.TypeJSON, Column: user.FieldGroups},
 		},
 	}
 	graph.MustAddE(
@@ -452,6 +497,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		"Label",
 	)
 	graph.MustAddE(
+		"robots",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   project.RobotsTable,
+			Columns: []string{project.RobotsColumn},
+			Bidi:    false,
+		},
+		"Project",
+		"Robot",
+	)
+	graph.MustAddE(
 		"project",
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -522,6 +579,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"RepositoryBlob",
 		"Blob",
+	)
+	graph.MustAddE(
+		"project",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   robot.ProjectTable,
+			Columns: []string{robot.ProjectColumn},
+			Bidi:    false,
+		},
+		"Robot",
+		"Project",
 	)
 	graph.MustAddE(
 		"user",
@@ -1180,6 +1249,11 @@ func (f *MemberFilter) WhereUserID(p entql.IntP) {
 	f.Where(p.Field(member.FieldUserID))
 }
 
+// WhereGroupName applies the entql string predicate on the group_name field.
+func (f *MemberFilter) WhereGroupName(p entql.StringP) {
+	f.Where(p.Field(member.FieldGroupName))
+}
+
 // WhereRole applies the entql string predicate on the role field.
 func (f *MemberFilter) WhereRole(p entql.StringP) {
 	f.Where(p.Field(member.FieldRole))
@@ -1324,6 +1398,20 @@ func (f *ProjectFilter) WhereHasLabels() {
 // WhereHasLabelsWith applies a predicate to check if query has an edge labels with a given conditions (other predicates).
 func (f *ProjectFilter) WhereHasLabelsWith(preds ...predicate.Label) {
 	f.Where(entql.HasEdgeWith("labels", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasRobots applies a predicate to check if query has an edge robots.
+func (f *ProjectFilter) WhereHasRobots() {
+	f.Where(entql.HasEdge("robots"))
+}
+
+// WhereHasRobotsWith applies a predicate to check if query has an edge robots with a given conditions (other predicates).
+func (f *ProjectFilter) WhereHasRobotsWith(preds ...predicate.Robot) {
+	f.Where(entql.HasEdgeWith("robots", sqlgraph.WrapFunc(func(s *sql.Selector) {
 		for _, p := range preds {
 			p(s)
 		}
@@ -1545,6 +1633,120 @@ func (f *RepositoryBlobFilter) WhereHasBlobWith(preds ...predicate.Blob) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *RobotQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the RobotQuery builder.
+func (_q *RobotQuery) Filter() *RobotFilter {
+	return &RobotFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *RobotMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the RobotMutation builder.
+func (m *RobotMutation) Filter() *RobotFilter {
+	return &RobotFilter{config: m.config, predicateAdder: m}
+}
+
+// RobotFilter provides a generic filtering capability at runtime for RobotQuery.
+type RobotFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *RobotFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *RobotFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(robot.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *RobotFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(robot.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *RobotFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(robot.FieldUpdatedAt))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *RobotFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(robot.FieldName))
+}
+
+// WhereLogin applies the entql string predicate on the login field.
+func (f *RobotFilter) WhereLogin(p entql.StringP) {
+	f.Where(p.Field(robot.FieldLogin))
+}
+
+// WhereDescription applies the entql string predicate on the description field.
+func (f *RobotFilter) WhereDescription(p entql.StringP) {
+	f.Where(p.Field(robot.FieldDescription))
+}
+
+// WhereProjectID applies the entql int predicate on the project_id field.
+func (f *RobotFilter) WhereProjectID(p entql.IntP) {
+	f.Where(p.Field(robot.FieldProjectID))
+}
+
+// WhereSecretHash applies the entql string predicate on the secret_hash field.
+func (f *RobotFilter) WhereSecretHash(p entql.StringP) {
+	f.Where(p.Field(robot.FieldSecretHash))
+}
+
+// WherePermissions applies the entql json.RawMessage predicate on the permissions field.
+func (f *RobotFilter) WherePermissions(p entql.BytesP) {
+	f.Where(p.Field(robot.FieldPermissions))
+}
+
+// WhereExpiresAt applies the entql time.Time predicate on the expires_at field.
+func (f *RobotFilter) WhereExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(robot.FieldExpiresAt))
+}
+
+// WhereDisabled applies the entql bool predicate on the disabled field.
+func (f *RobotFilter) WhereDisabled(p entql.BoolP) {
+	f.Where(p.Field(robot.FieldDisabled))
+}
+
+// WhereCreatedBy applies the entql string predicate on the created_by field.
+func (f *RobotFilter) WhereCreatedBy(p entql.StringP) {
+	f.Where(p.Field(robot.FieldCreatedBy))
+}
+
+// WhereLastUsedAt applies the entql time.Time predicate on the last_used_at field.
+func (f *RobotFilter) WhereLastUsedAt(p entql.TimeP) {
+	f.Where(p.Field(robot.FieldLastUsedAt))
+}
+
+// WhereHasProject applies a predicate to check if query has an edge project.
+func (f *RobotFilter) WhereHasProject() {
+	f.Where(entql.HasEdge("project"))
+}
+
+// WhereHasProjectWith applies a predicate to check if query has an edge project with a given conditions (other predicates).
+func (f *RobotFilter) WhereHasProjectWith(preds ...predicate.Project) {
+	f.Where(entql.HasEdgeWith("project", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *SessionQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -1573,7 +1775,7 @@ type SessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1624,6 +1826,61 @@ func (f *SessionFilter) WhereHasUserWith(preds ...predicate.User) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *SettingQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the SettingQuery builder.
+func (_q *SettingQuery) Filter() *SettingFilter {
+	return &SettingFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *SettingMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the SettingMutation builder.
+func (m *SettingMutation) Filter() *SettingFilter {
+	return &SettingFilter{config: m.config, predicateAdder: m}
+}
+
+// SettingFilter provides a generic filtering capability at runtime for SettingQuery.
+type SettingFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *SettingFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *SettingFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(setting.FieldID))
+}
+
+// WhereKey applies the entql string predicate on the key field.
+func (f *SettingFilter) WhereKey(p entql.StringP) {
+	f.Where(p.Field(setting.FieldKey))
+}
+
+// WhereValue applies the entql string predicate on the value field.
+func (f *SettingFilter) WhereValue(p entql.StringP) {
+	f.Where(p.Field(setting.FieldValue))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *SettingFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(setting.FieldUpdatedAt))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *TagQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -1652,7 +1909,7 @@ type TagFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TagFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1745,7 +2002,7 @@ type UploadSessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UploadSessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1820,7 +2077,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1879,6 +2136,11 @@ func (f *UserFilter) WhereOidcSubject(p entql.StringP) {
 // WhereLastLoginAt applies the entql time.Time predicate on the last_login_at field.
 func (f *UserFilter) WhereLastLoginAt(p entql.TimeP) {
 	f.Where(p.Field(user.FieldLastLoginAt))
+}
+
+// WhereGroups applies the entql json.RawMessage predicate on the groups field.
+func (f *UserFilter) WhereGroups(p entql.BytesP) {
+	f.Where(p.Field(user.FieldGroups))
 }
 
 // WhereHasMemberships applies a predicate to check if query has an edge memberships.

@@ -17,6 +17,7 @@ import (
 	"github.com/berth-registry/berth/ent/member"
 	"github.com/berth-registry/berth/ent/project"
 	"github.com/berth-registry/berth/ent/repository"
+	"github.com/berth-registry/berth/ent/robot"
 	"github.com/berth-registry/berth/ent/tag"
 	"github.com/berth-registry/berth/ent/user"
 )
@@ -664,6 +665,11 @@ func (_q *MemberQuery) collectField(ctx context.Context, oneNode bool, opCtx *gr
 				selectedFields = append(selectedFields, member.FieldUserID)
 				fieldSeen[member.FieldUserID] = struct{}{}
 			}
+		case "groupName":
+			if _, ok := fieldSeen[member.FieldGroupName]; !ok {
+				selectedFields = append(selectedFields, member.FieldGroupName)
+				fieldSeen[member.FieldGroupName] = struct{}{}
+			}
 		case "role":
 			if _, ok := fieldSeen[member.FieldRole]; !ok {
 				selectedFields = append(selectedFields, member.FieldRole)
@@ -1279,6 +1285,155 @@ func newRepositoryPaginateArgs(rv map[string]any) *repositoryPaginateArgs {
 }
 
 // CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *RobotQuery) CollectFields(ctx context.Context, satisfies ...string) (*RobotQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *RobotQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(robot.Columns))
+		selectedFields = []string{robot.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "project":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ProjectClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, projectImplementors)...); err != nil {
+				return err
+			}
+			_q.withProject = query
+			if _, ok := fieldSeen[robot.FieldProjectID]; !ok {
+				selectedFields = append(selectedFields, robot.FieldProjectID)
+				fieldSeen[robot.FieldProjectID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[robot.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, robot.FieldCreatedAt)
+				fieldSeen[robot.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[robot.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, robot.FieldUpdatedAt)
+				fieldSeen[robot.FieldUpdatedAt] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[robot.FieldName]; !ok {
+				selectedFields = append(selectedFields, robot.FieldName)
+				fieldSeen[robot.FieldName] = struct{}{}
+			}
+		case "login":
+			if _, ok := fieldSeen[robot.FieldLogin]; !ok {
+				selectedFields = append(selectedFields, robot.FieldLogin)
+				fieldSeen[robot.FieldLogin] = struct{}{}
+			}
+		case "description":
+			if _, ok := fieldSeen[robot.FieldDescription]; !ok {
+				selectedFields = append(selectedFields, robot.FieldDescription)
+				fieldSeen[robot.FieldDescription] = struct{}{}
+			}
+		case "projectID":
+			if _, ok := fieldSeen[robot.FieldProjectID]; !ok {
+				selectedFields = append(selectedFields, robot.FieldProjectID)
+				fieldSeen[robot.FieldProjectID] = struct{}{}
+			}
+		case "expiresAt":
+			if _, ok := fieldSeen[robot.FieldExpiresAt]; !ok {
+				selectedFields = append(selectedFields, robot.FieldExpiresAt)
+				fieldSeen[robot.FieldExpiresAt] = struct{}{}
+			}
+		case "disabled":
+			if _, ok := fieldSeen[robot.FieldDisabled]; !ok {
+				selectedFields = append(selectedFields, robot.FieldDisabled)
+				fieldSeen[robot.FieldDisabled] = struct{}{}
+			}
+		case "createdBy":
+			if _, ok := fieldSeen[robot.FieldCreatedBy]; !ok {
+				selectedFields = append(selectedFields, robot.FieldCreatedBy)
+				fieldSeen[robot.FieldCreatedBy] = struct{}{}
+			}
+		case "lastUsedAt":
+			if _, ok := fieldSeen[robot.FieldLastUsedAt]; !ok {
+				selectedFields = append(selectedFields, robot.FieldLastUsedAt)
+				fieldSeen[robot.FieldLastUsedAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type robotPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []RobotPaginateOption
+}
+
+func newRobotPaginateArgs(rv map[string]any) *robotPaginateArgs {
+	args := &robotPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &RobotOrder{Field: &RobotOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithRobotOrder(order))
+			}
+		case *RobotOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithRobotOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*RobotWhereInput); ok {
+		args.opts = append(args.opts, WithRobotFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
 func (_q *TagQuery) CollectFields(ctx context.Context, satisfies ...string) (*TagQuery, error) {
 	fc := graphql.GetFieldContext(ctx)
 	if fc == nil {
@@ -1477,6 +1632,11 @@ func (_q *UserQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 			if _, ok := fieldSeen[user.FieldLastLoginAt]; !ok {
 				selectedFields = append(selectedFields, user.FieldLastLoginAt)
 				fieldSeen[user.FieldLastLoginAt] = struct{}{}
+			}
+		case "groups":
+			if _, ok := fieldSeen[user.FieldGroups]; !ok {
+				selectedFields = append(selectedFields, user.FieldGroups)
+				fieldSeen[user.FieldGroups] = struct{}{}
 			}
 		case "id":
 		case "__typename":

@@ -69,7 +69,7 @@ func (_m *Member) User(ctx context.Context) (*User, error) {
 	if IsNotLoaded(err) {
 		result, err = _m.QueryUser().Only(ctx)
 	}
-	return result, err
+	return result, MaskNotFound(err)
 }
 
 func (_m *Project) Repositories(
@@ -165,6 +165,14 @@ func (_m *Repository) Tags(
 		return conn, nil
 	}
 	return _m.QueryTags().Paginate(ctx, after, first, before, last, opts...)
+}
+
+func (_m *Robot) Project(ctx context.Context) (*Project, error) {
+	result, err := _m.Edges.ProjectOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryProject().Only(ctx)
+	}
+	return result, MaskNotFound(err)
 }
 
 func (_m *Tag) Repository(ctx context.Context) (*Repository, error) {

@@ -17,6 +17,7 @@ import (
 	"github.com/berth-registry/berth/ent/member"
 	"github.com/berth-registry/berth/ent/project"
 	"github.com/berth-registry/berth/ent/repository"
+	"github.com/berth-registry/berth/ent/robot"
 	"github.com/berth-registry/berth/ent/tag"
 	"github.com/berth-registry/berth/ent/user"
 	"github.com/hashicorp/go-multierror"
@@ -61,6 +62,11 @@ var repositoryImplementors = []string{"Repository", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*Repository) IsNode() {}
+
+var robotImplementors = []string{"Robot", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Robot) IsNode() {}
 
 var tagImplementors = []string{"Tag", "Node"}
 
@@ -208,6 +214,15 @@ func (c *Client) noder(ctx context.Context, table string, id int) (Noder, error)
 			Where(repository.ID(id))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, repositoryImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case robot.Table:
+		query := c.Robot.Query().
+			Where(robot.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, robotImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -403,6 +418,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []int) ([]Noder, 
 		query := c.Repository.Query().
 			Where(repository.IDIn(ids...))
 		query, err := query.CollectFields(ctx, repositoryImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case robot.Table:
+		query := c.Robot.Query().
+			Where(robot.IDIn(ids...))
+		query, err := query.CollectFields(ctx, robotImplementors...)
 		if err != nil {
 			return nil, err
 		}

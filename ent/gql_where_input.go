@@ -15,6 +15,7 @@ import (
 	"github.com/berth-registry/berth/ent/predicate"
 	"github.com/berth-registry/berth/ent/project"
 	"github.com/berth-registry/berth/ent/repository"
+	"github.com/berth-registry/berth/ent/robot"
 	"github.com/berth-registry/berth/ent/tag"
 	"github.com/berth-registry/berth/ent/user"
 )
@@ -2033,10 +2034,29 @@ type MemberWhereInput struct {
 	ProjectIDNotIn []int `json:"projectIDNotIn,omitempty"`
 
 	// "user_id" field predicates.
-	UserID      *int  `json:"userID,omitempty"`
-	UserIDNEQ   *int  `json:"userIDNEQ,omitempty"`
-	UserIDIn    []int `json:"userIDIn,omitempty"`
-	UserIDNotIn []int `json:"userIDNotIn,omitempty"`
+	UserID       *int  `json:"userID,omitempty"`
+	UserIDNEQ    *int  `json:"userIDNEQ,omitempty"`
+	UserIDIn     []int `json:"userIDIn,omitempty"`
+	UserIDNotIn  []int `json:"userIDNotIn,omitempty"`
+	UserIDIsNil  bool  `json:"userIDIsNil,omitempty"`
+	UserIDNotNil bool  `json:"userIDNotNil,omitempty"`
+
+	// "group_name" field predicates.
+	GroupName             *string  `json:"groupName,omitempty"`
+	GroupNameNEQ          *string  `json:"groupNameNEQ,omitempty"`
+	GroupNameIn           []string `json:"groupNameIn,omitempty"`
+	GroupNameNotIn        []string `json:"groupNameNotIn,omitempty"`
+	GroupNameGT           *string  `json:"groupNameGT,omitempty"`
+	GroupNameGTE          *string  `json:"groupNameGTE,omitempty"`
+	GroupNameLT           *string  `json:"groupNameLT,omitempty"`
+	GroupNameLTE          *string  `json:"groupNameLTE,omitempty"`
+	GroupNameContains     *string  `json:"groupNameContains,omitempty"`
+	GroupNameHasPrefix    *string  `json:"groupNameHasPrefix,omitempty"`
+	GroupNameHasSuffix    *string  `json:"groupNameHasSuffix,omitempty"`
+	GroupNameIsNil        bool     `json:"groupNameIsNil,omitempty"`
+	GroupNameNotNil       bool     `json:"groupNameNotNil,omitempty"`
+	GroupNameEqualFold    *string  `json:"groupNameEqualFold,omitempty"`
+	GroupNameContainsFold *string  `json:"groupNameContainsFold,omitempty"`
 
 	// "role" field predicates.
 	Role      *member.Role  `json:"role,omitempty"`
@@ -2219,6 +2239,57 @@ func (i *MemberWhereInput) P() (predicate.Member, error) {
 	}
 	if len(i.UserIDNotIn) > 0 {
 		predicates = append(predicates, member.UserIDNotIn(i.UserIDNotIn...))
+	}
+	if i.UserIDIsNil {
+		predicates = append(predicates, member.UserIDIsNil())
+	}
+	if i.UserIDNotNil {
+		predicates = append(predicates, member.UserIDNotNil())
+	}
+	if i.GroupName != nil {
+		predicates = append(predicates, member.GroupNameEQ(*i.GroupName))
+	}
+	if i.GroupNameNEQ != nil {
+		predicates = append(predicates, member.GroupNameNEQ(*i.GroupNameNEQ))
+	}
+	if len(i.GroupNameIn) > 0 {
+		predicates = append(predicates, member.GroupNameIn(i.GroupNameIn...))
+	}
+	if len(i.GroupNameNotIn) > 0 {
+		predicates = append(predicates, member.GroupNameNotIn(i.GroupNameNotIn...))
+	}
+	if i.GroupNameGT != nil {
+		predicates = append(predicates, member.GroupNameGT(*i.GroupNameGT))
+	}
+	if i.GroupNameGTE != nil {
+		predicates = append(predicates, member.GroupNameGTE(*i.GroupNameGTE))
+	}
+	if i.GroupNameLT != nil {
+		predicates = append(predicates, member.GroupNameLT(*i.GroupNameLT))
+	}
+	if i.GroupNameLTE != nil {
+		predicates = append(predicates, member.GroupNameLTE(*i.GroupNameLTE))
+	}
+	if i.GroupNameContains != nil {
+		predicates = append(predicates, member.GroupNameContains(*i.GroupNameContains))
+	}
+	if i.GroupNameHasPrefix != nil {
+		predicates = append(predicates, member.GroupNameHasPrefix(*i.GroupNameHasPrefix))
+	}
+	if i.GroupNameHasSuffix != nil {
+		predicates = append(predicates, member.GroupNameHasSuffix(*i.GroupNameHasSuffix))
+	}
+	if i.GroupNameIsNil {
+		predicates = append(predicates, member.GroupNameIsNil())
+	}
+	if i.GroupNameNotNil {
+		predicates = append(predicates, member.GroupNameNotNil())
+	}
+	if i.GroupNameEqualFold != nil {
+		predicates = append(predicates, member.GroupNameEqualFold(*i.GroupNameEqualFold))
+	}
+	if i.GroupNameContainsFold != nil {
+		predicates = append(predicates, member.GroupNameContainsFold(*i.GroupNameContainsFold))
 	}
 	if i.Role != nil {
 		predicates = append(predicates, member.RoleEQ(*i.Role))
@@ -3180,6 +3251,556 @@ func (i *RepositoryWhereInput) P() (predicate.Repository, error) {
 		return predicates[0], nil
 	default:
 		return repository.And(predicates...), nil
+	}
+}
+
+// RobotWhereInput represents a where input for filtering Robot queries.
+type RobotWhereInput struct {
+	Predicates []predicate.Robot  `json:"-"`
+	Not        *RobotWhereInput   `json:"not,omitempty"`
+	Or         []*RobotWhereInput `json:"or,omitempty"`
+	And        []*RobotWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *int  `json:"id,omitempty"`
+	IDNEQ   *int  `json:"idNEQ,omitempty"`
+	IDIn    []int `json:"idIn,omitempty"`
+	IDNotIn []int `json:"idNotIn,omitempty"`
+	IDGT    *int  `json:"idGT,omitempty"`
+	IDGTE   *int  `json:"idGTE,omitempty"`
+	IDLT    *int  `json:"idLT,omitempty"`
+	IDLTE   *int  `json:"idLTE,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "name" field predicates.
+	Name             *string  `json:"name,omitempty"`
+	NameNEQ          *string  `json:"nameNEQ,omitempty"`
+	NameIn           []string `json:"nameIn,omitempty"`
+	NameNotIn        []string `json:"nameNotIn,omitempty"`
+	NameGT           *string  `json:"nameGT,omitempty"`
+	NameGTE          *string  `json:"nameGTE,omitempty"`
+	NameLT           *string  `json:"nameLT,omitempty"`
+	NameLTE          *string  `json:"nameLTE,omitempty"`
+	NameContains     *string  `json:"nameContains,omitempty"`
+	NameHasPrefix    *string  `json:"nameHasPrefix,omitempty"`
+	NameHasSuffix    *string  `json:"nameHasSuffix,omitempty"`
+	NameEqualFold    *string  `json:"nameEqualFold,omitempty"`
+	NameContainsFold *string  `json:"nameContainsFold,omitempty"`
+
+	// "login" field predicates.
+	Login             *string  `json:"login,omitempty"`
+	LoginNEQ          *string  `json:"loginNEQ,omitempty"`
+	LoginIn           []string `json:"loginIn,omitempty"`
+	LoginNotIn        []string `json:"loginNotIn,omitempty"`
+	LoginGT           *string  `json:"loginGT,omitempty"`
+	LoginGTE          *string  `json:"loginGTE,omitempty"`
+	LoginLT           *string  `json:"loginLT,omitempty"`
+	LoginLTE          *string  `json:"loginLTE,omitempty"`
+	LoginContains     *string  `json:"loginContains,omitempty"`
+	LoginHasPrefix    *string  `json:"loginHasPrefix,omitempty"`
+	LoginHasSuffix    *string  `json:"loginHasSuffix,omitempty"`
+	LoginEqualFold    *string  `json:"loginEqualFold,omitempty"`
+	LoginContainsFold *string  `json:"loginContainsFold,omitempty"`
+
+	// "description" field predicates.
+	Description             *string  `json:"description,omitempty"`
+	DescriptionNEQ          *string  `json:"descriptionNEQ,omitempty"`
+	DescriptionIn           []string `json:"descriptionIn,omitempty"`
+	DescriptionNotIn        []string `json:"descriptionNotIn,omitempty"`
+	DescriptionGT           *string  `json:"descriptionGT,omitempty"`
+	DescriptionGTE          *string  `json:"descriptionGTE,omitempty"`
+	DescriptionLT           *string  `json:"descriptionLT,omitempty"`
+	DescriptionLTE          *string  `json:"descriptionLTE,omitempty"`
+	DescriptionContains     *string  `json:"descriptionContains,omitempty"`
+	DescriptionHasPrefix    *string  `json:"descriptionHasPrefix,omitempty"`
+	DescriptionHasSuffix    *string  `json:"descriptionHasSuffix,omitempty"`
+	DescriptionEqualFold    *string  `json:"descriptionEqualFold,omitempty"`
+	DescriptionContainsFold *string  `json:"descriptionContainsFold,omitempty"`
+
+	// "project_id" field predicates.
+	ProjectID       *int  `json:"projectID,omitempty"`
+	ProjectIDNEQ    *int  `json:"projectIDNEQ,omitempty"`
+	ProjectIDIn     []int `json:"projectIDIn,omitempty"`
+	ProjectIDNotIn  []int `json:"projectIDNotIn,omitempty"`
+	ProjectIDIsNil  bool  `json:"projectIDIsNil,omitempty"`
+	ProjectIDNotNil bool  `json:"projectIDNotNil,omitempty"`
+
+	// "expires_at" field predicates.
+	ExpiresAt       *time.Time  `json:"expiresAt,omitempty"`
+	ExpiresAtNEQ    *time.Time  `json:"expiresAtNEQ,omitempty"`
+	ExpiresAtIn     []time.Time `json:"expiresAtIn,omitempty"`
+	ExpiresAtNotIn  []time.Time `json:"expiresAtNotIn,omitempty"`
+	ExpiresAtGT     *time.Time  `json:"expiresAtGT,omitempty"`
+	ExpiresAtGTE    *time.Time  `json:"expiresAtGTE,omitempty"`
+	ExpiresAtLT     *time.Time  `json:"expiresAtLT,omitempty"`
+	ExpiresAtLTE    *time.Time  `json:"expiresAtLTE,omitempty"`
+	ExpiresAtIsNil  bool        `json:"expiresAtIsNil,omitempty"`
+	ExpiresAtNotNil bool        `json:"expiresAtNotNil,omitempty"`
+
+	// "disabled" field predicates.
+	Disabled    *bool `json:"disabled,omitempty"`
+	DisabledNEQ *bool `json:"disabledNEQ,omitempty"`
+
+	// "created_by" field predicates.
+	CreatedBy             *string  `json:"createdBy,omitempty"`
+	CreatedByNEQ          *string  `json:"createdByNEQ,omitempty"`
+	CreatedByIn           []string `json:"createdByIn,omitempty"`
+	CreatedByNotIn        []string `json:"createdByNotIn,omitempty"`
+	CreatedByGT           *string  `json:"createdByGT,omitempty"`
+	CreatedByGTE          *string  `json:"createdByGTE,omitempty"`
+	CreatedByLT           *string  `json:"createdByLT,omitempty"`
+	CreatedByLTE          *string  `json:"createdByLTE,omitempty"`
+	CreatedByContains     *string  `json:"createdByContains,omitempty"`
+	CreatedByHasPrefix    *string  `json:"createdByHasPrefix,omitempty"`
+	CreatedByHasSuffix    *string  `json:"createdByHasSuffix,omitempty"`
+	CreatedByEqualFold    *string  `json:"createdByEqualFold,omitempty"`
+	CreatedByContainsFold *string  `json:"createdByContainsFold,omitempty"`
+
+	// "last_used_at" field predicates.
+	LastUsedAt       *time.Time  `json:"lastUsedAt,omitempty"`
+	LastUsedAtNEQ    *time.Time  `json:"lastUsedAtNEQ,omitempty"`
+	LastUsedAtIn     []time.Time `json:"lastUsedAtIn,omitempty"`
+	LastUsedAtNotIn  []time.Time `json:"lastUsedAtNotIn,omitempty"`
+	LastUsedAtGT     *time.Time  `json:"lastUsedAtGT,omitempty"`
+	LastUsedAtGTE    *time.Time  `json:"lastUsedAtGTE,omitempty"`
+	LastUsedAtLT     *time.Time  `json:"lastUsedAtLT,omitempty"`
+	LastUsedAtLTE    *time.Time  `json:"lastUsedAtLTE,omitempty"`
+	LastUsedAtIsNil  bool        `json:"lastUsedAtIsNil,omitempty"`
+	LastUsedAtNotNil bool        `json:"lastUsedAtNotNil,omitempty"`
+
+	// "project" edge predicates.
+	HasProject     *bool                `json:"hasProject,omitempty"`
+	HasProjectWith []*ProjectWhereInput `json:"hasProjectWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *RobotWhereInput) AddPredicates(predicates ...predicate.Robot) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the RobotWhereInput filter on the RobotQuery builder.
+func (i *RobotWhereInput) Filter(q *RobotQuery) (*RobotQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyRobotWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyRobotWhereInput is returned in case the RobotWhereInput is empty.
+var ErrEmptyRobotWhereInput = errors.New("ent: empty predicate RobotWhereInput")
+
+// P returns a predicate for filtering robots.
+// An error is returned if the input is empty or invalid.
+func (i *RobotWhereInput) P() (predicate.Robot, error) {
+	var predicates []predicate.Robot
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, robot.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.Robot, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, robot.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.Robot, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, robot.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, robot.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, robot.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, robot.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, robot.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, robot.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, robot.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, robot.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, robot.IDLTE(*i.IDLTE))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, robot.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, robot.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, robot.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, robot.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, robot.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, robot.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, robot.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, robot.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, robot.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, robot.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, robot.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, robot.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, robot.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, robot.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, robot.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, robot.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.Name != nil {
+		predicates = append(predicates, robot.NameEQ(*i.Name))
+	}
+	if i.NameNEQ != nil {
+		predicates = append(predicates, robot.NameNEQ(*i.NameNEQ))
+	}
+	if len(i.NameIn) > 0 {
+		predicates = append(predicates, robot.NameIn(i.NameIn...))
+	}
+	if len(i.NameNotIn) > 0 {
+		predicates = append(predicates, robot.NameNotIn(i.NameNotIn...))
+	}
+	if i.NameGT != nil {
+		predicates = append(predicates, robot.NameGT(*i.NameGT))
+	}
+	if i.NameGTE != nil {
+		predicates = append(predicates, robot.NameGTE(*i.NameGTE))
+	}
+	if i.NameLT != nil {
+		predicates = append(predicates, robot.NameLT(*i.NameLT))
+	}
+	if i.NameLTE != nil {
+		predicates = append(predicates, robot.NameLTE(*i.NameLTE))
+	}
+	if i.NameContains != nil {
+		predicates = append(predicates, robot.NameContains(*i.NameContains))
+	}
+	if i.NameHasPrefix != nil {
+		predicates = append(predicates, robot.NameHasPrefix(*i.NameHasPrefix))
+	}
+	if i.NameHasSuffix != nil {
+		predicates = append(predicates, robot.NameHasSuffix(*i.NameHasSuffix))
+	}
+	if i.NameEqualFold != nil {
+		predicates = append(predicates, robot.NameEqualFold(*i.NameEqualFold))
+	}
+	if i.NameContainsFold != nil {
+		predicates = append(predicates, robot.NameContainsFold(*i.NameContainsFold))
+	}
+	if i.Login != nil {
+		predicates = append(predicates, robot.LoginEQ(*i.Login))
+	}
+	if i.LoginNEQ != nil {
+		predicates = append(predicates, robot.LoginNEQ(*i.LoginNEQ))
+	}
+	if len(i.LoginIn) > 0 {
+		predicates = append(predicates, robot.LoginIn(i.LoginIn...))
+	}
+	if len(i.LoginNotIn) > 0 {
+		predicates = append(predicates, robot.LoginNotIn(i.LoginNotIn...))
+	}
+	if i.LoginGT != nil {
+		predicates = append(predicates, robot.LoginGT(*i.LoginGT))
+	}
+	if i.LoginGTE != nil {
+		predicates = append(predicates, robot.LoginGTE(*i.LoginGTE))
+	}
+	if i.LoginLT != nil {
+		predicates = append(predicates, robot.LoginLT(*i.LoginLT))
+	}
+	if i.LoginLTE != nil {
+		predicates = append(predicates, robot.LoginLTE(*i.LoginLTE))
+	}
+	if i.LoginContains != nil {
+		predicates = append(predicates, robot.LoginContains(*i.LoginContains))
+	}
+	if i.LoginHasPrefix != nil {
+		predicates = append(predicates, robot.LoginHasPrefix(*i.LoginHasPrefix))
+	}
+	if i.LoginHasSuffix != nil {
+		predicates = append(predicates, robot.LoginHasSuffix(*i.LoginHasSuffix))
+	}
+	if i.LoginEqualFold != nil {
+		predicates = append(predicates, robot.LoginEqualFold(*i.LoginEqualFold))
+	}
+	if i.LoginContainsFold != nil {
+		predicates = append(predicates, robot.LoginContainsFold(*i.LoginContainsFold))
+	}
+	if i.Description != nil {
+		predicates = append(predicates, robot.DescriptionEQ(*i.Description))
+	}
+	if i.DescriptionNEQ != nil {
+		predicates = append(predicates, robot.DescriptionNEQ(*i.DescriptionNEQ))
+	}
+	if len(i.DescriptionIn) > 0 {
+		predicates = append(predicates, robot.DescriptionIn(i.DescriptionIn...))
+	}
+	if len(i.DescriptionNotIn) > 0 {
+		predicates = append(predicates, robot.DescriptionNotIn(i.DescriptionNotIn...))
+	}
+	if i.DescriptionGT != nil {
+		predicates = append(predicates, robot.DescriptionGT(*i.DescriptionGT))
+	}
+	if i.DescriptionGTE != nil {
+		predicates = append(predicates, robot.DescriptionGTE(*i.DescriptionGTE))
+	}
+	if i.DescriptionLT != nil {
+		predicates = append(predicates, robot.DescriptionLT(*i.DescriptionLT))
+	}
+	if i.DescriptionLTE != nil {
+		predicates = append(predicates, robot.DescriptionLTE(*i.DescriptionLTE))
+	}
+	if i.DescriptionContains != nil {
+		predicates = append(predicates, robot.DescriptionContains(*i.DescriptionContains))
+	}
+	if i.DescriptionHasPrefix != nil {
+		predicates = append(predicates, robot.DescriptionHasPrefix(*i.DescriptionHasPrefix))
+	}
+	if i.DescriptionHasSuffix != nil {
+		predicates = append(predicates, robot.DescriptionHasSuffix(*i.DescriptionHasSuffix))
+	}
+	if i.DescriptionEqualFold != nil {
+		predicates = append(predicates, robot.DescriptionEqualFold(*i.DescriptionEqualFold))
+	}
+	if i.DescriptionContainsFold != nil {
+		predicates = append(predicates, robot.DescriptionContainsFold(*i.DescriptionContainsFold))
+	}
+	if i.ProjectID != nil {
+		predicates = append(predicates, robot.ProjectIDEQ(*i.ProjectID))
+	}
+	if i.ProjectIDNEQ != nil {
+		predicates = append(predicates, robot.ProjectIDNEQ(*i.ProjectIDNEQ))
+	}
+	if len(i.ProjectIDIn) > 0 {
+		predicates = append(predicates, robot.ProjectIDIn(i.ProjectIDIn...))
+	}
+	if len(i.ProjectIDNotIn) > 0 {
+		predicates = append(predicates, robot.ProjectIDNotIn(i.ProjectIDNotIn...))
+	}
+	if i.ProjectIDIsNil {
+		predicates = append(predicates, robot.ProjectIDIsNil())
+	}
+	if i.ProjectIDNotNil {
+		predicates = append(predicates, robot.ProjectIDNotNil())
+	}
+	if i.ExpiresAt != nil {
+		predicates = append(predicates, robot.ExpiresAtEQ(*i.ExpiresAt))
+	}
+	if i.ExpiresAtNEQ != nil {
+		predicates = append(predicates, robot.ExpiresAtNEQ(*i.ExpiresAtNEQ))
+	}
+	if len(i.ExpiresAtIn) > 0 {
+		predicates = append(predicates, robot.ExpiresAtIn(i.ExpiresAtIn...))
+	}
+	if len(i.ExpiresAtNotIn) > 0 {
+		predicates = append(predicates, robot.ExpiresAtNotIn(i.ExpiresAtNotIn...))
+	}
+	if i.ExpiresAtGT != nil {
+		predicates = append(predicates, robot.ExpiresAtGT(*i.ExpiresAtGT))
+	}
+	if i.ExpiresAtGTE != nil {
+		predicates = append(predicates, robot.ExpiresAtGTE(*i.ExpiresAtGTE))
+	}
+	if i.ExpiresAtLT != nil {
+		predicates = append(predicates, robot.ExpiresAtLT(*i.ExpiresAtLT))
+	}
+	if i.ExpiresAtLTE != nil {
+		predicates = append(predicates, robot.ExpiresAtLTE(*i.ExpiresAtLTE))
+	}
+	if i.ExpiresAtIsNil {
+		predicates = append(predicates, robot.ExpiresAtIsNil())
+	}
+	if i.ExpiresAtNotNil {
+		predicates = append(predicates, robot.ExpiresAtNotNil())
+	}
+	if i.Disabled != nil {
+		predicates = append(predicates, robot.DisabledEQ(*i.Disabled))
+	}
+	if i.DisabledNEQ != nil {
+		predicates = append(predicates, robot.DisabledNEQ(*i.DisabledNEQ))
+	}
+	if i.CreatedBy != nil {
+		predicates = append(predicates, robot.CreatedByEQ(*i.CreatedBy))
+	}
+	if i.CreatedByNEQ != nil {
+		predicates = append(predicates, robot.CreatedByNEQ(*i.CreatedByNEQ))
+	}
+	if len(i.CreatedByIn) > 0 {
+		predicates = append(predicates, robot.CreatedByIn(i.CreatedByIn...))
+	}
+	if len(i.CreatedByNotIn) > 0 {
+		predicates = append(predicates, robot.CreatedByNotIn(i.CreatedByNotIn...))
+	}
+	if i.CreatedByGT != nil {
+		predicates = append(predicates, robot.CreatedByGT(*i.CreatedByGT))
+	}
+	if i.CreatedByGTE != nil {
+		predicates = append(predicates, robot.CreatedByGTE(*i.CreatedByGTE))
+	}
+	if i.CreatedByLT != nil {
+		predicates = append(predicates, robot.CreatedByLT(*i.CreatedByLT))
+	}
+	if i.CreatedByLTE != nil {
+		predicates = append(predicates, robot.CreatedByLTE(*i.CreatedByLTE))
+	}
+	if i.CreatedByContains != nil {
+		predicates = append(predicates, robot.CreatedByContains(*i.CreatedByContains))
+	}
+	if i.CreatedByHasPrefix != nil {
+		predicates = append(predicates, robot.CreatedByHasPrefix(*i.CreatedByHasPrefix))
+	}
+	if i.CreatedByHasSuffix != nil {
+		predicates = append(predicates, robot.CreatedByHasSuffix(*i.CreatedByHasSuffix))
+	}
+	if i.CreatedByEqualFold != nil {
+		predicates = append(predicates, robot.CreatedByEqualFold(*i.CreatedByEqualFold))
+	}
+	if i.CreatedByContainsFold != nil {
+		predicates = append(predicates, robot.CreatedByContainsFold(*i.CreatedByContainsFold))
+	}
+	if i.LastUsedAt != nil {
+		predicates = append(predicates, robot.LastUsedAtEQ(*i.LastUsedAt))
+	}
+	if i.LastUsedAtNEQ != nil {
+		predicates = append(predicates, robot.LastUsedAtNEQ(*i.LastUsedAtNEQ))
+	}
+	if len(i.LastUsedAtIn) > 0 {
+		predicates = append(predicates, robot.LastUsedAtIn(i.LastUsedAtIn...))
+	}
+	if len(i.LastUsedAtNotIn) > 0 {
+		predicates = append(predicates, robot.LastUsedAtNotIn(i.LastUsedAtNotIn...))
+	}
+	if i.LastUsedAtGT != nil {
+		predicates = append(predicates, robot.LastUsedAtGT(*i.LastUsedAtGT))
+	}
+	if i.LastUsedAtGTE != nil {
+		predicates = append(predicates, robot.LastUsedAtGTE(*i.LastUsedAtGTE))
+	}
+	if i.LastUsedAtLT != nil {
+		predicates = append(predicates, robot.LastUsedAtLT(*i.LastUsedAtLT))
+	}
+	if i.LastUsedAtLTE != nil {
+		predicates = append(predicates, robot.LastUsedAtLTE(*i.LastUsedAtLTE))
+	}
+	if i.LastUsedAtIsNil {
+		predicates = append(predicates, robot.LastUsedAtIsNil())
+	}
+	if i.LastUsedAtNotNil {
+		predicates = append(predicates, robot.LastUsedAtNotNil())
+	}
+
+	if i.HasProject != nil {
+		p := robot.HasProject()
+		if !*i.HasProject {
+			p = robot.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasProjectWith) > 0 {
+		with := make([]predicate.Project, 0, len(i.HasProjectWith))
+		for _, w := range i.HasProjectWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasProjectWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, robot.HasProjectWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyRobotWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return robot.And(predicates...), nil
 	}
 }
 

@@ -64,6 +64,28 @@ func (_c *MemberCreate) SetUserID(v int) *MemberCreate {
 	return _c
 }
 
+// SetNillableUserID sets the "user_id" field if the given value is not nil.
+func (_c *MemberCreate) SetNillableUserID(v *int) *MemberCreate {
+	if v != nil {
+		_c.SetUserID(*v)
+	}
+	return _c
+}
+
+// SetGroupName sets the "group_name" field.
+func (_c *MemberCreate) SetGroupName(v string) *MemberCreate {
+	_c.mutation.SetGroupName(v)
+	return _c
+}
+
+// SetNillableGroupName sets the "group_name" field if the given value is not nil.
+func (_c *MemberCreate) SetNillableGroupName(v *string) *MemberCreate {
+	if v != nil {
+		_c.SetGroupName(*v)
+	}
+	return _c
+}
+
 // SetRole sets the "role" field.
 func (_c *MemberCreate) SetRole(v member.Role) *MemberCreate {
 	_c.mutation.SetRole(v)
@@ -145,8 +167,10 @@ func (_c *MemberCreate) check() error {
 	if _, ok := _c.mutation.ProjectID(); !ok {
 		return &ValidationError{Name: "project_id", err: errors.New(`ent: missing required field "Member.project_id"`)}
 	}
-	if _, ok := _c.mutation.UserID(); !ok {
-		return &ValidationError{Name: "user_id", err: errors.New(`ent: missing required field "Member.user_id"`)}
+	if v, ok := _c.mutation.GroupName(); ok {
+		if err := member.GroupNameValidator(v); err != nil {
+			return &ValidationError{Name: "group_name", err: fmt.Errorf(`ent: validator failed for field "Member.group_name": %w`, err)}
+		}
 	}
 	if _, ok := _c.mutation.Role(); !ok {
 		return &ValidationError{Name: "role", err: errors.New(`ent: missing required field "Member.role"`)}
@@ -158,9 +182,6 @@ func (_c *MemberCreate) check() error {
 	}
 	if len(_c.mutation.ProjectIDs()) == 0 {
 		return &ValidationError{Name: "project", err: errors.New(`ent: missing required edge "Member.project"`)}
-	}
-	if len(_c.mutation.UserIDs()) == 0 {
-		return &ValidationError{Name: "user", err: errors.New(`ent: missing required edge "Member.user"`)}
 	}
 	return nil
 }
@@ -197,6 +218,10 @@ func (_c *MemberCreate) createSpec() (*Member, *sqlgraph.CreateSpec) {
 		_spec.SetField(member.FieldUpdatedAt, field.TypeTime, value)
 		_node.UpdatedAt = value
 	}
+	if value, ok := _c.mutation.GroupName(); ok {
+		_spec.SetField(member.FieldGroupName, field.TypeString, value)
+		_node.GroupName = &value
+	}
 	if value, ok := _c.mutation.Role(); ok {
 		_spec.SetField(member.FieldRole, field.TypeEnum, value)
 		_node.Role = value
@@ -232,7 +257,7 @@ func (_c *MemberCreate) createSpec() (*Member, *sqlgraph.CreateSpec) {
 		for _, k := range nodes {
 			edge.Target.Nodes = append(edge.Target.Nodes, k)
 		}
-		_node.UserID = nodes[0]
+		_node.UserID = &nodes[0]
 		_spec.Edges = append(_spec.Edges, edge)
 	}
 	return _node, _spec
@@ -320,6 +345,30 @@ func (u *MemberUpsert) SetUserID(v int) *MemberUpsert {
 // UpdateUserID sets the "user_id" field to the value that was provided on create.
 func (u *MemberUpsert) UpdateUserID() *MemberUpsert {
 	u.SetExcluded(member.FieldUserID)
+	return u
+}
+
+// ClearUserID clears the value of the "user_id" field.
+func (u *MemberUpsert) ClearUserID() *MemberUpsert {
+	u.SetNull(member.FieldUserID)
+	return u
+}
+
+// SetGroupName sets the "group_name" field.
+func (u *MemberUpsert) SetGroupName(v string) *MemberUpsert {
+	u.Set(member.FieldGroupName, v)
+	return u
+}
+
+// UpdateGroupName sets the "group_name" field to the value that was provided on create.
+func (u *MemberUpsert) UpdateGroupName() *MemberUpsert {
+	u.SetExcluded(member.FieldGroupName)
+	return u
+}
+
+// ClearGroupName clears the value of the "group_name" field.
+func (u *MemberUpsert) ClearGroupName() *MemberUpsert {
+	u.SetNull(member.FieldGroupName)
 	return u
 }
 
@@ -419,6 +468,34 @@ func (u *MemberUpsertOne) SetUserID(v int) *MemberUpsertOne {
 func (u *MemberUpsertOne) UpdateUserID() *MemberUpsertOne {
 	return u.Update(func(s *MemberUpsert) {
 		s.UpdateUserID()
+	})
+}
+
+// ClearUserID clears the value of the "user_id" field.
+func (u *MemberUpsertOne) ClearUserID() *MemberUpsertOne {
+	return u.Update(func(s *MemberUpsert) {
+		s.ClearUserID()
+	})
+}
+
+// SetGroupName sets the "group_name" field.
+func (u *MemberUpsertOne) SetGroupName(v string) *MemberUpsertOne {
+	return u.Update(func(s *MemberUpsert) {
+		s.SetGroupName(v)
+	})
+}
+
+// UpdateGroupName sets the "group_name" field to the value that was provided on create.
+func (u *MemberUpsertOne) UpdateGroupName() *MemberUpsertOne {
+	return u.Update(func(s *MemberUpsert) {
+		s.UpdateGroupName()
+	})
+}
+
+// ClearGroupName clears the value of the "group_name" field.
+func (u *MemberUpsertOne) ClearGroupName() *MemberUpsertOne {
+	return u.Update(func(s *MemberUpsert) {
+		s.ClearGroupName()
 	})
 }
 
@@ -686,6 +763,34 @@ func (u *MemberUpsertBulk) SetUserID(v int) *MemberUpsertBulk {
 func (u *MemberUpsertBulk) UpdateUserID() *MemberUpsertBulk {
 	return u.Update(func(s *MemberUpsert) {
 		s.UpdateUserID()
+	})
+}
+
+// ClearUserID clears the value of the "user_id" field.
+func (u *MemberUpsertBulk) ClearUserID() *MemberUpsertBulk {
+	return u.Update(func(s *MemberUpsert) {
+		s.ClearUserID()
+	})
+}
+
+// SetGroupName sets the "group_name" field.
+func (u *MemberUpsertBulk) SetGroupName(v string) *MemberUpsertBulk {
+	return u.Update(func(s *MemberUpsert) {
+		s.SetGroupName(v)
+	})
+}
+
+// UpdateGroupName sets the "group_name" field to the value that was provided on create.
+func (u *MemberUpsertBulk) UpdateGroupName() *MemberUpsertBulk {
+	return u.Update(func(s *MemberUpsert) {
+		s.UpdateGroupName()
+	})
+}
+
+// ClearGroupName clears the value of the "group_name" field.
+func (u *MemberUpsertBulk) ClearGroupName() *MemberUpsertBulk {
+	return u.Update(func(s *MemberUpsert) {
+		s.ClearGroupName()
 	})
 }
 

@@ -65,6 +65,32 @@ func (_u *MemberUpdate) SetNillableUserID(v *int) *MemberUpdate {
 	return _u
 }
 
+// ClearUserID clears the value of the "user_id" field.
+func (_u *MemberUpdate) ClearUserID() *MemberUpdate {
+	_u.mutation.ClearUserID()
+	return _u
+}
+
+// SetGroupName sets the "group_name" field.
+func (_u *MemberUpdate) SetGroupName(v string) *MemberUpdate {
+	_u.mutation.SetGroupName(v)
+	return _u
+}
+
+// SetNillableGroupName sets the "group_name" field if the given value is not nil.
+func (_u *MemberUpdate) SetNillableGroupName(v *string) *MemberUpdate {
+	if v != nil {
+		_u.SetGroupName(*v)
+	}
+	return _u
+}
+
+// ClearGroupName clears the value of the "group_name" field.
+func (_u *MemberUpdate) ClearGroupName() *MemberUpdate {
+	_u.mutation.ClearGroupName()
+	return _u
+}
+
 // SetRole sets the "role" field.
 func (_u *MemberUpdate) SetRole(v member.Role) *MemberUpdate {
 	_u.mutation.SetRole(v)
@@ -150,6 +176,11 @@ func (_u *MemberUpdate) defaults() error {
 
 // check runs all checks and user-defined validators on the builder.
 func (_u *MemberUpdate) check() error {
+	if v, ok := _u.mutation.GroupName(); ok {
+		if err := member.GroupNameValidator(v); err != nil {
+			return &ValidationError{Name: "group_name", err: fmt.Errorf(`ent: validator failed for field "Member.group_name": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.Role(); ok {
 		if err := member.RoleValidator(v); err != nil {
 			return &ValidationError{Name: "role", err: fmt.Errorf(`ent: validator failed for field "Member.role": %w`, err)}
@@ -157,9 +188,6 @@ func (_u *MemberUpdate) check() error {
 	}
 	if _u.mutation.ProjectCleared() && len(_u.mutation.ProjectIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Member.project"`)
-	}
-	if _u.mutation.UserCleared() && len(_u.mutation.UserIDs()) > 0 {
-		return errors.New(`ent: clearing a required unique edge "Member.user"`)
 	}
 	return nil
 }
@@ -184,6 +212,12 @@ func (_u *MemberUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(member.FieldUpdatedAt, field.TypeTime, value)
+	}
+	if value, ok := _u.mutation.GroupName(); ok {
+		_spec.SetField(member.FieldGroupName, field.TypeString, value)
+	}
+	if _u.mutation.GroupNameCleared() {
+		_spec.ClearField(member.FieldGroupName, field.TypeString)
 	}
 	if value, ok := _u.mutation.Role(); ok {
 		_spec.SetField(member.FieldRole, field.TypeEnum, value)
@@ -302,6 +336,32 @@ func (_u *MemberUpdateOne) SetNillableUserID(v *int) *MemberUpdateOne {
 	return _u
 }
 
+// ClearUserID clears the value of the "user_id" field.
+func (_u *MemberUpdateOne) ClearUserID() *MemberUpdateOne {
+	_u.mutation.ClearUserID()
+	return _u
+}
+
+// SetGroupName sets the "group_name" field.
+func (_u *MemberUpdateOne) SetGroupName(v string) *MemberUpdateOne {
+	_u.mutation.SetGroupName(v)
+	return _u
+}
+
+// SetNillableGroupName sets the "group_name" field if the given value is not nil.
+func (_u *MemberUpdateOne) SetNillableGroupName(v *string) *MemberUpdateOne {
+	if v != nil {
+		_u.SetGroupName(*v)
+	}
+	return _u
+}
+
+// ClearGroupName clears the value of the "group_name" field.
+func (_u *MemberUpdateOne) ClearGroupName() *MemberUpdateOne {
+	_u.mutation.ClearGroupName()
+	return _u
+}
+
 // SetRole sets the "role" field.
 func (_u *MemberUpdateOne) SetRole(v member.Role) *MemberUpdateOne {
 	_u.mutation.SetRole(v)
@@ -400,6 +460,11 @@ func (_u *MemberUpdateOne) defaults() error {
 
 // check runs all checks and user-defined validators on the builder.
 func (_u *MemberUpdateOne) check() error {
+	if v, ok := _u.mutation.GroupName(); ok {
+		if err := member.GroupNameValidator(v); err != nil {
+			return &ValidationError{Name: "group_name", err: fmt.Errorf(`ent: validator failed for field "Member.group_name": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.Role(); ok {
 		if err := member.RoleValidator(v); err != nil {
 			return &ValidationError{Name: "role", err: fmt.Errorf(`ent: validator failed for field "Member.role": %w`, err)}
@@ -407,9 +472,6 @@ func (_u *MemberUpdateOne) check() error {
 	}
 	if _u.mutation.ProjectCleared() && len(_u.mutation.ProjectIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Member.project"`)
-	}
-	if _u.mutation.UserCleared() && len(_u.mutation.UserIDs()) > 0 {
-		return errors.New(`ent: clearing a required unique edge "Member.user"`)
 	}
 	return nil
 }
@@ -451,6 +513,12 @@ func (_u *MemberUpdateOne) sqlSave(ctx context.Context) (_node *Member, err erro
 	}
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(member.FieldUpdatedAt, field.TypeTime, value)
+	}
+	if value, ok := _u.mutation.GroupName(); ok {
+		_spec.SetField(member.FieldGroupName, field.TypeString, value)
+	}
+	if _u.mutation.GroupNameCleared() {
+		_spec.ClearField(member.FieldGroupName, field.TypeString)
 	}
 	if value, ok := _u.mutation.Role(); ok {
 		_spec.SetField(member.FieldRole, field.TypeEnum, value)

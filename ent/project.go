@@ -45,15 +45,18 @@ type ProjectEdges struct {
 	Members []*Member `json:"members,omitempty"`
 	// Labels holds the value of the labels edge.
 	Labels []*Label `json:"labels,omitempty"`
+	// Robots holds the value of the robots edge.
+	Robots []*Robot `json:"robots,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [3]bool
+	loadedTypes [4]bool
 	// totalCount holds the count of the edges above.
 	totalCount [3]map[string]int
 
 	namedRepositories map[string][]*Repository
 	namedMembers      map[string][]*Member
 	namedLabels       map[string][]*Label
+	namedRobots       map[string][]*Robot
 }
 
 // RepositoriesOrErr returns the Repositories value or an error if the edge
@@ -81,6 +84,15 @@ func (e ProjectEdges) LabelsOrErr() ([]*Label, error) {
 		return e.Labels, nil
 	}
 	return nil, &NotLoadedError{edge: "labels"}
+}
+
+// RobotsOrErr returns the Robots value or an error if the edge
+// was not loaded in eager-loading.
+func (e ProjectEdges) RobotsOrErr() ([]*Robot, error) {
+	if e.loadedTypes[3] {
+		return e.Robots, nil
+	}
+	return nil, &NotLoadedError{edge: "robots"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -185,6 +197,11 @@ func (_m *Project) QueryMembers() *MemberQuery {
 // QueryLabels queries the "labels" edge of the Project entity.
 func (_m *Project) QueryLabels() *LabelQuery {
 	return NewProjectClient(_m.config).QueryLabels(_m)
+}
+
+// QueryRobots queries the "robots" edge of the Project entity.
+func (_m *Project) QueryRobots() *RobotQuery {
+	return NewProjectClient(_m.config).QueryRobots(_m)
 }
 
 // Update returns a builder for updating this Project.
@@ -303,6 +320,30 @@ func (_m *Project) appendNamedLabels(name string, edges ...*Label) {
 		_m.Edges.namedLabels[name] = []*Label{}
 	} else {
 		_m.Edges.namedLabels[name] = append(_m.Edges.namedLabels[name], edges...)
+	}
+}
+
+// NamedRobots returns the Robots named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Project) NamedRobots(name string) ([]*Robot, error) {
+	if _m.Edges.namedRobots == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedRobots[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Project) appendNamedRobots(name string, edges ...*Robot) {
+	if _m.Edges.namedRobots == nil {
+		_m.Edges.namedRobots = make(map[string][]*Robot)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedRobots[name] = []*Robot{}
+	} else {
+		_m.Edges.namedRobots[name] = append(_m.Edges.namedRobots[name], edges...)
 	}
 }
 

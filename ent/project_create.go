@@ -15,6 +15,7 @@ import (
 	"github.com/berth-registry/berth/ent/member"
 	"github.com/berth-registry/berth/ent/project"
 	"github.com/berth-registry/berth/ent/repository"
+	"github.com/berth-registry/berth/ent/robot"
 )
 
 // ProjectCreate is the builder for creating a Project entity.
@@ -158,6 +159,21 @@ func (_c *ProjectCreate) AddLabels(v ...*Label) *ProjectCreate {
 		ids[i] = v[i].ID
 	}
 	return _c.AddLabelIDs(ids...)
+}
+
+// AddRobotIDs adds the "robots" edge to the Robot entity by IDs.
+func (_c *ProjectCreate) AddRobotIDs(ids ...int) *ProjectCreate {
+	_c.mutation.AddRobotIDs(ids...)
+	return _c
+}
+
+// AddRobots adds the "robots" edges to the Robot entity.
+func (_c *ProjectCreate) AddRobots(v ...*Robot) *ProjectCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddRobotIDs(ids...)
 }
 
 // Mutation returns the ProjectMutation object of the builder.
@@ -354,6 +370,22 @@ func (_c *ProjectCreate) createSpec() (*Project, *sqlgraph.CreateSpec) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(label.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.RobotsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   project.RobotsTable,
+			Columns: []string{project.RobotsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(robot.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

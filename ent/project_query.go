@@ -19,6 +19,7 @@ import (
 	"github.com/berth-registry/berth/ent/predicate"
 	"github.com/berth-registry/berth/ent/project"
 	"github.com/berth-registry/berth/ent/repository"
+	"github.com/berth-registry/berth/ent/robot"
 )
 
 // ProjectQuery is the builder for querying Project entities.
@@ -31,11 +32,13 @@ type ProjectQuery struct {
 	withRepositories      *RepositoryQuery
 	withMembers           *MemberQuery
 	withLabels            *LabelQuery
+	withRobots            *RobotQuery
 	loadTotal             []func(context.Context, []*Project) error
 	modifiers             []func(*sql.Selector)
 	withNamedRepositories map[string]*RepositoryQuery
 	withNamedMembers      map[string]*MemberQuery
 	withNamedLabels       map[string]*LabelQuery
+	withNamedRobots       map[string]*RobotQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -131,6 +134,28 @@ func (_q *ProjectQuery) QueryLabels() *LabelQuery {
 			sqlgraph.From(project.Table, project.FieldID, selector),
 			sqlgraph.To(label.Table, label.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, project.LabelsTable, project.LabelsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryRobots chains the current query on the "robots" edge.
+func (_q *ProjectQuery) QueryRobots() *RobotQuery {
+	query := (&RobotClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(project.Table, project.FieldID, selector),
+			sqlgraph.To(robot.Table, robot.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, project.RobotsTable, project.RobotsColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -333,6 +358,7 @@ func (_q *ProjectQuery) Clone() *ProjectQuery {
 		withRepositories: _q.withRepositories.Clone(),
 		withMembers:      _q.withMembers.Clone(),
 		withLabels:       _q.withLabels.Clone(),
+		withRobots:       _q.withRobots.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -370,6 +396,17 @@ func (_q *ProjectQuery) WithLabels(opts ...func(*LabelQuery)) *ProjectQuery {
 		opt(query)
 	}
 	_q.withLabels = query
+	return _q
+}
+
+// WithRobots tells the query-builder to eager-load the nodes that are connected to
+// the "robots" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *ProjectQuery) WithRobots(opts ...func(*RobotQuery)) *ProjectQuery {
+	query := (&RobotClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withRobots = query
 	return _q
 }
 
@@ -457,10 +494,11 @@ func (_q *ProjectQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Proj
 	var (
 		nodes       = []*Project{}
 		_spec       = _q.querySpec()
-		loadedTypes = [3]bool{
+		loadedTypes = [4]bool{
 			_q.withRepositories != nil,
 			_q.withMembers != nil,
 			_q.withLabels != nil,
+			_q.withRobots != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -505,6 +543,13 @@ func (_q *ProjectQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Proj
 			return nil, err
 		}
 	}
+	if query := _q.withRobots; query != nil {
+		if err := _q.loadRobots(ctx, query, nodes,
+			func(n *Project) { n.Edges.Robots = []*Robot{} },
+			func(n *Project, e *Robot) { n.Edges.Robots = append(n.Edges.Robots, e) }); err != nil {
+			return nil, err
+		}
+	}
 	for name, query := range _q.withNamedRepositories {
 		if err := _q.loadRepositories(ctx, query, nodes,
 			func(n *Project) { n.appendNamedRepositories(name) },
@@ -523,6 +568,13 @@ func (_q *ProjectQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Proj
 		if err := _q.loadLabels(ctx, query, nodes,
 			func(n *Project) { n.appendNamedLabels(name) },
 			func(n *Project, e *Label) { n.appendNamedLabels(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedRobots {
+		if err := _q.loadRobots(ctx, query, nodes,
+			func(n *Project) { n.appendNamedRobots(name) },
+			func(n *Project, e *Robot) { n.appendNamedRobots(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -609,6 +661,39 @@ func (_q *ProjectQuery) loadLabels(ctx context.Context, query *LabelQuery, nodes
 	}
 	query.Where(predicate.Label(func(s *sql.Selector) {
 		s.Where(sql.InValues(s.C(project.LabelsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.ProjectID
+		if fk == nil {
+			return fmt.Errorf(`foreign-key "project_id" is nil for node %v`, n.ID)
+		}
+		node, ok := nodeids[*fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "project_id" returned %v for node %v`, *fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *ProjectQuery) loadRobots(ctx context.Context, query *RobotQuery, nodes []*Project, init func(*Project), assign func(*Project, *Robot)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*Project)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(robot.FieldProjectID)
+	}
+	query.Where(predicate.Robot(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(project.RobotsColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {
@@ -786,6 +871,20 @@ func (_q *ProjectQuery) WithNamedLabels(name string, opts ...func(*LabelQuery)) 
 		_q.withNamedLabels = make(map[string]*LabelQuery)
 	}
 	_q.withNamedLabels[name] = query
+	return _q
+}
+
+// WithNamedRobots tells the query-builder to eager-load the nodes that are connected to the "robots"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *ProjectQuery) WithNamedRobots(name string, opts ...func(*RobotQuery)) *ProjectQuery {
+	query := (&RobotClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedRobots == nil {
+		_q.withNamedRobots = make(map[string]*RobotQuery)
+	}
+	_q.withNamedRobots[name] = query
 	return _q
 }
 

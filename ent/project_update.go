@@ -16,6 +16,7 @@ import (
 	"github.com/berth-registry/berth/ent/predicate"
 	"github.com/berth-registry/berth/ent/project"
 	"github.com/berth-registry/berth/ent/repository"
+	"github.com/berth-registry/berth/ent/robot"
 )
 
 // ProjectUpdate is the builder for updating Project entities.
@@ -153,6 +154,21 @@ func (_u *ProjectUpdate) AddLabels(v ...*Label) *ProjectUpdate {
 	return _u.AddLabelIDs(ids...)
 }
 
+// AddRobotIDs adds the "robots" edge to the Robot entity by IDs.
+func (_u *ProjectUpdate) AddRobotIDs(ids ...int) *ProjectUpdate {
+	_u.mutation.AddRobotIDs(ids...)
+	return _u
+}
+
+// AddRobots adds the "robots" edges to the Robot entity.
+func (_u *ProjectUpdate) AddRobots(v ...*Robot) *ProjectUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddRobotIDs(ids...)
+}
+
 // Mutation returns the ProjectMutation object of the builder.
 func (_u *ProjectUpdate) Mutation() *ProjectMutation {
 	return _u.mutation
@@ -219,6 +235,27 @@ func (_u *ProjectUpdate) RemoveLabels(v ...*Label) *ProjectUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveLabelIDs(ids...)
+}
+
+// ClearRobots clears all "robots" edges to the Robot entity.
+func (_u *ProjectUpdate) ClearRobots() *ProjectUpdate {
+	_u.mutation.ClearRobots()
+	return _u
+}
+
+// RemoveRobotIDs removes the "robots" edge to Robot entities by IDs.
+func (_u *ProjectUpdate) RemoveRobotIDs(ids ...int) *ProjectUpdate {
+	_u.mutation.RemoveRobotIDs(ids...)
+	return _u
+}
+
+// RemoveRobots removes "robots" edges to Robot entities.
+func (_u *ProjectUpdate) RemoveRobots(v ...*Robot) *ProjectUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveRobotIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -434,6 +471,51 @@ func (_u *ProjectUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	if _u.mutation.RobotsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   project.RobotsTable,
+			Columns: []string{project.RobotsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(robot.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedRobotsIDs(); len(nodes) > 0 && !_u.mutation.RobotsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   project.RobotsTable,
+			Columns: []string{project.RobotsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(robot.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RobotsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   project.RobotsTable,
+			Columns: []string{project.RobotsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(robot.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -577,6 +659,21 @@ func (_u *ProjectUpdateOne) AddLabels(v ...*Label) *ProjectUpdateOne {
 	return _u.AddLabelIDs(ids...)
 }
 
+// AddRobotIDs adds the "robots" edge to the Robot entity by IDs.
+func (_u *ProjectUpdateOne) AddRobotIDs(ids ...int) *ProjectUpdateOne {
+	_u.mutation.AddRobotIDs(ids...)
+	return _u
+}
+
+// AddRobots adds the "robots" edges to the Robot entity.
+func (_u *ProjectUpdateOne) AddRobots(v ...*Robot) *ProjectUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddRobotIDs(ids...)
+}
+
 // Mutation returns the ProjectMutation object of the builder.
 func (_u *ProjectUpdateOne) Mutation() *ProjectMutation {
 	return _u.mutation
@@ -643,6 +740,27 @@ func (_u *ProjectUpdateOne) RemoveLabels(v ...*Label) *ProjectUpdateOne {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveLabelIDs(ids...)
+}
+
+// ClearRobots clears all "robots" edges to the Robot entity.
+func (_u *ProjectUpdateOne) ClearRobots() *ProjectUpdateOne {
+	_u.mutation.ClearRobots()
+	return _u
+}
+
+// RemoveRobotIDs removes the "robots" edge to Robot entities by IDs.
+func (_u *ProjectUpdateOne) RemoveRobotIDs(ids ...int) *ProjectUpdateOne {
+	_u.mutation.RemoveRobotIDs(ids...)
+	return _u
+}
+
+// RemoveRobots removes "robots" edges to Robot entities.
+func (_u *ProjectUpdateOne) RemoveRobots(v ...*Robot) *ProjectUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveRobotIDs(ids...)
 }
 
 // Where appends a list predicates to the ProjectUpdate builder.
@@ -881,6 +999,51 @@ func (_u *ProjectUpdateOne) sqlSave(ctx context.Context) (_node *Project, err er
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(label.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.RobotsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   project.RobotsTable,
+			Columns: []string{project.RobotsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(robot.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedRobotsIDs(); len(nodes) > 0 && !_u.mutation.RobotsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   project.RobotsTable,
+			Columns: []string{project.RobotsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(robot.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RobotsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   project.RobotsTable,
+			Columns: []string{project.RobotsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(robot.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

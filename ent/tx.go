@@ -32,8 +32,12 @@ type Tx struct {
 	Repository *RepositoryClient
 	// RepositoryBlob is the client for interacting with the RepositoryBlob builders.
 	RepositoryBlob *RepositoryBlobClient
+	// Robot is the client for interacting with the Robot builders.
+	Robot *RobotClient
 	// Session is the client for interacting with the Session builders.
 	Session *SessionClient
+	// Setting is the client for interacting with the Setting builders.
+	Setting *SettingClient
 	// Tag is the client for interacting with the Tag builders.
 	Tag *TagClient
 	// UploadSession is the client for interacting with the UploadSession builders.
@@ -180,7 +184,9 @@ func (tx *Tx) init() {
 	tx.Project = NewProjectClient(tx.config)
 	tx.Repository = NewRepositoryClient(tx.config)
 	tx.RepositoryBlob = NewRepositoryBlobClient(tx.config)
+	tx.Robot = NewRobotClient(tx.config)
 	tx.Session = NewSessionClient(tx.config)
+	tx.Setting = NewSettingClient(tx.config)
 	tx.Tag = NewTagClient(tx.config)
 	tx.UploadSession = NewUploadSessionClient(tx.config)
 	tx.User = NewUserClient(tx.config)

@@ -157,6 +157,12 @@ func (_c *UserCreate) SetNillableLastLoginAt(v *time.Time) *UserCreate {
 	return _c
 }
 
+// SetGroups sets the "groups" field.
+func (_c *UserCreate) SetGroups(v []string) *UserCreate {
+	_c.mutation.SetGroups(v)
+	return _c
+}
+
 // AddMembershipIDs adds the "memberships" edge to the Member entity by IDs.
 func (_c *UserCreate) AddMembershipIDs(ids ...int) *UserCreate {
 	_c.mutation.AddMembershipIDs(ids...)
@@ -379,6 +385,10 @@ func (_c *UserCreate) createSpec() (*User, *sqlgraph.CreateSpec) {
 		_spec.SetField(user.FieldLastLoginAt, field.TypeTime, value)
 		_node.LastLoginAt = &value
 	}
+	if value, ok := _c.mutation.Groups(); ok {
+		_spec.SetField(user.FieldGroups, field.TypeJSON, value)
+		_node.Groups = value
+	}
 	if nodes := _c.mutation.MembershipsIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.O2M,
@@ -599,6 +609,24 @@ func (u *UserUpsert) ClearLastLoginAt() *UserUpsert {
 	return u
 }
 
+// SetGroups sets the "groups" field.
+func (u *UserUpsert) SetGroups(v []string) *UserUpsert {
+	u.Set(user.FieldGroups, v)
+	return u
+}
+
+// UpdateGroups sets the "groups" field to the value that was provided on create.
+func (u *UserUpsert) UpdateGroups() *UserUpsert {
+	u.SetExcluded(user.FieldGroups)
+	return u
+}
+
+// ClearGroups clears the value of the "groups" field.
+func (u *UserUpsert) ClearGroups() *UserUpsert {
+	u.SetNull(user.FieldGroups)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -781,6 +809,27 @@ func (u *UserUpsertOne) UpdateLastLoginAt() *UserUpsertOne {
 func (u *UserUpsertOne) ClearLastLoginAt() *UserUpsertOne {
 	return u.Update(func(s *UserUpsert) {
 		s.ClearLastLoginAt()
+	})
+}
+
+// SetGroups sets the "groups" field.
+func (u *UserUpsertOne) SetGroups(v []string) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.SetGroups(v)
+	})
+}
+
+// UpdateGroups sets the "groups" field to the value that was provided on create.
+func (u *UserUpsertOne) UpdateGroups() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateGroups()
+	})
+}
+
+// ClearGroups clears the value of the "groups" field.
+func (u *UserUpsertOne) ClearGroups() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearGroups()
 	})
 }
 
@@ -1132,6 +1181,27 @@ func (u *UserUpsertBulk) UpdateLastLoginAt() *UserUpsertBulk {
 func (u *UserUpsertBulk) ClearLastLoginAt() *UserUpsertBulk {
 	return u.Update(func(s *UserUpsert) {
 		s.ClearLastLoginAt()
+	})
+}
+
+// SetGroups sets the "groups" field.
+func (u *UserUpsertBulk) SetGroups(v []string) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.SetGroups(v)
+	})
+}
+
+// UpdateGroups sets the "groups" field to the value that was provided on create.
+func (u *UserUpsertBulk) UpdateGroups() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateGroups()
+	})
+}
+
+// ClearGroups clears the value of the "groups" field.
+func (u *UserUpsertBulk) ClearGroups() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearGroups()
 	})
 }
 

@@ -26,6 +26,8 @@ const (
 	FieldProjectID = "project_id"
 	// FieldUserID holds the string denoting the user_id field in the database.
 	FieldUserID = "user_id"
+	// FieldGroupName holds the string denoting the group_name field in the database.
+	FieldGroupName = "group_name"
 	// FieldRole holds the string denoting the role field in the database.
 	FieldRole = "role"
 	// EdgeProject holds the string denoting the project edge name in mutations.
@@ -57,6 +59,7 @@ var Columns = []string{
 	FieldUpdatedAt,
 	FieldProjectID,
 	FieldUserID,
+	FieldGroupName,
 	FieldRole,
 }
 
@@ -84,6 +87,8 @@ var (
 	DefaultUpdatedAt func() time.Time
 	// UpdateDefaultUpdatedAt holds the default value on update for the "updated_at" field.
 	UpdateDefaultUpdatedAt func() time.Time
+	// GroupNameValidator is a validator for the "group_name" field. It is called by the builders before save.
+	GroupNameValidator func(string) error
 )
 
 // Role defines the type for the "role" enum field.
@@ -138,6 +143,11 @@ func ByProjectID(opts ...sql.OrderTermOption) OrderOption {
 // ByUserID orders the results by the user_id field.
 func ByUserID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldUserID, opts...).ToFunc()
+}
+
+// ByGroupName orders the results by the group_name field.
+func ByGroupName(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldGroupName, opts...).ToFunc()
 }
 
 // ByRole orders the results by the role field.

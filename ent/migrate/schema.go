@@ -172,9 +172,10 @@ var (
 		{Name: "id", Type: field.TypeInt, Increment: true},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "group_name", Type: field.TypeString, Nullable: true, Size: 255},
 		{Name: "role", Type: field.TypeEnum, Enums: []string{"PROJECT_ADMIN", "MAINTAINER", "DEVELOPER", "GUEST", "LIMITED_GUEST"}},
 		{Name: "project_id", Type: field.TypeInt},
-		{Name: "user_id", Type: field.TypeInt},
+		{Name: "user_id", Type: field.TypeInt, Nullable: true},
 	}
 	// MembersTable holds the schema information for the "members" table.
 	MembersTable = &schema.Table{
@@ -184,27 +185,37 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "members_projects_members",
-				Columns:    []*schema.Column{MembersColumns[4]},
+				Columns:    []*schema.Column{MembersColumns[5]},
 				RefColumns: []*schema.Column{ProjectsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "members_users_memberships",
-				Columns:    []*schema.Column{MembersColumns[5]},
+				Columns:    []*schema.Column{MembersColumns[6]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
-				OnDelete:   schema.NoAction,
+				OnDelete:   schema.SetNull,
 			},
 		},
 		Indexes: []*schema.Index{
 			{
 				Name:    "member_project_id_user_id",
 				Unique:  true,
-				Columns: []*schema.Column{MembersColumns[4], MembersColumns[5]},
+				Columns: []*schema.Column{MembersColumns[5], MembersColumns[6]},
+			},
+			{
+				Name:    "member_project_id_group_name",
+				Unique:  true,
+				Columns: []*schema.Column{MembersColumns[5], MembersColumns[3]},
 			},
 			{
 				Name:    "member_user_id",
 				Unique:  false,
-				Columns: []*schema.Column{MembersColumns[5]},
+				Columns: []*schema.Column{MembersColumns[6]},
+			},
+			{
+				Name:    "member_group_name",
+				Unique:  false,
+				Columns: []*schema.Column{MembersColumns[3]},
 			},
 		},
 	}
@@ -296,6 +307,43 @@ var (
 			},
 		},
 	}
+	// RobotsColumns holds the columns for the "robots" table.
+	RobotsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "name", Type: field.TypeString, Size: 255},
+		{Name: "login", Type: field.TypeString, Unique: true},
+		{Name: "description", Type: field.TypeString, Default: ""},
+		{Name: "secret_hash", Type: field.TypeString, Unique: true},
+		{Name: "permissions", Type: field.TypeJSON},
+		{Name: "expires_at", Type: field.TypeTime, Nullable: true},
+		{Name: "disabled", Type: field.TypeBool, Default: false},
+		{Name: "created_by", Type: field.TypeString, Default: ""},
+		{Name: "last_used_at", Type: field.TypeTime, Nullable: true},
+		{Name: "project_id", Type: field.TypeInt, Nullable: true},
+	}
+	// RobotsTable holds the schema information for the "robots" table.
+	RobotsTable = &schema.Table{
+		Name:       "robots",
+		Columns:    RobotsColumns,
+		PrimaryKey: []*schema.Column{RobotsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "robots_projects_robots",
+				Columns:    []*schema.Column{RobotsColumns[12]},
+				RefColumns: []*schema.Column{ProjectsColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "robot_project_id",
+				Unique:  false,
+				Columns: []*schema.Column{RobotsColumns[12]},
+			},
+		},
+	}
 	// SessionsColumns holds the columns for the "sessions" table.
 	SessionsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -318,6 +366,19 @@ var (
 				OnDelete:   schema.NoAction,
 			},
 		},
+	}
+	// SettingsColumns holds the columns for the "settings" table.
+	SettingsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "key", Type: field.TypeString, Unique: true},
+		{Name: "value", Type: field.TypeString, Size: 2147483647},
+		{Name: "updated_at", Type: field.TypeTime},
+	}
+	// SettingsTable holds the schema information for the "settings" table.
+	SettingsTable = &schema.Table{
+		Name:       "settings",
+		Columns:    SettingsColumns,
+		PrimaryKey: []*schema.Column{SettingsColumns[0]},
 	}
 	// TagsColumns holds the columns for the "tags" table.
 	TagsColumns = []*schema.Column{
@@ -390,6 +451,7 @@ var (
 		{Name: "disabled", Type: field.TypeBool, Default: false},
 		{Name: "oidc_subject", Type: field.TypeString, Unique: true, Nullable: true},
 		{Name: "last_login_at", Type: field.TypeTime, Nullable: true},
+		{Name: "groups", Type: field.TypeJSON, Nullable: true},
 	}
 	// UsersTable holds the schema information for the "users" table.
 	UsersTable = &schema.Table{
@@ -458,7 +520,9 @@ var (
 		ProjectsTable,
 		RepositoriesTable,
 		RepositoryBlobsTable,
+		RobotsTable,
 		SessionsTable,
+		SettingsTable,
 		TagsTable,
 		UploadSessionsTable,
 		UsersTable,
@@ -503,9 +567,16 @@ func init() {
 	RepositoryBlobsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(34359738368),
 	}
+	RobotsTable.ForeignKeys[0].RefTable = ProjectsTable
+	RobotsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(55834574848),
+	}
 	SessionsTable.ForeignKeys[0].RefTable = UsersTable
 	SessionsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(38654705664),
+	}
+	SettingsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(60129542144),
 	}
 	TagsTable.ForeignKeys[0].RefTable = ArtifactsTable
 	TagsTable.ForeignKeys[1].RefTable = RepositoriesTable

@@ -33,8 +33,14 @@ type Repository func(*sql.Selector)
 // RepositoryBlob is the predicate function for repositoryblob builders.
 type RepositoryBlob func(*sql.Selector)
 
+// Robot is the predicate function for robot builders.
+type Robot func(*sql.Selector)
+
 // Session is the predicate function for session builders.
 type Session func(*sql.Selector)
+
+// Setting is the predicate function for setting builders.
+type Setting func(*sql.Selector)
 
 // Tag is the predicate function for tag builders.
 type Tag func(*sql.Selector)

@@ -327,6 +327,30 @@ func (f RepositoryBlobMutationRuleFunc) EvalMutation(ctx context.Context, m ent.
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.RepositoryBlobMutation", m)
 }
 
+// The RobotQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type RobotQueryRuleFunc func(context.Context, *ent.RobotQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f RobotQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.RobotQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.RobotQuery", q)
+}
+
+// The RobotMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type RobotMutationRuleFunc func(context.Context, *ent.RobotMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f RobotMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.RobotMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.RobotMutation", m)
+}
+
 // The SessionQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type SessionQueryRuleFunc func(context.Context, *ent.SessionQuery) error
@@ -349,6 +373,30 @@ func (f SessionMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutatio
 		return f(ctx, m)
 	}
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.SessionMutation", m)
+}
+
+// The SettingQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type SettingQueryRuleFunc func(context.Context, *ent.SettingQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f SettingQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SettingQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.SettingQuery", q)
+}
+
+// The SettingMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type SettingMutationRuleFunc func(context.Context, *ent.SettingMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f SettingMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.SettingMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.SettingMutation", m)
 }
 
 // The TagQueryRuleFunc type is an adapter to allow the use of ordinary
@@ -476,7 +524,11 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.RepositoryBlobQuery:
 		return q.Filter(), nil
+	case *ent.RobotQuery:
+		return q.Filter(), nil
 	case *ent.SessionQuery:
+		return q.Filter(), nil
+	case *ent.SettingQuery:
 		return q.Filter(), nil
 	case *ent.TagQuery:
 		return q.Filter(), nil
@@ -509,7 +561,11 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 		return m.Filter(), nil
 	case *ent.RepositoryBlobMutation:
 		return m.Filter(), nil
+	case *ent.RobotMutation:
+		return m.Filter(), nil
 	case *ent.SessionMutation:
+		return m.Filter(), nil
+	case *ent.SettingMutation:
 		return m.Filter(), nil
 	case *ent.TagMutation:
 		return m.Filter(), nil

@@ -35,6 +35,8 @@ const (
 	EdgeMembers = "members"
 	// EdgeLabels holds the string denoting the labels edge name in mutations.
 	EdgeLabels = "labels"
+	// EdgeRobots holds the string denoting the robots edge name in mutations.
+	EdgeRobots = "robots"
 	// Table holds the table name of the project in the database.
 	Table = "projects"
 	// RepositoriesTable is the table that holds the repositories relation/edge.
@@ -58,6 +60,13 @@ const (
 	LabelsInverseTable = "labels"
 	// LabelsColumn is the table column denoting the labels relation/edge.
 	LabelsColumn = "project_id"
+	// RobotsTable is the table that holds the robots relation/edge.
+	RobotsTable = "robots"
+	// RobotsInverseTable is the table name for the Robot entity.
+	// It exists in this package in order to avoid circular dependency with the "robot" package.
+	RobotsInverseTable = "robots"
+	// RobotsColumn is the table column denoting the robots relation/edge.
+	RobotsColumn = "project_id"
 )
 
 // Columns holds all SQL columns for project fields.
@@ -192,6 +201,20 @@ func ByLabels(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newLabelsStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// ByRobotsCount orders the results by robots count.
+func ByRobotsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newRobotsStep(), opts...)
+	}
+}
+
+// ByRobots orders the results by robots terms.
+func ByRobots(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newRobotsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newRepositoriesStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -211,5 +234,12 @@ func newLabelsStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(LabelsInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, LabelsTable, LabelsColumn),
+	)
+}
+func newRobotsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(RobotsInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, RobotsTable, RobotsColumn),
 	)
 }

@@ -459,6 +459,29 @@ func HasLabelsWith(preds ...predicate.Label) predicate.Project {
 	})
 }
 
+// HasRobots applies the HasEdge predicate on the "robots" edge.
+func HasRobots() predicate.Project {
+	return predicate.Project(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, RobotsTable, RobotsColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasRobotsWith applies the HasEdge predicate on the "robots" edge with a given conditions (other predicates).
+func HasRobotsWith(preds ...predicate.Robot) predicate.Project {
+	return predicate.Project(func(s *sql.Selector) {
+		step := newRobotsStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
 // And groups predicates with the AND operator between them.
 func And(predicates ...predicate.Project) predicate.Project {
 	return predicate.Project(sql.AndPredicates(predicates...))

@@ -15,8 +15,10 @@ import (
 	"github.com/berth-registry/berth/ent/project"
 	"github.com/berth-registry/berth/ent/repository"
 	"github.com/berth-registry/berth/ent/repositoryblob"
+	"github.com/berth-registry/berth/ent/robot"
 	"github.com/berth-registry/berth/ent/schema"
 	"github.com/berth-registry/berth/ent/session"
+	"github.com/berth-registry/berth/ent/setting"
 	"github.com/berth-registry/berth/ent/tag"
 	"github.com/berth-registry/berth/ent/uploadsession"
 	"github.com/berth-registry/berth/ent/user"
@@ -208,6 +210,10 @@ func init() {
 	member.DefaultUpdatedAt = memberDescUpdatedAt.Default.(func() time.Time)
 	// member.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
 	member.UpdateDefaultUpdatedAt = memberDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// memberDescGroupName is the schema descriptor for group_name field.
+	memberDescGroupName := memberFields[2].Descriptor()
+	// member.GroupNameValidator is a validator for the "group_name" field. It is called by the builders before save.
+	member.GroupNameValidator = memberDescGroupName.Validators[0].(func(string) error)
 	projectMixin := schema.Project{}.Mixin()
 	project.Policy = privacy.NewPolicies(schema.Project{})
 	project.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -322,6 +328,64 @@ func init() {
 	repositoryblobDescCreatedAt := repositoryblobFields[2].Descriptor()
 	// repositoryblob.DefaultCreatedAt holds the default value on creation for the created_at field.
 	repositoryblob.DefaultCreatedAt = repositoryblobDescCreatedAt.Default.(func() time.Time)
+	robotMixin := schema.Robot{}.Mixin()
+	robot.Policy = privacy.NewPolicies(schema.Robot{})
+	robot.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := robot.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	robotMixinFields0 := robotMixin[0].Fields()
+	_ = robotMixinFields0
+	robotFields := schema.Robot{}.Fields()
+	_ = robotFields
+	// robotDescCreatedAt is the schema descriptor for created_at field.
+	robotDescCreatedAt := robotMixinFields0[0].Descriptor()
+	// robot.DefaultCreatedAt holds the default value on creation for the created_at field.
+	robot.DefaultCreatedAt = robotDescCreatedAt.Default.(func() time.Time)
+	// robotDescUpdatedAt is the schema descriptor for updated_at field.
+	robotDescUpdatedAt := robotMixinFields0[1].Descriptor()
+	// robot.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	robot.DefaultUpdatedAt = robotDescUpdatedAt.Default.(func() time.Time)
+	// robot.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	robot.UpdateDefaultUpdatedAt = robotDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// robotDescName is the schema descriptor for name field.
+	robotDescName := robotFields[0].Descriptor()
+	// robot.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	robot.NameValidator = func() func(string) error {
+		validators := robotDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// robotDescLogin is the schema descriptor for login field.
+	robotDescLogin := robotFields[1].Descriptor()
+	// robot.LoginValidator is a validator for the "login" field. It is called by the builders before save.
+	robot.LoginValidator = robotDescLogin.Validators[0].(func(string) error)
+	// robotDescDescription is the schema descriptor for description field.
+	robotDescDescription := robotFields[2].Descriptor()
+	// robot.DefaultDescription holds the default value on creation for the description field.
+	robot.DefaultDescription = robotDescDescription.Default.(string)
+	// robotDescDisabled is the schema descriptor for disabled field.
+	robotDescDisabled := robotFields[7].Descriptor()
+	// robot.DefaultDisabled holds the default value on creation for the disabled field.
+	robot.DefaultDisabled = robotDescDisabled.Default.(bool)
+	// robotDescCreatedBy is the schema descriptor for created_by field.
+	robotDescCreatedBy := robotFields[8].Descriptor()
+	// robot.DefaultCreatedBy holds the default value on creation for the created_by field.
+	robot.DefaultCreatedBy = robotDescCreatedBy.Default.(string)
 	session.Policy = privacy.NewPolicies(schema.Session{})
 	session.Hooks[0] = func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
@@ -337,6 +401,27 @@ func init() {
 	sessionDescCreatedAt := sessionFields[4].Descriptor()
 	// session.DefaultCreatedAt holds the default value on creation for the created_at field.
 	session.DefaultCreatedAt = sessionDescCreatedAt.Default.(func() time.Time)
+	setting.Policy = privacy.NewPolicies(schema.Setting{})
+	setting.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := setting.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	settingFields := schema.Setting{}.Fields()
+	_ = settingFields
+	// settingDescKey is the schema descriptor for key field.
+	settingDescKey := settingFields[0].Descriptor()
+	// setting.KeyValidator is a validator for the "key" field. It is called by the builders before save.
+	setting.KeyValidator = settingDescKey.Validators[0].(func(string) error)
+	// settingDescUpdatedAt is the schema descriptor for updated_at field.
+	settingDescUpdatedAt := settingFields[2].Descriptor()
+	// setting.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	setting.DefaultUpdatedAt = settingDescUpdatedAt.Default.(func() time.Time)
+	// setting.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	setting.UpdateDefaultUpdatedAt = settingDescUpdatedAt.UpdateDefault.(func() time.Time)
 	tagMixin := schema.Tag{}.Mixin()
 	tag.Policy = privacy.NewPolicies(schema.Tag{})
 	tag.Hooks[0] = func(next ent.Mutator) ent.Mutator {

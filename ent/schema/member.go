@@ -20,7 +20,10 @@ func (Member) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
 func (Member) Fields() []ent.Field {
 	return []ent.Field{
 		field.Int("project_id"),
-		field.Int("user_id"),
+		field.Int("user_id").Optional().Nillable().
+			Comment("the member user; nil when the member is a group"),
+		field.String("group_name").Optional().Nillable().MaxLen(255).
+			Comment("the member group, as an OIDC groups claim names it; nil for a user"),
 		field.Enum("role").
 			Values("PROJECT_ADMIN", "MAINTAINER", "DEVELOPER", "GUEST", "LIMITED_GUEST").
 			Annotations(entgql.Type("Role"), entgql.OrderField("ROLE")),
@@ -31,7 +34,7 @@ func (Member) Fields() []ent.Field {
 func (Member) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.From("project", Project.Type).Ref("members").Field("project_id").Unique().Required(),
-		edge.From("user", User.Type).Ref("memberships").Field("user_id").Unique().Required(),
+		edge.From("user", User.Type).Ref("memberships").Field("user_id").Unique(),
 	}
 }
 
@@ -39,7 +42,9 @@ func (Member) Edges() []ent.Edge {
 func (Member) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("project_id", "user_id").Unique(),
+		index.Fields("project_id", "group_name").Unique(),
 		index.Fields("user_id"),
+		index.Fields("group_name"),
 	}
 }
 

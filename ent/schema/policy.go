@@ -38,8 +38,19 @@ func allowAdmin() privacy.QueryMutationRule {
 // visibleProjects matches the projects the viewer may see: public ones, and
 // for a signed-in user the ones they are a member of.
 func visibleProjects(v *viewer.Viewer) predicate.Project {
-	if v.Kind == viewer.User {
-		return project.Or(project.Public(true), project.HasMembersWith(member.UserID(v.UserID)))
+	switch v.Kind {
+	case viewer.User:
+		mine := member.UserID(v.UserID)
+		if len(v.Groups) > 0 {
+			mine = member.Or(mine, member.GroupNameIn(v.Groups...))
+		}
+		return project.Or(project.Public(true), project.HasMembersWith(mine))
+	case viewer.Robot:
+		names, all := v.RobotProjects()
+		if all {
+			return project.IDGT(0)
+		}
+		return project.Or(project.Public(true), project.NameIn(names...))
 	}
 	return project.Public(true)
 }
@@ -136,6 +147,17 @@ func labelPolicy() ent.Policy {
 		Mutation: privacy.MutationPolicy{allowAdmin(), privacy.AlwaysDenyRule()},
 	}
 }
+
+// adminOnlyPolicy guards what only system admins read and write directly
+// (settings, robots): services check auth.Can and then use auth.Allow.
+func adminOnlyPolicy() ent.Policy {
+	return privacy.Policy{
+		Query:    privacy.QueryPolicy{allowAdmin(), privacy.AlwaysDenyRule()},
+		Mutation: privacy.MutationPolicy{allowAdmin(), privacy.AlwaysDenyRule()},
+	}
+}
+
+func robotPolicy() ent.Policy { return adminOnlyPolicy() }
 
 func auditPolicy() ent.Policy {
 	return privacy.Policy{

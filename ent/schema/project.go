@@ -38,6 +38,7 @@ func (Project) Edges() []ent.Edge {
 			Annotations(entgql.RelayConnection()),
 		edge.To("members", Member.Type),
 		edge.To("labels", Label.Type),
+		edge.To("robots", Robot.Type).Annotations(entgql.Skip()),
 	}
 }
 

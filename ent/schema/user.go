@@ -32,6 +32,8 @@ func (User) Fields() []ent.Field {
 			Comment("the OIDC issuer-qualified subject, for users who sign in with SSO").
 			Annotations(entgql.Skip()),
 		field.Time("last_login_at").Optional().Nillable(),
+		field.Strings("groups").Optional().
+			Comment("the groups the identity provider reported at the last sign-in"),
 	}
 }
 

@@ -35,6 +35,8 @@ const (
 	FieldOidcSubject = "oidc_subject"
 	// FieldLastLoginAt holds the string denoting the last_login_at field in the database.
 	FieldLastLoginAt = "last_login_at"
+	// FieldGroups holds the string denoting the groups field in the database.
+	FieldGroups = "groups"
 	// EdgeMemberships holds the string denoting the memberships edge name in mutations.
 	EdgeMemberships = "memberships"
 	// EdgeAccessTokens holds the string denoting the access_tokens edge name in mutations.
@@ -79,6 +81,7 @@ var Columns = []string{
 	FieldDisabled,
 	FieldOidcSubject,
 	FieldLastLoginAt,
+	FieldGroups,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).

@@ -26,6 +26,34 @@ type Viewer struct {
 	ReadOnly bool
 	// TokenID is the access token the caller authenticated with, if any.
 	TokenID int
+	// Groups are the user's groups from the identity provider; projects
+	// may grant roles to groups.
+	Groups []string
+	// RobotID and Grants are set for Kind Robot: the robot's explicit
+	// permissions, each an action in a project ("*" for every project).
+	RobotID int
+	Grants  []Grant
+}
+
+// Grant is one permission of a robot account.
+type Grant struct {
+	Project string // a project name, or "*" for every project
+	Action  string // resource:verb, as in internal/auth's table
+}
+
+// RobotProjects returns the projects a robot's grants name, and whether
+// one grant covers every project.
+func (v *Viewer) RobotProjects() (names []string, all bool) {
+	seen := map[string]bool{}
+	for _, g := range v.Grants {
+		if g.Project == "*" {
+			all = true
+		} else if !seen[g.Project] {
+			seen[g.Project] = true
+			names = append(names, g.Project)
+		}
+	}
+	return names, all
 }
 
 type ctxKey struct{}
