@@ -120,7 +120,7 @@ func (s *Service) LoginHandler(secure bool) http.Handler {
 			writeJSONError(w, err)
 			return
 		}
-		setCookies(w, secret, csrf, expires, secure)
+		SetSessionCookies(w, secret, csrf, expires, secure)
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]string{"username": in.Username, "csrfToken": csrf})
 	})
@@ -137,12 +137,14 @@ func (s *Service) LogoutHandler(secure bool) http.Handler {
 		if c, err := r.Cookie(SessionCookie); err == nil {
 			_ = s.Logout(r.Context(), c.Value)
 		}
-		setCookies(w, "", "", time.Unix(0, 0), secure)
+		SetSessionCookies(w, "", "", time.Unix(0, 0), secure)
 		w.WriteHeader(http.StatusNoContent)
 	})
 }
 
-func setCookies(w http.ResponseWriter, secret, csrf string, expires time.Time, secure bool) {
+// SetSessionCookies sets (or, with an empty secret, clears) the session and
+// CSRF cookies of a portal session.
+func SetSessionCookies(w http.ResponseWriter, secret, csrf string, expires time.Time, secure bool) {
 	maxAge := int(time.Until(expires).Seconds())
 	if secret == "" {
 		maxAge = -1

@@ -46,7 +46,7 @@ func New(client *ent.Client) *Service {
 var ErrBadCredentials = errdefs.Unauthenticatedf("invalid username, password or token")
 
 func userViewer(u *ent.User) *viewer.Viewer {
-	return &viewer.Viewer{Kind: viewer.User, UserID: u.ID, Username: u.Username, Admin: u.Admin}
+	return &viewer.Viewer{Kind: viewer.User, UserID: u.ID, Username: u.Username, Admin: u.Admin, Groups: u.Groups}
 }
 
 // Password authenticates username with either the user's password or one of
@@ -137,14 +137,21 @@ func (s *Service) Login(ctx context.Context, username, password string) (secret,
 		// Access tokens are for CLIs and scripts, not for the portal.
 		return "", "", time.Time{}, ErrBadCredentials
 	}
+	return s.StartSession(ctx, v.UserID)
+}
+
+// StartSession opens a portal session for a user who has just proven who
+// they are (a password, or an OIDC sign-in). It returns the session secret
+// (for the cookie), its CSRF token and its expiry.
+func (s *Service) StartSession(ctx context.Context, userID int) (secret, csrf string, expires time.Time, err error) {
 	sys := viewer.SystemContext(ctx)
 	secret, csrf = NewSecret("s_"), NewSecret("c_")
 	expires = time.Now().Add(s.SessionTTL)
-	if err := s.client.Session.Create().SetUserID(v.UserID).SetTokenHash(HashSecret(secret)).
+	if err := s.client.Session.Create().SetUserID(userID).SetTokenHash(HashSecret(secret)).
 		SetCsrfToken(csrf).SetExpiresAt(expires).Exec(sys); err != nil {
 		return "", "", time.Time{}, err
 	}
-	_ = s.client.User.UpdateOneID(v.UserID).SetLastLoginAt(time.Now()).Exec(sys)
+	_ = s.client.User.UpdateOneID(userID).SetLastLoginAt(time.Now()).Exec(sys)
 	return secret, csrf, expires, nil
 }
 
