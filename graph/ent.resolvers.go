@@ -98,6 +98,9 @@ func (r *Resolver) Project() generated.ProjectResolver { return &projectResolver
 // Query returns generated.QueryResolver implementation.
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
+// Robot returns generated.RobotResolver implementation.
+func (r *Resolver) Robot() generated.RobotResolver { return &robotResolver{r} }
+
 // User returns generated.UserResolver implementation.
 func (r *Resolver) User() generated.UserResolver { return &userResolver{r} }
 
@@ -105,5 +108,6 @@ type (
 	artifactResolver struct{ *Resolver }
 	projectResolver  struct{ *Resolver }
 	queryResolver    struct{ *Resolver }
+	robotResolver    struct{ *Resolver }
 	userResolver     struct{ *Resolver }
 )

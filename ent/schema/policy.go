@@ -104,12 +104,18 @@ func memberPolicy() ent.Policy {
 	return privacy.Policy{
 		Query: privacy.QueryPolicy{
 			allowAdmin(),
+			// Member lists are for members from guest up (Harbor's limited
+			// guests do not see them), never for outsiders or robots.
 			privacy.MemberQueryRuleFunc(func(ctx context.Context, q *gen.MemberQuery) error {
 				v := viewer.FromContext(ctx)
 				if v.Kind != viewer.User {
-					return privacy.Denyf("members are visible to signed-in users only")
+					return privacy.Denyf("members are visible to project members only")
 				}
-				q.Where(member.HasProjectWith(visibleProjects(v)))
+				mine := member.UserID(v.UserID)
+				if len(v.Groups) > 0 {
+					mine = member.Or(mine, member.GroupNameIn(v.Groups...))
+				}
+				q.Where(member.HasProjectWith(project.HasMembersWith(mine, member.RoleNEQ(member.RoleLIMITED_GUEST))))
 				return privacy.Allow
 			}),
 		},

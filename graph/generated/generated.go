@@ -38,6 +38,7 @@ type ResolverRoot interface {
 	Mutation() MutationResolver
 	Project() ProjectResolver
 	Query() QueryResolver
+	Robot() RobotResolver
 	User() UserResolver
 }
 
@@ -216,23 +217,30 @@ type ComplexityRoot struct {
 
 	Mutation struct {
 		AddArtifactLabel    func(childComplexity int, repository string, reference string, labelID int) int
+		AddProjectMember    func(childComplexity int, input model.AddProjectMemberInput) int
 		ChangePassword      func(childComplexity int, oldPassword string, newPassword string) int
 		CopyArtifact        func(childComplexity int, repository string, reference string, targetRepository string, targetTag *string) int
 		CreateAccessToken   func(childComplexity int, input model.CreateAccessTokenInput) int
 		CreateLabel         func(childComplexity int, input model.CreateLabelInput) int
 		CreateProject       func(childComplexity int, input model.CreateProjectInput) int
+		CreateRobot         func(childComplexity int, input model.CreateRobotInput) int
 		CreateTag           func(childComplexity int, repository string, reference string, name string) int
 		CreateUser          func(childComplexity int, input model.CreateUserInput) int
 		DeleteArtifact      func(childComplexity int, repository string, reference string) int
 		DeleteLabel         func(childComplexity int, id int) int
 		DeleteProject       func(childComplexity int, name string, force *bool) int
 		DeleteRepository    func(childComplexity int, name string) int
+		DeleteRobot         func(childComplexity int, id int) int
 		DeleteTag           func(childComplexity int, repository string, name string) int
 		DeleteUser          func(childComplexity int, id int) int
+		RefreshRobotSecret  func(childComplexity int, id int) int
 		RemoveArtifactLabel func(childComplexity int, repository string, reference string, labelID int) int
+		RemoveProjectMember func(childComplexity int, input model.RemoveProjectMemberInput) int
 		RevokeAccessToken   func(childComplexity int, id int) int
 		UpdateLabel         func(childComplexity int, id int, input model.UpdateLabelInput) int
 		UpdateProject       func(childComplexity int, name string, input model.UpdateProjectInput) int
+		UpdateProjectMember func(childComplexity int, input model.AddProjectMemberInput) int
+		UpdateRobot         func(childComplexity int, id int, input model.UpdateRobotInput) int
 		UpdateUser          func(childComplexity int, id int, input model.UpdateUserInput) int
 	}
 
@@ -288,6 +296,7 @@ type ComplexityRoot struct {
 		Projects     func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ProjectOrder, where *ent.ProjectWhereInput) int
 		Repositories func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.RepositoryOrder, where *ent.RepositoryWhereInput) int
 		Repository   func(childComplexity int, name string) int
+		Robots       func(childComplexity int, project *string) int
 		SystemInfo   func(childComplexity int) int
 		Users        func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserOrder, where *ent.UserWhereInput) int
 		Viewer       func(childComplexity int) int
@@ -323,11 +332,13 @@ type ComplexityRoot struct {
 		CreatedBy   func(childComplexity int) int
 		Description func(childComplexity int) int
 		Disabled    func(childComplexity int) int
+		Expired     func(childComplexity int) int
 		ExpiresAt   func(childComplexity int) int
 		ID          func(childComplexity int) int
 		LastUsedAt  func(childComplexity int) int
 		Login       func(childComplexity int) int
 		Name        func(childComplexity int) int
+		Permissions func(childComplexity int) int
 		Project     func(childComplexity int) int
 		ProjectID   func(childComplexity int) int
 		UpdatedAt   func(childComplexity int) int
@@ -342,6 +353,18 @@ type ComplexityRoot struct {
 	RobotEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	RobotPermission struct {
+		Action   func(childComplexity int) int
+		Project  func(childComplexity int) int
+		Resource func(childComplexity int) int
+	}
+
+	RobotSecretPayload struct {
+		Login  func(childComplexity int) int
+		Robot  func(childComplexity int) int
+		Secret func(childComplexity int) int
 	}
 
 	SystemInfo struct {
@@ -438,6 +461,13 @@ type MutationResolver interface {
 	DeleteTag(ctx context.Context, repository string, name string) (bool, error)
 	CopyArtifact(ctx context.Context, repository string, reference string, targetRepository string, targetTag *string) (*ent.Artifact, error)
 	DeleteRepository(ctx context.Context, name string) (bool, error)
+	AddProjectMember(ctx context.Context, input model.AddProjectMemberInput) (*ent.Member, error)
+	UpdateProjectMember(ctx context.Context, input model.AddProjectMemberInput) (*ent.Member, error)
+	RemoveProjectMember(ctx context.Context, input model.RemoveProjectMemberInput) (bool, error)
+	CreateRobot(ctx context.Context, input model.CreateRobotInput) (*model.RobotSecretPayload, error)
+	UpdateRobot(ctx context.Context, id int, input model.UpdateRobotInput) (*ent.Robot, error)
+	RefreshRobotSecret(ctx context.Context, id int) (*model.RobotSecretPayload, error)
+	DeleteRobot(ctx context.Context, id int) (bool, error)
 }
 type ProjectResolver interface {
 	RepositoryCount(ctx context.Context, obj *ent.Project) (int, error)
@@ -458,6 +488,11 @@ type QueryResolver interface {
 	Repository(ctx context.Context, name string) (*ent.Repository, error)
 	AccessTokens(ctx context.Context, first *int, after *entgql.Cursor[int]) (*ent.AccessTokenConnection, error)
 	Artifact(ctx context.Context, repository string, reference string) (*ent.Artifact, error)
+	Robots(ctx context.Context, project *string) ([]*ent.Robot, error)
+}
+type RobotResolver interface {
+	Permissions(ctx context.Context, obj *ent.Robot) ([]*model.RobotPermission, error)
+	Expired(ctx context.Context, obj *ent.Robot) (bool, error)
 }
 type UserResolver interface {
 	HasPassword(ctx context.Context, obj *ent.User) (bool, error)
@@ -1188,6 +1223,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AddArtifactLabel(childComplexity, args["repository"].(string), args["reference"].(string), args["labelID"].(int)), true
+	case "Mutation.addProjectMember":
+		if e.ComplexityRoot.Mutation.AddProjectMember == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_addProjectMember_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AddProjectMember(childComplexity, args["input"].(model.AddProjectMemberInput)), true
 	case "Mutation.changePassword":
 		if e.ComplexityRoot.Mutation.ChangePassword == nil {
 			break
@@ -1243,6 +1289,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateProject(childComplexity, args["input"].(model.CreateProjectInput)), true
+	case "Mutation.createRobot":
+		if e.ComplexityRoot.Mutation.CreateRobot == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createRobot_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateRobot(childComplexity, args["input"].(model.CreateRobotInput)), true
 	case "Mutation.createTag":
 		if e.ComplexityRoot.Mutation.CreateTag == nil {
 			break
@@ -1309,6 +1366,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteRepository(childComplexity, args["name"].(string)), true
+	case "Mutation.deleteRobot":
+		if e.ComplexityRoot.Mutation.DeleteRobot == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteRobot_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteRobot(childComplexity, args["id"].(int)), true
 	case "Mutation.deleteTag":
 		if e.ComplexityRoot.Mutation.DeleteTag == nil {
 			break
@@ -1331,6 +1399,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteUser(childComplexity, args["id"].(int)), true
+	case "Mutation.refreshRobotSecret":
+		if e.ComplexityRoot.Mutation.RefreshRobotSecret == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_refreshRobotSecret_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RefreshRobotSecret(childComplexity, args["id"].(int)), true
 	case "Mutation.removeArtifactLabel":
 		if e.ComplexityRoot.Mutation.RemoveArtifactLabel == nil {
 			break
@@ -1342,6 +1421,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RemoveArtifactLabel(childComplexity, args["repository"].(string), args["reference"].(string), args["labelID"].(int)), true
+	case "Mutation.removeProjectMember":
+		if e.ComplexityRoot.Mutation.RemoveProjectMember == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_removeProjectMember_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RemoveProjectMember(childComplexity, args["input"].(model.RemoveProjectMemberInput)), true
 	case "Mutation.revokeAccessToken":
 		if e.ComplexityRoot.Mutation.RevokeAccessToken == nil {
 			break
@@ -1375,6 +1465,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateProject(childComplexity, args["name"].(string), args["input"].(model.UpdateProjectInput)), true
+	case "Mutation.updateProjectMember":
+		if e.ComplexityRoot.Mutation.UpdateProjectMember == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateProjectMember_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateProjectMember(childComplexity, args["input"].(model.AddProjectMemberInput)), true
+	case "Mutation.updateRobot":
+		if e.ComplexityRoot.Mutation.UpdateRobot == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateRobot_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateRobot(childComplexity, args["id"].(int), args["input"].(model.UpdateRobotInput)), true
 	case "Mutation.updateUser":
 		if e.ComplexityRoot.Mutation.UpdateUser == nil {
 			break
@@ -1664,6 +1776,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Repository(childComplexity, args["name"].(string)), true
+	case "Query.robots":
+		if e.ComplexityRoot.Query.Robots == nil {
+			break
+		}
+
+		args, err := ec.field_Query_robots_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Robots(childComplexity, args["project"].(*string)), true
 	case "Query.systemInfo":
 		if e.ComplexityRoot.Query.SystemInfo == nil {
 			break
@@ -1821,6 +1944,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Robot.Disabled(childComplexity), true
+	case "Robot.expired":
+		if e.ComplexityRoot.Robot.Expired == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Robot.Expired(childComplexity), true
 	case "Robot.expiresAt":
 		if e.ComplexityRoot.Robot.ExpiresAt == nil {
 			break
@@ -1851,6 +1980,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Robot.Name(childComplexity), true
+	case "Robot.permissions":
+		if e.ComplexityRoot.Robot.Permissions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Robot.Permissions(childComplexity), true
 	case "Robot.project":
 		if e.ComplexityRoot.Robot.Project == nil {
 			break
@@ -1901,6 +2036,44 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RobotEdge.Node(childComplexity), true
+
+	case "RobotPermission.action":
+		if e.ComplexityRoot.RobotPermission.Action == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RobotPermission.Action(childComplexity), true
+	case "RobotPermission.project":
+		if e.ComplexityRoot.RobotPermission.Project == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RobotPermission.Project(childComplexity), true
+	case "RobotPermission.resource":
+		if e.ComplexityRoot.RobotPermission.Resource == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RobotPermission.Resource(childComplexity), true
+
+	case "RobotSecretPayload.login":
+		if e.ComplexityRoot.RobotSecretPayload.Login == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RobotSecretPayload.Login(childComplexity), true
+	case "RobotSecretPayload.robot":
+		if e.ComplexityRoot.RobotSecretPayload.Robot == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RobotSecretPayload.Robot(childComplexity), true
+	case "RobotSecretPayload.secret":
+		if e.ComplexityRoot.RobotSecretPayload.Secret == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RobotSecretPayload.Secret(childComplexity), true
 
 	case "SystemInfo.artifactCount":
 		if e.ComplexityRoot.SystemInfo.ArtifactCount == nil {
@@ -2142,6 +2315,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("AccessTokenOrder", ec.unmarshalInputAccessTokenOrder),
 			graphql.NewInputUnmarshaler("AccessTokenWhereInput", ec.unmarshalInputAccessTokenWhereInput),
+			graphql.NewInputUnmarshaler("AddProjectMemberInput", ec.unmarshalInputAddProjectMemberInput),
 			graphql.NewInputUnmarshaler("ArtifactOrder", ec.unmarshalInputArtifactOrder),
 			graphql.NewInputUnmarshaler("ArtifactWhereInput", ec.unmarshalInputArtifactWhereInput),
 			graphql.NewInputUnmarshaler("AuditLogOrder", ec.unmarshalInputAuditLogOrder),
@@ -2149,6 +2323,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CreateAccessTokenInput", ec.unmarshalInputCreateAccessTokenInput),
 			graphql.NewInputUnmarshaler("CreateLabelInput", ec.unmarshalInputCreateLabelInput),
 			graphql.NewInputUnmarshaler("CreateProjectInput", ec.unmarshalInputCreateProjectInput),
+			graphql.NewInputUnmarshaler("CreateRobotInput", ec.unmarshalInputCreateRobotInput),
 			graphql.NewInputUnmarshaler("CreateUserInput", ec.unmarshalInputCreateUserInput),
 			graphql.NewInputUnmarshaler("LabelOrder", ec.unmarshalInputLabelOrder),
 			graphql.NewInputUnmarshaler("LabelWhereInput", ec.unmarshalInputLabelWhereInput),
@@ -2156,14 +2331,17 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("MemberWhereInput", ec.unmarshalInputMemberWhereInput),
 			graphql.NewInputUnmarshaler("ProjectOrder", ec.unmarshalInputProjectOrder),
 			graphql.NewInputUnmarshaler("ProjectWhereInput", ec.unmarshalInputProjectWhereInput),
+			graphql.NewInputUnmarshaler("RemoveProjectMemberInput", ec.unmarshalInputRemoveProjectMemberInput),
 			graphql.NewInputUnmarshaler("RepositoryOrder", ec.unmarshalInputRepositoryOrder),
 			graphql.NewInputUnmarshaler("RepositoryWhereInput", ec.unmarshalInputRepositoryWhereInput),
 			graphql.NewInputUnmarshaler("RobotOrder", ec.unmarshalInputRobotOrder),
+			graphql.NewInputUnmarshaler("RobotPermissionInput", ec.unmarshalInputRobotPermissionInput),
 			graphql.NewInputUnmarshaler("RobotWhereInput", ec.unmarshalInputRobotWhereInput),
 			graphql.NewInputUnmarshaler("TagOrder", ec.unmarshalInputTagOrder),
 			graphql.NewInputUnmarshaler("TagWhereInput", ec.unmarshalInputTagWhereInput),
 			graphql.NewInputUnmarshaler("UpdateLabelInput", ec.unmarshalInputUpdateLabelInput),
 			graphql.NewInputUnmarshaler("UpdateProjectInput", ec.unmarshalInputUpdateProjectInput),
+			graphql.NewInputUnmarshaler("UpdateRobotInput", ec.unmarshalInputUpdateRobotInput),
 			graphql.NewInputUnmarshaler("UpdateUserInput", ec.unmarshalInputUpdateUserInput),
 			graphql.NewInputUnmarshaler("UserOrder", ec.unmarshalInputUserOrder),
 			graphql.NewInputUnmarshaler("UserWhereInput", ec.unmarshalInputUserWhereInput),
@@ -2463,6 +2641,110 @@ extend type Mutation {
   "Copies an artifact into another repository (of any project the caller may push to), optionally tagging it."
   copyArtifact(repository: String!, reference: String!, targetRepository: String!, targetTag: String): Artifact!
   deleteRepository(name: String!): Boolean!
+}
+`, BuiltIn: false},
+	{Name: "../../access.graphql", Input: `# Who may do what: project members (users and groups) and robot accounts.
+
+"A resource a robot permission applies to."
+enum PermissionResource {
+  REPOSITORY
+  ARTIFACT
+  TAG
+  ARTIFACT_LABEL
+  SCAN
+}
+
+"What a robot permission allows on its resource."
+enum PermissionAction {
+  PULL
+  PUSH
+  DELETE
+  CREATE
+  READ
+}
+
+"""
+One permission of a robot. The valid pairs are REPOSITORY PULL/PUSH/DELETE,
+ARTIFACT READ/DELETE, TAG CREATE/DELETE, ARTIFACT_LABEL CREATE (adding and
+removing labels) and SCAN CREATE.
+"""
+type RobotPermission {
+  "The project it applies to; \"*\" for every project."
+  project: String!
+  resource: PermissionResource!
+  action: PermissionAction!
+}
+
+input RobotPermissionInput {
+  "Required for system robots (a project name or \"*\"); ignored for project robots."
+  project: String
+  resource: PermissionResource!
+  action: PermissionAction!
+}
+
+extend type Robot {
+  permissions: [RobotPermission!]!
+  "Whether the robot has expired."
+  expired: Boolean!
+}
+
+input AddProjectMemberInput {
+  project: String!
+  "A user, by username. Give either username or group."
+  username: String
+  "A group, as the identity provider's groups claim names it."
+  group: String
+  role: Role!
+}
+
+input RemoveProjectMemberInput {
+  project: String!
+  username: String
+  group: String
+}
+
+input CreateRobotInput {
+  "1 to 64 lowercase letters, digits and single '.', '_' or '-'."
+  name: String!
+  "The project of a project robot; omit for a system robot (system admins only)."
+  project: String
+  description: String = ""
+  permissions: [RobotPermissionInput!]!
+  "Days until the robot expires: omit for the default (30), -1 for never."
+  expiresInDays: Int
+}
+
+input UpdateRobotInput {
+  description: String
+  disabled: Boolean
+  permissions: [RobotPermissionInput!]
+  "Days from now until the robot expires, or -1 for never."
+  expiresInDays: Int
+}
+
+type RobotSecretPayload {
+  robot: Robot!
+  "The login name for docker login, e.g. robot$team-a+ci."
+  login: String!
+  "The secret, shown only this once."
+  secret: String!
+}
+
+extend type Query {
+  "The robots of a project (maintainers and up), or the system robots (system admins) when project is omitted."
+  robots(project: String): [Robot!]!
+}
+
+extend type Mutation {
+  addProjectMember(input: AddProjectMemberInput!): Member!
+  updateProjectMember(input: AddProjectMemberInput!): Member!
+  removeProjectMember(input: RemoveProjectMemberInput!): Boolean!
+
+  createRobot(input: CreateRobotInput!): RobotSecretPayload!
+  updateRobot(id: ID!, input: UpdateRobotInput!): Robot!
+  "Replaces the robot's secret; the old one stops working at once."
+  refreshRobotSecret(id: ID!): RobotSecretPayload!
+  deleteRobot(id: ID!): Boolean!
 }
 `, BuiltIn: false},
 	{Name: "../../ent.graphql", Input: `directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
@@ -5165,6 +5447,10 @@ func (ec *executionContext) childFields_Robot(ctx context.Context, field graphql
 		return ec.fieldContext_Robot_lastUsedAt(ctx, field)
 	case "project":
 		return ec.fieldContext_Robot_project(ctx, field)
+	case "permissions":
+		return ec.fieldContext_Robot_permissions(ctx, field)
+	case "expired":
+		return ec.fieldContext_Robot_expired(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Robot", field.Name)
 }
@@ -5177,6 +5463,30 @@ func (ec *executionContext) childFields_RobotEdge(ctx context.Context, field gra
 		return ec.fieldContext_RobotEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RobotEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_RobotPermission(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "project":
+		return ec.fieldContext_RobotPermission_project(ctx, field)
+	case "resource":
+		return ec.fieldContext_RobotPermission_resource(ctx, field)
+	case "action":
+		return ec.fieldContext_RobotPermission_action(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RobotPermission", field.Name)
+}
+
+func (ec *executionContext) childFields_RobotSecretPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "robot":
+		return ec.fieldContext_RobotSecretPayload_robot(ctx, field)
+	case "login":
+		return ec.fieldContext_RobotSecretPayload_login(ctx, field)
+	case "secret":
+		return ec.fieldContext_RobotSecretPayload_secret(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RobotSecretPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_SystemInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5455,6 +5765,20 @@ func (ec *executionContext) field_Mutation_addArtifactLabel_args(ctx context.Con
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_addProjectMember_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.AddProjectMemberInput, error) {
+			return ec.unmarshalNAddProjectMemberInput2githubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐAddProjectMemberInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_changePassword_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5549,6 +5873,20 @@ func (ec *executionContext) field_Mutation_createProject_args(ctx context.Contex
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.CreateProjectInput, error) {
 			return ec.unmarshalNCreateProjectInput2githubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐCreateProjectInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createRobot_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreateRobotInput, error) {
+			return ec.unmarshalNCreateRobotInput2githubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐCreateRobotInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -5673,6 +6011,20 @@ func (ec *executionContext) field_Mutation_deleteRepository_args(ctx context.Con
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_deleteRobot_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_deleteTag_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5696,6 +6048,20 @@ func (ec *executionContext) field_Mutation_deleteTag_args(ctx context.Context, r
 }
 
 func (ec *executionContext) field_Mutation_deleteUser_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_refreshRobotSecret_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
@@ -5739,6 +6105,20 @@ func (ec *executionContext) field_Mutation_removeArtifactLabel_args(ctx context.
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_removeProjectMember_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RemoveProjectMemberInput, error) {
+			return ec.unmarshalNRemoveProjectMemberInput2githubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐRemoveProjectMemberInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_revokeAccessToken_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5775,6 +6155,20 @@ func (ec *executionContext) field_Mutation_updateLabel_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_updateProjectMember_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.AddProjectMemberInput, error) {
+			return ec.unmarshalNAddProjectMemberInput2githubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐAddProjectMemberInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_updateProject_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5789,6 +6183,28 @@ func (ec *executionContext) field_Mutation_updateProject_args(ctx context.Contex
 	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.UpdateProjectInput, error) {
 			return ec.unmarshalNUpdateProjectInput2githubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐUpdateProjectInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateRobot_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdateRobotInput, error) {
+			return ec.unmarshalNUpdateRobotInput2githubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐUpdateRobotInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -6200,6 +6616,20 @@ func (ec *executionContext) field_Query_repository_args(ctx context.Context, raw
 		return nil, err
 	}
 	args["name"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_robots_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "project",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["project"] = arg0
 	return args, nil
 }
 
@@ -10115,6 +10545,314 @@ func (ec *executionContext) fieldContext_Mutation_deleteRepository(ctx context.C
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_addProjectMember(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_addProjectMember(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AddProjectMember(ctx, fc.Args["input"].(model.AddProjectMemberInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Member) graphql.Marshaler {
+			return ec.marshalNMember2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐMember(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_addProjectMember(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Member(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_addProjectMember_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateProjectMember(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateProjectMember(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateProjectMember(ctx, fc.Args["input"].(model.AddProjectMemberInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Member) graphql.Marshaler {
+			return ec.marshalNMember2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐMember(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateProjectMember(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Member(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateProjectMember_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_removeProjectMember(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_removeProjectMember(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RemoveProjectMember(ctx, fc.Args["input"].(model.RemoveProjectMemberInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_removeProjectMember(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_removeProjectMember_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createRobot(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createRobot(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateRobot(ctx, fc.Args["input"].(model.CreateRobotInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RobotSecretPayload) graphql.Marshaler {
+			return ec.marshalNRobotSecretPayload2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐRobotSecretPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createRobot(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RobotSecretPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createRobot_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateRobot(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateRobot(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateRobot(ctx, fc.Args["id"].(int), fc.Args["input"].(model.UpdateRobotInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Robot) graphql.Marshaler {
+			return ec.marshalNRobot2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐRobot(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateRobot(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Robot(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateRobot_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_refreshRobotSecret(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_refreshRobotSecret(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RefreshRobotSecret(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RobotSecretPayload) graphql.Marshaler {
+			return ec.marshalNRobotSecretPayload2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐRobotSecretPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_refreshRobotSecret(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RobotSecretPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_refreshRobotSecret_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteRobot(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteRobot(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteRobot(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteRobot(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteRobot_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[int]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11327,6 +12065,50 @@ func (ec *executionContext) fieldContext_Query_artifact(ctx context.Context, fie
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_robots(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_robots(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Robots(ctx, fc.Args["project"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Robot) graphql.Marshaler {
+			return ec.marshalNRobot2ᚕᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐRobotᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_robots(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Robot(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_robots_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12134,6 +12916,61 @@ func (ec *executionContext) fieldContext_Robot_project(_ context.Context, field 
 	return fc, nil
 }
 
+func (ec *executionContext) _Robot_permissions(ctx context.Context, field graphql.CollectedField, obj *ent.Robot) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Robot_permissions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Robot().Permissions(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.RobotPermission) graphql.Marshaler {
+			return ec.marshalNRobotPermission2ᚕᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐRobotPermissionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Robot_permissions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Robot",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RobotPermission(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Robot_expired(ctx context.Context, field graphql.CollectedField, obj *ent.Robot) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Robot_expired(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Robot().Expired(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Robot_expired(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Robot", field, true, true, "Boolean")
+}
+
 func (ec *executionContext) _RobotConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.RobotConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12274,6 +13111,153 @@ func (ec *executionContext) _RobotEdge_cursor(ctx context.Context, field graphql
 }
 func (ec *executionContext) fieldContext_RobotEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RobotEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _RobotPermission_project(ctx context.Context, field graphql.CollectedField, obj *model.RobotPermission) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RobotPermission_project(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Project, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RobotPermission_project(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RobotPermission", field, false, false, "String")
+}
+
+func (ec *executionContext) _RobotPermission_resource(ctx context.Context, field graphql.CollectedField, obj *model.RobotPermission) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RobotPermission_resource(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Resource, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.PermissionResource) graphql.Marshaler {
+			return ec.marshalNPermissionResource2githubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐPermissionResource(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RobotPermission_resource(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RobotPermission", field, false, false, "PermissionResource")
+}
+
+func (ec *executionContext) _RobotPermission_action(ctx context.Context, field graphql.CollectedField, obj *model.RobotPermission) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RobotPermission_action(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Action, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.PermissionAction) graphql.Marshaler {
+			return ec.marshalNPermissionAction2githubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐPermissionAction(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RobotPermission_action(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RobotPermission", field, false, false, "PermissionAction")
+}
+
+func (ec *executionContext) _RobotSecretPayload_robot(ctx context.Context, field graphql.CollectedField, obj *model.RobotSecretPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RobotSecretPayload_robot(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Robot, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Robot) graphql.Marshaler {
+			return ec.marshalNRobot2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐRobot(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RobotSecretPayload_robot(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RobotSecretPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Robot(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RobotSecretPayload_login(ctx context.Context, field graphql.CollectedField, obj *model.RobotSecretPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RobotSecretPayload_login(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Login, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RobotSecretPayload_login(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RobotSecretPayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _RobotSecretPayload_secret(ctx context.Context, field graphql.CollectedField, obj *model.RobotSecretPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RobotSecretPayload_secret(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Secret, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RobotSecretPayload_secret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RobotSecretPayload", field, false, false, "String")
 }
 
 func (ec *executionContext) _SystemInfo_version(ctx context.Context, field graphql.CollectedField, obj *model.SystemInfo) (ret graphql.Marshaler) {
@@ -14780,6 +15764,69 @@ func UnmarshalAccessTokenWhereInput(ctx context.Context, raw any) (ent.AccessTok
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputAddProjectMemberInput(ctx context.Context, obj any) (model.AddProjectMemberInput, error) {
+	var it model.AddProjectMemberInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"project", "username", "group", "role"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "project":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("project"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Project = data
+		case "username":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("username"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Username = data
+		case "group":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("group"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Group = data
+		case "role":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("role"))
+			data, err := ec.unmarshalNRole2githubᚗcomᚋberthᚑregistryᚋberthᚋentᚋmemberᚐRole(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Role = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalAddProjectMemberInput unmarshals raw into the AddProjectMemberInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAddProjectMemberInput(ctx context.Context, raw any) (model.AddProjectMemberInput, error) {
+	var out model.AddProjectMemberInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AddProjectMemberInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputArtifactOrder(ctx context.Context, obj any) (ent.ArtifactOrder, error) {
 	var it ent.ArtifactOrder
 	if obj == nil {
@@ -16843,6 +17890,80 @@ func UnmarshalCreateProjectInput(ctx context.Context, raw any) (model.CreateProj
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCreateRobotInput(ctx context.Context, obj any) (model.CreateRobotInput, error) {
+	var it model.CreateRobotInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["description"]; !present {
+		asMap["description"] = ""
+	}
+
+	fieldsInOrder := [...]string{"name", "project", "description", "permissions", "expiresInDays"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "project":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("project"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Project = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "permissions":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("permissions"))
+			data, err := ec.unmarshalNRobotPermissionInput2ᚕᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐRobotPermissionInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Permissions = data
+		case "expiresInDays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expiresInDays"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpiresInDays = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateRobotInput unmarshals raw into the CreateRobotInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateRobotInput(ctx context.Context, raw any) (model.CreateRobotInput, error) {
+	var out model.CreateRobotInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateRobotInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCreateUserInput(ctx context.Context, obj any) (model.CreateUserInput, error) {
 	var it model.CreateUserInput
 	if obj == nil {
@@ -18692,6 +19813,62 @@ func UnmarshalProjectWhereInput(ctx context.Context, raw any) (ent.ProjectWhereI
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputRemoveProjectMemberInput(ctx context.Context, obj any) (model.RemoveProjectMemberInput, error) {
+	var it model.RemoveProjectMemberInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"project", "username", "group"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "project":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("project"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Project = data
+		case "username":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("username"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Username = data
+		case "group":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("group"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Group = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRemoveProjectMemberInput unmarshals raw into the RemoveProjectMemberInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRemoveProjectMemberInput(ctx context.Context, raw any) (model.RemoveProjectMemberInput, error) {
+	var out model.RemoveProjectMemberInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RemoveProjectMemberInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputRepositoryOrder(ctx context.Context, obj any) (ent.RepositoryOrder, error) {
 	var it ent.RepositoryOrder
 	if obj == nil {
@@ -19397,6 +20574,62 @@ func (ec *executionContext) unmarshalInputRobotOrder(ctx context.Context, obj an
 func UnmarshalRobotOrder(ctx context.Context, raw any) (ent.RobotOrder, error) {
 	var out ent.RobotOrder
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "RobotOrder", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRobotPermissionInput(ctx context.Context, obj any) (model.RobotPermissionInput, error) {
+	var it model.RobotPermissionInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"project", "resource", "action"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "project":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("project"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Project = data
+		case "resource":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resource"))
+			data, err := ec.unmarshalNPermissionResource2githubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐPermissionResource(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Resource = data
+		case "action":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("action"))
+			data, err := ec.unmarshalNPermissionAction2githubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐPermissionAction(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Action = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRobotPermissionInput unmarshals raw into the RobotPermissionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRobotPermissionInput(ctx context.Context, raw any) (model.RobotPermissionInput, error) {
+	var out model.RobotPermissionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RobotPermissionInput", raw, &out)
 	return out, err
 }
 
@@ -20759,6 +21992,69 @@ func (ec *executionContext) unmarshalInputUpdateProjectInput(ctx context.Context
 func UnmarshalUpdateProjectInput(ctx context.Context, raw any) (model.UpdateProjectInput, error) {
 	var out model.UpdateProjectInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateProjectInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUpdateRobotInput(ctx context.Context, obj any) (model.UpdateRobotInput, error) {
+	var it model.UpdateRobotInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"description", "disabled", "permissions", "expiresInDays"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "disabled":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("disabled"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Disabled = data
+		case "permissions":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("permissions"))
+			data, err := ec.unmarshalORobotPermissionInput2ᚕᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐRobotPermissionInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Permissions = data
+		case "expiresInDays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expiresInDays"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpiresInDays = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateRobotInput unmarshals raw into the UpdateRobotInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateRobotInput(ctx context.Context, raw any) (model.UpdateRobotInput, error) {
+	var out model.UpdateRobotInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateRobotInput", raw, &out)
 	return out, err
 }
 
@@ -22810,6 +24106,55 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "addProjectMember":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_addProjectMember(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateProjectMember":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateProjectMember(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "removeProjectMember":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_removeProjectMember(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createRobot":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createRobot(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateRobot":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateRobot(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "refreshRobotSecret":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_refreshRobotSecret(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteRobot":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteRobot(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -23200,6 +24545,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_artifact(ctx, field)
 				})
+		case "robots":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_robots(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -23470,6 +24821,18 @@ func (ec *executionContext) _Robot(ctx context.Context, sel ast.SelectionSet, ob
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Robot_project(ctx, field, obj)
 				})
+		case "permissions":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Robot_permissions(ctx, field, obj)
+				})
+		case "expired":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Robot_expired(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -23548,6 +24911,92 @@ func (ec *executionContext) _RobotEdge(ctx context.Context, sel ast.SelectionSet
 			}
 		case "cursor":
 			out.Values[i] = ec._RobotEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var robotPermissionImplementors = []string{"RobotPermission"}
+
+func (ec *executionContext) _RobotPermission(ctx context.Context, sel ast.SelectionSet, obj *model.RobotPermission) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, robotPermissionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RobotPermission")
+		case "project":
+			out.Values[i] = ec._RobotPermission_project(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resource":
+			out.Values[i] = ec._RobotPermission_resource(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "action":
+			out.Values[i] = ec._RobotPermission_action(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var robotSecretPayloadImplementors = []string{"RobotSecretPayload"}
+
+func (ec *executionContext) _RobotSecretPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RobotSecretPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, robotSecretPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RobotSecretPayload")
+		case "robot":
+			out.Values[i] = ec._RobotSecretPayload_robot(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "login":
+			out.Values[i] = ec._RobotSecretPayload_login(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "secret":
+			out.Values[i] = ec._RobotSecretPayload_secret(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -24349,6 +25798,11 @@ func (ec *executionContext) unmarshalNAccessTokenWhereInput2ᚖgithubᚗcomᚋbe
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNAddProjectMemberInput2githubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐAddProjectMemberInput(ctx context.Context, v any) (model.AddProjectMemberInput, error) {
+	res, err := ec.unmarshalInputAddProjectMemberInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNArtifact2ᚕᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐArtifactᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Artifact) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -24495,6 +25949,11 @@ func (ec *executionContext) unmarshalNCreateLabelInput2githubᚗcomᚋberthᚑre
 
 func (ec *executionContext) unmarshalNCreateProjectInput2githubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐCreateProjectInput(ctx context.Context, v any) (model.CreateProjectInput, error) {
 	res, err := ec.unmarshalInputCreateProjectInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNCreateRobotInput2githubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐCreateRobotInput(ctx context.Context, v any) (model.CreateRobotInput, error) {
+	res, err := ec.unmarshalInputCreateRobotInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -24742,6 +26201,26 @@ func (ec *executionContext) marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPag
 	return ec._PageInfo(ctx, sel, &v)
 }
 
+func (ec *executionContext) unmarshalNPermissionAction2githubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐPermissionAction(ctx context.Context, v any) (model.PermissionAction, error) {
+	var res model.PermissionAction
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPermissionAction2githubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐPermissionAction(ctx context.Context, sel ast.SelectionSet, v model.PermissionAction) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNPermissionResource2githubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐPermissionResource(ctx context.Context, v any) (model.PermissionResource, error) {
+	var res model.PermissionResource
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPermissionResource2githubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐPermissionResource(ctx context.Context, sel ast.SelectionSet, v model.PermissionResource) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNProject2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐProject(ctx context.Context, sel ast.SelectionSet, v *ent.Project) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Project!")
@@ -24775,6 +26254,11 @@ func (ec *executionContext) marshalNProjectOrderField2ᚖgithubᚗcomᚋberthᚑ
 func (ec *executionContext) unmarshalNProjectWhereInput2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐProjectWhereInput(ctx context.Context, v any) (*ent.ProjectWhereInput, error) {
 	res, err := ec.unmarshalInputProjectWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNRemoveProjectMemberInput2githubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐRemoveProjectMemberInput(ctx context.Context, v any) (model.RemoveProjectMemberInput, error) {
+	res, err := ec.unmarshalInputRemoveProjectMemberInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNRepository2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐRepository(ctx context.Context, sel ast.SelectionSet, v *ent.Repository) graphql.Marshaler {
@@ -24812,6 +26296,30 @@ func (ec *executionContext) unmarshalNRepositoryWhereInput2ᚖgithubᚗcomᚋber
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNRobot2ᚕᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐRobotᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Robot) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRobot2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐRobot(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNRobot2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐRobot(ctx context.Context, sel ast.SelectionSet, v *ent.Robot) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Robot!")
+		return graphql.Null
+	}
+	return ec._Robot(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNRobotOrderField2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐRobotOrderField(ctx context.Context, v any) (*ent.RobotOrderField, error) {
 	var res = new(ent.RobotOrderField)
 	err := res.UnmarshalGQL(v)
@@ -24824,6 +26332,57 @@ func (ec *executionContext) marshalNRobotOrderField2ᚖgithubᚗcomᚋberthᚑre
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) marshalNRobotPermission2ᚕᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐRobotPermissionᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.RobotPermission) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRobotPermission2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐRobotPermission(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNRobotPermission2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐRobotPermission(ctx context.Context, sel ast.SelectionSet, v *model.RobotPermission) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RobotPermission!")
+		return graphql.Null
+	}
+	return ec._RobotPermission(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRobotPermissionInput2ᚕᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐRobotPermissionInputᚄ(ctx context.Context, v any) ([]*model.RobotPermissionInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.RobotPermissionInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNRobotPermissionInput2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐRobotPermissionInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalNRobotPermissionInput2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐRobotPermissionInput(ctx context.Context, v any) (*model.RobotPermissionInput, error) {
+	res, err := ec.unmarshalInputRobotPermissionInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRobotSecretPayload2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐRobotSecretPayload(ctx context.Context, sel ast.SelectionSet, v *model.RobotSecretPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RobotSecretPayload!")
+		return graphql.Null
+	}
+	return ec._RobotSecretPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNRobotWhereInput2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐRobotWhereInput(ctx context.Context, v any) (*ent.RobotWhereInput, error) {
@@ -24948,6 +26507,11 @@ func (ec *executionContext) unmarshalNUpdateLabelInput2githubᚗcomᚋberthᚑre
 
 func (ec *executionContext) unmarshalNUpdateProjectInput2githubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐUpdateProjectInput(ctx context.Context, v any) (model.UpdateProjectInput, error) {
 	res, err := ec.unmarshalInputUpdateProjectInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpdateRobotInput2githubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐUpdateRobotInput(ctx context.Context, v any) (model.UpdateRobotInput, error) {
+	res, err := ec.unmarshalInputUpdateRobotInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -25911,6 +27475,23 @@ func (ec *executionContext) marshalORobotEdge2ᚖgithubᚗcomᚋberthᚑregistry
 		return graphql.Null
 	}
 	return ec._RobotEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalORobotPermissionInput2ᚕᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐRobotPermissionInputᚄ(ctx context.Context, v any) ([]*model.RobotPermissionInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.RobotPermissionInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNRobotPermissionInput2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐRobotPermissionInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) unmarshalORobotWhereInput2ᚕᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐRobotWhereInputᚄ(ctx context.Context, v any) ([]*ent.RobotWhereInput, error) {

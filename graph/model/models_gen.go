@@ -3,10 +3,24 @@
 package model
 
 import (
+	"bytes"
+	"fmt"
+	"io"
+	"strconv"
 	"time"
 
 	"github.com/berth-registry/berth/ent"
+	"github.com/berth-registry/berth/ent/member"
 )
+
+type AddProjectMemberInput struct {
+	Project string `json:"project"`
+	// A user, by username. Give either username or group.
+	Username *string `json:"username,omitempty"`
+	// A group, as the identity provider's groups claim names it.
+	Group *string     `json:"group,omitempty"`
+	Role  member.Role `json:"role"`
+}
 
 type ArtifactChild struct {
 	Digest    string    `json:"digest"`
@@ -60,6 +74,17 @@ type CreateProjectInput struct {
 	QuotaBytes *int64 `json:"quotaBytes,omitempty"`
 }
 
+type CreateRobotInput struct {
+	// 1 to 64 lowercase letters, digits and single '.', '_' or '-'.
+	Name string `json:"name"`
+	// The project of a project robot; omit for a system robot (system admins only).
+	Project     *string                 `json:"project,omitempty"`
+	Description *string                 `json:"description,omitempty"`
+	Permissions []*RobotPermissionInput `json:"permissions"`
+	// Days until the robot expires: omit for the default (30), -1 for never.
+	ExpiresInDays *int `json:"expiresInDays,omitempty"`
+}
+
 type CreateUserInput struct {
 	Username    string  `json:"username"`
 	Password    string  `json:"password"`
@@ -101,6 +126,37 @@ type Platform struct {
 	Variant      *string `json:"variant,omitempty"`
 }
 
+type RemoveProjectMemberInput struct {
+	Project  string  `json:"project"`
+	Username *string `json:"username,omitempty"`
+	Group    *string `json:"group,omitempty"`
+}
+
+// One permission of a robot. The valid pairs are REPOSITORY PULL/PUSH/DELETE,
+// ARTIFACT READ/DELETE, TAG CREATE/DELETE, ARTIFACT_LABEL CREATE (adding and
+// removing labels) and SCAN CREATE.
+type RobotPermission struct {
+	// The project it applies to; "*" for every project.
+	Project  string             `json:"project"`
+	Resource PermissionResource `json:"resource"`
+	Action   PermissionAction   `json:"action"`
+}
+
+type RobotPermissionInput struct {
+	// Required for system robots (a project name or "*"); ignored for project robots.
+	Project  *string            `json:"project,omitempty"`
+	Resource PermissionResource `json:"resource"`
+	Action   PermissionAction   `json:"action"`
+}
+
+type RobotSecretPayload struct {
+	Robot *ent.Robot `json:"robot"`
+	// The login name for docker login, e.g. robot$team-a+ci.
+	Login string `json:"login"`
+	// The secret, shown only this once.
+	Secret string `json:"secret"`
+}
+
 type SystemInfo struct {
 	Version string `json:"version"`
 	// sqlite or postgres
@@ -128,6 +184,14 @@ type UpdateProjectInput struct {
 	QuotaBytes  *int64  `json:"quotaBytes,omitempty"`
 }
 
+type UpdateRobotInput struct {
+	Description *string                 `json:"description,omitempty"`
+	Disabled    *bool                   `json:"disabled,omitempty"`
+	Permissions []*RobotPermissionInput `json:"permissions,omitempty"`
+	// Days from now until the robot expires, or -1 for never.
+	ExpiresInDays *int `json:"expiresInDays,omitempty"`
+}
+
 type UpdateUserInput struct {
 	Email       *string `json:"email,omitempty"`
 	DisplayName *string `json:"displayName,omitempty"`
@@ -135,4 +199,128 @@ type UpdateUserInput struct {
 	Disabled    *bool   `json:"disabled,omitempty"`
 	// Sets a new password (system admins only).
 	Password *string `json:"password,omitempty"`
+}
+
+// What a robot permission allows on its resource.
+type PermissionAction string
+
+const (
+	PermissionActionPull   PermissionAction = "PULL"
+	PermissionActionPush   PermissionAction = "PUSH"
+	PermissionActionDelete PermissionAction = "DELETE"
+	PermissionActionCreate PermissionAction = "CREATE"
+	PermissionActionRead   PermissionAction = "READ"
+)
+
+var AllPermissionAction = []PermissionAction{
+	PermissionActionPull,
+	PermissionActionPush,
+	PermissionActionDelete,
+	PermissionActionCreate,
+	PermissionActionRead,
+}
+
+func (e PermissionAction) IsValid() bool {
+	switch e {
+	case PermissionActionPull, PermissionActionPush, PermissionActionDelete, PermissionActionCreate, PermissionActionRead:
+		return true
+	}
+	return false
+}
+
+func (e PermissionAction) String() string {
+	return string(e)
+}
+
+func (e *PermissionAction) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = PermissionAction(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid PermissionAction", str)
+	}
+	return nil
+}
+
+func (e PermissionAction) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *PermissionAction) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e PermissionAction) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// A resource a robot permission applies to.
+type PermissionResource string
+
+const (
+	PermissionResourceRepository    PermissionResource = "REPOSITORY"
+	PermissionResourceArtifact      PermissionResource = "ARTIFACT"
+	PermissionResourceTag           PermissionResource = "TAG"
+	PermissionResourceArtifactLabel PermissionResource = "ARTIFACT_LABEL"
+	PermissionResourceScan          PermissionResource = "SCAN"
+)
+
+var AllPermissionResource = []PermissionResource{
+	PermissionResourceRepository,
+	PermissionResourceArtifact,
+	PermissionResourceTag,
+	PermissionResourceArtifactLabel,
+	PermissionResourceScan,
+}
+
+func (e PermissionResource) IsValid() bool {
+	switch e {
+	case PermissionResourceRepository, PermissionResourceArtifact, PermissionResourceTag, PermissionResourceArtifactLabel, PermissionResourceScan:
+		return true
+	}
+	return false
+}
+
+func (e PermissionResource) String() string {
+	return string(e)
+}
+
+func (e *PermissionResource) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = PermissionResource(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid PermissionResource", str)
+	}
+	return nil
+}
+
+func (e PermissionResource) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *PermissionResource) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e PermissionResource) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }

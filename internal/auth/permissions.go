@@ -39,6 +39,11 @@ const (
 	LabelWrite         Action = "label:write"
 
 	LogRead Action = "log:read"
+
+	RobotRead  Action = "robot:read"
+	RobotWrite Action = "robot:write"
+
+	ScanCreate Action = "scan:create"
 )
 
 // rank orders roles; a higher rank may do everything a lower one may.
@@ -65,6 +70,9 @@ var minimumRole = map[Action]Role{
 	ArtifactDelete:     RoleMaintainer,
 	TagDelete:          RoleMaintainer,
 	LabelWrite:         RoleMaintainer,
+	ScanCreate:         RoleMaintainer,
+	RobotRead:          RoleMaintainer,
+	RobotWrite:         RoleProjectAdmin,
 	ProjectUpdate:      RoleProjectAdmin,
 	ProjectDelete:      RoleProjectAdmin,
 	MemberWrite:        RoleProjectAdmin,
@@ -75,6 +83,16 @@ var publicActions = map[Action]bool{ProjectRead: true, RepositoryPull: true}
 
 // readActions are all a read-only token may do.
 var readActions = map[Action]bool{ProjectRead: true, RepositoryPull: true, MemberRead: true, LogRead: true}
+
+// robotActions are the permissions a robot account may carry: registry
+// and artifact work, never project administration.
+var robotActions = map[Action]bool{
+	ProjectRead: true, RepositoryPull: true, RepositoryPush: true, RepositoryDelete: true,
+	ArtifactDelete: true, TagCreate: true, TagDelete: true, ArtifactLabelWrite: true, ScanCreate: true,
+}
+
+// RobotAction reports whether a robot account may be granted action.
+func RobotAction(a Action) bool { return robotActions[a] }
 
 // RoleAllows reports whether role may perform action.
 func RoleAllows(role Role, action Action) bool {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,6 +29,10 @@ type Service struct {
 	client *ent.Client
 	// SessionTTL is how long a portal session lasts.
 	SessionTTL time.Duration
+	// RobotPrefix starts every robot login name.
+	RobotPrefix string
+	// RobotDefaultExpiry applies to robots created without an expiry.
+	RobotDefaultExpiry time.Duration
 
 	// verified remembers recent successful argon2id checks so that clients
 	// sending Basic credentials on every request do not pay for the hash
@@ -39,7 +44,10 @@ type Service struct {
 
 // New returns a Service over client.
 func New(client *ent.Client) *Service {
-	return &Service{client: client, SessionTTL: 12 * time.Hour, verified: map[[32]byte]time.Time{}}
+	return &Service{
+		client: client, SessionTTL: 12 * time.Hour, RobotPrefix: DefaultRobotPrefix,
+		RobotDefaultExpiry: 30 * 24 * time.Hour, verified: map[[32]byte]time.Time{},
+	}
 }
 
 // ErrBadCredentials is returned for a wrong username, password or token.
@@ -52,6 +60,13 @@ func userViewer(u *ent.User) *viewer.Viewer {
 // Password authenticates username with either the user's password or one of
 // their access tokens, as docker login and HTTP Basic send them.
 func (s *Service) Password(ctx context.Context, username, secret string) (*viewer.Viewer, error) {
+	if strings.HasPrefix(username, s.RobotPrefix) {
+		v, err := s.robotBySecret(ctx, secret)
+		if err != nil || v.Username != username {
+			return nil, ErrBadCredentials
+		}
+		return v, nil
+	}
 	sys := viewer.SystemContext(ctx)
 	u, err := s.client.User.Query().Where(user.Username(username)).Only(sys)
 	if err != nil {
@@ -103,6 +118,9 @@ func (s *Service) verifyPassword(hash, password string) bool {
 
 // Bearer authenticates an access token secret.
 func (s *Service) Bearer(ctx context.Context, secret string) (*viewer.Viewer, error) {
+	if strings.HasPrefix(secret, RobotSecretPrefix) {
+		return s.robotBySecret(ctx, secret)
+	}
 	sys := viewer.SystemContext(ctx)
 	t, err := s.client.AccessToken.Query().
 		Where(accesstoken.TokenHash(HashSecret(secret))).WithUser().Only(sys)
@@ -133,8 +151,8 @@ func (s *Service) Login(ctx context.Context, username, password string) (secret,
 	if err != nil {
 		return "", "", time.Time{}, err
 	}
-	if v.TokenID != 0 {
-		// Access tokens are for CLIs and scripts, not for the portal.
+	if v.TokenID != 0 || v.Kind != viewer.User {
+		// Access tokens and robots are for CLIs and scripts, not for the portal.
 		return "", "", time.Time{}, ErrBadCredentials
 	}
 	return s.StartSession(ctx, v.UserID)
@@ -200,6 +218,14 @@ func (s *Service) Can(ctx context.Context, action Action, p *ent.Project) error 
 	if v.IsAnonymous() {
 		return errdefs.Unauthenticatedf("sign in to %s in project %q", describe(action), p.Name)
 	}
+	if v.Kind == viewer.Robot {
+		for _, g := range v.Grants {
+			if (g.Project == p.Name || g.Project == "*") && (Action(g.Action) == action || action == ProjectRead) {
+				return nil
+			}
+		}
+		return errdefs.Deniedf("robot %q may not %s in project %q", v.Username, describe(action), p.Name)
+	}
 	role, ok, err := s.Role(ctx, p.ID)
 	if err != nil {
 		return err
@@ -210,21 +236,28 @@ func (s *Service) Can(ctx context.Context, action Action, p *ent.Project) error 
 	return errdefs.Deniedf("you may not %s in project %q", describe(action), p.Name)
 }
 
-// Role returns the viewer's role in a project, if they are a member.
+// Role returns the viewer's role in a project, if they are a member
+// directly or through one of their groups; the highest role wins.
 func (s *Service) Role(ctx context.Context, projectID int) (Role, bool, error) {
 	v := viewer.FromContext(ctx)
 	if v.Kind != viewer.User {
 		return "", false, nil
 	}
-	m, err := s.client.Member.Query().
-		Where(member.ProjectID(projectID), member.UserID(v.UserID)).Only(viewer.SystemContext(ctx))
-	if ent.IsNotFound(err) {
-		return "", false, nil
+	who := member.UserID(v.UserID)
+	if len(v.Groups) > 0 {
+		who = member.Or(who, member.GroupNameIn(v.Groups...))
 	}
-	if err != nil {
+	ms, err := s.client.Member.Query().Where(member.ProjectID(projectID), who).All(viewer.SystemContext(ctx))
+	if err != nil || len(ms) == 0 {
 		return "", false, err
 	}
-	return m.Role, true, nil
+	best := ms[0].Role
+	for _, m := range ms[1:] {
+		if rank[m.Role] > rank[best] {
+			best = m.Role
+		}
+	}
+	return best, true, nil
 }
 
 func describe(a Action) string {

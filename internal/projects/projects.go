@@ -59,6 +59,9 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (*ent.Project, err
 	if v.ReadOnly {
 		return nil, errdefs.Deniedf("this access token is read-only")
 	}
+	if v.Kind == viewer.Robot {
+		return nil, errdefs.Deniedf("robot accounts cannot create projects")
+	}
 	if err := ValidateName(in.Name); err != nil {
 		return nil, err
 	}
