@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/berth-registry/berth/ent"
@@ -48,6 +49,23 @@ type Service struct {
 	host   string
 	log    *slog.Logger
 	pulls  *pullRecorder
+
+	// names caches the project and repository rows of recently used
+	// repository names for nameTTL: a pull otherwise spends more time
+	// looking them up than serving the manifest. Only rows are cached,
+	// never decisions: auth.Can still runs on every request, so a role
+	// change applies at once and a visibility change within nameTTL.
+	mu    sync.Mutex
+	names map[string]cachedName
+}
+
+// nameTTL bounds how stale a cached project or repository row may be.
+const nameTTL = 2 * time.Second
+
+type cachedName struct {
+	project    *ent.Project
+	repository *ent.Repository
+	at         time.Time
 }
 
 // New returns a Service and starts its pull-statistics flusher; call Close
@@ -62,7 +80,7 @@ func New(opts Options) *Service {
 	host := opts.ExternalURL
 	host = strings.TrimPrefix(strings.TrimPrefix(host, "https://"), "http://")
 	host = strings.TrimSuffix(host, "/")
-	s := &Service{client: opts.Client, blobs: opts.Blobs, auth: opts.Auth, host: host, log: opts.Logger}
+	s := &Service{client: opts.Client, blobs: opts.Blobs, auth: opts.Auth, host: host, log: opts.Logger, names: map[string]cachedName{}}
 	s.pulls = newPullRecorder(opts.Client, opts.Logger, opts.PullFlushInterval)
 	return s
 }
@@ -117,6 +135,12 @@ func (s *Service) Access(ctx context.Context, name string, action auth.Action) (
 	if err := ValidateName(name); err != nil {
 		return nil, err
 	}
+	if c, ok := s.cached(name); ok {
+		if err := s.auth.Can(ctx, action, c.project); err != nil {
+			return nil, err
+		}
+		return &Repo{Name: name, Project: c.project, Repository: c.repository}, nil
+	}
 	sys := viewer.SystemContext(ctx)
 	p, err := s.client.Project.Query().Where(project.Name(ProjectName(name))).Only(sys)
 	if ent.IsNotFound(err) {
@@ -147,7 +171,34 @@ func (s *Service) Access(ctx context.Context, name string, action auth.Action) (
 	if err != nil {
 		return nil, err
 	}
+	s.remember(name, p, r)
 	return &Repo{Name: name, Project: p, Repository: r}, nil
+}
+
+func (s *Service) cached(name string) (cachedName, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.names[name]
+	if !ok || time.Since(c.at) > nameTTL {
+		return cachedName{}, false
+	}
+	return c, true
+}
+
+func (s *Service) remember(name string, p *ent.Project, r *ent.Repository) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.names) >= 4096 {
+		clear(s.names)
+	}
+	s.names[name] = cachedName{project: p, repository: r, at: time.Now()}
+}
+
+// forget drops a cached name, after its repository was created or deleted.
+func (s *Service) forget(name string) {
+	s.mu.Lock()
+	delete(s.names, name)
+	s.mu.Unlock()
 }
 
 // ScopeActions maps the actions of a Docker token scope to berth actions.

@@ -11,12 +11,14 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -63,6 +65,12 @@ type Options struct {
 type Service struct {
 	opts Options
 	kid  string
+
+	// verified caches tokens whose signature was checked, keyed by their
+	// hash: clients send the same token on every request of a push or
+	// pull, and an ECDSA verification costs more than serving a manifest.
+	mu       sync.Mutex
+	verified map[[32]byte]*Claims
 }
 
 // New returns a token Service.
@@ -82,7 +90,7 @@ func New(opts Options) *Service {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Service{opts: opts, kid: keyID(&opts.Key.PublicKey)}
+	return &Service{opts: opts, kid: keyID(&opts.Key.PublicKey), verified: map[[32]byte]*Claims{}}
 }
 
 // ServiceName is the service name clients must send and challenges carry.
@@ -144,6 +152,14 @@ var ErrInvalidToken = errors.New("invalid or expired registry token")
 // Verify checks the signature, issuer, audience and expiry of an access
 // token and returns its claims.
 func (s *Service) Verify(raw string) (*Claims, error) {
+	key := sha256.Sum256([]byte(raw))
+	now := time.Now()
+	s.mu.Lock()
+	c, ok := s.verified[key]
+	s.mu.Unlock()
+	if ok && c.ExpiresAt.After(now) {
+		return c, nil
+	}
 	c, err := s.parse(raw, s.opts.Service)
 	if err != nil {
 		return nil, err
@@ -151,6 +167,19 @@ func (s *Service) Verify(raw string) (*Claims, error) {
 	if c.Use != "" {
 		return nil, ErrInvalidToken
 	}
+	s.mu.Lock()
+	if len(s.verified) >= 10000 {
+		for k, v := range s.verified {
+			if !v.ExpiresAt.After(now) {
+				delete(s.verified, k)
+			}
+		}
+		if len(s.verified) >= 10000 {
+			clear(s.verified)
+		}
+	}
+	s.verified[key] = c
+	s.mu.Unlock()
 	return c, nil
 }
 
