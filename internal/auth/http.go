@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berth-registry/berth/internal/audit"
 	"github.com/berth-registry/berth/internal/errdefs"
 	"github.com/berth-registry/berth/internal/viewer"
 )
@@ -113,6 +114,11 @@ func (s *Service) LoginHandler(secure bool) http.Handler {
 			in.Username, in.Password = r.PostFormValue("username"), r.PostFormValue("password")
 		}
 		secret, csrf, expires, err := s.Login(r.Context(), in.Username, in.Password)
+		entry := audit.Entry{Operation: "login", ResourceType: "user", Resource: in.Username, Actor: in.Username, Result: audit.Success}
+		if err != nil {
+			entry.Result, entry.Detail = audit.Failure, err.Error()
+		}
+		s.Audit.Record(r.Context(), entry)
 		if err != nil {
 			if !errors.Is(err, errdefs.ErrUnauthenticated) {
 				err = errdefs.Unauthenticatedf("sign-in failed")

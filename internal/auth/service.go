@@ -17,6 +17,7 @@ import (
 	"github.com/berth-registry/berth/ent/privacy"
 	"github.com/berth-registry/berth/ent/session"
 	"github.com/berth-registry/berth/ent/user"
+	"github.com/berth-registry/berth/internal/audit"
 	"github.com/berth-registry/berth/internal/errdefs"
 	"github.com/berth-registry/berth/internal/viewer"
 )
@@ -33,6 +34,8 @@ type Service struct {
 	RobotPrefix string
 	// RobotDefaultExpiry applies to robots created without an expiry.
 	RobotDefaultExpiry time.Duration
+	// Audit records sign-ins; nil records nothing.
+	Audit *audit.Recorder
 
 	// verified remembers recent successful argon2id checks so that clients
 	// sending Basic credentials on every request do not pay for the hash
@@ -297,4 +300,3 @@ func RequireAdmin(ctx context.Context) (*viewer.Viewer, error) {
 	}
 	return v, nil
 }
-

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -28,12 +29,25 @@ type Server struct {
 	t     testing.TB
 }
 
-// Start runs berth on a fresh database of the given kind.
-func Start(t testing.TB, kind string) *Server {
+// Option changes the configuration of a test server before it starts.
+type Option func(*config.Config)
+
+// Start runs berth on a fresh database of the given kind. Its external URL
+// is the test server's own URL, so redirects (OIDC) and token realms point
+// back at it.
+func Start(t testing.TB, kind string, opts ...Option) *Server {
 	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listening: %v", err)
+	}
 	cfg := &config.Config{
 		Addr: "127.0.0.1:0", DataDir: t.TempDir(), DatabaseURL: dbtest.URL(t, kind),
 		LogLevel: "error", LogFormat: "text", AdminPassword: AdminPassword,
+		ExternalURL: "http://" + ln.Addr().String(),
+	}
+	for _, o := range opts {
+		o(cfg)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
@@ -41,9 +55,13 @@ func Start(t testing.TB, kind string) *Server {
 	}
 	b, err := server.New(context.Background(), cfg, server.Options{Version: "test", Logger: log})
 	if err != nil {
+		ln.Close()
 		t.Fatalf("starting berth: %v", err)
 	}
-	ts := httptest.NewServer(b.Handler())
+	ts := httptest.NewUnstartedServer(b.Handler())
+	ts.Listener.Close()
+	ts.Listener = ln
+	ts.Start()
 	t.Cleanup(func() {
 		ts.Close()
 		b.Close()
@@ -151,4 +169,34 @@ func (s *Server) CreateProject(c Creds, name string, public bool) {
 	s.t.Helper()
 	s.MustDo(c, `mutation($n: String!, $p: Boolean) { createProject(input: {name: $n, public: $p}) { id } }`,
 		map[string]any{"n": name, "p": public}, nil)
+}
+
+// Login signs in through POST /auth/login and returns the status code.
+func (s *Server) Login(username, password string) int {
+	s.t.Helper()
+	body, _ := json.Marshal(map[string]string{"username": username, "password": password})
+	resp, err := http.Post(s.URL+"/auth/login", "application/json", bytes.NewReader(body))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// Session signs in through POST /auth/login and returns credentials that
+// use the session cookie and its CSRF token, as the portal does.
+func (s *Server) Session(username, password string) Creds {
+	s.t.Helper()
+	body, _ := json.Marshal(map[string]string{"username": username, "password": password})
+	resp, err := http.Post(s.URL+"/auth/login", "application/json", bytes.NewReader(body))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		s.t.Fatalf("login as %s: %d", username, resp.StatusCode)
+	}
+	var out struct{ CSRFToken string }
+	json.NewDecoder(resp.Body).Decode(&out)
+	return Creds{Cookies: resp.Cookies(), CSRF: out.CSRFToken}
 }

@@ -1,0 +1,187 @@
+// Package audit records who did what: every GraphQL mutation, sign-in,
+// push, pull and delete becomes an AuditLog row with the actor, the
+// resource, the client and the result.
+package audit
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/berth-registry/berth/ent"
+	"github.com/berth-registry/berth/ent/auditlog"
+	"github.com/berth-registry/berth/internal/viewer"
+)
+
+// Results of an audited action.
+const (
+	Success = "success"
+	Failure = "failure"
+)
+
+// Entry is one audited action. The actor and client come from the context.
+type Entry struct {
+	Operation    string // e.g. createProject, push, pull, login
+	ResourceType string // project, repository, artifact, user, robot...
+	Resource     string // e.g. team-a/app:v1
+	Project      string // the project it happened in, if any
+	Result       string // Success or Failure
+	Detail       string // the error message of a failure, or other context
+	// Actor overrides the context's viewer, for actions by someone not yet
+	// authenticated (a failed sign-in names the account it tried).
+	Actor string
+}
+
+// Recorder writes audit entries. Pulls are frequent, so they are buffered
+// and written in batches; everything else is written at once.
+type Recorder struct {
+	client *ent.Client
+	log    *slog.Logger
+	// RecordPulls turns pull entries on (the default) or off.
+	RecordPulls bool
+
+	mu      sync.Mutex
+	pending []*ent.AuditLogCreate
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+// New returns a Recorder and starts its batch writer; Close flushes it.
+func New(client *ent.Client, log *slog.Logger) *Recorder {
+	r := &Recorder{client: client, log: log, RecordPulls: true, stop: make(chan struct{}), done: make(chan struct{})}
+	go r.loop()
+	return r
+}
+
+func (r *Recorder) loop() {
+	defer close(r.done)
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			r.Flush(context.Background())
+		case <-r.stop:
+			r.Flush(context.Background())
+			return
+		}
+	}
+}
+
+// Close writes what is buffered and stops the batch writer.
+func (r *Recorder) Close() error {
+	close(r.stop)
+	<-r.done
+	return nil
+}
+
+// Flush writes buffered entries now.
+func (r *Recorder) Flush(ctx context.Context) {
+	r.mu.Lock()
+	batch := r.pending
+	r.pending = nil
+	r.mu.Unlock()
+	if len(batch) == 0 {
+		return
+	}
+	if err := r.client.AuditLog.CreateBulk(batch...).Exec(viewer.SystemContext(ctx)); err != nil {
+		r.log.Error("writing audit log batch", "entries", len(batch), "err", err)
+	}
+}
+
+func (r *Recorder) build(ctx context.Context, e Entry) *ent.AuditLogCreate {
+	v := viewer.FromContext(ctx)
+	req := requestFrom(ctx)
+	if e.Result == "" {
+		e.Result = Success
+	}
+	actor := v.Name()
+	if e.Actor != "" {
+		actor = e.Actor
+	}
+	return r.client.AuditLog.Create().
+		SetActor(actor).SetOperation(e.Operation).SetResourceType(e.ResourceType).
+		SetResource(truncate(e.Resource, 512)).SetProject(e.Project).SetResult(e.Result).
+		SetDetail(truncate(e.Detail, 1024)).SetClientIP(req.ip).SetUserAgent(truncate(req.userAgent, 512))
+}
+
+// Record writes one entry. A failure to write is logged, never returned:
+// auditing must not break the action it records.
+func (r *Recorder) Record(ctx context.Context, e Entry) {
+	if r == nil {
+		return
+	}
+	if e.Operation == "pull" {
+		if !r.RecordPulls {
+			return
+		}
+		r.mu.Lock()
+		r.pending = append(r.pending, r.build(ctx, e))
+		r.mu.Unlock()
+		return
+	}
+	if err := r.build(ctx, e).Exec(viewer.SystemContext(ctx)); err != nil {
+		r.log.ErrorContext(ctx, "writing audit log", "operation", e.Operation, "err", err)
+	}
+}
+
+// Purge deletes entries older than the retention period.
+func (r *Recorder) Purge(ctx context.Context, retention time.Duration) (int, error) {
+	return r.client.AuditLog.Delete().Where(auditlog.CreatedAtLT(time.Now().Add(-retention))).
+		Exec(viewer.SystemContext(ctx))
+}
+
+// RunPurge purges every interval until ctx ends. Several replicas may run
+// it: the delete is idempotent.
+func (r *Recorder) RunPurge(ctx context.Context, retention, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if n, err := r.Purge(ctx, retention); err != nil {
+			r.log.Error("purging the audit log", "err", err)
+		} else if n > 0 {
+			r.log.Info("purged the audit log", "deleted", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+type requestInfo struct{ ip, userAgent string }
+
+type requestKey struct{}
+
+// Middleware puts the client address and user agent on the request
+// context for the entries recorded while serving it.
+func Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// X-Forwarded-For is not trusted: any client can set it.
+		ip := r.RemoteAddr
+		if host, _, err := net.SplitHostPort(ip); err == nil {
+			ip = host
+		}
+		ctx := context.WithValue(r.Context(), requestKey{}, requestInfo{ip: ip, userAgent: r.UserAgent()})
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+func requestFrom(ctx context.Context) requestInfo {
+	info, _ := ctx.Value(requestKey{}).(requestInfo)
+	return info
+}
+
+// ClientIP returns the client address recorded on ctx by Middleware.
+func ClientIP(ctx context.Context) string { return requestFrom(ctx).ip }
