@@ -32,7 +32,7 @@ func (s *Service) Middleware(log *slog.Logger) func(http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			v, err := s.fromRequest(r)
 			if err != nil {
-				if !errors.Is(err, errdefs.ErrUnauthenticated) && !errors.Is(err, errdefs.ErrDenied) {
+				if !errors.Is(err, errdefs.ErrUnauthenticated) && !errors.Is(err, errdefs.ErrDenied) && !errors.Is(err, errdefs.ErrTooManyRequests) {
 					log.ErrorContext(r.Context(), "authenticating request", "err", err)
 					err = errdefs.Unauthenticatedf("could not check credentials")
 				}
@@ -80,8 +80,11 @@ func safeMethod(m string) bool {
 // sending a wrong password sees extensions.code like any other error.
 func writeJSONError(w http.ResponseWriter, err error) {
 	code, status := "UNAUTHENTICATED", http.StatusUnauthorized
-	if errors.Is(err, errdefs.ErrDenied) {
+	switch {
+	case errors.Is(err, errdefs.ErrDenied):
 		code, status = "FORBIDDEN", http.StatusForbidden
+	case errors.Is(err, errdefs.ErrTooManyRequests):
+		code, status = "TOO_MANY_REQUESTS", http.StatusTooManyRequests
 	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Basic realm="berth"`)
@@ -120,7 +123,7 @@ func (s *Service) LoginHandler(secure bool) http.Handler {
 		}
 		s.Audit.Record(r.Context(), entry)
 		if err != nil {
-			if !errors.Is(err, errdefs.ErrUnauthenticated) {
+			if !errors.Is(err, errdefs.ErrUnauthenticated) && !errors.Is(err, errdefs.ErrTooManyRequests) {
 				err = errdefs.Unauthenticatedf("sign-in failed")
 			}
 			writeJSONError(w, err)

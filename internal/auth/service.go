@@ -6,6 +6,7 @@ package auth
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -43,6 +44,7 @@ type Service struct {
 	// change invalidates them, and no password is kept in memory.
 	mu       sync.Mutex
 	verified map[[32]byte]time.Time
+	lockout  lockout
 }
 
 // New returns a Service over client.
@@ -63,6 +65,21 @@ func userViewer(u *ent.User) *viewer.Viewer {
 // Password authenticates username with either the user's password or one of
 // their access tokens, as docker login and HTTP Basic send them.
 func (s *Service) Password(ctx context.Context, username, secret string) (*viewer.Viewer, error) {
+	now := time.Now()
+	if err := s.lockout.check(username, now); err != nil {
+		return nil, err
+	}
+	v, err := s.password(ctx, username, secret)
+	switch {
+	case err == nil:
+		s.lockout.succeed(username)
+	case errors.Is(err, errdefs.ErrUnauthenticated):
+		s.lockout.fail(username, now)
+	}
+	return v, err
+}
+
+func (s *Service) password(ctx context.Context, username, secret string) (*viewer.Viewer, error) {
 	if strings.HasPrefix(username, s.RobotPrefix) {
 		v, err := s.robotBySecret(ctx, secret)
 		if err != nil || v.Username != username {
