@@ -203,7 +203,13 @@ func startBinary(t *testing.T, bin, kind string) *target {
 // run executes a client command and fails the test with its output.
 func run(t *testing.T, env []string, name string, args ...string) string {
 	t.Helper()
+	return runDir(t, "", env, name, args...)
+}
+
+func runDir(t *testing.T, dir string, env []string, name string, args ...string) string {
+	t.Helper()
 	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
