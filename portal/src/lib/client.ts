@@ -1,0 +1,91 @@
+// The GraphQL client: urql with berth's session cookie and CSRF header.
+import { Client, cacheExchange, fetchExchange, mapExchange, type CombinedError, type Operation } from 'urql';
+import { refocusExchange } from '@urql/exchange-refocus';
+import { errorCode } from './errors';
+
+/** readCookie returns a cookie's value or undefined. */
+export function readCookie(name: string): string | undefined {
+  for (const part of document.cookie.split(';')) {
+    const [k, ...v] = part.trim().split('=');
+    if (k === name) return decodeURIComponent(v.join('='));
+  }
+  return undefined;
+}
+
+/** CSRF_COOKIE and CSRF_HEADER are the double-submit pair of internal/auth. */
+export const CSRF_COOKIE = 'berth_csrf';
+export const CSRF_HEADER = 'X-Berth-CSRF';
+
+export interface ClientOptions {
+  /** Called when berth answers 401: the session expired or was ended elsewhere. */
+  onUnauthenticated: () => void;
+  /** Called for every other error, for a notification. */
+  onError: (error: CombinedError, operation: Operation) => void;
+}
+
+/**
+ * createClient builds a urql client. Lists are cache-and-network so they
+ * refresh when revisited, and refetched when the window regains focus so a
+ * push made from a terminal shows up without a reload.
+ */
+export function createClient({ onUnauthenticated, onError }: ClientOptions): Client {
+  return new Client({
+    url: '/graphql',
+    requestPolicy: 'cache-and-network',
+    exchanges: [
+      refocusExchange(),
+      mapExchange({
+        onError(error, operation) {
+          if (errorCode(error) === 'UNAUTHENTICATED') return;
+          if (operation.context.quiet) return;
+          onError(error, operation);
+        },
+      }),
+      cacheExchange,
+      fetchExchange,
+    ],
+    fetchOptions: () => {
+      const csrf = readCookie(CSRF_COOKIE);
+      const headers: Record<string, string> = csrf ? { [CSRF_HEADER]: csrf } : {};
+      return { credentials: 'same-origin', headers };
+    },
+    fetch: async (input, init) => {
+      const res = await fetch(input, init);
+      if (res.status === 401) onUnauthenticated();
+      return res;
+    },
+  });
+}
+
+/** signIn posts the portal login form; it resolves to an error message or null. */
+export async function signIn(username: string, password: string): Promise<string | null> {
+  let res: Response;
+  try {
+    res = await fetch('/auth/login', {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ username, password }),
+    });
+  } catch (e) {
+    return `Cannot reach berth: ${(e as Error).message}`;
+  }
+  if (res.ok) return null;
+  try {
+    const body = await res.json();
+    const msg = body?.errors?.[0]?.message;
+    if (typeof msg === 'string' && msg) return msg.charAt(0).toUpperCase() + msg.slice(1);
+  } catch {
+    // fall through
+  }
+  return res.status === 401 ? 'Wrong username or password.' : `Sign-in failed (HTTP ${res.status}).`;
+}
+
+/** signOut ends the portal session. */
+export async function signOut(): Promise<void> {
+  try {
+    await fetch('/auth/logout', { method: 'POST', credentials: 'same-origin' });
+  } catch {
+    // The cookies expire on their own; the portal forgets the session anyway.
+  }
+}

@@ -1,0 +1,43 @@
+// Helpers to render components with Mantine, a router, a session and a
+// GraphQL client that answers from fixtures.
+import type { ReactElement } from 'react';
+import { render } from '@testing-library/react';
+import { MantineProvider } from '@mantine/core';
+import { MemoryRouter } from 'react-router';
+import { Provider, type Client } from 'urql';
+import { fromValue, never } from 'wonka';
+import { SessionContext, type SessionValue } from '@/lib/session';
+
+type Answer = (query: string, variables: Record<string, unknown>) => unknown;
+
+/** fakeClient answers each query with answer(operationName, variables) as data. */
+export function fakeClient(answer: Answer, calls: { name: string; variables: Record<string, unknown> }[] = []) {
+  const exec = (op: { query: { definitions: { name?: { value: string } }[] }; variables: Record<string, unknown> }) => {
+    const name = op.query.definitions.find((d) => d.name)?.name?.value ?? '';
+    calls.push({ name, variables: op.variables });
+    const data = answer(name, op.variables);
+    return data === undefined ? never : fromValue({ data, stale: false, hasNext: false, operation: op });
+  };
+  return { executeQuery: exec, executeMutation: exec, executeSubscription: () => never } as unknown as Client;
+}
+
+export const adminSession: SessionValue = {
+  viewer: { id: '1', username: 'admin', displayName: '', email: '', admin: true, hasPassword: true },
+  registryHost: 'registry.example.com',
+  version: 'test',
+  loading: false,
+  login: async () => null,
+  logout: async () => {},
+};
+
+export function renderWith(ui: ReactElement, { client, session = adminSession, path = '/' }: { client?: Client; session?: SessionValue; path?: string } = {}) {
+  return render(
+    <MantineProvider>
+      <MemoryRouter initialEntries={[path]}>
+        <SessionContext.Provider value={session}>
+          <Provider value={client ?? fakeClient(() => undefined)}>{ui}</Provider>
+        </SessionContext.Provider>
+      </MemoryRouter>
+    </MantineProvider>,
+  );
+}
