@@ -12,6 +12,8 @@ import (
 	"github.com/berth-registry/berth/ent"
 	"github.com/berth-registry/berth/graph/generated"
 	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/errdefs"
+	"github.com/berth-registry/berth/internal/viewer"
 )
 
 // Annotations is the resolver for the annotations field.
@@ -38,12 +40,27 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []int) ([]ent.Noder, erro
 
 // AuditLogs is the resolver for the auditLogs field.
 func (r *queryResolver) AuditLogs(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.AuditLogOrder, where *ent.AuditLogWhereInput) (*ent.AuditLogConnection, error) {
-	if _, err := auth.RequireAdmin(ctx); err != nil {
-		return nil, err
-	}
 	first, err := pageArgs(first, last)
 	if err != nil {
 		return nil, err
+	}
+	if !viewer.FromContext(ctx).IsAdmin() {
+		// Project members from guest up read their project's log; the
+		// whole log is for system admins.
+		if where == nil || where.Project == nil {
+			return nil, errdefs.Deniedf("only system administrators read the whole audit log; filter by project (where: {project: ...})")
+		}
+		p, err := r.ProjectService.Get(ctx, *where.Project)
+		if err != nil {
+			return nil, err
+		}
+		if err := r.Auth.Can(ctx, auth.LogRead, p); err != nil {
+			return nil, err
+		}
+		ctx = auth.Allow(ctx)
+	}
+	if orderBy == nil {
+		orderBy = &ent.AuditLogOrder{Field: ent.AuditLogOrderFieldCreatedAt, Direction: entgql.OrderDirectionDesc}
 	}
 	return r.DB.AuditLog.Query().Paginate(ctx, after, first, before, last,
 		ent.WithAuditLogOrder(orderBy), ent.WithAuditLogFilter(where.Filter))

@@ -2,6 +2,8 @@ package graph
 
 import (
 	"context"
+	"reflect"
+	"strings"
 
 	"github.com/berth-registry/berth/ent"
 	"github.com/berth-registry/berth/internal/artifacts"
@@ -54,4 +56,24 @@ func (r *mutationResolver) setArtifactLabel(ctx context.Context, repo, reference
 		return nil, err
 	}
 	return r.DB.Artifact.Get(ctx, a.ID)
+}
+
+// structField reads an exported field of a struct (or pointer to one) by
+// its GraphQL name, for the audit log's view of input objects.
+func structField(v any, key string) string {
+	rv := reflect.ValueOf(v)
+	for rv.Kind() == reflect.Pointer {
+		if rv.IsNil() {
+			return ""
+		}
+		rv = rv.Elem()
+	}
+	if rv.Kind() != reflect.Struct {
+		return ""
+	}
+	f := rv.FieldByNameFunc(func(n string) bool { return strings.EqualFold(n, key) })
+	if !f.IsValid() || !f.CanInterface() {
+		return ""
+	}
+	return deepString(f.Interface())
 }

@@ -5,7 +5,9 @@ package graph
 
 import (
 	"github.com/berth-registry/berth/internal/artifacts"
+	"github.com/berth-registry/berth/internal/audit"
 	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/auth/oidc"
 	"github.com/berth-registry/berth/internal/database"
 	"github.com/berth-registry/berth/internal/projects"
 )
@@ -16,6 +18,9 @@ type Resolver struct {
 	Auth            *auth.Service
 	ProjectService  *projects.Service
 	ArtifactService *artifacts.Service
+	Audit           *audit.Recorder
+	// OIDC is single sign-on: its settings and the login page's facts.
+	OIDC *oidc.Service
 	// Info describes the installation for systemInfo.
 	Info Info
 }

@@ -136,6 +136,13 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	AuthSettings struct {
+		Mode             func(childComplexity int) int
+		OidcEnabled      func(childComplexity int) int
+		OidcLoginURL     func(childComplexity int) int
+		OidcProviderName func(childComplexity int) int
+	}
+
 	ChartInfo struct {
 		APIVersion  func(childComplexity int) int
 		AppVersion  func(childComplexity int) int
@@ -236,12 +243,43 @@ type ComplexityRoot struct {
 		RefreshRobotSecret  func(childComplexity int, id int) int
 		RemoveArtifactLabel func(childComplexity int, repository string, reference string, labelID int) int
 		RemoveProjectMember func(childComplexity int, input model.RemoveProjectMemberInput) int
+		ResetOIDCSettings   func(childComplexity int) int
 		RevokeAccessToken   func(childComplexity int, id int) int
+		TestOIDCConnection  func(childComplexity int, issuer string) int
 		UpdateLabel         func(childComplexity int, id int, input model.UpdateLabelInput) int
+		UpdateOIDCSettings  func(childComplexity int, input model.UpdateOIDCSettingsInput) int
 		UpdateProject       func(childComplexity int, name string, input model.UpdateProjectInput) int
 		UpdateProjectMember func(childComplexity int, input model.AddProjectMemberInput) int
 		UpdateRobot         func(childComplexity int, id int, input model.UpdateRobotInput) int
 		UpdateUser          func(childComplexity int, id int, input model.UpdateUserInput) int
+	}
+
+	OIDCConnectionTest struct {
+		AuthorizationEndpoint func(childComplexity int) int
+		CodeChallengeMethods  func(childComplexity int) int
+		EndSessionEndpoint    func(childComplexity int) int
+		Error                 func(childComplexity int) int
+		Issuer                func(childComplexity int) int
+		JwksURI               func(childComplexity int) int
+		Ok                    func(childComplexity int) int
+		ScopesSupported       func(childComplexity int) int
+		TokenEndpoint         func(childComplexity int) int
+		UserinfoEndpoint      func(childComplexity int) int
+	}
+
+	OIDCSettings struct {
+		AdminGroup      func(childComplexity int) int
+		ClientID        func(childComplexity int) int
+		ClientSecretSet func(childComplexity int) int
+		GroupsClaim     func(childComplexity int) int
+		Issuer          func(childComplexity int) int
+		Mode            func(childComplexity int) int
+		ProviderName    func(childComplexity int) int
+		RedirectURI     func(childComplexity int) int
+		Scopes          func(childComplexity int) int
+		Source          func(childComplexity int) int
+		UpdatedAt       func(childComplexity int) int
+		UsernameClaim   func(childComplexity int) int
 	}
 
 	PageInfo struct {
@@ -289,9 +327,11 @@ type ComplexityRoot struct {
 		AccessTokens func(childComplexity int, first *int, after *entgql.Cursor[int]) int
 		Artifact     func(childComplexity int, repository string, reference string) int
 		AuditLogs    func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.AuditLogOrder, where *ent.AuditLogWhereInput) int
+		AuthSettings func(childComplexity int) int
 		Labels       func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.LabelOrder, where *ent.LabelWhereInput) int
 		Node         func(childComplexity int, id int) int
 		Nodes        func(childComplexity int, ids []int) int
+		OidcSettings func(childComplexity int) int
 		Project      func(childComplexity int, name string) int
 		Projects     func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ProjectOrder, where *ent.ProjectWhereInput) int
 		Repositories func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.RepositoryOrder, where *ent.RepositoryWhereInput) int
@@ -461,6 +501,9 @@ type MutationResolver interface {
 	DeleteTag(ctx context.Context, repository string, name string) (bool, error)
 	CopyArtifact(ctx context.Context, repository string, reference string, targetRepository string, targetTag *string) (*ent.Artifact, error)
 	DeleteRepository(ctx context.Context, name string) (bool, error)
+	UpdateOIDCSettings(ctx context.Context, input model.UpdateOIDCSettingsInput) (*model.OIDCSettings, error)
+	ResetOIDCSettings(ctx context.Context) (*model.OIDCSettings, error)
+	TestOIDCConnection(ctx context.Context, issuer string) (*model.OIDCConnectionTest, error)
 	AddProjectMember(ctx context.Context, input model.AddProjectMemberInput) (*ent.Member, error)
 	UpdateProjectMember(ctx context.Context, input model.AddProjectMemberInput) (*ent.Member, error)
 	RemoveProjectMember(ctx context.Context, input model.RemoveProjectMemberInput) (bool, error)
@@ -488,6 +531,8 @@ type QueryResolver interface {
 	Repository(ctx context.Context, name string) (*ent.Repository, error)
 	AccessTokens(ctx context.Context, first *int, after *entgql.Cursor[int]) (*ent.AccessTokenConnection, error)
 	Artifact(ctx context.Context, repository string, reference string) (*ent.Artifact, error)
+	AuthSettings(ctx context.Context) (*model.AuthSettings, error)
+	OidcSettings(ctx context.Context) (*model.OIDCSettings, error)
 	Robots(ctx context.Context, project *string) ([]*ent.Robot, error)
 }
 type RobotResolver interface {
@@ -890,6 +935,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuditLogEdge.Node(childComplexity), true
+
+	case "AuthSettings.mode":
+		if e.ComplexityRoot.AuthSettings.Mode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuthSettings.Mode(childComplexity), true
+	case "AuthSettings.oidcEnabled":
+		if e.ComplexityRoot.AuthSettings.OidcEnabled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuthSettings.OidcEnabled(childComplexity), true
+	case "AuthSettings.oidcLoginURL":
+		if e.ComplexityRoot.AuthSettings.OidcLoginURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuthSettings.OidcLoginURL(childComplexity), true
+	case "AuthSettings.oidcProviderName":
+		if e.ComplexityRoot.AuthSettings.OidcProviderName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuthSettings.OidcProviderName(childComplexity), true
 
 	case "ChartInfo.apiVersion":
 		if e.ComplexityRoot.ChartInfo.APIVersion == nil {
@@ -1432,6 +1502,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RemoveProjectMember(childComplexity, args["input"].(model.RemoveProjectMemberInput)), true
+	case "Mutation.resetOIDCSettings":
+		if e.ComplexityRoot.Mutation.ResetOIDCSettings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Mutation.ResetOIDCSettings(childComplexity), true
 	case "Mutation.revokeAccessToken":
 		if e.ComplexityRoot.Mutation.RevokeAccessToken == nil {
 			break
@@ -1443,6 +1519,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeAccessToken(childComplexity, args["id"].(int)), true
+	case "Mutation.testOIDCConnection":
+		if e.ComplexityRoot.Mutation.TestOIDCConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_testOIDCConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.TestOIDCConnection(childComplexity, args["issuer"].(string)), true
 	case "Mutation.updateLabel":
 		if e.ComplexityRoot.Mutation.UpdateLabel == nil {
 			break
@@ -1454,6 +1541,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateLabel(childComplexity, args["id"].(int), args["input"].(model.UpdateLabelInput)), true
+	case "Mutation.updateOIDCSettings":
+		if e.ComplexityRoot.Mutation.UpdateOIDCSettings == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateOIDCSettings_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateOIDCSettings(childComplexity, args["input"].(model.UpdateOIDCSettingsInput)), true
 	case "Mutation.updateProject":
 		if e.ComplexityRoot.Mutation.UpdateProject == nil {
 			break
@@ -1498,6 +1596,140 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateUser(childComplexity, args["id"].(int), args["input"].(model.UpdateUserInput)), true
+
+	case "OIDCConnectionTest.authorizationEndpoint":
+		if e.ComplexityRoot.OIDCConnectionTest.AuthorizationEndpoint == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OIDCConnectionTest.AuthorizationEndpoint(childComplexity), true
+	case "OIDCConnectionTest.codeChallengeMethods":
+		if e.ComplexityRoot.OIDCConnectionTest.CodeChallengeMethods == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OIDCConnectionTest.CodeChallengeMethods(childComplexity), true
+	case "OIDCConnectionTest.endSessionEndpoint":
+		if e.ComplexityRoot.OIDCConnectionTest.EndSessionEndpoint == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OIDCConnectionTest.EndSessionEndpoint(childComplexity), true
+	case "OIDCConnectionTest.error":
+		if e.ComplexityRoot.OIDCConnectionTest.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OIDCConnectionTest.Error(childComplexity), true
+	case "OIDCConnectionTest.issuer":
+		if e.ComplexityRoot.OIDCConnectionTest.Issuer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OIDCConnectionTest.Issuer(childComplexity), true
+	case "OIDCConnectionTest.jwksURI":
+		if e.ComplexityRoot.OIDCConnectionTest.JwksURI == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OIDCConnectionTest.JwksURI(childComplexity), true
+	case "OIDCConnectionTest.ok":
+		if e.ComplexityRoot.OIDCConnectionTest.Ok == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OIDCConnectionTest.Ok(childComplexity), true
+	case "OIDCConnectionTest.scopesSupported":
+		if e.ComplexityRoot.OIDCConnectionTest.ScopesSupported == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OIDCConnectionTest.ScopesSupported(childComplexity), true
+	case "OIDCConnectionTest.tokenEndpoint":
+		if e.ComplexityRoot.OIDCConnectionTest.TokenEndpoint == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OIDCConnectionTest.TokenEndpoint(childComplexity), true
+	case "OIDCConnectionTest.userinfoEndpoint":
+		if e.ComplexityRoot.OIDCConnectionTest.UserinfoEndpoint == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OIDCConnectionTest.UserinfoEndpoint(childComplexity), true
+
+	case "OIDCSettings.adminGroup":
+		if e.ComplexityRoot.OIDCSettings.AdminGroup == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OIDCSettings.AdminGroup(childComplexity), true
+	case "OIDCSettings.clientID":
+		if e.ComplexityRoot.OIDCSettings.ClientID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OIDCSettings.ClientID(childComplexity), true
+	case "OIDCSettings.clientSecretSet":
+		if e.ComplexityRoot.OIDCSettings.ClientSecretSet == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OIDCSettings.ClientSecretSet(childComplexity), true
+	case "OIDCSettings.groupsClaim":
+		if e.ComplexityRoot.OIDCSettings.GroupsClaim == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OIDCSettings.GroupsClaim(childComplexity), true
+	case "OIDCSettings.issuer":
+		if e.ComplexityRoot.OIDCSettings.Issuer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OIDCSettings.Issuer(childComplexity), true
+	case "OIDCSettings.mode":
+		if e.ComplexityRoot.OIDCSettings.Mode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OIDCSettings.Mode(childComplexity), true
+	case "OIDCSettings.providerName":
+		if e.ComplexityRoot.OIDCSettings.ProviderName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OIDCSettings.ProviderName(childComplexity), true
+	case "OIDCSettings.redirectURI":
+		if e.ComplexityRoot.OIDCSettings.RedirectURI == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OIDCSettings.RedirectURI(childComplexity), true
+	case "OIDCSettings.scopes":
+		if e.ComplexityRoot.OIDCSettings.Scopes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OIDCSettings.Scopes(childComplexity), true
+	case "OIDCSettings.source":
+		if e.ComplexityRoot.OIDCSettings.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OIDCSettings.Source(childComplexity), true
+	case "OIDCSettings.updatedAt":
+		if e.ComplexityRoot.OIDCSettings.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OIDCSettings.UpdatedAt(childComplexity), true
+	case "OIDCSettings.usernameClaim":
+		if e.ComplexityRoot.OIDCSettings.UsernameClaim == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OIDCSettings.UsernameClaim(childComplexity), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -1698,6 +1930,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.AuditLogs(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.AuditLogOrder), args["where"].(*ent.AuditLogWhereInput)), true
+	case "Query.authSettings":
+		if e.ComplexityRoot.Query.AuthSettings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.AuthSettings(childComplexity), true
 
 	case "Query.labels":
 		if e.ComplexityRoot.Query.Labels == nil {
@@ -1732,6 +1970,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Nodes(childComplexity, args["ids"].([]int)), true
+	case "Query.oidcSettings":
+		if e.ComplexityRoot.Query.OidcSettings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.OidcSettings(childComplexity), true
 	case "Query.project":
 		if e.ComplexityRoot.Query.Project == nil {
 			break
@@ -2340,6 +2584,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("TagOrder", ec.unmarshalInputTagOrder),
 			graphql.NewInputUnmarshaler("TagWhereInput", ec.unmarshalInputTagWhereInput),
 			graphql.NewInputUnmarshaler("UpdateLabelInput", ec.unmarshalInputUpdateLabelInput),
+			graphql.NewInputUnmarshaler("UpdateOIDCSettingsInput", ec.unmarshalInputUpdateOIDCSettingsInput),
 			graphql.NewInputUnmarshaler("UpdateProjectInput", ec.unmarshalInputUpdateProjectInput),
 			graphql.NewInputUnmarshaler("UpdateRobotInput", ec.unmarshalInputUpdateRobotInput),
 			graphql.NewInputUnmarshaler("UpdateUserInput", ec.unmarshalInputUpdateUserInput),
@@ -2641,6 +2886,106 @@ extend type Mutation {
   "Copies an artifact into another repository (of any project the caller may push to), optionally tagging it."
   copyArtifact(repository: String!, reference: String!, targetRepository: String!, targetTag: String): Artifact!
   deleteRepository(name: String!): Boolean!
+}
+`, BuiltIn: false},
+	{Name: "../../oidc.graphql", Input: `# Single sign-on through an OpenID provider (internal/auth/oidc).
+#
+# The configuration (--auth-mode, --oidc-*) gives the initial settings. The
+# first updateOIDCSettings stores a complete copy in the database, which from
+# then on wins over the configuration on every replica; resetOIDCSettings
+# deletes it and the configuration applies again.
+
+"How people sign in to the portal."
+enum AuthMode {
+  "Local users with passwords."
+  DB
+  "Single sign-on through an OpenID provider; local system admins may still sign in with a password at POST /auth/login."
+  OIDC
+}
+
+"Where the effective OIDC settings come from."
+enum OIDCSettingsSource {
+  CONFIGURATION
+  DATABASE
+}
+
+"What the login page needs; readable by anyone."
+type AuthSettings {
+  mode: AuthMode!
+  "Whether single sign-on is offered (oidc mode with an issuer and a client ID)."
+  oidcEnabled: Boolean!
+  "The provider's name for the sign-in button, when single sign-on is offered."
+  oidcProviderName: String
+  "Where the sign-in button points (GET; takes an optional return_to path), when single sign-on is offered."
+  oidcLoginURL: String
+}
+
+"The OIDC settings, for system admins. The client secret is never returned."
+type OIDCSettings {
+  mode: AuthMode!
+  providerName: String!
+  issuer: String!
+  clientID: String!
+  "Whether a client secret is set."
+  clientSecretSet: Boolean!
+  scopes: [String!]!
+  "The claim that names the berth user; sub when it is missing."
+  usernameClaim: String!
+  "The claim listing the user's groups (an array of strings or one string); empty for none."
+  groupsClaim: String!
+  "Members of this group are system admins; empty for none."
+  adminGroup: String!
+  "The redirect URI to register at the provider."
+  redirectURI: String!
+  source: OIDCSettingsSource!
+  updatedAt: Time
+}
+
+"Changes to the OIDC settings; omitted fields keep their value."
+input UpdateOIDCSettingsInput {
+  mode: AuthMode
+  providerName: String
+  issuer: String
+  clientID: String
+  "Omit to keep the secret; an empty string removes it."
+  clientSecret: String
+  scopes: [String!]
+  usernameClaim: String
+  groupsClaim: String
+  adminGroup: String
+}
+
+"What the provider's discovery document says, or why it could not be read."
+type OIDCConnectionTest {
+  ok: Boolean!
+  "Why discovery failed, when it did."
+  error: String
+  issuer: String!
+  authorizationEndpoint: String
+  tokenEndpoint: String
+  userinfoEndpoint: String
+  jwksURI: String
+  "Present when the provider supports RP-initiated logout."
+  endSessionEndpoint: String
+  scopesSupported: [String!]!
+  "PKCE methods the provider supports (berth uses S256)."
+  codeChallengeMethods: [String!]!
+}
+
+extend type Query {
+  "The authentication mode and whether single sign-on is offered."
+  authSettings: AuthSettings!
+  "The effective OIDC settings (system admins)."
+  oidcSettings: OIDCSettings!
+}
+
+extend type Mutation {
+  "Change the OIDC settings (system admins); they then override the configuration."
+  updateOIDCSettings(input: UpdateOIDCSettingsInput!): OIDCSettings!
+  "Forget the settings saved in GraphQL and return to the configuration (system admins)."
+  resetOIDCSettings: OIDCSettings!
+  "Fetch the discovery document of an issuer and report its endpoints (system admins)."
+  testOIDCConnection(issuer: String!): OIDCConnectionTest!
 }
 `, BuiltIn: false},
 	{Name: "../../access.graphql", Input: `# Who may do what: project members (users and groups) and robot accounts.
@@ -5131,6 +5476,20 @@ func (ec *executionContext) childFields_AuditLogEdge(ctx context.Context, field 
 	return nil, fmt.Errorf("no field named %q was found under type AuditLogEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_AuthSettings(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "mode":
+		return ec.fieldContext_AuthSettings_mode(ctx, field)
+	case "oidcEnabled":
+		return ec.fieldContext_AuthSettings_oidcEnabled(ctx, field)
+	case "oidcProviderName":
+		return ec.fieldContext_AuthSettings_oidcProviderName(ctx, field)
+	case "oidcLoginURL":
+		return ec.fieldContext_AuthSettings_oidcLoginURL(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AuthSettings", field.Name)
+}
+
 func (ec *executionContext) childFields_ChartInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "name":
@@ -5287,6 +5646,62 @@ func (ec *executionContext) childFields_Member(ctx context.Context, field graphq
 		return ec.fieldContext_Member_user(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Member", field.Name)
+}
+
+func (ec *executionContext) childFields_OIDCConnectionTest(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "ok":
+		return ec.fieldContext_OIDCConnectionTest_ok(ctx, field)
+	case "error":
+		return ec.fieldContext_OIDCConnectionTest_error(ctx, field)
+	case "issuer":
+		return ec.fieldContext_OIDCConnectionTest_issuer(ctx, field)
+	case "authorizationEndpoint":
+		return ec.fieldContext_OIDCConnectionTest_authorizationEndpoint(ctx, field)
+	case "tokenEndpoint":
+		return ec.fieldContext_OIDCConnectionTest_tokenEndpoint(ctx, field)
+	case "userinfoEndpoint":
+		return ec.fieldContext_OIDCConnectionTest_userinfoEndpoint(ctx, field)
+	case "jwksURI":
+		return ec.fieldContext_OIDCConnectionTest_jwksURI(ctx, field)
+	case "endSessionEndpoint":
+		return ec.fieldContext_OIDCConnectionTest_endSessionEndpoint(ctx, field)
+	case "scopesSupported":
+		return ec.fieldContext_OIDCConnectionTest_scopesSupported(ctx, field)
+	case "codeChallengeMethods":
+		return ec.fieldContext_OIDCConnectionTest_codeChallengeMethods(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OIDCConnectionTest", field.Name)
+}
+
+func (ec *executionContext) childFields_OIDCSettings(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "mode":
+		return ec.fieldContext_OIDCSettings_mode(ctx, field)
+	case "providerName":
+		return ec.fieldContext_OIDCSettings_providerName(ctx, field)
+	case "issuer":
+		return ec.fieldContext_OIDCSettings_issuer(ctx, field)
+	case "clientID":
+		return ec.fieldContext_OIDCSettings_clientID(ctx, field)
+	case "clientSecretSet":
+		return ec.fieldContext_OIDCSettings_clientSecretSet(ctx, field)
+	case "scopes":
+		return ec.fieldContext_OIDCSettings_scopes(ctx, field)
+	case "usernameClaim":
+		return ec.fieldContext_OIDCSettings_usernameClaim(ctx, field)
+	case "groupsClaim":
+		return ec.fieldContext_OIDCSettings_groupsClaim(ctx, field)
+	case "adminGroup":
+		return ec.fieldContext_OIDCSettings_adminGroup(ctx, field)
+	case "redirectURI":
+		return ec.fieldContext_OIDCSettings_redirectURI(ctx, field)
+	case "source":
+		return ec.fieldContext_OIDCSettings_source(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_OIDCSettings_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OIDCSettings", field.Name)
 }
 
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6133,6 +6548,20 @@ func (ec *executionContext) field_Mutation_revokeAccessToken_args(ctx context.Co
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_testOIDCConnection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "issuer",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["issuer"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_updateLabel_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -6152,6 +6581,20 @@ func (ec *executionContext) field_Mutation_updateLabel_args(ctx context.Context,
 		return nil, err
 	}
 	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateOIDCSettings_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdateOIDCSettingsInput, error) {
+			return ec.unmarshalNUpdateOIDCSettingsInput2githubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐUpdateOIDCSettingsInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -8441,6 +8884,98 @@ func (ec *executionContext) fieldContext_AuditLogEdge_cursor(_ context.Context, 
 	return graphql.NewScalarFieldContext("AuditLogEdge", field, false, false, "Cursor")
 }
 
+func (ec *executionContext) _AuthSettings_mode(ctx context.Context, field graphql.CollectedField, obj *model.AuthSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuthSettings_mode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Mode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.AuthMode) graphql.Marshaler {
+			return ec.marshalNAuthMode2githubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐAuthMode(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuthSettings_mode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuthSettings", field, false, false, "AuthMode")
+}
+
+func (ec *executionContext) _AuthSettings_oidcEnabled(ctx context.Context, field graphql.CollectedField, obj *model.AuthSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuthSettings_oidcEnabled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OidcEnabled, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuthSettings_oidcEnabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuthSettings", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _AuthSettings_oidcProviderName(ctx context.Context, field graphql.CollectedField, obj *model.AuthSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuthSettings_oidcProviderName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OidcProviderName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AuthSettings_oidcProviderName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuthSettings", field, false, false, "String")
+}
+
+func (ec *executionContext) _AuthSettings_oidcLoginURL(ctx context.Context, field graphql.CollectedField, obj *model.AuthSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuthSettings_oidcLoginURL(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OidcLoginURL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AuthSettings_oidcLoginURL(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuthSettings", field, false, false, "String")
+}
+
 func (ec *executionContext) _ChartInfo_name(ctx context.Context, field graphql.CollectedField, obj *model.ChartInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10545,6 +11080,126 @@ func (ec *executionContext) fieldContext_Mutation_deleteRepository(ctx context.C
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_updateOIDCSettings(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateOIDCSettings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateOIDCSettings(ctx, fc.Args["input"].(model.UpdateOIDCSettingsInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.OIDCSettings) graphql.Marshaler {
+			return ec.marshalNOIDCSettings2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐOIDCSettings(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateOIDCSettings(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OIDCSettings(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateOIDCSettings_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_resetOIDCSettings(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_resetOIDCSettings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Mutation().ResetOIDCSettings(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.OIDCSettings) graphql.Marshaler {
+			return ec.marshalNOIDCSettings2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐOIDCSettings(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_resetOIDCSettings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OIDCSettings(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_testOIDCConnection(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_testOIDCConnection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().TestOIDCConnection(ctx, fc.Args["issuer"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.OIDCConnectionTest) graphql.Marshaler {
+			return ec.marshalNOIDCConnectionTest2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐOIDCConnectionTest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_testOIDCConnection(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OIDCConnectionTest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_testOIDCConnection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_addProjectMember(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10851,6 +11506,512 @@ func (ec *executionContext) fieldContext_Mutation_deleteRobot(ctx context.Contex
 		return fc, err
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _OIDCConnectionTest_ok(ctx context.Context, field graphql.CollectedField, obj *model.OIDCConnectionTest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OIDCConnectionTest_ok(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ok, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OIDCConnectionTest_ok(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OIDCConnectionTest", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _OIDCConnectionTest_error(ctx context.Context, field graphql.CollectedField, obj *model.OIDCConnectionTest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OIDCConnectionTest_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Error, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OIDCConnectionTest_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OIDCConnectionTest", field, false, false, "String")
+}
+
+func (ec *executionContext) _OIDCConnectionTest_issuer(ctx context.Context, field graphql.CollectedField, obj *model.OIDCConnectionTest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OIDCConnectionTest_issuer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Issuer, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OIDCConnectionTest_issuer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OIDCConnectionTest", field, false, false, "String")
+}
+
+func (ec *executionContext) _OIDCConnectionTest_authorizationEndpoint(ctx context.Context, field graphql.CollectedField, obj *model.OIDCConnectionTest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OIDCConnectionTest_authorizationEndpoint(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AuthorizationEndpoint, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OIDCConnectionTest_authorizationEndpoint(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OIDCConnectionTest", field, false, false, "String")
+}
+
+func (ec *executionContext) _OIDCConnectionTest_tokenEndpoint(ctx context.Context, field graphql.CollectedField, obj *model.OIDCConnectionTest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OIDCConnectionTest_tokenEndpoint(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TokenEndpoint, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OIDCConnectionTest_tokenEndpoint(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OIDCConnectionTest", field, false, false, "String")
+}
+
+func (ec *executionContext) _OIDCConnectionTest_userinfoEndpoint(ctx context.Context, field graphql.CollectedField, obj *model.OIDCConnectionTest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OIDCConnectionTest_userinfoEndpoint(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserinfoEndpoint, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OIDCConnectionTest_userinfoEndpoint(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OIDCConnectionTest", field, false, false, "String")
+}
+
+func (ec *executionContext) _OIDCConnectionTest_jwksURI(ctx context.Context, field graphql.CollectedField, obj *model.OIDCConnectionTest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OIDCConnectionTest_jwksURI(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.JwksURI, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OIDCConnectionTest_jwksURI(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OIDCConnectionTest", field, false, false, "String")
+}
+
+func (ec *executionContext) _OIDCConnectionTest_endSessionEndpoint(ctx context.Context, field graphql.CollectedField, obj *model.OIDCConnectionTest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OIDCConnectionTest_endSessionEndpoint(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EndSessionEndpoint, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OIDCConnectionTest_endSessionEndpoint(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OIDCConnectionTest", field, false, false, "String")
+}
+
+func (ec *executionContext) _OIDCConnectionTest_scopesSupported(ctx context.Context, field graphql.CollectedField, obj *model.OIDCConnectionTest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OIDCConnectionTest_scopesSupported(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ScopesSupported, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OIDCConnectionTest_scopesSupported(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OIDCConnectionTest", field, false, false, "String")
+}
+
+func (ec *executionContext) _OIDCConnectionTest_codeChallengeMethods(ctx context.Context, field graphql.CollectedField, obj *model.OIDCConnectionTest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OIDCConnectionTest_codeChallengeMethods(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CodeChallengeMethods, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OIDCConnectionTest_codeChallengeMethods(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OIDCConnectionTest", field, false, false, "String")
+}
+
+func (ec *executionContext) _OIDCSettings_mode(ctx context.Context, field graphql.CollectedField, obj *model.OIDCSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OIDCSettings_mode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Mode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.AuthMode) graphql.Marshaler {
+			return ec.marshalNAuthMode2githubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐAuthMode(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OIDCSettings_mode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OIDCSettings", field, false, false, "AuthMode")
+}
+
+func (ec *executionContext) _OIDCSettings_providerName(ctx context.Context, field graphql.CollectedField, obj *model.OIDCSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OIDCSettings_providerName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProviderName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OIDCSettings_providerName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OIDCSettings", field, false, false, "String")
+}
+
+func (ec *executionContext) _OIDCSettings_issuer(ctx context.Context, field graphql.CollectedField, obj *model.OIDCSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OIDCSettings_issuer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Issuer, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OIDCSettings_issuer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OIDCSettings", field, false, false, "String")
+}
+
+func (ec *executionContext) _OIDCSettings_clientID(ctx context.Context, field graphql.CollectedField, obj *model.OIDCSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OIDCSettings_clientID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClientID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OIDCSettings_clientID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OIDCSettings", field, false, false, "String")
+}
+
+func (ec *executionContext) _OIDCSettings_clientSecretSet(ctx context.Context, field graphql.CollectedField, obj *model.OIDCSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OIDCSettings_clientSecretSet(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClientSecretSet, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OIDCSettings_clientSecretSet(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OIDCSettings", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _OIDCSettings_scopes(ctx context.Context, field graphql.CollectedField, obj *model.OIDCSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OIDCSettings_scopes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Scopes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OIDCSettings_scopes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OIDCSettings", field, false, false, "String")
+}
+
+func (ec *executionContext) _OIDCSettings_usernameClaim(ctx context.Context, field graphql.CollectedField, obj *model.OIDCSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OIDCSettings_usernameClaim(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UsernameClaim, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OIDCSettings_usernameClaim(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OIDCSettings", field, false, false, "String")
+}
+
+func (ec *executionContext) _OIDCSettings_groupsClaim(ctx context.Context, field graphql.CollectedField, obj *model.OIDCSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OIDCSettings_groupsClaim(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GroupsClaim, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OIDCSettings_groupsClaim(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OIDCSettings", field, false, false, "String")
+}
+
+func (ec *executionContext) _OIDCSettings_adminGroup(ctx context.Context, field graphql.CollectedField, obj *model.OIDCSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OIDCSettings_adminGroup(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AdminGroup, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OIDCSettings_adminGroup(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OIDCSettings", field, false, false, "String")
+}
+
+func (ec *executionContext) _OIDCSettings_redirectURI(ctx context.Context, field graphql.CollectedField, obj *model.OIDCSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OIDCSettings_redirectURI(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RedirectURI, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OIDCSettings_redirectURI(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OIDCSettings", field, false, false, "String")
+}
+
+func (ec *executionContext) _OIDCSettings_source(ctx context.Context, field graphql.CollectedField, obj *model.OIDCSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OIDCSettings_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.OIDCSettingsSource) graphql.Marshaler {
+			return ec.marshalNOIDCSettingsSource2githubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐOIDCSettingsSource(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OIDCSettings_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OIDCSettings", field, false, false, "OIDCSettingsSource")
+}
+
+func (ec *executionContext) _OIDCSettings_updatedAt(ctx context.Context, field graphql.CollectedField, obj *model.OIDCSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OIDCSettings_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OIDCSettings_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OIDCSettings", field, false, false, "Time")
 }
 
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[int]) (ret graphql.Marshaler) {
@@ -12061,6 +13222,70 @@ func (ec *executionContext) fieldContext_Query_artifact(ctx context.Context, fie
 	if fc.Args, err = ec.field_Query_artifact_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_authSettings(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_authSettings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().AuthSettings(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AuthSettings) graphql.Marshaler {
+			return ec.marshalNAuthSettings2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐAuthSettings(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_authSettings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuthSettings(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_oidcSettings(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_oidcSettings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().OidcSettings(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.OIDCSettings) graphql.Marshaler {
+			return ec.marshalNOIDCSettings2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐOIDCSettings(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_oidcSettings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OIDCSettings(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -21939,6 +23164,104 @@ func UnmarshalUpdateLabelInput(ctx context.Context, raw any) (model.UpdateLabelI
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputUpdateOIDCSettingsInput(ctx context.Context, obj any) (model.UpdateOIDCSettingsInput, error) {
+	var it model.UpdateOIDCSettingsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"mode", "providerName", "issuer", "clientID", "clientSecret", "scopes", "usernameClaim", "groupsClaim", "adminGroup"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "mode":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("mode"))
+			data, err := ec.unmarshalOAuthMode2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐAuthMode(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Mode = data
+		case "providerName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("providerName"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProviderName = data
+		case "issuer":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("issuer"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Issuer = data
+		case "clientID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientID"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientID = data
+		case "clientSecret":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientSecret"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientSecret = data
+		case "scopes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("scopes"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Scopes = data
+		case "usernameClaim":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("usernameClaim"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UsernameClaim = data
+		case "groupsClaim":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("groupsClaim"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GroupsClaim = data
+		case "adminGroup":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adminGroup"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdminGroup = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateOIDCSettingsInput unmarshals raw into the UpdateOIDCSettingsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateOIDCSettingsInput(ctx context.Context, raw any) (model.UpdateOIDCSettingsInput, error) {
+	var out model.UpdateOIDCSettingsInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateOIDCSettingsInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputUpdateProjectInput(ctx context.Context, obj any) (model.UpdateProjectInput, error) {
 	var it model.UpdateProjectInput
 	if obj == nil {
@@ -23439,6 +24762,54 @@ func (ec *executionContext) _AuditLogEdge(ctx context.Context, sel ast.Selection
 	return out
 }
 
+var authSettingsImplementors = []string{"AuthSettings"}
+
+func (ec *executionContext) _AuthSettings(ctx context.Context, sel ast.SelectionSet, obj *model.AuthSettings) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, authSettingsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AuthSettings")
+		case "mode":
+			out.Values[i] = ec._AuthSettings_mode(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "oidcEnabled":
+			out.Values[i] = ec._AuthSettings_oidcEnabled(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "oidcProviderName":
+			out.Values[i] = ec._AuthSettings_oidcProviderName(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "oidcLoginURL":
+			out.Values[i] = ec._AuthSettings_oidcLoginURL(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var chartInfoImplementors = []string{"ChartInfo"}
 
 func (ec *executionContext) _ChartInfo(ctx context.Context, sel ast.SelectionSet, obj *model.ChartInfo) graphql.Marshaler {
@@ -24106,6 +25477,27 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "updateOIDCSettings":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateOIDCSettings(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resetOIDCSettings":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_resetOIDCSettings(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "testOIDCConnection":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_testOIDCConnection(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "addProjectMember":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_addProjectMember(ctx, field)
@@ -24153,6 +25545,172 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 				return ec._Mutation_deleteRobot(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var oIDCConnectionTestImplementors = []string{"OIDCConnectionTest"}
+
+func (ec *executionContext) _OIDCConnectionTest(ctx context.Context, sel ast.SelectionSet, obj *model.OIDCConnectionTest) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, oIDCConnectionTestImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OIDCConnectionTest")
+		case "ok":
+			out.Values[i] = ec._OIDCConnectionTest_ok(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "error":
+			out.Values[i] = ec._OIDCConnectionTest_error(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "issuer":
+			out.Values[i] = ec._OIDCConnectionTest_issuer(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "authorizationEndpoint":
+			out.Values[i] = ec._OIDCConnectionTest_authorizationEndpoint(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "tokenEndpoint":
+			out.Values[i] = ec._OIDCConnectionTest_tokenEndpoint(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userinfoEndpoint":
+			out.Values[i] = ec._OIDCConnectionTest_userinfoEndpoint(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "jwksURI":
+			out.Values[i] = ec._OIDCConnectionTest_jwksURI(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "endSessionEndpoint":
+			out.Values[i] = ec._OIDCConnectionTest_endSessionEndpoint(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "scopesSupported":
+			out.Values[i] = ec._OIDCConnectionTest_scopesSupported(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "codeChallengeMethods":
+			out.Values[i] = ec._OIDCConnectionTest_codeChallengeMethods(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var oIDCSettingsImplementors = []string{"OIDCSettings"}
+
+func (ec *executionContext) _OIDCSettings(ctx context.Context, sel ast.SelectionSet, obj *model.OIDCSettings) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, oIDCSettingsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OIDCSettings")
+		case "mode":
+			out.Values[i] = ec._OIDCSettings_mode(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "providerName":
+			out.Values[i] = ec._OIDCSettings_providerName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "issuer":
+			out.Values[i] = ec._OIDCSettings_issuer(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "clientID":
+			out.Values[i] = ec._OIDCSettings_clientID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "clientSecretSet":
+			out.Values[i] = ec._OIDCSettings_clientSecretSet(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "scopes":
+			out.Values[i] = ec._OIDCSettings_scopes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "usernameClaim":
+			out.Values[i] = ec._OIDCSettings_usernameClaim(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "groupsClaim":
+			out.Values[i] = ec._OIDCSettings_groupsClaim(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "adminGroup":
+			out.Values[i] = ec._OIDCSettings_adminGroup(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "redirectURI":
+			out.Values[i] = ec._OIDCSettings_redirectURI(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "source":
+			out.Values[i] = ec._OIDCSettings_source(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updatedAt":
+			out.Values[i] = ec._OIDCSettings_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -24544,6 +26102,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_artifact(ctx, field)
+				})
+		case "authSettings":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_authSettings(ctx, field)
+				})
+		case "oidcSettings":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_oidcSettings(ctx, field)
 				})
 		case "robots":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -25915,6 +27485,24 @@ func (ec *executionContext) unmarshalNAuditLogWhereInput2ᚖgithubᚗcomᚋberth
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNAuthMode2githubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐAuthMode(ctx context.Context, v any) (model.AuthMode, error) {
+	var res model.AuthMode
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAuthMode2githubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐAuthMode(ctx context.Context, sel ast.SelectionSet, v model.AuthMode) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNAuthSettings2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐAuthSettings(ctx context.Context, sel ast.SelectionSet, v *model.AuthSettings) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AuthSettings!")
+		return graphql.Null
+	}
+	return ec._AuthSettings(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (bool, error) {
 	res, err := graphql.UnmarshalBoolean(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -26185,6 +27773,32 @@ func (ec *executionContext) marshalNNode2ᚕgithubᚗcomᚋberthᚑregistryᚋbe
 	})
 
 	return ret
+}
+
+func (ec *executionContext) marshalNOIDCConnectionTest2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐOIDCConnectionTest(ctx context.Context, sel ast.SelectionSet, v *model.OIDCConnectionTest) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "OIDCConnectionTest!")
+		return graphql.Null
+	}
+	return ec._OIDCConnectionTest(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNOIDCSettings2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐOIDCSettings(ctx context.Context, sel ast.SelectionSet, v *model.OIDCSettings) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "OIDCSettings!")
+		return graphql.Null
+	}
+	return ec._OIDCSettings(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNOIDCSettingsSource2githubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐOIDCSettingsSource(ctx context.Context, v any) (model.OIDCSettingsSource, error) {
+	var res model.OIDCSettingsSource
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNOIDCSettingsSource2githubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐOIDCSettingsSource(ctx context.Context, sel ast.SelectionSet, v model.OIDCSettingsSource) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx context.Context, v any) (entgql.OrderDirection, error) {
@@ -26502,6 +28116,11 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 
 func (ec *executionContext) unmarshalNUpdateLabelInput2githubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐUpdateLabelInput(ctx context.Context, v any) (model.UpdateLabelInput, error) {
 	res, err := ec.unmarshalInputUpdateLabelInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpdateOIDCSettingsInput2githubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐUpdateOIDCSettingsInput(ctx context.Context, v any) (model.UpdateOIDCSettingsInput, error) {
+	res, err := ec.unmarshalInputUpdateOIDCSettingsInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -26919,6 +28538,22 @@ func (ec *executionContext) unmarshalOAuditLogWhereInput2ᚖgithubᚗcomᚋberth
 	}
 	res, err := ec.unmarshalInputAuditLogWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOAuthMode2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐAuthMode(ctx context.Context, v any) (*model.AuthMode, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.AuthMode)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOAuthMode2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐAuthMode(ctx context.Context, sel ast.SelectionSet, v *model.AuthMode) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) unmarshalOBoolean2bool(ctx context.Context, v any) (bool, error) {

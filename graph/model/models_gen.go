@@ -31,6 +31,17 @@ type ArtifactChild struct {
 	Artifact *ent.Artifact `json:"artifact,omitempty"`
 }
 
+// What the login page needs; readable by anyone.
+type AuthSettings struct {
+	Mode AuthMode `json:"mode"`
+	// Whether single sign-on is offered (oidc mode with an issuer and a client ID).
+	OidcEnabled bool `json:"oidcEnabled"`
+	// The provider's name for the sign-in button, when single sign-on is offered.
+	OidcProviderName *string `json:"oidcProviderName,omitempty"`
+	// Where the sign-in button points (GET; takes an optional return_to path), when single sign-on is offered.
+	OidcLoginURL *string `json:"oidcLoginURL,omitempty"`
+}
+
 type ChartInfo struct {
 	Name        string   `json:"name"`
 	Version     string   `json:"version"`
@@ -120,6 +131,44 @@ type Layer struct {
 	MediaType string `json:"mediaType"`
 }
 
+// What the provider's discovery document says, or why it could not be read.
+type OIDCConnectionTest struct {
+	Ok bool `json:"ok"`
+	// Why discovery failed, when it did.
+	Error                 *string `json:"error,omitempty"`
+	Issuer                string  `json:"issuer"`
+	AuthorizationEndpoint *string `json:"authorizationEndpoint,omitempty"`
+	TokenEndpoint         *string `json:"tokenEndpoint,omitempty"`
+	UserinfoEndpoint      *string `json:"userinfoEndpoint,omitempty"`
+	JwksURI               *string `json:"jwksURI,omitempty"`
+	// Present when the provider supports RP-initiated logout.
+	EndSessionEndpoint *string  `json:"endSessionEndpoint,omitempty"`
+	ScopesSupported    []string `json:"scopesSupported"`
+	// PKCE methods the provider supports (berth uses S256).
+	CodeChallengeMethods []string `json:"codeChallengeMethods"`
+}
+
+// The OIDC settings, for system admins. The client secret is never returned.
+type OIDCSettings struct {
+	Mode         AuthMode `json:"mode"`
+	ProviderName string   `json:"providerName"`
+	Issuer       string   `json:"issuer"`
+	ClientID     string   `json:"clientID"`
+	// Whether a client secret is set.
+	ClientSecretSet bool     `json:"clientSecretSet"`
+	Scopes          []string `json:"scopes"`
+	// The claim that names the berth user; sub when it is missing.
+	UsernameClaim string `json:"usernameClaim"`
+	// The claim listing the user's groups (an array of strings or one string); empty for none.
+	GroupsClaim string `json:"groupsClaim"`
+	// Members of this group are system admins; empty for none.
+	AdminGroup string `json:"adminGroup"`
+	// The redirect URI to register at the provider.
+	RedirectURI string             `json:"redirectURI"`
+	Source      OIDCSettingsSource `json:"source"`
+	UpdatedAt   *time.Time         `json:"updatedAt,omitempty"`
+}
+
 type Platform struct {
 	Os           string  `json:"os"`
 	Architecture string  `json:"architecture"`
@@ -178,6 +227,20 @@ type UpdateLabelInput struct {
 	Color       *string `json:"color,omitempty"`
 }
 
+// Changes to the OIDC settings; omitted fields keep their value.
+type UpdateOIDCSettingsInput struct {
+	Mode         *AuthMode `json:"mode,omitempty"`
+	ProviderName *string   `json:"providerName,omitempty"`
+	Issuer       *string   `json:"issuer,omitempty"`
+	ClientID     *string   `json:"clientID,omitempty"`
+	// Omit to keep the secret; an empty string removes it.
+	ClientSecret  *string  `json:"clientSecret,omitempty"`
+	Scopes        []string `json:"scopes,omitempty"`
+	UsernameClaim *string  `json:"usernameClaim,omitempty"`
+	GroupsClaim   *string  `json:"groupsClaim,omitempty"`
+	AdminGroup    *string  `json:"adminGroup,omitempty"`
+}
+
 type UpdateProjectInput struct {
 	Public      *bool   `json:"public,omitempty"`
 	Description *string `json:"description,omitempty"`
@@ -199,6 +262,120 @@ type UpdateUserInput struct {
 	Disabled    *bool   `json:"disabled,omitempty"`
 	// Sets a new password (system admins only).
 	Password *string `json:"password,omitempty"`
+}
+
+// How people sign in to the portal.
+type AuthMode string
+
+const (
+	// Local users with passwords.
+	AuthModeDb AuthMode = "DB"
+	// Single sign-on through an OpenID provider; local system admins may still sign in with a password at POST /auth/login.
+	AuthModeOidc AuthMode = "OIDC"
+)
+
+var AllAuthMode = []AuthMode{
+	AuthModeDb,
+	AuthModeOidc,
+}
+
+func (e AuthMode) IsValid() bool {
+	switch e {
+	case AuthModeDb, AuthModeOidc:
+		return true
+	}
+	return false
+}
+
+func (e AuthMode) String() string {
+	return string(e)
+}
+
+func (e *AuthMode) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = AuthMode(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid AuthMode", str)
+	}
+	return nil
+}
+
+func (e AuthMode) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *AuthMode) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e AuthMode) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Where the effective OIDC settings come from.
+type OIDCSettingsSource string
+
+const (
+	OIDCSettingsSourceConfiguration OIDCSettingsSource = "CONFIGURATION"
+	OIDCSettingsSourceDatabase      OIDCSettingsSource = "DATABASE"
+)
+
+var AllOIDCSettingsSource = []OIDCSettingsSource{
+	OIDCSettingsSourceConfiguration,
+	OIDCSettingsSourceDatabase,
+}
+
+func (e OIDCSettingsSource) IsValid() bool {
+	switch e {
+	case OIDCSettingsSourceConfiguration, OIDCSettingsSourceDatabase:
+		return true
+	}
+	return false
+}
+
+func (e OIDCSettingsSource) String() string {
+	return string(e)
+}
+
+func (e *OIDCSettingsSource) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = OIDCSettingsSource(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid OIDCSettingsSource", str)
+	}
+	return nil
+}
+
+func (e OIDCSettingsSource) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *OIDCSettingsSource) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e OIDCSettingsSource) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 // What a robot permission allows on its resource.

@@ -29,6 +29,21 @@ type Config struct {
 	// AdminPassword is the password of the admin user created on first
 	// start; empty means a random one, printed once.
 	AdminPassword string `yaml:"admin_password"`
+
+	// AuthMode is "db" (local users) or "oidc" (single sign-on; local
+	// password sign-in stays open to local system admins only).
+	AuthMode string `yaml:"auth_mode"`
+	// The OIDC settings below are the initial values: once a system admin
+	// saves OIDC settings in GraphQL, the stored copy wins (see
+	// internal/auth/oidc).
+	OIDCIssuer        string `yaml:"oidc_issuer"`
+	OIDCClientID      string `yaml:"oidc_client_id"`
+	OIDCClientSecret  string `yaml:"oidc_client_secret"`
+	OIDCScopes        string `yaml:"oidc_scopes"` // comma-separated
+	OIDCUsernameClaim string `yaml:"oidc_username_claim"`
+	OIDCGroupsClaim   string `yaml:"oidc_groups_claim"`
+	OIDCAdminGroup    string `yaml:"oidc_admin_group"`
+	OIDCProviderName  string `yaml:"oidc_provider_name"`
 }
 
 // Setting describes one setting: its flag, environment variable, YAML key
@@ -48,6 +63,15 @@ var Settings = []Setting{
 	{"log-format", "BERTH_LOG_FORMAT", "log_format", "text", "text or json", func(c *Config) *string { return &c.LogFormat }},
 	{"external-url", "BERTH_EXTERNAL_URL", "external_url", "", "the URL clients use to reach berth (default http://localhost:<port>)", func(c *Config) *string { return &c.ExternalURL }},
 	{"admin-password", "BERTH_ADMIN_PASSWORD", "admin_password", "", "password of the admin user created on first start (default: random, printed once)", func(c *Config) *string { return &c.AdminPassword }},
+	{"auth-mode", "BERTH_AUTH_MODE", "auth_mode", "db", "db (local users) or oidc (single sign-on)", func(c *Config) *string { return &c.AuthMode }},
+	{"oidc-issuer", "BERTH_OIDC_ISSUER", "oidc_issuer", "", "OpenID provider issuer URL (required in oidc mode)", func(c *Config) *string { return &c.OIDCIssuer }},
+	{"oidc-client-id", "BERTH_OIDC_CLIENT_ID", "oidc_client_id", "", "OAuth client ID registered at the provider (required in oidc mode)", func(c *Config) *string { return &c.OIDCClientID }},
+	{"oidc-client-secret", "BERTH_OIDC_CLIENT_SECRET", "oidc_client_secret", "", "OAuth client secret (prefer the environment or the file: flags show in process listings)", func(c *Config) *string { return &c.OIDCClientSecret }},
+	{"oidc-scopes", "BERTH_OIDC_SCOPES", "oidc_scopes", "openid,profile,email", "comma-separated scopes to request", func(c *Config) *string { return &c.OIDCScopes }},
+	{"oidc-username-claim", "BERTH_OIDC_USERNAME_CLAIM", "oidc_username_claim", "preferred_username", "claim that names the berth user (falls back to sub)", func(c *Config) *string { return &c.OIDCUsernameClaim }},
+	{"oidc-groups-claim", "BERTH_OIDC_GROUPS_CLAIM", "oidc_groups_claim", "", "claim listing the user's groups (e.g. groups); empty: no groups", func(c *Config) *string { return &c.OIDCGroupsClaim }},
+	{"oidc-admin-group", "BERTH_OIDC_ADMIN_GROUP", "oidc_admin_group", "", "members of this group are system admins", func(c *Config) *string { return &c.OIDCAdminGroup }},
+	{"oidc-provider-name", "BERTH_OIDC_PROVIDER_NAME", "oidc_provider_name", "OpenID Connect", "name of the provider on the login page", func(c *Config) *string { return &c.OIDCProviderName }},
 }
 
 // Error is a configuration problem; it names the setting at fault.
@@ -162,6 +186,27 @@ func (c *Config) Validate() error {
 			return &Error{Setting: "--external-url (BERTH_EXTERNAL_URL)", Msg: fmt.Sprintf("%q is not an absolute http(s) URL", c.ExternalURL)}
 		}
 		c.ExternalURL = strings.TrimRight(c.ExternalURL, "/")
+	}
+	return c.validateAuth()
+}
+
+func (c *Config) validateAuth() error {
+	switch c.AuthMode {
+	case "", "db", "oidc": // "" is db, for configurations built in code
+	default:
+		return &Error{Setting: "--auth-mode (BERTH_AUTH_MODE)", Msg: fmt.Sprintf("%q is not db or oidc", c.AuthMode)}
+	}
+	if c.AuthMode == "oidc" && c.OIDCIssuer == "" {
+		return &Error{Setting: "--oidc-issuer (BERTH_OIDC_ISSUER)", Msg: "required when --auth-mode is oidc"}
+	}
+	if c.AuthMode == "oidc" && c.OIDCClientID == "" {
+		return &Error{Setting: "--oidc-client-id (BERTH_OIDC_CLIENT_ID)", Msg: "required when --auth-mode is oidc"}
+	}
+	if c.OIDCIssuer != "" {
+		u, err := url.Parse(c.OIDCIssuer)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return &Error{Setting: "--oidc-issuer (BERTH_OIDC_ISSUER)", Msg: fmt.Sprintf("%q is not an absolute http(s) URL", c.OIDCIssuer)}
+		}
 	}
 	return nil
 }

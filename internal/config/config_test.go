@@ -92,3 +92,29 @@ func TestExternalURLGivesRegistryHost(t *testing.T) {
 		t.Fatalf("got host %q url %q", c.RegistryHost(), c.PublicURL())
 	}
 }
+
+func TestOIDCModeNeedsIssuerAndClientID(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"BERTH_AUTH_MODE": "ldap"}, "--auth-mode"},
+		{map[string]string{"BERTH_AUTH_MODE": "oidc"}, "--oidc-issuer"},
+		{map[string]string{"BERTH_AUTH_MODE": "oidc", "BERTH_OIDC_ISSUER": "https://id.example.com"}, "--oidc-client-id"},
+		{map[string]string{"BERTH_AUTH_MODE": "oidc", "BERTH_OIDC_ISSUER": "id.example.com", "BERTH_OIDC_CLIENT_ID": "berth"}, "--oidc-issuer"},
+	} {
+		_, err := load(t, tc.env)
+		var cerr *Error
+		if !errors.As(err, &cerr) || !strings.HasPrefix(cerr.Setting, tc.want) {
+			t.Errorf("env %v: got %v, want an error naming %s", tc.env, err, tc.want)
+		}
+	}
+	c, err := load(t, map[string]string{"BERTH_AUTH_MODE": "oidc", "BERTH_OIDC_ISSUER": "https://id.example.com", "BERTH_OIDC_CLIENT_ID": "berth"},
+		"--oidc-client-secret", "s3cret", "--oidc-admin-group", "ops")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.OIDCScopes != "openid,profile,email" || c.OIDCUsernameClaim != "preferred_username" || c.OIDCClientSecret != "s3cret" || c.OIDCAdminGroup != "ops" {
+		t.Fatalf("unexpected OIDC settings: %+v", c)
+	}
+}

@@ -63,4 +63,3 @@ func logRequests(log *slog.Logger, next http.Handler) http.Handler {
 			"remote", r.RemoteAddr)
 	})
 }
-

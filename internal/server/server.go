@@ -18,15 +18,21 @@ import (
 
 	"github.com/berth-registry/berth/graph"
 	"github.com/berth-registry/berth/internal/artifacts"
+	"github.com/berth-registry/berth/internal/audit"
 	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/auth/oidc"
 	"github.com/berth-registry/berth/internal/auth/token"
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/database"
 	"github.com/berth-registry/berth/internal/projects"
+	"github.com/berth-registry/berth/portal"
 	"github.com/berth-registry/berth/registry"
 	"github.com/berth-registry/berth/registry/storage"
 	"github.com/berth-registry/berth/registry/storage/filesystem"
 )
+
+// AuditRetention is how long audit log entries are kept.
+const AuditRetention = 90 * 24 * time.Hour
 
 // Server is a running berth: its components and the HTTP handler over them.
 type Server struct {
@@ -36,6 +42,7 @@ type Server struct {
 	blobs   *storage.Blobs
 	redis   *redis.Client
 	handler http.Handler
+	audit   *audit.Recorder
 	closers []func() error
 }
 
@@ -87,7 +94,10 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		}
 	}
 
+	recorder := audit.New(db.Client, s.log)
+	s.closers = append(s.closers, recorder.Close)
 	authSvc := auth.New(db.Client)
+	authSvc.Audit = recorder
 	created, pw, err := authSvc.EnsureAdmin(ctx, cfg.AdminPassword)
 	if err != nil {
 		s.Close()
@@ -116,11 +126,15 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		ExternalURL: cfg.ExternalURL, Logger: s.log,
 	})
 
+	oidcSvc := oidc.New(oidc.Options{Client: db.Client, Auth: authSvc, Defaults: oidc.SettingsFromConfig(cfg),
+		ExternalURL: cfg.PublicURL(), Logger: s.log})
 	resolver := &graph.Resolver{
+		OIDC:            oidcSvc,
 		DB:              db,
 		Auth:            authSvc,
 		ProjectService:  projects.New(db.Client, authSvc),
 		ArtifactService: artifactSvc,
+		Audit:           recorder,
 		Info: graph.Info{
 			Version:       opts.Version,
 			StorageDriver: driver.Name(),
@@ -131,13 +145,19 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	mux := http.NewServeMux()
 	withViewer := authSvc.Middleware(s.log)
 	mux.Handle("/v2/", registryHandler)
-	mux.Handle("/service/token", tokens)
+	// The doors where credentials are guessed are rate limited per client;
+	// accounts also lock out with back-off after repeated failures (auth).
+	doors := auth.NewClientLimiter(50, 500)
+	mux.Handle("/service/token", doors.Middleware(tokens))
 	mux.Handle("/graphql", withViewer(graph.NewHandler(resolver, s.log)))
-	mux.Handle("/auth/login", authSvc.LoginHandler(secure))
+	mux.Handle("/auth/login", doors.Middleware(oidcSvc.GuardLocalLogin(authSvc.LoginHandler(secure))))
+	oidcSvc.Mount(mux) // /auth/oidc/{login,callback,onboard,logout}
 	mux.Handle("/auth/logout", authSvc.LogoutHandler(secure))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("/readyz", s.ready)
-	s.handler = logRequests(s.log, mux)
+	mux.Handle("/", portal.Handler())
+	s.handler = logRequests(s.log, audit.Middleware(mux))
+	s.audit = recorder
 	return s, nil
 }
 
@@ -185,6 +205,7 @@ func (s *Server) Run(ctx context.Context, ready func(addr net.Addr)) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	go s.audit.RunPurge(ctx, AuditRetention, time.Hour)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	if ready != nil {
@@ -213,6 +234,9 @@ func (s *Server) Close() error {
 	s.closers = nil
 	return errors.Join(errs...)
 }
+
+// Audit is the server's audit recorder, for tests that flush it.
+func (s *Server) Audit() *audit.Recorder { return s.audit }
 
 // DB is the server's database, for tests and tools that inspect state.
 func (s *Server) DB() *database.DB { return s.db }

@@ -1,0 +1,44 @@
+package graph_test
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/berth-registry/berth/internal/server/servertest"
+)
+
+func TestPortalSessionNeedsCSRFForMutations(t *testing.T) {
+	each(t, func(t *testing.T, s *servertest.Server) {
+		sess := s.Session("admin", servertest.AdminPassword)
+		for _, c := range sess.Cookies {
+			if c.Name == "berth_session" && (!c.HttpOnly || c.SameSite != http.SameSiteLaxMode) {
+				t.Fatalf("session cookie must be HttpOnly and SameSite=Lax: %+v", c)
+			}
+		}
+		var v struct{ Viewer struct{ Username string } }
+		s.MustDo(sess, `{ viewer { username } }`, nil, &v)
+		if v.Viewer.Username != "admin" {
+			t.Fatalf("session viewer: %+v", v)
+		}
+		noCSRF := servertest.Creds{Cookies: sess.Cookies}
+		if r := s.Do(noCSRF, `mutation { createProject(input: {name: "x"}) { id } }`, nil); r.Status != http.StatusForbidden || r.Code() != "FORBIDDEN" {
+			t.Fatalf("mutation without CSRF header: %d %q", r.Status, r.Code())
+		}
+		s.MustDo(sess, `mutation { createProject(input: {name: "x"}) { id } }`, nil, nil)
+
+		req, _ := http.NewRequest(http.MethodPost, s.URL+"/auth/logout", nil)
+		for _, c := range sess.Cookies {
+			req.AddCookie(c)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("logout: %v %v", resp, err)
+		}
+		if r := s.Do(sess, `{ viewer { username } }`, nil); r.Status != http.StatusUnauthorized || r.Code() != "UNAUTHENTICATED" {
+			t.Fatalf("after logout the cookie must be refused: %d %q", r.Status, r.Code())
+		}
+		if c := s.Login("admin", "wrong"); c != http.StatusUnauthorized {
+			t.Fatalf("wrong password login: %d", c)
+		}
+	})
+}
