@@ -211,7 +211,7 @@ func TestOIDCSignIn(t *testing.T) {
 				q := e.idp.lastAuthRequest()
 				if q.Get("code_challenge_method") != "S256" || len(q.Get("code_challenge")) != 43 || len(q.Get("state")) < 32 ||
 					len(q.Get("nonce")) < 32 || q.Get("client_id") != clientID || q.Get("redirect_uri") != e.berth.URL+"/auth/oidc/callback" ||
-					q.Get("scope") != "openid profile email groups" {
+					q.Get("scope") != "openid profile email" {
 					t.Fatalf("authorization request lacks PKCE S256, state, nonce or the configured scopes: %v", q)
 				}
 				u := client.User.Query().Where(user.Username("alice")).OnlyX(ctx)
@@ -476,7 +476,9 @@ func TestOIDCSettingsInGraphQL(t *testing.T) {
 			if len(r.Errors) > 0 || strings.Contains(string(r.Data), clientSecret) {
 				t.Fatalf("oidcSettings = %s %v", r.Data, r.Errors)
 			}
-			var got struct{ OIDCSettings map[string]any `json:"oidcSettings"` }
+			var got struct {
+				OIDCSettings map[string]any `json:"oidcSettings"`
+			}
 			json.Unmarshal(r.Data, &got)
 			if g := got.OIDCSettings; g["source"] != "CONFIGURATION" || g["clientSecretSet"] != true || g["issuer"] != e.idp.URL ||
 				g["redirectURI"] != s.URL+"/auth/oidc/callback" || g["groupsClaim"] != "groups" {
@@ -488,7 +490,9 @@ func TestOIDCSettingsInGraphQL(t *testing.T) {
 			if r := s.Do(user, update, in); r.Code() != "FORBIDDEN" {
 				t.Fatalf("a non-admin changed the settings: %s %v", r.Data, r.Errors)
 			}
-			var upd struct{ UpdateOIDCSettings map[string]any `json:"updateOIDCSettings"` }
+			var upd struct {
+				UpdateOIDCSettings map[string]any `json:"updateOIDCSettings"`
+			}
 			s.MustDo(servertest.Admin, update, in, &upd)
 			if g := upd.UpdateOIDCSettings; g["source"] != "DATABASE" || g["adminGroup"] != "ops" || g["clientSecretSet"] != true ||
 				fmt.Sprint(g["scopes"]) != "[openid profile groups]" || g["updatedAt"] == nil {
@@ -509,14 +513,18 @@ func TestOIDCSettingsInGraphQL(t *testing.T) {
 			if resp, err := http.Get(s.URL + "/auth/oidc/login"); err != nil || resp.StatusCode != http.StatusNotFound {
 				t.Fatalf("/auth/oidc/login in db mode: %v %v", resp.Status, err)
 			}
-			var reset struct{ ResetOIDCSettings map[string]any `json:"resetOIDCSettings"` }
+			var reset struct {
+				ResetOIDCSettings map[string]any `json:"resetOIDCSettings"`
+			}
 			s.MustDo(servertest.Admin, `mutation { resetOIDCSettings { source mode adminGroup } }`, nil, &reset)
 			if g := reset.ResetOIDCSettings; g["source"] != "CONFIGURATION" || g["mode"] != "OIDC" || g["adminGroup"] != "berth-admins" {
 				t.Fatalf("resetOIDCSettings = %v", g)
 			}
 
 			const test = `mutation($i: String!) { testOIDCConnection(issuer: $i) { ok error issuer authorizationEndpoint tokenEndpoint userinfoEndpoint jwksURI endSessionEndpoint scopesSupported codeChallengeMethods } }`
-			var tc struct{ TestOIDCConnection map[string]any `json:"testOIDCConnection"` }
+			var tc struct {
+				TestOIDCConnection map[string]any `json:"testOIDCConnection"`
+			}
 			if r := s.Do(user, test, map[string]any{"i": e.idp.URL}); r.Code() != "FORBIDDEN" {
 				t.Fatalf("a non-admin tested a connection: %s %v", r.Data, r.Errors)
 			}
