@@ -117,7 +117,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		return nil, fmt.Errorf("loading the token signing key: %w", err)
 	}
 	artifactSvc := artifacts.New(artifacts.Options{
-		Client: db.Client, Blobs: s.blobs, Auth: authSvc, ExternalURL: cfg.PublicURL(), Logger: s.log,
+		Client: db.Client, Blobs: s.blobs, Auth: authSvc, ExternalURL: cfg.PublicURL(), Logger: s.log, Audit: recorder,
 	})
 	s.closers = append(s.closers, artifactSvc.Close)
 	tokens := token.New(token.Options{Key: key, Auth: authSvc, Client: db.Client, Grants: artifactSvc, Logger: s.log})
@@ -151,7 +151,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	mux.Handle("/service/token", doors.Middleware(tokens))
 	mux.Handle("/graphql", withViewer(graph.NewHandler(resolver, s.log)))
 	mux.Handle("/auth/login", doors.Middleware(oidcSvc.GuardLocalLogin(authSvc.LoginHandler(secure))))
-	oidcSvc.Mount(mux) // /auth/oidc/{login,callback,onboard,logout}
+	oidcSvc.Mount(mux, doors.Middleware) // /auth/oidc/{login,callback,onboard,logout}
 	mux.Handle("/auth/logout", authSvc.LogoutHandler(secure))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("/readyz", s.ready)

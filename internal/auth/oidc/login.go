@@ -196,6 +196,7 @@ func (s *Service) exchange(ctx context.Context, st Settings, code string, ls log
 // what went wrong. The cause goes to the log, never to the page.
 func (s *Service) refuse(w http.ResponseWriter, r *http.Request, status int, msg string, cause error) {
 	s.log.WarnContext(r.Context(), "OIDC sign-in refused", "reason", msg, "err", cause)
+	s.audit(r.Context(), "", errors.New(msg), "single sign-on")
 	w.Header().Set("Location", "/login?error="+url.QueryEscape(msg))
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(status)

@@ -3,6 +3,7 @@ package oidc
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -85,6 +86,7 @@ func (s *Service) GuardLocalLogin(next http.Handler) http.Handler {
 			Where(user.Username(username), user.Admin(true), user.OidcSubjectIsNil()).
 			Exist(viewer.SystemContext(r.Context()))
 		if err != nil || !ok {
+			s.audit(r.Context(), username, errors.New("password sign-in is reserved for local system admins in oidc mode"), "password")
 			w.Header().Set("WWW-Authenticate", `Basic realm="berth"`)
 			writeError(w, http.StatusUnauthorized, "UNAUTHENTICATED",
 				"sign in with "+st.ProviderName+" at "+LoginPath+"; password sign-in is reserved for local system administrators")

@@ -30,6 +30,7 @@ import (
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 
 	"github.com/berth-registry/berth/ent"
+	"github.com/berth-registry/berth/internal/audit"
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/errdefs"
@@ -210,10 +211,26 @@ func SettingsFromConfig(c *config.Config) Settings {
 
 // Mount serves the sign-in endpoints on mux: GET /auth/oidc/login,
 // GET /auth/oidc/callback, GET and POST /auth/oidc/onboard and
-// GET /auth/oidc/logout.
-func (s *Service) Mount(mux *http.ServeMux) {
-	mux.Handle(LoginPath, s.LoginHandler())
-	mux.Handle(CallbackPath, s.CallbackHandler())
-	mux.Handle(OnboardPath, s.OnboardHandler())
-	mux.Handle(LogoutPath, s.LogoutHandler())
+// GET /auth/oidc/logout, each wrapped in wrap (a rate limiter, say).
+func (s *Service) Mount(mux *http.ServeMux, wrap ...func(http.Handler) http.Handler) {
+	for path, h := range map[string]http.Handler{
+		LoginPath: s.LoginHandler(), CallbackPath: s.CallbackHandler(),
+		OnboardPath: s.OnboardHandler(), LogoutPath: s.LogoutHandler(),
+	} {
+		for _, w := range wrap {
+			h = w(h)
+		}
+		mux.Handle(path, h)
+	}
+}
+
+// audit records a sign-in through the provider, or its refusal, in the
+// audit log with the other logins.
+func (s *Service) audit(ctx context.Context, username string, err error, detail string) {
+	e := audit.Entry{Operation: "login", ResourceType: "user", Resource: username, Actor: username,
+		Result: audit.Success, Detail: detail}
+	if err != nil {
+		e.Result, e.Detail = audit.Failure, detail+": "+err.Error()
+	}
+	s.auth.Audit.Record(ctx, e)
 }

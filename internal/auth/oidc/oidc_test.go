@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-registry/berth/ent/auditlog"
 	"github.com/berth-registry/berth/ent/member"
 	"github.com/berth-registry/berth/ent/project"
 	"github.com/berth-registry/berth/ent/user"
@@ -363,6 +364,17 @@ func TestOIDCSignIn(t *testing.T) {
 			if client.User.Query().Where(user.Username("mallory")).ExistX(ctx) {
 				t.Fatal("a refused sign-in onboarded mallory")
 			}
+
+			t.Run("SignInsAndRefusalsAreAudited", func(t *testing.T) {
+				logins := func(actor, result string) int {
+					return client.AuditLog.Query().Where(auditlog.Operation("login"), auditlog.Actor(actor),
+						auditlog.Result(result), auditlog.DetailContains("single sign-on")).CountX(ctx)
+				}
+				if logins("alice", "success") == 0 || logins("dave-sso", "success") == 0 || logins("anonymous", "failure") < 6 {
+					t.Fatalf("audit log lacks OIDC sign-ins: alice %d, dave-sso %d, refusals %d",
+						logins("alice", "success"), logins("dave-sso", "success"), logins("anonymous", "failure"))
+				}
+			})
 
 			t.Run("ReturnToNeverLeavesBerth", func(t *testing.T) {
 				for _, evil := range []string{"https://evil.example.com/", "//evil.example.com", "/\\evil.example.com", "evil", "/auth/oidc/logout"} {

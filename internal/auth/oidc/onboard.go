@@ -134,6 +134,7 @@ func (s *Service) finishSignIn(w http.ResponseWriter, r *http.Request, st Settin
 		return
 	}
 	s.log.InfoContext(ctx, "OIDC sign-in", "user", u.Username, "admin", u.Admin)
+	s.audit(ctx, u.Username, nil, "single sign-on")
 	http.Redirect(w, r, returnTo, http.StatusSeeOther)
 }
 
@@ -291,6 +292,7 @@ func (s *Service) completeOnboarding(w http.ResponseWriter, r *http.Request, p p
 		return
 	}
 	s.clearCookie(w, onboardCookie)
+	s.audit(ctx, u.Username, nil, "single sign-on, onboarded")
 	writeJSON(w, http.StatusOK, map[string]string{"username": u.Username, "csrfToken": csrf, "returnTo": p.ReturnTo})
 }
 
