@@ -119,6 +119,7 @@ func (h *handler) scopeOK(w http.ResponseWriter, r *http.Request, name string, a
 		return true
 	}
 	if _, err := h.art.Access(r.Context(), name, a); err != nil {
+		h.art.RecordRefusal(r.Context(), a, name, err)
 		h.writeError(w, r, err, withScope(scopeFor(name, a)))
 		return false
 	}

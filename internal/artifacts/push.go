@@ -35,7 +35,8 @@ type PushResult struct {
 // repository (or readable elsewhere, then links them) and that an index's
 // children are stored there, and writes the repository, artifact, tags and
 // blob links in one transaction.
-func (s *Service) PutManifest(ctx context.Context, name, reference, contentType string, body io.Reader, tags []string) (*PushResult, error) {
+func (s *Service) PutManifest(ctx context.Context, name, reference, contentType string, body io.Reader, tags []string) (res *PushResult, err error) {
+	defer func() { s.record(ctx, "push", name, reference, err) }()
 	r, err := s.Access(ctx, name, auth.RepositoryPush)
 	if err != nil {
 		return nil, err
@@ -86,7 +87,7 @@ func (s *Service) PutManifest(ctx context.Context, name, reference, contentType 
 	if err != nil {
 		return nil, err
 	}
-	res := &PushResult{Artifact: a, Digest: dgst}
+	res = &PushResult{Artifact: a, Digest: dgst}
 	if m.Subject != nil {
 		res.Subject = m.Subject.Digest
 	}

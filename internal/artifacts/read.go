@@ -66,6 +66,7 @@ func (s *Service) GetManifest(ctx context.Context, name, reference string, pull 
 	}
 	if pull {
 		s.pulls.record(a.ID, a.RepositoryID)
+		s.record(ctx, "pull", name, reference, nil)
 	}
 	return a, nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/berth-registry/berth/ent"
 	"github.com/berth-registry/berth/ent/project"
 	"github.com/berth-registry/berth/ent/repository"
+	"github.com/berth-registry/berth/internal/audit"
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/errdefs"
 	"github.com/berth-registry/berth/internal/viewer"
@@ -39,6 +40,9 @@ type Options struct {
 	// PullFlushInterval is how often batched pull statistics are written;
 	// 5 seconds when zero.
 	PullFlushInterval time.Duration
+	// Audit records pushes, pulls and deletes made through the registry;
+	// nil records nothing.
+	Audit *audit.Recorder
 }
 
 // Service reads and writes registry metadata on behalf of a caller.
@@ -49,6 +53,7 @@ type Service struct {
 	host   string
 	log    *slog.Logger
 	pulls  *pullRecorder
+	audit  *audit.Recorder
 
 	// names caches the project and repository rows of recently used
 	// repository names for nameTTL: a pull otherwise spends more time
@@ -80,7 +85,7 @@ func New(opts Options) *Service {
 	host := opts.ExternalURL
 	host = strings.TrimPrefix(strings.TrimPrefix(host, "https://"), "http://")
 	host = strings.TrimSuffix(host, "/")
-	s := &Service{client: opts.Client, blobs: opts.Blobs, auth: opts.Auth, host: host, log: opts.Logger, names: map[string]cachedName{}}
+	s := &Service{client: opts.Client, blobs: opts.Blobs, auth: opts.Auth, host: host, log: opts.Logger, audit: opts.Audit, names: map[string]cachedName{}}
 	s.pulls = newPullRecorder(opts.Client, opts.Logger, opts.PullFlushInterval)
 	return s
 }

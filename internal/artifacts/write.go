@@ -2,6 +2,8 @@ package artifacts
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -11,6 +13,7 @@ import (
 	"github.com/berth-registry/berth/ent/blob"
 	"github.com/berth-registry/berth/ent/repositoryblob"
 	"github.com/berth-registry/berth/ent/tag"
+	"github.com/berth-registry/berth/internal/audit"
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/errdefs"
 	"github.com/berth-registry/berth/internal/viewer"
@@ -18,11 +21,45 @@ import (
 
 // DeleteManifest serves DELETE /v2/<name>/manifests/<reference>: a digest
 // deletes the artifact with all its tags, a tag deletes only the tag.
-func (s *Service) DeleteManifest(ctx context.Context, name, reference string) error {
+func (s *Service) DeleteManifest(ctx context.Context, name, reference string) (err error) {
+	defer func() { s.record(ctx, "delete", name, reference, err) }()
 	if _, err := digest.Parse(reference); err == nil {
 		return s.DeleteArtifact(ctx, name, reference)
 	}
 	return s.DeleteTag(ctx, name, reference)
+}
+
+// RecordRefusal writes to the audit log that the caller was refused action
+// on repository name before the request reached the service (a registry
+// token without the scope).
+func (s *Service) RecordRefusal(ctx context.Context, action auth.Action, name string, err error) {
+	op := "delete"
+	switch action {
+	case auth.RepositoryPull:
+		op = "pull"
+	case auth.RepositoryPush:
+		op = "push"
+	}
+	s.record(ctx, op, name, "", err)
+}
+
+// record writes a registry action to the audit log. Refusals of anonymous
+// callers are left out: every client's first request is one.
+func (s *Service) record(ctx context.Context, op, name, reference string, err error) {
+	if s.audit == nil || (err != nil && errors.Is(err, errdefs.ErrUnauthenticated)) {
+		return
+	}
+	e := audit.Entry{Operation: op, ResourceType: "artifact", Resource: name, Project: ProjectName(name), Result: audit.Success}
+	switch {
+	case strings.Contains(reference, ":"):
+		e.Resource = name + "@" + reference
+	case reference != "":
+		e.Resource = name + ":" + reference
+	}
+	if err != nil {
+		e.Result, e.Detail = audit.Failure, err.Error()
+	}
+	s.audit.Record(ctx, e)
 }
 
 // DeleteArtifact deletes the artifact that reference (a tag or a digest)

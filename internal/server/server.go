@@ -117,7 +117,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		return nil, fmt.Errorf("loading the token signing key: %w", err)
 	}
 	artifactSvc := artifacts.New(artifacts.Options{
-		Client: db.Client, Blobs: s.blobs, Auth: authSvc, ExternalURL: cfg.PublicURL(), Logger: s.log,
+		Client: db.Client, Blobs: s.blobs, Auth: authSvc, ExternalURL: cfg.PublicURL(), Logger: s.log, Audit: recorder,
 	})
 	s.closers = append(s.closers, artifactSvc.Close)
 	tokens := token.New(token.Options{Key: key, Auth: authSvc, Client: db.Client, Grants: artifactSvc, Logger: s.log})

@@ -37,8 +37,8 @@ type Viewer struct {
 
 // Grant is one permission of a robot account.
 type Grant struct {
-	Project string // a project name, or "*" for every project
-	Action  string // resource:verb, as in internal/auth's table
+	Project string `json:"p"` // a project name, or "*" for every project
+	Action  string `json:"a"` // resource:verb, as in internal/auth's table
 }
 
 // RobotProjects returns the projects a robot's grants name, and whether

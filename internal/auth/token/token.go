@@ -110,6 +110,13 @@ type Identity struct {
 	Admin    bool `json:"adm,omitempty"`
 	ReadOnly bool `json:"ro,omitempty"`
 	TokenID  int  `json:"tid,omitempty"`
+	// RobotID and Grants identify a robot account and its permissions, as
+	// they stood when the token was issued (tokens live minutes).
+	RobotID int            `json:"rid,omitempty"`
+	Grants  []viewer.Grant `json:"grants,omitempty"`
+	// Groups are the user's identity-provider groups, which may hold
+	// project roles.
+	Groups []string `json:"grp,omitempty"`
 }
 
 // Claims are the claims of a berth registry token.
@@ -141,8 +148,11 @@ func (c *Claims) Viewer() *viewer.Viewer {
 	if c.Subject == "" || c.Berth == nil {
 		return viewer.FromContext(context.Background())
 	}
+	if c.Berth.RobotID != 0 {
+		return &viewer.Viewer{Kind: viewer.Robot, RobotID: c.Berth.RobotID, Username: c.Subject, Grants: c.Berth.Grants}
+	}
 	return &viewer.Viewer{Kind: viewer.User, UserID: c.Berth.UserID, Username: c.Subject,
-		Admin: c.Berth.Admin, ReadOnly: c.Berth.ReadOnly, TokenID: c.Berth.TokenID}
+		Admin: c.Berth.Admin, ReadOnly: c.Berth.ReadOnly, TokenID: c.Berth.TokenID, Groups: c.Berth.Groups}
 }
 
 // ErrInvalidToken is returned by Verify for a token berth did not issue,
@@ -211,7 +221,8 @@ func (s *Service) Issue(v *viewer.Viewer, access []Access) (string, time.Time, e
 	}
 	if !v.IsAnonymous() {
 		c.Subject = v.Username
-		c.Berth = &Identity{UserID: v.UserID, Admin: v.Admin, ReadOnly: v.ReadOnly, TokenID: v.TokenID}
+		c.Berth = &Identity{UserID: v.UserID, Admin: v.Admin, ReadOnly: v.ReadOnly, TokenID: v.TokenID,
+			RobotID: v.RobotID, Grants: v.Grants, Groups: v.Groups}
 	}
 	signed, err := s.sign(c)
 	return signed, now, err
@@ -405,7 +416,9 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		resp.Scope = strings.Join(granted, " ")
 	}
-	if refresh && !v.IsAnonymous() {
+	// Robots sign in with their secret every time; only people get
+	// refresh tokens, which are checked against their account on use.
+	if refresh && v.Kind == viewer.User {
 		if resp.RefreshToken, err = s.issueRefresh(v); err != nil {
 			writeError(w, http.StatusInternalServerError, "server_error", "internal error")
 			return
