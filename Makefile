@@ -6,11 +6,11 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 BIN := bin/berth
 
-.PHONY: all build run test test-go test-e2e tools generate check-generated bench lint clean
+.PHONY: all build run test test-go test-e2e tools generate check-generated bench lint clean portal portal-deps portal-generate portal-test portal-unit portal-e2e
 
 all: build
 
-build:
+build: portal
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/berth
 
 ## run: build and serve on the embedded default (SQLite + ./data)
@@ -22,22 +22,54 @@ run: build
 test: tools check-generated
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
+	$(MAKE) portal-test
 
 tools:
 	bash scripts/install-test-tools.sh
 
-## generate: regenerate ent, ent.graphql and gqlgen code
-generate:
+## generate: regenerate ent, ent.graphql, gqlgen code and the portal's typed documents
+generate: portal-generate
 	$(GO) run -mod=mod ./ent/entc.go
 	$(GO) tool gqlgen generate
+	npm run --silent codegen
 
 ## check-generated: fail if `make generate` changes the tree
 check-generated: generate
-	@git diff --exit-code --stat -- ent ent.graphql graph gqlgen.yml || \
+	@git diff --exit-code --stat -- ent ent.graphql graph gqlgen.yml portal/src/gql || \
 		{ echo "generated code is stale: run 'make generate' and commit" >&2; exit 1; }
+
+## portal: the SPA (React + Vite) built into portal/dist, which `go build`
+## embeds; rebuilt only when its sources change. Needs Node 20.19+.
+PORTAL_SRC := $(shell find portal/src portal/public portal/index.html -type f 2>/dev/null) \
+	package.json package-lock.json vite.config.ts tsconfig.json tsconfig.app.json portal/postcss.config.cjs
+portal: portal/dist/index.html
+
+portal/dist/index.html: node_modules/.package-lock.json $(PORTAL_SRC)
+	npm run --silent build
+
+## portal-deps: npm ci when node_modules is missing or older than the lockfile
+portal-deps: node_modules/.package-lock.json
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --prefer-offline
+	@touch $@
+
+## portal-generate: typed GraphQL documents in portal/src/gql (graphql-codegen)
+portal-generate: portal-deps
+
+## portal-test: Vitest component tests, then Playwright end to end against a
+## real `berth serve` (installs Debian chromium and crane when missing)
+portal-test: portal-unit portal-e2e
+
+portal-unit: portal-deps
+	npx vitest run
+
+portal-e2e: portal
+	node portal/e2e/run.mjs
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./registry/storage/...
 
 clean:
-	rm -rf bin
+	rm -rf bin portal/test-results
+	find portal/dist -mindepth 1 ! -name .gitkeep -delete 2>/dev/null || true
