@@ -521,7 +521,7 @@ export function ArtifactPage({ repository, reference }: { repository: string; re
                   )}
                 </Row>
                 <Row label="Media type">{a.mediaType}</Row>
-                {a.config && (
+                {a.config && (a.config.os || a.config.architecture) && (
                   <Row label="Platform">
                     {a.config.os}/{a.config.architecture}
                     {a.config.variant ? `/${a.config.variant}` : ''}
