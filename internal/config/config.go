@@ -11,7 +11,9 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 	"gopkg.in/yaml.v3"
@@ -44,6 +46,11 @@ type Config struct {
 	OIDCGroupsClaim   string `yaml:"oidc_groups_claim"`
 	OIDCAdminGroup    string `yaml:"oidc_admin_group"`
 	OIDCProviderName  string `yaml:"oidc_provider_name"`
+
+	// AuditPulls records every pull in the audit log ("true" or "false").
+	AuditPulls string `yaml:"audit_pulls"`
+	// AuditRetentionDays is how long audit entries are kept; 0 keeps them forever.
+	AuditRetentionDays string `yaml:"audit_retention_days"`
 }
 
 // Setting describes one setting: its flag, environment variable, YAML key
@@ -71,6 +78,8 @@ var Settings = []Setting{
 	{"oidc-username-claim", "BERTH_OIDC_USERNAME_CLAIM", "oidc_username_claim", "preferred_username", "claim that names the berth user (falls back to sub)", func(c *Config) *string { return &c.OIDCUsernameClaim }},
 	{"oidc-groups-claim", "BERTH_OIDC_GROUPS_CLAIM", "oidc_groups_claim", "", "claim listing the user's groups (e.g. groups); empty: no groups", func(c *Config) *string { return &c.OIDCGroupsClaim }},
 	{"oidc-admin-group", "BERTH_OIDC_ADMIN_GROUP", "oidc_admin_group", "", "members of this group are system admins", func(c *Config) *string { return &c.OIDCAdminGroup }},
+	{"audit-pulls", "BERTH_AUDIT_PULLS", "audit_pulls", "true", "record pulls in the audit log (true or false)", func(c *Config) *string { return &c.AuditPulls }},
+	{"audit-retention-days", "BERTH_AUDIT_RETENTION_DAYS", "audit_retention_days", "90", "days to keep audit log entries; 0 keeps them forever", func(c *Config) *string { return &c.AuditRetentionDays }},
 	{"oidc-provider-name", "BERTH_OIDC_PROVIDER_NAME", "oidc_provider_name", "OpenID Connect", "name of the provider on the login page", func(c *Config) *string { return &c.OIDCProviderName }},
 }
 
@@ -174,6 +183,12 @@ func (c *Config) Validate() error {
 			return &Error{Setting: "--database-url (BERTH_DATABASE_URL)", Msg: fmt.Sprintf("scheme %q is not postgres or sqlite", u.Scheme)}
 		}
 	}
+	if _, err := strconv.ParseBool(c.AuditPulls); err != nil {
+		return &Error{Setting: "--audit-pulls (BERTH_AUDIT_PULLS)", Msg: fmt.Sprintf("%q is not true or false", c.AuditPulls)}
+	}
+	if n, err := strconv.Atoi(c.AuditRetentionDays); err != nil || n < 0 || n > 36500 {
+		return &Error{Setting: "--audit-retention-days (BERTH_AUDIT_RETENTION_DAYS)", Msg: fmt.Sprintf("%q is not a number of days from 0 to 36500", c.AuditRetentionDays)}
+	}
 	if c.RedisURL != "" {
 		u, err := url.Parse(c.RedisURL)
 		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
@@ -209,6 +224,18 @@ func (c *Config) validateAuth() error {
 		}
 	}
 	return nil
+}
+
+// RecordPulls reports whether pulls go into the audit log.
+func (c *Config) RecordPulls() bool {
+	v, err := strconv.ParseBool(c.AuditPulls)
+	return err != nil || v
+}
+
+// AuditRetention is how long audit entries are kept; 0 means forever.
+func (c *Config) AuditRetention() time.Duration {
+	n, _ := strconv.Atoi(c.AuditRetentionDays)
+	return time.Duration(n) * 24 * time.Hour
 }
 
 // PublicURL is the URL clients reach berth at: ExternalURL, or one derived

@@ -245,7 +245,9 @@ var checks = []check{
 	}),
 	{name: "read members", rule: rule{"GUEST", false, ""}, run: func(e *matrixEnv, c servertest.Creds, proj string) (bool, bool, string) {
 		r := e.s.Do(c, fmt.Sprintf(`{ project(name: %q) { members { role } } }`, proj), nil)
-		var out struct{ Project *struct{ Members []struct{ Role string } } }
+		var out struct {
+			Project *struct{ Members []struct{ Role string } }
+		}
 		json.Unmarshal(r.Data, &out)
 		seen := out.Project != nil && len(out.Project.Members) > 0
 		return seen, !seen, fmt.Sprintf("%s %s", r.Data, r.Code())
@@ -283,7 +285,9 @@ func TestPermissionMatrix(t *testing.T) {
 							perms = append(perms, fmt.Sprintf(`{project: %q, resource: %s, action: %s}`, name, res, act))
 						}
 					}
-					var out struct{ CreateRobot struct{ Login, Secret string } }
+					var out struct {
+						CreateRobot struct{ Login, Secret string }
+					}
 					s.MustDo(servertest.Admin, fmt.Sprintf(`mutation { createRobot(input: {name: %q, permissions: [%s]}) { login secret } }`, p.name, strings.Join(perms, ", ")), nil, &out)
 					e.creds[p.name] = servertest.Basic(out.CreateRobot.Login, out.CreateRobot.Secret)
 				default:

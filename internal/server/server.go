@@ -31,9 +31,6 @@ import (
 	"github.com/berth-registry/berth/registry/storage/filesystem"
 )
 
-// AuditRetention is how long audit log entries are kept.
-const AuditRetention = 90 * 24 * time.Hour
-
 // Server is a running berth: its components and the HTTP handler over them.
 type Server struct {
 	cfg     *config.Config
@@ -95,6 +92,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	}
 
 	recorder := audit.New(db.Client, s.log)
+	recorder.RecordPulls = cfg.RecordPulls()
 	s.closers = append(s.closers, recorder.Close)
 	authSvc := auth.New(db.Client)
 	authSvc.Audit = recorder
@@ -205,7 +203,9 @@ func (s *Server) Run(ctx context.Context, ready func(addr net.Addr)) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
-	go s.audit.RunPurge(ctx, AuditRetention, time.Hour)
+	if retention := s.cfg.AuditRetention(); retention > 0 {
+		go s.audit.RunPurge(ctx, retention, time.Hour)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	if ready != nil {
