@@ -2,6 +2,7 @@ package graph_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/berth-registry/berth/internal/server/servertest"
@@ -41,4 +42,41 @@ func TestPortalSessionNeedsCSRFForMutations(t *testing.T) {
 			t.Fatalf("wrong password login: %d", c)
 		}
 	})
+}
+
+// TestOnlyBasicCredentialsAreChallenged: a browser answers a Basic
+// challenge with its own password prompt, so failed portal sign-ins and
+// stale session cookies must not carry one; failed Basic credentials do.
+func TestOnlyBasicCredentialsAreChallenged(t *testing.T) {
+	s := servertest.Start(t, "sqlite")
+	resp, err := http.Post(s.URL+"/auth/login", "application/json", strings.NewReader(`{"username":"admin","password":"wrong"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("WWW-Authenticate") != "" {
+		t.Fatalf("failed login: %d, WWW-Authenticate %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
+	req, _ := http.NewRequest(http.MethodPost, s.URL+"/graphql", strings.NewReader(`{"query":"{ viewer { username } }"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.AddCookie(&http.Cookie{Name: "berth_session", Value: "s_stale"})
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("WWW-Authenticate") != "" {
+		t.Fatalf("stale session: %d, WWW-Authenticate %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
+	req, _ = http.NewRequest(http.MethodPost, s.URL+"/graphql", strings.NewReader(`{"query":"{ viewer { username } }"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.SetBasicAuth("admin", "wrong")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Basic ") {
+		t.Fatalf("wrong Basic credentials should be challenged, got %q", resp.Header.Get("WWW-Authenticate"))
+	}
 }

@@ -36,7 +36,11 @@ func (s *Service) Middleware(log *slog.Logger) func(http.Handler) http.Handler {
 					log.ErrorContext(r.Context(), "authenticating request", "err", err)
 					err = errdefs.Unauthenticatedf("could not check credentials")
 				}
-				writeJSONError(w, err)
+				// Only a request that sent Basic credentials is challenged for
+				// them again: a browser answers the challenge with its own
+				// password prompt, which the portal must never trigger.
+				_, _, basic := r.BasicAuth()
+				writeJSONError(w, err, basic)
 				return
 			}
 			if v != nil {
@@ -78,7 +82,7 @@ func safeMethod(m string) bool {
 
 // writeJSONError answers in the shape GraphQL clients read, so a script
 // sending a wrong password sees extensions.code like any other error.
-func writeJSONError(w http.ResponseWriter, err error) {
+func writeJSONError(w http.ResponseWriter, err error, challenge bool) {
 	code, status := "UNAUTHENTICATED", http.StatusUnauthorized
 	switch {
 	case errors.Is(err, errdefs.ErrDenied):
@@ -86,7 +90,7 @@ func writeJSONError(w http.ResponseWriter, err error) {
 	case errors.Is(err, errdefs.ErrTooManyRequests):
 		code, status = "TOO_MANY_REQUESTS", http.StatusTooManyRequests
 	}
-	if status == http.StatusUnauthorized {
+	if status == http.StatusUnauthorized && challenge {
 		w.Header().Set("WWW-Authenticate", `Basic realm="berth"`)
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -110,7 +114,7 @@ func (s *Service) LoginHandler(secure bool) http.Handler {
 		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 		if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
 			if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
-				writeJSONError(w, errdefs.Unauthenticatedf("the body must be JSON with username and password"))
+				writeJSONError(w, errdefs.Unauthenticatedf("the body must be JSON with username and password"), false)
 				return
 			}
 		} else {
@@ -126,7 +130,7 @@ func (s *Service) LoginHandler(secure bool) http.Handler {
 			if !errors.Is(err, errdefs.ErrUnauthenticated) && !errors.Is(err, errdefs.ErrTooManyRequests) {
 				err = errdefs.Unauthenticatedf("sign-in failed")
 			}
-			writeJSONError(w, err)
+			writeJSONError(w, err, false)
 			return
 		}
 		SetSessionCookies(w, secret, csrf, expires, secure)
