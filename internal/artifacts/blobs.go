@@ -75,7 +75,7 @@ func (s *Service) UnlinkBlob(ctx context.Context, name string, d digest.Digest) 
 	if n == 0 {
 		return blobUnknown(name, d.String())
 	}
-	return nil
+	return RefreshUsage(ctx, s.client, r.Project.ID)
 }
 
 // MountBlob links blob d into r without an upload. With from set, the blob

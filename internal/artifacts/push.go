@@ -239,6 +239,9 @@ func (s *Service) storeManifest(ctx context.Context, r *Repo, dgst digest.Digest
 	if err := client.Repository.UpdateOneID(repo.ID).SetPushedAt(now).Exec(allow); err != nil {
 		return nil, err
 	}
+	if err := RefreshUsage(ctx, client, repo.ProjectID); err != nil {
+		return nil, err
+	}
 	if err := tx.Commit(); err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/berth-registry/berth/ent/repository"
 	"github.com/berth-registry/berth/ent/repositoryblob"
 	"github.com/berth-registry/berth/ent/tag"
+	"github.com/berth-registry/berth/internal/artifacts"
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/errdefs"
 	"github.com/berth-registry/berth/internal/viewer"
@@ -243,6 +244,9 @@ func (s *Service) DeleteRepository(ctx context.Context, name string) error {
 		return err
 	}
 	return withTx(auth.Allow(ctx), s.client, func(ctx context.Context, tx *ent.Tx) error {
-		return deleteRepositories(ctx, tx, []int{repo.ID})
+		if err := deleteRepositories(ctx, tx, []int{repo.ID}); err != nil {
+			return err
+		}
+		return artifacts.RefreshUsage(ctx, tx.Client(), repo.ProjectID)
 	})
 }
