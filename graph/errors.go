@@ -59,11 +59,14 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 		if gqlErr.Extensions != nil && gqlErr.Extensions["code"] != nil {
 			return gqlErr // parse and validation errors already carry gqlgen's codes
 		}
-		var inner *gqlerror.Error
-		if errors.As(err, &inner) && inner.Err == nil && inner.Extensions == nil {
-			// An error gqlgen made itself (argument coercion and the like).
-			gqlErr.Extensions = map[string]any{"code": CodeBadUserInput}
-			return gqlErr
+		if inner, ok := err.(*gqlerror.Error); ok && inner.Extensions == nil {
+			// Resolvers return plain errors; a *gqlerror.Error at the top
+			// was made by gqlgen decoding arguments (a bad cursor, an
+			// unknown enum value): the caller's input is at fault.
+			if c, _ := code(inner.Err); inner.Err == nil || c == CodeInternal {
+				gqlErr.Extensions = map[string]any{"code": CodeBadUserInput}
+				return gqlErr
+			}
 		}
 		c, public := code(err)
 		if !public {

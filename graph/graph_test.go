@@ -428,3 +428,11 @@ func TestNodeResolvesGlobalIDs(t *testing.T) {
 		}
 	})
 }
+
+func TestBadCursorIsBadUserInput(t *testing.T) {
+	s := servertest.Start(t, "sqlite")
+	r := s.Do(admin, `{ projects(first: 5, after: "not-a-cursor") { totalCount } }`, nil)
+	if r.Code() != "BAD_USER_INPUT" {
+		t.Fatalf("want BAD_USER_INPUT, got %q (%+v)", r.Code(), r.Errors)
+	}
+}
