@@ -67,8 +67,12 @@ portal-unit: portal-deps
 portal-e2e: portal
 	node portal/e2e/run.mjs
 
-bench:
+## bench: blob store throughput, then berth against CNCF Distribution
+## (push/pull 256 MiB, manifest GETs) and portal page API times with
+## 10,000 artifacts; prints tables (not part of `make test`)
+bench: tools
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./registry/storage/...
+	$(GO) test -tags bench -count=1 -v -timeout 30m -run 'TestBenchmark|TestPortalPages' ./test/bench/
 
 clean:
 	rm -rf bin portal/test-results
