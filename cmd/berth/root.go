@@ -13,7 +13,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/config"
+	"github.com/berth-registry/berth/internal/database"
 	"github.com/berth-registry/berth/internal/server"
 )
 
@@ -77,17 +79,11 @@ func newMigrateCommand() *cobra.Command {
 		Short: "Apply database schema migrations and exit",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(cmd)
-			if err != nil {
-				return err
-			}
-			db, err := openDB(cmd.Context(), cfg)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			fmt.Fprintf(cmd.OutOrStdout(), "%s schema is up to date\n", db.Kind)
-			return nil
+			// Opening the database migrates it.
+			return withAuth(cmd, func(_ context.Context, _ *auth.Service, db *database.DB) error {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s schema is up to date\n", db.Kind)
+				return nil
+			})
 		},
 	}
 }

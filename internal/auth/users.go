@@ -9,6 +9,7 @@ import (
 
 	"github.com/berth-registry/berth/ent"
 	"github.com/berth-registry/berth/ent/user"
+	"github.com/berth-registry/berth/internal/database"
 	"github.com/berth-registry/berth/internal/errdefs"
 	"github.com/berth-registry/berth/internal/viewer"
 )
@@ -135,7 +136,7 @@ func (s *Service) DeleteUser(ctx context.Context, id int) error {
 	if v.Kind == viewer.User && v.UserID == id {
 		return errdefs.Invalidf("you cannot delete yourself")
 	}
-	return withTx(ctx, s.client, func(tx *ent.Tx) error {
+	return database.WithTx(ctx, s.client, func(tx *ent.Tx) error {
 		u, err := tx.User.Get(ctx, id)
 		if ent.IsNotFound(err) {
 			return errdefs.NotFoundf("user %d does not exist", id)
@@ -219,23 +220,4 @@ func (s *Service) EnsureAdmin(ctx context.Context, password string) (created boo
 		return false, "", err
 	}
 	return true, password, nil
-}
-
-// withTx runs fn in a transaction, rolling back on error or panic.
-func withTx(ctx context.Context, client *ent.Client, fn func(tx *ent.Tx) error) (err error) {
-	tx, err := client.Tx(ctx)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if v := recover(); v != nil {
-			tx.Rollback()
-			panic(v)
-		}
-	}()
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	return tx.Commit()
 }

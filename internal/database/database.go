@@ -132,3 +132,23 @@ func (db *DB) SQL() *sql.DB { return db.sql }
 
 // Close closes the client and its pool.
 func (db *DB) Close() error { return db.Client.Close() }
+
+// WithTx runs fn in a transaction of client, committing when fn returns nil
+// and rolling back when it returns an error or panics.
+func WithTx(ctx context.Context, client *ent.Client, fn func(tx *ent.Tx) error) error {
+	tx, err := client.Tx(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			tx.Rollback()
+			panic(v)
+		}
+	}()
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}

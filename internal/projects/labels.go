@@ -7,6 +7,7 @@ import (
 	"github.com/berth-registry/berth/ent"
 	"github.com/berth-registry/berth/ent/label"
 	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/database"
 	"github.com/berth-registry/berth/internal/errdefs"
 	"github.com/berth-registry/berth/internal/viewer"
 )
@@ -141,7 +142,8 @@ func (s *Service) DeleteLabel(ctx context.Context, id int) error {
 	if _, err := s.writableLabel(ctx, id); err != nil {
 		return err
 	}
-	return withTx(auth.Allow(ctx), s.client, func(ctx context.Context, tx *ent.Tx) error {
+	return database.WithTx(auth.Allow(ctx), s.client, func(tx *ent.Tx) error {
+		ctx := auth.Allow(ctx) // the transaction writes on the caller's behalf
 		if err := tx.Label.UpdateOneID(id).ClearArtifacts().Exec(ctx); err != nil {
 			return err
 		}

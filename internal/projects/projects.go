@@ -16,6 +16,7 @@ import (
 	"github.com/berth-registry/berth/ent/tag"
 	"github.com/berth-registry/berth/internal/artifacts"
 	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/database"
 	"github.com/berth-registry/berth/internal/errdefs"
 	"github.com/berth-registry/berth/internal/viewer"
 )
@@ -77,7 +78,8 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (*ent.Project, err
 		quota = *in.QuotaBytes
 	}
 	var p *ent.Project
-	err = withTx(auth.Allow(ctx), s.client, func(ctx context.Context, tx *ent.Tx) error {
+	err = database.WithTx(auth.Allow(ctx), s.client, func(tx *ent.Tx) error {
+		ctx := auth.Allow(ctx) // the transaction writes on the caller's behalf
 		exists, err := tx.Project.Query().Where(project.Name(in.Name)).Exist(viewer.SystemContext(ctx))
 		if err != nil {
 			return err
@@ -162,7 +164,8 @@ func (s *Service) Delete(ctx context.Context, name string, force bool) error {
 	if err := s.auth.Can(ctx, auth.ProjectDelete, p); err != nil {
 		return err
 	}
-	return withTx(auth.Allow(ctx), s.client, func(ctx context.Context, tx *ent.Tx) error {
+	return database.WithTx(auth.Allow(ctx), s.client, func(tx *ent.Tx) error {
+		ctx := auth.Allow(ctx) // the transaction writes on the caller's behalf
 		repos, err := tx.Repository.Query().Where(repository.ProjectID(p.ID)).IDs(ctx)
 		if err != nil {
 			return err
@@ -210,26 +213,6 @@ func deleteRepositories(ctx context.Context, tx *ent.Tx, ids []int) error {
 	return err
 }
 
-// withTx runs fn in a transaction whose client carries ctx's viewer,
-// rolling back on error.
-func withTx(ctx context.Context, client *ent.Client, fn func(ctx context.Context, tx *ent.Tx) error) error {
-	tx, err := client.Tx(ctx)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if v := recover(); v != nil {
-			tx.Rollback()
-			panic(v)
-		}
-	}()
-	if err := fn(ctx, tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	return tx.Commit()
-}
-
 // DeleteRepository deletes a repository with its artifacts and tags; its
 // blobs are left for garbage collection.
 func (s *Service) DeleteRepository(ctx context.Context, name string) error {
@@ -243,7 +226,8 @@ func (s *Service) DeleteRepository(ctx context.Context, name string) error {
 	if err := s.auth.Can(ctx, auth.RepositoryDelete, repo.Edges.Project); err != nil {
 		return err
 	}
-	return withTx(auth.Allow(ctx), s.client, func(ctx context.Context, tx *ent.Tx) error {
+	return database.WithTx(auth.Allow(ctx), s.client, func(tx *ent.Tx) error {
+		ctx := auth.Allow(ctx) // the transaction writes on the caller's behalf
 		if err := deleteRepositories(ctx, tx, []int{repo.ID}); err != nil {
 			return err
 		}
