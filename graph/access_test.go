@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/server/servertest"
 )
 
@@ -171,4 +172,15 @@ func TestRobotAccounts(t *testing.T) {
 			t.Fatalf("anonymous createRobot: %q", r.Code())
 		}
 	})
+}
+
+func TestRobotPrefixIsConfigurable(t *testing.T) {
+	s := servertest.Start(t, "sqlite", func(c *config.Config) { c.RobotPrefix = "bot_" })
+	s.CreateProject(admin, "team-a", false)
+	var out struct{ CreateRobot struct{ Login, Secret string } }
+	s.MustDo(admin, `mutation { createRobot(input: {name: "ci", project: "team-a", permissions: [{resource: REPOSITORY, action: PULL}]}) { login secret } }`, nil, &out)
+	if out.CreateRobot.Login != "bot_team-a+ci" {
+		t.Fatalf("login %q", out.CreateRobot.Login)
+	}
+	s.MustDo(servertest.Basic(out.CreateRobot.Login, out.CreateRobot.Secret), `{ projects(first: 1) { totalCount } }`, nil, nil)
 }

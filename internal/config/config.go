@@ -47,6 +47,11 @@ type Config struct {
 	OIDCAdminGroup    string `yaml:"oidc_admin_group"`
 	OIDCProviderName  string `yaml:"oidc_provider_name"`
 
+	// RobotPrefix starts every robot account's login name.
+	RobotPrefix string `yaml:"robot_prefix"`
+	// RobotExpiryDays is the expiry of robots created without one.
+	RobotExpiryDays string `yaml:"robot_expiry_days"`
+
 	// AuditPulls records every pull in the audit log ("true" or "false").
 	AuditPulls string `yaml:"audit_pulls"`
 	// AuditRetentionDays is how long audit entries are kept; 0 keeps them forever.
@@ -78,6 +83,8 @@ var Settings = []Setting{
 	{"oidc-username-claim", "BERTH_OIDC_USERNAME_CLAIM", "oidc_username_claim", "preferred_username", "claim that names the berth user (falls back to sub)", func(c *Config) *string { return &c.OIDCUsernameClaim }},
 	{"oidc-groups-claim", "BERTH_OIDC_GROUPS_CLAIM", "oidc_groups_claim", "", "claim listing the user's groups (e.g. groups); empty: no groups", func(c *Config) *string { return &c.OIDCGroupsClaim }},
 	{"oidc-admin-group", "BERTH_OIDC_ADMIN_GROUP", "oidc_admin_group", "", "members of this group are system admins", func(c *Config) *string { return &c.OIDCAdminGroup }},
+	{"robot-prefix", "BERTH_ROBOT_PREFIX", "robot_prefix", "robot$", "prefix of robot account login names", func(c *Config) *string { return &c.RobotPrefix }},
+	{"robot-expiry-days", "BERTH_ROBOT_EXPIRY_DAYS", "robot_expiry_days", "30", "days until a robot created without an expiry expires", func(c *Config) *string { return &c.RobotExpiryDays }},
 	{"audit-pulls", "BERTH_AUDIT_PULLS", "audit_pulls", "true", "record pulls in the audit log (true or false)", func(c *Config) *string { return &c.AuditPulls }},
 	{"audit-retention-days", "BERTH_AUDIT_RETENTION_DAYS", "audit_retention_days", "90", "days to keep audit log entries; 0 keeps them forever", func(c *Config) *string { return &c.AuditRetentionDays }},
 	{"oidc-provider-name", "BERTH_OIDC_PROVIDER_NAME", "oidc_provider_name", "OpenID Connect", "name of the provider on the login page", func(c *Config) *string { return &c.OIDCProviderName }},
@@ -106,13 +113,19 @@ func AddFlags(fs *pflag.FlagSet) {
 	}
 }
 
-// Load builds the configuration from defaults, the YAML file named by
-// --config or BERTH_CONFIG, the environment and the flags set on fs.
-func Load(fs *pflag.FlagSet, getenv func(string) string) (*Config, error) {
+// Default returns the configuration with every setting at its default.
+func Default() *Config {
 	c := &Config{}
 	for _, s := range Settings {
 		*s.field(c) = s.Default
 	}
+	return c
+}
+
+// Load builds the configuration from defaults, the YAML file named by
+// --config or BERTH_CONFIG, the environment and the flags set on fs.
+func Load(fs *pflag.FlagSet, getenv func(string) string) (*Config, error) {
+	c := Default()
 	path := getenv("BERTH_CONFIG")
 	if f := fs.Lookup("config"); f != nil && f.Changed {
 		path = f.Value.String()
@@ -183,6 +196,12 @@ func (c *Config) Validate() error {
 			return &Error{Setting: "--database-url (BERTH_DATABASE_URL)", Msg: fmt.Sprintf("scheme %q is not postgres or sqlite", u.Scheme)}
 		}
 	}
+	if c.RobotPrefix == "" || len(c.RobotPrefix) > 32 || strings.ContainsAny(c.RobotPrefix, " :/@") {
+		return &Error{Setting: "--robot-prefix (BERTH_ROBOT_PREFIX)", Msg: fmt.Sprintf("%q must be 1 to 32 characters without spaces, ':', '/' or '@'", c.RobotPrefix)}
+	}
+	if n, err := strconv.Atoi(c.RobotExpiryDays); err != nil || n < 1 || n > 3650 {
+		return &Error{Setting: "--robot-expiry-days (BERTH_ROBOT_EXPIRY_DAYS)", Msg: fmt.Sprintf("%q is not a number of days from 1 to 3650", c.RobotExpiryDays)}
+	}
 	if _, err := strconv.ParseBool(c.AuditPulls); err != nil {
 		return &Error{Setting: "--audit-pulls (BERTH_AUDIT_PULLS)", Msg: fmt.Sprintf("%q is not true or false", c.AuditPulls)}
 	}
@@ -230,6 +249,12 @@ func (c *Config) validateAuth() error {
 func (c *Config) RecordPulls() bool {
 	v, err := strconv.ParseBool(c.AuditPulls)
 	return err != nil || v
+}
+
+// RobotExpiry is the default lifetime of robot accounts.
+func (c *Config) RobotExpiry() time.Duration {
+	n, _ := strconv.Atoi(c.RobotExpiryDays)
+	return time.Duration(n) * 24 * time.Hour
 }
 
 // AuditRetention is how long audit entries are kept; 0 means forever.

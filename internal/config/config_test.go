@@ -118,3 +118,18 @@ func TestOIDCModeNeedsIssuerAndClientID(t *testing.T) {
 		t.Fatalf("unexpected OIDC settings: %+v", c)
 	}
 }
+
+func TestRobotSettings(t *testing.T) {
+	c, err := load(t, map[string]string{"BERTH_ROBOT_PREFIX": "bot_", "BERTH_ROBOT_EXPIRY_DAYS": "7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RobotPrefix != "bot_" || c.RobotExpiry().Hours() != 7*24 {
+		t.Fatalf("robot settings: %q %v", c.RobotPrefix, c.RobotExpiry())
+	}
+	for _, bad := range []map[string]string{{"BERTH_ROBOT_PREFIX": "a b"}, {"BERTH_ROBOT_EXPIRY_DAYS": "0"}, {"BERTH_AUDIT_RETENTION_DAYS": "-1"}, {"BERTH_AUDIT_PULLS": "maybe"}} {
+		if _, err := load(t, bad); err == nil {
+			t.Fatalf("%v accepted", bad)
+		}
+	}
+}

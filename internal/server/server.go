@@ -96,6 +96,12 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	s.closers = append(s.closers, recorder.Close)
 	authSvc := auth.New(db.Client)
 	authSvc.Audit = recorder
+	if cfg.RobotPrefix != "" {
+		authSvc.RobotPrefix = cfg.RobotPrefix
+	}
+	if d := cfg.RobotExpiry(); d > 0 {
+		authSvc.RobotDefaultExpiry = d
+	}
 	created, pw, err := authSvc.EnsureAdmin(ctx, cfg.AdminPassword)
 	if err != nil {
 		s.Close()

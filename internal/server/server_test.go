@@ -23,7 +23,9 @@ func redisURL(t *testing.T) string {
 }
 
 func newConfig(t *testing.T) *config.Config {
-	return &config.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), LogLevel: "error", LogFormat: "text", AdminPassword: "admin-pass-1"}
+	cfg := config.Default()
+	cfg.Addr, cfg.DataDir, cfg.LogLevel, cfg.AdminPassword = "127.0.0.1:0", t.TempDir(), "error", "admin-pass-1"
+	return cfg
 }
 
 func TestReadyzChecksRedisWhenConfigured(t *testing.T) {

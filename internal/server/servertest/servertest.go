@@ -41,11 +41,10 @@ func Start(t testing.TB, kind string, opts ...Option) *Server {
 	if err != nil {
 		t.Fatalf("listening: %v", err)
 	}
-	cfg := &config.Config{
-		Addr: "127.0.0.1:0", DataDir: t.TempDir(), DatabaseURL: dbtest.URL(t, kind),
-		LogLevel: "error", LogFormat: "text", AdminPassword: AdminPassword,
-		ExternalURL: "http://" + ln.Addr().String(),
-	}
+	cfg := config.Default()
+	cfg.Addr, cfg.DataDir, cfg.DatabaseURL = "127.0.0.1:0", t.TempDir(), dbtest.URL(t, kind)
+	cfg.LogLevel, cfg.AdminPassword = "error", AdminPassword
+	cfg.ExternalURL = "http://" + ln.Addr().String()
 	for _, o := range opts {
 		o(cfg)
 	}
