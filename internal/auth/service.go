@@ -37,6 +37,10 @@ type Service struct {
 	RobotDefaultExpiry time.Duration
 	// Audit records sign-ins; nil records nothing.
 	Audit *audit.Recorder
+	// PasswordPolicy, when set, may refuse a correct password (in oidc
+	// mode, passwords are for local system admins only); access tokens
+	// and robots are not affected.
+	PasswordPolicy func(ctx context.Context, u *ent.User) error
 
 	// verified remembers recent successful argon2id checks so that clients
 	// sending Basic credentials on every request do not pay for the hash
@@ -107,6 +111,11 @@ func (s *Service) password(ctx context.Context, username, secret string) (*viewe
 	}
 	if u.PasswordHash == "" || !s.verifyPassword(u.PasswordHash, secret) {
 		return nil, ErrBadCredentials
+	}
+	if s.PasswordPolicy != nil {
+		if err := s.PasswordPolicy(ctx, u); err != nil {
+			return nil, err
+		}
 	}
 	return userViewer(u), nil
 }

@@ -154,7 +154,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	doors := auth.NewClientLimiter(50, 500)
 	mux.Handle("/service/token", doors.Middleware(tokens))
 	mux.Handle("/graphql", withViewer(graph.NewHandler(resolver, s.log)))
-	mux.Handle("/auth/login", doors.Middleware(oidcSvc.GuardLocalLogin(authSvc.LoginHandler(secure))))
+	authSvc.PasswordPolicy = oidcSvc.LocalPasswordPolicy
+	mux.Handle("/auth/login", doors.Middleware(authSvc.LoginHandler(secure)))
 	oidcSvc.Mount(mux, doors.Middleware) // /auth/oidc/{login,callback,onboard,logout}
 	mux.Handle("/auth/logout", authSvc.LogoutHandler(secure))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })

@@ -1,18 +1,14 @@
 package oidc
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
-	"io"
+	"context"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
-	"github.com/berth-registry/berth/ent/user"
+	"github.com/berth-registry/berth/ent"
 	"github.com/berth-registry/berth/internal/auth"
-	"github.com/berth-registry/berth/internal/viewer"
+	"github.com/berth-registry/berth/internal/errdefs"
 )
 
 // LogoutHandler serves GET /auth/oidc/logout: it ends the berth session
@@ -52,46 +48,19 @@ func (s *Service) LogoutHandler() http.Handler {
 	})
 }
 
-// GuardLocalLogin wraps POST /auth/login: in oidc mode only local system
-// admins (accounts not linked to the provider) may sign in with a password
-// there, so that the installation stays reachable when the provider is
-// down or misconfigured. Everyone else is told to use single sign-on. In
-// db mode it changes nothing.
-func (s *Service) GuardLocalLogin(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost {
-			next.ServeHTTP(w, r)
-			return
-		}
-		st, err := s.Settings(r.Context())
-		if err != nil || st.Mode != ModeOIDC {
-			next.ServeHTTP(w, r)
-			return
-		}
-		body, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
-		if err != nil {
-			writeError(w, http.StatusBadRequest, "BAD_USER_INPUT", "could not read the request body")
-			return
-		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		var username string
-		if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
-			var in struct{ Username string }
-			_ = json.Unmarshal(body, &in)
-			username = in.Username
-		} else if form, err := url.ParseQuery(string(body)); err == nil {
-			username = form.Get("username")
-		}
-		ok, err := s.client.User.Query().
-			Where(user.Username(username), user.Admin(true), user.OidcSubjectIsNil()).
-			Exist(viewer.SystemContext(r.Context()))
-		if err != nil || !ok {
-			s.audit(r.Context(), username, errors.New("password sign-in is reserved for local system admins in oidc mode"), "password")
-			w.Header().Set("WWW-Authenticate", `Basic realm="berth"`)
-			writeError(w, http.StatusUnauthorized, "UNAUTHENTICATED",
-				"sign in with "+st.ProviderName+" at "+LoginPath+"; password sign-in is reserved for local system administrators")
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
+// LocalPasswordPolicy is auth.Service's PasswordPolicy: in oidc mode only
+// local system admins (accounts not linked to the provider) may use a
+// password, on /auth/login and as Basic credentials, so that the
+// installation stays reachable when the provider is down or misconfigured.
+// Everyone else signs in with single sign-on and uses access tokens for
+// docker and scripts. In db mode it allows everything.
+func (s *Service) LocalPasswordPolicy(ctx context.Context, u *ent.User) error {
+	st, err := s.Settings(ctx)
+	if err != nil {
+		return err
+	}
+	if st.Mode != ModeOIDC || (u.Admin && u.OidcSubject == nil) {
+		return nil
+	}
+	return errdefs.Unauthenticatedf("sign in with %s at %s; password sign-in is reserved for local system administrators (use an access token for docker and scripts)", st.ProviderName, LoginPath)
 }

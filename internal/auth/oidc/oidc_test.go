@@ -478,8 +478,14 @@ func TestOIDCSettingsInGraphQL(t *testing.T) {
 
 			const settingsQuery = `{ oidcSettings { mode issuer clientID clientSecretSet scopes usernameClaim groupsClaim adminGroup redirectURI source updatedAt } }`
 			user := s.CreateUser("nina")
-			if r := s.Do(user, settingsQuery, nil); r.Code() != "FORBIDDEN" {
-				t.Fatalf("a non-admin read oidcSettings: %s %v", r.Data, r.Errors)
+			if r := s.Do(user, settingsQuery, nil); r.Code() != "UNAUTHENTICATED" {
+				t.Fatalf("in oidc mode a local non-admin's password must be refused: %s %v", r.Data, r.Errors)
+			}
+			s.CreateProject(servertest.Admin, "robots-home", false)
+			var rb struct{ CreateRobot struct{ Secret string } }
+			s.MustDo(servertest.Admin, `mutation { createRobot(input: {name: "ci", project: "robots-home", permissions: [{resource: REPOSITORY, action: PULL}]}) { secret } }`, nil, &rb)
+			if r := s.Do(servertest.Creds{Bearer: rb.CreateRobot.Secret}, settingsQuery, nil); r.Code() != "FORBIDDEN" {
+				t.Fatalf("a robot read oidcSettings: %s %v", r.Data, r.Errors)
 			}
 			if r := s.Do(anon, settingsQuery, nil); r.Code() != "UNAUTHENTICATED" {
 				t.Fatalf("anonymous read oidcSettings: %s %v", r.Data, r.Errors)
@@ -499,8 +505,8 @@ func TestOIDCSettingsInGraphQL(t *testing.T) {
 
 			const update = `mutation($in: UpdateOIDCSettingsInput!) { updateOIDCSettings(input: $in) { mode adminGroup scopes clientSecretSet source updatedAt } }`
 			in := map[string]any{"in": map[string]any{"adminGroup": "ops", "scopes": []string{"profile", "groups"}}}
-			if r := s.Do(user, update, in); r.Code() != "FORBIDDEN" {
-				t.Fatalf("a non-admin changed the settings: %s %v", r.Data, r.Errors)
+			if r := s.Do(servertest.Creds{Bearer: rb.CreateRobot.Secret}, update, in); r.Code() != "FORBIDDEN" {
+				t.Fatalf("a robot changed the settings: %s %v", r.Data, r.Errors)
 			}
 			var upd struct {
 				UpdateOIDCSettings map[string]any `json:"updateOIDCSettings"`
@@ -537,7 +543,7 @@ func TestOIDCSettingsInGraphQL(t *testing.T) {
 			var tc struct {
 				TestOIDCConnection map[string]any `json:"testOIDCConnection"`
 			}
-			if r := s.Do(user, test, map[string]any{"i": e.idp.URL}); r.Code() != "FORBIDDEN" {
+			if r := s.Do(servertest.Creds{Bearer: rb.CreateRobot.Secret}, test, map[string]any{"i": e.idp.URL}); r.Code() != "FORBIDDEN" {
 				t.Fatalf("a non-admin tested a connection: %s %v", r.Data, r.Errors)
 			}
 			s.MustDo(servertest.Admin, test, map[string]any{"i": e.idp.URL}, &tc)
