@@ -210,6 +210,7 @@ func (s *Server) Run(ctx context.Context, ready func(addr net.Addr)) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	go registry.RunUploadPurge(ctx, s.db, s.blobs, s.log, time.Hour)
 	if retention := s.cfg.AuditRetention(); retention > 0 {
 		go s.audit.RunPurge(ctx, retention, time.Hour)
 	}
