@@ -63,3 +63,17 @@ func TestBadTokensAre401WithAChallenge(t *testing.T) {
 		}
 	})
 }
+
+// TestRepeatedWrongPasswordsLockTheAccountOut: docker login with a wrong
+// password five times locks the account with back-off; the token service
+// says so with 429 instead of checking more guesses.
+func TestRepeatedWrongPasswordsLockTheAccountOut(t *testing.T) {
+	e := newEnv(t, dbtest.Open(t, "sqlite"))
+	wrong := map[string]string{"Authorization": "Basic ZGV2Ondyb25n"} // dev:wrong
+	for i := 0; i < 5; i++ {
+		expect(t, e.do(req{method: "GET", path: "/service/token?service=berth&scope=repository:team/app:pull", header: wrong}), 401, "")
+	}
+	expect(t, e.do(req{method: "GET", path: "/service/token?service=berth&scope=repository:team/app:pull", header: wrong}), 429, "")
+	// The right password is refused too while the lockout lasts.
+	expect(t, e.do(req{method: "GET", path: "/service/token?service=berth&scope=repository:team/app:pull", user: "dev"}), 429, "")
+}

@@ -124,7 +124,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		Client: db.Client, Blobs: s.blobs, Auth: authSvc, ExternalURL: cfg.PublicURL(), Logger: s.log, Audit: recorder,
 	})
 	s.closers = append(s.closers, artifactSvc.Close)
-	tokens := token.New(token.Options{Key: key, Auth: authSvc, Client: db.Client, Grants: artifactSvc, Logger: s.log})
+	tokens := token.New(token.Options{Key: key, Auth: authSvc, Client: db.Client, Grants: artifactSvc, Logger: s.log, Audit: recorder})
 	registryHandler := registry.New(registry.Options{
 		DB: db, Blobs: s.blobs, Auth: authSvc, Tokens: tokens, Artifacts: artifactSvc,
 		ExternalURL: cfg.ExternalURL, Logger: s.log,

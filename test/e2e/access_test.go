@@ -105,6 +105,7 @@ func TestRobotsWithCraneAndHelm(t *testing.T) {
 		"robot$team-a+puller push failure":   false,
 		"robot$team-a+puller delete failure": false,
 		"robot$team-a+pusher push success":   false,
+		"robot$team-a+puller token success":  false,
 	}
 	// Pulls are written in batches about every second.
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(200 * time.Millisecond) {

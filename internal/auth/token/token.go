@@ -25,7 +25,9 @@ import (
 
 	"github.com/berth-registry/berth/ent"
 	"github.com/berth-registry/berth/ent/user"
+	"github.com/berth-registry/berth/internal/audit"
 	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/errdefs"
 	"github.com/berth-registry/berth/internal/viewer"
 )
 
@@ -58,6 +60,8 @@ type Options struct {
 	RefreshTTL time.Duration
 	// Logger gets failed-authentication and error lines.
 	Logger *slog.Logger
+	// Audit records token requests; nil records nothing.
+	Audit *audit.Recorder
 }
 
 // Service issues and verifies registry tokens. It is an http.Handler for
@@ -390,10 +394,28 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		if errors.Is(err, auth.ErrBadCredentials) {
+		account := r.PostForm.Get("username")
+		if user, _, ok := r.BasicAuth(); ok {
+			account = user
+		}
+		switch {
+		case errors.Is(err, auth.ErrBadCredentials):
+			s.record(ctx, account, scopes, err)
 			s.opts.Logger.Info("registry token refused", "err", err, "remote", r.RemoteAddr)
 			w.Header().Set("WWW-Authenticate", `Basic realm="berth"`)
 			writeError(w, http.StatusUnauthorized, "invalid_grant", "invalid username, password or token")
+			return
+		case errors.Is(err, errdefs.ErrTooManyRequests):
+			s.record(ctx, account, scopes, err)
+			w.Header().Set("Retry-After", "5")
+			writeError(w, http.StatusTooManyRequests, "invalid_grant", err.Error())
+			return
+		case errors.Is(err, errdefs.ErrUnauthenticated), errors.Is(err, errdefs.ErrDenied):
+			// A refusal with a reason (a password that oidc mode does not
+			// accept here, a disabled account): say why.
+			s.record(ctx, account, scopes, err)
+			w.Header().Set("WWW-Authenticate", `Basic realm="berth"`)
+			writeError(w, http.StatusUnauthorized, "invalid_grant", err.Error())
 			return
 		}
 		s.opts.Logger.Error("registry token", "err", err)
@@ -402,6 +424,9 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	vctx := viewer.NewContext(ctx, v)
 	access := s.grant(vctx, scopes)
+	if !v.IsAnonymous() {
+		s.record(vctx, "", scopes, nil)
+	}
 	signed, issued, err := s.Issue(v, access)
 	if err != nil {
 		s.opts.Logger.Error("signing registry token", "err", err)
@@ -429,6 +454,25 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	json.NewEncoder(w).Encode(resp)
+}
+
+// record writes a token request to the audit log: a sign-in of docker,
+// helm and the like. Anonymous requests (public pulls) are not recorded.
+func (s *Service) record(ctx context.Context, account string, scopes []string, err error) {
+	e := audit.Entry{Operation: "token", ResourceType: "registry-token", Resource: strings.Join(scopes, " "),
+		Actor: account, Result: audit.Success}
+	// The project is that of the first repository asked for, so the entry
+	// shows in that project's log.
+	for _, sc := range scopes {
+		if typ, rest, ok := strings.Cut(sc, ":"); ok && typ == "repository" {
+			e.Project, _, _ = strings.Cut(rest, "/")
+			break
+		}
+	}
+	if err != nil {
+		e.Result, e.Detail = audit.Failure, err.Error()
+	}
+	s.opts.Audit.Record(ctx, e)
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
