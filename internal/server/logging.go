@@ -1,6 +1,7 @@
 package server
 
 import (
+	"io"
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
@@ -31,13 +32,30 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 	return n, err
 }
 
+// ReadFrom keeps the underlying writer's sendfile path for blob downloads,
+// which a plain wrapper would hide from io.Copy.
+func (r *statusRecorder) ReadFrom(src io.Reader) (int64, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	var n int64
+	var err error
+	if rf, ok := r.ResponseWriter.(io.ReaderFrom); ok {
+		n, err = rf.ReadFrom(src)
+	} else {
+		n, err = io.Copy(struct{ io.Writer }{r.ResponseWriter}, src)
+	}
+	r.bytes += n
+	return n, err
+}
+
 // Unwrap lets http.ResponseController reach the underlying writer (flush,
 // deadlines, sendfile through ReadFrom).
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // logRequests writes one structured line per request, with a request id
 // that is also returned in the X-Request-Id header.
-func logRequests(log *slog.Logger, next http.Handler) http.Handler {
+func logRequests(log *slog.Logger, m *metrics, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := r.Header.Get("X-Request-Id")
@@ -57,9 +75,11 @@ func logRequests(log *slog.Logger, next http.Handler) http.Handler {
 		if status == 0 {
 			status = http.StatusOK
 		}
+		elapsed := time.Since(start)
+		m.observe(r, status, elapsed)
 		log.Log(r.Context(), level, "request",
 			"request_id", id, "method", r.Method, "path", r.URL.Path, "status", status,
-			"bytes", rec.bytes, "duration_ms", time.Since(start).Milliseconds(),
+			"bytes", rec.bytes, "duration_ms", elapsed.Milliseconds(),
 			"remote", r.RemoteAddr)
 	})
 }

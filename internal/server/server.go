@@ -161,7 +161,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("/readyz", s.ready)
 	mux.Handle("/", portal.Handler())
-	s.handler = logRequests(s.log, audit.Middleware(mux))
+	m := newMetrics()
+	mux.Handle("/metrics", m.handler())
+	s.handler = logRequests(s.log, m, audit.Middleware(mux))
 	s.audit = recorder
 	return s, nil
 }
