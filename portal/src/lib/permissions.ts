@@ -15,7 +15,10 @@ export type Permission =
   | 'tag:delete'
   | 'artifact-label:write'
   | 'label:write'
-  | 'log:read';
+  | 'log:read'
+  | 'robot:read'
+  | 'robot:write'
+  | 'scan:create';
 
 /** Anything that carries the caller's permissions in a project. */
 export interface PermissionHolder {

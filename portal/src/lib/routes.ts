@@ -6,7 +6,11 @@ import { splitRepositoryName } from './format';
 
 export const ARTIFACT_SEPARATOR = '/-/artifacts/';
 
-export function projectUrl(project: string, tab?: 'labels' | 'settings'): string {
+/** The tabs of a project page besides its repositories, each at /projects/<name>/<tab>. */
+export const PROJECT_TABS = ['members', 'robots', 'labels', 'logs', 'settings'] as const;
+export type ProjectTab = (typeof PROJECT_TABS)[number];
+
+export function projectUrl(project: string, tab?: ProjectTab): string {
   return `/projects/${encodeURIComponent(project)}${tab ? `/${tab}` : ''}`;
 }
 

@@ -1,7 +1,7 @@
 // The signed-in session: who the viewer is, signing in and out, and what
 // happens when the session expires (back to the login page, then back to
 // the page the user was on).
-import { createContext, useCallback, useContext, useMemo, useRef, useState, type ReactNode } from 'react';
+import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import { Provider, useQuery } from 'urql';
 import { useLocation, useNavigate } from 'react-router';
 import { notifications } from '@mantine/notifications';
@@ -24,20 +24,37 @@ export const SessionDocument = graphql(`
       version
       registryHost
     }
+    authSettings {
+      mode
+      oidcEnabled
+      oidcProviderName
+      oidcLoginURL
+    }
   }
 `);
 
 export type Viewer = NonNullable<SessionQuery['viewer']>;
+export type AuthSettings = SessionQuery['authSettings'];
+
+/** NO_SSO is what the portal assumes until berth says otherwise. */
+export const NO_SSO: AuthSettings = { mode: 'DB', oidcEnabled: false, oidcProviderName: null, oidcLoginURL: null };
 
 export interface SessionValue {
   viewer: Viewer | null;
   registryHost: string;
   version: string;
+  /** How people sign in here (readable without a session). */
+  auth: AuthSettings;
   /** True until the first answer about the viewer arrives. */
   loading: boolean;
   login: (username: string, password: string) => Promise<string | null>;
   logout: () => Promise<void>;
+  /** Forgets cached data and asks berth again who the viewer is (after a sign-in made elsewhere). */
+  refresh: () => void;
 }
+
+/** SSO_LOGOUT_URL ends the berth session and, when the provider offers it, the provider's (internal/auth/oidc). */
+export const SSO_LOGOUT_URL = '/auth/oidc/logout';
 
 export const SessionContext = createContext<SessionValue | null>(null);
 
@@ -46,6 +63,17 @@ export function useSession(): SessionValue {
   const v = useContext(SessionContext);
   if (!v) throw new Error('useSession outside SessionProvider');
   return v;
+}
+
+/**
+ * ssoLoginUrl is where the "Sign in with <provider>" button points: berth's
+ * OIDC login with the portal path to come back to.
+ */
+export function ssoLoginUrl(auth: AuthSettings, returnTo: string): string | null {
+  if (!auth.oidcEnabled) return null;
+  const base = auth.oidcLoginURL || '/auth/oidc/login';
+  if (!returnTo || returnTo === '/') return base;
+  return `${base}${base.includes('?') ? '&' : '?'}return_to=${encodeURIComponent(returnTo)}`;
 }
 
 /** loginUrl is the login page that returns to path after signing in. */
@@ -62,6 +90,9 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   here.current = location.pathname + location.search;
   const [generation, setGeneration] = useState(0);
   const expiring = useRef(false);
+  // Whether a viewer was signed in: a 401 then means the session ended;
+  // for an anonymous visitor it means the action needs a sign-in.
+  const signedIn = useRef(false);
 
   const client = useMemo(
     () =>
@@ -71,7 +102,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
           expiring.current = true;
           const back = here.current;
           setGeneration((g) => g + 1);
-          navigate(loginUrl(back), { replace: true, state: { expired: true } });
+          navigate(loginUrl(back), { replace: signedIn.current, state: signedIn.current ? { expired: true } : { needed: true } });
         },
         onError: (error, operation) => {
           notifications.show({
@@ -94,20 +125,26 @@ export function SessionProvider({ children }: { children: ReactNode }) {
 
   return (
     <Provider value={client}>
-      <SessionState key={generation} restart={restart}>
+      <SessionState key={generation} restart={restart} signedIn={signedIn}>
         {children}
       </SessionState>
     </Provider>
   );
 }
 
-function SessionState({ children, restart }: { children: ReactNode; restart: () => void }) {
+function SessionState({ children, restart, signedIn }: { children: ReactNode; restart: () => void; signedIn: React.RefObject<boolean> }) {
   const [{ data, fetching, error }] = useQuery({ query: SessionDocument, requestPolicy: 'network-only' });
+  const navigate = useNavigate();
+  const viewer = data?.viewer ?? null;
+  useEffect(() => {
+    if (data) signedIn.current = viewer !== null;
+  }, [data, viewer, signedIn]);
   const value = useMemo<SessionValue>(
     () => ({
-      viewer: data?.viewer ?? null,
+      viewer,
       registryHost: data?.systemInfo.registryHost ?? window.location.host,
       version: data?.systemInfo.version ?? '',
+      auth: data?.authSettings ?? NO_SSO,
       loading: fetching && !data && !error,
       login: async (username, password) => {
         const err = await signIn(username, password);
@@ -115,11 +152,20 @@ function SessionState({ children, restart }: { children: ReactNode; restart: () 
         return err;
       },
       logout: async () => {
+        // GET /auth/oidc/logout ends the berth session itself and then the
+        // provider's, so an SSO user goes there instead of POST /auth/logout.
+        if (data?.authSettings.oidcEnabled && viewer && !viewer.hasPassword) {
+          window.location.assign(SSO_LOGOUT_URL);
+          return;
+        }
         await signOut();
+        signedIn.current = false;
         restart();
+        navigate('/login', { replace: true });
       },
+      refresh: restart,
     }),
-    [data, fetching, error, restart],
+    [data, viewer, fetching, error, restart, navigate, signedIn],
   );
   return <SessionContext.Provider value={value}>{children}</SessionContext.Provider>;
 }

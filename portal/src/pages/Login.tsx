@@ -1,8 +1,8 @@
 import { useState } from 'react';
-import { Alert, Box, Button, Center, Paper, PasswordInput, Stack, Text, TextInput, Title } from '@mantine/core';
-import { IconAlertCircle, IconClockExclamation } from '@tabler/icons-react';
-import { Navigate, useLocation, useSearchParams } from 'react-router';
-import { useSession } from '@/lib/session';
+import { Alert, Anchor, Box, Button, Center, Divider, Paper, PasswordInput, Stack, Text, TextInput, Title } from '@mantine/core';
+import { IconAlertCircle, IconClockExclamation, IconLock, IconLogin2 } from '@tabler/icons-react';
+import { Link, Navigate, useLocation, useSearchParams } from 'react-router';
+import { ssoLoginUrl, useSession } from '@/lib/session';
 import { Logo } from '@/components/Logo';
 import { ColorSchemeToggle } from '@/components/Layout';
 
@@ -12,17 +12,27 @@ export function safeNext(next: string | null): string {
   return next;
 }
 
-/** LoginPage is the local sign-in form; it returns to ?next= afterwards. */
+/**
+ * LoginPage offers single sign-on when berth has it and the local form
+ * (in oidc mode for local administrators only); it returns to ?next=
+ * afterwards.
+ */
 export function LoginPage() {
-  const { viewer, login, loading } = useSession();
+  const { viewer, login, loading, auth } = useSession();
   const [params] = useSearchParams();
   const location = useLocation();
-  const expired = Boolean((location.state as { expired?: boolean } | null)?.expired);
+  const state = location.state as { expired?: boolean; needed?: boolean } | null;
+  const expired = Boolean(state?.expired);
+  const needed = Boolean(state?.needed);
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const next = safeNext(params.get('next'));
+  const sso = ssoLoginUrl(auth, next);
+  const oidcMode = auth.mode === 'OIDC';
+  // In oidc mode the password form stays, for local administrators only
+  // (POST /auth/login refuses everyone else there).
 
   if (viewer) return <Navigate to={next} replace />;
 
@@ -65,17 +75,30 @@ export function LoginPage() {
                     Your session has ended. Sign in again to continue where you were.
                   </Alert>
                 )}
+                {needed && !expired && !error && (
+                  <Alert color="blue" icon={<IconLock size={18} />} p="xs">
+                    Sign in to do that. You will come back to the page you were on.
+                  </Alert>
+                )}
+                {sso && (
+                  <Button component="a" href={sso} size="md" fullWidth leftSection={<IconLogin2 size={18} />} data-testid="sso-login">
+                    Sign in with {auth.oidcProviderName || 'SSO'}
+                  </Button>
+                )}
+                {(sso || oidcMode) && (
+                  <Divider label={oidcMode ? 'Local administrators only' : 'or with a password'} labelPosition="center" data-testid="local-login-divider" />
+                )}
                 {error && (
                   <Alert color="red" icon={<IconAlertCircle size={18} />} p="xs" role="alert">
                     {error}
                   </Alert>
                 )}
                 <TextInput
-                  label="Username"
+                  label={oidcMode ? 'Administrator username' : 'Username'}
                   name="username"
                   autoComplete="username"
                   required
-                  autoFocus
+                  autoFocus={!sso}
                   value={username}
                   onChange={(e) => setUsername(e.currentTarget.value)}
                 />
@@ -87,15 +110,26 @@ export function LoginPage() {
                   value={password}
                   onChange={(e) => setPassword(e.currentTarget.value)}
                 />
-                <Button type="submit" fullWidth loading={busy || loading} mt="xs">
-                  Sign in
+                <Button type="submit" fullWidth loading={busy || loading} mt="xs" variant={sso ? 'default' : 'filled'}>
+                  {sso ? 'Sign in with password' : 'Sign in'}
                 </Button>
               </Stack>
             </form>
           </Paper>
           <Text c="dimmed" fz="xs" ta="center">
-            Registry clients use the same account: <code>docker login {window.location.host}</code>
+            {sso ? (
+              <>
+                Registry clients use an <Anchor component={Link} to="/tokens" fz="xs">access token</Anchor> as the password: <code>docker login {window.location.host}</code>
+              </>
+            ) : (
+              <>
+                Registry clients use the same account: <code>docker login {window.location.host}</code>
+              </>
+            )}
           </Text>
+          <Anchor component={Link} to="/projects" fz="xs" ta="center" c="dimmed">
+            Browse public projects without signing in
+          </Anchor>
         </Stack>
       </Center>
     </Box>

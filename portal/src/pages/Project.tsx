@@ -22,7 +22,7 @@ import {
 } from '@mantine/core';
 import { useDebouncedValue } from '@mantine/hooks';
 import { notifications } from '@mantine/notifications';
-import { IconFolder, IconLock, IconSearch, IconSettings, IconStack2, IconTag, IconTrash, IconWorld } from '@tabler/icons-react';
+import { IconFolder, IconListDetails, IconLock, IconRobot, IconSearch, IconSettings, IconStack2, IconTag, IconTrash, IconUsers, IconWorld } from '@tabler/icons-react';
 import { Link, useNavigate, useParams } from 'react-router';
 import { useMutation, useQuery } from 'urql';
 import { graphql } from '@/gql';
@@ -35,9 +35,12 @@ import { ConfirmDialog } from '@/components/ConfirmDialog';
 import { LabelsManager } from '@/components/LabelsManager';
 import { PushInstructions } from '@/components/PushInstructions';
 import { can, ROLE_NAMES } from '@/lib/permissions';
-import { projectUrl, repositoryUrl } from '@/lib/routes';
+import { projectUrl, repositoryUrl, type ProjectTab } from '@/lib/routes';
+import { RobotsPanel } from '@/components/Robots';
+import { AuditLogTable } from '@/components/AuditLogTable';
+import { MembersTab } from './ProjectMembers';
 import { formatBytes, splitRepositoryName } from '@/lib/format';
-import { useSession } from '@/lib/session';
+import { loginUrl, useSession } from '@/lib/session';
 
 export const ProjectPageDocument = graphql(`
   query ProjectPage($name: String!) {
@@ -116,6 +119,15 @@ export const DeleteRepositoryDocument = graphql(`
 `);
 
 type Project = NonNullable<ProjectPageQuery['project']>;
+
+const TAB_NAMES: Record<'repositories' | ProjectTab, string> = {
+  repositories: 'Repositories',
+  members: 'Members',
+  robots: 'Robot accounts',
+  labels: 'Labels',
+  logs: 'Logs',
+  settings: 'Settings',
+};
 
 const REPO_SORTS: Record<string, { field: RepositoryOrderField; direction: OrderDirection; label: string }> = {
   pushed: { field: 'PUSHED_AT', direction: 'DESC', label: 'Recently pushed' },
@@ -352,9 +364,14 @@ function SettingsTab({ project }: { project: Project }) {
   );
 }
 
-/** ProjectPage shows one project with tabs for its repositories, labels and settings. */
-export function ProjectPage({ tab }: { tab: 'repositories' | 'labels' | 'settings' }) {
+/**
+ * ProjectPage shows one project with tabs for its repositories, members,
+ * robot accounts, labels, audit log and settings; a tab the viewer may not
+ * use is not offered.
+ */
+export function ProjectPage({ tab }: { tab: 'repositories' | ProjectTab }) {
   const { project: name = '' } = useParams();
+  const { viewer } = useSession();
   const navigate = useNavigate();
   const [{ data, fetching, error }, refetch] = useQuery({ query: ProjectPageDocument, variables: { name } });
   const project = data?.project;
@@ -369,9 +386,24 @@ export function ProjectPage({ tab }: { tab: 'repositories' | 'labels' | 'setting
     );
   }
   if (error && !data) return <ErrorState error={error} onRetry={() => refetch({ requestPolicy: 'network-only' })} />;
-  if (!project) return <NotFound what={`Project ${name}`} back={{ label: 'All projects', to: '/projects' }} />;
+  if (!project) {
+    return viewer ? (
+      <NotFound what={`Project ${name}`} back={{ label: 'All projects', to: '/projects' }} />
+    ) : (
+      <NotFound what={`Project ${name}`} back={{ label: 'Sign in to see private projects', to: loginUrl(`/projects/${name}`) }} />
+    );
+  }
 
   const showSettings = can(project, 'project:update') || can(project, 'project:delete');
+  const allowed: Record<'repositories' | ProjectTab, boolean> = {
+    repositories: true,
+    // The member list is for members from guest up; the API answers others with an empty list.
+    members: can(project, 'member:read'),
+    robots: can(project, 'robot:read'),
+    labels: true,
+    logs: can(project, 'log:read'),
+    settings: showSettings,
+  };
   return (
     <>
       <PageHeader
@@ -404,14 +436,29 @@ export function ProjectPage({ tab }: { tab: 'repositories' | 'labels' | 'setting
           </>
         }
       />
-      <Tabs value={tab} onChange={(v) => navigate(v === 'repositories' ? projectUrl(project.name) : projectUrl(project.name, v as 'labels' | 'settings'))} mb="md" keepMounted={false}>
+      <Tabs value={tab} onChange={(v) => navigate(v === 'repositories' ? projectUrl(project.name) : projectUrl(project.name, v as ProjectTab))} mb="md" keepMounted={false}>
         <Tabs.List>
           <Tabs.Tab value="repositories" leftSection={<IconStack2 size={16} />}>
             Repositories
           </Tabs.Tab>
+          {allowed.members && (
+            <Tabs.Tab value="members" leftSection={<IconUsers size={16} />}>
+              Members
+            </Tabs.Tab>
+          )}
+          {allowed.robots && (
+            <Tabs.Tab value="robots" leftSection={<IconRobot size={16} />}>
+              Robot accounts
+            </Tabs.Tab>
+          )}
           <Tabs.Tab value="labels" leftSection={<IconTag size={16} />}>
             Labels
           </Tabs.Tab>
+          {allowed.logs && (
+            <Tabs.Tab value="logs" leftSection={<IconListDetails size={16} />}>
+              Logs
+            </Tabs.Tab>
+          )}
           {showSettings && (
             <Tabs.Tab value="settings" leftSection={<IconSettings size={16} />}>
               Settings
@@ -419,9 +466,18 @@ export function ProjectPage({ tab }: { tab: 'repositories' | 'labels' | 'setting
           )}
         </Tabs.List>
       </Tabs>
-      {tab === 'repositories' && <RepositoriesTab project={project} />}
-      {tab === 'labels' && <LabelsManager project={project.name} canWrite={can(project, 'label:write')} />}
-      {tab === 'settings' && (showSettings ? <SettingsTab key={project.id} project={project} /> : <NotFound what="Settings" />)}
+      {!allowed[tab] ? (
+        <NotFound what={TAB_NAMES[tab]} back={{ label: 'Repositories', to: projectUrl(project.name) }} />
+      ) : (
+        <>
+          {tab === 'repositories' && <RepositoriesTab project={project} />}
+          {tab === 'members' && <MembersTab project={project} />}
+          {tab === 'robots' && <RobotsPanel project={project.name} canWrite={can(project, 'robot:write')} />}
+          {tab === 'labels' && <LabelsManager project={project.name} canWrite={can(project, 'label:write')} />}
+          {tab === 'logs' && <AuditLogTable project={project.name} />}
+          {tab === 'settings' && <SettingsTab key={project.id} project={project} />}
+        </>
+      )}
     </>
   );
 }

@@ -14,6 +14,7 @@ import { CreateProjectModal } from './CreateProject';
 import { projectUrl } from '@/lib/routes';
 import { formatBytes } from '@/lib/format';
 import { ROLE_NAMES } from '@/lib/permissions';
+import { useSession } from '@/lib/session';
 
 const ProjectsDocument = graphql(`
   query Projects($first: Int, $after: Cursor, $last: Int, $before: Cursor, $where: ProjectWhereInput, $orderBy: ProjectOrder) {
@@ -77,6 +78,7 @@ function Stat({ label, value, icon, color }: { label: string; value: string; ico
 
 /** ProjectsPage lists the projects the viewer may see, with search, filter, sort and pages. */
 export function ProjectsPage() {
+  const { viewer } = useSession();
   const [search, setSearch] = useState('');
   const [debounced] = useDebouncedValue(search.trim(), 250);
   const [visibility, setVisibility] = useState('all');
@@ -107,16 +109,19 @@ export function ProjectsPage() {
         title="Projects"
         subtitle="Projects group repositories and decide who may pull and push them."
         actions={
-          <Button leftSection={<IconPlus size={16} />} onClick={create.open} data-testid="new-project">
-            New project
-          </Button>
+          viewer && (
+            <Button leftSection={<IconPlus size={16} />} onClick={create.open} data-testid="new-project">
+              New project
+            </Button>
+          )
         }
       />
       <SimpleGrid cols={{ base: 2, md: 4 }} mb="lg">
         <Stat label="Projects" value={info ? info.projectCount.toLocaleString('en') : '–'} icon={<IconFolder size={22} />} color="blue" />
         <Stat label="Repositories" value={info ? info.repositoryCount.toLocaleString('en') : '–'} icon={<IconStack2 size={22} />} color="cyan" />
         <Stat label="Artifacts" value={info ? info.artifactCount.toLocaleString('en') : '–'} icon={<IconStack2 size={22} />} color="indigo" />
-        <Stat label="Storage" value={info ? formatBytes(info.storedBytes) : '–'} icon={<IconDatabase size={22} />} color="teal" />
+        {/* berth tells only system admins how much the blob store holds. */}
+        <Stat label="Storage" value={info && viewer?.admin ? formatBytes(info.storedBytes) : '–'} icon={<IconDatabase size={22} />} color="teal" />
       </SimpleGrid>
       <Paper withBorder radius="md">
         <Group p="sm" gap="sm" justify="space-between">
@@ -219,14 +224,19 @@ export function ProjectsPage() {
           <EmptyState
             title={filtered ? 'No project matches' : 'No projects yet'}
             action={
-              !filtered && (
+              !filtered &&
+              viewer && (
                 <Button leftSection={<IconPlus size={16} />} onClick={create.open} variant="light">
                   Create your first project
                 </Button>
               )
             }
           >
-            {filtered ? 'Try another name or filter.' : 'A project holds repositories. Create one, then push images into it.'}
+            {filtered
+              ? 'Try another name or filter.'
+              : viewer
+                ? 'A project holds repositories. Create one, then push images into it.'
+                : 'No public project here yet. Sign in to see the projects you are a member of.'}
           </EmptyState>
         )}
         <Pager pager={pager} pageInfo={data?.projects.pageInfo} total={data?.projects.totalCount} shown={projects.length} noun="projects" />

@@ -6,7 +6,7 @@ import { MantineProvider } from '@mantine/core';
 import { MemoryRouter } from 'react-router';
 import { Provider, type Client } from 'urql';
 import { fromValue, never } from 'wonka';
-import { SessionContext, type SessionValue } from '@/lib/session';
+import { NO_SSO, SessionContext, type SessionValue } from '@/lib/session';
 
 type Answer = (query: string, variables: Record<string, unknown>) => unknown;
 
@@ -25,9 +25,11 @@ export const adminSession: SessionValue = {
   viewer: { id: '1', username: 'admin', displayName: '', email: '', admin: true, hasPassword: true },
   registryHost: 'registry.example.com',
   version: 'test',
+  auth: NO_SSO,
   loading: false,
   login: async () => null,
   logout: async () => {},
+  refresh: () => {},
 };
 
 export function renderWith(ui: ReactElement, { client, session = adminSession, path = '/' }: { client?: Client; session?: SessionValue; path?: string } = {}) {
