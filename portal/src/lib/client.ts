@@ -1,6 +1,6 @@
 // The GraphQL client: urql with berth's session cookie and CSRF header.
 import { Client, cacheExchange, fetchExchange, mapExchange, type CombinedError, type Operation } from 'urql';
-import { refocusExchange } from '@urql/exchange-refocus';
+import { refetchOnReturnExchange } from './refetch';
 import { errorCode } from './errors';
 
 /** readCookie returns a cookie's value or undefined. */
@@ -29,8 +29,9 @@ export interface ClientOptions {
 
 /**
  * createClient builds a urql client. Lists are cache-and-network so they
- * refresh when revisited, and refetched when the window regains focus so a
- * push made from a terminal shows up without a reload.
+ * refresh when revisited, and refetched when the window regains focus or
+ * the tab becomes visible, so a push made from a terminal shows up without
+ * a reload.
  */
 export function createClient({ onUnauthenticated, onError }: ClientOptions): Client {
   return new Client({
@@ -40,7 +41,7 @@ export function createClient({ onUnauthenticated, onError }: ClientOptions): Cli
     preferGetMethod: false,
     requestPolicy: 'cache-and-network',
     exchanges: [
-      refocusExchange(),
+      refetchOnReturnExchange(),
       mapExchange({
         onError(error, operation) {
           if (errorCode(error) === 'UNAUTHENTICATED') {
