@@ -453,9 +453,15 @@ async function main() {
 
     await step('an expired session returns to the login page, then back to the page', async () => {
       await context.clearCookies();
-      await context.addCookies([{ name: 'berth_session', value: 'expired', url: base }]);
+      await context.addCookies([
+        { name: 'berth_session', value: 'expired', url: base },
+        { name: 'berth_csrf', value: 'expired', url: base },
+      ]);
       await page.goto(`/projects/${PROJECT}`);
       await page.waitForURL(/\/login\?next=/);
+      await page.getByText('Your session has ended').waitFor();
+      // The dead cookie is cleared, so the login page (and public pages) load.
+      await page.waitForFunction(() => !document.cookie.includes('berth_csrf'));
       await page.locator('input[name=username]').fill('admin');
       await page.locator('input[name=password]').fill(PASSWORD);
       await page.getByRole('button', { name: 'Sign in' }).click();
@@ -506,6 +512,36 @@ async function main() {
         throw e;
       } finally {
         await anon.close();
+      }
+    });
+
+    await step('the login page offers single sign-on once OIDC is set up, and /onboard says when nothing waits', async () => {
+      await gql('mutation($i: UpdateOIDCSettingsInput!) { updateOIDCSettings(input: $i) { source } }', {
+        i: { mode: 'OIDC', providerName: 'Keycloak', issuer: `http://127.0.0.1:${await freePort()}/realms/e2e`, clientID: 'berth' },
+      });
+      const anon = await browser.newContext({ viewport: { width: 1440, height: 900 }, baseURL: base, colorScheme: 'light' });
+      try {
+        const p = await anon.newPage();
+        p.setDefaultTimeout(15_000);
+        p.on('pageerror', (e) => consoleErrors.push(String(e)));
+        await p.goto(`/login?next=${encodeURIComponent(`/projects/${PROJECT}`)}`);
+        const sso = p.getByRole('link', { name: 'Sign in with Keycloak' });
+        await sso.waitFor();
+        const href = await sso.getAttribute('href');
+        if (href !== `/auth/oidc/login?return_to=${encodeURIComponent(`/projects/${PROJECT}`)}`) throw new Error(`SSO button points to ${href}`);
+        await p.getByText('Local administrators only').waitFor();
+        await p.screenshot({ path: join(SHOTS, '26-login-sso.png'), fullPage: true });
+        // The local admin still signs in with a password in oidc mode.
+        await p.locator('input[name=username]').fill('admin');
+        await p.locator('input[name=password]').fill(PASSWORD);
+        await p.getByRole('button', { name: 'Sign in with password' }).click();
+        await p.waitForURL(new RegExp(`/projects/${PROJECT}$`));
+        await p.goto('/onboard');
+        await p.getByText('No sign-in is waiting for a username').waitFor();
+        await p.screenshot({ path: join(SHOTS, '27-onboard-nothing-waiting.png'), fullPage: true });
+      } finally {
+        await anon.close();
+        await gql('mutation { resetOIDCSettings { source } }');
       }
     });
 

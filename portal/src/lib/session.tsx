@@ -7,7 +7,7 @@ import { useLocation, useNavigate } from 'react-router';
 import { notifications } from '@mantine/notifications';
 import { graphql } from '@/gql';
 import type { SessionQuery } from '@/gql/graphql';
-import { createClient, signIn, signOut } from './client';
+import { createClient, CSRF_COOKIE, readCookie, signIn, signOut } from './client';
 import { errorMessage } from './errors';
 
 export const SessionDocument = graphql(`
@@ -93,16 +93,31 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   // Whether a viewer was signed in: a 401 then means the session ended;
   // for an anonymous visitor it means the action needs a sign-in.
   const signedIn = useRef(false);
+  const liveGeneration = useRef(0);
+  liveGeneration.current = generation;
 
   const client = useMemo(
     () =>
       createClient({
         onUnauthenticated: () => {
-          if (expiring.current || here.current.startsWith('/login')) return;
+          // Late answers to a client already replaced say nothing new.
+          if (expiring.current || generation !== liveGeneration.current) return;
           expiring.current = true;
+          // A CSRF cookie without a working session means the session ended.
+          const wasSignedIn = signedIn.current || readCookie(CSRF_COOKIE) !== undefined;
           const back = here.current;
-          setGeneration((g) => g + 1);
-          navigate(loginUrl(back), { replace: signedIn.current, state: signedIn.current ? { expired: true } : { needed: true } });
+          // berth refuses every request that carries a dead session cookie,
+          // even for what anonymous visitors may see (the SSO button, public
+          // projects): clear it, then start over with a fresh client.
+          void signOut().finally(() => {
+            signedIn.current = false;
+            expiring.current = false;
+            liveGeneration.current = Math.max(liveGeneration.current, generation + 1);
+            setGeneration((g) => Math.max(g, generation + 1));
+          });
+          if (back.startsWith('/login')) return;
+          here.current = loginUrl(back);
+          navigate(here.current, { replace: wasSignedIn, state: wasSignedIn ? { expired: true } : { needed: true } });
         },
         onError: (error, operation) => {
           notifications.show({
@@ -120,7 +135,10 @@ export function SessionProvider({ children }: { children: ReactNode }) {
 
   const restart = useCallback(() => {
     expiring.current = false;
-    setGeneration((g) => g + 1);
+    setGeneration((g) => {
+      liveGeneration.current = g + 1;
+      return g + 1;
+    });
   }, []);
 
   return (

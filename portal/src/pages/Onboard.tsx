@@ -6,7 +6,7 @@ import { Logo } from '@/components/Logo';
 import { ColorSchemeToggle } from '@/components/Layout';
 import { chooseUsername, fetchPendingOnboarding, reasonText, usernameProblem, type PendingOnboarding } from '@/lib/onboard';
 import { useSession } from '@/lib/session';
-import { safeNext } from './Login';
+import { AUTH_BACKGROUND, safeNext } from './Login';
 
 /**
  * OnboardPage is where berth sends a new SSO user whose provider gave no
@@ -42,7 +42,7 @@ export function OnboardPage() {
   const problem = usernameProblem(username.trim());
 
   return (
-    <Box mih="100vh">
+    <Box mih="100vh" style={{ background: AUTH_BACKGROUND }}>
       <Box pos="absolute" top={16} right={16}>
         <ColorSchemeToggle />
       </Box>
