@@ -406,6 +406,49 @@ async function main() {
       await shot('20-project-logs-pulls');
     });
 
+    await step('refresh the robot secret, disable, enable and delete the robot', async () => {
+      const env = { ...process.env, DOCKER_CONFIG: join(tmp, 'robot-docker') };
+      const pull = () => sh(CRANE, ['manifest', '--insecure', `${host}/${PROJECT}/app:v1`], { env });
+      await page.getByRole('tab', { name: 'Robot accounts' }).click();
+      const actions = page.getByRole('button', { name: `Actions for ${robot.login}` });
+      await actions.click();
+      await page.getByRole('menuitem', { name: 'Refresh secret' }).click();
+      await page.getByRole('dialog').getByRole('button', { name: 'Refresh secret' }).click();
+      const secretBox = page.getByTestId('robot-secret');
+      await page.getByText('New robot secret').waitFor();
+      const fresh = (await secretBox.innerText()).trim();
+      if (!fresh || fresh === robot.secret) throw new Error('refresh did not show a new secret');
+      await page.getByRole('button', { name: 'Done' }).click();
+      let oldWorks = true;
+      try {
+        pull();
+      } catch {
+        oldWorks = false;
+      }
+      if (oldWorks) throw new Error('the old secret still pulls after a refresh');
+      sh(CRANE, ['auth', 'login', host, '-u', robot.login, '-p', fresh, '--insecure'], { env });
+      pull();
+      await actions.click();
+      await page.getByRole('menuitem', { name: 'Disable' }).click();
+      await page.getByTestId('robots-table').getByText('Disabled', { exact: true }).waitFor();
+      let disabledWorks = true;
+      try {
+        pull();
+      } catch {
+        disabledWorks = false;
+      }
+      if (disabledWorks) throw new Error('a disabled robot still pulls');
+      await actions.click();
+      await page.getByRole('menuitem', { name: 'Enable' }).click();
+      await page.getByTestId('robots-table').getByText('Disabled', { exact: true }).waitFor({ state: 'detached' });
+      await actions.click();
+      await page.getByRole('menuitem', { name: 'Delete' }).click();
+      const confirm = page.getByRole('dialog');
+      await confirm.getByRole('textbox').fill('ci');
+      await confirm.getByRole('button', { name: 'Delete robot' }).click();
+      await page.getByText('No robot accounts').waitFor();
+    });
+
     await step('admin pages render', async () => {
       await page.goto('/admin/users');
       await page.getByRole('cell', { name: /admin/ }).first().waitFor();
