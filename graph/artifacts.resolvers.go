@@ -10,6 +10,7 @@ import (
 	"errors"
 
 	"github.com/berth-registry/berth/ent"
+	entrepository "github.com/berth-registry/berth/ent/repository"
 	"github.com/berth-registry/berth/ent/tag"
 	"github.com/berth-registry/berth/graph/model"
 	"github.com/berth-registry/berth/internal/artifacts"
@@ -149,6 +150,12 @@ func (r *mutationResolver) DeleteRepository(ctx context.Context, name string) (b
 
 // Artifact is the resolver for the artifact field.
 func (r *queryResolver) Artifact(ctx context.Context, repository string, reference string) (*ent.Artifact, error) {
+	// Like project and repository, an artifact the caller may not see is
+	// null, not an error that would confirm its repository exists.
+	visible, err := r.DB.Repository.Query().Where(entrepository.Name(repository)).Exist(ctx)
+	if err != nil || !visible {
+		return nil, err
+	}
 	a, err := r.ArtifactService.Resolve(ctx, repository, reference)
 	if errors.Is(err, errdefs.ErrNotFound) {
 		return nil, nil

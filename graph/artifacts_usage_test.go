@@ -63,3 +63,60 @@ func TestProjectUsageCountsDistinctBlobs(t *testing.T) {
 		}
 	})
 }
+
+// TestMembersAndAnonymousReadRepositoryContent reads tags, labels and
+// artifacts as a project member and, on a public project, anonymously:
+// the privacy rules must filter these queries, never refuse them.
+func TestMembersAndAnonymousReadRepositoryContent(t *testing.T) {
+	each(t, func(t *testing.T, s *servertest.Server) {
+		s.CreateProject(admin, "priv", false)
+		s.CreateProject(admin, "pub", true)
+		for _, repo := range []string{"priv/app", "pub/app"} {
+			pushImage(t, s, repo, "v1", []byte("layer of "+repo))
+		}
+		var label struct{ CreateLabel struct{ ID string } }
+		s.MustDo(admin, `mutation { createLabel(input: {name: "release"}) { id } }`, nil, &label)
+		s.MustDo(admin, `mutation($l: ID!) { addArtifactLabel(repository: "priv/app", reference: "v1", labelID: $l) { id } }`, map[string]any{"l": label.CreateLabel.ID}, nil)
+		alice := s.CreateUser("alice")
+		s.MustDo(admin, `mutation { addProjectMember(input: {project: "priv", username: "alice", role: LIMITED_GUEST}) { role } }`, nil, nil)
+
+		const q = `query($r: String!) {
+			repository(name: $r) { tags(first: 5) { totalCount edges { node { name } } }
+				artifacts(first: 5) { totalCount edges { node { digest tags { name } labels { name } } } } }
+			artifact(repository: $r, reference: "v1") { tags { name } labels { name } referrers { digest } children { digest } repository { name } } }`
+		type result struct {
+			Repository *struct {
+				Tags      struct{ TotalCount int }
+				Artifacts struct {
+					TotalCount int
+					Edges      []struct{ Node struct{ Tags, Labels []struct{ Name string } } }
+				}
+			}
+			Artifact *struct{ Tags []struct{ Name string } }
+		}
+		cases := []struct {
+			who    string
+			creds  servertest.Creds
+			repo   string
+			labels int
+		}{
+			{"member of a private project", alice, "priv/app", 1},
+			{"anonymous on a public project", servertest.Creds{}, "pub/app", 0},
+			{"signed-in outsider on a public project", s.CreateUser("bob"), "pub/app", 0},
+		}
+		for _, tc := range cases {
+			var out result
+			s.MustDo(tc.creds, q, map[string]any{"r": tc.repo}, &out)
+			if out.Repository == nil || out.Repository.Tags.TotalCount != 1 || out.Repository.Artifacts.TotalCount != 1 ||
+				len(out.Repository.Artifacts.Edges[0].Node.Tags) != 1 || len(out.Repository.Artifacts.Edges[0].Node.Labels) != tc.labels ||
+				out.Artifact == nil || len(out.Artifact.Tags) != 1 {
+				t.Fatalf("%s reads %s: %+v", tc.who, tc.repo, out)
+			}
+		}
+		var hidden result
+		s.MustDo(servertest.Creds{}, q, map[string]any{"r": "priv/app"}, &hidden)
+		if hidden.Repository != nil || hidden.Artifact != nil {
+			t.Fatalf("anonymous sees the private repository: %+v", hidden)
+		}
+	})
+}

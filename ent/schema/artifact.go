@@ -76,4 +76,4 @@ func (Artifact) Annotations() []schema.Annotation {
 }
 
 // Policy of Artifact.
-func (Artifact) Policy() ent.Policy { return repositoryContentPolicy() }
+func (Artifact) Policy() ent.Policy { return artifactPolicy() }

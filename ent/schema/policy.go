@@ -81,9 +81,10 @@ func repositoryPolicy() ent.Policy {
 	}
 }
 
-// repositoryContentPolicy guards artifacts and tags: visible when their
-// repository is.
-func repositoryContentPolicy() ent.Policy {
+// artifactPolicy and tagPolicy guard repository content: visible when the
+// repository is. Each type has its own policy because a typed query rule
+// denies queries of any other type.
+func artifactPolicy() ent.Policy {
 	return privacy.Policy{
 		Query: privacy.QueryPolicy{
 			allowAdmin(),
@@ -91,6 +92,15 @@ func repositoryContentPolicy() ent.Policy {
 				q.Where(artifact.HasRepositoryWith(repository.HasProjectWith(visibleProjects(viewer.FromContext(ctx)))))
 				return privacy.Allow
 			}),
+		},
+		Mutation: privacy.MutationPolicy{allowAdmin(), privacy.AlwaysDenyRule()},
+	}
+}
+
+func tagPolicy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{
+			allowAdmin(),
 			privacy.TagQueryRuleFunc(func(ctx context.Context, q *gen.TagQuery) error {
 				q.Where(tag.HasRepositoryWith(repository.HasProjectWith(visibleProjects(viewer.FromContext(ctx)))))
 				return privacy.Allow
@@ -172,9 +182,8 @@ func auditPolicy() ent.Policy {
 	}
 }
 
-// ownedByViewerPolicy guards access tokens and sessions: a user sees only
-// their own.
-func ownedByViewerPolicy() ent.Policy {
+// accessTokenPolicy and sessionPolicy let a user see only their own.
+func accessTokenPolicy() ent.Policy {
 	return privacy.Policy{
 		Query: privacy.QueryPolicy{
 			allowAdmin(),
@@ -182,6 +191,15 @@ func ownedByViewerPolicy() ent.Policy {
 				q.Where(accesstoken.UserID(viewer.FromContext(ctx).UserID))
 				return privacy.Allow
 			}),
+		},
+		Mutation: privacy.MutationPolicy{allowAdmin(), privacy.AlwaysDenyRule()},
+	}
+}
+
+func sessionPolicy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{
+			allowAdmin(),
 			privacy.SessionQueryRuleFunc(func(ctx context.Context, q *gen.SessionQuery) error {
 				q.Where(session.UserID(viewer.FromContext(ctx).UserID))
 				return privacy.Allow
@@ -190,4 +208,3 @@ func ownedByViewerPolicy() ent.Policy {
 		Mutation: privacy.MutationPolicy{allowAdmin(), privacy.AlwaysDenyRule()},
 	}
 }
-

@@ -51,4 +51,4 @@ func (Tag) Annotations() []schema.Annotation {
 }
 
 // Policy of Tag.
-func (Tag) Policy() ent.Policy { return repositoryContentPolicy() }
+func (Tag) Policy() ent.Policy { return tagPolicy() }

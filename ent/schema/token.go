@@ -44,7 +44,7 @@ func (AccessToken) Annotations() []schema.Annotation {
 }
 
 // Policy of AccessToken.
-func (AccessToken) Policy() ent.Policy { return ownedByViewerPolicy() }
+func (AccessToken) Policy() ent.Policy { return accessTokenPolicy() }
 
 // Session is a signed-in portal session, referenced by an HttpOnly cookie.
 type Session struct {
@@ -76,4 +76,4 @@ func (Session) Annotations() []schema.Annotation {
 }
 
 // Policy of Session.
-func (Session) Policy() ent.Policy { return ownedByViewerPolicy() }
+func (Session) Policy() ent.Policy { return sessionPolicy() }
