@@ -175,9 +175,21 @@ func TestRobotAccounts(t *testing.T) {
 }
 
 func TestRobotPrefixIsConfigurable(t *testing.T) {
-	s := servertest.Start(t, "sqlite", func(c *config.Config) { c.RobotPrefix = "bot_" })
+	s := servertest.Start(t, "sqlite", func(c *config.Config) { c.RobotPrefix, c.RobotExpiryDays = "bot_", "7" })
 	s.CreateProject(admin, "team-a", false)
-	var out struct{ CreateRobot struct{ Login, Secret string } }
+	var info struct {
+		SystemInfo struct {
+			RobotPrefix            string
+			RobotDefaultExpiryDays int
+		}
+	}
+	s.MustDo(admin, `{ systemInfo { robotPrefix robotDefaultExpiryDays } }`, nil, &info)
+	if info.SystemInfo.RobotPrefix != "bot_" || info.SystemInfo.RobotDefaultExpiryDays != 7 {
+		t.Fatalf("systemInfo: %+v", info)
+	}
+	var out struct {
+		CreateRobot struct{ Login, Secret string }
+	}
 	s.MustDo(admin, `mutation { createRobot(input: {name: "ci", project: "team-a", permissions: [{resource: REPOSITORY, action: PULL}]}) { login secret } }`, nil, &out)
 	if out.CreateRobot.Login != "bot_team-a+ci" {
 		t.Fatalf("login %q", out.CreateRobot.Login)

@@ -89,7 +89,9 @@ func TestMembersAndAnonymousReadRepositoryContent(t *testing.T) {
 				Tags      struct{ TotalCount int }
 				Artifacts struct {
 					TotalCount int
-					Edges      []struct{ Node struct{ Tags, Labels []struct{ Name string } } }
+					Edges      []struct {
+						Node struct{ Tags, Labels []struct{ Name string } }
+					}
 				}
 			}
 			Artifact *struct{ Tags []struct{ Name string } }

@@ -143,6 +143,9 @@ func (r *queryResolver) SystemInfo(ctx context.Context) (*model.SystemInfo, erro
 		DatabaseKind:  r.DB.Kind,
 		StorageDriver: r.Info.StorageDriver,
 		RegistryHost:  r.Info.RegistryHost,
+		RobotPrefix:   r.Auth.RobotPrefix,
+
+		RobotDefaultExpiryDays: int(r.Auth.RobotDefaultExpiry.Hours() / 24),
 	}
 	var err error
 	if info.ProjectCount, err = r.DB.Project.Query().Count(ctx); err != nil {

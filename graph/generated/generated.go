@@ -408,14 +408,16 @@ type ComplexityRoot struct {
 	}
 
 	SystemInfo struct {
-		ArtifactCount   func(childComplexity int) int
-		DatabaseKind    func(childComplexity int) int
-		ProjectCount    func(childComplexity int) int
-		RegistryHost    func(childComplexity int) int
-		RepositoryCount func(childComplexity int) int
-		StorageDriver   func(childComplexity int) int
-		StoredBytes     func(childComplexity int) int
-		Version         func(childComplexity int) int
+		ArtifactCount          func(childComplexity int) int
+		DatabaseKind           func(childComplexity int) int
+		ProjectCount           func(childComplexity int) int
+		RegistryHost           func(childComplexity int) int
+		RepositoryCount        func(childComplexity int) int
+		RobotDefaultExpiryDays func(childComplexity int) int
+		RobotPrefix            func(childComplexity int) int
+		StorageDriver          func(childComplexity int) int
+		StoredBytes            func(childComplexity int) int
+		Version                func(childComplexity int) int
 	}
 
 	Tag struct {
@@ -2349,6 +2351,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SystemInfo.RepositoryCount(childComplexity), true
+	case "SystemInfo.robotDefaultExpiryDays":
+		if e.ComplexityRoot.SystemInfo.RobotDefaultExpiryDays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SystemInfo.RobotDefaultExpiryDays(childComplexity), true
+	case "SystemInfo.robotPrefix":
+		if e.ComplexityRoot.SystemInfo.RobotPrefix == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SystemInfo.RobotPrefix(childComplexity), true
 	case "SystemInfo.storageDriver":
 		if e.ComplexityRoot.SystemInfo.StorageDriver == nil {
 			break
@@ -2697,8 +2711,12 @@ type SystemInfo {
   projectCount: Int!
   repositoryCount: Int!
   artifactCount: Int!
-  "Distinct blob bytes held in the blob store."
+  "Distinct blob bytes held in the blob store (system admins only; 0 for others)."
   storedBytes: Int64!
+  "What robot login names start with, e.g. robot$ in robot$team-a+ci."
+  robotPrefix: String!
+  "Days until a robot created without an expiry expires."
+  robotDefaultExpiryDays: Int!
 }
 
 extend type User {
@@ -5922,6 +5940,10 @@ func (ec *executionContext) childFields_SystemInfo(ctx context.Context, field gr
 		return ec.fieldContext_SystemInfo_artifactCount(ctx, field)
 	case "storedBytes":
 		return ec.fieldContext_SystemInfo_storedBytes(ctx, field)
+	case "robotPrefix":
+		return ec.fieldContext_SystemInfo_robotPrefix(ctx, field)
+	case "robotDefaultExpiryDays":
+		return ec.fieldContext_SystemInfo_robotDefaultExpiryDays(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SystemInfo", field.Name)
 }
@@ -14667,6 +14689,52 @@ func (ec *executionContext) _SystemInfo_storedBytes(ctx context.Context, field g
 }
 func (ec *executionContext) fieldContext_SystemInfo_storedBytes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SystemInfo", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _SystemInfo_robotPrefix(ctx context.Context, field graphql.CollectedField, obj *model.SystemInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SystemInfo_robotPrefix(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RobotPrefix, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SystemInfo_robotPrefix(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SystemInfo", field, false, false, "String")
+}
+
+func (ec *executionContext) _SystemInfo_robotDefaultExpiryDays(ctx context.Context, field graphql.CollectedField, obj *model.SystemInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SystemInfo_robotDefaultExpiryDays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RobotDefaultExpiryDays, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SystemInfo_robotDefaultExpiryDays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SystemInfo", field, false, false, "Int")
 }
 
 func (ec *executionContext) _Tag_id(ctx context.Context, field graphql.CollectedField, obj *ent.Tag) (ret graphql.Marshaler) {
@@ -26635,6 +26703,16 @@ func (ec *executionContext) _SystemInfo(ctx context.Context, sel ast.SelectionSe
 			}
 		case "storedBytes":
 			out.Values[i] = ec._SystemInfo_storedBytes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "robotPrefix":
+			out.Values[i] = ec._SystemInfo_robotPrefix(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "robotDefaultExpiryDays":
+			out.Values[i] = ec._SystemInfo_robotDefaultExpiryDays(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}

@@ -217,8 +217,12 @@ type SystemInfo struct {
 	ProjectCount    int    `json:"projectCount"`
 	RepositoryCount int    `json:"repositoryCount"`
 	ArtifactCount   int    `json:"artifactCount"`
-	// Distinct blob bytes held in the blob store.
+	// Distinct blob bytes held in the blob store (system admins only; 0 for others).
 	StoredBytes int64 `json:"storedBytes"`
+	// What robot login names start with, e.g. robot$ in robot$team-a+ci.
+	RobotPrefix string `json:"robotPrefix"`
+	// Days until a robot created without an expiry expires.
+	RobotDefaultExpiryDays int `json:"robotDefaultExpiryDays"`
 }
 
 type UpdateLabelInput struct {
