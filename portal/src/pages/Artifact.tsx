@@ -399,7 +399,7 @@ function prettyJSON(s: string): string {
 
 /** ArtifactPage shows one artifact: pull commands, tags, labels, layers, config, history, platforms, referrers, chart and manifest, with its actions. */
 export function ArtifactPage({ repository, reference }: { repository: string; reference: string }) {
-  const { registryHost } = useSession();
+  const { registryHost, viewer } = useSession();
   const navigate = useNavigate();
   const [{ data, fetching, error }, refetch] = useQuery({ query: ArtifactPageDocument, variables: { repository, reference }, context: useMemo(() => CTX, []) });
   const [modal, setModal] = useState<'tag' | 'label' | 'copy' | 'delete' | null>(null);
@@ -484,9 +484,12 @@ export function ArtifactPage({ repository, reference }: { repository: string; re
                 Add label
               </Button>
             )}
-            <Button variant="default" leftSection={<IconCopy size={16} />} onClick={() => setModal('copy')}>
-              Copy to…
-            </Button>
+            {viewer && (
+              // Copying pushes into another repository: signed-in callers only.
+              <Button variant="default" leftSection={<IconCopy size={16} />} onClick={() => setModal('copy')}>
+                Copy to…
+              </Button>
+            )}
             {canDelete && (
               <Button color="red" variant="light" leftSection={<IconTrash size={16} />} onClick={() => setModal('delete')}>
                 Delete
