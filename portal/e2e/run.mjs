@@ -3,7 +3,7 @@
 // and drives the Debian chromium through playwright-core: sign in, create a
 // project, push an image with crane, find it, tag and label it, create an
 // access token and copy its secret, add a member, create a robot and pull
-// with its secret, read the project's log, browse anonymously, sign out. Screenshots of the main pages
+// with its secret, read the project's log, browse anonymously, delete the artifact, sign out. Screenshots of the main pages
 // go to portal/test-results/ (git-ignored). Prints a summary; exits non-zero
 // on any failure.
 //
@@ -586,6 +586,19 @@ async function main() {
         await anon.close();
         await gql('mutation { resetOIDCSettings { source } }');
       }
+    });
+
+    await step('delete the artifact, after a confirmation that names it', async () => {
+      await page.goto(artifactPath);
+      await page.getByRole('tab', { name: /Layers/ }).waitFor();
+      await page.getByRole('button', { name: 'Delete', exact: true }).click();
+      const confirm = page.getByRole('dialog');
+      await confirm.getByText(/sha256:/).first().waitFor();
+      await confirm.getByRole('button', { name: 'Delete artifact' }).click();
+      await page.waitForURL(new RegExp(`/projects/${PROJECT}/repositories/`));
+      const left = await gql(`{ repository(name: "${PROJECT}/app") { artifacts(first: 50) { edges { node { tags { name } } } } } }`);
+      const tags = left.repository.artifacts.edges.flatMap((e) => e.node.tags.map((t) => t.name));
+      if (tags.includes('v1') || tags.includes('release-1')) throw new Error(`the deleted artifact's tags remain: ${tags}`);
     });
 
     await step('sign out', async () => {
