@@ -85,6 +85,8 @@ describe('RobotsPanel', () => {
     await userEvent.click(await screen.findByTestId('new-robot'));
     const dialog = await screen.findByRole('dialog');
     await userEvent.type(within(dialog).getByRole('textbox', { name: /Name/ }), 'deploy');
+    // The dialog shows the login the robot will get, with the server's prefix.
+    within(dialog).getByText(/The login name will be robot\$team-a\+deploy\./);
     await userEvent.click(within(dialog).getByRole('checkbox', { name: 'Repository Push' }));
     await userEvent.click(within(dialog).getByRole('button', { name: 'Create robot' }));
     expect(calls.find((c) => c.name === 'CreateRobot')?.variables).toEqual({
@@ -92,7 +94,8 @@ describe('RobotsPanel', () => {
         name: 'deploy',
         project: 'team-a',
         description: '',
-        expiresInDays: 30,
+        // Left to the server's default expiry (--robot-expiry-days).
+        expiresInDays: undefined,
         permissions: [
           { resource: 'REPOSITORY', action: 'PULL' },
           { resource: 'REPOSITORY', action: 'PUSH' },

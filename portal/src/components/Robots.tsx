@@ -203,7 +203,10 @@ export function RobotSecretDialog({ value, onClose }: { value: RobotSecret | nul
 function CreateRobotModal({ project, opened, onClose, onCreated }: { project?: string; opened: boolean; onClose: () => void; onCreated: (s: RobotSecret) => void }) {
   const [name, setName] = useState('');
   const [description, setDescription] = useState('');
-  const [expiry, setExpiry] = useState('30');
+  const { robotDefaultExpiryDays, robotPrefix } = useSession();
+  // "default" leaves the expiry to the server's --robot-expiry-days.
+  const [expiry, setExpiry] = useState('default');
+  const expiryChoices = [{ value: 'default', label: `Default (${robotDefaultExpiryDays} days)` }, ...ROBOT_EXPIRY];
   const [perms, setPerms] = useState<string[]>([...DEFAULT_ROBOT_PERMISSIONS]);
   const [projects, setProjects] = useState<string[]>(['*']);
   const [{ fetching }, create] = useMutation(CreateRobotDocument);
@@ -213,7 +216,7 @@ function CreateRobotModal({ project, opened, onClose, onCreated }: { project?: s
   const close = () => {
     setName('');
     setDescription('');
-    setExpiry('30');
+    setExpiry('default');
     setPerms([...DEFAULT_ROBOT_PERMISSIONS]);
     setProjects(['*']);
     onClose();
@@ -225,7 +228,7 @@ function CreateRobotModal({ project, opened, onClose, onCreated }: { project?: s
           e.preventDefault();
           if (!ready) return;
           const permissions = system ? projects.flatMap((p) => toPermissionInputs(perms, p)) : toPermissionInputs(perms);
-          const r = await create({ input: { name, project, description, permissions, expiresInDays: Number(expiry) } }, CTX);
+          const r = await create({ input: { name, project, description, permissions, expiresInDays: expiry === 'default' ? undefined : Number(expiry) } }, CTX);
           if (r.data) {
             onCreated({ login: r.data.createRobot.login, secret: r.data.createRobot.secret });
             close();
@@ -236,7 +239,7 @@ function CreateRobotModal({ project, opened, onClose, onCreated }: { project?: s
           <TextInput
             label="Name"
             placeholder="ci"
-            description="Lowercase letters, digits and single '.', '_' or '-'. The login name adds berth's robot prefix (robot$ unless configured otherwise)."
+            description={`Lowercase letters, digits and single '.', '_' or '-'. The login name will be ${robotPrefix}${project ? `${project}+` : ''}${name || '<name>'}.`}
 
             value={name}
             onChange={(e) => setName(e.currentTarget.value)}
@@ -257,7 +260,7 @@ function CreateRobotModal({ project, opened, onClose, onCreated }: { project?: s
             />
           )}
           <PermissionPicker value={perms} onChange={setPerms} />
-          <Select label="Expires after" data={ROBOT_EXPIRY} value={expiry} onChange={(v) => v && setExpiry(v)} allowDeselect={false} w={200} comboboxProps={{ withinPortal: true }} />
+          <Select label="Expires after" data={expiryChoices} value={expiry} onChange={(v) => v && setExpiry(v)} allowDeselect={false} w={200} comboboxProps={{ withinPortal: true }} />
           <Group justify="flex-end">
             <Button variant="default" onClick={close}>
               Cancel

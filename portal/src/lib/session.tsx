@@ -23,6 +23,8 @@ export const SessionDocument = graphql(`
     systemInfo {
       version
       registryHost
+      robotPrefix
+      robotDefaultExpiryDays
     }
     authSettings {
       mode
@@ -43,6 +45,10 @@ export interface SessionValue {
   viewer: Viewer | null;
   registryHost: string;
   version: string;
+  /** What robot login names start with (berth's --robot-prefix). */
+  robotPrefix: string;
+  /** Days until a robot created without an expiry expires. */
+  robotDefaultExpiryDays: number;
   /** How people sign in here (readable without a session). */
   auth: AuthSettings;
   /** True until the first answer about the viewer arrives. */
@@ -162,6 +168,8 @@ function SessionState({ children, restart, signedIn }: { children: ReactNode; re
       viewer,
       registryHost: data?.systemInfo.registryHost ?? window.location.host,
       version: data?.systemInfo.version ?? '',
+      robotPrefix: data?.systemInfo.robotPrefix ?? 'robot$',
+      robotDefaultExpiryDays: data?.systemInfo.robotDefaultExpiryDays ?? 30,
       auth: data?.authSettings ?? NO_SSO,
       loading: fetching && !data && !error,
       login: async (username, password) => {

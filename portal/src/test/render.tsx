@@ -24,6 +24,8 @@ export function fakeClient(answer: Answer, calls: { name: string; variables: Rec
 export const adminSession: SessionValue = {
   viewer: { id: '1', username: 'admin', displayName: '', email: '', admin: true, hasPassword: true },
   registryHost: 'registry.example.com',
+  robotPrefix: 'robot$',
+  robotDefaultExpiryDays: 30,
   version: 'test',
   auth: NO_SSO,
   loading: false,
