@@ -240,17 +240,9 @@ func (h *handler) patchUpload(w http.ResponseWriter, r *http.Request, name, id s
 	if !ok || !h.checkContentRange(w, r, name, s) {
 		return
 	}
-	s, err := h.appendChunk(r.Context(), s, r.Body)
-	if err != nil {
-		var oe *storage.UploadOffsetError
-		if errors.As(err, &oe) {
-			h.rangeError(w, r, name, s, "the upload holds a different number of bytes than expected: continue from the returned Range")
-			return
-		}
-		h.writeError(w, r, err)
-		return
+	if s, ok = h.writeChunk(w, r, name, s); ok {
+		h.uploadAccepted(w, name, s, http.StatusAccepted)
 	}
-	h.uploadAccepted(w, name, s, http.StatusAccepted)
 }
 
 // appendChunk streams body to the end of upload s while hashing it, then
@@ -258,6 +250,23 @@ func (h *handler) patchUpload(w http.ResponseWriter, r *http.Request, name, id s
 // afterwards tells the truth about the stored bytes: if they cannot be
 // matched with the hash state any more, the state is dropped and the
 // final PUT reads the upload back to verify it.
+// writeChunk appends the request body to the upload and, when that fails,
+// answers the client: 416 with the real Range when the stored bytes and
+// the session disagree, the error otherwise. It reports whether to go on.
+func (h *handler) writeChunk(w http.ResponseWriter, r *http.Request, name string, s *ent.UploadSession) (*ent.UploadSession, bool) {
+	s, err := h.appendChunk(r.Context(), s, r.Body)
+	if err != nil {
+		var oe *storage.UploadOffsetError
+		if errors.As(err, &oe) {
+			h.rangeError(w, r, name, s, "the upload holds a different number of bytes than expected: continue from the returned Range")
+		} else {
+			h.writeError(w, r, err)
+		}
+		return s, false
+	}
+	return s, true
+}
+
 func (h *handler) appendChunk(ctx context.Context, s *ent.UploadSession, body io.Reader) (*ent.UploadSession, error) {
 	sys := viewer.SystemContext(ctx)
 	fw, err := h.blobs.UploadWriter(ctx, s.UUID, s.Offset)
@@ -330,13 +339,7 @@ func (h *handler) finishUpload(w http.ResponseWriter, r *http.Request, name, id 
 		if !h.checkContentRange(w, r, name, s) {
 			return
 		}
-		if s, err = h.appendChunk(ctx, s, r.Body); err != nil {
-			var oe *storage.UploadOffsetError
-			if errors.As(err, &oe) {
-				h.rangeError(w, r, name, s, "the upload holds a different number of bytes than expected: continue from the returned Range")
-				return
-			}
-			h.writeError(w, r, err)
+		if s, ok = h.writeChunk(w, r, name, s); !ok {
 			return
 		}
 	}

@@ -12,29 +12,10 @@ import (
 
 	"github.com/berth-registry/berth/ent/user"
 	"github.com/berth-registry/berth/internal/auth"
-	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/database"
+	"github.com/berth-registry/berth/internal/server"
 	"github.com/berth-registry/berth/internal/viewer"
 )
-
-// openDB opens and migrates the configured database.
-func openDB(ctx context.Context, cfg *config.Config) (*database.DB, error) {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-		return nil, &config.Error{Setting: "--data-dir (BERTH_DATA_DIR)", Msg: err.Error()}
-	}
-	db, err := database.Open(ctx, cfg.DatabaseURL, cfg.DataDir)
-	if err != nil {
-		return nil, &config.Error{Setting: "--database-url (BERTH_DATABASE_URL)", Msg: err.Error()}
-	}
-	if err := db.Migrate(ctx); err != nil {
-		db.Close()
-		return nil, err
-	}
-	return db, nil
-}
 
 func newAdminCommand() *cobra.Command {
 	admin := &cobra.Command{Use: "admin", Short: "Administer users directly in the database"}
@@ -117,7 +98,7 @@ func withAuth(cmd *cobra.Command, fn func(ctx context.Context, a *auth.Service, 
 	if err != nil {
 		return err
 	}
-	db, err := openDB(cmd.Context(), cfg)
+	db, err := server.OpenDatabase(context.Background(), cfg)
 	if err != nil {
 		return err
 	}

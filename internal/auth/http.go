@@ -105,9 +105,7 @@ func writeJSONError(w http.ResponseWriter, err error, challenge bool) {
 // {"username": ..., "csrfToken": ...}.
 func (s *Service) LoginHandler(secure bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost {
-			w.Header().Set("Allow", http.MethodPost)
-			http.Error(w, "use POST", http.StatusMethodNotAllowed)
+		if !postOnly(w, r) {
 			return
 		}
 		var in struct{ Username, Password string }
@@ -142,9 +140,7 @@ func (s *Service) LoginHandler(secure bool) http.Handler {
 // LogoutHandler serves POST /auth/logout: it ends the session and clears the cookies.
 func (s *Service) LogoutHandler(secure bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost {
-			w.Header().Set("Allow", http.MethodPost)
-			http.Error(w, "use POST", http.StatusMethodNotAllowed)
+		if !postOnly(w, r) {
 			return
 		}
 		if c, err := r.Cookie(SessionCookie); err == nil {
@@ -153,6 +149,16 @@ func (s *Service) LogoutHandler(secure bool) http.Handler {
 		SetSessionCookies(w, "", "", time.Unix(0, 0), secure)
 		w.WriteHeader(http.StatusNoContent)
 	})
+}
+
+// postOnly answers 405 to anything but POST and reports whether to go on.
+func postOnly(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method == http.MethodPost {
+		return true
+	}
+	w.Header().Set("Allow", http.MethodPost)
+	http.Error(w, "use POST", http.StatusMethodNotAllowed)
+	return false
 }
 
 // SetSessionCookies sets (or, with an empty secret, clears) the session and

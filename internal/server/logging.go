@@ -1,9 +1,9 @@
 package server
 
 import (
-	"io"
 	"crypto/rand"
 	"encoding/hex"
+	"io"
 	"log/slog"
 	"net/http"
 	"time"

@@ -55,19 +55,12 @@ type Options struct {
 // configured, creates the admin user on first start, and wires the routes.
 func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error) {
 	s := &Server{cfg: cfg, log: opts.Logger}
-	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-		return nil, &config.Error{Setting: "--data-dir (BERTH_DATA_DIR)", Msg: err.Error()}
-	}
-	db, err := database.Open(ctx, cfg.DatabaseURL, cfg.DataDir)
+	db, err := OpenDatabase(ctx, cfg)
 	if err != nil {
-		return nil, &config.Error{Setting: "--database-url (BERTH_DATABASE_URL)", Msg: err.Error()}
+		return nil, err
 	}
 	s.db = db
 	s.closers = append(s.closers, db.Close)
-	if err := db.Migrate(ctx); err != nil {
-		s.Close()
-		return nil, err
-	}
 	driver, err := filesystem.New(filepath.Join(cfg.DataDir, "storage"))
 	if err != nil {
 		s.Close()
@@ -168,6 +161,23 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	return s, nil
 }
 
+// OpenDatabase creates the data directory, opens the configured database
+// and migrates it. Problems with the settings come back as *config.Error.
+func OpenDatabase(ctx context.Context, cfg *config.Config) (*database.DB, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, &config.Error{Setting: "--data-dir (BERTH_DATA_DIR)", Msg: err.Error()}
+	}
+	db, err := database.Open(ctx, cfg.DatabaseURL, cfg.DataDir)
+	if err != nil {
+		return nil, &config.Error{Setting: "--database-url (BERTH_DATABASE_URL)", Msg: err.Error()}
+	}
+	if err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
 // Handler is the whole HTTP surface of berth.
 func (s *Server) Handler() http.Handler { return s.handler }
 
@@ -176,18 +186,13 @@ func (s *Server) Handler() http.Handler { return s.handler }
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 	defer cancel()
-	checks := []struct {
+	type check struct {
 		name string
 		fn   func(context.Context) error
-	}{
-		{"database", s.db.Ping},
-		{"storage", s.blobs.Writable},
 	}
+	checks := []check{{"database", s.db.Ping}, {"storage", s.blobs.Writable}}
 	if s.redis != nil {
-		checks = append(checks, struct {
-			name string
-			fn   func(context.Context) error
-		}{"redis", func(ctx context.Context) error { return s.redis.Ping(ctx).Err() }})
+		checks = append(checks, check{"redis", func(ctx context.Context) error { return s.redis.Ping(ctx).Err() }})
 	}
 	for _, c := range checks {
 		if err := c.fn(ctx); err != nil {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/berth-registry/berth/internal/config"
@@ -78,5 +79,25 @@ func TestReadyzFailsWhenStorageIsNotWritable(t *testing.T) {
 	resp, err := http.Get(ts.URL + "/readyz")
 	if err != nil || resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("readyz with broken storage: %v %v", resp, err)
+	}
+}
+
+func TestSignInEndpointsTakePostOnly(t *testing.T) {
+	s, err := server.New(context.Background(), newConfig(t), server.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ts := httptest.NewServer(s.Handler())
+	defer ts.Close()
+	for _, p := range []string{"/auth/login", "/auth/logout"} {
+		resp, err := http.Get(ts.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed || !strings.Contains(resp.Header.Get("Allow"), "POST") {
+			t.Fatalf("GET %s: %d, Allow %q", p, resp.StatusCode, resp.Header.Get("Allow"))
+		}
 	}
 }

@@ -108,4 +108,3 @@ func newPostgresDatabase(t testing.TB) string {
 	u.Path = "/" + name
 	return u.String()
 }
-
