@@ -22,6 +22,11 @@ type pullRecorder struct {
 	artifacts map[int]time.Time // artifact id -> last pull
 	repos     map[int]int64     // repository id -> pulls
 
+	// flushing is held for a whole flush, so a flush that finds nothing
+	// pending still waits for one in progress: when FlushPulls returns,
+	// every pull recorded before it is written.
+	flushing sync.Mutex
+
 	stop chan struct{}
 	done chan struct{}
 	once sync.Once
@@ -63,6 +68,8 @@ func (p *pullRecorder) loop(interval time.Duration) {
 }
 
 func (p *pullRecorder) flush(ctx context.Context) error {
+	p.flushing.Lock()
+	defer p.flushing.Unlock()
 	p.mu.Lock()
 	arts, repos := p.artifacts, p.repos
 	p.artifacts, p.repos = map[int]time.Time{}, map[int]int64{}

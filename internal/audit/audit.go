@@ -45,8 +45,11 @@ type Recorder struct {
 
 	mu      sync.Mutex
 	pending []*ent.AuditLogCreate
-	stop    chan struct{}
-	done    chan struct{}
+	// flushing is held for a whole flush, so Flush also waits for a batch
+	// the background writer is writing.
+	flushing sync.Mutex
+	stop     chan struct{}
+	done     chan struct{}
 }
 
 // New returns a Recorder and starts its batch writer; Close flushes it.
@@ -80,6 +83,8 @@ func (r *Recorder) Close() error {
 
 // Flush writes buffered entries now.
 func (r *Recorder) Flush(ctx context.Context) {
+	r.flushing.Lock()
+	defer r.flushing.Unlock()
 	r.mu.Lock()
 	batch := r.pending
 	r.pending = nil
