@@ -295,13 +295,15 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "UploadSession",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			uploadsession.FieldUUID:       {Type: field.TypeString, Column: uploadsession.FieldUUID},
-			uploadsession.FieldRepository: {Type: field.TypeString, Column: uploadsession.FieldRepository},
-			uploadsession.FieldOffset:     {Type: field.TypeInt64, Column: uploadsession.FieldOffset},
-			uploadsession.FieldAlgorithm:  {Type: field.TypeString, Column: uploadsession.FieldAlgorithm},
-			uploadsession.FieldHashState:  {Type: field.TypeBytes, Column: uploadsession.FieldHashState},
-			uploadsession.FieldStartedAt:  {Type: field.TypeTime, Column: uploadsession.FieldStartedAt},
-			uploadsession.FieldUpdatedAt:  {Type: field.TypeTime, Column: uploadsession.FieldUpdatedAt},
+			uploadsession.FieldUUID:        {Type: field.TypeString, Column: uploadsession.FieldUUID},
+			uploadsession.FieldRepository:  {Type: field.TypeString, Column: uploadsession.FieldRepository},
+			uploadsession.FieldOffset:      {Type: field.TypeInt64, Column: uploadsession.FieldOffset},
+			uploadsession.FieldAlgorithm:   {Type: field.TypeString, Column: uploadsession.FieldAlgorithm},
+			uploadsession.FieldHashState:   {Type: field.TypeBytes, Column: uploadsession.FieldHashState},
+			uploadsession.FieldWriter:      {Type: field.TypeString, Column: uploadsession.FieldWriter},
+			uploadsession.FieldWriterUntil: {Type: field.TypeTime, Column: uploadsession.FieldWriterUntil},
+			uploadsession.FieldStartedAt:   {Type: field.TypeTime, Column: uploadsession.FieldStartedAt},
+			uploadsession.FieldUpdatedAt:   {Type: field.TypeTime, Column: uploadsession.FieldUpdatedAt},
 		},
 	}
 	graph.Nodes[14] = &sqlgraph.Node{
@@ -315,17 +317,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "User",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			user.FieldCreatedAt:    {Type: field.TypeTime, Column: user.FieldCreatedAt},
-			user.FieldUpdatedAt:    {Type: field.TypeTime, Column: user.FieldUpdatedAt},
-			user.FieldUsername:     {Type: field.TypeString, Column: user.FieldUsername},
-			user.FieldEmail:        {Type: field.TypeString, Column: user.FieldEmail},
-			user.FieldDisplayName:  {Type: field.TypeString, Column: user.FieldDisplayName},
-			user.FieldPasswordHash: {Type: field.TypeString, Column: user.FieldPasswordHash},
-			user.FieldAdmin:        {Type: field.TypeBool, Column: user.FieldAdmin},
-			user.FieldDisabled:     {Type: field.TypeBool, Column: user.FieldDisabled},
-			user.FieldOidcSubject:  {Type: field.TypeString, Column: user.FieldOidcSubject},
-			user.FieldLastLoginAt:  {Type: field.TypeTime, Column: user.FieldLastLoginAt},
-			user.FieldGroups:       {Type: field.TypeJSON, Column: user.FieldGroups},
+			user.FieldCreatedAt:     {Type: field.TypeTime, Column: user.FieldCreatedAt},
+			user.FieldUpdatedAt:     {Type: field.TypeTime, Column: user.FieldUpdatedAt},
+			user.FieldUsername:      {Type: field.TypeString, Column: user.FieldUsername},
+			user.FieldEmail:         {Type: field.TypeString, Column: user.FieldEmail},
+			user.FieldDisplayName:   {Type: field.TypeString, Column: user.FieldDisplayName},
+			user.FieldPasswordHash:  {Type: field.TypeString, Column: user.FieldPasswordHash},
+			user.FieldAdmin:         {Type: field.TypeBool, Column: user.FieldAdmin},
+			user.FieldDisabled:      {Type: field.TypeBool, Column: user.FieldDisabled},
+			user.FieldOidcSubject:   {Type: field.TypeString, Column: user.FieldOidcSubject},
+			user.FieldLastLoginAt:   {Type: field.TypeTime, Column: user.FieldLastLoginAt},
+			user.FieldGroups:        {Type: field.TypeJSON, Column: user.FieldGroups},
+			user.FieldSecurityStamp: {Type: field.TypeString, Column: user.FieldSecurityStamp},
 		},
 	}
 	graph.MustAddE(
@@ -2038,6 +2041,16 @@ func (f *UploadSessionFilter) WhereHashState(p entql.BytesP) {
 	f.Where(p.Field(uploadsession.FieldHashState))
 }
 
+// WhereWriter applies the entql string predicate on the writer field.
+func (f *UploadSessionFilter) WhereWriter(p entql.StringP) {
+	f.Where(p.Field(uploadsession.FieldWriter))
+}
+
+// WhereWriterUntil applies the entql time.Time predicate on the writer_until field.
+func (f *UploadSessionFilter) WhereWriterUntil(p entql.TimeP) {
+	f.Where(p.Field(uploadsession.FieldWriterUntil))
+}
+
 // WhereStartedAt applies the entql time.Time predicate on the started_at field.
 func (f *UploadSessionFilter) WhereStartedAt(p entql.TimeP) {
 	f.Where(p.Field(uploadsession.FieldStartedAt))
@@ -2141,6 +2154,11 @@ func (f *UserFilter) WhereLastLoginAt(p entql.TimeP) {
 // WhereGroups applies the entql json.RawMessage predicate on the groups field.
 func (f *UserFilter) WhereGroups(p entql.BytesP) {
 	f.Where(p.Field(user.FieldGroups))
+}
+
+// WhereSecurityStamp applies the entql string predicate on the security_stamp field.
+func (f *UserFilter) WhereSecurityStamp(p entql.StringP) {
+	f.Where(p.Field(user.FieldSecurityStamp))
 }
 
 // WhereHasMemberships applies a predicate to check if query has an edge memberships.

@@ -10437,6 +10437,8 @@ type UploadSessionMutation struct {
 	add_offset    *int64
 	algorithm     *string
 	hash_state    *[]byte
+	writer        *string
+	writer_until  *time.Time
 	started_at    *time.Time
 	updated_at    *time.Time
 	clearedFields map[string]struct{}
@@ -10756,6 +10758,104 @@ func (m *UploadSessionMutation) ResetHashState() {
 	delete(m.clearedFields, uploadsession.FieldHashState)
 }
 
+// SetWriter sets the "writer" field.
+func (m *UploadSessionMutation) SetWriter(s string) {
+	m.writer = &s
+}
+
+// Writer returns the value of the "writer" field in the mutation.
+func (m *UploadSessionMutation) Writer() (r string, exists bool) {
+	v := m.writer
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWriter returns the old "writer" field's value of the UploadSession entity.
+// If the UploadSession object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UploadSessionMutation) OldWriter(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWriter is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWriter requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWriter: %w", err)
+	}
+	return oldValue.Writer, nil
+}
+
+// ClearWriter clears the value of the "writer" field.
+func (m *UploadSessionMutation) ClearWriter() {
+	m.writer = nil
+	m.clearedFields[uploadsession.FieldWriter] = struct{}{}
+}
+
+// WriterCleared returns if the "writer" field was cleared in this mutation.
+func (m *UploadSessionMutation) WriterCleared() bool {
+	_, ok := m.clearedFields[uploadsession.FieldWriter]
+	return ok
+}
+
+// ResetWriter resets all changes to the "writer" field.
+func (m *UploadSessionMutation) ResetWriter() {
+	m.writer = nil
+	delete(m.clearedFields, uploadsession.FieldWriter)
+}
+
+// SetWriterUntil sets the "writer_until" field.
+func (m *UploadSessionMutation) SetWriterUntil(t time.Time) {
+	m.writer_until = &t
+}
+
+// WriterUntil returns the value of the "writer_until" field in the mutation.
+func (m *UploadSessionMutation) WriterUntil() (r time.Time, exists bool) {
+	v := m.writer_until
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWriterUntil returns the old "writer_until" field's value of the UploadSession entity.
+// If the UploadSession object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UploadSessionMutation) OldWriterUntil(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWriterUntil is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWriterUntil requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWriterUntil: %w", err)
+	}
+	return oldValue.WriterUntil, nil
+}
+
+// ClearWriterUntil clears the value of the "writer_until" field.
+func (m *UploadSessionMutation) ClearWriterUntil() {
+	m.writer_until = nil
+	m.clearedFields[uploadsession.FieldWriterUntil] = struct{}{}
+}
+
+// WriterUntilCleared returns if the "writer_until" field was cleared in this mutation.
+func (m *UploadSessionMutation) WriterUntilCleared() bool {
+	_, ok := m.clearedFields[uploadsession.FieldWriterUntil]
+	return ok
+}
+
+// ResetWriterUntil resets all changes to the "writer_until" field.
+func (m *UploadSessionMutation) ResetWriterUntil() {
+	m.writer_until = nil
+	delete(m.clearedFields, uploadsession.FieldWriterUntil)
+}
+
 // SetStartedAt sets the "started_at" field.
 func (m *UploadSessionMutation) SetStartedAt(t time.Time) {
 	m.started_at = &t
@@ -10862,7 +10962,7 @@ func (m *UploadSessionMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *UploadSessionMutation) Fields() []string {
-	fields := make([]string, 0, 7)
+	fields := make([]string, 0, 9)
 	if m.uuid != nil {
 		fields = append(fields, uploadsession.FieldUUID)
 	}
@@ -10877,6 +10977,12 @@ func (m *UploadSessionMutation) Fields() []string {
 	}
 	if m.hash_state != nil {
 		fields = append(fields, uploadsession.FieldHashState)
+	}
+	if m.writer != nil {
+		fields = append(fields, uploadsession.FieldWriter)
+	}
+	if m.writer_until != nil {
+		fields = append(fields, uploadsession.FieldWriterUntil)
 	}
 	if m.started_at != nil {
 		fields = append(fields, uploadsession.FieldStartedAt)
@@ -10902,6 +11008,10 @@ func (m *UploadSessionMutation) Field(name string) (ent.Value, bool) {
 		return m.Algorithm()
 	case uploadsession.FieldHashState:
 		return m.HashState()
+	case uploadsession.FieldWriter:
+		return m.Writer()
+	case uploadsession.FieldWriterUntil:
+		return m.WriterUntil()
 	case uploadsession.FieldStartedAt:
 		return m.StartedAt()
 	case uploadsession.FieldUpdatedAt:
@@ -10925,6 +11035,10 @@ func (m *UploadSessionMutation) OldField(ctx context.Context, name string) (ent.
 		return m.OldAlgorithm(ctx)
 	case uploadsession.FieldHashState:
 		return m.OldHashState(ctx)
+	case uploadsession.FieldWriter:
+		return m.OldWriter(ctx)
+	case uploadsession.FieldWriterUntil:
+		return m.OldWriterUntil(ctx)
 	case uploadsession.FieldStartedAt:
 		return m.OldStartedAt(ctx)
 	case uploadsession.FieldUpdatedAt:
@@ -10972,6 +11086,20 @@ func (m *UploadSessionMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetHashState(v)
+		return nil
+	case uploadsession.FieldWriter:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWriter(v)
+		return nil
+	case uploadsession.FieldWriterUntil:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWriterUntil(v)
 		return nil
 	case uploadsession.FieldStartedAt:
 		v, ok := value.(time.Time)
@@ -11035,6 +11163,12 @@ func (m *UploadSessionMutation) ClearedFields() []string {
 	if m.FieldCleared(uploadsession.FieldHashState) {
 		fields = append(fields, uploadsession.FieldHashState)
 	}
+	if m.FieldCleared(uploadsession.FieldWriter) {
+		fields = append(fields, uploadsession.FieldWriter)
+	}
+	if m.FieldCleared(uploadsession.FieldWriterUntil) {
+		fields = append(fields, uploadsession.FieldWriterUntil)
+	}
 	return fields
 }
 
@@ -11051,6 +11185,12 @@ func (m *UploadSessionMutation) ClearField(name string) error {
 	switch name {
 	case uploadsession.FieldHashState:
 		m.ClearHashState()
+		return nil
+	case uploadsession.FieldWriter:
+		m.ClearWriter()
+		return nil
+	case uploadsession.FieldWriterUntil:
+		m.ClearWriterUntil()
 		return nil
 	}
 	return fmt.Errorf("unknown UploadSession nullable field %s", name)
@@ -11074,6 +11214,12 @@ func (m *UploadSessionMutation) ResetField(name string) error {
 		return nil
 	case uploadsession.FieldHashState:
 		m.ResetHashState()
+		return nil
+	case uploadsession.FieldWriter:
+		m.ResetWriter()
+		return nil
+	case uploadsession.FieldWriterUntil:
+		m.ResetWriterUntil()
 		return nil
 	case uploadsession.FieldStartedAt:
 		m.ResetStartedAt()
@@ -11151,6 +11297,7 @@ type UserMutation struct {
 	last_login_at        *time.Time
 	groups               *[]string
 	appendgroups         []string
+	security_stamp       *string
 	clearedFields        map[string]struct{}
 	memberships          map[int]struct{}
 	removedmemberships   map[int]struct{}
@@ -11715,6 +11862,42 @@ func (m *UserMutation) ResetGroups() {
 	delete(m.clearedFields, user.FieldGroups)
 }
 
+// SetSecurityStamp sets the "security_stamp" field.
+func (m *UserMutation) SetSecurityStamp(s string) {
+	m.security_stamp = &s
+}
+
+// SecurityStamp returns the value of the "security_stamp" field in the mutation.
+func (m *UserMutation) SecurityStamp() (r string, exists bool) {
+	v := m.security_stamp
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSecurityStamp returns the old "security_stamp" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldSecurityStamp(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSecurityStamp is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSecurityStamp requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSecurityStamp: %w", err)
+	}
+	return oldValue.SecurityStamp, nil
+}
+
+// ResetSecurityStamp resets all changes to the "security_stamp" field.
+func (m *UserMutation) ResetSecurityStamp() {
+	m.security_stamp = nil
+}
+
 // AddMembershipIDs adds the "memberships" edge to the Member entity by ids.
 func (m *UserMutation) AddMembershipIDs(ids ...int) {
 	if m.memberships == nil {
@@ -11911,7 +12094,7 @@ func (m *UserMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *UserMutation) Fields() []string {
-	fields := make([]string, 0, 11)
+	fields := make([]string, 0, 12)
 	if m.created_at != nil {
 		fields = append(fields, user.FieldCreatedAt)
 	}
@@ -11945,6 +12128,9 @@ func (m *UserMutation) Fields() []string {
 	if m.groups != nil {
 		fields = append(fields, user.FieldGroups)
 	}
+	if m.security_stamp != nil {
+		fields = append(fields, user.FieldSecurityStamp)
+	}
 	return fields
 }
 
@@ -11975,6 +12161,8 @@ func (m *UserMutation) Field(name string) (ent.Value, bool) {
 		return m.LastLoginAt()
 	case user.FieldGroups:
 		return m.Groups()
+	case user.FieldSecurityStamp:
+		return m.SecurityStamp()
 	}
 	return nil, false
 }
@@ -12006,6 +12194,8 @@ func (m *UserMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldLastLoginAt(ctx)
 	case user.FieldGroups:
 		return m.OldGroups(ctx)
+	case user.FieldSecurityStamp:
+		return m.OldSecurityStamp(ctx)
 	}
 	return nil, fmt.Errorf("unknown User field %s", name)
 }
@@ -12091,6 +12281,13 @@ func (m *UserMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetGroups(v)
+		return nil
+	case user.FieldSecurityStamp:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSecurityStamp(v)
 		return nil
 	}
 	return fmt.Errorf("unknown User field %s", name)
@@ -12194,6 +12391,9 @@ func (m *UserMutation) ResetField(name string) error {
 		return nil
 	case user.FieldGroups:
 		m.ResetGroups()
+		return nil
+	case user.FieldSecurityStamp:
+		m.ResetSecurityStamp()
 		return nil
 	}
 	return fmt.Errorf("unknown User field %s", name)

@@ -27,6 +27,10 @@ type UploadSession struct {
 	Algorithm string `json:"algorithm,omitempty"`
 	// the running digest, from encoding.BinaryMarshaler
 	HashState []byte `json:"hash_state,omitempty"`
+	// the request that holds the upload: at most one writes to it at a time
+	Writer *string `json:"writer,omitempty"`
+	// when the writer's hold lapses unless renewed (a crashed writer frees the upload)
+	WriterUntil *time.Time `json:"writer_until,omitempty"`
 	// StartedAt holds the value of the "started_at" field.
 	StartedAt time.Time `json:"started_at,omitempty"`
 	// UpdatedAt holds the value of the "updated_at" field.
@@ -43,9 +47,9 @@ func (*UploadSession) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case uploadsession.FieldID, uploadsession.FieldOffset:
 			values[i] = new(sql.NullInt64)
-		case uploadsession.FieldUUID, uploadsession.FieldRepository, uploadsession.FieldAlgorithm:
+		case uploadsession.FieldUUID, uploadsession.FieldRepository, uploadsession.FieldAlgorithm, uploadsession.FieldWriter:
 			values[i] = new(sql.NullString)
-		case uploadsession.FieldStartedAt, uploadsession.FieldUpdatedAt:
+		case uploadsession.FieldWriterUntil, uploadsession.FieldStartedAt, uploadsession.FieldUpdatedAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -97,6 +101,20 @@ func (_m *UploadSession) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field hash_state", values[i])
 			} else if value != nil {
 				_m.HashState = *value
+			}
+		case uploadsession.FieldWriter:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field writer", values[i])
+			} else if value.Valid {
+				_m.Writer = new(string)
+				*_m.Writer = value.String
+			}
+		case uploadsession.FieldWriterUntil:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field writer_until", values[i])
+			} else if value.Valid {
+				_m.WriterUntil = new(time.Time)
+				*_m.WriterUntil = value.Time
 			}
 		case uploadsession.FieldStartedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -160,6 +178,16 @@ func (_m *UploadSession) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("hash_state=")
 	builder.WriteString(fmt.Sprintf("%v", _m.HashState))
+	builder.WriteString(", ")
+	if v := _m.Writer; v != nil {
+		builder.WriteString("writer=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	if v := _m.WriterUntil; v != nil {
+		builder.WriteString("writer_until=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
 	builder.WriteString(", ")
 	builder.WriteString("started_at=")
 	builder.WriteString(_m.StartedAt.Format(time.ANSIC))

@@ -68,6 +68,34 @@ func (_c *UploadSessionCreate) SetHashState(v []byte) *UploadSessionCreate {
 	return _c
 }
 
+// SetWriter sets the "writer" field.
+func (_c *UploadSessionCreate) SetWriter(v string) *UploadSessionCreate {
+	_c.mutation.SetWriter(v)
+	return _c
+}
+
+// SetNillableWriter sets the "writer" field if the given value is not nil.
+func (_c *UploadSessionCreate) SetNillableWriter(v *string) *UploadSessionCreate {
+	if v != nil {
+		_c.SetWriter(*v)
+	}
+	return _c
+}
+
+// SetWriterUntil sets the "writer_until" field.
+func (_c *UploadSessionCreate) SetWriterUntil(v time.Time) *UploadSessionCreate {
+	_c.mutation.SetWriterUntil(v)
+	return _c
+}
+
+// SetNillableWriterUntil sets the "writer_until" field if the given value is not nil.
+func (_c *UploadSessionCreate) SetNillableWriterUntil(v *time.Time) *UploadSessionCreate {
+	if v != nil {
+		_c.SetWriterUntil(*v)
+	}
+	return _c
+}
+
 // SetStartedAt sets the "started_at" field.
 func (_c *UploadSessionCreate) SetStartedAt(v time.Time) *UploadSessionCreate {
 	_c.mutation.SetStartedAt(v)
@@ -226,6 +254,14 @@ func (_c *UploadSessionCreate) createSpec() (*UploadSession, *sqlgraph.CreateSpe
 		_spec.SetField(uploadsession.FieldHashState, field.TypeBytes, value)
 		_node.HashState = value
 	}
+	if value, ok := _c.mutation.Writer(); ok {
+		_spec.SetField(uploadsession.FieldWriter, field.TypeString, value)
+		_node.Writer = &value
+	}
+	if value, ok := _c.mutation.WriterUntil(); ok {
+		_spec.SetField(uploadsession.FieldWriterUntil, field.TypeTime, value)
+		_node.WriterUntil = &value
+	}
 	if value, ok := _c.mutation.StartedAt(); ok {
 		_spec.SetField(uploadsession.FieldStartedAt, field.TypeTime, value)
 		_node.StartedAt = value
@@ -331,6 +367,42 @@ func (u *UploadSessionUpsert) UpdateHashState() *UploadSessionUpsert {
 // ClearHashState clears the value of the "hash_state" field.
 func (u *UploadSessionUpsert) ClearHashState() *UploadSessionUpsert {
 	u.SetNull(uploadsession.FieldHashState)
+	return u
+}
+
+// SetWriter sets the "writer" field.
+func (u *UploadSessionUpsert) SetWriter(v string) *UploadSessionUpsert {
+	u.Set(uploadsession.FieldWriter, v)
+	return u
+}
+
+// UpdateWriter sets the "writer" field to the value that was provided on create.
+func (u *UploadSessionUpsert) UpdateWriter() *UploadSessionUpsert {
+	u.SetExcluded(uploadsession.FieldWriter)
+	return u
+}
+
+// ClearWriter clears the value of the "writer" field.
+func (u *UploadSessionUpsert) ClearWriter() *UploadSessionUpsert {
+	u.SetNull(uploadsession.FieldWriter)
+	return u
+}
+
+// SetWriterUntil sets the "writer_until" field.
+func (u *UploadSessionUpsert) SetWriterUntil(v time.Time) *UploadSessionUpsert {
+	u.Set(uploadsession.FieldWriterUntil, v)
+	return u
+}
+
+// UpdateWriterUntil sets the "writer_until" field to the value that was provided on create.
+func (u *UploadSessionUpsert) UpdateWriterUntil() *UploadSessionUpsert {
+	u.SetExcluded(uploadsession.FieldWriterUntil)
+	return u
+}
+
+// ClearWriterUntil clears the value of the "writer_until" field.
+func (u *UploadSessionUpsert) ClearWriterUntil() *UploadSessionUpsert {
+	u.SetNull(uploadsession.FieldWriterUntil)
 	return u
 }
 
@@ -450,6 +522,48 @@ func (u *UploadSessionUpsertOne) UpdateHashState() *UploadSessionUpsertOne {
 func (u *UploadSessionUpsertOne) ClearHashState() *UploadSessionUpsertOne {
 	return u.Update(func(s *UploadSessionUpsert) {
 		s.ClearHashState()
+	})
+}
+
+// SetWriter sets the "writer" field.
+func (u *UploadSessionUpsertOne) SetWriter(v string) *UploadSessionUpsertOne {
+	return u.Update(func(s *UploadSessionUpsert) {
+		s.SetWriter(v)
+	})
+}
+
+// UpdateWriter sets the "writer" field to the value that was provided on create.
+func (u *UploadSessionUpsertOne) UpdateWriter() *UploadSessionUpsertOne {
+	return u.Update(func(s *UploadSessionUpsert) {
+		s.UpdateWriter()
+	})
+}
+
+// ClearWriter clears the value of the "writer" field.
+func (u *UploadSessionUpsertOne) ClearWriter() *UploadSessionUpsertOne {
+	return u.Update(func(s *UploadSessionUpsert) {
+		s.ClearWriter()
+	})
+}
+
+// SetWriterUntil sets the "writer_until" field.
+func (u *UploadSessionUpsertOne) SetWriterUntil(v time.Time) *UploadSessionUpsertOne {
+	return u.Update(func(s *UploadSessionUpsert) {
+		s.SetWriterUntil(v)
+	})
+}
+
+// UpdateWriterUntil sets the "writer_until" field to the value that was provided on create.
+func (u *UploadSessionUpsertOne) UpdateWriterUntil() *UploadSessionUpsertOne {
+	return u.Update(func(s *UploadSessionUpsert) {
+		s.UpdateWriterUntil()
+	})
+}
+
+// ClearWriterUntil clears the value of the "writer_until" field.
+func (u *UploadSessionUpsertOne) ClearWriterUntil() *UploadSessionUpsertOne {
+	return u.Update(func(s *UploadSessionUpsert) {
+		s.ClearWriterUntil()
 	})
 }
 
@@ -737,6 +851,48 @@ func (u *UploadSessionUpsertBulk) UpdateHashState() *UploadSessionUpsertBulk {
 func (u *UploadSessionUpsertBulk) ClearHashState() *UploadSessionUpsertBulk {
 	return u.Update(func(s *UploadSessionUpsert) {
 		s.ClearHashState()
+	})
+}
+
+// SetWriter sets the "writer" field.
+func (u *UploadSessionUpsertBulk) SetWriter(v string) *UploadSessionUpsertBulk {
+	return u.Update(func(s *UploadSessionUpsert) {
+		s.SetWriter(v)
+	})
+}
+
+// UpdateWriter sets the "writer" field to the value that was provided on create.
+func (u *UploadSessionUpsertBulk) UpdateWriter() *UploadSessionUpsertBulk {
+	return u.Update(func(s *UploadSessionUpsert) {
+		s.UpdateWriter()
+	})
+}
+
+// ClearWriter clears the value of the "writer" field.
+func (u *UploadSessionUpsertBulk) ClearWriter() *UploadSessionUpsertBulk {
+	return u.Update(func(s *UploadSessionUpsert) {
+		s.ClearWriter()
+	})
+}
+
+// SetWriterUntil sets the "writer_until" field.
+func (u *UploadSessionUpsertBulk) SetWriterUntil(v time.Time) *UploadSessionUpsertBulk {
+	return u.Update(func(s *UploadSessionUpsert) {
+		s.SetWriterUntil(v)
+	})
+}
+
+// UpdateWriterUntil sets the "writer_until" field to the value that was provided on create.
+func (u *UploadSessionUpsertBulk) UpdateWriterUntil() *UploadSessionUpsertBulk {
+	return u.Update(func(s *UploadSessionUpsert) {
+		s.UpdateWriterUntil()
+	})
+}
+
+// ClearWriterUntil clears the value of the "writer_until" field.
+func (u *UploadSessionUpsertBulk) ClearWriterUntil() *UploadSessionUpsertBulk {
+	return u.Update(func(s *UploadSessionUpsert) {
+		s.ClearWriterUntil()
 	})
 }
 

@@ -76,6 +76,46 @@ func (_u *UploadSessionUpdate) ClearHashState() *UploadSessionUpdate {
 	return _u
 }
 
+// SetWriter sets the "writer" field.
+func (_u *UploadSessionUpdate) SetWriter(v string) *UploadSessionUpdate {
+	_u.mutation.SetWriter(v)
+	return _u
+}
+
+// SetNillableWriter sets the "writer" field if the given value is not nil.
+func (_u *UploadSessionUpdate) SetNillableWriter(v *string) *UploadSessionUpdate {
+	if v != nil {
+		_u.SetWriter(*v)
+	}
+	return _u
+}
+
+// ClearWriter clears the value of the "writer" field.
+func (_u *UploadSessionUpdate) ClearWriter() *UploadSessionUpdate {
+	_u.mutation.ClearWriter()
+	return _u
+}
+
+// SetWriterUntil sets the "writer_until" field.
+func (_u *UploadSessionUpdate) SetWriterUntil(v time.Time) *UploadSessionUpdate {
+	_u.mutation.SetWriterUntil(v)
+	return _u
+}
+
+// SetNillableWriterUntil sets the "writer_until" field if the given value is not nil.
+func (_u *UploadSessionUpdate) SetNillableWriterUntil(v *time.Time) *UploadSessionUpdate {
+	if v != nil {
+		_u.SetWriterUntil(*v)
+	}
+	return _u
+}
+
+// ClearWriterUntil clears the value of the "writer_until" field.
+func (_u *UploadSessionUpdate) ClearWriterUntil() *UploadSessionUpdate {
+	_u.mutation.ClearWriterUntil()
+	return _u
+}
+
 // SetUpdatedAt sets the "updated_at" field.
 func (_u *UploadSessionUpdate) SetUpdatedAt(v time.Time) *UploadSessionUpdate {
 	_u.mutation.SetUpdatedAt(v)
@@ -153,6 +193,18 @@ func (_u *UploadSessionUpdate) sqlSave(ctx context.Context) (_node int, err erro
 	if _u.mutation.HashStateCleared() {
 		_spec.ClearField(uploadsession.FieldHashState, field.TypeBytes)
 	}
+	if value, ok := _u.mutation.Writer(); ok {
+		_spec.SetField(uploadsession.FieldWriter, field.TypeString, value)
+	}
+	if _u.mutation.WriterCleared() {
+		_spec.ClearField(uploadsession.FieldWriter, field.TypeString)
+	}
+	if value, ok := _u.mutation.WriterUntil(); ok {
+		_spec.SetField(uploadsession.FieldWriterUntil, field.TypeTime, value)
+	}
+	if _u.mutation.WriterUntilCleared() {
+		_spec.ClearField(uploadsession.FieldWriterUntil, field.TypeTime)
+	}
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(uploadsession.FieldUpdatedAt, field.TypeTime, value)
 	}
@@ -222,6 +274,46 @@ func (_u *UploadSessionUpdateOne) SetHashState(v []byte) *UploadSessionUpdateOne
 // ClearHashState clears the value of the "hash_state" field.
 func (_u *UploadSessionUpdateOne) ClearHashState() *UploadSessionUpdateOne {
 	_u.mutation.ClearHashState()
+	return _u
+}
+
+// SetWriter sets the "writer" field.
+func (_u *UploadSessionUpdateOne) SetWriter(v string) *UploadSessionUpdateOne {
+	_u.mutation.SetWriter(v)
+	return _u
+}
+
+// SetNillableWriter sets the "writer" field if the given value is not nil.
+func (_u *UploadSessionUpdateOne) SetNillableWriter(v *string) *UploadSessionUpdateOne {
+	if v != nil {
+		_u.SetWriter(*v)
+	}
+	return _u
+}
+
+// ClearWriter clears the value of the "writer" field.
+func (_u *UploadSessionUpdateOne) ClearWriter() *UploadSessionUpdateOne {
+	_u.mutation.ClearWriter()
+	return _u
+}
+
+// SetWriterUntil sets the "writer_until" field.
+func (_u *UploadSessionUpdateOne) SetWriterUntil(v time.Time) *UploadSessionUpdateOne {
+	_u.mutation.SetWriterUntil(v)
+	return _u
+}
+
+// SetNillableWriterUntil sets the "writer_until" field if the given value is not nil.
+func (_u *UploadSessionUpdateOne) SetNillableWriterUntil(v *time.Time) *UploadSessionUpdateOne {
+	if v != nil {
+		_u.SetWriterUntil(*v)
+	}
+	return _u
+}
+
+// ClearWriterUntil clears the value of the "writer_until" field.
+func (_u *UploadSessionUpdateOne) ClearWriterUntil() *UploadSessionUpdateOne {
+	_u.mutation.ClearWriterUntil()
 	return _u
 }
 
@@ -331,6 +423,18 @@ func (_u *UploadSessionUpdateOne) sqlSave(ctx context.Context) (_node *UploadSes
 	}
 	if _u.mutation.HashStateCleared() {
 		_spec.ClearField(uploadsession.FieldHashState, field.TypeBytes)
+	}
+	if value, ok := _u.mutation.Writer(); ok {
+		_spec.SetField(uploadsession.FieldWriter, field.TypeString, value)
+	}
+	if _u.mutation.WriterCleared() {
+		_spec.ClearField(uploadsession.FieldWriter, field.TypeString)
+	}
+	if value, ok := _u.mutation.WriterUntil(); ok {
+		_spec.SetField(uploadsession.FieldWriterUntil, field.TypeTime, value)
+	}
+	if _u.mutation.WriterUntilCleared() {
+		_spec.ClearField(uploadsession.FieldWriterUntil, field.TypeTime)
 	}
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(uploadsession.FieldUpdatedAt, field.TypeTime, value)

@@ -40,6 +40,8 @@ type User struct {
 	LastLoginAt *time.Time `json:"last_login_at,omitempty"`
 	// the groups the identity provider reported at the last sign-in
 	Groups []string `json:"groups,omitempty"`
+	// changes when the password changes or the account is disabled; credentials issued under an older stamp stop working
+	SecurityStamp string `json:"-"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the UserQuery when eager-loading is set.
 	Edges        UserEdges `json:"edges"`
@@ -101,7 +103,7 @@ func (*User) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullBool)
 		case user.FieldID:
 			values[i] = new(sql.NullInt64)
-		case user.FieldUsername, user.FieldEmail, user.FieldDisplayName, user.FieldPasswordHash, user.FieldOidcSubject:
+		case user.FieldUsername, user.FieldEmail, user.FieldDisplayName, user.FieldPasswordHash, user.FieldOidcSubject, user.FieldSecurityStamp:
 			values[i] = new(sql.NullString)
 		case user.FieldCreatedAt, user.FieldUpdatedAt, user.FieldLastLoginAt:
 			values[i] = new(sql.NullTime)
@@ -196,6 +198,12 @@ func (_m *User) assignValues(columns []string, values []any) error {
 					return fmt.Errorf("unmarshal field groups: %w", err)
 				}
 			}
+		case user.FieldSecurityStamp:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field security_stamp", values[i])
+			} else if value.Valid {
+				_m.SecurityStamp = value.String
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -282,6 +290,8 @@ func (_m *User) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("groups=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Groups))
+	builder.WriteString(", ")
+	builder.WriteString("security_stamp=<sensitive>")
 	builder.WriteByte(')')
 	return builder.String()
 }

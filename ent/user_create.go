@@ -163,6 +163,20 @@ func (_c *UserCreate) SetGroups(v []string) *UserCreate {
 	return _c
 }
 
+// SetSecurityStamp sets the "security_stamp" field.
+func (_c *UserCreate) SetSecurityStamp(v string) *UserCreate {
+	_c.mutation.SetSecurityStamp(v)
+	return _c
+}
+
+// SetNillableSecurityStamp sets the "security_stamp" field if the given value is not nil.
+func (_c *UserCreate) SetNillableSecurityStamp(v *string) *UserCreate {
+	if v != nil {
+		_c.SetSecurityStamp(*v)
+	}
+	return _c
+}
+
 // AddMembershipIDs adds the "memberships" edge to the Member entity by IDs.
 func (_c *UserCreate) AddMembershipIDs(ids ...int) *UserCreate {
 	_c.mutation.AddMembershipIDs(ids...)
@@ -279,6 +293,10 @@ func (_c *UserCreate) defaults() error {
 		v := user.DefaultDisabled
 		_c.mutation.SetDisabled(v)
 	}
+	if _, ok := _c.mutation.SecurityStamp(); !ok {
+		v := user.DefaultSecurityStamp
+		_c.mutation.SetSecurityStamp(v)
+	}
 	return nil
 }
 
@@ -317,6 +335,9 @@ func (_c *UserCreate) check() error {
 	}
 	if _, ok := _c.mutation.Disabled(); !ok {
 		return &ValidationError{Name: "disabled", err: errors.New(`ent: missing required field "User.disabled"`)}
+	}
+	if _, ok := _c.mutation.SecurityStamp(); !ok {
+		return &ValidationError{Name: "security_stamp", err: errors.New(`ent: missing required field "User.security_stamp"`)}
 	}
 	return nil
 }
@@ -388,6 +409,10 @@ func (_c *UserCreate) createSpec() (*User, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Groups(); ok {
 		_spec.SetField(user.FieldGroups, field.TypeJSON, value)
 		_node.Groups = value
+	}
+	if value, ok := _c.mutation.SecurityStamp(); ok {
+		_spec.SetField(user.FieldSecurityStamp, field.TypeString, value)
+		_node.SecurityStamp = value
 	}
 	if nodes := _c.mutation.MembershipsIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -627,6 +652,18 @@ func (u *UserUpsert) ClearGroups() *UserUpsert {
 	return u
 }
 
+// SetSecurityStamp sets the "security_stamp" field.
+func (u *UserUpsert) SetSecurityStamp(v string) *UserUpsert {
+	u.Set(user.FieldSecurityStamp, v)
+	return u
+}
+
+// UpdateSecurityStamp sets the "security_stamp" field to the value that was provided on create.
+func (u *UserUpsert) UpdateSecurityStamp() *UserUpsert {
+	u.SetExcluded(user.FieldSecurityStamp)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -830,6 +867,20 @@ func (u *UserUpsertOne) UpdateGroups() *UserUpsertOne {
 func (u *UserUpsertOne) ClearGroups() *UserUpsertOne {
 	return u.Update(func(s *UserUpsert) {
 		s.ClearGroups()
+	})
+}
+
+// SetSecurityStamp sets the "security_stamp" field.
+func (u *UserUpsertOne) SetSecurityStamp(v string) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.SetSecurityStamp(v)
+	})
+}
+
+// UpdateSecurityStamp sets the "security_stamp" field to the value that was provided on create.
+func (u *UserUpsertOne) UpdateSecurityStamp() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateSecurityStamp()
 	})
 }
 
@@ -1202,6 +1253,20 @@ func (u *UserUpsertBulk) UpdateGroups() *UserUpsertBulk {
 func (u *UserUpsertBulk) ClearGroups() *UserUpsertBulk {
 	return u.Update(func(s *UserUpsert) {
 		s.ClearGroups()
+	})
+}
+
+// SetSecurityStamp sets the "security_stamp" field.
+func (u *UserUpsertBulk) SetSecurityStamp(v string) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.SetSecurityStamp(v)
+	})
+}
+
+// UpdateSecurityStamp sets the "security_stamp" field to the value that was provided on create.
+func (u *UserUpsertBulk) UpdateSecurityStamp() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateSecurityStamp()
 	})
 }
 

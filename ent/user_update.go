@@ -181,6 +181,20 @@ func (_u *UserUpdate) ClearGroups() *UserUpdate {
 	return _u
 }
 
+// SetSecurityStamp sets the "security_stamp" field.
+func (_u *UserUpdate) SetSecurityStamp(v string) *UserUpdate {
+	_u.mutation.SetSecurityStamp(v)
+	return _u
+}
+
+// SetNillableSecurityStamp sets the "security_stamp" field if the given value is not nil.
+func (_u *UserUpdate) SetNillableSecurityStamp(v *string) *UserUpdate {
+	if v != nil {
+		_u.SetSecurityStamp(*v)
+	}
+	return _u
+}
+
 // AddMembershipIDs adds the "memberships" edge to the Member entity by IDs.
 func (_u *UserUpdate) AddMembershipIDs(ids ...int) *UserUpdate {
 	_u.mutation.AddMembershipIDs(ids...)
@@ -412,6 +426,9 @@ func (_u *UserUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.GroupsCleared() {
 		_spec.ClearField(user.FieldGroups, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.SecurityStamp(); ok {
+		_spec.SetField(user.FieldSecurityStamp, field.TypeString, value)
 	}
 	if _u.mutation.MembershipsCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -718,6 +735,20 @@ func (_u *UserUpdateOne) ClearGroups() *UserUpdateOne {
 	return _u
 }
 
+// SetSecurityStamp sets the "security_stamp" field.
+func (_u *UserUpdateOne) SetSecurityStamp(v string) *UserUpdateOne {
+	_u.mutation.SetSecurityStamp(v)
+	return _u
+}
+
+// SetNillableSecurityStamp sets the "security_stamp" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableSecurityStamp(v *string) *UserUpdateOne {
+	if v != nil {
+		_u.SetSecurityStamp(*v)
+	}
+	return _u
+}
+
 // AddMembershipIDs adds the "memberships" edge to the Member entity by IDs.
 func (_u *UserUpdateOne) AddMembershipIDs(ids ...int) *UserUpdateOne {
 	_u.mutation.AddMembershipIDs(ids...)
@@ -979,6 +1010,9 @@ func (_u *UserUpdateOne) sqlSave(ctx context.Context) (_node *User, err error) {
 	}
 	if _u.mutation.GroupsCleared() {
 		_spec.ClearField(user.FieldGroups, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.SecurityStamp(); ok {
+		_spec.SetField(user.FieldSecurityStamp, field.TypeString, value)
 	}
 	if _u.mutation.MembershipsCleared() {
 		edge := &sqlgraph.EdgeSpec{

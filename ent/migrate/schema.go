@@ -429,6 +429,8 @@ var (
 		{Name: "offset", Type: field.TypeInt64, Default: 0},
 		{Name: "algorithm", Type: field.TypeString, Default: "sha256"},
 		{Name: "hash_state", Type: field.TypeBytes, Nullable: true},
+		{Name: "writer", Type: field.TypeString, Nullable: true},
+		{Name: "writer_until", Type: field.TypeTime, Nullable: true},
 		{Name: "started_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
 	}
@@ -452,6 +454,7 @@ var (
 		{Name: "oidc_subject", Type: field.TypeString, Unique: true, Nullable: true},
 		{Name: "last_login_at", Type: field.TypeTime, Nullable: true},
 		{Name: "groups", Type: field.TypeJSON, Nullable: true},
+		{Name: "security_stamp", Type: field.TypeString, Default: ""},
 	}
 	// UsersTable holds the schema information for the "users" table.
 	UsersTable = &schema.Table{

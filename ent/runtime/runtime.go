@@ -483,11 +483,11 @@ func init() {
 	// uploadsession.DefaultAlgorithm holds the default value on creation for the algorithm field.
 	uploadsession.DefaultAlgorithm = uploadsessionDescAlgorithm.Default.(string)
 	// uploadsessionDescStartedAt is the schema descriptor for started_at field.
-	uploadsessionDescStartedAt := uploadsessionFields[5].Descriptor()
+	uploadsessionDescStartedAt := uploadsessionFields[7].Descriptor()
 	// uploadsession.DefaultStartedAt holds the default value on creation for the started_at field.
 	uploadsession.DefaultStartedAt = uploadsessionDescStartedAt.Default.(func() time.Time)
 	// uploadsessionDescUpdatedAt is the schema descriptor for updated_at field.
-	uploadsessionDescUpdatedAt := uploadsessionFields[6].Descriptor()
+	uploadsessionDescUpdatedAt := uploadsessionFields[8].Descriptor()
 	// uploadsession.DefaultUpdatedAt holds the default value on creation for the updated_at field.
 	uploadsession.DefaultUpdatedAt = uploadsessionDescUpdatedAt.Default.(func() time.Time)
 	// uploadsession.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
@@ -556,6 +556,10 @@ func init() {
 	userDescDisabled := userFields[5].Descriptor()
 	// user.DefaultDisabled holds the default value on creation for the disabled field.
 	user.DefaultDisabled = userDescDisabled.Default.(bool)
+	// userDescSecurityStamp is the schema descriptor for security_stamp field.
+	userDescSecurityStamp := userFields[9].Descriptor()
+	// user.DefaultSecurityStamp holds the default value on creation for the security_stamp field.
+	user.DefaultSecurityStamp = userDescSecurityStamp.Default.(string)
 }
 
 const (

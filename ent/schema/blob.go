@@ -90,6 +90,10 @@ func (UploadSession) Fields() []ent.Field {
 		field.String("algorithm").Default("sha256"),
 		field.Bytes("hash_state").Optional().
 			Comment("the running digest, from encoding.BinaryMarshaler"),
+		field.String("writer").Optional().Nillable().
+			Comment("the request that holds the upload: at most one writes to it at a time"),
+		field.Time("writer_until").Optional().Nillable().
+			Comment("when the writer's hold lapses unless renewed (a crashed writer frees the upload)"),
 		field.Time("started_at").Default(time.Now).Immutable(),
 		field.Time("updated_at").Default(time.Now).UpdateDefault(time.Now),
 	}

@@ -34,6 +34,9 @@ func (User) Fields() []ent.Field {
 		field.Time("last_login_at").Optional().Nillable(),
 		field.Strings("groups").Optional().
 			Comment("the groups the identity provider reported at the last sign-in"),
+		field.String("security_stamp").Sensitive().Default("").
+			Comment("changes when the password changes or the account is disabled; credentials issued under an older stamp stop working").
+			Annotations(entgql.Skip()),
 	}
 }
 

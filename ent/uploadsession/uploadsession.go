@@ -23,6 +23,10 @@ const (
 	FieldAlgorithm = "algorithm"
 	// FieldHashState holds the string denoting the hash_state field in the database.
 	FieldHashState = "hash_state"
+	// FieldWriter holds the string denoting the writer field in the database.
+	FieldWriter = "writer"
+	// FieldWriterUntil holds the string denoting the writer_until field in the database.
+	FieldWriterUntil = "writer_until"
 	// FieldStartedAt holds the string denoting the started_at field in the database.
 	FieldStartedAt = "started_at"
 	// FieldUpdatedAt holds the string denoting the updated_at field in the database.
@@ -39,6 +43,8 @@ var Columns = []string{
 	FieldOffset,
 	FieldAlgorithm,
 	FieldHashState,
+	FieldWriter,
+	FieldWriterUntil,
 	FieldStartedAt,
 	FieldUpdatedAt,
 }
@@ -96,6 +102,16 @@ func ByOffset(opts ...sql.OrderTermOption) OrderOption {
 // ByAlgorithm orders the results by the algorithm field.
 func ByAlgorithm(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldAlgorithm, opts...).ToFunc()
+}
+
+// ByWriter orders the results by the writer field.
+func ByWriter(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldWriter, opts...).ToFunc()
+}
+
+// ByWriterUntil orders the results by the writer_until field.
+func ByWriterUntil(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldWriterUntil, opts...).ToFunc()
 }
 
 // ByStartedAt orders the results by the started_at field.

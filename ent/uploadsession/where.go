@@ -79,6 +79,16 @@ func HashState(v []byte) predicate.UploadSession {
 	return predicate.UploadSession(sql.FieldEQ(FieldHashState, v))
 }
 
+// Writer applies equality check predicate on the "writer" field. It's identical to WriterEQ.
+func Writer(v string) predicate.UploadSession {
+	return predicate.UploadSession(sql.FieldEQ(FieldWriter, v))
+}
+
+// WriterUntil applies equality check predicate on the "writer_until" field. It's identical to WriterUntilEQ.
+func WriterUntil(v time.Time) predicate.UploadSession {
+	return predicate.UploadSession(sql.FieldEQ(FieldWriterUntil, v))
+}
+
 // StartedAt applies equality check predicate on the "started_at" field. It's identical to StartedAtEQ.
 func StartedAt(v time.Time) predicate.UploadSession {
 	return predicate.UploadSession(sql.FieldEQ(FieldStartedAt, v))
@@ -372,6 +382,131 @@ func HashStateIsNil() predicate.UploadSession {
 // HashStateNotNil applies the NotNil predicate on the "hash_state" field.
 func HashStateNotNil() predicate.UploadSession {
 	return predicate.UploadSession(sql.FieldNotNull(FieldHashState))
+}
+
+// WriterEQ applies the EQ predicate on the "writer" field.
+func WriterEQ(v string) predicate.UploadSession {
+	return predicate.UploadSession(sql.FieldEQ(FieldWriter, v))
+}
+
+// WriterNEQ applies the NEQ predicate on the "writer" field.
+func WriterNEQ(v string) predicate.UploadSession {
+	return predicate.UploadSession(sql.FieldNEQ(FieldWriter, v))
+}
+
+// WriterIn applies the In predicate on the "writer" field.
+func WriterIn(vs ...string) predicate.UploadSession {
+	return predicate.UploadSession(sql.FieldIn(FieldWriter, vs...))
+}
+
+// WriterNotIn applies the NotIn predicate on the "writer" field.
+func WriterNotIn(vs ...string) predicate.UploadSession {
+	return predicate.UploadSession(sql.FieldNotIn(FieldWriter, vs...))
+}
+
+// WriterGT applies the GT predicate on the "writer" field.
+func WriterGT(v string) predicate.UploadSession {
+	return predicate.UploadSession(sql.FieldGT(FieldWriter, v))
+}
+
+// WriterGTE applies the GTE predicate on the "writer" field.
+func WriterGTE(v string) predicate.UploadSession {
+	return predicate.UploadSession(sql.FieldGTE(FieldWriter, v))
+}
+
+// WriterLT applies the LT predicate on the "writer" field.
+func WriterLT(v string) predicate.UploadSession {
+	return predicate.UploadSession(sql.FieldLT(FieldWriter, v))
+}
+
+// WriterLTE applies the LTE predicate on the "writer" field.
+func WriterLTE(v string) predicate.UploadSession {
+	return predicate.UploadSession(sql.FieldLTE(FieldWriter, v))
+}
+
+// WriterContains applies the Contains predicate on the "writer" field.
+func WriterContains(v string) predicate.UploadSession {
+	return predicate.UploadSession(sql.FieldContains(FieldWriter, v))
+}
+
+// WriterHasPrefix applies the HasPrefix predicate on the "writer" field.
+func WriterHasPrefix(v string) predicate.UploadSession {
+	return predicate.UploadSession(sql.FieldHasPrefix(FieldWriter, v))
+}
+
+// WriterHasSuffix applies the HasSuffix predicate on the "writer" field.
+func WriterHasSuffix(v string) predicate.UploadSession {
+	return predicate.UploadSession(sql.FieldHasSuffix(FieldWriter, v))
+}
+
+// WriterIsNil applies the IsNil predicate on the "writer" field.
+func WriterIsNil() predicate.UploadSession {
+	return predicate.UploadSession(sql.FieldIsNull(FieldWriter))
+}
+
+// WriterNotNil applies the NotNil predicate on the "writer" field.
+func WriterNotNil() predicate.UploadSession {
+	return predicate.UploadSession(sql.FieldNotNull(FieldWriter))
+}
+
+// WriterEqualFold applies the EqualFold predicate on the "writer" field.
+func WriterEqualFold(v string) predicate.UploadSession {
+	return predicate.UploadSession(sql.FieldEqualFold(FieldWriter, v))
+}
+
+// WriterContainsFold applies the ContainsFold predicate on the "writer" field.
+func WriterContainsFold(v string) predicate.UploadSession {
+	return predicate.UploadSession(sql.FieldContainsFold(FieldWriter, v))
+}
+
+// WriterUntilEQ applies the EQ predicate on the "writer_until" field.
+func WriterUntilEQ(v time.Time) predicate.UploadSession {
+	return predicate.UploadSession(sql.FieldEQ(FieldWriterUntil, v))
+}
+
+// WriterUntilNEQ applies the NEQ predicate on the "writer_until" field.
+func WriterUntilNEQ(v time.Time) predicate.UploadSession {
+	return predicate.UploadSession(sql.FieldNEQ(FieldWriterUntil, v))
+}
+
+// WriterUntilIn applies the In predicate on the "writer_until" field.
+func WriterUntilIn(vs ...time.Time) predicate.UploadSession {
+	return predicate.UploadSession(sql.FieldIn(FieldWriterUntil, vs...))
+}
+
+// WriterUntilNotIn applies the NotIn predicate on the "writer_until" field.
+func WriterUntilNotIn(vs ...time.Time) predicate.UploadSession {
+	return predicate.UploadSession(sql.FieldNotIn(FieldWriterUntil, vs...))
+}
+
+// WriterUntilGT applies the GT predicate on the "writer_until" field.
+func WriterUntilGT(v time.Time) predicate.UploadSession {
+	return predicate.UploadSession(sql.FieldGT(FieldWriterUntil, v))
+}
+
+// WriterUntilGTE applies the GTE predicate on the "writer_until" field.
+func WriterUntilGTE(v time.Time) predicate.UploadSession {
+	return predicate.UploadSession(sql.FieldGTE(FieldWriterUntil, v))
+}
+
+// WriterUntilLT applies the LT predicate on the "writer_until" field.
+func WriterUntilLT(v time.Time) predicate.UploadSession {
+	return predicate.UploadSession(sql.FieldLT(FieldWriterUntil, v))
+}
+
+// WriterUntilLTE applies the LTE predicate on the "writer_until" field.
+func WriterUntilLTE(v time.Time) predicate.UploadSession {
+	return predicate.UploadSession(sql.FieldLTE(FieldWriterUntil, v))
+}
+
+// WriterUntilIsNil applies the IsNil predicate on the "writer_until" field.
+func WriterUntilIsNil() predicate.UploadSession {
+	return predicate.UploadSession(sql.FieldIsNull(FieldWriterUntil))
+}
+
+// WriterUntilNotNil applies the NotNil predicate on the "writer_until" field.
+func WriterUntilNotNil() predicate.UploadSession {
+	return predicate.UploadSession(sql.FieldNotNull(FieldWriterUntil))
 }
 
 // StartedAtEQ applies the EQ predicate on the "started_at" field.

@@ -37,6 +37,8 @@ const (
 	FieldLastLoginAt = "last_login_at"
 	// FieldGroups holds the string denoting the groups field in the database.
 	FieldGroups = "groups"
+	// FieldSecurityStamp holds the string denoting the security_stamp field in the database.
+	FieldSecurityStamp = "security_stamp"
 	// EdgeMemberships holds the string denoting the memberships edge name in mutations.
 	EdgeMemberships = "memberships"
 	// EdgeAccessTokens holds the string denoting the access_tokens edge name in mutations.
@@ -82,6 +84,7 @@ var Columns = []string{
 	FieldOidcSubject,
 	FieldLastLoginAt,
 	FieldGroups,
+	FieldSecurityStamp,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -122,6 +125,8 @@ var (
 	DefaultAdmin bool
 	// DefaultDisabled holds the default value on creation for the "disabled" field.
 	DefaultDisabled bool
+	// DefaultSecurityStamp holds the default value on creation for the "security_stamp" field.
+	DefaultSecurityStamp string
 )
 
 // OrderOption defines the ordering options for the User queries.
@@ -180,6 +185,11 @@ func ByOidcSubject(opts ...sql.OrderTermOption) OrderOption {
 // ByLastLoginAt orders the results by the last_login_at field.
 func ByLastLoginAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldLastLoginAt, opts...).ToFunc()
+}
+
+// BySecurityStamp orders the results by the security_stamp field.
+func BySecurityStamp(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSecurityStamp, opts...).ToFunc()
 }
 
 // ByMembershipsCount orders the results by memberships count.

@@ -105,6 +105,11 @@ func LastLoginAt(v time.Time) predicate.User {
 	return predicate.User(sql.FieldEQ(FieldLastLoginAt, v))
 }
 
+// SecurityStamp applies equality check predicate on the "security_stamp" field. It's identical to SecurityStampEQ.
+func SecurityStamp(v string) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldSecurityStamp, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.User {
 	return predicate.User(sql.FieldEQ(FieldCreatedAt, v))
@@ -598,6 +603,71 @@ func GroupsIsNil() predicate.User {
 // GroupsNotNil applies the NotNil predicate on the "groups" field.
 func GroupsNotNil() predicate.User {
 	return predicate.User(sql.FieldNotNull(FieldGroups))
+}
+
+// SecurityStampEQ applies the EQ predicate on the "security_stamp" field.
+func SecurityStampEQ(v string) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldSecurityStamp, v))
+}
+
+// SecurityStampNEQ applies the NEQ predicate on the "security_stamp" field.
+func SecurityStampNEQ(v string) predicate.User {
+	return predicate.User(sql.FieldNEQ(FieldSecurityStamp, v))
+}
+
+// SecurityStampIn applies the In predicate on the "security_stamp" field.
+func SecurityStampIn(vs ...string) predicate.User {
+	return predicate.User(sql.FieldIn(FieldSecurityStamp, vs...))
+}
+
+// SecurityStampNotIn applies the NotIn predicate on the "security_stamp" field.
+func SecurityStampNotIn(vs ...string) predicate.User {
+	return predicate.User(sql.FieldNotIn(FieldSecurityStamp, vs...))
+}
+
+// SecurityStampGT applies the GT predicate on the "security_stamp" field.
+func SecurityStampGT(v string) predicate.User {
+	return predicate.User(sql.FieldGT(FieldSecurityStamp, v))
+}
+
+// SecurityStampGTE applies the GTE predicate on the "security_stamp" field.
+func SecurityStampGTE(v string) predicate.User {
+	return predicate.User(sql.FieldGTE(FieldSecurityStamp, v))
+}
+
+// SecurityStampLT applies the LT predicate on the "security_stamp" field.
+func SecurityStampLT(v string) predicate.User {
+	return predicate.User(sql.FieldLT(FieldSecurityStamp, v))
+}
+
+// SecurityStampLTE applies the LTE predicate on the "security_stamp" field.
+func SecurityStampLTE(v string) predicate.User {
+	return predicate.User(sql.FieldLTE(FieldSecurityStamp, v))
+}
+
+// SecurityStampContains applies the Contains predicate on the "security_stamp" field.
+func SecurityStampContains(v string) predicate.User {
+	return predicate.User(sql.FieldContains(FieldSecurityStamp, v))
+}
+
+// SecurityStampHasPrefix applies the HasPrefix predicate on the "security_stamp" field.
+func SecurityStampHasPrefix(v string) predicate.User {
+	return predicate.User(sql.FieldHasPrefix(FieldSecurityStamp, v))
+}
+
+// SecurityStampHasSuffix applies the HasSuffix predicate on the "security_stamp" field.
+func SecurityStampHasSuffix(v string) predicate.User {
+	return predicate.User(sql.FieldHasSuffix(FieldSecurityStamp, v))
+}
+
+// SecurityStampEqualFold applies the EqualFold predicate on the "security_stamp" field.
+func SecurityStampEqualFold(v string) predicate.User {
+	return predicate.User(sql.FieldEqualFold(FieldSecurityStamp, v))
+}
+
+// SecurityStampContainsFold applies the ContainsFold predicate on the "security_stamp" field.
+func SecurityStampContainsFold(v string) predicate.User {
+	return predicate.User(sql.FieldContainsFold(FieldSecurityStamp, v))
 }
 
 // HasMemberships applies the HasEdge predicate on the "memberships" edge.
