@@ -240,47 +240,67 @@ func (h *handler) patchUpload(w http.ResponseWriter, r *http.Request, name, id s
 	if !ok || !h.checkContentRange(w, r, name, s) {
 		return
 	}
-	if s, ok = h.writeChunk(w, r, name, s); ok {
-		h.uploadAccepted(w, name, s, http.StatusAccepted)
+	hold, ok := h.hold(w, r, name, s)
+	if !ok {
+		return
+	}
+	s, err := h.appendChunk(r.Context(), hold, s, r.Body)
+	if err != nil {
+		h.chunkError(w, r, name, s, err)
+		return
+	}
+	h.uploadAccepted(w, name, s, http.StatusAccepted)
+}
+
+// hold makes this request the upload's only writer, or answers 416 with
+// the upload's current Range when another request is writing to it or it
+// moved on since s was read.
+func (h *handler) hold(w http.ResponseWriter, r *http.Request, name string, s *ent.UploadSession) (*uploadHold, bool) {
+	hold, err := holdUpload(r.Context(), h.db, s)
+	if err == nil {
+		return hold, true
+	}
+	h.chunkError(w, r, name, s, err)
+	return nil, false
+}
+
+// chunkError answers a failed write to an upload: 416 with the real Range
+// when the stored bytes and the session disagree or another request holds
+// the upload, the error otherwise.
+func (h *handler) chunkError(w http.ResponseWriter, r *http.Request, name string, s *ent.UploadSession, err error) {
+	var oe *storage.UploadOffsetError
+	switch {
+	case errors.As(err, &oe):
+		h.rangeError(w, r, name, s, "the upload holds a different number of bytes than expected: continue from the returned Range")
+	case errors.Is(err, errUploadBusy):
+		if cur, qerr := h.db.UploadSession.Get(viewer.SystemContext(r.Context()), s.ID); qerr == nil {
+			s = cur
+		}
+		h.rangeError(w, r, name, s, "another request is writing to this upload: continue from the returned Range")
+	default:
+		h.writeError(w, r, err)
 	}
 }
 
 // appendChunk streams body to the end of upload s while hashing it, then
-// records the new offset and hash state. Whatever happens, the session
-// afterwards tells the truth about the stored bytes: if they cannot be
-// matched with the hash state any more, the state is dropped and the
-// final PUT reads the upload back to verify it.
-// writeChunk appends the request body to the upload and, when that fails,
-// answers the client: 416 with the real Range when the stored bytes and
-// the session disagree, the error otherwise. It reports whether to go on.
-func (h *handler) writeChunk(w http.ResponseWriter, r *http.Request, name string, s *ent.UploadSession) (*ent.UploadSession, bool) {
-	s, err := h.appendChunk(r.Context(), s, r.Body)
-	if err != nil {
-		var oe *storage.UploadOffsetError
-		if errors.As(err, &oe) {
-			h.rangeError(w, r, name, s, "the upload holds a different number of bytes than expected: continue from the returned Range")
-		} else {
-			h.writeError(w, r, err)
-		}
-		return s, false
-	}
-	return s, true
-}
-
-func (h *handler) appendChunk(ctx context.Context, s *ent.UploadSession, body io.Reader) (*ent.UploadSession, error) {
-	sys := viewer.SystemContext(ctx)
+// records the new offset and hash state and gives the hold up. Whatever
+// happens, the session afterwards tells the truth about the stored bytes:
+// if they cannot be matched with the hash state any more, the state is
+// dropped and the final PUT reads the upload back to verify it.
+func (h *handler) appendChunk(ctx context.Context, hold *uploadHold, s *ent.UploadSession, body io.Reader) (*ent.UploadSession, error) {
 	fw, err := h.blobs.UploadWriter(ctx, s.UUID, s.Offset)
 	var oe *storage.UploadOffsetError
 	if errors.As(err, &oe) {
 		// A chunk was cut short (or a process died) after bytes reached
 		// storage: resynchronize with what storage holds.
-		s2, uerr := s.Update().SetOffset(oe.Actual).ClearHashState().Save(sys)
-		if uerr != nil {
-			return s, uerr
+		if serr := hold.save(ctx, oe.Actual, nil); serr != nil {
+			return s, serr
 		}
-		return s2, err
+		s.Offset, s.HashState = oe.Actual, nil
+		return s, err
 	}
 	if err != nil {
+		hold.release(ctx)
 		return s, err
 	}
 	var hasher hash.Hash
@@ -288,6 +308,7 @@ func (h *handler) appendChunk(ctx context.Context, s *ent.UploadSession, body io
 		hasher, err = unmarshalHash(digest.Algorithm(s.Algorithm), s.HashState)
 		if err != nil {
 			fw.Close()
+			hold.release(ctx)
 			return s, err
 		}
 	}
@@ -295,35 +316,51 @@ func (h *handler) appendChunk(ctx context.Context, s *ent.UploadSession, body io
 	if hasher != nil {
 		dst = io.MultiWriter(fw, hasher)
 	}
-	n, copyErr := io.CopyBuffer(dst, body, make([]byte, copyBuffer))
+	// The copy stops if the hold is lost (hold.ctx ends) as well as when
+	// the client goes away.
+	n, copyErr := io.CopyBuffer(dst, ctxReader{hold.ctx, body}, make([]byte, copyBuffer))
 	closeErr := fw.Close()
 	size := fw.Size()
-	upd := s.Update().SetOffset(size)
+	var state []byte
+	// The hash state is kept only when it provably covers exactly the
+	// stored bytes: every byte written went through the hasher, and the
+	// upload grew by exactly that many.
 	if hasher != nil && size == s.Offset+n && closeErr == nil {
-		state, err := marshalHash(hasher)
-		if err != nil {
+		if state, err = marshalHash(hasher); err != nil {
+			hold.release(ctx)
 			return s, err
 		}
-		upd.SetHashState(state)
-	} else {
-		upd.ClearHashState()
 	}
 	// The session must be updated even when the client went away.
-	s2, err := upd.Save(context.WithoutCancel(sys))
-	if err != nil {
+	if err := hold.save(ctx, size, state); err != nil {
 		return s, err
 	}
+	s.Offset, s.HashState = size, state
 	if copyErr != nil {
-		return s2, fmt.Errorf("receiving chunk: %w", copyErr)
+		return s, fmt.Errorf("receiving chunk: %w", copyErr)
 	}
 	if closeErr != nil {
-		return s2, closeErr
+		return s, closeErr
 	}
-	return s2, nil
+	return s, nil
+}
+
+// ctxReader stops a copy once ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
 
 // finishUpload serves PUT /v2/<name>/blobs/uploads/<id>?digest=: an
-// optional last chunk, then the digest check and the commit.
+// optional last chunk, then the digest check and the commit, all under the
+// upload's hold so that no chunk lands between the check and the commit.
 func (h *handler) finishUpload(w http.ResponseWriter, r *http.Request, name, id string) {
 	ctx := r.Context()
 	repo, s, ok := h.session(w, r, name, id)
@@ -335,33 +372,26 @@ func (h *handler) finishUpload(w http.ResponseWriter, r *http.Request, name, id 
 		h.writeError(w, r, err)
 		return
 	}
-	if r.ContentLength != 0 {
-		if !h.checkContentRange(w, r, name, s) {
-			return
-		}
-		if s, ok = h.writeChunk(w, r, name, s); !ok {
-			return
-		}
-	}
-	if s.HashState != nil && digest.Algorithm(s.Algorithm) == d.Algorithm() {
-		hasher, err := unmarshalHash(d.Algorithm(), s.HashState)
-		if err != nil {
-			h.writeError(w, r, err)
-			return
-		}
-		if actual := digest.NewDigest(d.Algorithm(), hasher); actual != d {
-			h.dropSession(ctx, s)
-			h.writeError(w, r, digestInvalid(fmt.Sprintf("uploaded content has digest %s, not %s", actual, d)))
-			return
-		}
-	} else if err := h.blobs.VerifyUpload(ctx, s.UUID, d); err != nil {
-		if errors.Is(err, storage.ErrDigestMismatch) {
-			h.dropSession(ctx, s)
-		}
-		h.writeError(w, r, err)
+	if r.ContentLength != 0 && !h.checkContentRange(w, r, name, s) {
 		return
 	}
-	size, err := h.blobs.CommitUpload(ctx, s.UUID, d)
+	hold, ok := h.hold(w, r, name, s)
+	if !ok {
+		return
+	}
+	if r.ContentLength != 0 {
+		if s, err = h.appendChunk(ctx, hold, s, r.Body); err != nil {
+			h.chunkError(w, r, name, s, err)
+			return
+		}
+		// appendChunk gave the hold up with the new state; take it again
+		// for the commit.
+		if hold, ok = h.hold(w, r, name, s); !ok {
+			return
+		}
+	}
+	defer hold.release(ctx)
+	size, err := h.commitUpload(ctx, s, d)
 	if err != nil {
 		if errors.Is(err, storage.ErrDigestMismatch) {
 			h.dropSession(ctx, s)
@@ -377,6 +407,40 @@ func (h *handler) finishUpload(w http.ResponseWriter, r *http.Request, name, id 
 		h.log.Warn("deleting finished upload session", "upload", s.UUID, "err", err)
 	}
 	h.blobCreated(w, name, d)
+}
+
+// commitUpload checks that upload s holds exactly the content d and makes
+// it the blob d. The saved hash state is trusted only when the upload
+// holds exactly the bytes it was computed over; otherwise (no state, a
+// different algorithm, a size that differs) the stored bytes are read back
+// and hashed.
+func (h *handler) commitUpload(ctx context.Context, s *ent.UploadSession, d digest.Digest) (int64, error) {
+	verified := false
+	if s.HashState != nil && digest.Algorithm(s.Algorithm) == d.Algorithm() {
+		stored, err := h.blobs.UploadSize(ctx, s.UUID)
+		if err != nil {
+			return 0, err
+		}
+		if stored == s.Offset {
+			hasher, err := unmarshalHash(d.Algorithm(), s.HashState)
+			if err != nil {
+				return 0, err
+			}
+			if actual := digest.NewDigest(d.Algorithm(), hasher); actual != d {
+				return 0, &storage.DigestMismatchError{Expected: d, Actual: actual}
+			}
+			verified = true
+		} else {
+			h.log.Warn("upload size differs from its hashed length; reading it back", "upload", s.UUID,
+				"stored", stored, "hashed", s.Offset)
+		}
+	}
+	if !verified {
+		if err := h.blobs.VerifyUpload(ctx, s.UUID, d); err != nil {
+			return 0, err
+		}
+	}
+	return h.blobs.CommitUpload(ctx, s.UUID, d)
 }
 
 func marshalHash(hs hash.Hash) ([]byte, error) {

@@ -112,7 +112,8 @@ func (b *Blobs) Delete(ctx context.Context, dgst digest.Digest) error {
 // Put stores the content of r as blob dgst and returns its size. The bytes
 // stream to a temporary upload while being hashed; if they do not match
 // dgst the error wraps ErrDigestMismatch and nothing is left behind. If the
-// blob already exists the bytes are still verified, then dropped.
+// blob already exists the bytes are still verified, then dropped, unless
+// the existing file has another size (damaged): the verified bytes replace it.
 func (b *Blobs) Put(ctx context.Context, dgst digest.Digest, r io.Reader) (size int64, err error) {
 	if err := validateDigest(dgst); err != nil {
 		return 0, err
@@ -139,9 +140,9 @@ func (b *Blobs) Put(ctx context.Context, dgst digest.Digest, r io.Reader) (size 
 	if actual := digest.NewDigest(dgst.Algorithm(), h); actual != dgst {
 		return 0, &DigestMismatchError{Expected: dgst, Actual: actual}
 	}
-	if _, err := b.driver.Stat(ctx, blobPath(dgst)); err == nil {
+	if info, err := b.driver.Stat(ctx, blobPath(dgst)); err == nil && info.Size == size {
 		return size, w.Cancel(ctx)
-	} else if !errors.Is(err, ErrNotFound) {
+	} else if err != nil && !errors.Is(err, ErrNotFound) {
 		return 0, err
 	}
 	if err := w.Commit(ctx); err != nil {
@@ -195,10 +196,11 @@ func (b *Blobs) UploadSize(ctx context.Context, id string) (int64, error) {
 }
 
 // CommitUpload makes upload id the blob dgst and returns its size. The
-// caller has already hashed the bytes while they streamed in (keeping the
-// hash state between chunks), so CommitUpload trusts dgst and does not
-// read the upload again; callers without hash state use VerifyUpload
-// first. If the blob already exists the upload is dropped.
+// caller must have verified that the upload's bytes hash to dgst: either
+// it hashed exactly the stored bytes while they streamed in, or it called
+// VerifyUpload. If the blob already exists with the same size the upload
+// is dropped; an existing blob of another size cannot be dgst's content
+// (a damaged or poisoned file), so the verified upload replaces it.
 func (b *Blobs) CommitUpload(ctx context.Context, id string, dgst digest.Digest) (int64, error) {
 	if err := validateDigest(dgst); err != nil {
 		return 0, err
@@ -210,9 +212,9 @@ func (b *Blobs) CommitUpload(ctx context.Context, id string, dgst digest.Digest)
 	if err != nil {
 		return 0, err
 	}
-	if _, err := b.driver.Stat(ctx, blobPath(dgst)); err == nil {
+	if info, err := b.driver.Stat(ctx, blobPath(dgst)); err == nil && info.Size == size {
 		return size, b.removeUpload(ctx, id)
-	} else if !errors.Is(err, ErrNotFound) {
+	} else if err != nil && !errors.Is(err, ErrNotFound) {
 		return 0, err
 	}
 	if err := b.driver.Move(ctx, uploadPath(id), blobPath(dgst)); err != nil {
