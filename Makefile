@@ -6,7 +6,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 BIN := bin/berth
 
-.PHONY: all build run test test-go test-e2e tools generate check-generated bench lint clean portal portal-deps portal-generate portal-test portal-unit portal-e2e
+.PHONY: all build run test test-go test-e2e tools generate check-generated bench fuzz lint clean portal portal-deps portal-generate portal-test portal-unit portal-e2e
 
 all: build
 
@@ -22,6 +22,7 @@ run: build
 test: tools check-generated
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
+	$(MAKE) fuzz FUZZTIME=10s
 	$(MAKE) portal-test
 
 tools:
@@ -66,6 +67,30 @@ portal-unit: portal-deps
 
 portal-e2e: portal
 	node portal/e2e/run.mjs
+
+## fuzz: every Go fuzz target for FUZZTIME each (default 10s), one after
+## another; seeds are in each package's testdata/fuzz, and a failing input
+## is written there. FUZZFLAGS adds flags, e.g. FUZZFLAGS='-parallel 1'.
+## One line per target in FUZZ_TARGETS: <package>:<FuzzName>.
+FUZZTIME ?= 10s
+FUZZFLAGS ?=
+FUZZ_TARGETS := \
+	./internal/artifacts:FuzzParseManifest \
+	./registry:FuzzParseDigest \
+	./registry:FuzzParseRoute \
+	./registry:FuzzRepositoryReference \
+	./registry:FuzzParseRange \
+	./registry:FuzzParseContentRange \
+	./internal/auth/token:FuzzParseScope \
+	./internal/auth/token:FuzzVerify \
+	./internal/auth/token:FuzzVerifyMutatedToken \
+	./graph:FuzzGraphQLRequest
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "== $${t#*:} ($${t%%:*}) for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) $(FUZZFLAGS) $${t%%:*}; \
+	done
 
 ## bench: blob store throughput, then berth against CNCF Distribution
 ## (push/pull 256 MiB, manifest GETs) and portal page API times with

@@ -13,13 +13,12 @@ import (
 	entrepository "github.com/berth-registry/berth/ent/repository"
 	"github.com/berth-registry/berth/ent/tag"
 	"github.com/berth-registry/berth/graph/model"
-	"github.com/berth-registry/berth/internal/artifacts"
 	"github.com/berth-registry/berth/internal/errdefs"
 )
 
 // Layers is the resolver for the layers field.
 func (r *artifactResolver) Layers(ctx context.Context, obj *ent.Artifact) ([]*model.Layer, error) {
-	layers, err := artifacts.Layers(obj)
+	layers, err := r.ArtifactService.Layers(ctx, obj)
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +109,8 @@ func (r *artifactResolver) PullCommand(ctx context.Context, obj *ent.Artifact) (
 
 // Manifest is the resolver for the manifest field.
 func (r *artifactResolver) Manifest(ctx context.Context, obj *ent.Artifact) (string, error) {
-	return string(obj.Manifest), nil
+	m, err := r.ArtifactService.Manifest(ctx, obj)
+	return string(m), err
 }
 
 // AddArtifactLabel is the resolver for the addArtifactLabel field.

@@ -18,8 +18,12 @@ import (
 
 // Annotations is the resolver for the annotations field.
 func (r *artifactResolver) Annotations(ctx context.Context, obj *ent.Artifact) (map[string]any, error) {
-	out := make(map[string]any, len(obj.Annotations))
-	for k, v := range obj.Annotations {
+	ann, err := r.ArtifactService.Annotations(ctx, obj)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]any, len(ann))
+	for k, v := range ann {
 		out[k] = v
 	}
 	return out, nil

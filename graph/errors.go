@@ -23,6 +23,14 @@ const (
 	CodeConflict        = "CONFLICT"
 	CodeTooManyRequests = "TOO_MANY_REQUESTS"
 	CodeInternal        = "INTERNAL"
+	// CodeResponseTooLarge: the answer would carry more manifest and
+	// config bytes than one request may (artifacts.ReadLimits).
+	CodeResponseTooLarge = "RESPONSE_TOO_LARGE"
+	// CodeTooManyReadFields: more than MaxReadFields fields that read
+	// manifests, configs or annotations in one operation.
+	CodeTooManyReadFields = "TOO_MANY_READ_FIELDS"
+	// CodeRequestTooLarge: a body or query string over MaxRequestBytes (HTTP 413 or 414).
+	CodeRequestTooLarge = "REQUEST_TOO_LARGE"
 )
 
 // code maps a service error to its extensions.code, and says whether its
@@ -41,6 +49,8 @@ func code(err error) (string, bool) {
 		return CodeConflict, true
 	case errors.Is(err, errdefs.ErrTooManyRequests):
 		return CodeTooManyRequests, true
+	case errors.Is(err, errdefs.ErrTooLarge):
+		return CodeResponseTooLarge, true
 	case ent.IsNotFound(err):
 		return CodeNotFound, false
 	case ent.IsConstraintError(err):
@@ -51,24 +61,22 @@ func code(err error) (string, bool) {
 	return CodeInternal, false
 }
 
-// presentError gives every error an extensions.code and hides the text of
-// unexpected ones, which could carry SQL or internal paths.
+// presentError gives every error an extensions.code and shows only
+// classified messages: those of errdefs kinds, ent validation, and
+// gqlgen's own about the request. Anything else a resolver returned could
+// carry SQL, a driver's message or an internal path, and becomes
+// "internal error" (logged in full).
 func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
 		if gqlErr.Extensions != nil && gqlErr.Extensions["code"] != nil {
-			return gqlErr // parse and validation errors already carry gqlgen's codes
-		}
-		if inner, ok := err.(*gqlerror.Error); ok && inner.Extensions == nil {
-			// Resolvers return plain errors; a *gqlerror.Error at the top
-			// was made by gqlgen decoding arguments (a bad cursor, an
-			// unknown enum value): the caller's input is at fault.
-			if c, _ := code(inner.Err); inner.Err == nil || c == CodeInternal {
-				gqlErr.Extensions = map[string]any{"code": CodeBadUserInput}
-				return gqlErr
-			}
+			return gqlErr // parse and validation errors, and the limits', carry their codes
 		}
 		c, public := code(err)
+		if c == CodeInternal && authoredForCaller(err) {
+			gqlErr.Extensions = map[string]any{"code": CodeBadUserInput}
+			return gqlErr
+		}
 		if !public {
 			switch c {
 			case CodeNotFound:
@@ -83,6 +91,38 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 		gqlErr.Extensions = map[string]any{"code": c}
 		return gqlErr
 	}
+}
+
+// resolverError marks an error a resolver returned. gqlgen wraps resolver
+// errors and its own argument-decoding errors alike in *gqlerror.Error, so
+// presentError could not otherwise tell a SQL error (to hide) from a
+// malformed cursor (to show).
+type resolverError struct{ err error }
+
+func (e *resolverError) Error() string { return e.err.Error() }
+func (e *resolverError) Unwrap() error { return e.err }
+
+// authoredForCaller reports whether an unclassified error is a message
+// about the caller's input rather than a failure: one gqlgen made decoding
+// arguments (a bad cursor, an unknown enum value, an ID that is no
+// number), or a *gqlerror.Error a resolver made itself wrapping nothing
+// (entgql's "first and last both set").
+func authoredForCaller(err error) bool {
+	var re *resolverError
+	if !errors.As(err, &re) {
+		return true
+	}
+	var ge *gqlerror.Error
+	return errors.As(re.err, &ge) && ge.Err == nil
+}
+
+// markResolverErrors wraps every error a resolver returns in resolverError.
+func markResolverErrors(ctx context.Context, next graphql.Resolver) (any, error) {
+	res, err := next(ctx)
+	if err != nil {
+		err = &resolverError{err}
+	}
+	return res, err
 }
 
 // recoverPanic turns a resolver panic into an INTERNAL error instead of a

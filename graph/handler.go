@@ -1,44 +1,60 @@
 package graph
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/berth-registry/berth/graph/generated"
+	"github.com/berth-registry/berth/internal/artifacts"
+	"github.com/berth-registry/berth/portal"
 )
 
 // NewHandler returns the /graphql endpoint: POST and GET for operations,
 // and GraphiQL for a browser asking for HTML.
 func NewHandler(r *Resolver, log *slog.Logger) http.Handler {
-	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: r}))
+	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: r, Complexity: complexityFuncs()}))
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
-	srv.AddTransport(transport.Websocket{KeepAlivePingInterval: 10 * time.Second})
+	srv.AddTransport(websocketTransport(r, transport.Websocket{KeepAlivePingInterval: 10 * time.Second}))
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.Use(extension.Introspection{})
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
-	srv.Use(extension.FixedComplexityLimit(MaxComplexity))
+	// The cheap, specific refusals first: depth and page sizes, then the
+	// complexity score, then the count of fields that read artifact bytes.
 	srv.Use(depthLimit{max: MaxDepth})
+	srv.Use(pageLimit{})
+	srv.Use(extension.FixedComplexityLimit(MaxComplexity))
+	srv.Use(readFieldLimit{max: MaxReadFields})
+	// Every response (every event of a subscription) reads manifests and
+	// configs through its own cache and budget.
+	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+		return next(artifacts.WithReads(ctx, artifacts.NewReads(artifacts.DefaultReadLimits)))
+	})
+	srv.AroundFields(markResolverErrors)
 	srv.AroundFields(auditMutations(r.Audit))
+	srv.AroundFields(refuseReadOnlyMutations)
 	srv.SetErrorPresenter(presentError(log))
 	srv.SetRecoverFunc(recoverPanic(log))
 
-	graphiql := playground.Handler("berth GraphQL", "/graphql")
+	// GraphiQL is built with the portal and embedded with it: no CDN.
+	graphiql := portal.GraphiQL()
+	limited := limitRequestSize(srv)
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.Method == http.MethodGet && req.URL.RawQuery == "" && strings.Contains(req.Header.Get("Accept"), "text/html") {
 			graphiql.ServeHTTP(w, req)
 			return
 		}
-		srv.ServeHTTP(w, req)
+		limited.ServeHTTP(w, req)
 	})
 }

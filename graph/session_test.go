@@ -31,6 +31,7 @@ func TestPortalSessionNeedsCSRFForMutations(t *testing.T) {
 		for _, c := range sess.Cookies {
 			req.AddCookie(c)
 		}
+		req.Header.Set("X-Berth-CSRF", sess.CSRF)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil || resp.StatusCode != http.StatusNoContent {
 			t.Fatalf("logout: %v %v", resp, err)

@@ -78,9 +78,9 @@ func handler(root fs.FS) http.Handler {
 
 func serveIndex(w http.ResponseWriter, r *http.Request, root fs.FS) {
 	w.Header().Set("Cache-Control", "no-cache")
+	// The security headers (CSP, framing, sniffing, referrer) are set for
+	// every response by internal/server.
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Header().Set("Referrer-Policy", "same-origin")
 	f, err := root.Open("index.html")
 	if err != nil {
 		io.WriteString(w, notBuilt)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 
@@ -52,6 +53,9 @@ func (h *handler) authenticate(w http.ResponseWriter, r *http.Request) (*http.Re
 			if errors.Is(err, auth.ErrBadCredentials) {
 				h.challengeError(w, r, "", "invalid username, password or token")
 				return nil, false
+			}
+			if after := auth.RetryAfter(err); after != "" {
+				w.Header().Set("Retry-After", after)
 			}
 			h.writeError(w, r, err)
 			return nil, false
@@ -127,16 +131,40 @@ func (h *handler) scopeOK(w http.ResponseWriter, r *http.Request, name string, a
 	return false
 }
 
-// realm is the token endpoint clients are sent to.
+// realm is the token endpoint clients are sent to: under --external-url
+// when it is set. Without it the Host header is used only when it names
+// this machine's loopback (localhost:8080, the laptop case); any other
+// Host is the caller's word, and a client sent to a realm on a host an
+// attacker chose would hand its password there, so the realm is then the
+// address the connection actually reached.
 func (h *handler) realm(r *http.Request) string {
 	if h.extURL != "" {
 		return h.extURL + "/service/token"
 	}
 	scheme := "http"
-	if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
+	if r.TLS != nil {
 		scheme = "https"
 	}
-	return scheme + "://" + r.Host + "/service/token"
+	host := r.Host
+	if !loopbackHost(host) {
+		if addr, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+			host = addr.String()
+		}
+	}
+	return scheme + "://" + host + "/service/token"
+}
+
+// loopbackHost reports whether host[:port] names the loopback interface.
+func loopbackHost(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		host = hostport
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
 }
 
 // challenge answers 401 with a Bearer challenge for scope.

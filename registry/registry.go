@@ -30,7 +30,8 @@ type Options struct {
 	// Artifacts is the metadata service.
 	Artifacts *artifacts.Service
 	// ExternalURL is how clients reach berth ("https://registry.example.com"),
-	// used for the token realm. When empty, the request's Host is used.
+	// used for the token realm. When empty, the request's Host is used if it
+	// is a loopback name, else the address the connection reached.
 	ExternalURL string
 	// Logger gets server errors; slog.Default() when nil.
 	Logger *slog.Logger

@@ -63,7 +63,7 @@ func TestErrorCodes(t *testing.T) {
 			{"MissingBlobIsManifestBlobUnknown", req{method: "PUT", path: "/v2/team/other/manifests/v1", user: "dev", body: missing, header: map[string]string{"Content-Type": ociManifest}}, 400, "MANIFEST_BLOB_UNKNOWN"},
 			{"ManifestOver4MiBIs413", req{method: "PUT", path: "/v2/team/app/manifests/big", user: "dev", body: huge, header: map[string]string{"Content-Type": ociManifest}}, 413, "SIZE_INVALID"},
 			{"AnonymousPrivatePullIs401", req{method: "GET", path: "/v2/team/app/manifests/v1"}, 401, "UNAUTHORIZED"},
-			{"StrangerPrivatePullIsDenied", req{method: "GET", path: "/v2/team/app/manifests/v1", user: "stranger"}, 403, "DENIED"},
+			{"StrangerPrivatePullIsLikeAMissingProject", req{method: "GET", path: "/v2/team/app/manifests/v1", user: "stranger"}, 404, "NAME_UNKNOWN"},
 			{"GuestPushIsDenied", req{method: "POST", path: "/v2/team/app/blobs/uploads/", user: "guest"}, 403, "DENIED"},
 			{"DeveloperDeleteIsDenied", req{method: "DELETE", path: "/v2/team/app/manifests/" + md.String(), user: "dev"}, 403, "DENIED"},
 			{"UnsupportedMethodIsUnsupported", req{method: "POST", path: "/v2/team/app/manifests/v1", user: "dev"}, 405, "UNSUPPORTED"},

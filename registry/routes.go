@@ -31,6 +31,11 @@ func parseRoute(path string) (route, bool) {
 	if name, ok := strings.CutSuffix(p, "/tags/list"); ok {
 		return route{kind: "tags", name: name}, true
 	}
+	// Before the markers: "/blobs/" matches here too, and would make this
+	// upload start a blob request for the digest "uploads".
+	if name, ok := strings.CutSuffix(p, "/blobs/uploads"); ok {
+		return route{kind: "upload", name: name}, true
+	}
 	markers := []struct{ marker, kind string }{
 		{"/blobs/uploads/", "upload"},
 		{"/manifests/", "manifest"},
@@ -49,9 +54,6 @@ func parseRoute(path string) (route, bool) {
 		bestKind, bestMarker = "upload", "/blobs/uploads/"
 	}
 	if best <= 0 {
-		if name, ok := strings.CutSuffix(p, "/blobs/uploads"); ok {
-			return route{kind: "upload", name: name}, true
-		}
 		return route{}, false
 	}
 	rt := route{kind: bestKind, name: p[:best], ref: p[best+len(bestMarker):]}

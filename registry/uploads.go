@@ -227,7 +227,9 @@ func parseContentRange(v string) (start, end int64, ok bool) {
 	}
 	start, err1 := strconv.ParseInt(strings.TrimSpace(a), 10, 64)
 	end, err2 := strconv.ParseInt(strings.TrimSpace(b), 10, 64)
-	if err1 != nil || err2 != nil || start < 0 || end < start {
+	// The chunk's length, end-start+1, is compared with Content-Length: it
+	// must not wrap around (0-9223372036854775807).
+	if err1 != nil || err2 != nil || start < 0 || end < start || end-start+1 <= 0 {
 		return 0, 0, false
 	}
 	return start, end, true

@@ -35,6 +35,18 @@ func allowAdmin() privacy.QueryMutationRule {
 	})
 }
 
+// denyReadOnly refuses every write of a caller who signed in with a
+// read-only access token, admin or not; it comes first in every mutation
+// policy so that allowAdmin cannot let such a caller through.
+func denyReadOnly() privacy.MutationRule {
+	return privacy.ContextQueryMutationRule(func(ctx context.Context) error {
+		if viewer.FromContext(ctx).ReadOnly {
+			return privacy.Denyf("this access token is read-only")
+		}
+		return privacy.Skip
+	})
+}
+
 // visibleProjects matches the projects the viewer may see: public ones, and
 // for a signed-in user the ones they are a member of.
 func visibleProjects(v *viewer.Viewer) predicate.Project {
@@ -46,7 +58,9 @@ func visibleProjects(v *viewer.Viewer) predicate.Project {
 		}
 		return project.Or(project.Public(true), project.HasMembersWith(mine))
 	case viewer.Robot:
-		names, all := v.RobotProjects()
+		// A robot sees what it may pull: a push-only robot (CI that
+		// publishes) reads nothing, not even the manifests it pushed.
+		names, all := v.RobotProjects("repository:pull")
 		if all {
 			return project.IDGT(0)
 		}
@@ -64,7 +78,7 @@ func projectPolicy() ent.Policy {
 				return privacy.Allow
 			}),
 		},
-		Mutation: privacy.MutationPolicy{allowAdmin(), privacy.AlwaysDenyRule()},
+		Mutation: privacy.MutationPolicy{denyReadOnly(), allowAdmin(), privacy.AlwaysDenyRule()},
 	}
 }
 
@@ -77,7 +91,7 @@ func repositoryPolicy() ent.Policy {
 				return privacy.Allow
 			}),
 		},
-		Mutation: privacy.MutationPolicy{allowAdmin(), privacy.AlwaysDenyRule()},
+		Mutation: privacy.MutationPolicy{denyReadOnly(), allowAdmin(), privacy.AlwaysDenyRule()},
 	}
 }
 
@@ -93,7 +107,7 @@ func artifactPolicy() ent.Policy {
 				return privacy.Allow
 			}),
 		},
-		Mutation: privacy.MutationPolicy{allowAdmin(), privacy.AlwaysDenyRule()},
+		Mutation: privacy.MutationPolicy{denyReadOnly(), allowAdmin(), privacy.AlwaysDenyRule()},
 	}
 }
 
@@ -106,7 +120,7 @@ func tagPolicy() ent.Policy {
 				return privacy.Allow
 			}),
 		},
-		Mutation: privacy.MutationPolicy{allowAdmin(), privacy.AlwaysDenyRule()},
+		Mutation: privacy.MutationPolicy{denyReadOnly(), allowAdmin(), privacy.AlwaysDenyRule()},
 	}
 }
 
@@ -129,7 +143,7 @@ func memberPolicy() ent.Policy {
 				return privacy.Allow
 			}),
 		},
-		Mutation: privacy.MutationPolicy{allowAdmin(), privacy.AlwaysDenyRule()},
+		Mutation: privacy.MutationPolicy{denyReadOnly(), allowAdmin(), privacy.AlwaysDenyRule()},
 	}
 }
 
@@ -146,7 +160,7 @@ func userPolicy() ent.Policy {
 				return privacy.Denyf("users are visible to signed-in users only")
 			}),
 		},
-		Mutation: privacy.MutationPolicy{allowAdmin(), privacy.AlwaysDenyRule()},
+		Mutation: privacy.MutationPolicy{denyReadOnly(), allowAdmin(), privacy.AlwaysDenyRule()},
 	}
 }
 
@@ -160,7 +174,7 @@ func labelPolicy() ent.Policy {
 				return privacy.Allow
 			}),
 		},
-		Mutation: privacy.MutationPolicy{allowAdmin(), privacy.AlwaysDenyRule()},
+		Mutation: privacy.MutationPolicy{denyReadOnly(), allowAdmin(), privacy.AlwaysDenyRule()},
 	}
 }
 
@@ -169,7 +183,7 @@ func labelPolicy() ent.Policy {
 func adminOnlyPolicy() ent.Policy {
 	return privacy.Policy{
 		Query:    privacy.QueryPolicy{allowAdmin(), privacy.AlwaysDenyRule()},
-		Mutation: privacy.MutationPolicy{allowAdmin(), privacy.AlwaysDenyRule()},
+		Mutation: privacy.MutationPolicy{denyReadOnly(), allowAdmin(), privacy.AlwaysDenyRule()},
 	}
 }
 
@@ -178,7 +192,7 @@ func robotPolicy() ent.Policy { return adminOnlyPolicy() }
 func auditPolicy() ent.Policy {
 	return privacy.Policy{
 		Query:    privacy.QueryPolicy{allowAdmin(), privacy.AlwaysDenyRule()},
-		Mutation: privacy.MutationPolicy{allowAdmin(), privacy.AlwaysDenyRule()},
+		Mutation: privacy.MutationPolicy{denyReadOnly(), allowAdmin(), privacy.AlwaysDenyRule()},
 	}
 }
 
@@ -192,7 +206,7 @@ func accessTokenPolicy() ent.Policy {
 				return privacy.Allow
 			}),
 		},
-		Mutation: privacy.MutationPolicy{allowAdmin(), privacy.AlwaysDenyRule()},
+		Mutation: privacy.MutationPolicy{denyReadOnly(), allowAdmin(), privacy.AlwaysDenyRule()},
 	}
 }
 
@@ -205,6 +219,6 @@ func sessionPolicy() ent.Policy {
 				return privacy.Allow
 			}),
 		},
-		Mutation: privacy.MutationPolicy{allowAdmin(), privacy.AlwaysDenyRule()},
+		Mutation: privacy.MutationPolicy{denyReadOnly(), allowAdmin(), privacy.AlwaysDenyRule()},
 	}
 }

@@ -1,7 +1,6 @@
 package artifacts
 
 import (
-	"bytes"
 	"encoding/json"
 	"strings"
 
@@ -70,9 +69,11 @@ type rawManifest struct {
 // empty, then the body's mediaType decides). Errors wrap ErrManifestInvalid.
 func ParseManifest(contentType string, raw []byte) (*Manifest, error) {
 	contentType = strings.TrimSpace(strings.Split(contentType, ";")[0])
+	// Unmarshal, not a Decoder: a body with a second document after the
+	// manifest is not one JSON document, and clients that read it with
+	// json.Unmarshal would refuse what the registry accepted.
 	var r rawManifest
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if err := dec.Decode(&r); err != nil {
+	if err := json.Unmarshal(raw, &r); err != nil {
 		return nil, manifestInvalid("manifest is not valid JSON: %v", err)
 	}
 	if r.SchemaVersion == 1 || r.FSLayers != nil || contentType == mediaTypeDockerSchema1 ||

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -122,10 +123,14 @@ func (s *Service) storeManifest(ctx context.Context, r *Repo, dgst digest.Digest
 	var blobDigests []string
 	if m.Config != nil {
 		blobDigests = append(blobDigests, m.Config.Digest.String())
-		size += m.Config.Size
+		if size, err = addSize(size, m.Config.Size); err != nil {
+			return nil, err
+		}
 	}
 	for _, l := range m.Layers {
-		size += l.Size
+		if size, err = addSize(size, l.Size); err != nil {
+			return nil, err
+		}
 		if !Foreign(l) {
 			blobDigests = append(blobDigests, l.Digest.String())
 		}
@@ -191,7 +196,9 @@ func (s *Service) storeManifest(ctx context.Context, r *Repo, dgst digest.Digest
 			}
 			if !contains(childIDs, c.ID) {
 				childIDs = append(childIDs, c.ID)
-				size += c.Size
+				if size, err = addSize(size, c.Size); err != nil {
+					return nil, err
+				}
 			}
 		}
 	}
@@ -255,4 +262,14 @@ func contains(ids []int, id int) bool {
 		}
 	}
 	return false
+}
+
+// addSize adds a descriptor's size to an artifact's total, refusing
+// negative sizes and totals that would overflow int64 (no real artifact
+// comes near; a crafted manifest could wrap the sum negative).
+func addSize(total, size int64) (int64, error) {
+	if size < 0 || total > math.MaxInt64-size {
+		return 0, coded(ErrManifestInvalid, errdefs.Invalidf, "descriptor size %d is negative or makes the artifact's size overflow", size)
+	}
+	return total + size, nil
 }

@@ -3,7 +3,6 @@ package artifacts
 import (
 	"context"
 	"errors"
-	"sort"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -22,16 +21,20 @@ import (
 // Resolve returns the artifact of repository name that reference (a tag or
 // a digest) names, if the caller may pull from the repository. Missing
 // artifacts give an error wrapping ErrManifestUnknown (and errdefs.ErrNotFound).
+// The row comes without its manifest and annotations, which can be 4 MiB
+// each: Manifest, Annotations and the other read helpers load them once
+// per request.
 func (s *Service) Resolve(ctx context.Context, name, reference string) (*ent.Artifact, error) {
 	r, err := s.Access(ctx, name, auth.RepositoryPull)
 	if err != nil {
 		return nil, err
 	}
-	return s.find(ctx, r, reference)
+	return s.find(ctx, r, reference, summaryColumns...)
 }
 
-// find looks reference up in r, which the caller may read.
-func (s *Service) find(ctx context.Context, r *Repo, reference string) (*ent.Artifact, error) {
+// find looks reference up in r, which the caller may read, loading only
+// the given columns of its row, or all of them when none are given.
+func (s *Service) find(ctx context.Context, r *Repo, reference string, columns ...string) (*ent.Artifact, error) {
 	sys := viewer.SystemContext(ctx)
 	if r.Repository == nil {
 		return nil, manifestUnknown(r.Name, reference)
@@ -45,6 +48,9 @@ func (s *Service) find(ctx context.Context, r *Repo, reference string) (*ent.Art
 		return nil, digestInvalid("invalid digest %q", reference)
 	} else {
 		return nil, coded(ErrManifestUnknown, errdefs.NotFoundf, "invalid reference %q", reference)
+	}
+	if len(columns) > 0 {
+		q.Select(columns...)
 	}
 	a, err := q.Only(sys)
 	if ent.IsNotFound(err) {
@@ -78,9 +84,9 @@ func (s *Service) Tags(ctx context.Context, name string, n int, last string) (ta
 	if err != nil {
 		return nil, false, err
 	}
-	q := s.client.Tag.Query().Where(tag.RepositoryID(r.Repository.ID)).Order(ent.Asc(tag.FieldName))
+	q := s.client.Tag.Query().Where(tag.RepositoryID(r.Repository.ID)).Order(orderBytes(tag.FieldName))
 	if last != "" {
-		q.Where(tag.NameGT(last))
+		q.Where(afterBytes(tag.FieldName, last))
 	}
 	if n >= 0 {
 		q.Limit(n + 1)
@@ -89,8 +95,6 @@ func (s *Service) Tags(ctx context.Context, name string, n int, last string) (ta
 	if err != nil {
 		return nil, false, err
 	}
-	// Databases collate differently; the spec wants lexical (byte) order.
-	sort.Strings(tags)
 	if n >= 0 && len(tags) > n {
 		return tags[:n], true, nil
 	}
@@ -101,9 +105,9 @@ func (s *Service) Tags(ctx context.Context, name string, n int, last string) (ta
 // artifact, in lexical order, at most n (n < 0: all) after last.
 func (s *Service) Catalog(ctx context.Context, n int, last string) (names []string, more bool, err error) {
 	// The caller's context: privacy rules keep only visible projects.
-	q := s.client.Repository.Query().Where(repository.HasArtifacts()).Order(ent.Asc(repository.FieldName))
+	q := s.client.Repository.Query().Where(repository.HasArtifacts()).Order(orderBytes(repository.FieldName))
 	if last != "" {
-		q.Where(repository.NameGT(last))
+		q.Where(afterBytes(repository.FieldName, last))
 	}
 	if n >= 0 {
 		q.Limit(n + 1)
@@ -112,7 +116,6 @@ func (s *Service) Catalog(ctx context.Context, n int, last string) (names []stri
 	if err != nil {
 		return nil, false, err
 	}
-	sort.Strings(names)
 	if n >= 0 && len(names) > n {
 		return names[:n], true, nil
 	}
@@ -149,12 +152,17 @@ func (s *Service) ReferrerDescriptors(ctx context.Context, name string, subject 
 	return out, nil
 }
 
-func (s *Service) referrers(ctx context.Context, repoID int, subject, artifactType string) ([]*ent.Artifact, error) {
+// referrers lists the referrers of subject in repository repoID, loading
+// only the given columns of their rows, or all of them when none are given.
+func (s *Service) referrers(ctx context.Context, repoID int, subject, artifactType string, columns ...string) ([]*ent.Artifact, error) {
 	q := s.client.Artifact.Query().
 		Where(artifact.RepositoryID(repoID), artifact.SubjectDigest(subject)).
 		Order(ent.Asc(artifact.FieldPushedAt), ent.Asc(artifact.FieldID))
 	if artifactType != "" {
 		q.Where(artifact.OciArtifactType(artifactType))
+	}
+	if len(columns) > 0 {
+		q.Select(columns...)
 	}
 	return q.All(viewer.SystemContext(ctx))
 }

@@ -54,6 +54,8 @@ type Service struct {
 	log    *slog.Logger
 	pulls  *pullRecorder
 	audit  *audit.Recorder
+	// readCounts counts the manifests and configs read for GraphQL.
+	readCounts readCounters
 
 	// names caches the project and repository rows of recently used
 	// repository names for nameTTL: a pull otherwise spends more time
@@ -141,7 +143,7 @@ func (s *Service) Access(ctx context.Context, name string, action auth.Action) (
 		return nil, err
 	}
 	if c, ok := s.cached(name); ok {
-		if err := s.auth.Can(ctx, action, c.project); err != nil {
+		if err := s.can(ctx, action, c.project, name); err != nil {
 			return nil, err
 		}
 		return &Repo{Name: name, Project: c.project, Repository: c.repository}, nil
@@ -149,21 +151,12 @@ func (s *Service) Access(ctx context.Context, name string, action auth.Action) (
 	sys := viewer.SystemContext(ctx)
 	p, err := s.client.Project.Query().Where(project.Name(ProjectName(name))).Only(sys)
 	if ent.IsNotFound(err) {
-		if viewer.FromContext(ctx).IsAnonymous() {
-			// Do not tell anonymous callers which projects exist.
-			return nil, errdefs.Unauthenticatedf("sign in to access repository %q", name)
-		}
-		if action == auth.RepositoryPush {
-			return nil, coded(ErrNameUnknown, errdefs.NotFoundf,
-				"project %q does not exist: create it in berth (GraphQL createProject or the portal) before pushing to %q",
-				ProjectName(name), name)
-		}
-		return nil, nameUnknown(name)
+		return nil, unknownProject(ctx, name, action)
 	}
 	if err != nil {
 		return nil, err
 	}
-	if err := s.auth.Can(ctx, action, p); err != nil {
+	if err := s.can(ctx, action, p, name); err != nil {
 		return nil, err
 	}
 	r, err := s.client.Repository.Query().Where(repository.Name(name)).Only(sys)
@@ -178,6 +171,35 @@ func (s *Service) Access(ctx context.Context, name string, action auth.Action) (
 	}
 	s.remember(name, p, r)
 	return &Repo{Name: name, Project: p, Repository: r}, nil
+}
+
+// can is auth.Can for a repository of project p, except that a caller
+// who may not even see p gets the answer a project that does not exist
+// gets: the same status and message, so that names of private projects
+// cannot be found by probing (Harbor answers both the same way too).
+func (s *Service) can(ctx context.Context, action auth.Action, p *ent.Project, name string) error {
+	err := s.auth.Can(ctx, action, p)
+	if err == nil || action == auth.ProjectRead {
+		return err
+	}
+	if s.auth.Can(ctx, auth.ProjectRead, p) != nil {
+		return unknownProject(ctx, name, action)
+	}
+	return err
+}
+
+// unknownProject is the refusal for a repository whose project does not
+// exist, or which the caller may not see.
+func unknownProject(ctx context.Context, name string, action auth.Action) error {
+	if viewer.FromContext(ctx).IsAnonymous() {
+		return errdefs.Unauthenticatedf("sign in to access repository %q", name)
+	}
+	if action == auth.RepositoryPush {
+		return coded(ErrNameUnknown, errdefs.NotFoundf,
+			"project %q does not exist or you may not push to it: a project is created in berth (GraphQL createProject or the portal) before anything is pushed to %q",
+			ProjectName(name), name)
+	}
+	return nameUnknown(name)
 }
 
 func (s *Service) cached(name string) (cachedName, bool) {

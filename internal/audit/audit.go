@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/berth-registry/berth/ent"
 	"github.com/berth-registry/berth/ent/auditlog"
@@ -107,11 +109,23 @@ func (r *Recorder) build(ctx context.Context, e Entry) *ent.AuditLogCreate {
 	if e.Actor != "" {
 		actor = e.Actor
 	}
+	// Every field is clipped: many come from what unauthenticated callers
+	// sent (a made-up username, scopes, a user agent), and an entry must
+	// cost bounded space however big those were.
 	return r.client.AuditLog.Create().
-		SetActor(actor).SetOperation(e.Operation).SetResourceType(e.ResourceType).
-		SetResource(truncate(e.Resource, 512)).SetProject(e.Project).SetResult(e.Result).
-		SetDetail(truncate(e.Detail, 1024)).SetClientIP(req.ip).SetUserAgent(truncate(req.userAgent, 512))
+		SetActor(clip(actor, maxName)).SetOperation(clip(e.Operation, maxName)).
+		SetResourceType(clip(e.ResourceType, maxName)).SetResource(clip(e.Resource, maxText)).
+		SetProject(clip(e.Project, maxName)).SetResult(clip(e.Result, maxName)).
+		SetDetail(clip(e.Detail, maxText)).SetClientIP(clip(req.ip, maxName)).
+		SetUserAgent(clip(req.userAgent, maxUserAgent))
 }
+
+// Sizes, in bytes, that audit fields are clipped to.
+const (
+	maxName      = 255 // actor, project, operation and other names
+	maxText      = 1024
+	maxUserAgent = 512
+)
 
 // Record writes one entry. A failure to write is logged, never returned:
 // auditing must not break the action it records.
@@ -158,11 +172,22 @@ func (r *Recorder) RunPurge(ctx context.Context, retention, interval time.Durati
 	}
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
+// clip returns s cut to at most n bytes of valid UTF-8 without NUL bytes
+// (PostgreSQL refuses both in text, which would lose the entry).
+func clip(s string, n int) string {
+	if len(s) <= n && utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
 		return s
 	}
-	return s[:n]
+	if len(s) > n {
+		s = s[:n]
+	}
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
+	for len(s) > n { // replacement characters may have lengthened it
+		_, size := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-size]
+	}
+	// A copy, so a buffered entry does not pin a large request string.
+	return strings.Clone(s)
 }
 
 type requestInfo struct{ ip, userAgent string }

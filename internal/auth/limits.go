@@ -2,12 +2,16 @@ package auth
 
 import (
 	"encoding/json"
+	"errors"
 	"math"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 	"golang.org/x/time/rate"
 
 	"github.com/berth-registry/berth/internal/errdefs"
@@ -23,24 +27,37 @@ const (
 	lockoutMax   = 5 * time.Minute
 )
 
+// Hard caps on what failed sign-ins may make a process remember, so that a
+// flood of made-up names or addresses costs bounded memory (a few MB each:
+// names are at most maxUsernameLen bytes). The least recently failing
+// entries are forgotten first; an attacker who floods names to evict an
+// account's count is held back by the per-client failure limit.
+const (
+	maxTrackedAccounts = 1 << 14
+	maxTrackedClients  = 1 << 15
+)
+
 type failures struct {
 	count int
 	until time.Time
-	last  time.Time
 }
 
 // lockout tracks failed sign-ins per account.
 type lockout struct {
 	mu sync.Mutex
-	m  map[string]*failures
+	m  *simplelru.LRU[string, *failures]
 }
 
 func (l *lockout) check(account string, now time.Time) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if f := l.m[account]; f != nil && now.Before(f.until) {
-		wait := int(math.Ceil(f.until.Sub(now).Seconds()))
-		return errdefs.TooManyRequestsf("too many failed sign-ins for %q; try again in %d seconds", account, wait)
+	if l.m == nil {
+		return nil
+	}
+	if f, ok := l.m.Peek(account); ok && now.Before(f.until) {
+		wait := f.until.Sub(now)
+		return retryAfter(errdefs.TooManyRequestsf("too many failed sign-ins for %q; try again in %d seconds",
+			account, int(math.Ceil(wait.Seconds()))), wait)
 	}
 	return nil
 }
@@ -49,22 +66,16 @@ func (l *lockout) fail(account string, now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.m == nil {
-		l.m = map[string]*failures{}
+		l.m, _ = simplelru.NewLRU[string, *failures](maxTrackedAccounts, nil)
 	}
-	if len(l.m) > 100000 {
-		for k, f := range l.m {
-			if now.Sub(f.last) > lockoutMax {
-				delete(l.m, k)
-			}
-		}
-	}
-	f := l.m[account]
-	if f == nil {
+	f, ok := l.m.Get(account)
+	if !ok {
 		f = &failures{}
-		l.m[account] = f
+		// A clone, so the key does not pin the request's credentials
+		// string it was cut from.
+		l.m.Add(strings.Clone(account), f)
 	}
 	f.count++
-	f.last = now
 	if f.count >= lockoutAfter {
 		d := time.Second << min(f.count-lockoutAfter, 9)
 		f.until = now.Add(min(d, lockoutMax))
@@ -74,47 +85,95 @@ func (l *lockout) fail(account string, now time.Time) {
 func (l *lockout) succeed(account string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	delete(l.m, account)
+	if l.m != nil {
+		l.m.Remove(account)
+	}
 }
 
-// ClientLimiter limits requests per client address with a token bucket,
-// for the doors where credentials are guessed: sign-in and token issue.
+func (l *lockout) len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.m == nil {
+		return 0
+	}
+	return l.m.Len()
+}
+
+// ClientLimiter limits clients by address with a token bucket each. It
+// works in one of two ways: Allow and Middleware count every request, for
+// the doors where credentials are guessed (sign-in and token issue); Check
+// and Fail count only failures, for doors that honest clients call all the
+// time (Basic credentials on every /v2/ request).
 type ClientLimiter struct {
 	rate  rate.Limit
 	burst int
 	mu    sync.Mutex
-	m     map[string]*clientBucket
+	m     *simplelru.LRU[string, *rate.Limiter]
 }
 
-type clientBucket struct {
-	lim  *rate.Limiter
-	seen time.Time
-}
-
-// NewClientLimiter allows perSecond requests a second per client, with bursts of burst.
+// NewClientLimiter allows perSecond requests (or failures) a second per
+// client, with bursts of burst.
 func NewClientLimiter(perSecond float64, burst int) *ClientLimiter {
-	return &ClientLimiter{rate: rate.Limit(perSecond), burst: burst, m: map[string]*clientBucket{}}
+	m, _ := simplelru.NewLRU[string, *rate.Limiter](maxTrackedClients, nil)
+	return &ClientLimiter{rate: rate.Limit(perSecond), burst: burst, m: m}
 }
 
-// Allow reports whether a request from client may go ahead now.
+func (c *ClientLimiter) bucket(client string, create bool) *rate.Limiter {
+	lim, ok := c.m.Get(client)
+	if !ok && create {
+		lim = rate.NewLimiter(c.rate, c.burst)
+		c.m.Add(strings.Clone(client), lim)
+	}
+	return lim
+}
+
+// Allow reports whether a request from client may go ahead now, and counts it.
 func (c *ClientLimiter) Allow(client string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.bucket(ClientKey(client), true).Allow()
+}
+
+// Check returns a too-many-requests error, saying when to retry, if client
+// has used up its failures; it counts nothing. A nil limiter, or an unknown
+// client (""), is never limited.
+func (c *ClientLimiter) Check(client string) error {
+	if c == nil || client == "" {
+		return nil
+	}
 	now := time.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.m) > 100000 {
-		for k, b := range c.m {
-			if now.Sub(b.seen) > time.Minute {
-				delete(c.m, k)
-			}
-		}
+	lim := c.bucket(ClientKey(client), false)
+	if lim == nil {
+		return nil
 	}
-	b := c.m[client]
-	if b == nil {
-		b = &clientBucket{lim: rate.NewLimiter(c.rate, c.burst)}
-		c.m[client] = b
+	if tokens := lim.TokensAt(now); tokens < 1 {
+		wait := time.Duration((1 - tokens) / float64(c.rate) * float64(time.Second))
+		return retryAfter(errdefs.TooManyRequestsf("too many failed sign-ins from your address; slow down"), wait)
 	}
-	b.seen = now
-	return b.lim.AllowN(now, 1)
+	return nil
+}
+
+// Fail counts one failure of client.
+func (c *ClientLimiter) Fail(client string) {
+	if c == nil || client == "" {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.bucket(ClientKey(client), true).Allow()
+}
+
+// ClientKey is the key a client address is limited by: the address
+// itself, or its /64 network for IPv6, where one host commonly holds a
+// whole /64 and could otherwise rotate through fresh buckets.
+func ClientKey(addr string) string {
+	ip := net.ParseIP(addr)
+	if ip == nil || ip.To4() != nil {
+		return addr
+	}
+	return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
 }
 
 // Middleware answers 429 with Retry-After to clients over their limit.
@@ -136,4 +195,28 @@ func (c *ClientLimiter) Middleware(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// retryError is a too-many-requests error that knows when to retry.
+type retryError struct {
+	error
+	wait time.Duration
+}
+
+func (e *retryError) Unwrap() error { return e.error }
+
+func retryAfter(err error, wait time.Duration) error { return &retryError{error: err, wait: wait} }
+
+// RetryAfter returns the value of a Retry-After header (whole seconds, at
+// least 1) for a too-many-requests error, or "" for any other error.
+func RetryAfter(err error) string {
+	if !errors.Is(err, errdefs.ErrTooManyRequests) {
+		return ""
+	}
+	secs := 1
+	var re *retryError
+	if errors.As(err, &re) {
+		secs = max(1, int(math.Ceil(re.wait.Seconds())))
+	}
+	return strconv.Itoa(secs)
 }

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -41,6 +42,10 @@ type Service struct {
 	// mode, passwords are for local system admins only); access tokens
 	// and robots are not affected.
 	PasswordPolicy func(ctx context.Context, u *ent.User) error
+	// FailedLogins, when set, limits failed sign-ins (Password) per client
+	// address, as audit.Middleware records it; requests without an
+	// address (the CLI) are not limited.
+	FailedLogins *ClientLimiter
 
 	// verified remembers recent successful argon2id checks so that clients
 	// sending Basic credentials on every request do not pay for the hash
@@ -49,6 +54,13 @@ type Service struct {
 	mu       sync.Mutex
 	verified map[[32]byte]time.Time
 	lockout  lockout
+	// hashSlots bounds concurrent argon2id checks, each of which takes
+	// argonMemory, so a burst of sign-ins cannot exhaust memory.
+	hashSlots chan struct{}
+	// dummyHash is verified against when there is no real hash to check,
+	// so that an unknown name takes as long as a wrong password.
+	dummyOnce sync.Once
+	dummyHash string
 }
 
 // New returns a Service over client.
@@ -56,8 +68,18 @@ func New(client *ent.Client) *Service {
 	return &Service{
 		client: client, SessionTTL: 12 * time.Hour, RobotPrefix: DefaultRobotPrefix,
 		RobotDefaultExpiry: 30 * 24 * time.Hour, verified: map[[32]byte]time.Time{},
+		hashSlots: make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
 	}
 }
+
+// Limits on what a sign-in may send. No username is longer (see
+// ValidateUsername) and no password (ValidatePassword) or token is
+// anywhere near as long, so longer ones are refused before they cost a
+// hash, a lockout entry or a database query.
+const (
+	maxUsernameLen = 255
+	maxSecretLen   = 4096
+)
 
 // ErrBadCredentials is returned for a wrong username, password or token.
 var ErrBadCredentials = errdefs.Unauthenticatedf("invalid username, password or token")
@@ -68,19 +90,46 @@ func userViewer(u *ent.User) *viewer.Viewer {
 
 // Password authenticates username with either the user's password or one of
 // their access tokens, as docker login and HTTP Basic send them.
+//
+// Wrong passwords lock the account out with back-off. Robot secrets and
+// access tokens are high-entropy and cannot be guessed, so wrong ones do
+// not lock the name (which would let anyone lock a CI robot out); every
+// failure counts against the client's address instead (FailedLogins).
 func (s *Service) Password(ctx context.Context, username, secret string) (*viewer.Viewer, error) {
 	now := time.Now()
-	if err := s.lockout.check(username, now); err != nil {
+	client := audit.ClientIP(ctx)
+	if err := s.FailedLogins.Check(client); err != nil {
 		return nil, err
+	}
+	if username == "" || len(username) > maxUsernameLen || len(secret) > maxSecretLen {
+		s.FailedLogins.Fail(client)
+		return nil, ErrBadCredentials
+	}
+	lockable := !strings.HasPrefix(username, s.RobotPrefix) && !tokenShaped(secret)
+	if lockable {
+		if err := s.lockout.check(username, now); err != nil {
+			return nil, err
+		}
 	}
 	v, err := s.password(ctx, username, secret)
 	switch {
 	case err == nil:
-		s.lockout.succeed(username)
+		if lockable {
+			s.lockout.succeed(username)
+		}
 	case errors.Is(err, errdefs.ErrUnauthenticated):
-		s.lockout.fail(username, now)
+		s.FailedLogins.Fail(client)
+		if lockable {
+			s.lockout.fail(username, now)
+		}
 	}
 	return v, err
+}
+
+// tokenShaped reports whether a secret sent as a password is an access
+// token or robot secret rather than a password.
+func tokenShaped(secret string) bool {
+	return len(secret) > len(AccessTokenPrefix) && secret[:len(AccessTokenPrefix)] == AccessTokenPrefix
 }
 
 func (s *Service) password(ctx context.Context, username, secret string) (*viewer.Viewer, error) {
@@ -93,23 +142,24 @@ func (s *Service) password(ctx context.Context, username, secret string) (*viewe
 	}
 	sys := viewer.SystemContext(ctx)
 	u, err := s.client.User.Query().Where(user.Username(username)).Only(sys)
-	if err != nil {
-		if ent.IsNotFound(err) {
-			return nil, ErrBadCredentials
-		}
+	if err != nil && !ent.IsNotFound(err) {
 		return nil, err
 	}
-	if u.Disabled {
-		return nil, ErrBadCredentials
-	}
-	if len(secret) > len(AccessTokenPrefix) && secret[:len(AccessTokenPrefix)] == AccessTokenPrefix {
+	// From here on an unknown, disabled or password-less account does the
+	// same work as a real one, so response times do not tell which names exist.
+	known := err == nil && !u.Disabled
+	if tokenShaped(secret) {
 		v, err := s.Bearer(ctx, secret)
-		if err == nil && v.UserID == u.ID {
+		if err == nil && known && v.UserID == u.ID {
 			return v, nil
 		}
 		return nil, ErrBadCredentials
 	}
-	if u.PasswordHash == "" || !s.verifyPassword(u.PasswordHash, secret) {
+	if !known || u.PasswordHash == "" {
+		s.verifyPassword(ctx, s.dummy(), secret)
+		return nil, ErrBadCredentials
+	}
+	if !s.verifyPassword(ctx, u.PasswordHash, secret) {
 		return nil, ErrBadCredentials
 	}
 	if s.PasswordPolicy != nil {
@@ -120,7 +170,20 @@ func (s *Service) password(ctx context.Context, username, secret string) (*viewe
 	return userViewer(u), nil
 }
 
-func (s *Service) verifyPassword(hash, password string) bool {
+// dummy returns a hash of a random password, made once, with the current
+// parameters.
+func (s *Service) dummy() string {
+	s.dummyOnce.Do(func() {
+		h, err := HashPassword(NewSecret(""))
+		if err != nil {
+			panic(err) // crypto/rand never fails on supported platforms
+		}
+		s.dummyHash = h
+	})
+	return s.dummyHash
+}
+
+func (s *Service) verifyPassword(ctx context.Context, hash, password string) bool {
 	key := sha256.Sum256([]byte(hash + "\x00" + password))
 	now := time.Now()
 	s.mu.Lock()
@@ -129,7 +192,14 @@ func (s *Service) verifyPassword(hash, password string) bool {
 		return true
 	}
 	s.mu.Unlock()
-	if !VerifyPassword(hash, password) {
+	select {
+	case s.hashSlots <- struct{}{}:
+	case <-ctx.Done():
+		return false
+	}
+	ok := VerifyPassword(hash, password)
+	<-s.hashSlots
+	if !ok {
 		return false
 	}
 	s.mu.Lock()
@@ -216,7 +286,9 @@ func (s *Service) Session(ctx context.Context, secret string) (*viewer.Viewer, s
 		_ = s.client.Session.DeleteOneID(sess.ID).Exec(sys)
 		return nil, "", errdefs.Unauthenticatedf("session expired or signed out")
 	}
-	return userViewer(sess.Edges.User), sess.CsrfToken, nil
+	v := userViewer(sess.Edges.User)
+	v.SessionID = sess.ID
+	return v, sess.CsrfToken, nil
 }
 
 // Logout ends a portal session.
@@ -249,7 +321,9 @@ func (s *Service) Can(ctx context.Context, action Action, p *ent.Project) error 
 	}
 	if v.Kind == viewer.Robot {
 		for _, g := range v.Grants {
-			if (g.Project == p.Name || g.Project == "*") && (Action(g.Action) == action || action == ProjectRead) {
+			// Reading a project's page takes a pull grant, as seeing it in
+			// queries does (the privacy rules); push or delete alone do not.
+			if (g.Project == p.Name || g.Project == "*") && (Action(g.Action) == action || action == ProjectRead && Action(g.Action) == RepositoryPull) {
 				return nil
 			}
 		}
@@ -315,8 +389,22 @@ func RequireUser(ctx context.Context) (*viewer.Viewer, error) {
 	return v, nil
 }
 
-// RequireAdmin returns the viewer if they are a system admin.
+// RequireAdmin returns the viewer if they are a system admin who may
+// change things: a read-only access token of an admin is refused.
 func RequireAdmin(ctx context.Context) (*viewer.Viewer, error) {
+	v, err := RequireAdminRead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if v.ReadOnly {
+		return nil, errdefs.Deniedf("this access token is read-only")
+	}
+	return v, nil
+}
+
+// RequireAdminRead returns the viewer if they are a system admin, for
+// reads that only admins may make; read-only tokens pass.
+func RequireAdminRead(ctx context.Context) (*viewer.Viewer, error) {
 	v, err := RequireUser(ctx)
 	if err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/berth-registry/berth/ent"
+	"github.com/berth-registry/berth/ent/session"
 	"github.com/berth-registry/berth/ent/user"
 	"github.com/berth-registry/berth/internal/database"
 	"github.com/berth-registry/berth/internal/errdefs"
@@ -72,7 +73,9 @@ func (s *Service) CreateUser(ctx context.Context, in UserInput) (*ent.User, erro
 	if err != nil {
 		return nil, err
 	}
-	u, err := s.client.User.Create().SetUsername(in.Username).SetPasswordHash(hash).
+	// A fresh stamp, so no credential of an earlier user of that name
+	// (or, on SQLite, of that reused id) matches.
+	u, err := s.client.User.Create().SetUsername(in.Username).SetPasswordHash(hash).SetSecurityStamp(newStamp()).
 		SetEmail(in.Email).SetDisplayName(in.DisplayName).SetAdmin(in.Admin).Save(ctx)
 	if ent.IsConstraintError(err) {
 		return nil, errdefs.Conflictf("user %q already exists", in.Username)
@@ -97,7 +100,36 @@ func (s *Service) UpdateUser(ctx context.Context, id int, in UserUpdate) (*ent.U
 	if self && ((in.Admin != nil && !*in.Admin) || (in.Disabled != nil && *in.Disabled)) {
 		return nil, errdefs.Invalidf("you cannot remove your own admin rights or disable yourself")
 	}
-	upd := s.client.User.UpdateOneID(id)
+	var hash string
+	if in.Password != nil {
+		if err := ValidatePassword(*in.Password); err != nil {
+			return nil, err
+		}
+		if hash, err = HashPassword(*in.Password); err != nil {
+			return nil, err
+		}
+	}
+	var u *ent.User
+	err = database.WithTx(ctx, s.client, func(tx *ent.Tx) error {
+		upd := tx.User.UpdateOneID(id)
+		s.applyUpdate(upd, in, hash)
+		var err error
+		if u, err = upd.Save(Allow(ctx)); err != nil {
+			return err
+		}
+		if in.Password != nil || (in.Disabled != nil && *in.Disabled) {
+			return endSessions(Allow(ctx), tx, id, v.SessionID)
+		}
+		return nil
+	})
+	if ent.IsNotFound(err) {
+		return nil, errdefs.NotFoundf("user %d does not exist", id)
+	}
+	return u, err
+}
+
+// applyUpdate sets the fields of in on upd; hash is the new password's.
+func (s *Service) applyUpdate(upd *ent.UserUpdateOne, in UserUpdate, hash string) {
 	if in.Email != nil {
 		upd.SetEmail(*in.Email)
 	}
@@ -110,21 +142,27 @@ func (s *Service) UpdateUser(ctx context.Context, id int, in UserUpdate) (*ent.U
 	if in.Disabled != nil {
 		upd.SetDisabled(*in.Disabled)
 	}
-	if in.Password != nil {
-		if err := ValidatePassword(*in.Password); err != nil {
-			return nil, err
-		}
-		hash, err := HashPassword(*in.Password)
-		if err != nil {
-			return nil, err
-		}
+	if hash != "" {
 		upd.SetPasswordHash(hash)
 	}
-	u, err := upd.Save(Allow(ctx))
-	if ent.IsNotFound(err) {
-		return nil, errdefs.NotFoundf("user %d does not exist", id)
+	// A new password or a disabled account invalidates what was issued
+	// under the old one: refresh tokens carry the stamp.
+	if hash != "" || (in.Disabled != nil && *in.Disabled) {
+		upd.SetSecurityStamp(newStamp())
 	}
-	return u, err
+}
+
+// newStamp returns a random security stamp.
+func newStamp() string { return NewSecret("") }
+
+// endSessions signs a user out of every portal session but keep (0 for none).
+func endSessions(ctx context.Context, tx *ent.Tx, userID, keep int) error {
+	del := tx.Session.Delete().Where(sessionOf(userID))
+	if keep != 0 {
+		del.Where(session.IDNEQ(keep))
+	}
+	_, err := del.Exec(ctx)
+	return err
 }
 
 // DeleteUser deletes a user with their memberships, sessions and tokens.
@@ -171,18 +209,24 @@ func (s *Service) ChangePassword(ctx context.Context, oldPassword, newPassword s
 	if err != nil {
 		return err
 	}
-	if u.PasswordHash == "" || !VerifyPassword(u.PasswordHash, oldPassword) {
+	if u.PasswordHash == "" || !s.verifyPassword(ctx, u.PasswordHash, oldPassword) {
 		return errdefs.Invalidf("the current password is wrong")
 	}
-	return s.SetPassword(viewer.SystemContext(ctx), u.Username, newPassword)
+	// The session the change was made in stays signed in; every other
+	// session, and every refresh token, ends.
+	return s.setPassword(viewer.SystemContext(ctx), u.Username, newPassword, v.SessionID)
 }
 
-// SetPassword sets a user's password; callers check who may (the CLI runs
-// as system).
+// SetPassword sets a user's password, ending their portal sessions and
+// refresh tokens; callers check who may (the CLI runs as system).
 func (s *Service) SetPassword(ctx context.Context, username, password string) error {
 	if _, err := RequireAdmin(ctx); err != nil {
 		return err
 	}
+	return s.setPassword(ctx, username, password, 0)
+}
+
+func (s *Service) setPassword(ctx context.Context, username, password string, keepSession int) error {
 	if err := ValidatePassword(password); err != nil {
 		return err
 	}
@@ -190,14 +234,19 @@ func (s *Service) SetPassword(ctx context.Context, username, password string) er
 	if err != nil {
 		return err
 	}
-	n, err := s.client.User.Update().Where(user.Username(username)).SetPasswordHash(hash).Save(ctx)
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return errdefs.NotFoundf("user %q does not exist", username)
-	}
-	return nil
+	return database.WithTx(ctx, s.client, func(tx *ent.Tx) error {
+		u, err := tx.User.Query().Where(user.Username(username)).Only(ctx)
+		if ent.IsNotFound(err) {
+			return errdefs.NotFoundf("user %q does not exist", username)
+		}
+		if err != nil {
+			return err
+		}
+		if err := tx.User.UpdateOne(u).SetPasswordHash(hash).SetSecurityStamp(newStamp()).Exec(ctx); err != nil {
+			return err
+		}
+		return endSessions(ctx, tx, u.ID, keepSession)
+	})
 }
 
 // EnsureAdmin creates the "admin" user on first start, with password or, if

@@ -46,6 +46,15 @@ type Config struct {
 	OIDCGroupsClaim   string `yaml:"oidc_groups_claim"`
 	OIDCAdminGroup    string `yaml:"oidc_admin_group"`
 	OIDCProviderName  string `yaml:"oidc_provider_name"`
+	// OIDCAllowPrivate lets berth reach OpenID providers (discovery, token
+	// exchange, keys, the connection test) on loopback, link-local and
+	// private addresses ("true" or "false"); off, those are refused at dial
+	// time so that the connection test cannot probe the internal network.
+	OIDCAllowPrivate string `yaml:"oidc_allow_private"`
+
+	// MetricsAddr is a separate host:port for /metrics; empty serves it on
+	// the main listener.
+	MetricsAddr string `yaml:"metrics_addr"`
 
 	// RobotPrefix starts every robot account's login name.
 	RobotPrefix string `yaml:"robot_prefix"`
@@ -88,6 +97,8 @@ var Settings = []Setting{
 	{"audit-pulls", "BERTH_AUDIT_PULLS", "audit_pulls", "true", "record pulls in the audit log (true or false)", func(c *Config) *string { return &c.AuditPulls }},
 	{"audit-retention-days", "BERTH_AUDIT_RETENTION_DAYS", "audit_retention_days", "90", "days to keep audit log entries; 0 keeps them forever", func(c *Config) *string { return &c.AuditRetentionDays }},
 	{"oidc-provider-name", "BERTH_OIDC_PROVIDER_NAME", "oidc_provider_name", "OpenID Connect", "name of the provider on the login page", func(c *Config) *string { return &c.OIDCProviderName }},
+	{"oidc-allow-private", "BERTH_OIDC_ALLOW_PRIVATE", "oidc_allow_private", "false", "let berth reach OpenID providers on loopback, link-local and private addresses (true or false)", func(c *Config) *string { return &c.OIDCAllowPrivate }},
+	{"metrics-addr", "BERTH_METRICS_ADDR", "metrics_addr", "", "separate host:port serving /metrics; empty serves it on --addr", func(c *Config) *string { return &c.MetricsAddr }},
 }
 
 // Error is a configuration problem; it names the setting at fault.
@@ -111,6 +122,8 @@ func AddFlags(fs *pflag.FlagSet) {
 		}
 		fs.String(s.Flag, s.Default, fmt.Sprintf("%s (env %s)", s.Usage, s.Env))
 	}
+	// A switch reads like one: --oidc-allow-private alone means true.
+	fs.Lookup("oidc-allow-private").NoOptDefVal = "true"
 }
 
 // Default returns the configuration with every setting at its default.
@@ -208,6 +221,11 @@ func (c *Config) Validate() error {
 	if n, err := strconv.Atoi(c.AuditRetentionDays); err != nil || n < 0 || n > 36500 {
 		return &Error{Setting: "--audit-retention-days (BERTH_AUDIT_RETENTION_DAYS)", Msg: fmt.Sprintf("%q is not a number of days from 0 to 36500", c.AuditRetentionDays)}
 	}
+	if c.MetricsAddr != "" {
+		if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil || port == "" {
+			return &Error{Setting: "--metrics-addr (BERTH_METRICS_ADDR)", Msg: fmt.Sprintf("%q is not host:port", c.MetricsAddr)}
+		}
+	}
 	if c.RedisURL != "" {
 		u, err := url.Parse(c.RedisURL)
 		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
@@ -236,6 +254,9 @@ func (c *Config) validateAuth() error {
 	if c.AuthMode == "oidc" && c.OIDCClientID == "" {
 		return &Error{Setting: "--oidc-client-id (BERTH_OIDC_CLIENT_ID)", Msg: "required when --auth-mode is oidc"}
 	}
+	if _, err := strconv.ParseBool(c.OIDCAllowPrivate); err != nil && c.OIDCAllowPrivate != "" {
+		return &Error{Setting: "--oidc-allow-private (BERTH_OIDC_ALLOW_PRIVATE)", Msg: fmt.Sprintf("%q is not true or false", c.OIDCAllowPrivate)}
+	}
 	if c.OIDCIssuer != "" {
 		u, err := url.Parse(c.OIDCIssuer)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -249,6 +270,13 @@ func (c *Config) validateAuth() error {
 func (c *Config) RecordPulls() bool {
 	v, err := strconv.ParseBool(c.AuditPulls)
 	return err != nil || v
+}
+
+// OIDCPrivateAllowed reports whether OpenID providers may live on
+// loopback, link-local and private addresses.
+func (c *Config) OIDCPrivateAllowed() bool {
+	v, _ := strconv.ParseBool(c.OIDCAllowPrivate)
+	return v
 }
 
 // RobotExpiry is the default lifetime of robot accounts.

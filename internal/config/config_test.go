@@ -133,3 +133,46 @@ func TestRobotSettings(t *testing.T) {
 		}
 	}
 }
+
+func TestOIDCAllowPrivateIsOffByDefaultAndSetByFlagEnvOrFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "berth.yaml")
+	os.WriteFile(file, []byte("oidc_allow_private: true\n"), 0o600)
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		args []string
+		want bool
+	}{
+		{"default", nil, nil, false},
+		{"bare flag", nil, []string{"--oidc-allow-private"}, true},
+		{"flag set to false", map[string]string{"BERTH_OIDC_ALLOW_PRIVATE": "true"}, []string{"--oidc-allow-private=false"}, false},
+		{"environment", map[string]string{"BERTH_OIDC_ALLOW_PRIVATE": "true"}, nil, true},
+		{"yaml", map[string]string{"BERTH_CONFIG": file}, nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := load(t, tc.env, tc.args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.OIDCPrivateAllowed() != tc.want {
+				t.Fatalf("OIDCPrivateAllowed() = %v, want %v", c.OIDCPrivateAllowed(), tc.want)
+			}
+		})
+	}
+	if _, err := load(t, map[string]string{"BERTH_OIDC_ALLOW_PRIVATE": "sometimes"}); err == nil || !strings.Contains(err.Error(), "--oidc-allow-private") {
+		t.Fatalf("a bad --oidc-allow-private was accepted: %v", err)
+	}
+}
+
+func TestMetricsAddrMustBeHostPort(t *testing.T) {
+	c, err := load(t, map[string]string{"BERTH_METRICS_ADDR": "127.0.0.1:9090"})
+	if err != nil || c.MetricsAddr != "127.0.0.1:9090" {
+		t.Fatalf("metrics addr from env: %q %v", c.MetricsAddr, err)
+	}
+	if c, err := load(t, nil); err != nil || c.MetricsAddr != "" {
+		t.Fatalf("metrics addr must default to empty (served on --addr): %q %v", c.MetricsAddr, err)
+	}
+	if _, err := load(t, nil, "--metrics-addr", "9090"); err == nil || !strings.Contains(err.Error(), "--metrics-addr") {
+		t.Fatalf("a bad --metrics-addr was accepted: %v", err)
+	}
+}

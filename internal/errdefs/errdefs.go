@@ -18,6 +18,9 @@ var (
 	ErrConflict        = errors.New("conflict")
 	ErrUnsupported     = errors.New("unsupported")
 	ErrTooManyRequests = errors.New("too many requests")
+	// ErrTooLarge is a request that would read or answer more than berth
+	// allows one request to (a GraphQL answer over its byte budget).
+	ErrTooLarge = errors.New("too large")
 )
 
 // Error is a failure of a known kind with a message for the user.
@@ -59,3 +62,6 @@ func Unsupportedf(format string, args ...any) error { return newf(ErrUnsupported
 func TooManyRequestsf(format string, args ...any) error {
 	return newf(ErrTooManyRequests, format, args...)
 }
+
+// TooLargef reports a request that would read or answer too many bytes.
+func TooLargef(format string, args ...any) error { return newf(ErrTooLarge, format, args...) }

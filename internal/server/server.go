@@ -41,6 +41,12 @@ type Server struct {
 	handler http.Handler
 	audit   *audit.Recorder
 	closers []func() error
+	// artifacts is the registry metadata service, for tests.
+	artifacts *artifacts.Service
+	// metrics serves /metrics on its own listener when --metrics-addr is
+	// set; metricsAddr is that listener's address once Run has opened it.
+	metrics     http.Handler
+	metricsAddr net.Addr
 }
 
 // Options are what the caller (the CLI) supplies besides configuration.
@@ -89,6 +95,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	s.closers = append(s.closers, recorder.Close)
 	authSvc := auth.New(db.Client)
 	authSvc.Audit = recorder
+	// Failed sign-ins are limited per client on every door that takes
+	// credentials (/v2/ and /graphql Basic, /service/token, /auth/login).
+	authSvc.FailedLogins = auth.NewClientLimiter(10, 50)
 	if cfg.RobotPrefix != "" {
 		authSvc.RobotPrefix = cfg.RobotPrefix
 	}
@@ -117,6 +126,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		Client: db.Client, Blobs: s.blobs, Auth: authSvc, ExternalURL: cfg.PublicURL(), Logger: s.log, Audit: recorder,
 	})
 	s.closers = append(s.closers, artifactSvc.Close)
+	s.artifacts = artifactSvc
 	tokens := token.New(token.Options{Key: key, Auth: authSvc, Client: db.Client, Grants: artifactSvc, Logger: s.log, Audit: recorder})
 	registryHandler := registry.New(registry.Options{
 		DB: db, Blobs: s.blobs, Auth: authSvc, Tokens: tokens, Artifacts: artifactSvc,
@@ -124,7 +134,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	})
 
 	oidcSvc := oidc.New(oidc.Options{Client: db.Client, Auth: authSvc, Defaults: oidc.SettingsFromConfig(cfg),
-		ExternalURL: cfg.PublicURL(), Logger: s.log})
+		ExternalURL: cfg.PublicURL(), Logger: s.log, AllowPrivate: cfg.OIDCPrivateAllowed()})
 	resolver := &graph.Resolver{
 		OIDC:            oidcSvc,
 		DB:              db,
@@ -155,8 +165,15 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	mux.HandleFunc("/readyz", s.ready)
 	mux.Handle("/", portal.Handler())
 	m := newMetrics()
-	mux.Handle("/metrics", m.handler())
-	s.handler = logRequests(s.log, m, audit.Middleware(mux))
+	if cfg.MetricsAddr == "" {
+		mux.Handle("/metrics", m.handler())
+	} else {
+		// Run serves it on its own listener, which an Ingress in front of
+		// the public port does not reach.
+		mux.Handle("/metrics", http.NotFoundHandler())
+		s.metrics = m.handler()
+	}
+	s.handler = logRequests(s.log, m, securityHeaders(audit.Middleware(mux)))
 	s.audit = recorder
 	return s, nil
 }
@@ -204,41 +221,66 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, "ok\n")
 }
 
-// Run serves on the configured address until ctx is cancelled, then stops
-// accepting connections and lets in-flight requests finish.
+// Run serves on the configured address (and /metrics on --metrics-addr
+// when set) until ctx is cancelled, then stops accepting connections and
+// lets in-flight requests finish.
 func (s *Server) Run(ctx context.Context, ready func(addr net.Addr)) error {
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
 		return &config.Error{Setting: "--addr (BERTH_ADDR)", Msg: err.Error()}
 	}
-	srv := &http.Server{
+	errorLog := slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)
+	servers := []*http.Server{{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ErrorLog:          errorLog,
+	}}
+	listeners := []net.Listener{ln}
+	if s.metrics != nil {
+		mln, err := net.Listen("tcp", s.cfg.MetricsAddr)
+		if err != nil {
+			ln.Close()
+			return &config.Error{Setting: "--metrics-addr (BERTH_METRICS_ADDR)", Msg: err.Error()}
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", s.metrics)
+		servers = append(servers, &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second, ErrorLog: errorLog})
+		listeners = append(listeners, mln)
+		s.metricsAddr = mln.Addr()
+		s.log.Info("serving /metrics on its own listener", "addr", mln.Addr().String())
 	}
 	go registry.RunUploadPurge(ctx, s.db, s.blobs, s.log, time.Hour)
 	if retention := s.cfg.AuditRetention(); retention > 0 {
 		go s.audit.RunPurge(ctx, retention, time.Hour)
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	errc := make(chan error, len(servers))
+	for i, srv := range servers {
+		go func() { errc <- srv.Serve(listeners[i]) }()
+	}
 	if ready != nil {
 		ready(ln.Addr())
 	}
+	var serveErr error
 	select {
-	case err := <-errc:
-		return err
+	case serveErr = <-errc:
 	case <-ctx.Done():
+		s.log.Info("shutting down; waiting for in-flight requests")
 	}
-	s.log.Info("shutting down; waiting for in-flight requests")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
+	errs := []error{serveErr}
+	for _, srv := range servers {
+		if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
+
+// MetricsAddr is the address /metrics listens on when --metrics-addr is
+// set, known once Run has called its ready function; nil otherwise.
+func (s *Server) MetricsAddr() net.Addr { return s.metricsAddr }
 
 // Close releases every component, in reverse order of opening.
 func (s *Server) Close() error {
@@ -255,3 +297,7 @@ func (s *Server) Audit() *audit.Recorder { return s.audit }
 
 // DB is the server's database, for tests and tools that inspect state.
 func (s *Server) DB() *database.DB { return s.db }
+
+// Artifacts is the server's artifact service, for tests that inspect what
+// it read (ReadCounts).
+func (s *Server) Artifacts() *artifacts.Service { return s.artifacts }

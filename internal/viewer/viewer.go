@@ -26,6 +26,8 @@ type Viewer struct {
 	ReadOnly bool
 	// TokenID is the access token the caller authenticated with, if any.
 	TokenID int
+	// SessionID is the portal session the caller authenticated with, if any.
+	SessionID int
 	// Groups are the user's groups from the identity provider; projects
 	// may grant roles to groups.
 	Groups []string
@@ -41,11 +43,14 @@ type Grant struct {
 	Action  string `json:"a"` // resource:verb, as in internal/auth's table
 }
 
-// RobotProjects returns the projects a robot's grants name, and whether
-// one grant covers every project.
-func (v *Viewer) RobotProjects() (names []string, all bool) {
+// RobotProjects returns the projects in which a robot's grants include
+// action, and whether such a grant covers every project ("*").
+func (v *Viewer) RobotProjects(action string) (names []string, all bool) {
 	seen := map[string]bool{}
 	for _, g := range v.Grants {
+		if g.Action != action {
+			continue
+		}
 		if g.Project == "*" {
 			all = true
 		} else if !seen[g.Project] {

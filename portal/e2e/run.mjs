@@ -121,7 +121,9 @@ async function main() {
   const host = `127.0.0.1:${port}`;
   const base = `http://${host}`;
   const serverLog = [];
-  const berth = spawn(bin, ['serve', '--addr', host, '--data-dir', join(tmp, 'data')], {
+  // --oidc-allow-private: the OIDC steps point the issuer at 127.0.0.1,
+  // which berth refuses to contact otherwise.
+  const berth = spawn(bin, ['serve', '--addr', host, '--data-dir', join(tmp, 'data'), '--oidc-allow-private=true'], {
     env: { ...process.env, BERTH_ADMIN_PASSWORD: PASSWORD, BERTH_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -47,6 +47,18 @@ type Server struct {
 // a restarted berth does.
 func Start(t testing.TB, db *database.DB, dir string) *Server {
 	t.Helper()
+	return start(t, db, dir, true)
+}
+
+// StartWithoutExternalURL serves a registry that, like berth run without
+// --external-url, does not know the URL clients reach it at.
+func StartWithoutExternalURL(t testing.TB, db *database.DB) *Server {
+	t.Helper()
+	return start(t, db, "", false)
+}
+
+func start(t testing.TB, db *database.DB, dir string, external bool) *Server {
+	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
 	}
@@ -66,8 +78,12 @@ func Start(t testing.TB, db *database.DB, dir string) *Server {
 	s.Server = httptest.NewUnstartedServer(mux)
 	s.Start()
 	s.Host = strings.TrimPrefix(s.URL, "http://")
+	extURL := ""
+	if external {
+		extURL = s.URL
+	}
 	s.Handler = registry.New(registry.Options{DB: db, Blobs: s.Blobs, Auth: s.Auth, Tokens: s.Tokens,
-		Artifacts: s.Artifacts, ExternalURL: s.URL, Logger: log})
+		Artifacts: s.Artifacts, ExternalURL: extURL, Logger: log})
 	mux.Handle("/v2/", s.Handler)
 	mux.Handle("/service/token", s.Tokens)
 	t.Cleanup(func() {

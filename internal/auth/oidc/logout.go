@@ -2,38 +2,45 @@ package oidc
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
-	"time"
 
 	"github.com/berth-registry/berth/ent"
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/errdefs"
 )
 
-// LogoutHandler serves GET /auth/oidc/logout: it ends the berth session
-// like POST /auth/logout, then sends the browser to the provider's
-// end_session_endpoint (RP-initiated logout) when SSO is on and discovery
-// advertises one, and to the portal otherwise. The provider is asked to
-// come back to <external-url>/, which operators register as a post-logout
-// redirect URI.
+// LogoutHandler serves POST /auth/oidc/logout: it ends the berth session
+// like POST /auth/logout (the CSRF header is required when a session cookie
+// is present), then answers {"redirect": url} with where the portal sends
+// the browser next: the provider's end_session_endpoint (RP-initiated
+// logout) when SSO is on and discovery advertises one, the portal
+// otherwise. The provider is asked to come back to <external-url>/, which
+// operators register as a post-logout redirect URI.
+//
+// It is not a GET link: a GET can be triggered by any page (an image tag
+// will do), and must not end anyone's session.
 func (s *Service) LogoutHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet {
-			w.Header().Set("Allow", http.MethodGet)
-			http.Error(w, "use GET", http.StatusMethodNotAllowed)
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			http.Error(w, "use POST", http.StatusMethodNotAllowed)
 			return
 		}
 		ctx := r.Context()
-		if c, err := r.Cookie(auth.SessionCookie); err == nil && c.Value != "" {
-			_ = s.auth.Logout(ctx, c.Value)
-		}
-		auth.SetSessionCookies(w, "", "", time.Unix(0, 0), s.secure)
 		w.Header().Set("Cache-Control", "no-store")
+		if err := s.auth.EndSession(w, r, s.secure); err != nil {
+			if !errors.Is(err, errdefs.ErrDenied) {
+				s.log.ErrorContext(ctx, "signing out", "err", err)
+			}
+			auth.WriteError(w, err)
+			return
+		}
 		target := "/"
 		if st, err := s.Settings(ctx); err == nil && st.Enabled() {
-			if _, meta, err := s.provider(ctx, st.Issuer); err == nil && meta.EndSessionEndpoint != "" {
-				if u, err := url.Parse(meta.EndSessionEndpoint); err == nil {
+			if _, doc, err := s.provider(ctx, st.Issuer); err == nil && doc.EndSessionEndpoint != "" {
+				if u, err := url.Parse(doc.EndSessionEndpoint); err == nil && (u.Scheme == "https" || u.Scheme == "http") {
 					q := u.Query()
 					q.Set("client_id", st.ClientID)
 					q.Set("post_logout_redirect_uri", s.externalURL+"/")
@@ -44,7 +51,7 @@ func (s *Service) LogoutHandler() http.Handler {
 				s.log.WarnContext(ctx, "OpenID provider unreachable at logout", "err", err)
 			}
 		}
-		http.Redirect(w, r, target, http.StatusFound)
+		writeJSON(w, http.StatusOK, map[string]string{"redirect": target})
 	})
 }
 

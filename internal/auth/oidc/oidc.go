@@ -20,7 +20,6 @@ package oidc
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -33,7 +32,9 @@ import (
 	"github.com/berth-registry/berth/internal/audit"
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/config"
+	"github.com/berth-registry/berth/internal/egress"
 	"github.com/berth-registry/berth/internal/errdefs"
+	"github.com/berth-registry/berth/internal/viewer"
 )
 
 // The paths this package serves.
@@ -58,7 +59,11 @@ type Options struct {
 	// ExternalURL + /auth/oidc/callback.
 	ExternalURL string
 	Logger      *slog.Logger
-	// HTTPClient talks to the provider; nil means one with a 15s timeout.
+	// AllowPrivate lets berth reach providers on loopback, link-local and
+	// private addresses (--oidc-allow-private).
+	AllowPrivate bool
+	// HTTPClient talks to the provider; nil means an egress client with a
+	// 15s timeout that refuses private addresses unless AllowPrivate.
 	HTTPClient *http.Client
 }
 
@@ -79,22 +84,15 @@ type Service struct {
 
 type cachedProvider struct {
 	p       *gooidc.Provider
-	meta    providerMetadata
+	doc     discoveryDocument
 	fetched time.Time
-}
-
-// providerMetadata holds the discovery fields go-oidc does not expose.
-type providerMetadata struct {
-	EndSessionEndpoint string   `json:"end_session_endpoint"`
-	ScopesSupported    []string `json:"scopes_supported"`
-	CodeChallenge      []string `json:"code_challenge_methods_supported"`
 }
 
 // New returns the relying party.
 func New(opts Options) *Service {
 	hc := opts.HTTPClient
 	if hc == nil {
-		hc = &http.Client{Timeout: 15 * time.Second}
+		hc = egress.NewClient(egress.Options{AllowPrivate: opts.AllowPrivate, Timeout: 15 * time.Second})
 	}
 	log := opts.Logger
 	if log == nil {
@@ -109,37 +107,21 @@ func New(opts Options) *Service {
 }
 
 // provider returns the discovered provider of issuer, from the cache when fresh.
-func (s *Service) provider(ctx context.Context, issuer string) (*gooidc.Provider, providerMetadata, error) {
+func (s *Service) provider(ctx context.Context, issuer string) (*gooidc.Provider, discoveryDocument, error) {
 	s.mu.Lock()
 	c, ok := s.providers[issuer]
 	s.mu.Unlock()
 	if ok && time.Since(c.fetched) < discoveryTTL {
-		return c.p, c.meta, nil
+		return c.p, c.doc, nil
 	}
-	p, meta, err := s.discover(ctx, issuer)
+	p, doc, err := s.discover(ctx, issuer)
 	if err != nil {
-		return nil, providerMetadata{}, err
+		return nil, discoveryDocument{}, err
 	}
 	s.mu.Lock()
-	s.providers[issuer] = cachedProvider{p: p, meta: meta, fetched: time.Now()}
+	s.providers[issuer] = cachedProvider{p: p, doc: doc, fetched: time.Now()}
 	s.mu.Unlock()
-	return p, meta, nil
-}
-
-func (s *Service) discover(ctx context.Context, issuer string) (*gooidc.Provider, providerMetadata, error) {
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	// go-oidc keeps only the HTTP client of this context for its later
-	// JWKS fetches, not the context itself.
-	p, err := gooidc.NewProvider(gooidc.ClientContext(ctx, s.httpClient), issuer)
-	if err != nil {
-		return nil, providerMetadata{}, fmt.Errorf("discovering the OpenID provider %s: %w", issuer, err)
-	}
-	var meta providerMetadata
-	if err := p.Claims(&meta); err != nil {
-		return nil, providerMetadata{}, fmt.Errorf("reading the discovery document of %s: %w", issuer, err)
-	}
-	return p, meta, nil
+	return p, doc, nil
 }
 
 // ConnectionTest is the outcome of TestConnection.
@@ -158,6 +140,12 @@ type ConnectionTest struct {
 
 // TestConnection fetches the discovery document of issuer and reports its
 // endpoints, or why it could not. System admins only.
+//
+// The issuer is any URL an admin types, so this is a request berth makes on
+// someone's behalf: the answer says what went wrong in a few words (a
+// status code, "not an OpenID discovery document", "connection refused")
+// and never carries anything the server sent, and private addresses are
+// refused unless --oidc-allow-private is set.
 func (s *Service) TestConnection(ctx context.Context, issuer string) (*ConnectionTest, error) {
 	if _, err := auth.RequireAdmin(ctx); err != nil {
 		return nil, err
@@ -166,21 +154,15 @@ func (s *Service) TestConnection(ctx context.Context, issuer string) (*Connectio
 	if err := (Settings{Mode: ModeDB, Issuer: issuer}).validate(); err != nil || issuer == "" {
 		return nil, errdefs.Invalidf("issuer %q is not an absolute http(s) URL", issuer)
 	}
-	p, meta, err := s.discover(ctx, issuer)
+	_, doc, err := s.discover(ctx, issuer)
 	if err != nil {
-		return &ConnectionTest{Issuer: issuer, Error: err.Error()}, nil
+		s.log.InfoContext(ctx, "OIDC connection test failed", "user", viewer.FromContext(ctx).Name(), "issuer", issuer, "err", err)
+		return &ConnectionTest{Issuer: issuer, Error: discoveryReason(err)}, nil
 	}
-	var doc struct {
-		Issuer   string `json:"issuer"`
-		JWKSURI  string `json:"jwks_uri"`
-		UserInfo string `json:"userinfo_endpoint"`
-	}
-	_ = p.Claims(&doc)
-	ep := p.Endpoint()
 	return &ConnectionTest{
-		OK: true, Issuer: doc.Issuer, AuthorizationEndpoint: ep.AuthURL, TokenEndpoint: ep.TokenURL,
-		UserinfoEndpoint: doc.UserInfo, JWKSURI: doc.JWKSURI, EndSessionEndpoint: meta.EndSessionEndpoint,
-		ScopesSupported: meta.ScopesSupported, PKCEMethods: meta.CodeChallenge,
+		OK: true, Issuer: doc.Issuer, AuthorizationEndpoint: doc.AuthURL, TokenEndpoint: doc.TokenURL,
+		UserinfoEndpoint: doc.UserInfoURL, JWKSURI: doc.JWKSURI, EndSessionEndpoint: doc.EndSessionEndpoint,
+		ScopesSupported: doc.ScopesSupported, PKCEMethods: doc.CodeChallenge,
 	}, nil
 }
 
@@ -211,7 +193,7 @@ func SettingsFromConfig(c *config.Config) Settings {
 
 // Mount serves the sign-in endpoints on mux: GET /auth/oidc/login,
 // GET /auth/oidc/callback, GET and POST /auth/oidc/onboard and
-// GET /auth/oidc/logout, each wrapped in wrap (a rate limiter, say).
+// POST /auth/oidc/logout, each wrapped in wrap (a rate limiter, say).
 func (s *Service) Mount(mux *http.ServeMux, wrap ...func(http.Handler) http.Handler) {
 	for path, h := range map[string]http.Handler{
 		LoginPath: s.LoginHandler(), CallbackPath: s.CallbackHandler(),

@@ -62,6 +62,7 @@ func startEnv(t *testing.T, kind string) *env {
 		c.AuthMode, c.OIDCIssuer, c.OIDCClientID, c.OIDCClientSecret = "oidc", issuer, clientID, clientSecret
 		c.OIDCScopes, c.OIDCUsernameClaim, c.OIDCGroupsClaim = "openid,profile,email", "preferred_username", "groups"
 		c.OIDCAdminGroup, c.OIDCProviderName = "berth-admins", "Test IdP"
+		c.OIDCAllowPrivate = "true" // the test provider listens on 127.0.0.1
 	})
 	p := serveProvider(t, ln, b.URL+"/auth/oidc/callback", alice, olga, carol, dave, erin, mallory)
 	return &env{berth: b, idp: p}
@@ -387,19 +388,37 @@ func TestOIDCSignIn(t *testing.T) {
 				b := e.browser(t)
 				b.signedIn(b.signIn(alice, ""), "/")
 				old := b.creds()
-				req, _ := http.NewRequest(http.MethodGet, e.berth.URL+"/auth/oidc/logout", nil)
-				resp, err := (&http.Transport{}).RoundTrip(withCookies(req, old))
-				if err != nil {
-					t.Fatal(err)
-				}
-				resp.Body.Close()
-				loc, _ := url.Parse(resp.Header.Get("Location"))
-				if resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc.String(), e.idp.URL+"/") ||
+				status, out := oidcLogout(t, e, http.MethodPost, old, old.CSRF)
+				loc, _ := url.Parse(out["redirect"])
+				if status != http.StatusOK || !strings.HasPrefix(loc.String(), e.idp.URL+"/") ||
 					loc.Query().Get("client_id") != clientID || loc.Query().Get("post_logout_redirect_uri") != e.berth.URL+"/" {
-					t.Fatalf("logout answered %d %q, want a redirect to the provider's end_session_endpoint", resp.StatusCode, loc)
+					t.Fatalf("logout answered %d %v, want the provider's end_session_endpoint to go to", status, out)
 				}
 				if r := e.berth.Do(old, `{ viewer { username } }`, nil); r.Code() != "UNAUTHENTICATED" {
 					t.Fatalf("the old session still works: %s %v", r.Data, r.Errors)
+				}
+			})
+
+			// Any page can make a browser GET a URL, or POST to one with its
+			// cookies: neither may end the session without the CSRF header.
+			t.Run("LogoutNeedsPOSTAndTheCSRFHeader", func(t *testing.T) {
+				b := e.browser(t)
+				b.signedIn(b.signIn(alice, ""), "/")
+				c := b.creds()
+				for _, tc := range []struct {
+					method, csrf string
+					status       int
+				}{
+					{http.MethodGet, c.CSRF, http.StatusMethodNotAllowed},
+					{http.MethodPost, "", http.StatusForbidden},
+					{http.MethodPost, "c_wrong", http.StatusForbidden},
+				} {
+					if status, _ := oidcLogout(t, e, tc.method, c, tc.csrf); status != tc.status {
+						t.Fatalf("%s with CSRF %q answered %d, want %d", tc.method, tc.csrf, status, tc.status)
+					}
+					if r := e.berth.Do(c, `{ viewer { username } }`, nil); r.Code() != "" {
+						t.Fatalf("%s with CSRF %q ended the session: %v", tc.method, tc.csrf, r.Errors)
+					}
 				}
 			})
 
@@ -584,6 +603,28 @@ func (b *browser) json(method, path string, body any, status int, out any) {
 			b.t.Fatalf("%s %s: %v: %s", method, path, err, raw)
 		}
 	}
+}
+
+// oidcLogout sends method /auth/oidc/logout with c's cookies and the CSRF
+// header csrf, and returns the status and the JSON answer.
+func oidcLogout(t *testing.T, e *env, method string, c servertest.Creds, csrf string) (int, map[string]string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, e.berth.URL+"/auth/oidc/logout", nil)
+	if csrf != "" {
+		req.Header.Set(auth.CSRFHeader, csrf)
+	}
+	resp, err := (&http.Transport{}).RoundTrip(withCookies(req, c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out := map[string]string{}
+	if resp.StatusCode == http.StatusOK {
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+			t.Fatalf("logout answer: %v", err)
+		}
+	}
+	return resp.StatusCode, out
 }
 
 func withCookies(req *http.Request, c servertest.Creds) *http.Request {

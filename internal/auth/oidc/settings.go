@@ -216,7 +216,7 @@ func (s *Service) ResetSettings(ctx context.Context) (StoredSettings, error) {
 
 // AdminSettings returns the effective settings for a system admin.
 func (s *Service) AdminSettings(ctx context.Context) (StoredSettings, error) {
-	if _, err := auth.RequireAdmin(ctx); err != nil {
+	if _, err := auth.RequireAdminRead(ctx); err != nil {
 		return StoredSettings{}, err
 	}
 	return s.Settings(ctx)

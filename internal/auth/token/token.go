@@ -12,6 +12,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,6 +26,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/berth-registry/berth/ent"
+	"github.com/berth-registry/berth/ent/accesstoken"
 	"github.com/berth-registry/berth/ent/user"
 	"github.com/berth-registry/berth/internal/audit"
 	"github.com/berth-registry/berth/internal/auth"
@@ -121,6 +124,9 @@ type Identity struct {
 	// Groups are the user's identity-provider groups, which may hold
 	// project roles.
 	Groups []string `json:"grp,omitempty"`
+	// Stamp, in refresh tokens, is a digest of the user's security stamp
+	// when the token was issued (see stampDigest).
+	Stamp string `json:"stp,omitempty"`
 }
 
 // Claims are the claims of a berth registry token.
@@ -198,15 +204,28 @@ func (s *Service) Verify(raw string) (*Claims, error) {
 }
 
 func (s *Service) parse(raw, audience string) (*Claims, error) {
+	// One signed token, one spelling: base64 decoding skips line breaks
+	// and, unless strict, ignores the unused low bits of a segment's last
+	// character, so without these checks other strings verify as a token
+	// berth signed.
+	if strings.ContainsFunc(raw, notBase64URL) {
+		return nil, fmt.Errorf("%w: characters outside base64url", ErrInvalidToken)
+	}
 	var c Claims
 	_, err := jwt.ParseWithClaims(raw, &c, func(*jwt.Token) (any, error) { return &s.opts.Key.PublicKey, nil },
-		jwt.WithValidMethods([]string{jwt.SigningMethodES256.Alg()}),
+		jwt.WithValidMethods([]string{jwt.SigningMethodES256.Alg()}), jwt.WithStrictDecoding(),
 		jwt.WithIssuer(s.opts.Issuer), jwt.WithAudience(audience),
 		jwt.WithExpirationRequired(), jwt.WithLeeway(30*time.Second))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidToken, err)
 	}
 	return &c, nil
+}
+
+// notBase64URL reports a rune that cannot appear in a compact JWS: the
+// base64url alphabet and the dots between segments.
+func notBase64URL(r rune) bool {
+	return !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.')
 }
 
 // Issue signs an access token for v with the given access.
@@ -239,31 +258,61 @@ func (s *Service) sign(c Claims) (string, error) {
 }
 
 // issueRefresh signs a refresh token ("identity token" to docker) for v.
-func (s *Service) issueRefresh(v *viewer.Viewer) (string, error) {
+func (s *Service) issueRefresh(ctx context.Context, v *viewer.Viewer) (string, error) {
+	u, err := s.opts.Client.User.Get(viewer.SystemContext(ctx), v.UserID)
+	if err != nil {
+		return "", err
+	}
 	now := time.Now()
 	return s.sign(Claims{
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer: s.opts.Issuer, Audience: jwt.ClaimStrings{s.opts.Service + "-refresh"}, Subject: v.Username,
 			IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(s.opts.RefreshTTL)), ID: rand.Text(),
 		},
-		Berth: &Identity{UserID: v.UserID, ReadOnly: v.ReadOnly, TokenID: v.TokenID},
+		Berth: &Identity{UserID: v.UserID, ReadOnly: v.ReadOnly, TokenID: v.TokenID, Stamp: stampDigest(u.SecurityStamp)},
 		Use:   "refresh",
 	})
 }
 
+// stampDigest is what a refresh token carries of a security stamp: a
+// digest, since token claims are readable by whoever holds the token. An
+// empty stamp (a user whose password has not changed since stamps were
+// introduced) stays empty, so refresh tokens issued before then keep
+// working until the stamp first changes.
+func stampDigest(stamp string) string {
+	if stamp == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte("berth refresh stamp\x00" + stamp))
+	return base64.RawURLEncoding.EncodeToString(sum[:16])
+}
+
 // refreshViewer checks a refresh token and returns the current state of
-// its user (a disabled user's refresh tokens stop working at once).
+// its user. A refresh token ends with what it was issued under: the user's
+// password and enabled state (the security stamp changes with both), and
+// the access token it was obtained with, if any.
 func (s *Service) refreshViewer(ctx context.Context, raw string) (*viewer.Viewer, error) {
 	c, err := s.parse(raw, s.opts.Service+"-refresh")
 	if err != nil || c.Use != "refresh" || c.Berth == nil {
 		return nil, auth.ErrBadCredentials
 	}
-	u, err := s.opts.Client.User.Query().Where(user.ID(c.Berth.UserID)).Only(viewer.SystemContext(ctx))
-	if err != nil || u.Disabled || u.Username != c.Subject {
+	sys := viewer.SystemContext(ctx)
+	u, err := s.opts.Client.User.Query().Where(user.ID(c.Berth.UserID)).Only(sys)
+	if err != nil || u.Disabled || u.Username != c.Subject ||
+		subtle.ConstantTimeCompare([]byte(stampDigest(u.SecurityStamp)), []byte(c.Berth.Stamp)) != 1 {
 		return nil, auth.ErrBadCredentials
 	}
-	return &viewer.Viewer{Kind: viewer.User, UserID: u.ID, Username: u.Username, Admin: u.Admin,
-		ReadOnly: c.Berth.ReadOnly, TokenID: c.Berth.TokenID}, nil
+	v := &viewer.Viewer{Kind: viewer.User, UserID: u.ID, Username: u.Username, Admin: u.Admin,
+		ReadOnly: c.Berth.ReadOnly, TokenID: c.Berth.TokenID}
+	if c.Berth.TokenID != 0 {
+		t, err := s.opts.Client.AccessToken.Query().
+			Where(accesstoken.ID(c.Berth.TokenID), accesstoken.UserID(u.ID)).Only(sys)
+		if err != nil || (t.ExpiresAt != nil && time.Now().After(*t.ExpiresAt)) {
+			return nil, auth.ErrBadCredentials
+		}
+		v.ReadOnly = v.ReadOnly || t.ReadOnly
+	}
+	return v, nil
 }
 
 // ParseScope parses one Docker scope, "repository:team/app:pull,push"
@@ -280,6 +329,31 @@ func ParseScope(scope string) (Access, bool) {
 		typ = typ[:j]
 	}
 	return Access{Type: typ, Name: name, Actions: strings.Split(actions, ",")}, true
+}
+
+// Limits on a token request: no client asks for more than a few scopes
+// (docker asks for two when mounting across repositories), and the scopes
+// end up in the audit log and the token.
+const (
+	maxScopes     = 32
+	maxScopeBytes = 4 << 10
+	maxFormBytes  = 64 << 10
+)
+
+// checkScopes refuses too many or too long scope parameters.
+func checkScopes(scopes []string) error {
+	size, n := 0, 0
+	for _, raw := range scopes {
+		size += len(raw)
+		if size > maxScopeBytes {
+			return fmt.Errorf("scopes exceed %d bytes", maxScopeBytes)
+		}
+		n += len(strings.Fields(raw))
+	}
+	if n > maxScopes {
+		return fmt.Errorf("at most %d scopes per request", maxScopes)
+	}
+	return nil
 }
 
 // grant intersects the requested scopes with what v may do.
@@ -357,6 +431,10 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case http.MethodGet:
 		q := r.URL.Query()
 		scopes = q["scope"]
+		if err := checkScopes(scopes); err != nil {
+			writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
+			return
+		}
 		refresh = q.Get("offline_token") == "true"
 		if q.Get("service") != "" && q.Get("service") != s.opts.Service {
 			writeError(w, http.StatusBadRequest, "invalid_request", fmt.Sprintf("unknown service %q", q.Get("service")))
@@ -369,11 +447,16 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	case http.MethodPost:
 		oauth = true
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 		if err := r.ParseForm(); err != nil {
 			writeError(w, http.StatusBadRequest, "invalid_request", "cannot parse form")
 			return
 		}
 		scopes = r.PostForm["scope"]
+		if err := checkScopes(scopes); err != nil {
+			writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
+			return
+		}
 		if svc := r.PostForm.Get("service"); svc != "" && svc != s.opts.Service {
 			writeError(w, http.StatusBadRequest, "invalid_request", fmt.Sprintf("unknown service %q", svc))
 			return
@@ -407,7 +490,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		case errors.Is(err, errdefs.ErrTooManyRequests):
 			s.record(ctx, account, scopes, err)
-			w.Header().Set("Retry-After", "5")
+			w.Header().Set("Retry-After", auth.RetryAfter(err))
 			writeError(w, http.StatusTooManyRequests, "invalid_grant", err.Error())
 			return
 		case errors.Is(err, errdefs.ErrUnauthenticated), errors.Is(err, errdefs.ErrDenied):
@@ -444,7 +527,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Robots sign in with their secret every time; only people get
 	// refresh tokens, which are checked against their account on use.
 	if refresh && v.Kind == viewer.User {
-		if resp.RefreshToken, err = s.issueRefresh(v); err != nil {
+		if resp.RefreshToken, err = s.issueRefresh(ctx, v); err != nil {
 			writeError(w, http.StatusInternalServerError, "server_error", "internal error")
 			return
 		}

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"net/url"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,7 +71,27 @@ func Each(t *testing.T, fn func(t *testing.T, db *database.DB)) {
 	}
 }
 
-func newPostgresDatabase(t testing.TB) string {
+// OpenLinguistic returns a migrated PostgreSQL database whose default
+// collation is ICU's linguistic "en-US" (case and punctuation fold), the
+// kind of collation a production database often has, for tests of
+// byte-order listings.
+func OpenLinguistic(t testing.TB) *database.DB {
+	t.Helper()
+	ctx := context.Background()
+	db, err := database.Open(ctx, newPostgresDatabase(t, "LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8' TEMPLATE template0"), t.TempDir())
+	if err != nil {
+		t.Fatalf("opening a linguistic PostgreSQL database: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatalf("migrating: %v", err)
+	}
+	return db
+}
+
+// newPostgresDatabase creates a database for one test, with options
+// appended to CREATE DATABASE, and returns its URL.
+func newPostgresDatabase(t testing.TB, options ...string) string {
 	t.Helper()
 	admin := PostgresAdminURL()
 	conn, err := sql.Open("pgx", admin)
@@ -91,7 +112,7 @@ func newPostgresDatabase(t testing.TB) string {
 	b := make([]byte, 6)
 	rand.Read(b)
 	name := "berth_test_" + hex.EncodeToString(b)
-	if _, err := conn.Exec("CREATE DATABASE " + name); err != nil {
+	if _, err := conn.Exec("CREATE DATABASE " + name + " " + strings.Join(options, " ")); err != nil {
 		conn.Close()
 		t.Fatalf("creating database %s: %v", name, err)
 	}

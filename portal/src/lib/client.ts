@@ -92,11 +92,40 @@ export async function signIn(username: string, password: string): Promise<string
   return res.status === 401 ? 'Wrong username or password.' : `Sign-in failed (HTTP ${res.status}).`;
 }
 
-/** signOut ends the portal session. */
+/** SSO_LOGOUT_URL ends the berth session and tells where to go to end the provider's (internal/auth/oidc). */
+export const SSO_LOGOUT_URL = '/auth/oidc/logout';
+
+/** csrfHeaders is the CSRF header of the session, which berth wants on every state-changing request. */
+function csrfHeaders(): Record<string, string> {
+  const csrf = readCookie(CSRF_COOKIE);
+  return csrf ? { [CSRF_HEADER]: csrf } : {};
+}
+
+/** signOut ends the portal session: POST /auth/logout with the CSRF header. */
 export async function signOut(): Promise<void> {
   try {
-    await fetch('/auth/logout', { method: 'POST', credentials: 'same-origin' });
+    await fetch('/auth/logout', { method: 'POST', credentials: 'same-origin', headers: csrfHeaders() });
   } catch {
     // The cookies expire on their own; the portal forgets the session anyway.
+  }
+}
+
+/**
+ * ssoSignOut ends the session of a single sign-on user: POST
+ * /auth/oidc/logout with the CSRF header. It resolves to where the browser
+ * goes next (the provider's end-session page, or the portal), or null when
+ * berth did not end the session.
+ */
+export async function ssoSignOut(): Promise<string | null> {
+  try {
+    const res = await fetch(SSO_LOGOUT_URL, { method: 'POST', credentials: 'same-origin', headers: csrfHeaders() });
+    if (!res.ok) return null;
+    const body = await res.json();
+    const next = body?.redirect;
+    // Only a web page or a path of the portal: never a javascript: URL.
+    if (typeof next === 'string' && (/^https?:\/\//i.test(next) || (next.startsWith('/') && !next.startsWith('//')))) return next;
+    return '/';
+  } catch {
+    return null;
   }
 }

@@ -7,7 +7,7 @@ import { useLocation, useNavigate } from 'react-router';
 import { notifications } from '@mantine/notifications';
 import { graphql } from '@/gql';
 import type { SessionQuery } from '@/gql/graphql';
-import { createClient, CSRF_COOKIE, readCookie, signIn, signOut } from './client';
+import { createClient, CSRF_COOKIE, readCookie, signIn, signOut, ssoSignOut } from './client';
 import { errorMessage } from './errors';
 
 export const SessionDocument = graphql(`
@@ -58,9 +58,6 @@ export interface SessionValue {
   /** Forgets cached data and asks berth again who the viewer is (after a sign-in made elsewhere). */
   refresh: () => void;
 }
-
-/** SSO_LOGOUT_URL ends the berth session and, when the provider offers it, the provider's (internal/auth/oidc). */
-export const SSO_LOGOUT_URL = '/auth/oidc/logout';
 
 export const SessionContext = createContext<SessionValue | null>(null);
 
@@ -178,11 +175,15 @@ function SessionState({ children, restart, signedIn }: { children: ReactNode; re
         return err;
       },
       logout: async () => {
-        // GET /auth/oidc/logout ends the berth session itself and then the
-        // provider's, so an SSO user goes there instead of POST /auth/logout.
+        // POST /auth/oidc/logout ends the berth session and says where the
+        // provider's session ends, so an SSO user goes there instead of
+        // POST /auth/logout.
         if (data?.authSettings.oidcEnabled && viewer && !viewer.hasPassword) {
-          window.location.assign(SSO_LOGOUT_URL);
-          return;
+          const next = await ssoSignOut();
+          if (next !== null) {
+            window.location.assign(next);
+            return;
+          }
         }
         await signOut();
         signedIn.current = false;
