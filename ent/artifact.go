@@ -55,18 +55,21 @@ type ArtifactEdges struct {
 	Tags []*Tag `json:"tags,omitempty"`
 	// Labels holds the value of the labels edge.
 	Labels []*Label `json:"labels,omitempty"`
+	// the config and layers this manifest needs
+	BlobRefs []*ArtifactBlob `json:"blob_refs,omitempty"`
 	// Parents holds the value of the parents edge.
 	Parents []*Artifact `json:"parents,omitempty"`
 	// the manifests an index lists
 	Children []*Artifact `json:"children,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [5]bool
+	loadedTypes [6]bool
 	// totalCount holds the count of the edges above.
 	totalCount [3]map[string]int
 
 	namedTags     map[string][]*Tag
 	namedLabels   map[string][]*Label
+	namedBlobRefs map[string][]*ArtifactBlob
 	namedParents  map[string][]*Artifact
 	namedChildren map[string][]*Artifact
 }
@@ -100,10 +103,19 @@ func (e ArtifactEdges) LabelsOrErr() ([]*Label, error) {
 	return nil, &NotLoadedError{edge: "labels"}
 }
 
+// BlobRefsOrErr returns the BlobRefs value or an error if the edge
+// was not loaded in eager-loading.
+func (e ArtifactEdges) BlobRefsOrErr() ([]*ArtifactBlob, error) {
+	if e.loadedTypes[3] {
+		return e.BlobRefs, nil
+	}
+	return nil, &NotLoadedError{edge: "blob_refs"}
+}
+
 // ParentsOrErr returns the Parents value or an error if the edge
 // was not loaded in eager-loading.
 func (e ArtifactEdges) ParentsOrErr() ([]*Artifact, error) {
-	if e.loadedTypes[3] {
+	if e.loadedTypes[4] {
 		return e.Parents, nil
 	}
 	return nil, &NotLoadedError{edge: "parents"}
@@ -112,7 +124,7 @@ func (e ArtifactEdges) ParentsOrErr() ([]*Artifact, error) {
 // ChildrenOrErr returns the Children value or an error if the edge
 // was not loaded in eager-loading.
 func (e ArtifactEdges) ChildrenOrErr() ([]*Artifact, error) {
-	if e.loadedTypes[4] {
+	if e.loadedTypes[5] {
 		return e.Children, nil
 	}
 	return nil, &NotLoadedError{edge: "children"}
@@ -250,6 +262,11 @@ func (_m *Artifact) QueryLabels() *LabelQuery {
 	return NewArtifactClient(_m.config).QueryLabels(_m)
 }
 
+// QueryBlobRefs queries the "blob_refs" edge of the Artifact entity.
+func (_m *Artifact) QueryBlobRefs() *ArtifactBlobQuery {
+	return NewArtifactClient(_m.config).QueryBlobRefs(_m)
+}
+
 // QueryParents queries the "parents" edge of the Artifact entity.
 func (_m *Artifact) QueryParents() *ArtifactQuery {
 	return NewArtifactClient(_m.config).QueryParents(_m)
@@ -368,6 +385,30 @@ func (_m *Artifact) appendNamedLabels(name string, edges ...*Label) {
 		_m.Edges.namedLabels[name] = []*Label{}
 	} else {
 		_m.Edges.namedLabels[name] = append(_m.Edges.namedLabels[name], edges...)
+	}
+}
+
+// NamedBlobRefs returns the BlobRefs named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Artifact) NamedBlobRefs(name string) ([]*ArtifactBlob, error) {
+	if _m.Edges.namedBlobRefs == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedBlobRefs[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Artifact) appendNamedBlobRefs(name string, edges ...*ArtifactBlob) {
+	if _m.Edges.namedBlobRefs == nil {
+		_m.Edges.namedBlobRefs = make(map[string][]*ArtifactBlob)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedBlobRefs[name] = []*ArtifactBlob{}
+	} else {
+		_m.Edges.namedBlobRefs[name] = append(_m.Edges.namedBlobRefs[name], edges...)
 	}
 }
 

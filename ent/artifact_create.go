@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/berth-registry/berth/ent/artifact"
+	"github.com/berth-registry/berth/ent/artifactblob"
 	"github.com/berth-registry/berth/ent/label"
 	"github.com/berth-registry/berth/ent/repository"
 	"github.com/berth-registry/berth/ent/tag"
@@ -156,6 +157,21 @@ func (_c *ArtifactCreate) AddLabels(v ...*Label) *ArtifactCreate {
 		ids[i] = v[i].ID
 	}
 	return _c.AddLabelIDs(ids...)
+}
+
+// AddBlobRefIDs adds the "blob_refs" edge to the ArtifactBlob entity by IDs.
+func (_c *ArtifactCreate) AddBlobRefIDs(ids ...int) *ArtifactCreate {
+	_c.mutation.AddBlobRefIDs(ids...)
+	return _c
+}
+
+// AddBlobRefs adds the "blob_refs" edges to the ArtifactBlob entity.
+func (_c *ArtifactCreate) AddBlobRefs(v ...*ArtifactBlob) *ArtifactCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddBlobRefIDs(ids...)
 }
 
 // AddParentIDs adds the "parents" edge to the Artifact entity by IDs.
@@ -387,6 +403,22 @@ func (_c *ArtifactCreate) createSpec() (*Artifact, *sqlgraph.CreateSpec) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(label.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.BlobRefsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   artifact.BlobRefsTable,
+			Columns: []string{artifact.BlobRefsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(artifactblob.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

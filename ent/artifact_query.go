@@ -15,6 +15,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/berth-registry/berth/ent/artifact"
+	"github.com/berth-registry/berth/ent/artifactblob"
 	"github.com/berth-registry/berth/ent/label"
 	"github.com/berth-registry/berth/ent/predicate"
 	"github.com/berth-registry/berth/ent/repository"
@@ -31,12 +32,14 @@ type ArtifactQuery struct {
 	withRepository    *RepositoryQuery
 	withTags          *TagQuery
 	withLabels        *LabelQuery
+	withBlobRefs      *ArtifactBlobQuery
 	withParents       *ArtifactQuery
 	withChildren      *ArtifactQuery
 	loadTotal         []func(context.Context, []*Artifact) error
 	modifiers         []func(*sql.Selector)
 	withNamedTags     map[string]*TagQuery
 	withNamedLabels   map[string]*LabelQuery
+	withNamedBlobRefs map[string]*ArtifactBlobQuery
 	withNamedParents  map[string]*ArtifactQuery
 	withNamedChildren map[string]*ArtifactQuery
 	// intermediate query (i.e. traversal path).
@@ -134,6 +137,28 @@ func (_q *ArtifactQuery) QueryLabels() *LabelQuery {
 			sqlgraph.From(artifact.Table, artifact.FieldID, selector),
 			sqlgraph.To(label.Table, label.FieldID),
 			sqlgraph.Edge(sqlgraph.M2M, false, artifact.LabelsTable, artifact.LabelsPrimaryKey...),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryBlobRefs chains the current query on the "blob_refs" edge.
+func (_q *ArtifactQuery) QueryBlobRefs() *ArtifactBlobQuery {
+	query := (&ArtifactBlobClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(artifact.Table, artifact.FieldID, selector),
+			sqlgraph.To(artifactblob.Table, artifactblob.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, artifact.BlobRefsTable, artifact.BlobRefsColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -380,6 +405,7 @@ func (_q *ArtifactQuery) Clone() *ArtifactQuery {
 		withRepository: _q.withRepository.Clone(),
 		withTags:       _q.withTags.Clone(),
 		withLabels:     _q.withLabels.Clone(),
+		withBlobRefs:   _q.withBlobRefs.Clone(),
 		withParents:    _q.withParents.Clone(),
 		withChildren:   _q.withChildren.Clone(),
 		// clone intermediate query.
@@ -419,6 +445,17 @@ func (_q *ArtifactQuery) WithLabels(opts ...func(*LabelQuery)) *ArtifactQuery {
 		opt(query)
 	}
 	_q.withLabels = query
+	return _q
+}
+
+// WithBlobRefs tells the query-builder to eager-load the nodes that are connected to
+// the "blob_refs" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *ArtifactQuery) WithBlobRefs(opts ...func(*ArtifactBlobQuery)) *ArtifactQuery {
+	query := (&ArtifactBlobClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withBlobRefs = query
 	return _q
 }
 
@@ -528,10 +565,11 @@ func (_q *ArtifactQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Art
 	var (
 		nodes       = []*Artifact{}
 		_spec       = _q.querySpec()
-		loadedTypes = [5]bool{
+		loadedTypes = [6]bool{
 			_q.withRepository != nil,
 			_q.withTags != nil,
 			_q.withLabels != nil,
+			_q.withBlobRefs != nil,
 			_q.withParents != nil,
 			_q.withChildren != nil,
 		}
@@ -577,6 +615,13 @@ func (_q *ArtifactQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Art
 			return nil, err
 		}
 	}
+	if query := _q.withBlobRefs; query != nil {
+		if err := _q.loadBlobRefs(ctx, query, nodes,
+			func(n *Artifact) { n.Edges.BlobRefs = []*ArtifactBlob{} },
+			func(n *Artifact, e *ArtifactBlob) { n.Edges.BlobRefs = append(n.Edges.BlobRefs, e) }); err != nil {
+			return nil, err
+		}
+	}
 	if query := _q.withParents; query != nil {
 		if err := _q.loadParents(ctx, query, nodes,
 			func(n *Artifact) { n.Edges.Parents = []*Artifact{} },
@@ -602,6 +647,13 @@ func (_q *ArtifactQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Art
 		if err := _q.loadLabels(ctx, query, nodes,
 			func(n *Artifact) { n.appendNamedLabels(name) },
 			func(n *Artifact, e *Label) { n.appendNamedLabels(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedBlobRefs {
+		if err := _q.loadBlobRefs(ctx, query, nodes,
+			func(n *Artifact) { n.appendNamedBlobRefs(name) },
+			func(n *Artifact, e *ArtifactBlob) { n.appendNamedBlobRefs(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -744,6 +796,36 @@ func (_q *ArtifactQuery) loadLabels(ctx context.Context, query *LabelQuery, node
 		for kn := range nodes {
 			assign(kn, n)
 		}
+	}
+	return nil
+}
+func (_q *ArtifactQuery) loadBlobRefs(ctx context.Context, query *ArtifactBlobQuery, nodes []*Artifact, init func(*Artifact), assign func(*Artifact, *ArtifactBlob)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*Artifact)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(artifactblob.FieldArtifactID)
+	}
+	query.Where(predicate.ArtifactBlob(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(artifact.BlobRefsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.ArtifactID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "artifact_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
 	}
 	return nil
 }
@@ -1017,6 +1099,20 @@ func (_q *ArtifactQuery) WithNamedLabels(name string, opts ...func(*LabelQuery))
 		_q.withNamedLabels = make(map[string]*LabelQuery)
 	}
 	_q.withNamedLabels[name] = query
+	return _q
+}
+
+// WithNamedBlobRefs tells the query-builder to eager-load the nodes that are connected to the "blob_refs"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *ArtifactQuery) WithNamedBlobRefs(name string, opts ...func(*ArtifactBlobQuery)) *ArtifactQuery {
+	query := (&ArtifactBlobClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedBlobRefs == nil {
+		_q.withNamedBlobRefs = make(map[string]*ArtifactBlobQuery)
+	}
+	_q.withNamedBlobRefs[name] = query
 	return _q
 }
 

@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/berth-registry/berth/ent/artifact"
+	"github.com/berth-registry/berth/ent/artifactblob"
 	"github.com/berth-registry/berth/ent/label"
 	"github.com/berth-registry/berth/ent/predicate"
 	"github.com/berth-registry/berth/ent/tag"
@@ -107,6 +108,21 @@ func (_u *ArtifactUpdate) AddLabels(v ...*Label) *ArtifactUpdate {
 	return _u.AddLabelIDs(ids...)
 }
 
+// AddBlobRefIDs adds the "blob_refs" edge to the ArtifactBlob entity by IDs.
+func (_u *ArtifactUpdate) AddBlobRefIDs(ids ...int) *ArtifactUpdate {
+	_u.mutation.AddBlobRefIDs(ids...)
+	return _u
+}
+
+// AddBlobRefs adds the "blob_refs" edges to the ArtifactBlob entity.
+func (_u *ArtifactUpdate) AddBlobRefs(v ...*ArtifactBlob) *ArtifactUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddBlobRefIDs(ids...)
+}
+
 // AddParentIDs adds the "parents" edge to the Artifact entity by IDs.
 func (_u *ArtifactUpdate) AddParentIDs(ids ...int) *ArtifactUpdate {
 	_u.mutation.AddParentIDs(ids...)
@@ -182,6 +198,27 @@ func (_u *ArtifactUpdate) RemoveLabels(v ...*Label) *ArtifactUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveLabelIDs(ids...)
+}
+
+// ClearBlobRefs clears all "blob_refs" edges to the ArtifactBlob entity.
+func (_u *ArtifactUpdate) ClearBlobRefs() *ArtifactUpdate {
+	_u.mutation.ClearBlobRefs()
+	return _u
+}
+
+// RemoveBlobRefIDs removes the "blob_refs" edge to ArtifactBlob entities by IDs.
+func (_u *ArtifactUpdate) RemoveBlobRefIDs(ids ...int) *ArtifactUpdate {
+	_u.mutation.RemoveBlobRefIDs(ids...)
+	return _u
+}
+
+// RemoveBlobRefs removes "blob_refs" edges to ArtifactBlob entities.
+func (_u *ArtifactUpdate) RemoveBlobRefs(v ...*ArtifactBlob) *ArtifactUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveBlobRefIDs(ids...)
 }
 
 // ClearParents clears all "parents" edges to the Artifact entity.
@@ -387,6 +424,51 @@ func (_u *ArtifactUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	if _u.mutation.BlobRefsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   artifact.BlobRefsTable,
+			Columns: []string{artifact.BlobRefsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(artifactblob.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedBlobRefsIDs(); len(nodes) > 0 && !_u.mutation.BlobRefsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   artifact.BlobRefsTable,
+			Columns: []string{artifact.BlobRefsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(artifactblob.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.BlobRefsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   artifact.BlobRefsTable,
+			Columns: []string{artifact.BlobRefsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(artifactblob.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
 	if _u.mutation.ParentsCleared() {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2M,
@@ -575,6 +657,21 @@ func (_u *ArtifactUpdateOne) AddLabels(v ...*Label) *ArtifactUpdateOne {
 	return _u.AddLabelIDs(ids...)
 }
 
+// AddBlobRefIDs adds the "blob_refs" edge to the ArtifactBlob entity by IDs.
+func (_u *ArtifactUpdateOne) AddBlobRefIDs(ids ...int) *ArtifactUpdateOne {
+	_u.mutation.AddBlobRefIDs(ids...)
+	return _u
+}
+
+// AddBlobRefs adds the "blob_refs" edges to the ArtifactBlob entity.
+func (_u *ArtifactUpdateOne) AddBlobRefs(v ...*ArtifactBlob) *ArtifactUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddBlobRefIDs(ids...)
+}
+
 // AddParentIDs adds the "parents" edge to the Artifact entity by IDs.
 func (_u *ArtifactUpdateOne) AddParentIDs(ids ...int) *ArtifactUpdateOne {
 	_u.mutation.AddParentIDs(ids...)
@@ -650,6 +747,27 @@ func (_u *ArtifactUpdateOne) RemoveLabels(v ...*Label) *ArtifactUpdateOne {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveLabelIDs(ids...)
+}
+
+// ClearBlobRefs clears all "blob_refs" edges to the ArtifactBlob entity.
+func (_u *ArtifactUpdateOne) ClearBlobRefs() *ArtifactUpdateOne {
+	_u.mutation.ClearBlobRefs()
+	return _u
+}
+
+// RemoveBlobRefIDs removes the "blob_refs" edge to ArtifactBlob entities by IDs.
+func (_u *ArtifactUpdateOne) RemoveBlobRefIDs(ids ...int) *ArtifactUpdateOne {
+	_u.mutation.RemoveBlobRefIDs(ids...)
+	return _u
+}
+
+// RemoveBlobRefs removes "blob_refs" edges to ArtifactBlob entities.
+func (_u *ArtifactUpdateOne) RemoveBlobRefs(v ...*ArtifactBlob) *ArtifactUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveBlobRefIDs(ids...)
 }
 
 // ClearParents clears all "parents" edges to the Artifact entity.
@@ -878,6 +996,51 @@ func (_u *ArtifactUpdateOne) sqlSave(ctx context.Context) (_node *Artifact, err 
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(label.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.BlobRefsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   artifact.BlobRefsTable,
+			Columns: []string{artifact.BlobRefsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(artifactblob.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedBlobRefsIDs(); len(nodes) > 0 && !_u.mutation.BlobRefsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   artifact.BlobRefsTable,
+			Columns: []string{artifact.BlobRefsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(artifactblob.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.BlobRefsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   artifact.BlobRefsTable,
+			Columns: []string{artifact.BlobRefsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(artifactblob.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

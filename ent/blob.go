@@ -33,11 +33,14 @@ type Blob struct {
 type BlobEdges struct {
 	// Links holds the value of the links edge.
 	Links []*RepositoryBlob `json:"links,omitempty"`
+	// Refs holds the value of the refs edge.
+	Refs []*ArtifactBlob `json:"refs,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [1]bool
+	loadedTypes [2]bool
 
 	namedLinks map[string][]*RepositoryBlob
+	namedRefs  map[string][]*ArtifactBlob
 }
 
 // LinksOrErr returns the Links value or an error if the edge
@@ -47,6 +50,15 @@ func (e BlobEdges) LinksOrErr() ([]*RepositoryBlob, error) {
 		return e.Links, nil
 	}
 	return nil, &NotLoadedError{edge: "links"}
+}
+
+// RefsOrErr returns the Refs value or an error if the edge
+// was not loaded in eager-loading.
+func (e BlobEdges) RefsOrErr() ([]*ArtifactBlob, error) {
+	if e.loadedTypes[1] {
+		return e.Refs, nil
+	}
+	return nil, &NotLoadedError{edge: "refs"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -117,6 +129,11 @@ func (_m *Blob) QueryLinks() *RepositoryBlobQuery {
 	return NewBlobClient(_m.config).QueryLinks(_m)
 }
 
+// QueryRefs queries the "refs" edge of the Blob entity.
+func (_m *Blob) QueryRefs() *ArtifactBlobQuery {
+	return NewBlobClient(_m.config).QueryRefs(_m)
+}
+
 // Update returns a builder for updating this Blob.
 // Note that you need to call Blob.Unwrap() before calling this method if this Blob
 // was returned from a transaction, and the transaction was committed or rolled back.
@@ -173,6 +190,30 @@ func (_m *Blob) appendNamedLinks(name string, edges ...*RepositoryBlob) {
 		_m.Edges.namedLinks[name] = []*RepositoryBlob{}
 	} else {
 		_m.Edges.namedLinks[name] = append(_m.Edges.namedLinks[name], edges...)
+	}
+}
+
+// NamedRefs returns the Refs named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Blob) NamedRefs(name string) ([]*ArtifactBlob, error) {
+	if _m.Edges.namedRefs == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedRefs[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Blob) appendNamedRefs(name string, edges ...*ArtifactBlob) {
+	if _m.Edges.namedRefs == nil {
+		_m.Edges.namedRefs = make(map[string][]*ArtifactBlob)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedRefs[name] = []*ArtifactBlob{}
+	} else {
+		_m.Edges.namedRefs[name] = append(_m.Edges.namedRefs[name], edges...)
 	}
 }
 

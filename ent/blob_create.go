@@ -11,6 +11,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
+	"github.com/berth-registry/berth/ent/artifactblob"
 	"github.com/berth-registry/berth/ent/blob"
 	"github.com/berth-registry/berth/ent/repositoryblob"
 )
@@ -62,6 +63,21 @@ func (_c *BlobCreate) AddLinks(v ...*RepositoryBlob) *BlobCreate {
 		ids[i] = v[i].ID
 	}
 	return _c.AddLinkIDs(ids...)
+}
+
+// AddRefIDs adds the "refs" edge to the ArtifactBlob entity by IDs.
+func (_c *BlobCreate) AddRefIDs(ids ...int) *BlobCreate {
+	_c.mutation.AddRefIDs(ids...)
+	return _c
+}
+
+// AddRefs adds the "refs" edges to the ArtifactBlob entity.
+func (_c *BlobCreate) AddRefs(v ...*ArtifactBlob) *BlobCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddRefIDs(ids...)
 }
 
 // Mutation returns the BlobMutation object of the builder.
@@ -169,6 +185,22 @@ func (_c *BlobCreate) createSpec() (*Blob, *sqlgraph.CreateSpec) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(repositoryblob.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.RefsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   blob.RefsTable,
+			Columns: []string{blob.RefsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(artifactblob.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
+	"github.com/berth-registry/berth/ent/artifactblob"
 	"github.com/berth-registry/berth/ent/blob"
 	"github.com/berth-registry/berth/ent/predicate"
 	"github.com/berth-registry/berth/ent/repositoryblob"
@@ -26,9 +27,11 @@ type BlobQuery struct {
 	inters         []Interceptor
 	predicates     []predicate.Blob
 	withLinks      *RepositoryBlobQuery
+	withRefs       *ArtifactBlobQuery
 	loadTotal      []func(context.Context, []*Blob) error
 	modifiers      []func(*sql.Selector)
 	withNamedLinks map[string]*RepositoryBlobQuery
+	withNamedRefs  map[string]*ArtifactBlobQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -80,6 +83,28 @@ func (_q *BlobQuery) QueryLinks() *RepositoryBlobQuery {
 			sqlgraph.From(blob.Table, blob.FieldID, selector),
 			sqlgraph.To(repositoryblob.Table, repositoryblob.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, blob.LinksTable, blob.LinksColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryRefs chains the current query on the "refs" edge.
+func (_q *BlobQuery) QueryRefs() *ArtifactBlobQuery {
+	query := (&ArtifactBlobClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(blob.Table, blob.FieldID, selector),
+			sqlgraph.To(artifactblob.Table, artifactblob.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, blob.RefsTable, blob.RefsColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -280,6 +305,7 @@ func (_q *BlobQuery) Clone() *BlobQuery {
 		inters:     append([]Interceptor{}, _q.inters...),
 		predicates: append([]predicate.Blob{}, _q.predicates...),
 		withLinks:  _q.withLinks.Clone(),
+		withRefs:   _q.withRefs.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -295,6 +321,17 @@ func (_q *BlobQuery) WithLinks(opts ...func(*RepositoryBlobQuery)) *BlobQuery {
 		opt(query)
 	}
 	_q.withLinks = query
+	return _q
+}
+
+// WithRefs tells the query-builder to eager-load the nodes that are connected to
+// the "refs" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *BlobQuery) WithRefs(opts ...func(*ArtifactBlobQuery)) *BlobQuery {
+	query := (&ArtifactBlobClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withRefs = query
 	return _q
 }
 
@@ -376,8 +413,9 @@ func (_q *BlobQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Blob, e
 	var (
 		nodes       = []*Blob{}
 		_spec       = _q.querySpec()
-		loadedTypes = [1]bool{
+		loadedTypes = [2]bool{
 			_q.withLinks != nil,
+			_q.withRefs != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -408,10 +446,24 @@ func (_q *BlobQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Blob, e
 			return nil, err
 		}
 	}
+	if query := _q.withRefs; query != nil {
+		if err := _q.loadRefs(ctx, query, nodes,
+			func(n *Blob) { n.Edges.Refs = []*ArtifactBlob{} },
+			func(n *Blob, e *ArtifactBlob) { n.Edges.Refs = append(n.Edges.Refs, e) }); err != nil {
+			return nil, err
+		}
+	}
 	for name, query := range _q.withNamedLinks {
 		if err := _q.loadLinks(ctx, query, nodes,
 			func(n *Blob) { n.appendNamedLinks(name) },
 			func(n *Blob, e *RepositoryBlob) { n.appendNamedLinks(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedRefs {
+		if err := _q.loadRefs(ctx, query, nodes,
+			func(n *Blob) { n.appendNamedRefs(name) },
+			func(n *Blob, e *ArtifactBlob) { n.appendNamedRefs(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -438,6 +490,36 @@ func (_q *BlobQuery) loadLinks(ctx context.Context, query *RepositoryBlobQuery, 
 	}
 	query.Where(predicate.RepositoryBlob(func(s *sql.Selector) {
 		s.Where(sql.InValues(s.C(blob.LinksColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.BlobID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "blob_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *BlobQuery) loadRefs(ctx context.Context, query *ArtifactBlobQuery, nodes []*Blob, init func(*Blob), assign func(*Blob, *ArtifactBlob)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*Blob)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(artifactblob.FieldBlobID)
+	}
+	query.Where(predicate.ArtifactBlob(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(blob.RefsColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {
@@ -584,6 +666,20 @@ func (_q *BlobQuery) WithNamedLinks(name string, opts ...func(*RepositoryBlobQue
 		_q.withNamedLinks = make(map[string]*RepositoryBlobQuery)
 	}
 	_q.withNamedLinks[name] = query
+	return _q
+}
+
+// WithNamedRefs tells the query-builder to eager-load the nodes that are connected to the "refs"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *BlobQuery) WithNamedRefs(name string, opts ...func(*ArtifactBlobQuery)) *BlobQuery {
+	query := (&ArtifactBlobClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedRefs == nil {
+		_q.withNamedRefs = make(map[string]*ArtifactBlobQuery)
+	}
+	_q.withNamedRefs[name] = query
 	return _q
 }
 

@@ -10,6 +10,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
+	"github.com/berth-registry/berth/ent/artifactblob"
 	"github.com/berth-registry/berth/ent/blob"
 	"github.com/berth-registry/berth/ent/predicate"
 	"github.com/berth-registry/berth/ent/repositoryblob"
@@ -44,6 +45,21 @@ func (_u *BlobUpdate) AddLinks(v ...*RepositoryBlob) *BlobUpdate {
 	return _u.AddLinkIDs(ids...)
 }
 
+// AddRefIDs adds the "refs" edge to the ArtifactBlob entity by IDs.
+func (_u *BlobUpdate) AddRefIDs(ids ...int) *BlobUpdate {
+	_u.mutation.AddRefIDs(ids...)
+	return _u
+}
+
+// AddRefs adds the "refs" edges to the ArtifactBlob entity.
+func (_u *BlobUpdate) AddRefs(v ...*ArtifactBlob) *BlobUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddRefIDs(ids...)
+}
+
 // Mutation returns the BlobMutation object of the builder.
 func (_u *BlobUpdate) Mutation() *BlobMutation {
 	return _u.mutation
@@ -68,6 +84,27 @@ func (_u *BlobUpdate) RemoveLinks(v ...*RepositoryBlob) *BlobUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveLinkIDs(ids...)
+}
+
+// ClearRefs clears all "refs" edges to the ArtifactBlob entity.
+func (_u *BlobUpdate) ClearRefs() *BlobUpdate {
+	_u.mutation.ClearRefs()
+	return _u
+}
+
+// RemoveRefIDs removes the "refs" edge to ArtifactBlob entities by IDs.
+func (_u *BlobUpdate) RemoveRefIDs(ids ...int) *BlobUpdate {
+	_u.mutation.RemoveRefIDs(ids...)
+	return _u
+}
+
+// RemoveRefs removes "refs" edges to ArtifactBlob entities.
+func (_u *BlobUpdate) RemoveRefs(v ...*ArtifactBlob) *BlobUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveRefIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -157,6 +194,51 @@ func (_u *BlobUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	if _u.mutation.RefsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   blob.RefsTable,
+			Columns: []string{blob.RefsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(artifactblob.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedRefsIDs(); len(nodes) > 0 && !_u.mutation.RefsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   blob.RefsTable,
+			Columns: []string{blob.RefsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(artifactblob.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RefsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   blob.RefsTable,
+			Columns: []string{blob.RefsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(artifactblob.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -194,6 +276,21 @@ func (_u *BlobUpdateOne) AddLinks(v ...*RepositoryBlob) *BlobUpdateOne {
 	return _u.AddLinkIDs(ids...)
 }
 
+// AddRefIDs adds the "refs" edge to the ArtifactBlob entity by IDs.
+func (_u *BlobUpdateOne) AddRefIDs(ids ...int) *BlobUpdateOne {
+	_u.mutation.AddRefIDs(ids...)
+	return _u
+}
+
+// AddRefs adds the "refs" edges to the ArtifactBlob entity.
+func (_u *BlobUpdateOne) AddRefs(v ...*ArtifactBlob) *BlobUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddRefIDs(ids...)
+}
+
 // Mutation returns the BlobMutation object of the builder.
 func (_u *BlobUpdateOne) Mutation() *BlobMutation {
 	return _u.mutation
@@ -218,6 +315,27 @@ func (_u *BlobUpdateOne) RemoveLinks(v ...*RepositoryBlob) *BlobUpdateOne {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveLinkIDs(ids...)
+}
+
+// ClearRefs clears all "refs" edges to the ArtifactBlob entity.
+func (_u *BlobUpdateOne) ClearRefs() *BlobUpdateOne {
+	_u.mutation.ClearRefs()
+	return _u
+}
+
+// RemoveRefIDs removes the "refs" edge to ArtifactBlob entities by IDs.
+func (_u *BlobUpdateOne) RemoveRefIDs(ids ...int) *BlobUpdateOne {
+	_u.mutation.RemoveRefIDs(ids...)
+	return _u
+}
+
+// RemoveRefs removes "refs" edges to ArtifactBlob entities.
+func (_u *BlobUpdateOne) RemoveRefs(v ...*ArtifactBlob) *BlobUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveRefIDs(ids...)
 }
 
 // Where appends a list predicates to the BlobUpdate builder.
@@ -330,6 +448,51 @@ func (_u *BlobUpdateOne) sqlSave(ctx context.Context) (_node *Blob, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(repositoryblob.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.RefsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   blob.RefsTable,
+			Columns: []string{blob.RefsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(artifactblob.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedRefsIDs(); len(nodes) > 0 && !_u.mutation.RefsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   blob.RefsTable,
+			Columns: []string{blob.RefsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(artifactblob.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RefsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   blob.RefsTable,
+			Columns: []string{blob.RefsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(artifactblob.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

@@ -17,6 +17,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/berth-registry/berth/ent/accesstoken"
 	"github.com/berth-registry/berth/ent/artifact"
+	"github.com/berth-registry/berth/ent/artifactblob"
 	"github.com/berth-registry/berth/ent/auditlog"
 	"github.com/berth-registry/berth/ent/blob"
 	"github.com/berth-registry/berth/ent/label"
@@ -43,6 +44,8 @@ type Client struct {
 	AccessToken *AccessTokenClient
 	// Artifact is the client for interacting with the Artifact builders.
 	Artifact *ArtifactClient
+	// ArtifactBlob is the client for interacting with the ArtifactBlob builders.
+	ArtifactBlob *ArtifactBlobClient
 	// AuditLog is the client for interacting with the AuditLog builders.
 	AuditLog *AuditLogClient
 	// Blob is the client for interacting with the Blob builders.
@@ -82,6 +85,7 @@ func (c *Client) init() {
 	c.Schema = migrate.NewSchema(c.driver)
 	c.AccessToken = NewAccessTokenClient(c.config)
 	c.Artifact = NewArtifactClient(c.config)
+	c.ArtifactBlob = NewArtifactBlobClient(c.config)
 	c.AuditLog = NewAuditLogClient(c.config)
 	c.Blob = NewBlobClient(c.config)
 	c.Label = NewLabelClient(c.config)
@@ -189,6 +193,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		config:         cfg,
 		AccessToken:    NewAccessTokenClient(cfg),
 		Artifact:       NewArtifactClient(cfg),
+		ArtifactBlob:   NewArtifactBlobClient(cfg),
 		AuditLog:       NewAuditLogClient(cfg),
 		Blob:           NewBlobClient(cfg),
 		Label:          NewLabelClient(cfg),
@@ -223,6 +228,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		config:         cfg,
 		AccessToken:    NewAccessTokenClient(cfg),
 		Artifact:       NewArtifactClient(cfg),
+		ArtifactBlob:   NewArtifactBlobClient(cfg),
 		AuditLog:       NewAuditLogClient(cfg),
 		Blob:           NewBlobClient(cfg),
 		Label:          NewLabelClient(cfg),
@@ -265,9 +271,9 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.AccessToken, c.Artifact, c.AuditLog, c.Blob, c.Label, c.Member, c.Project,
-		c.Repository, c.RepositoryBlob, c.Robot, c.Session, c.Setting, c.Tag,
-		c.UploadSession, c.User,
+		c.AccessToken, c.Artifact, c.ArtifactBlob, c.AuditLog, c.Blob, c.Label,
+		c.Member, c.Project, c.Repository, c.RepositoryBlob, c.Robot, c.Session,
+		c.Setting, c.Tag, c.UploadSession, c.User,
 	} {
 		n.Use(hooks...)
 	}
@@ -277,9 +283,9 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.AccessToken, c.Artifact, c.AuditLog, c.Blob, c.Label, c.Member, c.Project,
-		c.Repository, c.RepositoryBlob, c.Robot, c.Session, c.Setting, c.Tag,
-		c.UploadSession, c.User,
+		c.AccessToken, c.Artifact, c.ArtifactBlob, c.AuditLog, c.Blob, c.Label,
+		c.Member, c.Project, c.Repository, c.RepositoryBlob, c.Robot, c.Session,
+		c.Setting, c.Tag, c.UploadSession, c.User,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -292,6 +298,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.AccessToken.mutate(ctx, m)
 	case *ArtifactMutation:
 		return c.Artifact.mutate(ctx, m)
+	case *ArtifactBlobMutation:
+		return c.ArtifactBlob.mutate(ctx, m)
 	case *AuditLogMutation:
 		return c.AuditLog.mutate(ctx, m)
 	case *BlobMutation:
@@ -629,6 +637,22 @@ func (c *ArtifactClient) QueryLabels(_m *Artifact) *LabelQuery {
 	return query
 }
 
+// QueryBlobRefs queries the blob_refs edge of a Artifact.
+func (c *ArtifactClient) QueryBlobRefs(_m *Artifact) *ArtifactBlobQuery {
+	query := (&ArtifactBlobClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(artifact.Table, artifact.FieldID, id),
+			sqlgraph.To(artifactblob.Table, artifactblob.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, artifact.BlobRefsTable, artifact.BlobRefsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // QueryParents queries the parents edge of a Artifact.
 func (c *ArtifactClient) QueryParents(_m *Artifact) *ArtifactQuery {
 	query := (&ArtifactClient{config: c.config}).Query()
@@ -684,6 +708,171 @@ func (c *ArtifactClient) mutate(ctx context.Context, m *ArtifactMutation) (Value
 		return (&ArtifactDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Artifact mutation op: %q", m.Op())
+	}
+}
+
+// ArtifactBlobClient is a client for the ArtifactBlob schema.
+type ArtifactBlobClient struct {
+	config
+}
+
+// NewArtifactBlobClient returns a client for the ArtifactBlob from the given config.
+func NewArtifactBlobClient(c config) *ArtifactBlobClient {
+	return &ArtifactBlobClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `artifactblob.Hooks(f(g(h())))`.
+func (c *ArtifactBlobClient) Use(hooks ...Hook) {
+	c.hooks.ArtifactBlob = append(c.hooks.ArtifactBlob, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `artifactblob.Intercept(f(g(h())))`.
+func (c *ArtifactBlobClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ArtifactBlob = append(c.inters.ArtifactBlob, interceptors...)
+}
+
+// Create returns a builder for creating a ArtifactBlob entity.
+func (c *ArtifactBlobClient) Create() *ArtifactBlobCreate {
+	mutation := newArtifactBlobMutation(c.config, OpCreate)
+	return &ArtifactBlobCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ArtifactBlob entities.
+func (c *ArtifactBlobClient) CreateBulk(builders ...*ArtifactBlobCreate) *ArtifactBlobCreateBulk {
+	return &ArtifactBlobCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ArtifactBlobClient) MapCreateBulk(slice any, setFunc func(*ArtifactBlobCreate, int)) *ArtifactBlobCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ArtifactBlobCreateBulk{err: fmt.Errorf("calling to ArtifactBlobClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ArtifactBlobCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ArtifactBlobCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ArtifactBlob.
+func (c *ArtifactBlobClient) Update() *ArtifactBlobUpdate {
+	mutation := newArtifactBlobMutation(c.config, OpUpdate)
+	return &ArtifactBlobUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ArtifactBlobClient) UpdateOne(_m *ArtifactBlob) *ArtifactBlobUpdateOne {
+	mutation := newArtifactBlobMutation(c.config, OpUpdateOne, withArtifactBlob(_m))
+	return &ArtifactBlobUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ArtifactBlobClient) UpdateOneID(id int) *ArtifactBlobUpdateOne {
+	mutation := newArtifactBlobMutation(c.config, OpUpdateOne, withArtifactBlobID(id))
+	return &ArtifactBlobUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ArtifactBlob.
+func (c *ArtifactBlobClient) Delete() *ArtifactBlobDelete {
+	mutation := newArtifactBlobMutation(c.config, OpDelete)
+	return &ArtifactBlobDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ArtifactBlobClient) DeleteOne(_m *ArtifactBlob) *ArtifactBlobDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ArtifactBlobClient) DeleteOneID(id int) *ArtifactBlobDeleteOne {
+	builder := c.Delete().Where(artifactblob.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ArtifactBlobDeleteOne{builder}
+}
+
+// Query returns a query builder for ArtifactBlob.
+func (c *ArtifactBlobClient) Query() *ArtifactBlobQuery {
+	return &ArtifactBlobQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeArtifactBlob},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ArtifactBlob entity by its id.
+func (c *ArtifactBlobClient) Get(ctx context.Context, id int) (*ArtifactBlob, error) {
+	return c.Query().Where(artifactblob.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ArtifactBlobClient) GetX(ctx context.Context, id int) *ArtifactBlob {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryArtifact queries the artifact edge of a ArtifactBlob.
+func (c *ArtifactBlobClient) QueryArtifact(_m *ArtifactBlob) *ArtifactQuery {
+	query := (&ArtifactClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(artifactblob.Table, artifactblob.FieldID, id),
+			sqlgraph.To(artifact.Table, artifact.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, artifactblob.ArtifactTable, artifactblob.ArtifactColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryBlob queries the blob edge of a ArtifactBlob.
+func (c *ArtifactBlobClient) QueryBlob(_m *ArtifactBlob) *BlobQuery {
+	query := (&BlobClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(artifactblob.Table, artifactblob.FieldID, id),
+			sqlgraph.To(blob.Table, blob.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, artifactblob.BlobTable, artifactblob.BlobColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *ArtifactBlobClient) Hooks() []Hook {
+	return c.hooks.ArtifactBlob
+}
+
+// Interceptors returns the client interceptors.
+func (c *ArtifactBlobClient) Interceptors() []Interceptor {
+	return c.inters.ArtifactBlob
+}
+
+func (c *ArtifactBlobClient) mutate(ctx context.Context, m *ArtifactBlobMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ArtifactBlobCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ArtifactBlobUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ArtifactBlobUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ArtifactBlobDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ArtifactBlob mutation op: %q", m.Op())
 	}
 }
 
@@ -938,6 +1127,22 @@ func (c *BlobClient) QueryLinks(_m *Blob) *RepositoryBlobQuery {
 			sqlgraph.From(blob.Table, blob.FieldID, id),
 			sqlgraph.To(repositoryblob.Table, repositoryblob.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, blob.LinksTable, blob.LinksColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryRefs queries the refs edge of a Blob.
+func (c *BlobClient) QueryRefs(_m *Blob) *ArtifactBlobQuery {
+	query := (&ArtifactBlobClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(blob.Table, blob.FieldID, id),
+			sqlgraph.To(artifactblob.Table, artifactblob.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, blob.RefsTable, blob.RefsColumn),
 		)
 		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
 		return fromV, nil
@@ -2781,12 +2986,13 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		AccessToken, Artifact, AuditLog, Blob, Label, Member, Project, Repository,
-		RepositoryBlob, Robot, Session, Setting, Tag, UploadSession, User []ent.Hook
+		AccessToken, Artifact, ArtifactBlob, AuditLog, Blob, Label, Member, Project,
+		Repository, RepositoryBlob, Robot, Session, Setting, Tag, UploadSession,
+		User []ent.Hook
 	}
 	inters struct {
-		AccessToken, Artifact, AuditLog, Blob, Label, Member, Project, Repository,
-		RepositoryBlob, Robot, Session, Setting, Tag, UploadSession,
+		AccessToken, Artifact, ArtifactBlob, AuditLog, Blob, Label, Member, Project,
+		Repository, RepositoryBlob, Robot, Session, Setting, Tag, UploadSession,
 		User []ent.Interceptor
 	}
 )

@@ -14,6 +14,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/berth-registry/berth/ent/accesstoken"
 	"github.com/berth-registry/berth/ent/artifact"
+	"github.com/berth-registry/berth/ent/artifactblob"
 	"github.com/berth-registry/berth/ent/auditlog"
 	"github.com/berth-registry/berth/ent/blob"
 	"github.com/berth-registry/berth/ent/label"
@@ -89,6 +90,7 @@ func checkColumn(t, c string) error {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
 			accesstoken.Table:    accesstoken.ValidColumn,
 			artifact.Table:       artifact.ValidColumn,
+			artifactblob.Table:   artifactblob.ValidColumn,
 			auditlog.Table:       auditlog.ValidColumn,
 			blob.Table:           blob.ValidColumn,
 			label.Table:          label.ValidColumn,

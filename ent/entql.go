@@ -5,6 +5,7 @@ package ent
 import (
 	"github.com/berth-registry/berth/ent/accesstoken"
 	"github.com/berth-registry/berth/ent/artifact"
+	"github.com/berth-registry/berth/ent/artifactblob"
 	"github.com/berth-registry/berth/ent/auditlog"
 	"github.com/berth-registry/berth/ent/blob"
 	"github.com/berth-registry/berth/ent/label"
@@ -28,7 +29,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 15)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 16)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   accesstoken.Table,
@@ -75,6 +76,21 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[2] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   artifactblob.Table,
+			Columns: artifactblob.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: artifactblob.FieldID,
+			},
+		},
+		Type: "ArtifactBlob",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			artifactblob.FieldArtifactID: {Type: field.TypeInt, Column: artifactblob.FieldArtifactID},
+			artifactblob.FieldBlobID:     {Type: field.TypeInt, Column: artifactblob.FieldBlobID},
+		},
+	}
+	graph.Nodes[3] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   auditlog.Table,
 			Columns: auditlog.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -96,7 +112,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			auditlog.FieldCreatedAt:    {Type: field.TypeTime, Column: auditlog.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[3] = &sqlgraph.Node{
+	graph.Nodes[4] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   blob.Table,
 			Columns: blob.Columns,
@@ -112,7 +128,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			blob.FieldCreatedAt: {Type: field.TypeTime, Column: blob.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[4] = &sqlgraph.Node{
+	graph.Nodes[5] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   label.Table,
 			Columns: label.Columns,
@@ -132,7 +148,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			label.FieldProjectID:   {Type: field.TypeInt, Column: label.FieldProjectID},
 		},
 	}
-	graph.Nodes[5] = &sqlgraph.Node{
+	graph.Nodes[6] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   member.Table,
 			Columns: member.Columns,
@@ -151,7 +167,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			member.FieldRole:      {Type: field.TypeEnum, Column: member.FieldRole},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[7] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   project.Table,
 			Columns: project.Columns,
@@ -171,7 +187,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			project.FieldUsedBytes:   {Type: field.TypeInt64, Column: project.FieldUsedBytes},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   repository.Table,
 			Columns: repository.Columns,
@@ -191,7 +207,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			repository.FieldPushedAt:    {Type: field.TypeTime, Column: repository.FieldPushedAt},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   repositoryblob.Table,
 			Columns: repositoryblob.Columns,
@@ -207,7 +223,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			repositoryblob.FieldCreatedAt:    {Type: field.TypeTime, Column: repositoryblob.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   robot.Table,
 			Columns: robot.Columns,
@@ -232,7 +248,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			robot.FieldLastUsedAt:  {Type: field.TypeTime, Column: robot.FieldLastUsedAt},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   session.Table,
 			Columns: session.Columns,
@@ -250,7 +266,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			session.FieldCreatedAt: {Type: field.TypeTime, Column: session.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   setting.Table,
 			Columns: setting.Columns,
@@ -266,7 +282,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			setting.FieldUpdatedAt: {Type: field.TypeTime, Column: setting.FieldUpdatedAt},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   tag.Table,
 			Columns: tag.Columns,
@@ -284,7 +300,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			tag.FieldArtifactID:   {Type: field.TypeInt, Column: tag.FieldArtifactID},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   uploadsession.Table,
 			Columns: uploadsession.Columns,
@@ -306,7 +322,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			uploadsession.FieldUpdatedAt:   {Type: field.TypeTime, Column: uploadsession.FieldUpdatedAt},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -380,6 +396,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		"Label",
 	)
 	graph.MustAddE(
+		"blob_refs",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   artifact.BlobRefsTable,
+			Columns: []string{artifact.BlobRefsColumn},
+			Bidi:    false,
+		},
+		"Artifact",
+		"ArtifactBlob",
+	)
+	graph.MustAddE(
 		"parents",
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2M,
@@ -404,6 +432,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 		"Artifact",
 	)
 	graph.MustAddE(
+		"artifact",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   artifactblob.ArtifactTable,
+			Columns: []string{artifactblob.ArtifactColumn},
+			Bidi:    false,
+		},
+		"ArtifactBlob",
+		"Artifact",
+	)
+	graph.MustAddE(
+		"blob",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   artifactblob.BlobTable,
+			Columns: []string{artifactblob.BlobColumn},
+			Bidi:    false,
+		},
+		"ArtifactBlob",
+		"Blob",
+	)
+	graph.MustAddE(
 		"links",
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.O2M,
@@ -414,6 +466,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Blob",
 		"RepositoryBlob",
+	)
+	graph.MustAddE(
+		"refs",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   blob.RefsTable,
+			Columns: []string{blob.RefsColumn},
+			Bidi:    false,
+		},
+		"Blob",
+		"ArtifactBlob",
 	)
 	graph.MustAddE(
 		"project",
@@ -902,6 +966,20 @@ func (f *ArtifactFilter) WhereHasLabelsWith(preds ...predicate.Label) {
 	})))
 }
 
+// WhereHasBlobRefs applies a predicate to check if query has an edge blob_refs.
+func (f *ArtifactFilter) WhereHasBlobRefs() {
+	f.Where(entql.HasEdge("blob_refs"))
+}
+
+// WhereHasBlobRefsWith applies a predicate to check if query has an edge blob_refs with a given conditions (other predicates).
+func (f *ArtifactFilter) WhereHasBlobRefsWith(preds ...predicate.ArtifactBlob) {
+	f.Where(entql.HasEdgeWith("blob_refs", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
 // WhereHasParents applies a predicate to check if query has an edge parents.
 func (f *ArtifactFilter) WhereHasParents() {
 	f.Where(entql.HasEdge("parents"))
@@ -924,6 +1002,84 @@ func (f *ArtifactFilter) WhereHasChildren() {
 // WhereHasChildrenWith applies a predicate to check if query has an edge children with a given conditions (other predicates).
 func (f *ArtifactFilter) WhereHasChildrenWith(preds ...predicate.Artifact) {
 	f.Where(entql.HasEdgeWith("children", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *ArtifactBlobQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ArtifactBlobQuery builder.
+func (_q *ArtifactBlobQuery) Filter() *ArtifactBlobFilter {
+	return &ArtifactBlobFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ArtifactBlobMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ArtifactBlobMutation builder.
+func (m *ArtifactBlobMutation) Filter() *ArtifactBlobFilter {
+	return &ArtifactBlobFilter{config: m.config, predicateAdder: m}
+}
+
+// ArtifactBlobFilter provides a generic filtering capability at runtime for ArtifactBlobQuery.
+type ArtifactBlobFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ArtifactBlobFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *ArtifactBlobFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(artifactblob.FieldID))
+}
+
+// WhereArtifactID applies the entql int predicate on the artifact_id field.
+func (f *ArtifactBlobFilter) WhereArtifactID(p entql.IntP) {
+	f.Where(p.Field(artifactblob.FieldArtifactID))
+}
+
+// WhereBlobID applies the entql int predicate on the blob_id field.
+func (f *ArtifactBlobFilter) WhereBlobID(p entql.IntP) {
+	f.Where(p.Field(artifactblob.FieldBlobID))
+}
+
+// WhereHasArtifact applies a predicate to check if query has an edge artifact.
+func (f *ArtifactBlobFilter) WhereHasArtifact() {
+	f.Where(entql.HasEdge("artifact"))
+}
+
+// WhereHasArtifactWith applies a predicate to check if query has an edge artifact with a given conditions (other predicates).
+func (f *ArtifactBlobFilter) WhereHasArtifactWith(preds ...predicate.Artifact) {
+	f.Where(entql.HasEdgeWith("artifact", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasBlob applies a predicate to check if query has an edge blob.
+func (f *ArtifactBlobFilter) WhereHasBlob() {
+	f.Where(entql.HasEdge("blob"))
+}
+
+// WhereHasBlobWith applies a predicate to check if query has an edge blob with a given conditions (other predicates).
+func (f *ArtifactBlobFilter) WhereHasBlobWith(preds ...predicate.Blob) {
+	f.Where(entql.HasEdgeWith("blob", sqlgraph.WrapFunc(func(s *sql.Selector) {
 		for _, p := range preds {
 			p(s)
 		}
@@ -959,7 +1115,7 @@ type AuditLogFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *AuditLogFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1049,7 +1205,7 @@ type BlobFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *BlobFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1089,6 +1245,20 @@ func (f *BlobFilter) WhereHasLinksWith(preds ...predicate.RepositoryBlob) {
 	})))
 }
 
+// WhereHasRefs applies a predicate to check if query has an edge refs.
+func (f *BlobFilter) WhereHasRefs() {
+	f.Where(entql.HasEdge("refs"))
+}
+
+// WhereHasRefsWith applies a predicate to check if query has an edge refs with a given conditions (other predicates).
+func (f *BlobFilter) WhereHasRefsWith(preds ...predicate.ArtifactBlob) {
+	f.Where(entql.HasEdgeWith("refs", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
 // addPredicate implements the predicateAdder interface.
 func (_q *LabelQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
@@ -1118,7 +1288,7 @@ type LabelFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LabelFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1221,7 +1391,7 @@ type MemberFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MemberFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1319,7 +1489,7 @@ type ProjectFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProjectFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1450,7 +1620,7 @@ type RepositoryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RepositoryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1581,7 +1751,7 @@ type RepositoryBlobFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RepositoryBlobFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1664,7 +1834,7 @@ type RobotFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RobotFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1778,7 +1948,7 @@ type SessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1857,7 +2027,7 @@ type SettingFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SettingFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1912,7 +2082,7 @@ type TagFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TagFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2005,7 +2175,7 @@ type UploadSessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UploadSessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2090,7 +2260,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

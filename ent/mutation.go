@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/berth-registry/berth/ent/accesstoken"
 	"github.com/berth-registry/berth/ent/artifact"
+	"github.com/berth-registry/berth/ent/artifactblob"
 	"github.com/berth-registry/berth/ent/auditlog"
 	"github.com/berth-registry/berth/ent/blob"
 	"github.com/berth-registry/berth/ent/label"
@@ -41,6 +42,7 @@ const (
 	// Node types.
 	TypeAccessToken    = "AccessToken"
 	TypeArtifact       = "Artifact"
+	TypeArtifactBlob   = "ArtifactBlob"
 	TypeAuditLog       = "AuditLog"
 	TypeBlob           = "Blob"
 	TypeLabel          = "Label"
@@ -830,6 +832,9 @@ type ArtifactMutation struct {
 	labels            map[int]struct{}
 	removedlabels     map[int]struct{}
 	clearedlabels     bool
+	blob_refs         map[int]struct{}
+	removedblob_refs  map[int]struct{}
+	clearedblob_refs  bool
 	parents           map[int]struct{}
 	removedparents    map[int]struct{}
 	clearedparents    bool
@@ -1529,6 +1534,60 @@ func (m *ArtifactMutation) ResetLabels() {
 	m.removedlabels = nil
 }
 
+// AddBlobRefIDs adds the "blob_refs" edge to the ArtifactBlob entity by ids.
+func (m *ArtifactMutation) AddBlobRefIDs(ids ...int) {
+	if m.blob_refs == nil {
+		m.blob_refs = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.blob_refs[ids[i]] = struct{}{}
+	}
+}
+
+// ClearBlobRefs clears the "blob_refs" edge to the ArtifactBlob entity.
+func (m *ArtifactMutation) ClearBlobRefs() {
+	m.clearedblob_refs = true
+}
+
+// BlobRefsCleared reports if the "blob_refs" edge to the ArtifactBlob entity was cleared.
+func (m *ArtifactMutation) BlobRefsCleared() bool {
+	return m.clearedblob_refs
+}
+
+// RemoveBlobRefIDs removes the "blob_refs" edge to the ArtifactBlob entity by IDs.
+func (m *ArtifactMutation) RemoveBlobRefIDs(ids ...int) {
+	if m.removedblob_refs == nil {
+		m.removedblob_refs = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.blob_refs, ids[i])
+		m.removedblob_refs[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedBlobRefs returns the removed IDs of the "blob_refs" edge to the ArtifactBlob entity.
+func (m *ArtifactMutation) RemovedBlobRefsIDs() (ids []int) {
+	for id := range m.removedblob_refs {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// BlobRefsIDs returns the "blob_refs" edge IDs in the mutation.
+func (m *ArtifactMutation) BlobRefsIDs() (ids []int) {
+	for id := range m.blob_refs {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetBlobRefs resets all changes to the "blob_refs" edge.
+func (m *ArtifactMutation) ResetBlobRefs() {
+	m.blob_refs = nil
+	m.clearedblob_refs = false
+	m.removedblob_refs = nil
+}
+
 // AddParentIDs adds the "parents" edge to the Artifact entity by ids.
 func (m *ArtifactMutation) AddParentIDs(ids ...int) {
 	if m.parents == nil {
@@ -1976,7 +2035,7 @@ func (m *ArtifactMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *ArtifactMutation) AddedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 6)
 	if m.repository != nil {
 		edges = append(edges, artifact.EdgeRepository)
 	}
@@ -1985,6 +2044,9 @@ func (m *ArtifactMutation) AddedEdges() []string {
 	}
 	if m.labels != nil {
 		edges = append(edges, artifact.EdgeLabels)
+	}
+	if m.blob_refs != nil {
+		edges = append(edges, artifact.EdgeBlobRefs)
 	}
 	if m.parents != nil {
 		edges = append(edges, artifact.EdgeParents)
@@ -2015,6 +2077,12 @@ func (m *ArtifactMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case artifact.EdgeBlobRefs:
+		ids := make([]ent.Value, 0, len(m.blob_refs))
+		for id := range m.blob_refs {
+			ids = append(ids, id)
+		}
+		return ids
 	case artifact.EdgeParents:
 		ids := make([]ent.Value, 0, len(m.parents))
 		for id := range m.parents {
@@ -2033,12 +2101,15 @@ func (m *ArtifactMutation) AddedIDs(name string) []ent.Value {
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *ArtifactMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 6)
 	if m.removedtags != nil {
 		edges = append(edges, artifact.EdgeTags)
 	}
 	if m.removedlabels != nil {
 		edges = append(edges, artifact.EdgeLabels)
+	}
+	if m.removedblob_refs != nil {
+		edges = append(edges, artifact.EdgeBlobRefs)
 	}
 	if m.removedparents != nil {
 		edges = append(edges, artifact.EdgeParents)
@@ -2065,6 +2136,12 @@ func (m *ArtifactMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case artifact.EdgeBlobRefs:
+		ids := make([]ent.Value, 0, len(m.removedblob_refs))
+		for id := range m.removedblob_refs {
+			ids = append(ids, id)
+		}
+		return ids
 	case artifact.EdgeParents:
 		ids := make([]ent.Value, 0, len(m.removedparents))
 		for id := range m.removedparents {
@@ -2083,7 +2160,7 @@ func (m *ArtifactMutation) RemovedIDs(name string) []ent.Value {
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *ArtifactMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 6)
 	if m.clearedrepository {
 		edges = append(edges, artifact.EdgeRepository)
 	}
@@ -2092,6 +2169,9 @@ func (m *ArtifactMutation) ClearedEdges() []string {
 	}
 	if m.clearedlabels {
 		edges = append(edges, artifact.EdgeLabels)
+	}
+	if m.clearedblob_refs {
+		edges = append(edges, artifact.EdgeBlobRefs)
 	}
 	if m.clearedparents {
 		edges = append(edges, artifact.EdgeParents)
@@ -2112,6 +2192,8 @@ func (m *ArtifactMutation) EdgeCleared(name string) bool {
 		return m.clearedtags
 	case artifact.EdgeLabels:
 		return m.clearedlabels
+	case artifact.EdgeBlobRefs:
+		return m.clearedblob_refs
 	case artifact.EdgeParents:
 		return m.clearedparents
 	case artifact.EdgeChildren:
@@ -2144,6 +2226,9 @@ func (m *ArtifactMutation) ResetEdge(name string) error {
 	case artifact.EdgeLabels:
 		m.ResetLabels()
 		return nil
+	case artifact.EdgeBlobRefs:
+		m.ResetBlobRefs()
+		return nil
 	case artifact.EdgeParents:
 		m.ResetParents()
 		return nil
@@ -2152,6 +2237,489 @@ func (m *ArtifactMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown Artifact edge %s", name)
+}
+
+// ArtifactBlobMutation represents an operation that mutates the ArtifactBlob nodes in the graph.
+type ArtifactBlobMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *int
+	clearedFields   map[string]struct{}
+	artifact        *int
+	clearedartifact bool
+	blob            *int
+	clearedblob     bool
+	done            bool
+	oldValue        func(context.Context) (*ArtifactBlob, error)
+	predicates      []predicate.ArtifactBlob
+}
+
+var _ ent.Mutation = (*ArtifactBlobMutation)(nil)
+
+// artifactblobOption allows management of the mutation configuration using functional options.
+type artifactblobOption func(*ArtifactBlobMutation)
+
+// newArtifactBlobMutation creates new mutation for the ArtifactBlob entity.
+func newArtifactBlobMutation(c config, op Op, opts ...artifactblobOption) *ArtifactBlobMutation {
+	m := &ArtifactBlobMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeArtifactBlob,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withArtifactBlobID sets the ID field of the mutation.
+func withArtifactBlobID(id int) artifactblobOption {
+	return func(m *ArtifactBlobMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ArtifactBlob
+		)
+		m.oldValue = func(ctx context.Context) (*ArtifactBlob, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ArtifactBlob.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withArtifactBlob sets the old ArtifactBlob of the mutation.
+func withArtifactBlob(node *ArtifactBlob) artifactblobOption {
+	return func(m *ArtifactBlobMutation) {
+		m.oldValue = func(context.Context) (*ArtifactBlob, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ArtifactBlobMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ArtifactBlobMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ArtifactBlobMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ArtifactBlobMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ArtifactBlob.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetArtifactID sets the "artifact_id" field.
+func (m *ArtifactBlobMutation) SetArtifactID(i int) {
+	m.artifact = &i
+}
+
+// ArtifactID returns the value of the "artifact_id" field in the mutation.
+func (m *ArtifactBlobMutation) ArtifactID() (r int, exists bool) {
+	v := m.artifact
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldArtifactID returns the old "artifact_id" field's value of the ArtifactBlob entity.
+// If the ArtifactBlob object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ArtifactBlobMutation) OldArtifactID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldArtifactID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldArtifactID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldArtifactID: %w", err)
+	}
+	return oldValue.ArtifactID, nil
+}
+
+// ResetArtifactID resets all changes to the "artifact_id" field.
+func (m *ArtifactBlobMutation) ResetArtifactID() {
+	m.artifact = nil
+}
+
+// SetBlobID sets the "blob_id" field.
+func (m *ArtifactBlobMutation) SetBlobID(i int) {
+	m.blob = &i
+}
+
+// BlobID returns the value of the "blob_id" field in the mutation.
+func (m *ArtifactBlobMutation) BlobID() (r int, exists bool) {
+	v := m.blob
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBlobID returns the old "blob_id" field's value of the ArtifactBlob entity.
+// If the ArtifactBlob object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ArtifactBlobMutation) OldBlobID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBlobID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBlobID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBlobID: %w", err)
+	}
+	return oldValue.BlobID, nil
+}
+
+// ResetBlobID resets all changes to the "blob_id" field.
+func (m *ArtifactBlobMutation) ResetBlobID() {
+	m.blob = nil
+}
+
+// ClearArtifact clears the "artifact" edge to the Artifact entity.
+func (m *ArtifactBlobMutation) ClearArtifact() {
+	m.clearedartifact = true
+	m.clearedFields[artifactblob.FieldArtifactID] = struct{}{}
+}
+
+// ArtifactCleared reports if the "artifact" edge to the Artifact entity was cleared.
+func (m *ArtifactBlobMutation) ArtifactCleared() bool {
+	return m.clearedartifact
+}
+
+// ArtifactIDs returns the "artifact" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ArtifactID instead. It exists only for internal usage by the builders.
+func (m *ArtifactBlobMutation) ArtifactIDs() (ids []int) {
+	if id := m.artifact; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetArtifact resets all changes to the "artifact" edge.
+func (m *ArtifactBlobMutation) ResetArtifact() {
+	m.artifact = nil
+	m.clearedartifact = false
+}
+
+// ClearBlob clears the "blob" edge to the Blob entity.
+func (m *ArtifactBlobMutation) ClearBlob() {
+	m.clearedblob = true
+	m.clearedFields[artifactblob.FieldBlobID] = struct{}{}
+}
+
+// BlobCleared reports if the "blob" edge to the Blob entity was cleared.
+func (m *ArtifactBlobMutation) BlobCleared() bool {
+	return m.clearedblob
+}
+
+// BlobIDs returns the "blob" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// BlobID instead. It exists only for internal usage by the builders.
+func (m *ArtifactBlobMutation) BlobIDs() (ids []int) {
+	if id := m.blob; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetBlob resets all changes to the "blob" edge.
+func (m *ArtifactBlobMutation) ResetBlob() {
+	m.blob = nil
+	m.clearedblob = false
+}
+
+// Where appends a list predicates to the ArtifactBlobMutation builder.
+func (m *ArtifactBlobMutation) Where(ps ...predicate.ArtifactBlob) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ArtifactBlobMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ArtifactBlobMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ArtifactBlob, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ArtifactBlobMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ArtifactBlobMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ArtifactBlob).
+func (m *ArtifactBlobMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ArtifactBlobMutation) Fields() []string {
+	fields := make([]string, 0, 2)
+	if m.artifact != nil {
+		fields = append(fields, artifactblob.FieldArtifactID)
+	}
+	if m.blob != nil {
+		fields = append(fields, artifactblob.FieldBlobID)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ArtifactBlobMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case artifactblob.FieldArtifactID:
+		return m.ArtifactID()
+	case artifactblob.FieldBlobID:
+		return m.BlobID()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ArtifactBlobMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case artifactblob.FieldArtifactID:
+		return m.OldArtifactID(ctx)
+	case artifactblob.FieldBlobID:
+		return m.OldBlobID(ctx)
+	}
+	return nil, fmt.Errorf("unknown ArtifactBlob field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ArtifactBlobMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case artifactblob.FieldArtifactID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetArtifactID(v)
+		return nil
+	case artifactblob.FieldBlobID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBlobID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ArtifactBlob field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ArtifactBlobMutation) AddedFields() []string {
+	var fields []string
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ArtifactBlobMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ArtifactBlobMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown ArtifactBlob numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ArtifactBlobMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ArtifactBlobMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ArtifactBlobMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown ArtifactBlob nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ArtifactBlobMutation) ResetField(name string) error {
+	switch name {
+	case artifactblob.FieldArtifactID:
+		m.ResetArtifactID()
+		return nil
+	case artifactblob.FieldBlobID:
+		m.ResetBlobID()
+		return nil
+	}
+	return fmt.Errorf("unknown ArtifactBlob field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ArtifactBlobMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.artifact != nil {
+		edges = append(edges, artifactblob.EdgeArtifact)
+	}
+	if m.blob != nil {
+		edges = append(edges, artifactblob.EdgeBlob)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ArtifactBlobMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case artifactblob.EdgeArtifact:
+		if id := m.artifact; id != nil {
+			return []ent.Value{*id}
+		}
+	case artifactblob.EdgeBlob:
+		if id := m.blob; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ArtifactBlobMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ArtifactBlobMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ArtifactBlobMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedartifact {
+		edges = append(edges, artifactblob.EdgeArtifact)
+	}
+	if m.clearedblob {
+		edges = append(edges, artifactblob.EdgeBlob)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ArtifactBlobMutation) EdgeCleared(name string) bool {
+	switch name {
+	case artifactblob.EdgeArtifact:
+		return m.clearedartifact
+	case artifactblob.EdgeBlob:
+		return m.clearedblob
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ArtifactBlobMutation) ClearEdge(name string) error {
+	switch name {
+	case artifactblob.EdgeArtifact:
+		m.ClearArtifact()
+		return nil
+	case artifactblob.EdgeBlob:
+		m.ClearBlob()
+		return nil
+	}
+	return fmt.Errorf("unknown ArtifactBlob unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ArtifactBlobMutation) ResetEdge(name string) error {
+	switch name {
+	case artifactblob.EdgeArtifact:
+		m.ResetArtifact()
+		return nil
+	case artifactblob.EdgeBlob:
+		m.ResetBlob()
+		return nil
+	}
+	return fmt.Errorf("unknown ArtifactBlob edge %s", name)
 }
 
 // AuditLogMutation represents an operation that mutates the AuditLog nodes in the graph.
@@ -2980,6 +3548,9 @@ type BlobMutation struct {
 	links         map[int]struct{}
 	removedlinks  map[int]struct{}
 	clearedlinks  bool
+	refs          map[int]struct{}
+	removedrefs   map[int]struct{}
+	clearedrefs   bool
 	done          bool
 	oldValue      func(context.Context) (*Blob, error)
 	predicates    []predicate.Blob
@@ -3265,6 +3836,60 @@ func (m *BlobMutation) ResetLinks() {
 	m.removedlinks = nil
 }
 
+// AddRefIDs adds the "refs" edge to the ArtifactBlob entity by ids.
+func (m *BlobMutation) AddRefIDs(ids ...int) {
+	if m.refs == nil {
+		m.refs = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.refs[ids[i]] = struct{}{}
+	}
+}
+
+// ClearRefs clears the "refs" edge to the ArtifactBlob entity.
+func (m *BlobMutation) ClearRefs() {
+	m.clearedrefs = true
+}
+
+// RefsCleared reports if the "refs" edge to the ArtifactBlob entity was cleared.
+func (m *BlobMutation) RefsCleared() bool {
+	return m.clearedrefs
+}
+
+// RemoveRefIDs removes the "refs" edge to the ArtifactBlob entity by IDs.
+func (m *BlobMutation) RemoveRefIDs(ids ...int) {
+	if m.removedrefs == nil {
+		m.removedrefs = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.refs, ids[i])
+		m.removedrefs[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedRefs returns the removed IDs of the "refs" edge to the ArtifactBlob entity.
+func (m *BlobMutation) RemovedRefsIDs() (ids []int) {
+	for id := range m.removedrefs {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// RefsIDs returns the "refs" edge IDs in the mutation.
+func (m *BlobMutation) RefsIDs() (ids []int) {
+	for id := range m.refs {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetRefs resets all changes to the "refs" edge.
+func (m *BlobMutation) ResetRefs() {
+	m.refs = nil
+	m.clearedrefs = false
+	m.removedrefs = nil
+}
+
 // Where appends a list predicates to the BlobMutation builder.
 func (m *BlobMutation) Where(ps ...predicate.Blob) {
 	m.predicates = append(m.predicates, ps...)
@@ -3447,9 +4072,12 @@ func (m *BlobMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *BlobMutation) AddedEdges() []string {
-	edges := make([]string, 0, 1)
+	edges := make([]string, 0, 2)
 	if m.links != nil {
 		edges = append(edges, blob.EdgeLinks)
+	}
+	if m.refs != nil {
+		edges = append(edges, blob.EdgeRefs)
 	}
 	return edges
 }
@@ -3464,15 +4092,24 @@ func (m *BlobMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case blob.EdgeRefs:
+		ids := make([]ent.Value, 0, len(m.refs))
+		for id := range m.refs {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *BlobMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 1)
+	edges := make([]string, 0, 2)
 	if m.removedlinks != nil {
 		edges = append(edges, blob.EdgeLinks)
+	}
+	if m.removedrefs != nil {
+		edges = append(edges, blob.EdgeRefs)
 	}
 	return edges
 }
@@ -3487,15 +4124,24 @@ func (m *BlobMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case blob.EdgeRefs:
+		ids := make([]ent.Value, 0, len(m.removedrefs))
+		for id := range m.removedrefs {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *BlobMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 1)
+	edges := make([]string, 0, 2)
 	if m.clearedlinks {
 		edges = append(edges, blob.EdgeLinks)
+	}
+	if m.clearedrefs {
+		edges = append(edges, blob.EdgeRefs)
 	}
 	return edges
 }
@@ -3506,6 +4152,8 @@ func (m *BlobMutation) EdgeCleared(name string) bool {
 	switch name {
 	case blob.EdgeLinks:
 		return m.clearedlinks
+	case blob.EdgeRefs:
+		return m.clearedrefs
 	}
 	return false
 }
@@ -3524,6 +4172,9 @@ func (m *BlobMutation) ResetEdge(name string) error {
 	switch name {
 	case blob.EdgeLinks:
 		m.ResetLinks()
+		return nil
+	case blob.EdgeRefs:
+		m.ResetRefs()
 		return nil
 	}
 	return fmt.Errorf("unknown Blob edge %s", name)

@@ -18,6 +18,8 @@ type Tx struct {
 	AccessToken *AccessTokenClient
 	// Artifact is the client for interacting with the Artifact builders.
 	Artifact *ArtifactClient
+	// ArtifactBlob is the client for interacting with the ArtifactBlob builders.
+	ArtifactBlob *ArtifactBlobClient
 	// AuditLog is the client for interacting with the AuditLog builders.
 	AuditLog *AuditLogClient
 	// Blob is the client for interacting with the Blob builders.
@@ -177,6 +179,7 @@ func (tx *Tx) Client() *Client {
 func (tx *Tx) init() {
 	tx.AccessToken = NewAccessTokenClient(tx.config)
 	tx.Artifact = NewArtifactClient(tx.config)
+	tx.ArtifactBlob = NewArtifactBlobClient(tx.config)
 	tx.AuditLog = NewAuditLogClient(tx.config)
 	tx.Blob = NewBlobClient(tx.config)
 	tx.Label = NewLabelClient(tx.config)

@@ -46,6 +46,8 @@ const (
 	EdgeTags = "tags"
 	// EdgeLabels holds the string denoting the labels edge name in mutations.
 	EdgeLabels = "labels"
+	// EdgeBlobRefs holds the string denoting the blob_refs edge name in mutations.
+	EdgeBlobRefs = "blob_refs"
 	// EdgeParents holds the string denoting the parents edge name in mutations.
 	EdgeParents = "parents"
 	// EdgeChildren holds the string denoting the children edge name in mutations.
@@ -71,6 +73,13 @@ const (
 	// LabelsInverseTable is the table name for the Label entity.
 	// It exists in this package in order to avoid circular dependency with the "label" package.
 	LabelsInverseTable = "labels"
+	// BlobRefsTable is the table that holds the blob_refs relation/edge.
+	BlobRefsTable = "artifact_blobs"
+	// BlobRefsInverseTable is the table name for the ArtifactBlob entity.
+	// It exists in this package in order to avoid circular dependency with the "artifactblob" package.
+	BlobRefsInverseTable = "artifact_blobs"
+	// BlobRefsColumn is the table column denoting the blob_refs relation/edge.
+	BlobRefsColumn = "artifact_id"
 	// ParentsTable is the table that holds the parents relation/edge. The primary key declared below.
 	ParentsTable = "artifact_children"
 	// ChildrenTable is the table that holds the children relation/edge. The primary key declared below.
@@ -247,6 +256,20 @@ func ByLabels(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 	}
 }
 
+// ByBlobRefsCount orders the results by blob_refs count.
+func ByBlobRefsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newBlobRefsStep(), opts...)
+	}
+}
+
+// ByBlobRefs orders the results by blob_refs terms.
+func ByBlobRefs(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newBlobRefsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+
 // ByParentsCount orders the results by parents count.
 func ByParentsCount(opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -293,6 +316,13 @@ func newLabelsStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(LabelsInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.M2M, false, LabelsTable, LabelsPrimaryKey...),
+	)
+}
+func newBlobRefsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(BlobRefsInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, BlobRefsTable, BlobRefsColumn),
 	)
 }
 func newParentsStep() *sqlgraph.Step {

@@ -659,6 +659,29 @@ func HasLabelsWith(preds ...predicate.Label) predicate.Artifact {
 	})
 }
 
+// HasBlobRefs applies the HasEdge predicate on the "blob_refs" edge.
+func HasBlobRefs() predicate.Artifact {
+	return predicate.Artifact(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, BlobRefsTable, BlobRefsColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasBlobRefsWith applies the HasEdge predicate on the "blob_refs" edge with a given conditions (other predicates).
+func HasBlobRefsWith(preds ...predicate.ArtifactBlob) predicate.Artifact {
+	return predicate.Artifact(func(s *sql.Selector) {
+		step := newBlobRefsStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
 // HasParents applies the HasEdge predicate on the "parents" edge.
 func HasParents() predicate.Artifact {
 	return predicate.Artifact(func(s *sql.Selector) {

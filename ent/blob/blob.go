@@ -22,6 +22,8 @@ const (
 	FieldCreatedAt = "created_at"
 	// EdgeLinks holds the string denoting the links edge name in mutations.
 	EdgeLinks = "links"
+	// EdgeRefs holds the string denoting the refs edge name in mutations.
+	EdgeRefs = "refs"
 	// Table holds the table name of the blob in the database.
 	Table = "blobs"
 	// LinksTable is the table that holds the links relation/edge.
@@ -31,6 +33,13 @@ const (
 	LinksInverseTable = "repository_blobs"
 	// LinksColumn is the table column denoting the links relation/edge.
 	LinksColumn = "blob_id"
+	// RefsTable is the table that holds the refs relation/edge.
+	RefsTable = "artifact_blobs"
+	// RefsInverseTable is the table name for the ArtifactBlob entity.
+	// It exists in this package in order to avoid circular dependency with the "artifactblob" package.
+	RefsInverseTable = "artifact_blobs"
+	// RefsColumn is the table column denoting the refs relation/edge.
+	RefsColumn = "blob_id"
 )
 
 // Columns holds all SQL columns for blob fields.
@@ -94,10 +103,31 @@ func ByLinks(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newLinksStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// ByRefsCount orders the results by refs count.
+func ByRefsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newRefsStep(), opts...)
+	}
+}
+
+// ByRefs orders the results by refs terms.
+func ByRefs(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newRefsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newLinksStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(LinksInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, LinksTable, LinksColumn),
+	)
+}
+func newRefsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(RefsInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, RefsTable, RefsColumn),
 	)
 }

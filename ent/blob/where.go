@@ -238,6 +238,29 @@ func HasLinksWith(preds ...predicate.RepositoryBlob) predicate.Blob {
 	})
 }
 
+// HasRefs applies the HasEdge predicate on the "refs" edge.
+func HasRefs() predicate.Blob {
+	return predicate.Blob(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, RefsTable, RefsColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasRefsWith applies the HasEdge predicate on the "refs" edge with a given conditions (other predicates).
+func HasRefsWith(preds ...predicate.ArtifactBlob) predicate.Blob {
+	return predicate.Blob(func(s *sql.Selector) {
+		step := newRefsStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
 // And groups predicates with the AND operator between them.
 func And(predicates ...predicate.Blob) predicate.Blob {
 	return predicate.Blob(sql.AndPredicates(predicates...))

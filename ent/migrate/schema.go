@@ -85,6 +85,44 @@ var (
 			},
 		},
 	}
+	// ArtifactBlobsColumns holds the columns for the "artifact_blobs" table.
+	ArtifactBlobsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "artifact_id", Type: field.TypeInt},
+		{Name: "blob_id", Type: field.TypeInt},
+	}
+	// ArtifactBlobsTable holds the schema information for the "artifact_blobs" table.
+	ArtifactBlobsTable = &schema.Table{
+		Name:       "artifact_blobs",
+		Columns:    ArtifactBlobsColumns,
+		PrimaryKey: []*schema.Column{ArtifactBlobsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "artifact_blobs_artifacts_blob_refs",
+				Columns:    []*schema.Column{ArtifactBlobsColumns[1]},
+				RefColumns: []*schema.Column{ArtifactsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+			{
+				Symbol:     "artifact_blobs_blobs_refs",
+				Columns:    []*schema.Column{ArtifactBlobsColumns[2]},
+				RefColumns: []*schema.Column{BlobsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "artifactblob_artifact_id_blob_id",
+				Unique:  true,
+				Columns: []*schema.Column{ArtifactBlobsColumns[1], ArtifactBlobsColumns[2]},
+			},
+			{
+				Name:    "artifactblob_blob_id",
+				Unique:  false,
+				Columns: []*schema.Column{ArtifactBlobsColumns[2]},
+			},
+		},
+	}
 	// AuditLogsColumns holds the columns for the "audit_logs" table.
 	AuditLogsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -516,6 +554,7 @@ var (
 	Tables = []*schema.Table{
 		AccessTokensTable,
 		ArtifactsTable,
+		ArtifactBlobsTable,
 		AuditLogsTable,
 		BlobsTable,
 		LabelsTable,
@@ -542,6 +581,11 @@ func init() {
 	ArtifactsTable.ForeignKeys[0].RefTable = RepositoriesTable
 	ArtifactsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(4294967296),
+	}
+	ArtifactBlobsTable.ForeignKeys[0].RefTable = ArtifactsTable
+	ArtifactBlobsTable.ForeignKeys[1].RefTable = BlobsTable
+	ArtifactBlobsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(64424509440),
 	}
 	AuditLogsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(8589934592),

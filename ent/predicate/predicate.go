@@ -12,6 +12,9 @@ type AccessToken func(*sql.Selector)
 // Artifact is the predicate function for artifact builders.
 type Artifact func(*sql.Selector)
 
+// ArtifactBlob is the predicate function for artifactblob builders.
+type ArtifactBlob func(*sql.Selector)
+
 // AuditLog is the predicate function for auditlog builders.
 type AuditLog func(*sql.Selector)
 

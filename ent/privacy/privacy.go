@@ -159,6 +159,30 @@ func (f ArtifactMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutati
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ArtifactMutation", m)
 }
 
+// The ArtifactBlobQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ArtifactBlobQueryRuleFunc func(context.Context, *ent.ArtifactBlobQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ArtifactBlobQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ArtifactBlobQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ArtifactBlobQuery", q)
+}
+
+// The ArtifactBlobMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ArtifactBlobMutationRuleFunc func(context.Context, *ent.ArtifactBlobMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ArtifactBlobMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ArtifactBlobMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ArtifactBlobMutation", m)
+}
+
 // The AuditLogQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type AuditLogQueryRuleFunc func(context.Context, *ent.AuditLogQuery) error
@@ -510,6 +534,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.ArtifactQuery:
 		return q.Filter(), nil
+	case *ent.ArtifactBlobQuery:
+		return q.Filter(), nil
 	case *ent.AuditLogQuery:
 		return q.Filter(), nil
 	case *ent.BlobQuery:
@@ -546,6 +572,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.AccessTokenMutation:
 		return m.Filter(), nil
 	case *ent.ArtifactMutation:
+		return m.Filter(), nil
+	case *ent.ArtifactBlobMutation:
 		return m.Filter(), nil
 	case *ent.AuditLogMutation:
 		return m.Filter(), nil

@@ -5,6 +5,7 @@ import (
 
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
+	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
@@ -53,6 +54,9 @@ func (Artifact) Edges() []ent.Edge {
 			Unique().Required().Immutable(),
 		edge.To("tags", Tag.Type),
 		edge.To("labels", Label.Type),
+		edge.To("blob_refs", ArtifactBlob.Type).
+			Comment("the config and layers this manifest needs").
+			Annotations(entgql.Skip(), entsql.OnDelete(entsql.Cascade)),
 		edge.To("children", Artifact.Type).
 			Comment("the manifests an index lists").
 			Annotations(entgql.Skip()).

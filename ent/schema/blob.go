@@ -28,7 +28,10 @@ func (Blob) Fields() []ent.Field {
 
 // Edges of Blob.
 func (Blob) Edges() []ent.Edge {
-	return []ent.Edge{edge.To("links", RepositoryBlob.Type)}
+	return []ent.Edge{
+		edge.To("links", RepositoryBlob.Type),
+		edge.To("refs", ArtifactBlob.Type),
+	}
 }
 
 // Annotations of Blob.

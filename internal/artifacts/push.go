@@ -121,6 +121,7 @@ func (s *Service) storeManifest(ctx context.Context, r *Repo, dgst digest.Digest
 	size := int64(len(raw))
 	// Blobs: config and layers must be linked here, or readable elsewhere.
 	var blobDigests []string
+	var refIDs []int
 	if m.Config != nil {
 		blobDigests = append(blobDigests, m.Config.Digest.String())
 		if size, err = addSize(size, m.Config.Size); err != nil {
@@ -155,6 +156,9 @@ func (s *Service) storeManifest(ctx context.Context, r *Repo, dgst digest.Digest
 			byDigest[b.Digest] = b
 		}
 		for _, d := range blobDigests {
+			if b := byDigest[d]; b != nil {
+				refIDs = append(refIDs, b.ID)
+			}
 			if isLinked[d] {
 				continue
 			}
@@ -233,6 +237,9 @@ func (s *Service) storeManifest(ctx context.Context, r *Repo, dgst digest.Digest
 		if a, err = a.Update().SetPushedAt(now).Save(allow); err != nil {
 			return nil, err
 		}
+	}
+	if err := referenceBlobs(ctx, client, a.ID, refIDs); err != nil {
+		return nil, err
 	}
 	for _, t := range tags {
 		err := client.Tag.Create().SetName(t).SetRepositoryID(repo.ID).SetArtifactID(a.ID).

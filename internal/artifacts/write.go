@@ -217,20 +217,13 @@ func (s *Service) copyInto(ctx context.Context, client *ent.Client, a *ent.Artif
 			childIDs = append(childIDs, cc.ID)
 		}
 	}
-	var ds []string
-	if m.Config != nil {
-		ds = append(ds, m.Config.Digest.String())
-	}
-	for _, l := range m.Layers {
-		if !Foreign(l) {
-			ds = append(ds, l.Digest.String())
-		}
-	}
-	if len(ds) > 0 {
+	var blobIDs []int
+	if ds := blobDigests(m); len(ds) > 0 {
 		ids, err := client.Blob.Query().Where(blob.DigestIn(ds...)).IDs(sys)
 		if err != nil {
 			return nil, err
 		}
+		blobIDs = ids
 		for _, id := range ids {
 			if err := client.RepositoryBlob.Create().SetRepositoryID(repoID).SetBlobID(id).
 				OnConflictColumns(repositoryblob.FieldRepositoryID, repositoryblob.FieldBlobID).Ignore().Exec(sys); err != nil {
@@ -249,5 +242,9 @@ func (s *Service) copyInto(ctx context.Context, client *ent.Client, a *ent.Artif
 	if a.SubjectDigest != nil {
 		c.SetSubjectDigest(*a.SubjectDigest)
 	}
-	return c.Save(auth.Allow(ctx))
+	copied, err := c.Save(auth.Allow(ctx))
+	if err != nil {
+		return nil, err
+	}
+	return copied, referenceBlobs(ctx, client, copied.ID, blobIDs)
 }

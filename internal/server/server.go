@@ -192,6 +192,11 @@ func OpenDatabase(ctx context.Context, cfg *config.Config) (*database.DB, error)
 		db.Close()
 		return nil, err
 	}
+	// Artifacts pushed before references were rows get them now (once).
+	if _, err := artifacts.BackfillReferences(ctx, db.Client); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("recording blob references of existing artifacts: %w", err)
+	}
 	return db, nil
 }
 

@@ -1,0 +1,98 @@
+package artifacts
+
+import (
+	"context"
+	"slices"
+
+	"github.com/berth-registry/berth/ent"
+	"github.com/berth-registry/berth/ent/artifact"
+	"github.com/berth-registry/berth/ent/artifactblob"
+	"github.com/berth-registry/berth/ent/blob"
+	"github.com/berth-registry/berth/internal/viewer"
+)
+
+// Every manifest's references to its config and layers are rows
+// (ArtifactBlob), written in the transaction that records the artifact and
+// removed with it by the database (ON DELETE CASCADE). Garbage collection
+// and quotas read them; nothing has to parse manifests again.
+
+// referenceBlobs records that artifact artifactID needs the blobs blobIDs.
+// Recording a reference twice is harmless.
+func referenceBlobs(ctx context.Context, client *ent.Client, artifactID int, blobIDs []int) error {
+	slices.Sort(blobIDs)
+	blobIDs = slices.Compact(blobIDs)
+	if len(blobIDs) == 0 {
+		return nil
+	}
+	creates := make([]*ent.ArtifactBlobCreate, len(blobIDs))
+	for i, id := range blobIDs {
+		creates[i] = client.ArtifactBlob.Create().SetArtifactID(artifactID).SetBlobID(id)
+	}
+	err := client.ArtifactBlob.CreateBulk(creates...).
+		OnConflictColumns(artifactblob.FieldArtifactID, artifactblob.FieldBlobID).Ignore().
+		Exec(viewer.SystemContext(ctx))
+	if err != nil {
+		return wrapf(err, "recording the blobs artifact %d references", artifactID)
+	}
+	return nil
+}
+
+// blobDigests lists the blobs a parsed manifest needs: its config and its
+// layers, less foreign layers (which no registry stores).
+func blobDigests(m *Manifest) []string {
+	var ds []string
+	if m.Config != nil {
+		ds = append(ds, m.Config.Digest.String())
+	}
+	for _, l := range m.Layers {
+		if !Foreign(l) {
+			ds = append(ds, l.Digest.String())
+		}
+	}
+	return ds
+}
+
+// backfillBatch is how many artifacts BackfillReferences reads at a time.
+const backfillBatch = 500
+
+// BackfillReferences records the blob references of artifacts pushed
+// before references were rows, by parsing their stored manifests once. It
+// returns how many artifacts it completed; run at start-up, it costs one
+// query when there is nothing to do. Artifacts whose blobs have no rows
+// (which a push never leaves) are skipped and counted out.
+func BackfillReferences(ctx context.Context, client *ent.Client) (int, error) {
+	sys := viewer.SystemContext(ctx)
+	done, lastID := 0, 0
+	for {
+		batch, err := client.Artifact.Query().
+			Where(artifact.IDGT(lastID), artifact.Not(artifact.HasBlobRefs()),
+				artifact.ArtifactTypeNEQ(artifact.ArtifactTypeIMAGE_INDEX)).
+			Order(ent.Asc(artifact.FieldID)).Limit(backfillBatch).
+			Select(artifact.FieldID, artifact.FieldMediaType, artifact.FieldManifest).All(sys)
+		if err != nil {
+			return done, wrapf(err, "finding artifacts without references")
+		}
+		for _, a := range batch {
+			lastID = a.ID
+			m, err := ParseManifest(a.MediaType, a.Manifest)
+			if err != nil {
+				continue // stored before a stricter parser; nothing to reference
+			}
+			ds := blobDigests(m)
+			if len(ds) == 0 {
+				continue
+			}
+			ids, err := client.Blob.Query().Where(blob.DigestIn(ds...)).IDs(sys)
+			if err != nil {
+				return done, err
+			}
+			if err := referenceBlobs(ctx, client, a.ID, ids); err != nil {
+				return done, err
+			}
+			done++
+		}
+		if len(batch) < backfillBatch {
+			return done, nil
+		}
+	}
+}
