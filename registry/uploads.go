@@ -320,7 +320,7 @@ func (h *handler) appendChunk(ctx context.Context, hold *uploadHold, s *ent.Uplo
 	}
 	// The copy stops if the hold is lost (hold.ctx ends) as well as when
 	// the client goes away.
-	n, copyErr := io.CopyBuffer(dst, ctxReader{hold.ctx, body}, make([]byte, copyBuffer))
+	n, copyErr := io.CopyBuffer(dst, storage.ContextReader(hold.ctx, body), make([]byte, copyBuffer))
 	closeErr := fw.Close()
 	size := fw.Size()
 	var state []byte
@@ -345,19 +345,6 @@ func (h *handler) appendChunk(ctx context.Context, hold *uploadHold, s *ent.Uplo
 		return s, closeErr
 	}
 	return s, nil
-}
-
-// ctxReader stops a copy once ctx is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // finishUpload serves PUT /v2/<name>/blobs/uploads/<id>?digest=: an

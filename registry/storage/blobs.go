@@ -362,8 +362,11 @@ func uploadDir(id string) string { return "/uploads/" + id }
 
 func uploadPath(id string) string { return uploadDir(id) + "/data" }
 
-// contextReader stops a long copy once ctx is done, for example when the
-// client went away.
+// ContextReader returns r that stops a long copy once ctx is done, for
+// example when the client went away.
+func ContextReader(ctx context.Context, r io.Reader) io.Reader { return contextReader{ctx, r} }
+
+// contextReader stops a long copy once ctx is done.
 type contextReader struct {
 	ctx context.Context
 	r   io.Reader
