@@ -73,7 +73,7 @@ portal-e2e: portal
 ## is written there. FUZZFLAGS adds flags, e.g. FUZZFLAGS='-parallel 1'.
 ## One line per target in FUZZ_TARGETS: <package>:<FuzzName>.
 FUZZTIME ?= 10s
-FUZZFLAGS ?=
+FUZZFLAGS ?= -fuzzminimizetime 5s
 FUZZ_TARGETS := \
 	./internal/artifacts:FuzzParseManifest \
 	./registry:FuzzParseDigest \

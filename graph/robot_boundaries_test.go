@@ -66,7 +66,9 @@ func TestRobotsAndUsersReadOnlyWhatTheyMayPull(t *testing.T) {
 			t.Fatalf("admin push: %d %s", st, b)
 		}
 
-		var pushOnly, pullPush struct{ CreateRobot struct{ Login, Secret string } }
+		var pushOnly, pullPush struct {
+			CreateRobot struct{ Login, Secret string }
+		}
 		s.MustDo(admin, `mutation { createRobot(input: {name: "pusher", project: "ci", permissions: [{resource: REPOSITORY, action: PUSH}]}) { login secret } }`, nil, &pushOnly)
 		s.MustDo(admin, `mutation { createRobot(input: {name: "builder", project: "ci", permissions: [{resource: REPOSITORY, action: PULL}, {resource: REPOSITORY, action: PUSH}]}) { login secret } }`, nil, &pullPush)
 		dev := s.CreateUser("dev")

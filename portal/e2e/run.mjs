@@ -597,7 +597,10 @@ async function main() {
       const confirm = page.getByRole('dialog');
       await confirm.getByText(/sha256:/).first().waitFor();
       await confirm.getByRole('button', { name: 'Delete artifact' }).click();
-      await page.waitForURL(new RegExp(`/projects/${PROJECT}/repositories/`));
+      // The artifact's own path is under /repositories/ too: wait for the
+      // repository page itself, which the portal opens once the delete is done.
+      await page.waitForURL(new RegExp(`/projects/${PROJECT}/repositories/app$`));
+      await page.getByText(/^Deleted /).first().waitFor();
       const left = await gql(`{ repository(name: "${PROJECT}/app") { artifacts(first: 50) { edges { node { tags { name } } } } } }`);
       const tags = left.repository.artifacts.edges.flatMap((e) => e.node.tags.map((t) => t.name));
       if (tags.includes('v1') || tags.includes('release-1')) throw new Error(`the deleted artifact's tags remain: ${tags}`);
