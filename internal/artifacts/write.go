@@ -63,14 +63,17 @@ func (s *Service) record(ctx context.Context, op, name, reference string, err er
 }
 
 // DeleteArtifact deletes the artifact that reference (a tag or a digest)
-// names in repository name, with all its tags. Indexes that list it and
-// its referrers stay; blobs stay linked until garbage collection.
+// names in repository name, with all its tags, its referrers (signatures,
+// SBOMs, attestations: artifacts of the repository whose subject it is,
+// and theirs in turn) and, for an index, the children nothing else keeps
+// (no tag of their own, no other index listing them). Indexes that list a
+// deleted artifact stay; blobs stay until garbage collection.
 func (s *Service) DeleteArtifact(ctx context.Context, name, reference string) error {
 	r, err := s.Access(ctx, name, auth.ArtifactDelete)
 	if err != nil {
 		return err
 	}
-	a, err := s.find(ctx, r, reference)
+	a, err := s.find(ctx, r, reference, artifact.FieldID, artifact.FieldDigest, artifact.FieldRepositoryID)
 	if err != nil {
 		return err
 	}
@@ -80,16 +83,118 @@ func (s *Service) DeleteArtifact(ctx context.Context, name, reference string) er
 		return err
 	}
 	defer tx.Rollback()
-	if _, err := tx.Tag.Delete().Where(tag.ArtifactID(a.ID)).Exec(allow); err != nil {
+	ids, err := goingWith(ctx, tx.Client(), a)
+	if err != nil {
 		return err
 	}
-	if err := tx.Artifact.DeleteOneID(a.ID).Exec(allow); err != nil {
-		if ent.IsNotFound(err) {
-			return manifestUnknown(name, reference)
-		}
+	if _, err := tx.Tag.Delete().Where(tag.ArtifactIDIn(ids...)).Exec(allow); err != nil {
 		return err
+	}
+	n, err := tx.Artifact.Delete().Where(artifact.IDIn(ids...)).Exec(allow)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return manifestUnknown(name, reference)
 	}
 	return tx.Commit()
+}
+
+// goingWith returns the ids of a and of the artifacts that go with it when
+// it is deleted: its referrers, recursively, and the children of deleted
+// indexes that are left untagged and unlisted. It reads through client,
+// inside the deleting transaction.
+func goingWith(ctx context.Context, client *ent.Client, a *ent.Artifact) ([]int, error) {
+	sys := viewer.SystemContext(ctx)
+	doomed := map[int]bool{a.ID: true}
+	queue := []*ent.Artifact{a}
+	var keptChildren []*ent.Artifact
+	for len(queue) > 0 || len(keptChildren) > 0 {
+		if len(queue) == 0 {
+			// A child kept because another doomed index still listed it
+			// may be free now: look again until nothing changes.
+			again := keptChildren
+			keptChildren = nil
+			changed := false
+			for _, c := range again {
+				if doomed[c.ID] {
+					continue
+				}
+				free, err := unkept(ctx, client, c, doomed)
+				if err != nil {
+					return nil, err
+				}
+				if free {
+					doomed[c.ID], changed = true, true
+					queue = append(queue, c)
+				} else {
+					keptChildren = append(keptChildren, c)
+				}
+			}
+			if !changed {
+				break
+			}
+			continue
+		}
+		x := queue[0]
+		queue = queue[1:]
+		referrers, err := client.Artifact.Query().
+			Where(artifact.RepositoryID(x.RepositoryID), artifact.SubjectDigest(x.Digest)).
+			Select(artifact.FieldID, artifact.FieldDigest, artifact.FieldRepositoryID).All(sys)
+		if err != nil {
+			return nil, err
+		}
+		for _, ref := range referrers {
+			if !doomed[ref.ID] {
+				doomed[ref.ID] = true
+				queue = append(queue, ref)
+			}
+		}
+		children, err := client.Artifact.Query().Where(artifact.HasParentsWith(artifact.ID(x.ID))).
+			Select(artifact.FieldID, artifact.FieldDigest, artifact.FieldRepositoryID).All(sys)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range children {
+			if doomed[c.ID] {
+				continue
+			}
+			free, err := unkept(ctx, client, c, doomed)
+			if err != nil {
+				return nil, err
+			}
+			if free {
+				doomed[c.ID] = true
+				queue = append(queue, c)
+			} else {
+				keptChildren = append(keptChildren, c)
+			}
+		}
+	}
+	ids := make([]int, 0, len(doomed))
+	for id := range doomed {
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+// unkept reports whether child c has no tag and no parent outside doomed.
+func unkept(ctx context.Context, client *ent.Client, c *ent.Artifact, doomed map[int]bool) (bool, error) {
+	sys := viewer.SystemContext(ctx)
+	tagged, err := client.Tag.Query().Where(tag.ArtifactID(c.ID)).Exist(sys)
+	if err != nil || tagged {
+		return false, err
+	}
+	parents, err := client.Artifact.Query().Where(artifact.HasChildrenWith(artifact.ID(c.ID))).IDs(sys)
+	if err != nil {
+		return false, err
+	}
+	for _, p := range parents {
+		if !doomed[p] {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // DeleteTag removes tag name from repository repo; the artifact stays.
