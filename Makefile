@@ -18,8 +18,9 @@ run: build
 	./$(BIN) serve $(ARGS)
 
 ## test: every test; PostgreSQL and Redis tests skip when those do not
-## answer unless BERTH_TEST_REQUIRE_SERVICES=1
-test: tools check-generated
+## answer unless BERTH_TEST_REQUIRE_SERVICES=1. The portal is built first so
+## that the binaries the Go tests build embed it (and GraphiQL).
+test: tools check-generated portal
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
 	$(MAKE) fuzz FUZZTIME=10s

@@ -46,14 +46,25 @@ func TestProjectUsageCountsDistinctBlobs(t *testing.T) {
 		layer := bytes.Repeat([]byte("x"), 10000)
 		cfg, lay := pushImage(t, s, "team-a/one", "v1", layer)
 		pushImage(t, s, "team-a/two", "v1", layer) // the same blobs again: counted once
+		// Each artifact's size is its manifest plus its config and layer,
+		// so the manifest's own size is what is left.
+		var art struct {
+			Repository struct {
+				Artifacts struct {
+					Edges []struct{ Node struct{ Size int64 } }
+				}
+			}
+		}
+		s.MustDo(admin, `{ repository(name: "team-a/one") { artifacts(first: 1) { edges { node { size } } } } }`, nil, &art)
+		manifest := art.Repository.Artifacts.Edges[0].Node.Size - int64(cfg+lay)
 		var out struct{ Project struct{ UsedBytes int64 } }
 		s.MustDo(admin, `{ project(name: "team-a") { usedBytes } }`, nil, &out)
-		if want := int64(cfg + lay); out.Project.UsedBytes != want {
-			t.Fatalf("usedBytes = %d, want %d", out.Project.UsedBytes, want)
+		if want := int64(cfg+lay) + 2*manifest; out.Project.UsedBytes != want {
+			t.Fatalf("usedBytes = %d, want %d (blobs once, each repository's manifest)", out.Project.UsedBytes, want)
 		}
 		s.MustDo(admin, `mutation { deleteRepository(name: "team-a/one") }`, nil, nil)
 		s.MustDo(admin, `{ project(name: "team-a") { usedBytes } }`, nil, &out)
-		if want := int64(cfg + lay); out.Project.UsedBytes != want {
+		if want := int64(cfg+lay) + manifest; out.Project.UsedBytes != want {
 			t.Fatalf("after deleting one of two repositories sharing the blobs: usedBytes = %d, want %d", out.Project.UsedBytes, want)
 		}
 		s.MustDo(admin, `mutation { deleteRepository(name: "team-a/two") }`, nil, nil)

@@ -70,9 +70,19 @@ func (h *handler) startUpload(w http.ResponseWriter, r *http.Request, name strin
 			h.writeError(w, r, err)
 			return
 		}
+		if r.ContentLength > 0 {
+			if err := h.art.CheckQuota(ctx, repo, d, r.ContentLength); err != nil {
+				h.writeError(w, r, err)
+				return
+			}
+		}
 		size, err := h.blobs.Put(ctx, d, r.Body)
 		if err != nil {
 			h.writeError(w, r, err)
+			return
+		}
+		if err := h.art.CheckQuota(ctx, repo, d, size); err != nil {
+			h.writeError(w, r, err) // the bytes stay unreferenced for garbage collection
 			return
 		}
 		if r.ContentLength >= 0 && size != r.ContentLength {
@@ -380,6 +390,10 @@ func (h *handler) finishUpload(w http.ResponseWriter, r *http.Request, name, id 
 		}
 	}
 	defer hold.release(ctx)
+	if err := h.art.CheckQuota(ctx, repo, d, s.Offset); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
 	size, err := h.commitUpload(ctx, s, d)
 	if err != nil {
 		if errors.Is(err, storage.ErrDigestMismatch) {

@@ -107,6 +107,9 @@ func (s *Service) MountBlob(ctx context.Context, r *Repo, from string, d digest.
 			return 0, false, err
 		}
 	}
+	if err := s.CheckQuota(ctx, r, d, size); err != nil {
+		return 0, false, err
+	}
 	// The database may know a blob the store lost (a failed restore):
 	// mount only what is really there.
 	if _, err := s.blobs.Stat(ctx, d); errors.Is(err, storage.ErrNotFound) {

@@ -113,6 +113,10 @@ func (s *Service) storeManifest(ctx context.Context, r *Repo, dgst digest.Digest
 	}
 	defer tx.Rollback()
 	client := tx.Client()
+	proj, err := lockProject(ctx, client, r.Project.ID)
+	if err != nil {
+		return nil, err
+	}
 	repo, err := s.ensureRepository(ctx, client, r)
 	if err != nil {
 		return nil, err
@@ -253,8 +257,12 @@ func (s *Service) storeManifest(ctx context.Context, r *Repo, dgst digest.Digest
 	if err := client.Repository.UpdateOneID(repo.ID).SetPushedAt(now).Exec(allow); err != nil {
 		return nil, err
 	}
-	if err := RefreshUsage(ctx, client, repo.ProjectID); err != nil {
+	used, err := refreshUsage(ctx, client, repo.ProjectID)
+	if err != nil {
 		return nil, err
+	}
+	if err := overQuota(proj, used); err != nil {
+		return nil, err // rolled back: nothing of the push is kept
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, err

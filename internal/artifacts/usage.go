@@ -4,32 +4,105 @@ import (
 	"context"
 	"database/sql"
 
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+	"github.com/opencontainers/go-digest"
+
 	"github.com/berth-registry/berth/ent"
+	"github.com/berth-registry/berth/ent/artifact"
+	"github.com/berth-registry/berth/ent/artifactblob"
 	"github.com/berth-registry/berth/ent/blob"
+	"github.com/berth-registry/berth/ent/project"
 	"github.com/berth-registry/berth/ent/repository"
 	"github.com/berth-registry/berth/ent/repositoryblob"
 	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/errdefs"
 	"github.com/berth-registry/berth/internal/viewer"
 )
 
 // RefreshUsage recomputes a project's used bytes: the sizes of the distinct
-// blobs its repositories link, each counted once however many repositories
-// or artifacts share it. Callers run it inside the transaction that changed
+// blobs its artifacts reference, each counted once however many
+// repositories or artifacts share it, plus the manifests. Callers run it inside the transaction that changed
 // the links, so the figure is exact when the transaction commits.
 func RefreshUsage(ctx context.Context, client *ent.Client, projectID int) error {
-	var sums []struct {
+	_, err := refreshUsage(ctx, client, projectID)
+	return err
+}
+
+// lockProject reads project id for update: on PostgreSQL the row stays
+// locked until the transaction of client ends, so concurrent pushes into
+// one project compute and check its usage one after the other and no
+// update is lost (SQLite serialises writing transactions anyway).
+func lockProject(ctx context.Context, client *ent.Client, id int) (*ent.Project, error) {
+	return client.Project.Query().Where(project.ID(id), func(s *entsql.Selector) {
+		if s.Dialect() == dialect.Postgres {
+			s.ForUpdate()
+		}
+	}).Only(viewer.SystemContext(ctx))
+}
+
+// overQuota refuses a change that leaves project p using more bytes than
+// its quota (-1: unlimited), unless the change did not grow its usage.
+func overQuota(p *ent.Project, used int64) error {
+	if p.QuotaBytes < 0 || used <= p.QuotaBytes || used <= p.UsedBytes {
+		return nil
+	}
+	return errdefs.Deniedf("project %q is over its storage quota: this push would use %d bytes, the limit is %d bytes (%d in use)",
+		p.Name, used, p.QuotaBytes, p.UsedBytes)
+}
+
+// CheckQuota refuses a blob of size bytes for repository r when storing it
+// would take r's project over its quota, before the blob is committed. A
+// blob the project already holds costs nothing.
+func (s *Service) CheckQuota(ctx context.Context, r *Repo, d digest.Digest, size int64) error {
+	sys := viewer.SystemContext(ctx)
+	p, err := s.client.Project.Get(sys, r.Project.ID)
+	if err != nil {
+		return err
+	}
+	if p.QuotaBytes < 0 || p.UsedBytes+size <= p.QuotaBytes {
+		return nil
+	}
+	held, err := s.client.Blob.Query().Where(blob.Digest(d.String()),
+		blob.HasLinksWith(repositoryblob.HasRepositoryWith(repository.ProjectID(p.ID)))).Exist(sys)
+	if err != nil || held {
+		return err
+	}
+	return overQuota(p, p.UsedBytes+size)
+}
+
+// refreshUsage is RefreshUsage returning the new figure: the distinct
+// blobs the project's artifacts reference, each counted once, plus the
+// manifests themselves. Blobs uploaded but not (yet) referenced by a
+// manifest do not count: a push that is refused leaves no usage behind.
+func refreshUsage(ctx context.Context, client *ent.Client, projectID int) (int64, error) {
+	sys := viewer.SystemContext(ctx)
+	var blobs, manifests []struct {
 		Sum sql.NullInt64 `json:"sum"`
 	}
 	err := client.Blob.Query().
-		Where(blob.HasLinksWith(repositoryblob.HasRepositoryWith(repository.ProjectID(projectID)))).
+		Where(blob.HasRefsWith(artifactblob.HasArtifactWith(artifact.HasRepositoryWith(repository.ProjectID(projectID))))).
 		Aggregate(ent.As(ent.Sum(blob.FieldSize), "sum")).
-		Scan(viewer.SystemContext(ctx), &sums)
+		Scan(sys, &blobs)
 	if err != nil {
-		return wrapf(err, "summing the blobs of project %d", projectID)
+		return 0, wrapf(err, "summing the blobs of project %d", projectID)
+	}
+	err = client.Artifact.Query().
+		Where(artifact.HasRepositoryWith(repository.ProjectID(projectID))).
+		Aggregate(func(s *entsql.Selector) string {
+			return "SUM(LENGTH(" + s.C(artifact.FieldManifest) + ")) AS sum"
+		}).
+		Scan(sys, &manifests)
+	if err != nil {
+		return 0, wrapf(err, "summing the manifests of project %d", projectID)
 	}
 	var used int64
-	if len(sums) > 0 && sums[0].Sum.Valid {
-		used = sums[0].Sum.Int64
+	for _, sums := range [][]struct {
+		Sum sql.NullInt64 `json:"sum"`
+	}{blobs, manifests} {
+		if len(sums) > 0 && sums[0].Sum.Valid {
+			used += sums[0].Sum.Int64
+		}
 	}
-	return client.Project.UpdateOneID(projectID).SetUsedBytes(used).Exec(auth.Allow(ctx))
+	return used, client.Project.UpdateOneID(projectID).SetUsedBytes(used).Exec(auth.Allow(ctx))
 }

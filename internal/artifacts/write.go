@@ -83,6 +83,9 @@ func (s *Service) DeleteArtifact(ctx context.Context, name, reference string) er
 		return err
 	}
 	defer tx.Rollback()
+	if _, err := lockProject(ctx, tx.Client(), r.Project.ID); err != nil {
+		return err
+	}
 	ids, err := goingWith(ctx, tx.Client(), a)
 	if err != nil {
 		return err
@@ -96,6 +99,9 @@ func (s *Service) DeleteArtifact(ctx context.Context, name, reference string) er
 	}
 	if n == 0 {
 		return manifestUnknown(name, reference)
+	}
+	if err := RefreshUsage(ctx, tx.Client(), r.Project.ID); err != nil {
+		return err
 	}
 	return tx.Commit()
 }

@@ -1,0 +1,111 @@
+package registry_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/berth-registry/berth/ent/project"
+	"github.com/berth-registry/berth/internal/artifacts"
+	"github.com/berth-registry/berth/internal/database"
+	"github.com/berth-registry/berth/internal/database/dbtest"
+	"github.com/berth-registry/berth/internal/viewer"
+)
+
+// TestPushesOverTheQuotaAreDeniedAndStoreNothing: with a quota on the
+// project, a blob (monolithic, chunked or mounted) or a manifest that would
+// take it over is refused with DENIED naming the limit, and the push leaves
+// no artifact, tag or usage behind; a push that fits goes through.
+func TestPushesOverTheQuotaAreDeniedAndStoreNothing(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		e := newEnv(t, db)
+		sys := viewer.SystemContext(t.Context())
+		setQuota := func(q int64) {
+			db.Project.Update().Where(project.Name("team")).SetQuotaBytes(q).ExecX(sys)
+		}
+		used := func() int64 { return db.Project.Query().Where(project.Name("team")).OnlyX(sys).UsedBytes }
+		denied := func(resp *http.Response, limit int64) {
+			t.Helper()
+			b := expect(t, resp, http.StatusForbidden, "DENIED")
+			if !strings.Contains(string(b), fmt.Sprint(limit)) || !strings.Contains(string(b), "team") {
+				t.Fatalf("refusal does not name the project and its limit %d: %s", limit, b)
+			}
+		}
+
+		setQuota(5000)
+		m, _ := e.image("dev", "team/app", "")
+		expect(t, e.putManifest("dev", "team/app", "v1", m, ociManifest), 201, "")
+		before := used()
+		if before <= 0 || before > 5000 {
+			t.Fatalf("usage after a push that fits: %d", before)
+		}
+
+		big := randomBytes(6000)
+		d := digest.FromBytes(big)
+		denied(e.do(req{method: "POST", path: "/v2/team/app/blobs/uploads/?digest=" + d.String(), user: "dev", body: big}), 5000)
+		loc := e.startUpload("dev", "team/app")
+		expect(t, e.do(req{method: "PATCH", path: loc, user: "dev", body: big}), 202, "")
+		denied(e.do(req{method: "PUT", path: loc + "?digest=" + d.String(), user: "dev"}), 5000)
+		// A blob of another project cannot be mounted in over the quota either.
+		other := e.pushBlob("admin", "pub/app", big)
+		resp := e.do(req{method: "POST", path: "/v2/team/app/blobs/uploads/?mount=" + other.String() + "&from=pub/app", user: "dev"})
+		denied(resp, 5000)
+
+		// Blobs uploaded while there was room, then the quota shrinks: the
+		// manifest that would make them count is refused, in one piece.
+		setQuota(-1)
+		m2, _ := e.image("dev", "team/app", `,"annotations":{"n":"2"}`)
+		setQuota(before)
+		denied(e.putManifest("dev", "team/app", "v2", m2, ociManifest), before)
+		expect(t, e.do(req{method: "GET", path: "/v2/team/app/manifests/v2", user: "dev"}), 404, "MANIFEST_UNKNOWN")
+		if got := used(); got != before {
+			t.Fatalf("usage after refused pushes: %d, want %d", got, before)
+		}
+		// Pushing again what the project already holds is never refused.
+		expect(t, e.putManifest("dev", "team/app", "v1-again", m, ociManifest), 201, "")
+		setQuota(-1)
+		expect(t, e.putManifest("dev", "team/app", "v2", m2, ociManifest), 201, "")
+	})
+}
+
+// TestUsageStaysExactUnderConcurrentPushesAndDeletes: concurrent pushes and
+// deletes into one project leave its stored usage equal to a recount (on
+// PostgreSQL they serialise on the project row; SQLite serialises writers).
+func TestUsageStaysExactUnderConcurrentPushesAndDeletes(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		e := newEnv(t, db)
+		sys := viewer.SystemContext(t.Context())
+		shared := randomBytes(3000)
+		var wg sync.WaitGroup
+		for i := range 20 {
+			wg.Go(func() {
+				repo := fmt.Sprintf("team/app%d", i%4)
+				e.pushBlob("dev", repo, shared)
+				m, _ := e.image("dev", repo, fmt.Sprintf(`,"annotations":{"i":"%d"}`, i))
+				tag := fmt.Sprintf("t%d", i)
+				if resp := e.putManifest("dev", repo, tag, m, ociManifest); resp.StatusCode != 201 {
+					t.Errorf("push %d: %d", i, resp.StatusCode)
+					return
+				}
+				if i%3 == 0 {
+					if resp := e.do(req{method: "DELETE", path: "/v2/" + repo + "/manifests/" + digest.FromBytes(m).String(), user: "admin"}); resp.StatusCode != 202 {
+						t.Errorf("delete %d: %d", i, resp.StatusCode)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		p := db.Project.Query().Where(project.Name("team")).OnlyX(sys)
+		if err := artifacts.RefreshUsage(t.Context(), db.Client, p.ID); err != nil {
+			t.Fatal(err)
+		}
+		recount := db.Project.GetX(sys, p.ID).UsedBytes
+		if p.UsedBytes != recount || recount == 0 {
+			t.Fatalf("stored usage %d, recounted %d", p.UsedBytes, recount)
+		}
+	})
+}
