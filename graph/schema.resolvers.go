@@ -11,6 +11,7 @@ import (
 	"sort"
 
 	"entgo.io/contrib/entgql"
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/berth-registry/berth/ent"
 	"github.com/berth-registry/berth/ent/accesstoken"
 	"github.com/berth-registry/berth/ent/member"
@@ -101,6 +102,20 @@ func (r *mutationResolver) RevokeAccessToken(ctx context.Context, id int) (bool,
 	return true, r.Auth.RevokeAccessToken(ctx, id)
 }
 
+// RecalculateUsage is the resolver for the recalculateUsage field.
+func (r *mutationResolver) RecalculateUsage(ctx context.Context, project *string) ([]*model.ProjectUsage, error) {
+	usage, err := r.ArtifactService.RecalculateUsage(ctx, deref(project))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*model.ProjectUsage, len(usage))
+	for i, u := range usage {
+		out[i] = &model.ProjectUsage{Project: u.Project, StoredBytes: u.Stored, RecomputedBytes: u.Recounted,
+			Differed: u.Stored != u.Recounted}
+	}
+	return out, nil
+}
+
 // RepositoryCount is the resolver for the repositoryCount field.
 func (r *projectResolver) RepositoryCount(ctx context.Context, obj *ent.Project) (int, error) {
 	return obj.QueryRepositories().Count(ctx)
@@ -158,7 +173,15 @@ func (r *queryResolver) SystemInfo(ctx context.Context) (*model.SystemInfo, erro
 		return nil, err
 	}
 	if viewer.FromContext(ctx).IsAdmin() {
-		info.StoredBytes, err = r.storedBytes(ctx)
+		if info.StoredBytes, err = r.storedBytes(ctx); err != nil {
+			return nil, err
+		}
+		// Walking the store costs a read of every entry: only when asked.
+		for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
+			if f.Name == "storageBytesOnDisk" {
+				info.StorageBytesOnDisk, err = r.ArtifactService.StorageBytesOnDisk(ctx)
+			}
+		}
 	}
 	return info, err
 }

@@ -240,6 +240,7 @@ type ComplexityRoot struct {
 		DeleteRobot         func(childComplexity int, id int) int
 		DeleteTag           func(childComplexity int, repository string, name string) int
 		DeleteUser          func(childComplexity int, id int) int
+		RecalculateUsage    func(childComplexity int, project *string) int
 		RefreshRobotSecret  func(childComplexity int, id int) int
 		RemoveArtifactLabel func(childComplexity int, repository string, reference string, labelID int) int
 		RemoveProjectMember func(childComplexity int, input model.RemoveProjectMemberInput) int
@@ -321,6 +322,13 @@ type ComplexityRoot struct {
 	ProjectEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	ProjectUsage struct {
+		Differed        func(childComplexity int) int
+		Project         func(childComplexity int) int
+		RecomputedBytes func(childComplexity int) int
+		StoredBytes     func(childComplexity int) int
 	}
 
 	Query struct {
@@ -415,6 +423,7 @@ type ComplexityRoot struct {
 		RepositoryCount        func(childComplexity int) int
 		RobotDefaultExpiryDays func(childComplexity int) int
 		RobotPrefix            func(childComplexity int) int
+		StorageBytesOnDisk     func(childComplexity int) int
 		StorageDriver          func(childComplexity int) int
 		StoredBytes            func(childComplexity int) int
 		Version                func(childComplexity int) int
@@ -496,6 +505,7 @@ type MutationResolver interface {
 	ChangePassword(ctx context.Context, oldPassword string, newPassword string) (bool, error)
 	CreateAccessToken(ctx context.Context, input model.CreateAccessTokenInput) (*model.CreateAccessTokenPayload, error)
 	RevokeAccessToken(ctx context.Context, id int) (bool, error)
+	RecalculateUsage(ctx context.Context, project *string) ([]*model.ProjectUsage, error)
 	AddArtifactLabel(ctx context.Context, repository string, reference string, labelID int) (*ent.Artifact, error)
 	RemoveArtifactLabel(ctx context.Context, repository string, reference string, labelID int) (*ent.Artifact, error)
 	DeleteArtifact(ctx context.Context, repository string, reference string) (bool, error)
@@ -1471,6 +1481,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteUser(childComplexity, args["id"].(int)), true
+	case "Mutation.recalculateUsage":
+		if e.ComplexityRoot.Mutation.RecalculateUsage == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_recalculateUsage_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RecalculateUsage(childComplexity, args["project"].(*string)), true
 	case "Mutation.refreshRobotSecret":
 		if e.ComplexityRoot.Mutation.RefreshRobotSecret == nil {
 			break
@@ -1898,6 +1919,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ProjectEdge.Node(childComplexity), true
+
+	case "ProjectUsage.differed":
+		if e.ComplexityRoot.ProjectUsage.Differed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProjectUsage.Differed(childComplexity), true
+	case "ProjectUsage.project":
+		if e.ComplexityRoot.ProjectUsage.Project == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProjectUsage.Project(childComplexity), true
+	case "ProjectUsage.recomputedBytes":
+		if e.ComplexityRoot.ProjectUsage.RecomputedBytes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProjectUsage.RecomputedBytes(childComplexity), true
+	case "ProjectUsage.storedBytes":
+		if e.ComplexityRoot.ProjectUsage.StoredBytes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProjectUsage.StoredBytes(childComplexity), true
 
 	case "Query.accessTokens":
 		if e.ComplexityRoot.Query.AccessTokens == nil {
@@ -2363,6 +2409,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SystemInfo.RobotPrefix(childComplexity), true
+	case "SystemInfo.storageBytesOnDisk":
+		if e.ComplexityRoot.SystemInfo.StorageBytesOnDisk == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SystemInfo.StorageBytesOnDisk(childComplexity), true
 	case "SystemInfo.storageDriver":
 		if e.ComplexityRoot.SystemInfo.StorageDriver == nil {
 			break
@@ -2713,6 +2765,8 @@ type SystemInfo {
   artifactCount: Int!
   "Distinct blob bytes held in the blob store (system admins only; 0 for others)."
   storedBytes: Int64!
+  "Bytes the storage backend really holds, walked from the store when asked (system admins only; 0 for others)."
+  storageBytesOnDisk: Int64!
   "What robot login names start with, e.g. robot$ in robot$team-a+ci."
   robotPrefix: String!
   "Days until a robot created without an expiry expires."
@@ -2809,6 +2863,23 @@ type Mutation {
 
   createAccessToken(input: CreateAccessTokenInput!): CreateAccessTokenPayload!
   revokeAccessToken(id: ID!): Boolean!
+
+  """
+  Recounts the used bytes of one project (or every project) from its
+  references, repairs the stored figure and says whether it differed.
+  System admins only.
+  """
+  recalculateUsage(project: String): [ProjectUsage!]!
+}
+
+"A project's used bytes before and after recalculateUsage."
+type ProjectUsage {
+  project: String!
+  "The figure stored before the recount."
+  storedBytes: Int64!
+  "The figure recounted from references, now stored."
+  recomputedBytes: Int64!
+  differed: Boolean!
 }
 `, BuiltIn: false},
 	{Name: "../../artifacts.graphql", Input: `# The registry's content in GraphQL: artifacts with their layers,
@@ -5804,6 +5875,20 @@ func (ec *executionContext) childFields_ProjectEdge(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type ProjectEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_ProjectUsage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "project":
+		return ec.fieldContext_ProjectUsage_project(ctx, field)
+	case "storedBytes":
+		return ec.fieldContext_ProjectUsage_storedBytes(ctx, field)
+	case "recomputedBytes":
+		return ec.fieldContext_ProjectUsage_recomputedBytes(ctx, field)
+	case "differed":
+		return ec.fieldContext_ProjectUsage_differed(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProjectUsage", field.Name)
+}
+
 func (ec *executionContext) childFields_Repository(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -5940,6 +6025,8 @@ func (ec *executionContext) childFields_SystemInfo(ctx context.Context, field gr
 		return ec.fieldContext_SystemInfo_artifactCount(ctx, field)
 	case "storedBytes":
 		return ec.fieldContext_SystemInfo_storedBytes(ctx, field)
+	case "storageBytesOnDisk":
+		return ec.fieldContext_SystemInfo_storageBytesOnDisk(ctx, field)
 	case "robotPrefix":
 		return ec.fieldContext_SystemInfo_robotPrefix(ctx, field)
 	case "robotDefaultExpiryDays":
@@ -6495,6 +6582,20 @@ func (ec *executionContext) field_Mutation_deleteUser_args(ctx context.Context, 
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_recalculateUsage_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "project",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["project"] = arg0
 	return args, nil
 }
 
@@ -10794,6 +10895,50 @@ func (ec *executionContext) fieldContext_Mutation_revokeAccessToken(ctx context.
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_recalculateUsage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_recalculateUsage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RecalculateUsage(ctx, fc.Args["project"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ProjectUsage) graphql.Marshaler {
+			return ec.marshalNProjectUsage2ᚕᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐProjectUsageᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_recalculateUsage(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProjectUsage(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_recalculateUsage_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_addArtifactLabel(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12698,6 +12843,98 @@ func (ec *executionContext) _ProjectEdge_cursor(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_ProjectEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ProjectEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _ProjectUsage_project(ctx context.Context, field graphql.CollectedField, obj *model.ProjectUsage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProjectUsage_project(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Project, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProjectUsage_project(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProjectUsage", field, false, false, "String")
+}
+
+func (ec *executionContext) _ProjectUsage_storedBytes(ctx context.Context, field graphql.CollectedField, obj *model.ProjectUsage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProjectUsage_storedBytes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StoredBytes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProjectUsage_storedBytes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProjectUsage", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _ProjectUsage_recomputedBytes(ctx context.Context, field graphql.CollectedField, obj *model.ProjectUsage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProjectUsage_recomputedBytes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RecomputedBytes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProjectUsage_recomputedBytes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProjectUsage", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _ProjectUsage_differed(ctx context.Context, field graphql.CollectedField, obj *model.ProjectUsage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProjectUsage_differed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Differed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProjectUsage_differed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProjectUsage", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _Query_node(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -14688,6 +14925,29 @@ func (ec *executionContext) _SystemInfo_storedBytes(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_SystemInfo_storedBytes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SystemInfo", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _SystemInfo_storageBytesOnDisk(ctx context.Context, field graphql.CollectedField, obj *model.SystemInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SystemInfo_storageBytesOnDisk(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StorageBytesOnDisk, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SystemInfo_storageBytesOnDisk(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SystemInfo", field, false, false, "Int64")
 }
 
@@ -25496,6 +25756,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "recalculateUsage":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_recalculateUsage(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "addArtifactLabel":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_addArtifactLabel(ctx, field)
@@ -26054,6 +26321,54 @@ func (ec *executionContext) _ProjectEdge(ctx context.Context, sel ast.SelectionS
 			}
 		case "cursor":
 			out.Values[i] = ec._ProjectEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var projectUsageImplementors = []string{"ProjectUsage"}
+
+func (ec *executionContext) _ProjectUsage(ctx context.Context, sel ast.SelectionSet, obj *model.ProjectUsage) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, projectUsageImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ProjectUsage")
+		case "project":
+			out.Values[i] = ec._ProjectUsage_project(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "storedBytes":
+			out.Values[i] = ec._ProjectUsage_storedBytes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "recomputedBytes":
+			out.Values[i] = ec._ProjectUsage_recomputedBytes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "differed":
+			out.Values[i] = ec._ProjectUsage_differed(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -26703,6 +27018,11 @@ func (ec *executionContext) _SystemInfo(ctx context.Context, sel ast.SelectionSe
 			}
 		case "storedBytes":
 			out.Values[i] = ec._SystemInfo_storedBytes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "storageBytesOnDisk":
+			out.Values[i] = ec._SystemInfo_storageBytesOnDisk(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -27941,6 +28261,30 @@ func (ec *executionContext) marshalNProjectOrderField2ᚖgithubᚗcomᚋberthᚑ
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) marshalNProjectUsage2ᚕᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐProjectUsageᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ProjectUsage) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNProjectUsage2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐProjectUsage(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNProjectUsage2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐProjectUsage(ctx context.Context, sel ast.SelectionSet, v *model.ProjectUsage) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ProjectUsage!")
+		return graphql.Null
+	}
+	return ec._ProjectUsage(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNProjectWhereInput2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐProjectWhereInput(ctx context.Context, v any) (*ent.ProjectWhereInput, error) {

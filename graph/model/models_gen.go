@@ -175,6 +175,16 @@ type Platform struct {
 	Variant      *string `json:"variant,omitempty"`
 }
 
+// A project's used bytes before and after recalculateUsage.
+type ProjectUsage struct {
+	Project string `json:"project"`
+	// The figure stored before the recount.
+	StoredBytes int64 `json:"storedBytes"`
+	// The figure recounted from references, now stored.
+	RecomputedBytes int64 `json:"recomputedBytes"`
+	Differed        bool  `json:"differed"`
+}
+
 type RemoveProjectMemberInput struct {
 	Project  string  `json:"project"`
 	Username *string `json:"username,omitempty"`
@@ -219,6 +229,8 @@ type SystemInfo struct {
 	ArtifactCount   int    `json:"artifactCount"`
 	// Distinct blob bytes held in the blob store (system admins only; 0 for others).
 	StoredBytes int64 `json:"storedBytes"`
+	// Bytes the storage backend really holds, walked from the store when asked (system admins only; 0 for others).
+	StorageBytesOnDisk int64 `json:"storageBytesOnDisk"`
 	// What robot login names start with, e.g. robot$ in robot$team-a+ci.
 	RobotPrefix string `json:"robotPrefix"`
 	// Days until a robot created without an expiry expires.

@@ -16,6 +16,7 @@ import (
 	"github.com/berth-registry/berth/ent/repository"
 	"github.com/berth-registry/berth/ent/repositoryblob"
 	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/database"
 	"github.com/berth-registry/berth/internal/errdefs"
 	"github.com/berth-registry/berth/internal/viewer"
 )
@@ -105,4 +106,58 @@ func refreshUsage(ctx context.Context, client *ent.Client, projectID int) (int64
 		}
 	}
 	return used, client.Project.UpdateOneID(projectID).SetUsedBytes(used).Exec(auth.Allow(ctx))
+}
+
+// ProjectUsage is a project's used bytes before and after a recount.
+type ProjectUsage struct {
+	Project           string
+	Stored, Recounted int64
+}
+
+// RecalculateUsage recounts the used bytes of project name (every project
+// when name is empty) from references, stores the result and returns both
+// figures. System admins only.
+func (s *Service) RecalculateUsage(ctx context.Context, name string) ([]ProjectUsage, error) {
+	if _, err := auth.RequireAdmin(ctx); err != nil {
+		return nil, err
+	}
+	sys := viewer.SystemContext(ctx)
+	q := s.client.Project.Query().Order(ent.Asc(project.FieldName))
+	if name != "" {
+		q.Where(project.Name(name))
+	}
+	ids, err := q.IDs(sys)
+	if err != nil {
+		return nil, err
+	}
+	if name != "" && len(ids) == 0 {
+		return nil, errdefs.NotFoundf("project %q does not exist", name)
+	}
+	out := make([]ProjectUsage, 0, len(ids))
+	for _, id := range ids {
+		var u ProjectUsage
+		err := database.WithTx(ctx, s.client, func(tx *ent.Tx) error {
+			p, err := lockProject(ctx, tx.Client(), id)
+			if err != nil {
+				return err
+			}
+			u.Project, u.Stored = p.Name, p.UsedBytes
+			u.Recounted, err = refreshUsage(ctx, tx.Client(), id)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, nil
+}
+
+// StorageBytesOnDisk walks the blob store and sums what it holds. System
+// admins only.
+func (s *Service) StorageBytesOnDisk(ctx context.Context) (int64, error) {
+	if _, err := auth.RequireAdminRead(ctx); err != nil {
+		return 0, err
+	}
+	return s.blobs.BytesOnDisk(ctx)
 }

@@ -261,6 +261,26 @@ func (b *Blobs) CancelUpload(ctx context.Context, id string) error {
 	return b.removeUpload(ctx, id)
 }
 
+// BytesOnDisk walks the whole store and sums the sizes of its files: what
+// the backend really holds, to set beside what the database records. It
+// reads every entry, so it is for an administrator's occasional look.
+func (b *Blobs) BytesOnDisk(ctx context.Context) (int64, error) {
+	var total int64
+	err := b.driver.Walk(ctx, "/", func(info FileInfo) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if !info.IsDir {
+			total += info.Size
+		}
+		return nil
+	})
+	if errors.Is(err, ErrNotFound) {
+		return 0, nil
+	}
+	return total, err
+}
+
 // Writable checks that the storage accepts, returns and deletes a small
 // file, for the readiness probe.
 func (b *Blobs) Writable(ctx context.Context) error {
