@@ -3,6 +3,7 @@ import {
   ActionIcon,
   Anchor,
   Badge,
+  Box,
   Button,
   Group,
   NumberInput,
@@ -28,6 +29,7 @@ import { useMutation, useQuery } from 'urql';
 import { graphql } from '@/gql';
 import type { ProjectPageQuery, RepositoryOrderField, OrderDirection } from '@/gql/graphql';
 import { EmptyState, ErrorState, NotFound, PageHeader, TableSkeleton } from '@/components/Page';
+import { QuotaBar } from '@/components/QuotaBar';
 import { Pager, usePager } from '@/components/Pager';
 import { RelativeTime } from '@/components/Time';
 import { Size } from '@/components/Size';
@@ -432,10 +434,15 @@ export function ProjectPage({ tab }: { tab: 'repositories' | ProjectTab }) {
           <>
             {project.description ? `${project.description} · ` : ''}
             {project.repositoryCount} repositor{project.repositoryCount === 1 ? 'y' : 'ies'} · <Size bytes={project.usedBytes} fz="sm" />
-            {project.quotaBytes > 0 ? ` of ${formatBytes(project.quotaBytes)} quota` : ''} · created <RelativeTime value={project.createdAt} fz="sm" />
+ · created <RelativeTime value={project.createdAt} fz="sm" />
           </>
         }
       />
+      {project.quotaBytes > 0 && (
+        <Box mb="md">
+          <QuotaBar used={project.usedBytes} quota={project.quotaBytes} />
+        </Box>
+      )}
       <Tabs value={tab} onChange={(v) => navigate(v === 'repositories' ? projectUrl(project.name) : projectUrl(project.name, v as ProjectTab))} mb="md" keepMounted={false}>
         <Tabs.List>
           <Tabs.Tab value="repositories" leftSection={<IconStack2 size={16} />}>

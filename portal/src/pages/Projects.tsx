@@ -1,5 +1,6 @@
 import { useEffect, useMemo, useState } from 'react';
-import { Anchor, Badge, Button, Group, Paper, Progress, SegmentedControl, Select, SimpleGrid, Stack, Table, Text, TextInput, ThemeIcon } from '@mantine/core';
+import { QuotaBar } from '@/components/QuotaBar';
+import { Anchor, Badge, Button, Group, Paper, SegmentedControl, Select, SimpleGrid, Stack, Table, Text, TextInput, ThemeIcon } from '@mantine/core';
 import { useDebouncedValue, useDisclosure } from '@mantine/hooks';
 import { IconDatabase, IconFolder, IconLock, IconPlus, IconSearch, IconStack2, IconWorld } from '@tabler/icons-react';
 import { Link } from 'react-router';
@@ -206,9 +207,7 @@ export function ProjectsPage() {
                       <Table.Td ta="right">{p.repositoryCount}</Table.Td>
                       <Table.Td>
                         <Size bytes={p.usedBytes} fz="sm" />
-                        {p.quotaBytes > 0 && (
-                          <Progress value={Math.min(100, (p.usedBytes / p.quotaBytes) * 100)} size="xs" mt={4} w={120} aria-label="Quota used" />
-                        )}
+                        <QuotaBar used={p.usedBytes} quota={p.quotaBytes} compact />
                       </Table.Td>
                       <Table.Td>
                         <RelativeTime value={p.createdAt} fz="sm" />
