@@ -23,6 +23,8 @@ type Blob struct {
 	Size int64 `json:"size,omitempty"`
 	// CreatedAt holds the value of the "created_at" field.
 	CreatedAt time.Time `json:"created_at,omitempty"`
+	// when the blob was last linked into a repository or stopped being referenced: garbage collection's grace period counts from here
+	LastUsedAt time.Time `json:"last_used_at,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the BlobQuery when eager-loading is set.
 	Edges        BlobEdges `json:"edges"`
@@ -70,7 +72,7 @@ func (*Blob) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullInt64)
 		case blob.FieldDigest:
 			values[i] = new(sql.NullString)
-		case blob.FieldCreatedAt:
+		case blob.FieldCreatedAt, blob.FieldLastUsedAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -110,6 +112,12 @@ func (_m *Blob) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field created_at", values[i])
 			} else if value.Valid {
 				_m.CreatedAt = value.Time
+			}
+		case blob.FieldLastUsedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field last_used_at", values[i])
+			} else if value.Valid {
+				_m.LastUsedAt = value.Time
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -165,6 +173,9 @@ func (_m *Blob) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("created_at=")
 	builder.WriteString(_m.CreatedAt.Format(time.ANSIC))
+	builder.WriteString(", ")
+	builder.WriteString("last_used_at=")
+	builder.WriteString(_m.LastUsedAt.Format(time.ANSIC))
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -50,6 +50,20 @@ func (_c *BlobCreate) SetNillableCreatedAt(v *time.Time) *BlobCreate {
 	return _c
 }
 
+// SetLastUsedAt sets the "last_used_at" field.
+func (_c *BlobCreate) SetLastUsedAt(v time.Time) *BlobCreate {
+	_c.mutation.SetLastUsedAt(v)
+	return _c
+}
+
+// SetNillableLastUsedAt sets the "last_used_at" field if the given value is not nil.
+func (_c *BlobCreate) SetNillableLastUsedAt(v *time.Time) *BlobCreate {
+	if v != nil {
+		_c.SetLastUsedAt(*v)
+	}
+	return _c
+}
+
 // AddLinkIDs adds the "links" edge to the RepositoryBlob entity by IDs.
 func (_c *BlobCreate) AddLinkIDs(ids ...int) *BlobCreate {
 	_c.mutation.AddLinkIDs(ids...)
@@ -119,6 +133,10 @@ func (_c *BlobCreate) defaults() {
 		v := blob.DefaultCreatedAt()
 		_c.mutation.SetCreatedAt(v)
 	}
+	if _, ok := _c.mutation.LastUsedAt(); !ok {
+		v := blob.DefaultLastUsedAt()
+		_c.mutation.SetLastUsedAt(v)
+	}
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -136,6 +154,9 @@ func (_c *BlobCreate) check() error {
 	}
 	if _, ok := _c.mutation.CreatedAt(); !ok {
 		return &ValidationError{Name: "created_at", err: errors.New(`ent: missing required field "Blob.created_at"`)}
+	}
+	if _, ok := _c.mutation.LastUsedAt(); !ok {
+		return &ValidationError{Name: "last_used_at", err: errors.New(`ent: missing required field "Blob.last_used_at"`)}
 	}
 	return nil
 }
@@ -175,6 +196,10 @@ func (_c *BlobCreate) createSpec() (*Blob, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.CreatedAt(); ok {
 		_spec.SetField(blob.FieldCreatedAt, field.TypeTime, value)
 		_node.CreatedAt = value
+	}
+	if value, ok := _c.mutation.LastUsedAt(); ok {
+		_spec.SetField(blob.FieldLastUsedAt, field.TypeTime, value)
+		_node.LastUsedAt = value
 	}
 	if nodes := _c.mutation.LinksIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -260,6 +285,18 @@ type (
 	}
 )
 
+// SetLastUsedAt sets the "last_used_at" field.
+func (u *BlobUpsert) SetLastUsedAt(v time.Time) *BlobUpsert {
+	u.Set(blob.FieldLastUsedAt, v)
+	return u
+}
+
+// UpdateLastUsedAt sets the "last_used_at" field to the value that was provided on create.
+func (u *BlobUpsert) UpdateLastUsedAt() *BlobUpsert {
+	u.SetExcluded(blob.FieldLastUsedAt)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -309,6 +346,20 @@ func (u *BlobUpsertOne) Update(set func(*BlobUpsert)) *BlobUpsertOne {
 		set(&BlobUpsert{UpdateSet: update})
 	}))
 	return u
+}
+
+// SetLastUsedAt sets the "last_used_at" field.
+func (u *BlobUpsertOne) SetLastUsedAt(v time.Time) *BlobUpsertOne {
+	return u.Update(func(s *BlobUpsert) {
+		s.SetLastUsedAt(v)
+	})
+}
+
+// UpdateLastUsedAt sets the "last_used_at" field to the value that was provided on create.
+func (u *BlobUpsertOne) UpdateLastUsedAt() *BlobUpsertOne {
+	return u.Update(func(s *BlobUpsert) {
+		s.UpdateLastUsedAt()
+	})
 }
 
 // Exec executes the query.
@@ -526,6 +577,20 @@ func (u *BlobUpsertBulk) Update(set func(*BlobUpsert)) *BlobUpsertBulk {
 		set(&BlobUpsert{UpdateSet: update})
 	}))
 	return u
+}
+
+// SetLastUsedAt sets the "last_used_at" field.
+func (u *BlobUpsertBulk) SetLastUsedAt(v time.Time) *BlobUpsertBulk {
+	return u.Update(func(s *BlobUpsert) {
+		s.SetLastUsedAt(v)
+	})
+}
+
+// UpdateLastUsedAt sets the "last_used_at" field to the value that was provided on create.
+func (u *BlobUpsertBulk) UpdateLastUsedAt() *BlobUpsertBulk {
+	return u.Update(func(s *BlobUpsert) {
+		s.UpdateLastUsedAt()
+	})
 }
 
 // Exec executes the query.

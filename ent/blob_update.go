@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
@@ -27,6 +28,20 @@ type BlobUpdate struct {
 // Where appends a list predicates to the BlobUpdate builder.
 func (_u *BlobUpdate) Where(ps ...predicate.Blob) *BlobUpdate {
 	_u.mutation.Where(ps...)
+	return _u
+}
+
+// SetLastUsedAt sets the "last_used_at" field.
+func (_u *BlobUpdate) SetLastUsedAt(v time.Time) *BlobUpdate {
+	_u.mutation.SetLastUsedAt(v)
+	return _u
+}
+
+// SetNillableLastUsedAt sets the "last_used_at" field if the given value is not nil.
+func (_u *BlobUpdate) SetNillableLastUsedAt(v *time.Time) *BlobUpdate {
+	if v != nil {
+		_u.SetLastUsedAt(*v)
+	}
 	return _u
 }
 
@@ -149,6 +164,9 @@ func (_u *BlobUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 			}
 		}
 	}
+	if value, ok := _u.mutation.LastUsedAt(); ok {
+		_spec.SetField(blob.FieldLastUsedAt, field.TypeTime, value)
+	}
 	if _u.mutation.LinksCleared() {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.O2M,
@@ -259,6 +277,20 @@ type BlobUpdateOne struct {
 	hooks     []Hook
 	mutation  *BlobMutation
 	modifiers []func(*sql.UpdateBuilder)
+}
+
+// SetLastUsedAt sets the "last_used_at" field.
+func (_u *BlobUpdateOne) SetLastUsedAt(v time.Time) *BlobUpdateOne {
+	_u.mutation.SetLastUsedAt(v)
+	return _u
+}
+
+// SetNillableLastUsedAt sets the "last_used_at" field if the given value is not nil.
+func (_u *BlobUpdateOne) SetNillableLastUsedAt(v *time.Time) *BlobUpdateOne {
+	if v != nil {
+		_u.SetLastUsedAt(*v)
+	}
+	return _u
 }
 
 // AddLinkIDs adds the "links" edge to the RepositoryBlob entity by IDs.
@@ -409,6 +441,9 @@ func (_u *BlobUpdateOne) sqlSave(ctx context.Context) (_node *Blob, err error) {
 				ps[i](selector)
 			}
 		}
+	}
+	if value, ok := _u.mutation.LastUsedAt(); ok {
+		_spec.SetField(blob.FieldLastUsedAt, field.TypeTime, value)
 	}
 	if _u.mutation.LinksCleared() {
 		edge := &sqlgraph.EdgeSpec{

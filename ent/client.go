@@ -20,7 +20,10 @@ import (
 	"github.com/berth-registry/berth/ent/artifactblob"
 	"github.com/berth-registry/berth/ent/auditlog"
 	"github.com/berth-registry/berth/ent/blob"
+	"github.com/berth-registry/berth/ent/change"
+	"github.com/berth-registry/berth/ent/garbagecollection"
 	"github.com/berth-registry/berth/ent/label"
+	"github.com/berth-registry/berth/ent/lease"
 	"github.com/berth-registry/berth/ent/member"
 	"github.com/berth-registry/berth/ent/project"
 	"github.com/berth-registry/berth/ent/repository"
@@ -50,8 +53,14 @@ type Client struct {
 	AuditLog *AuditLogClient
 	// Blob is the client for interacting with the Blob builders.
 	Blob *BlobClient
+	// Change is the client for interacting with the Change builders.
+	Change *ChangeClient
+	// GarbageCollection is the client for interacting with the GarbageCollection builders.
+	GarbageCollection *GarbageCollectionClient
 	// Label is the client for interacting with the Label builders.
 	Label *LabelClient
+	// Lease is the client for interacting with the Lease builders.
+	Lease *LeaseClient
 	// Member is the client for interacting with the Member builders.
 	Member *MemberClient
 	// Project is the client for interacting with the Project builders.
@@ -88,7 +97,10 @@ func (c *Client) init() {
 	c.ArtifactBlob = NewArtifactBlobClient(c.config)
 	c.AuditLog = NewAuditLogClient(c.config)
 	c.Blob = NewBlobClient(c.config)
+	c.Change = NewChangeClient(c.config)
+	c.GarbageCollection = NewGarbageCollectionClient(c.config)
 	c.Label = NewLabelClient(c.config)
+	c.Lease = NewLeaseClient(c.config)
 	c.Member = NewMemberClient(c.config)
 	c.Project = NewProjectClient(c.config)
 	c.Repository = NewRepositoryClient(c.config)
@@ -189,24 +201,27 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	cfg := c.config
 	cfg.driver = tx
 	return &Tx{
-		ctx:            ctx,
-		config:         cfg,
-		AccessToken:    NewAccessTokenClient(cfg),
-		Artifact:       NewArtifactClient(cfg),
-		ArtifactBlob:   NewArtifactBlobClient(cfg),
-		AuditLog:       NewAuditLogClient(cfg),
-		Blob:           NewBlobClient(cfg),
-		Label:          NewLabelClient(cfg),
-		Member:         NewMemberClient(cfg),
-		Project:        NewProjectClient(cfg),
-		Repository:     NewRepositoryClient(cfg),
-		RepositoryBlob: NewRepositoryBlobClient(cfg),
-		Robot:          NewRobotClient(cfg),
-		Session:        NewSessionClient(cfg),
-		Setting:        NewSettingClient(cfg),
-		Tag:            NewTagClient(cfg),
-		UploadSession:  NewUploadSessionClient(cfg),
-		User:           NewUserClient(cfg),
+		ctx:               ctx,
+		config:            cfg,
+		AccessToken:       NewAccessTokenClient(cfg),
+		Artifact:          NewArtifactClient(cfg),
+		ArtifactBlob:      NewArtifactBlobClient(cfg),
+		AuditLog:          NewAuditLogClient(cfg),
+		Blob:              NewBlobClient(cfg),
+		Change:            NewChangeClient(cfg),
+		GarbageCollection: NewGarbageCollectionClient(cfg),
+		Label:             NewLabelClient(cfg),
+		Lease:             NewLeaseClient(cfg),
+		Member:            NewMemberClient(cfg),
+		Project:           NewProjectClient(cfg),
+		Repository:        NewRepositoryClient(cfg),
+		RepositoryBlob:    NewRepositoryBlobClient(cfg),
+		Robot:             NewRobotClient(cfg),
+		Session:           NewSessionClient(cfg),
+		Setting:           NewSettingClient(cfg),
+		Tag:               NewTagClient(cfg),
+		UploadSession:     NewUploadSessionClient(cfg),
+		User:              NewUserClient(cfg),
 	}, nil
 }
 
@@ -224,24 +239,27 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	cfg := c.config
 	cfg.driver = &txDriver{tx: tx, drv: c.driver}
 	return &Tx{
-		ctx:            ctx,
-		config:         cfg,
-		AccessToken:    NewAccessTokenClient(cfg),
-		Artifact:       NewArtifactClient(cfg),
-		ArtifactBlob:   NewArtifactBlobClient(cfg),
-		AuditLog:       NewAuditLogClient(cfg),
-		Blob:           NewBlobClient(cfg),
-		Label:          NewLabelClient(cfg),
-		Member:         NewMemberClient(cfg),
-		Project:        NewProjectClient(cfg),
-		Repository:     NewRepositoryClient(cfg),
-		RepositoryBlob: NewRepositoryBlobClient(cfg),
-		Robot:          NewRobotClient(cfg),
-		Session:        NewSessionClient(cfg),
-		Setting:        NewSettingClient(cfg),
-		Tag:            NewTagClient(cfg),
-		UploadSession:  NewUploadSessionClient(cfg),
-		User:           NewUserClient(cfg),
+		ctx:               ctx,
+		config:            cfg,
+		AccessToken:       NewAccessTokenClient(cfg),
+		Artifact:          NewArtifactClient(cfg),
+		ArtifactBlob:      NewArtifactBlobClient(cfg),
+		AuditLog:          NewAuditLogClient(cfg),
+		Blob:              NewBlobClient(cfg),
+		Change:            NewChangeClient(cfg),
+		GarbageCollection: NewGarbageCollectionClient(cfg),
+		Label:             NewLabelClient(cfg),
+		Lease:             NewLeaseClient(cfg),
+		Member:            NewMemberClient(cfg),
+		Project:           NewProjectClient(cfg),
+		Repository:        NewRepositoryClient(cfg),
+		RepositoryBlob:    NewRepositoryBlobClient(cfg),
+		Robot:             NewRobotClient(cfg),
+		Session:           NewSessionClient(cfg),
+		Setting:           NewSettingClient(cfg),
+		Tag:               NewTagClient(cfg),
+		UploadSession:     NewUploadSessionClient(cfg),
+		User:              NewUserClient(cfg),
 	}, nil
 }
 
@@ -271,9 +289,10 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.AccessToken, c.Artifact, c.ArtifactBlob, c.AuditLog, c.Blob, c.Label,
-		c.Member, c.Project, c.Repository, c.RepositoryBlob, c.Robot, c.Session,
-		c.Setting, c.Tag, c.UploadSession, c.User,
+		c.AccessToken, c.Artifact, c.ArtifactBlob, c.AuditLog, c.Blob, c.Change,
+		c.GarbageCollection, c.Label, c.Lease, c.Member, c.Project, c.Repository,
+		c.RepositoryBlob, c.Robot, c.Session, c.Setting, c.Tag, c.UploadSession,
+		c.User,
 	} {
 		n.Use(hooks...)
 	}
@@ -283,9 +302,10 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.AccessToken, c.Artifact, c.ArtifactBlob, c.AuditLog, c.Blob, c.Label,
-		c.Member, c.Project, c.Repository, c.RepositoryBlob, c.Robot, c.Session,
-		c.Setting, c.Tag, c.UploadSession, c.User,
+		c.AccessToken, c.Artifact, c.ArtifactBlob, c.AuditLog, c.Blob, c.Change,
+		c.GarbageCollection, c.Label, c.Lease, c.Member, c.Project, c.Repository,
+		c.RepositoryBlob, c.Robot, c.Session, c.Setting, c.Tag, c.UploadSession,
+		c.User,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -304,8 +324,14 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.AuditLog.mutate(ctx, m)
 	case *BlobMutation:
 		return c.Blob.mutate(ctx, m)
+	case *ChangeMutation:
+		return c.Change.mutate(ctx, m)
+	case *GarbageCollectionMutation:
+		return c.GarbageCollection.mutate(ctx, m)
 	case *LabelMutation:
 		return c.Label.mutate(ctx, m)
+	case *LeaseMutation:
+		return c.Lease.mutate(ctx, m)
 	case *MemberMutation:
 		return c.Member.mutate(ctx, m)
 	case *ProjectMutation:
@@ -1175,6 +1201,274 @@ func (c *BlobClient) mutate(ctx context.Context, m *BlobMutation) (Value, error)
 	}
 }
 
+// ChangeClient is a client for the Change schema.
+type ChangeClient struct {
+	config
+}
+
+// NewChangeClient returns a client for the Change from the given config.
+func NewChangeClient(c config) *ChangeClient {
+	return &ChangeClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `change.Hooks(f(g(h())))`.
+func (c *ChangeClient) Use(hooks ...Hook) {
+	c.hooks.Change = append(c.hooks.Change, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `change.Intercept(f(g(h())))`.
+func (c *ChangeClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Change = append(c.inters.Change, interceptors...)
+}
+
+// Create returns a builder for creating a Change entity.
+func (c *ChangeClient) Create() *ChangeCreate {
+	mutation := newChangeMutation(c.config, OpCreate)
+	return &ChangeCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Change entities.
+func (c *ChangeClient) CreateBulk(builders ...*ChangeCreate) *ChangeCreateBulk {
+	return &ChangeCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ChangeClient) MapCreateBulk(slice any, setFunc func(*ChangeCreate, int)) *ChangeCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ChangeCreateBulk{err: fmt.Errorf("calling to ChangeClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ChangeCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ChangeCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Change.
+func (c *ChangeClient) Update() *ChangeUpdate {
+	mutation := newChangeMutation(c.config, OpUpdate)
+	return &ChangeUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ChangeClient) UpdateOne(_m *Change) *ChangeUpdateOne {
+	mutation := newChangeMutation(c.config, OpUpdateOne, withChange(_m))
+	return &ChangeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ChangeClient) UpdateOneID(id int) *ChangeUpdateOne {
+	mutation := newChangeMutation(c.config, OpUpdateOne, withChangeID(id))
+	return &ChangeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Change.
+func (c *ChangeClient) Delete() *ChangeDelete {
+	mutation := newChangeMutation(c.config, OpDelete)
+	return &ChangeDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ChangeClient) DeleteOne(_m *Change) *ChangeDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ChangeClient) DeleteOneID(id int) *ChangeDeleteOne {
+	builder := c.Delete().Where(change.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ChangeDeleteOne{builder}
+}
+
+// Query returns a query builder for Change.
+func (c *ChangeClient) Query() *ChangeQuery {
+	return &ChangeQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeChange},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Change entity by its id.
+func (c *ChangeClient) Get(ctx context.Context, id int) (*Change, error) {
+	return c.Query().Where(change.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ChangeClient) GetX(ctx context.Context, id int) *Change {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *ChangeClient) Hooks() []Hook {
+	hooks := c.hooks.Change
+	return append(hooks[:len(hooks):len(hooks)], change.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ChangeClient) Interceptors() []Interceptor {
+	return c.inters.Change
+}
+
+func (c *ChangeClient) mutate(ctx context.Context, m *ChangeMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ChangeCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ChangeUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ChangeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ChangeDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Change mutation op: %q", m.Op())
+	}
+}
+
+// GarbageCollectionClient is a client for the GarbageCollection schema.
+type GarbageCollectionClient struct {
+	config
+}
+
+// NewGarbageCollectionClient returns a client for the GarbageCollection from the given config.
+func NewGarbageCollectionClient(c config) *GarbageCollectionClient {
+	return &GarbageCollectionClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `garbagecollection.Hooks(f(g(h())))`.
+func (c *GarbageCollectionClient) Use(hooks ...Hook) {
+	c.hooks.GarbageCollection = append(c.hooks.GarbageCollection, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `garbagecollection.Intercept(f(g(h())))`.
+func (c *GarbageCollectionClient) Intercept(interceptors ...Interceptor) {
+	c.inters.GarbageCollection = append(c.inters.GarbageCollection, interceptors...)
+}
+
+// Create returns a builder for creating a GarbageCollection entity.
+func (c *GarbageCollectionClient) Create() *GarbageCollectionCreate {
+	mutation := newGarbageCollectionMutation(c.config, OpCreate)
+	return &GarbageCollectionCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of GarbageCollection entities.
+func (c *GarbageCollectionClient) CreateBulk(builders ...*GarbageCollectionCreate) *GarbageCollectionCreateBulk {
+	return &GarbageCollectionCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *GarbageCollectionClient) MapCreateBulk(slice any, setFunc func(*GarbageCollectionCreate, int)) *GarbageCollectionCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &GarbageCollectionCreateBulk{err: fmt.Errorf("calling to GarbageCollectionClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*GarbageCollectionCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &GarbageCollectionCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for GarbageCollection.
+func (c *GarbageCollectionClient) Update() *GarbageCollectionUpdate {
+	mutation := newGarbageCollectionMutation(c.config, OpUpdate)
+	return &GarbageCollectionUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *GarbageCollectionClient) UpdateOne(_m *GarbageCollection) *GarbageCollectionUpdateOne {
+	mutation := newGarbageCollectionMutation(c.config, OpUpdateOne, withGarbageCollection(_m))
+	return &GarbageCollectionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *GarbageCollectionClient) UpdateOneID(id int) *GarbageCollectionUpdateOne {
+	mutation := newGarbageCollectionMutation(c.config, OpUpdateOne, withGarbageCollectionID(id))
+	return &GarbageCollectionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for GarbageCollection.
+func (c *GarbageCollectionClient) Delete() *GarbageCollectionDelete {
+	mutation := newGarbageCollectionMutation(c.config, OpDelete)
+	return &GarbageCollectionDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *GarbageCollectionClient) DeleteOne(_m *GarbageCollection) *GarbageCollectionDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *GarbageCollectionClient) DeleteOneID(id int) *GarbageCollectionDeleteOne {
+	builder := c.Delete().Where(garbagecollection.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &GarbageCollectionDeleteOne{builder}
+}
+
+// Query returns a query builder for GarbageCollection.
+func (c *GarbageCollectionClient) Query() *GarbageCollectionQuery {
+	return &GarbageCollectionQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeGarbageCollection},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a GarbageCollection entity by its id.
+func (c *GarbageCollectionClient) Get(ctx context.Context, id int) (*GarbageCollection, error) {
+	return c.Query().Where(garbagecollection.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *GarbageCollectionClient) GetX(ctx context.Context, id int) *GarbageCollection {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *GarbageCollectionClient) Hooks() []Hook {
+	hooks := c.hooks.GarbageCollection
+	return append(hooks[:len(hooks):len(hooks)], garbagecollection.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *GarbageCollectionClient) Interceptors() []Interceptor {
+	return c.inters.GarbageCollection
+}
+
+func (c *GarbageCollectionClient) mutate(ctx context.Context, m *GarbageCollectionMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&GarbageCollectionCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&GarbageCollectionUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&GarbageCollectionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&GarbageCollectionDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown GarbageCollection mutation op: %q", m.Op())
+	}
+}
+
 // LabelClient is a client for the Label schema.
 type LabelClient struct {
 	config
@@ -1338,6 +1632,139 @@ func (c *LabelClient) mutate(ctx context.Context, m *LabelMutation) (Value, erro
 		return (&LabelDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Label mutation op: %q", m.Op())
+	}
+}
+
+// LeaseClient is a client for the Lease schema.
+type LeaseClient struct {
+	config
+}
+
+// NewLeaseClient returns a client for the Lease from the given config.
+func NewLeaseClient(c config) *LeaseClient {
+	return &LeaseClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `lease.Hooks(f(g(h())))`.
+func (c *LeaseClient) Use(hooks ...Hook) {
+	c.hooks.Lease = append(c.hooks.Lease, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `lease.Intercept(f(g(h())))`.
+func (c *LeaseClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Lease = append(c.inters.Lease, interceptors...)
+}
+
+// Create returns a builder for creating a Lease entity.
+func (c *LeaseClient) Create() *LeaseCreate {
+	mutation := newLeaseMutation(c.config, OpCreate)
+	return &LeaseCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Lease entities.
+func (c *LeaseClient) CreateBulk(builders ...*LeaseCreate) *LeaseCreateBulk {
+	return &LeaseCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *LeaseClient) MapCreateBulk(slice any, setFunc func(*LeaseCreate, int)) *LeaseCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &LeaseCreateBulk{err: fmt.Errorf("calling to LeaseClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*LeaseCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &LeaseCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Lease.
+func (c *LeaseClient) Update() *LeaseUpdate {
+	mutation := newLeaseMutation(c.config, OpUpdate)
+	return &LeaseUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *LeaseClient) UpdateOne(_m *Lease) *LeaseUpdateOne {
+	mutation := newLeaseMutation(c.config, OpUpdateOne, withLease(_m))
+	return &LeaseUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *LeaseClient) UpdateOneID(id int) *LeaseUpdateOne {
+	mutation := newLeaseMutation(c.config, OpUpdateOne, withLeaseID(id))
+	return &LeaseUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Lease.
+func (c *LeaseClient) Delete() *LeaseDelete {
+	mutation := newLeaseMutation(c.config, OpDelete)
+	return &LeaseDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *LeaseClient) DeleteOne(_m *Lease) *LeaseDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *LeaseClient) DeleteOneID(id int) *LeaseDeleteOne {
+	builder := c.Delete().Where(lease.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &LeaseDeleteOne{builder}
+}
+
+// Query returns a query builder for Lease.
+func (c *LeaseClient) Query() *LeaseQuery {
+	return &LeaseQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeLease},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Lease entity by its id.
+func (c *LeaseClient) Get(ctx context.Context, id int) (*Lease, error) {
+	return c.Query().Where(lease.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *LeaseClient) GetX(ctx context.Context, id int) *Lease {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *LeaseClient) Hooks() []Hook {
+	return c.hooks.Lease
+}
+
+// Interceptors returns the client interceptors.
+func (c *LeaseClient) Interceptors() []Interceptor {
+	return c.inters.Lease
+}
+
+func (c *LeaseClient) mutate(ctx context.Context, m *LeaseMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&LeaseCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&LeaseUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&LeaseUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&LeaseDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Lease mutation op: %q", m.Op())
 	}
 }
 
@@ -2986,14 +3413,14 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		AccessToken, Artifact, ArtifactBlob, AuditLog, Blob, Label, Member, Project,
-		Repository, RepositoryBlob, Robot, Session, Setting, Tag, UploadSession,
-		User []ent.Hook
+		AccessToken, Artifact, ArtifactBlob, AuditLog, Blob, Change, GarbageCollection,
+		Label, Lease, Member, Project, Repository, RepositoryBlob, Robot, Session,
+		Setting, Tag, UploadSession, User []ent.Hook
 	}
 	inters struct {
-		AccessToken, Artifact, ArtifactBlob, AuditLog, Blob, Label, Member, Project,
-		Repository, RepositoryBlob, Robot, Session, Setting, Tag, UploadSession,
-		User []ent.Interceptor
+		AccessToken, Artifact, ArtifactBlob, AuditLog, Blob, Change, GarbageCollection,
+		Label, Lease, Member, Project, Repository, RepositoryBlob, Robot, Session,
+		Setting, Tag, UploadSession, User []ent.Interceptor
 	}
 )
 

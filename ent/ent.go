@@ -17,7 +17,10 @@ import (
 	"github.com/berth-registry/berth/ent/artifactblob"
 	"github.com/berth-registry/berth/ent/auditlog"
 	"github.com/berth-registry/berth/ent/blob"
+	"github.com/berth-registry/berth/ent/change"
+	"github.com/berth-registry/berth/ent/garbagecollection"
 	"github.com/berth-registry/berth/ent/label"
+	"github.com/berth-registry/berth/ent/lease"
 	"github.com/berth-registry/berth/ent/member"
 	"github.com/berth-registry/berth/ent/project"
 	"github.com/berth-registry/berth/ent/repository"
@@ -88,22 +91,25 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			accesstoken.Table:    accesstoken.ValidColumn,
-			artifact.Table:       artifact.ValidColumn,
-			artifactblob.Table:   artifactblob.ValidColumn,
-			auditlog.Table:       auditlog.ValidColumn,
-			blob.Table:           blob.ValidColumn,
-			label.Table:          label.ValidColumn,
-			member.Table:         member.ValidColumn,
-			project.Table:        project.ValidColumn,
-			repository.Table:     repository.ValidColumn,
-			repositoryblob.Table: repositoryblob.ValidColumn,
-			robot.Table:          robot.ValidColumn,
-			session.Table:        session.ValidColumn,
-			setting.Table:        setting.ValidColumn,
-			tag.Table:            tag.ValidColumn,
-			uploadsession.Table:  uploadsession.ValidColumn,
-			user.Table:           user.ValidColumn,
+			accesstoken.Table:       accesstoken.ValidColumn,
+			artifact.Table:          artifact.ValidColumn,
+			artifactblob.Table:      artifactblob.ValidColumn,
+			auditlog.Table:          auditlog.ValidColumn,
+			blob.Table:              blob.ValidColumn,
+			change.Table:            change.ValidColumn,
+			garbagecollection.Table: garbagecollection.ValidColumn,
+			label.Table:             label.ValidColumn,
+			lease.Table:             lease.ValidColumn,
+			member.Table:            member.ValidColumn,
+			project.Table:           project.ValidColumn,
+			repository.Table:        repository.ValidColumn,
+			repositoryblob.Table:    repositoryblob.ValidColumn,
+			robot.Table:             robot.ValidColumn,
+			session.Table:           session.ValidColumn,
+			setting.Table:           setting.ValidColumn,
+			tag.Table:               tag.ValidColumn,
+			uploadsession.Table:     uploadsession.ValidColumn,
+			user.Table:              user.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

@@ -8,7 +8,10 @@ import (
 	"github.com/berth-registry/berth/ent/artifactblob"
 	"github.com/berth-registry/berth/ent/auditlog"
 	"github.com/berth-registry/berth/ent/blob"
+	"github.com/berth-registry/berth/ent/change"
+	"github.com/berth-registry/berth/ent/garbagecollection"
 	"github.com/berth-registry/berth/ent/label"
+	"github.com/berth-registry/berth/ent/lease"
 	"github.com/berth-registry/berth/ent/member"
 	"github.com/berth-registry/berth/ent/predicate"
 	"github.com/berth-registry/berth/ent/project"
@@ -29,7 +32,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 16)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 19)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   accesstoken.Table,
@@ -123,12 +126,59 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "Blob",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			blob.FieldDigest:    {Type: field.TypeString, Column: blob.FieldDigest},
-			blob.FieldSize:      {Type: field.TypeInt64, Column: blob.FieldSize},
-			blob.FieldCreatedAt: {Type: field.TypeTime, Column: blob.FieldCreatedAt},
+			blob.FieldDigest:     {Type: field.TypeString, Column: blob.FieldDigest},
+			blob.FieldSize:       {Type: field.TypeInt64, Column: blob.FieldSize},
+			blob.FieldCreatedAt:  {Type: field.TypeTime, Column: blob.FieldCreatedAt},
+			blob.FieldLastUsedAt: {Type: field.TypeTime, Column: blob.FieldLastUsedAt},
 		},
 	}
 	graph.Nodes[5] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   change.Table,
+			Columns: change.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: change.FieldID,
+			},
+		},
+		Type: "Change",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			change.FieldOperation:  {Type: field.TypeEnum, Column: change.FieldOperation},
+			change.FieldProject:    {Type: field.TypeString, Column: change.FieldProject},
+			change.FieldRepository: {Type: field.TypeString, Column: change.FieldRepository},
+			change.FieldDigest:     {Type: field.TypeString, Column: change.FieldDigest},
+			change.FieldMediaType:  {Type: field.TypeString, Column: change.FieldMediaType},
+			change.FieldTags:       {Type: field.TypeJSON, Column: change.FieldTags},
+			change.FieldSize:       {Type: field.TypeInt64, Column: change.FieldSize},
+			change.FieldActor:      {Type: field.TypeString, Column: change.FieldActor},
+			change.FieldCreatedAt:  {Type: field.TypeTime, Column: change.FieldCreatedAt},
+		},
+	}
+	graph.Nodes[6] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   garbagecollection.Table,
+			Columns: garbagecollection.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: garbagecollection.FieldID,
+			},
+		},
+		Type: "GarbageCollection",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			garbagecollection.FieldStatus:           {Type: field.TypeEnum, Column: garbagecollection.FieldStatus},
+			garbagecollection.FieldDryRun:           {Type: field.TypeBool, Column: garbagecollection.FieldDryRun},
+			garbagecollection.FieldDeleteUntagged:   {Type: field.TypeBool, Column: garbagecollection.FieldDeleteUntagged},
+			garbagecollection.FieldGraceSeconds:     {Type: field.TypeInt64, Column: garbagecollection.FieldGraceSeconds},
+			garbagecollection.FieldTriggeredBy:      {Type: field.TypeString, Column: garbagecollection.FieldTriggeredBy},
+			garbagecollection.FieldStartedAt:        {Type: field.TypeTime, Column: garbagecollection.FieldStartedAt},
+			garbagecollection.FieldFinishedAt:       {Type: field.TypeTime, Column: garbagecollection.FieldFinishedAt},
+			garbagecollection.FieldBlobsDeleted:     {Type: field.TypeInt, Column: garbagecollection.FieldBlobsDeleted},
+			garbagecollection.FieldBytesFreed:       {Type: field.TypeInt64, Column: garbagecollection.FieldBytesFreed},
+			garbagecollection.FieldArtifactsDeleted: {Type: field.TypeInt, Column: garbagecollection.FieldArtifactsDeleted},
+			garbagecollection.FieldLog:              {Type: field.TypeString, Column: garbagecollection.FieldLog},
+		},
+	}
+	graph.Nodes[7] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   label.Table,
 			Columns: label.Columns,
@@ -148,7 +198,23 @@ var schemaGraph = func() *sqlgraph.Schema {
 			label.FieldProjectID:   {Type: field.TypeInt, Column: label.FieldProjectID},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[8] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   lease.Table,
+			Columns: lease.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: lease.FieldID,
+			},
+		},
+		Type: "Lease",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			lease.FieldName:      {Type: field.TypeString, Column: lease.FieldName},
+			lease.FieldHolder:    {Type: field.TypeString, Column: lease.FieldHolder},
+			lease.FieldExpiresAt: {Type: field.TypeTime, Column: lease.FieldExpiresAt},
+		},
+	}
+	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   member.Table,
 			Columns: member.Columns,
@@ -167,7 +233,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			member.FieldRole:      {Type: field.TypeEnum, Column: member.FieldRole},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   project.Table,
 			Columns: project.Columns,
@@ -187,7 +253,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			project.FieldUsedBytes:   {Type: field.TypeInt64, Column: project.FieldUsedBytes},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   repository.Table,
 			Columns: repository.Columns,
@@ -207,7 +273,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			repository.FieldPushedAt:    {Type: field.TypeTime, Column: repository.FieldPushedAt},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   repositoryblob.Table,
 			Columns: repositoryblob.Columns,
@@ -223,7 +289,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			repositoryblob.FieldCreatedAt:    {Type: field.TypeTime, Column: repositoryblob.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   robot.Table,
 			Columns: robot.Columns,
@@ -248,7 +314,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			robot.FieldLastUsedAt:  {Type: field.TypeTime, Column: robot.FieldLastUsedAt},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   session.Table,
 			Columns: session.Columns,
@@ -266,7 +332,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			session.FieldCreatedAt: {Type: field.TypeTime, Column: session.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   setting.Table,
 			Columns: setting.Columns,
@@ -282,7 +348,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			setting.FieldUpdatedAt: {Type: field.TypeTime, Column: setting.FieldUpdatedAt},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   tag.Table,
 			Columns: tag.Columns,
@@ -300,7 +366,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			tag.FieldArtifactID:   {Type: field.TypeInt, Column: tag.FieldArtifactID},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   uploadsession.Table,
 			Columns: uploadsession.Columns,
@@ -322,7 +388,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			uploadsession.FieldUpdatedAt:   {Type: field.TypeTime, Column: uploadsession.FieldUpdatedAt},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -1231,6 +1297,11 @@ func (f *BlobFilter) WhereCreatedAt(p entql.TimeP) {
 	f.Where(p.Field(blob.FieldCreatedAt))
 }
 
+// WhereLastUsedAt applies the entql time.Time predicate on the last_used_at field.
+func (f *BlobFilter) WhereLastUsedAt(p entql.TimeP) {
+	f.Where(p.Field(blob.FieldLastUsedAt))
+}
+
 // WhereHasLinks applies a predicate to check if query has an edge links.
 func (f *BlobFilter) WhereHasLinks() {
 	f.Where(entql.HasEdge("links"))
@@ -1257,6 +1328,186 @@ func (f *BlobFilter) WhereHasRefsWith(preds ...predicate.ArtifactBlob) {
 			p(s)
 		}
 	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *ChangeQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ChangeQuery builder.
+func (_q *ChangeQuery) Filter() *ChangeFilter {
+	return &ChangeFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ChangeMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ChangeMutation builder.
+func (m *ChangeMutation) Filter() *ChangeFilter {
+	return &ChangeFilter{config: m.config, predicateAdder: m}
+}
+
+// ChangeFilter provides a generic filtering capability at runtime for ChangeQuery.
+type ChangeFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ChangeFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *ChangeFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(change.FieldID))
+}
+
+// WhereOperation applies the entql string predicate on the operation field.
+func (f *ChangeFilter) WhereOperation(p entql.StringP) {
+	f.Where(p.Field(change.FieldOperation))
+}
+
+// WhereProject applies the entql string predicate on the project field.
+func (f *ChangeFilter) WhereProject(p entql.StringP) {
+	f.Where(p.Field(change.FieldProject))
+}
+
+// WhereRepository applies the entql string predicate on the repository field.
+func (f *ChangeFilter) WhereRepository(p entql.StringP) {
+	f.Where(p.Field(change.FieldRepository))
+}
+
+// WhereDigest applies the entql string predicate on the digest field.
+func (f *ChangeFilter) WhereDigest(p entql.StringP) {
+	f.Where(p.Field(change.FieldDigest))
+}
+
+// WhereMediaType applies the entql string predicate on the media_type field.
+func (f *ChangeFilter) WhereMediaType(p entql.StringP) {
+	f.Where(p.Field(change.FieldMediaType))
+}
+
+// WhereTags applies the entql json.RawMessage predicate on the tags field.
+func (f *ChangeFilter) WhereTags(p entql.BytesP) {
+	f.Where(p.Field(change.FieldTags))
+}
+
+// WhereSize applies the entql int64 predicate on the size field.
+func (f *ChangeFilter) WhereSize(p entql.Int64P) {
+	f.Where(p.Field(change.FieldSize))
+}
+
+// WhereActor applies the entql string predicate on the actor field.
+func (f *ChangeFilter) WhereActor(p entql.StringP) {
+	f.Where(p.Field(change.FieldActor))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *ChangeFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(change.FieldCreatedAt))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *GarbageCollectionQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the GarbageCollectionQuery builder.
+func (_q *GarbageCollectionQuery) Filter() *GarbageCollectionFilter {
+	return &GarbageCollectionFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *GarbageCollectionMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the GarbageCollectionMutation builder.
+func (m *GarbageCollectionMutation) Filter() *GarbageCollectionFilter {
+	return &GarbageCollectionFilter{config: m.config, predicateAdder: m}
+}
+
+// GarbageCollectionFilter provides a generic filtering capability at runtime for GarbageCollectionQuery.
+type GarbageCollectionFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *GarbageCollectionFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *GarbageCollectionFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(garbagecollection.FieldID))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *GarbageCollectionFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(garbagecollection.FieldStatus))
+}
+
+// WhereDryRun applies the entql bool predicate on the dry_run field.
+func (f *GarbageCollectionFilter) WhereDryRun(p entql.BoolP) {
+	f.Where(p.Field(garbagecollection.FieldDryRun))
+}
+
+// WhereDeleteUntagged applies the entql bool predicate on the delete_untagged field.
+func (f *GarbageCollectionFilter) WhereDeleteUntagged(p entql.BoolP) {
+	f.Where(p.Field(garbagecollection.FieldDeleteUntagged))
+}
+
+// WhereGraceSeconds applies the entql int64 predicate on the grace_seconds field.
+func (f *GarbageCollectionFilter) WhereGraceSeconds(p entql.Int64P) {
+	f.Where(p.Field(garbagecollection.FieldGraceSeconds))
+}
+
+// WhereTriggeredBy applies the entql string predicate on the triggered_by field.
+func (f *GarbageCollectionFilter) WhereTriggeredBy(p entql.StringP) {
+	f.Where(p.Field(garbagecollection.FieldTriggeredBy))
+}
+
+// WhereStartedAt applies the entql time.Time predicate on the started_at field.
+func (f *GarbageCollectionFilter) WhereStartedAt(p entql.TimeP) {
+	f.Where(p.Field(garbagecollection.FieldStartedAt))
+}
+
+// WhereFinishedAt applies the entql time.Time predicate on the finished_at field.
+func (f *GarbageCollectionFilter) WhereFinishedAt(p entql.TimeP) {
+	f.Where(p.Field(garbagecollection.FieldFinishedAt))
+}
+
+// WhereBlobsDeleted applies the entql int predicate on the blobs_deleted field.
+func (f *GarbageCollectionFilter) WhereBlobsDeleted(p entql.IntP) {
+	f.Where(p.Field(garbagecollection.FieldBlobsDeleted))
+}
+
+// WhereBytesFreed applies the entql int64 predicate on the bytes_freed field.
+func (f *GarbageCollectionFilter) WhereBytesFreed(p entql.Int64P) {
+	f.Where(p.Field(garbagecollection.FieldBytesFreed))
+}
+
+// WhereArtifactsDeleted applies the entql int predicate on the artifacts_deleted field.
+func (f *GarbageCollectionFilter) WhereArtifactsDeleted(p entql.IntP) {
+	f.Where(p.Field(garbagecollection.FieldArtifactsDeleted))
+}
+
+// WhereLog applies the entql string predicate on the log field.
+func (f *GarbageCollectionFilter) WhereLog(p entql.StringP) {
+	f.Where(p.Field(garbagecollection.FieldLog))
 }
 
 // addPredicate implements the predicateAdder interface.
@@ -1288,7 +1539,7 @@ type LabelFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LabelFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1363,6 +1614,61 @@ func (f *LabelFilter) WhereHasArtifactsWith(preds ...predicate.Artifact) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *LeaseQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the LeaseQuery builder.
+func (_q *LeaseQuery) Filter() *LeaseFilter {
+	return &LeaseFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *LeaseMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the LeaseMutation builder.
+func (m *LeaseMutation) Filter() *LeaseFilter {
+	return &LeaseFilter{config: m.config, predicateAdder: m}
+}
+
+// LeaseFilter provides a generic filtering capability at runtime for LeaseQuery.
+type LeaseFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *LeaseFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *LeaseFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(lease.FieldID))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *LeaseFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(lease.FieldName))
+}
+
+// WhereHolder applies the entql string predicate on the holder field.
+func (f *LeaseFilter) WhereHolder(p entql.StringP) {
+	f.Where(p.Field(lease.FieldHolder))
+}
+
+// WhereExpiresAt applies the entql time.Time predicate on the expires_at field.
+func (f *LeaseFilter) WhereExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(lease.FieldExpiresAt))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *MemberQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -1391,7 +1697,7 @@ type MemberFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MemberFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1489,7 +1795,7 @@ type ProjectFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProjectFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1620,7 +1926,7 @@ type RepositoryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RepositoryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1751,7 +2057,7 @@ type RepositoryBlobFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RepositoryBlobFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1834,7 +2140,7 @@ type RobotFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RobotFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1948,7 +2254,7 @@ type SessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2027,7 +2333,7 @@ type SettingFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SettingFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2082,7 +2388,7 @@ type TagFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TagFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2175,7 +2481,7 @@ type UploadSessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UploadSessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2260,7 +2566,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

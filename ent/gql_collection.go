@@ -13,6 +13,7 @@ import (
 	"github.com/berth-registry/berth/ent/accesstoken"
 	"github.com/berth-registry/berth/ent/artifact"
 	"github.com/berth-registry/berth/ent/auditlog"
+	"github.com/berth-registry/berth/ent/garbagecollection"
 	"github.com/berth-registry/berth/ent/label"
 	"github.com/berth-registry/berth/ent/member"
 	"github.com/berth-registry/berth/ent/project"
@@ -456,6 +457,140 @@ func newAuditLogPaginateArgs(rv map[string]any) *auditlogPaginateArgs {
 	}
 	if v, ok := rv[whereField].(*AuditLogWhereInput); ok {
 		args.opts = append(args.opts, WithAuditLogFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *GarbageCollectionQuery) CollectFields(ctx context.Context, satisfies ...string) (*GarbageCollectionQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *GarbageCollectionQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(garbagecollection.Columns))
+		selectedFields = []string{garbagecollection.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "status":
+			if _, ok := fieldSeen[garbagecollection.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, garbagecollection.FieldStatus)
+				fieldSeen[garbagecollection.FieldStatus] = struct{}{}
+			}
+		case "dryRun":
+			if _, ok := fieldSeen[garbagecollection.FieldDryRun]; !ok {
+				selectedFields = append(selectedFields, garbagecollection.FieldDryRun)
+				fieldSeen[garbagecollection.FieldDryRun] = struct{}{}
+			}
+		case "deleteUntagged":
+			if _, ok := fieldSeen[garbagecollection.FieldDeleteUntagged]; !ok {
+				selectedFields = append(selectedFields, garbagecollection.FieldDeleteUntagged)
+				fieldSeen[garbagecollection.FieldDeleteUntagged] = struct{}{}
+			}
+		case "triggeredBy":
+			if _, ok := fieldSeen[garbagecollection.FieldTriggeredBy]; !ok {
+				selectedFields = append(selectedFields, garbagecollection.FieldTriggeredBy)
+				fieldSeen[garbagecollection.FieldTriggeredBy] = struct{}{}
+			}
+		case "startedAt":
+			if _, ok := fieldSeen[garbagecollection.FieldStartedAt]; !ok {
+				selectedFields = append(selectedFields, garbagecollection.FieldStartedAt)
+				fieldSeen[garbagecollection.FieldStartedAt] = struct{}{}
+			}
+		case "finishedAt":
+			if _, ok := fieldSeen[garbagecollection.FieldFinishedAt]; !ok {
+				selectedFields = append(selectedFields, garbagecollection.FieldFinishedAt)
+				fieldSeen[garbagecollection.FieldFinishedAt] = struct{}{}
+			}
+		case "blobsDeleted":
+			if _, ok := fieldSeen[garbagecollection.FieldBlobsDeleted]; !ok {
+				selectedFields = append(selectedFields, garbagecollection.FieldBlobsDeleted)
+				fieldSeen[garbagecollection.FieldBlobsDeleted] = struct{}{}
+			}
+		case "bytesFreed":
+			if _, ok := fieldSeen[garbagecollection.FieldBytesFreed]; !ok {
+				selectedFields = append(selectedFields, garbagecollection.FieldBytesFreed)
+				fieldSeen[garbagecollection.FieldBytesFreed] = struct{}{}
+			}
+		case "artifactsDeleted":
+			if _, ok := fieldSeen[garbagecollection.FieldArtifactsDeleted]; !ok {
+				selectedFields = append(selectedFields, garbagecollection.FieldArtifactsDeleted)
+				fieldSeen[garbagecollection.FieldArtifactsDeleted] = struct{}{}
+			}
+		case "log":
+			if _, ok := fieldSeen[garbagecollection.FieldLog]; !ok {
+				selectedFields = append(selectedFields, garbagecollection.FieldLog)
+				fieldSeen[garbagecollection.FieldLog] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type garbagecollectionPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []GarbageCollectionPaginateOption
+}
+
+func newGarbageCollectionPaginateArgs(rv map[string]any) *garbagecollectionPaginateArgs {
+	args := &garbagecollectionPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &GarbageCollectionOrder{Field: &GarbageCollectionOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithGarbageCollectionOrder(order))
+			}
+		case *GarbageCollectionOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithGarbageCollectionOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*GarbageCollectionWhereInput); ok {
+		args.opts = append(args.opts, WithGarbageCollectionFilter(v.Filter))
 	}
 	return args
 }

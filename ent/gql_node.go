@@ -12,6 +12,7 @@ import (
 	"github.com/berth-registry/berth/ent/accesstoken"
 	"github.com/berth-registry/berth/ent/artifact"
 	"github.com/berth-registry/berth/ent/auditlog"
+	"github.com/berth-registry/berth/ent/garbagecollection"
 	"github.com/berth-registry/berth/ent/internal"
 	"github.com/berth-registry/berth/ent/label"
 	"github.com/berth-registry/berth/ent/member"
@@ -42,6 +43,11 @@ var auditlogImplementors = []string{"AuditLog", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*AuditLog) IsNode() {}
+
+var garbagecollectionImplementors = []string{"GarbageCollection", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*GarbageCollection) IsNode() {}
 
 var labelImplementors = []string{"Label", "Node"}
 
@@ -178,6 +184,15 @@ func (c *Client) noder(ctx context.Context, table string, id int) (Noder, error)
 			Where(auditlog.ID(id))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, auditlogImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case garbagecollection.Table:
+		query := c.GarbageCollection.Query().
+			Where(garbagecollection.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, garbagecollectionImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -354,6 +369,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []int) ([]Noder, 
 		query := c.AuditLog.Query().
 			Where(auditlog.IDIn(ids...))
 		query, err := query.CollectFields(ctx, auditlogImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case garbagecollection.Table:
+		query := c.GarbageCollection.Query().
+			Where(garbagecollection.IDIn(ids...))
+		query, err := query.CollectFields(ctx, garbagecollectionImplementors...)
 		if err != nil {
 			return nil, err
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/berth-registry/berth/ent/accesstoken"
 	"github.com/berth-registry/berth/ent/artifact"
 	"github.com/berth-registry/berth/ent/auditlog"
+	"github.com/berth-registry/berth/ent/garbagecollection"
 	"github.com/berth-registry/berth/ent/label"
 	"github.com/berth-registry/berth/ent/member"
 	"github.com/berth-registry/berth/ent/project"
@@ -1098,6 +1099,302 @@ func (_m *AuditLog) ToEdge(order *AuditLogOrder) *AuditLogEdge {
 		order = DefaultAuditLogOrder
 	}
 	return &AuditLogEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// GarbageCollectionEdge is the edge representation of GarbageCollection.
+type GarbageCollectionEdge struct {
+	Node   *GarbageCollection `json:"node"`
+	Cursor Cursor             `json:"cursor"`
+}
+
+// GarbageCollectionConnection is the connection containing edges to GarbageCollection.
+type GarbageCollectionConnection struct {
+	Edges      []*GarbageCollectionEdge `json:"edges"`
+	PageInfo   PageInfo                 `json:"pageInfo"`
+	TotalCount int                      `json:"totalCount"`
+}
+
+func (c *GarbageCollectionConnection) build(nodes []*GarbageCollection, pager *garbagecollectionPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *GarbageCollection
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *GarbageCollection {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *GarbageCollection {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*GarbageCollectionEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &GarbageCollectionEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// GarbageCollectionPaginateOption enables pagination customization.
+type GarbageCollectionPaginateOption func(*garbagecollectionPager) error
+
+// WithGarbageCollectionOrder configures pagination ordering.
+func WithGarbageCollectionOrder(order *GarbageCollectionOrder) GarbageCollectionPaginateOption {
+	if order == nil {
+		order = DefaultGarbageCollectionOrder
+	}
+	o := *order
+	return func(pager *garbagecollectionPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultGarbageCollectionOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithGarbageCollectionFilter configures pagination filter.
+func WithGarbageCollectionFilter(filter func(*GarbageCollectionQuery) (*GarbageCollectionQuery, error)) GarbageCollectionPaginateOption {
+	return func(pager *garbagecollectionPager) error {
+		if filter == nil {
+			return errors.New("GarbageCollectionQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type garbagecollectionPager struct {
+	reverse bool
+	order   *GarbageCollectionOrder
+	filter  func(*GarbageCollectionQuery) (*GarbageCollectionQuery, error)
+}
+
+func newGarbageCollectionPager(opts []GarbageCollectionPaginateOption, reverse bool) (*garbagecollectionPager, error) {
+	pager := &garbagecollectionPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultGarbageCollectionOrder
+	}
+	return pager, nil
+}
+
+func (p *garbagecollectionPager) applyFilter(query *GarbageCollectionQuery) (*GarbageCollectionQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *garbagecollectionPager) toCursor(_m *GarbageCollection) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *garbagecollectionPager) applyCursors(query *GarbageCollectionQuery, after, before *Cursor) (*GarbageCollectionQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultGarbageCollectionOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *garbagecollectionPager) applyOrder(query *GarbageCollectionQuery) *GarbageCollectionQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultGarbageCollectionOrder.Field {
+		query = query.Order(DefaultGarbageCollectionOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *garbagecollectionPager) orderExpr(query *GarbageCollectionQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultGarbageCollectionOrder.Field {
+			b.Comma().Ident(DefaultGarbageCollectionOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to GarbageCollection.
+func (_m *GarbageCollectionQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...GarbageCollectionPaginateOption,
+) (*GarbageCollectionConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newGarbageCollectionPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &GarbageCollectionConnection{Edges: []*GarbageCollectionEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// GarbageCollectionOrderFieldStartedAt orders GarbageCollection by started_at.
+	GarbageCollectionOrderFieldStartedAt = &GarbageCollectionOrderField{
+		Value: func(_m *GarbageCollection) (ent.Value, error) {
+			return _m.StartedAt, nil
+		},
+		column: garbagecollection.FieldStartedAt,
+		toTerm: garbagecollection.ByStartedAt,
+		toCursor: func(_m *GarbageCollection) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.StartedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f GarbageCollectionOrderField) String() string {
+	var str string
+	switch f.column {
+	case GarbageCollectionOrderFieldStartedAt.column:
+		str = "STARTED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f GarbageCollectionOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *GarbageCollectionOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("GarbageCollectionOrderField %T must be a string", v)
+	}
+	switch str {
+	case "STARTED_AT":
+		*f = *GarbageCollectionOrderFieldStartedAt
+	default:
+		return fmt.Errorf("%s is not a valid GarbageCollectionOrderField", str)
+	}
+	return nil
+}
+
+// GarbageCollectionOrderField defines the ordering field of GarbageCollection.
+type GarbageCollectionOrderField struct {
+	// Value extracts the ordering value from the given GarbageCollection.
+	Value    func(*GarbageCollection) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) garbagecollection.OrderOption
+	toCursor func(*GarbageCollection) Cursor
+}
+
+// GarbageCollectionOrder defines the ordering of GarbageCollection.
+type GarbageCollectionOrder struct {
+	Direction OrderDirection               `json:"direction"`
+	Field     *GarbageCollectionOrderField `json:"field"`
+}
+
+// DefaultGarbageCollectionOrder is the default ordering of GarbageCollection.
+var DefaultGarbageCollectionOrder = &GarbageCollectionOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &GarbageCollectionOrderField{
+		Value: func(_m *GarbageCollection) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: garbagecollection.FieldID,
+		toTerm: garbagecollection.ByID,
+		toCursor: func(_m *GarbageCollection) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts GarbageCollection into GarbageCollectionEdge.
+func (_m *GarbageCollection) ToEdge(order *GarbageCollectionOrder) *GarbageCollectionEdge {
+	if order == nil {
+		order = DefaultGarbageCollectionOrder
+	}
+	return &GarbageCollectionEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/berth-registry/berth/ent/accesstoken"
 	"github.com/berth-registry/berth/ent/artifact"
 	"github.com/berth-registry/berth/ent/auditlog"
+	"github.com/berth-registry/berth/ent/garbagecollection"
 	"github.com/berth-registry/berth/ent/label"
 	"github.com/berth-registry/berth/ent/member"
 	"github.com/berth-registry/berth/ent/predicate"
@@ -1567,6 +1568,454 @@ func (i *AuditLogWhereInput) P() (predicate.AuditLog, error) {
 		return predicates[0], nil
 	default:
 		return auditlog.And(predicates...), nil
+	}
+}
+
+// GarbageCollectionWhereInput represents a where input for filtering GarbageCollection queries.
+type GarbageCollectionWhereInput struct {
+	Predicates []predicate.GarbageCollection  `json:"-"`
+	Not        *GarbageCollectionWhereInput   `json:"not,omitempty"`
+	Or         []*GarbageCollectionWhereInput `json:"or,omitempty"`
+	And        []*GarbageCollectionWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *int  `json:"id,omitempty"`
+	IDNEQ   *int  `json:"idNEQ,omitempty"`
+	IDIn    []int `json:"idIn,omitempty"`
+	IDNotIn []int `json:"idNotIn,omitempty"`
+	IDGT    *int  `json:"idGT,omitempty"`
+	IDGTE   *int  `json:"idGTE,omitempty"`
+	IDLT    *int  `json:"idLT,omitempty"`
+	IDLTE   *int  `json:"idLTE,omitempty"`
+
+	// "status" field predicates.
+	Status      *garbagecollection.Status  `json:"status,omitempty"`
+	StatusNEQ   *garbagecollection.Status  `json:"statusNEQ,omitempty"`
+	StatusIn    []garbagecollection.Status `json:"statusIn,omitempty"`
+	StatusNotIn []garbagecollection.Status `json:"statusNotIn,omitempty"`
+
+	// "dry_run" field predicates.
+	DryRun    *bool `json:"dryRun,omitempty"`
+	DryRunNEQ *bool `json:"dryRunNEQ,omitempty"`
+
+	// "delete_untagged" field predicates.
+	DeleteUntagged    *bool `json:"deleteUntagged,omitempty"`
+	DeleteUntaggedNEQ *bool `json:"deleteUntaggedNEQ,omitempty"`
+
+	// "triggered_by" field predicates.
+	TriggeredBy             *string  `json:"triggeredBy,omitempty"`
+	TriggeredByNEQ          *string  `json:"triggeredByNEQ,omitempty"`
+	TriggeredByIn           []string `json:"triggeredByIn,omitempty"`
+	TriggeredByNotIn        []string `json:"triggeredByNotIn,omitempty"`
+	TriggeredByGT           *string  `json:"triggeredByGT,omitempty"`
+	TriggeredByGTE          *string  `json:"triggeredByGTE,omitempty"`
+	TriggeredByLT           *string  `json:"triggeredByLT,omitempty"`
+	TriggeredByLTE          *string  `json:"triggeredByLTE,omitempty"`
+	TriggeredByContains     *string  `json:"triggeredByContains,omitempty"`
+	TriggeredByHasPrefix    *string  `json:"triggeredByHasPrefix,omitempty"`
+	TriggeredByHasSuffix    *string  `json:"triggeredByHasSuffix,omitempty"`
+	TriggeredByEqualFold    *string  `json:"triggeredByEqualFold,omitempty"`
+	TriggeredByContainsFold *string  `json:"triggeredByContainsFold,omitempty"`
+
+	// "started_at" field predicates.
+	StartedAt      *time.Time  `json:"startedAt,omitempty"`
+	StartedAtNEQ   *time.Time  `json:"startedAtNEQ,omitempty"`
+	StartedAtIn    []time.Time `json:"startedAtIn,omitempty"`
+	StartedAtNotIn []time.Time `json:"startedAtNotIn,omitempty"`
+	StartedAtGT    *time.Time  `json:"startedAtGT,omitempty"`
+	StartedAtGTE   *time.Time  `json:"startedAtGTE,omitempty"`
+	StartedAtLT    *time.Time  `json:"startedAtLT,omitempty"`
+	StartedAtLTE   *time.Time  `json:"startedAtLTE,omitempty"`
+
+	// "finished_at" field predicates.
+	FinishedAt       *time.Time  `json:"finishedAt,omitempty"`
+	FinishedAtNEQ    *time.Time  `json:"finishedAtNEQ,omitempty"`
+	FinishedAtIn     []time.Time `json:"finishedAtIn,omitempty"`
+	FinishedAtNotIn  []time.Time `json:"finishedAtNotIn,omitempty"`
+	FinishedAtGT     *time.Time  `json:"finishedAtGT,omitempty"`
+	FinishedAtGTE    *time.Time  `json:"finishedAtGTE,omitempty"`
+	FinishedAtLT     *time.Time  `json:"finishedAtLT,omitempty"`
+	FinishedAtLTE    *time.Time  `json:"finishedAtLTE,omitempty"`
+	FinishedAtIsNil  bool        `json:"finishedAtIsNil,omitempty"`
+	FinishedAtNotNil bool        `json:"finishedAtNotNil,omitempty"`
+
+	// "blobs_deleted" field predicates.
+	BlobsDeleted      *int  `json:"blobsDeleted,omitempty"`
+	BlobsDeletedNEQ   *int  `json:"blobsDeletedNEQ,omitempty"`
+	BlobsDeletedIn    []int `json:"blobsDeletedIn,omitempty"`
+	BlobsDeletedNotIn []int `json:"blobsDeletedNotIn,omitempty"`
+	BlobsDeletedGT    *int  `json:"blobsDeletedGT,omitempty"`
+	BlobsDeletedGTE   *int  `json:"blobsDeletedGTE,omitempty"`
+	BlobsDeletedLT    *int  `json:"blobsDeletedLT,omitempty"`
+	BlobsDeletedLTE   *int  `json:"blobsDeletedLTE,omitempty"`
+
+	// "bytes_freed" field predicates.
+	BytesFreed      *int64  `json:"bytesFreed,omitempty"`
+	BytesFreedNEQ   *int64  `json:"bytesFreedNEQ,omitempty"`
+	BytesFreedIn    []int64 `json:"bytesFreedIn,omitempty"`
+	BytesFreedNotIn []int64 `json:"bytesFreedNotIn,omitempty"`
+	BytesFreedGT    *int64  `json:"bytesFreedGT,omitempty"`
+	BytesFreedGTE   *int64  `json:"bytesFreedGTE,omitempty"`
+	BytesFreedLT    *int64  `json:"bytesFreedLT,omitempty"`
+	BytesFreedLTE   *int64  `json:"bytesFreedLTE,omitempty"`
+
+	// "artifacts_deleted" field predicates.
+	ArtifactsDeleted      *int  `json:"artifactsDeleted,omitempty"`
+	ArtifactsDeletedNEQ   *int  `json:"artifactsDeletedNEQ,omitempty"`
+	ArtifactsDeletedIn    []int `json:"artifactsDeletedIn,omitempty"`
+	ArtifactsDeletedNotIn []int `json:"artifactsDeletedNotIn,omitempty"`
+	ArtifactsDeletedGT    *int  `json:"artifactsDeletedGT,omitempty"`
+	ArtifactsDeletedGTE   *int  `json:"artifactsDeletedGTE,omitempty"`
+	ArtifactsDeletedLT    *int  `json:"artifactsDeletedLT,omitempty"`
+	ArtifactsDeletedLTE   *int  `json:"artifactsDeletedLTE,omitempty"`
+
+	// "log" field predicates.
+	Log             *string  `json:"log,omitempty"`
+	LogNEQ          *string  `json:"logNEQ,omitempty"`
+	LogIn           []string `json:"logIn,omitempty"`
+	LogNotIn        []string `json:"logNotIn,omitempty"`
+	LogGT           *string  `json:"logGT,omitempty"`
+	LogGTE          *string  `json:"logGTE,omitempty"`
+	LogLT           *string  `json:"logLT,omitempty"`
+	LogLTE          *string  `json:"logLTE,omitempty"`
+	LogContains     *string  `json:"logContains,omitempty"`
+	LogHasPrefix    *string  `json:"logHasPrefix,omitempty"`
+	LogHasSuffix    *string  `json:"logHasSuffix,omitempty"`
+	LogEqualFold    *string  `json:"logEqualFold,omitempty"`
+	LogContainsFold *string  `json:"logContainsFold,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *GarbageCollectionWhereInput) AddPredicates(predicates ...predicate.GarbageCollection) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the GarbageCollectionWhereInput filter on the GarbageCollectionQuery builder.
+func (i *GarbageCollectionWhereInput) Filter(q *GarbageCollectionQuery) (*GarbageCollectionQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyGarbageCollectionWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyGarbageCollectionWhereInput is returned in case the GarbageCollectionWhereInput is empty.
+var ErrEmptyGarbageCollectionWhereInput = errors.New("ent: empty predicate GarbageCollectionWhereInput")
+
+// P returns a predicate for filtering garbagecollections.
+// An error is returned if the input is empty or invalid.
+func (i *GarbageCollectionWhereInput) P() (predicate.GarbageCollection, error) {
+	var predicates []predicate.GarbageCollection
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, garbagecollection.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.GarbageCollection, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, garbagecollection.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.GarbageCollection, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, garbagecollection.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, garbagecollection.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, garbagecollection.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, garbagecollection.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, garbagecollection.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, garbagecollection.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, garbagecollection.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, garbagecollection.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, garbagecollection.IDLTE(*i.IDLTE))
+	}
+	if i.Status != nil {
+		predicates = append(predicates, garbagecollection.StatusEQ(*i.Status))
+	}
+	if i.StatusNEQ != nil {
+		predicates = append(predicates, garbagecollection.StatusNEQ(*i.StatusNEQ))
+	}
+	if len(i.StatusIn) > 0 {
+		predicates = append(predicates, garbagecollection.StatusIn(i.StatusIn...))
+	}
+	if len(i.StatusNotIn) > 0 {
+		predicates = append(predicates, garbagecollection.StatusNotIn(i.StatusNotIn...))
+	}
+	if i.DryRun != nil {
+		predicates = append(predicates, garbagecollection.DryRunEQ(*i.DryRun))
+	}
+	if i.DryRunNEQ != nil {
+		predicates = append(predicates, garbagecollection.DryRunNEQ(*i.DryRunNEQ))
+	}
+	if i.DeleteUntagged != nil {
+		predicates = append(predicates, garbagecollection.DeleteUntaggedEQ(*i.DeleteUntagged))
+	}
+	if i.DeleteUntaggedNEQ != nil {
+		predicates = append(predicates, garbagecollection.DeleteUntaggedNEQ(*i.DeleteUntaggedNEQ))
+	}
+	if i.TriggeredBy != nil {
+		predicates = append(predicates, garbagecollection.TriggeredByEQ(*i.TriggeredBy))
+	}
+	if i.TriggeredByNEQ != nil {
+		predicates = append(predicates, garbagecollection.TriggeredByNEQ(*i.TriggeredByNEQ))
+	}
+	if len(i.TriggeredByIn) > 0 {
+		predicates = append(predicates, garbagecollection.TriggeredByIn(i.TriggeredByIn...))
+	}
+	if len(i.TriggeredByNotIn) > 0 {
+		predicates = append(predicates, garbagecollection.TriggeredByNotIn(i.TriggeredByNotIn...))
+	}
+	if i.TriggeredByGT != nil {
+		predicates = append(predicates, garbagecollection.TriggeredByGT(*i.TriggeredByGT))
+	}
+	if i.TriggeredByGTE != nil {
+		predicates = append(predicates, garbagecollection.TriggeredByGTE(*i.TriggeredByGTE))
+	}
+	if i.TriggeredByLT != nil {
+		predicates = append(predicates, garbagecollection.TriggeredByLT(*i.TriggeredByLT))
+	}
+	if i.TriggeredByLTE != nil {
+		predicates = append(predicates, garbagecollection.TriggeredByLTE(*i.TriggeredByLTE))
+	}
+	if i.TriggeredByContains != nil {
+		predicates = append(predicates, garbagecollection.TriggeredByContains(*i.TriggeredByContains))
+	}
+	if i.TriggeredByHasPrefix != nil {
+		predicates = append(predicates, garbagecollection.TriggeredByHasPrefix(*i.TriggeredByHasPrefix))
+	}
+	if i.TriggeredByHasSuffix != nil {
+		predicates = append(predicates, garbagecollection.TriggeredByHasSuffix(*i.TriggeredByHasSuffix))
+	}
+	if i.TriggeredByEqualFold != nil {
+		predicates = append(predicates, garbagecollection.TriggeredByEqualFold(*i.TriggeredByEqualFold))
+	}
+	if i.TriggeredByContainsFold != nil {
+		predicates = append(predicates, garbagecollection.TriggeredByContainsFold(*i.TriggeredByContainsFold))
+	}
+	if i.StartedAt != nil {
+		predicates = append(predicates, garbagecollection.StartedAtEQ(*i.StartedAt))
+	}
+	if i.StartedAtNEQ != nil {
+		predicates = append(predicates, garbagecollection.StartedAtNEQ(*i.StartedAtNEQ))
+	}
+	if len(i.StartedAtIn) > 0 {
+		predicates = append(predicates, garbagecollection.StartedAtIn(i.StartedAtIn...))
+	}
+	if len(i.StartedAtNotIn) > 0 {
+		predicates = append(predicates, garbagecollection.StartedAtNotIn(i.StartedAtNotIn...))
+	}
+	if i.StartedAtGT != nil {
+		predicates = append(predicates, garbagecollection.StartedAtGT(*i.StartedAtGT))
+	}
+	if i.StartedAtGTE != nil {
+		predicates = append(predicates, garbagecollection.StartedAtGTE(*i.StartedAtGTE))
+	}
+	if i.StartedAtLT != nil {
+		predicates = append(predicates, garbagecollection.StartedAtLT(*i.StartedAtLT))
+	}
+	if i.StartedAtLTE != nil {
+		predicates = append(predicates, garbagecollection.StartedAtLTE(*i.StartedAtLTE))
+	}
+	if i.FinishedAt != nil {
+		predicates = append(predicates, garbagecollection.FinishedAtEQ(*i.FinishedAt))
+	}
+	if i.FinishedAtNEQ != nil {
+		predicates = append(predicates, garbagecollection.FinishedAtNEQ(*i.FinishedAtNEQ))
+	}
+	if len(i.FinishedAtIn) > 0 {
+		predicates = append(predicates, garbagecollection.FinishedAtIn(i.FinishedAtIn...))
+	}
+	if len(i.FinishedAtNotIn) > 0 {
+		predicates = append(predicates, garbagecollection.FinishedAtNotIn(i.FinishedAtNotIn...))
+	}
+	if i.FinishedAtGT != nil {
+		predicates = append(predicates, garbagecollection.FinishedAtGT(*i.FinishedAtGT))
+	}
+	if i.FinishedAtGTE != nil {
+		predicates = append(predicates, garbagecollection.FinishedAtGTE(*i.FinishedAtGTE))
+	}
+	if i.FinishedAtLT != nil {
+		predicates = append(predicates, garbagecollection.FinishedAtLT(*i.FinishedAtLT))
+	}
+	if i.FinishedAtLTE != nil {
+		predicates = append(predicates, garbagecollection.FinishedAtLTE(*i.FinishedAtLTE))
+	}
+	if i.FinishedAtIsNil {
+		predicates = append(predicates, garbagecollection.FinishedAtIsNil())
+	}
+	if i.FinishedAtNotNil {
+		predicates = append(predicates, garbagecollection.FinishedAtNotNil())
+	}
+	if i.BlobsDeleted != nil {
+		predicates = append(predicates, garbagecollection.BlobsDeletedEQ(*i.BlobsDeleted))
+	}
+	if i.BlobsDeletedNEQ != nil {
+		predicates = append(predicates, garbagecollection.BlobsDeletedNEQ(*i.BlobsDeletedNEQ))
+	}
+	if len(i.BlobsDeletedIn) > 0 {
+		predicates = append(predicates, garbagecollection.BlobsDeletedIn(i.BlobsDeletedIn...))
+	}
+	if len(i.BlobsDeletedNotIn) > 0 {
+		predicates = append(predicates, garbagecollection.BlobsDeletedNotIn(i.BlobsDeletedNotIn...))
+	}
+	if i.BlobsDeletedGT != nil {
+		predicates = append(predicates, garbagecollection.BlobsDeletedGT(*i.BlobsDeletedGT))
+	}
+	if i.BlobsDeletedGTE != nil {
+		predicates = append(predicates, garbagecollection.BlobsDeletedGTE(*i.BlobsDeletedGTE))
+	}
+	if i.BlobsDeletedLT != nil {
+		predicates = append(predicates, garbagecollection.BlobsDeletedLT(*i.BlobsDeletedLT))
+	}
+	if i.BlobsDeletedLTE != nil {
+		predicates = append(predicates, garbagecollection.BlobsDeletedLTE(*i.BlobsDeletedLTE))
+	}
+	if i.BytesFreed != nil {
+		predicates = append(predicates, garbagecollection.BytesFreedEQ(*i.BytesFreed))
+	}
+	if i.BytesFreedNEQ != nil {
+		predicates = append(predicates, garbagecollection.BytesFreedNEQ(*i.BytesFreedNEQ))
+	}
+	if len(i.BytesFreedIn) > 0 {
+		predicates = append(predicates, garbagecollection.BytesFreedIn(i.BytesFreedIn...))
+	}
+	if len(i.BytesFreedNotIn) > 0 {
+		predicates = append(predicates, garbagecollection.BytesFreedNotIn(i.BytesFreedNotIn...))
+	}
+	if i.BytesFreedGT != nil {
+		predicates = append(predicates, garbagecollection.BytesFreedGT(*i.BytesFreedGT))
+	}
+	if i.BytesFreedGTE != nil {
+		predicates = append(predicates, garbagecollection.BytesFreedGTE(*i.BytesFreedGTE))
+	}
+	if i.BytesFreedLT != nil {
+		predicates = append(predicates, garbagecollection.BytesFreedLT(*i.BytesFreedLT))
+	}
+	if i.BytesFreedLTE != nil {
+		predicates = append(predicates, garbagecollection.BytesFreedLTE(*i.BytesFreedLTE))
+	}
+	if i.ArtifactsDeleted != nil {
+		predicates = append(predicates, garbagecollection.ArtifactsDeletedEQ(*i.ArtifactsDeleted))
+	}
+	if i.ArtifactsDeletedNEQ != nil {
+		predicates = append(predicates, garbagecollection.ArtifactsDeletedNEQ(*i.ArtifactsDeletedNEQ))
+	}
+	if len(i.ArtifactsDeletedIn) > 0 {
+		predicates = append(predicates, garbagecollection.ArtifactsDeletedIn(i.ArtifactsDeletedIn...))
+	}
+	if len(i.ArtifactsDeletedNotIn) > 0 {
+		predicates = append(predicates, garbagecollection.ArtifactsDeletedNotIn(i.ArtifactsDeletedNotIn...))
+	}
+	if i.ArtifactsDeletedGT != nil {
+		predicates = append(predicates, garbagecollection.ArtifactsDeletedGT(*i.ArtifactsDeletedGT))
+	}
+	if i.ArtifactsDeletedGTE != nil {
+		predicates = append(predicates, garbagecollection.ArtifactsDeletedGTE(*i.ArtifactsDeletedGTE))
+	}
+	if i.ArtifactsDeletedLT != nil {
+		predicates = append(predicates, garbagecollection.ArtifactsDeletedLT(*i.ArtifactsDeletedLT))
+	}
+	if i.ArtifactsDeletedLTE != nil {
+		predicates = append(predicates, garbagecollection.ArtifactsDeletedLTE(*i.ArtifactsDeletedLTE))
+	}
+	if i.Log != nil {
+		predicates = append(predicates, garbagecollection.LogEQ(*i.Log))
+	}
+	if i.LogNEQ != nil {
+		predicates = append(predicates, garbagecollection.LogNEQ(*i.LogNEQ))
+	}
+	if len(i.LogIn) > 0 {
+		predicates = append(predicates, garbagecollection.LogIn(i.LogIn...))
+	}
+	if len(i.LogNotIn) > 0 {
+		predicates = append(predicates, garbagecollection.LogNotIn(i.LogNotIn...))
+	}
+	if i.LogGT != nil {
+		predicates = append(predicates, garbagecollection.LogGT(*i.LogGT))
+	}
+	if i.LogGTE != nil {
+		predicates = append(predicates, garbagecollection.LogGTE(*i.LogGTE))
+	}
+	if i.LogLT != nil {
+		predicates = append(predicates, garbagecollection.LogLT(*i.LogLT))
+	}
+	if i.LogLTE != nil {
+		predicates = append(predicates, garbagecollection.LogLTE(*i.LogLTE))
+	}
+	if i.LogContains != nil {
+		predicates = append(predicates, garbagecollection.LogContains(*i.LogContains))
+	}
+	if i.LogHasPrefix != nil {
+		predicates = append(predicates, garbagecollection.LogHasPrefix(*i.LogHasPrefix))
+	}
+	if i.LogHasSuffix != nil {
+		predicates = append(predicates, garbagecollection.LogHasSuffix(*i.LogHasSuffix))
+	}
+	if i.LogEqualFold != nil {
+		predicates = append(predicates, garbagecollection.LogEqualFold(*i.LogEqualFold))
+	}
+	if i.LogContainsFold != nil {
+		predicates = append(predicates, garbagecollection.LogContainsFold(*i.LogContainsFold))
+	}
+
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyGarbageCollectionWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return garbagecollection.And(predicates...), nil
 	}
 }
 

@@ -16,7 +16,10 @@ import (
 	"github.com/berth-registry/berth/ent/artifactblob"
 	"github.com/berth-registry/berth/ent/auditlog"
 	"github.com/berth-registry/berth/ent/blob"
+	"github.com/berth-registry/berth/ent/change"
+	"github.com/berth-registry/berth/ent/garbagecollection"
 	"github.com/berth-registry/berth/ent/label"
+	"github.com/berth-registry/berth/ent/lease"
 	"github.com/berth-registry/berth/ent/member"
 	"github.com/berth-registry/berth/ent/predicate"
 	"github.com/berth-registry/berth/ent/project"
@@ -40,22 +43,25 @@ const (
 	OpUpdateOne = ent.OpUpdateOne
 
 	// Node types.
-	TypeAccessToken    = "AccessToken"
-	TypeArtifact       = "Artifact"
-	TypeArtifactBlob   = "ArtifactBlob"
-	TypeAuditLog       = "AuditLog"
-	TypeBlob           = "Blob"
-	TypeLabel          = "Label"
-	TypeMember         = "Member"
-	TypeProject        = "Project"
-	TypeRepository     = "Repository"
-	TypeRepositoryBlob = "RepositoryBlob"
-	TypeRobot          = "Robot"
-	TypeSession        = "Session"
-	TypeSetting        = "Setting"
-	TypeTag            = "Tag"
-	TypeUploadSession  = "UploadSession"
-	TypeUser           = "User"
+	TypeAccessToken       = "AccessToken"
+	TypeArtifact          = "Artifact"
+	TypeArtifactBlob      = "ArtifactBlob"
+	TypeAuditLog          = "AuditLog"
+	TypeBlob              = "Blob"
+	TypeChange            = "Change"
+	TypeGarbageCollection = "GarbageCollection"
+	TypeLabel             = "Label"
+	TypeLease             = "Lease"
+	TypeMember            = "Member"
+	TypeProject           = "Project"
+	TypeRepository        = "Repository"
+	TypeRepositoryBlob    = "RepositoryBlob"
+	TypeRobot             = "Robot"
+	TypeSession           = "Session"
+	TypeSetting           = "Setting"
+	TypeTag               = "Tag"
+	TypeUploadSession     = "UploadSession"
+	TypeUser              = "User"
 )
 
 // AccessTokenMutation represents an operation that mutates the AccessToken nodes in the graph.
@@ -3544,6 +3550,7 @@ type BlobMutation struct {
 	size          *int64
 	addsize       *int64
 	created_at    *time.Time
+	last_used_at  *time.Time
 	clearedFields map[string]struct{}
 	links         map[int]struct{}
 	removedlinks  map[int]struct{}
@@ -3782,6 +3789,42 @@ func (m *BlobMutation) ResetCreatedAt() {
 	m.created_at = nil
 }
 
+// SetLastUsedAt sets the "last_used_at" field.
+func (m *BlobMutation) SetLastUsedAt(t time.Time) {
+	m.last_used_at = &t
+}
+
+// LastUsedAt returns the value of the "last_used_at" field in the mutation.
+func (m *BlobMutation) LastUsedAt() (r time.Time, exists bool) {
+	v := m.last_used_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastUsedAt returns the old "last_used_at" field's value of the Blob entity.
+// If the Blob object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BlobMutation) OldLastUsedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastUsedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastUsedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastUsedAt: %w", err)
+	}
+	return oldValue.LastUsedAt, nil
+}
+
+// ResetLastUsedAt resets all changes to the "last_used_at" field.
+func (m *BlobMutation) ResetLastUsedAt() {
+	m.last_used_at = nil
+}
+
 // AddLinkIDs adds the "links" edge to the RepositoryBlob entity by ids.
 func (m *BlobMutation) AddLinkIDs(ids ...int) {
 	if m.links == nil {
@@ -3924,7 +3967,7 @@ func (m *BlobMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *BlobMutation) Fields() []string {
-	fields := make([]string, 0, 3)
+	fields := make([]string, 0, 4)
 	if m.digest != nil {
 		fields = append(fields, blob.FieldDigest)
 	}
@@ -3933,6 +3976,9 @@ func (m *BlobMutation) Fields() []string {
 	}
 	if m.created_at != nil {
 		fields = append(fields, blob.FieldCreatedAt)
+	}
+	if m.last_used_at != nil {
+		fields = append(fields, blob.FieldLastUsedAt)
 	}
 	return fields
 }
@@ -3948,6 +3994,8 @@ func (m *BlobMutation) Field(name string) (ent.Value, bool) {
 		return m.Size()
 	case blob.FieldCreatedAt:
 		return m.CreatedAt()
+	case blob.FieldLastUsedAt:
+		return m.LastUsedAt()
 	}
 	return nil, false
 }
@@ -3963,6 +4011,8 @@ func (m *BlobMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldSize(ctx)
 	case blob.FieldCreatedAt:
 		return m.OldCreatedAt(ctx)
+	case blob.FieldLastUsedAt:
+		return m.OldLastUsedAt(ctx)
 	}
 	return nil, fmt.Errorf("unknown Blob field %s", name)
 }
@@ -3992,6 +4042,13 @@ func (m *BlobMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetCreatedAt(v)
+		return nil
+	case blob.FieldLastUsedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastUsedAt(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Blob field %s", name)
@@ -4065,6 +4122,9 @@ func (m *BlobMutation) ResetField(name string) error {
 		return nil
 	case blob.FieldCreatedAt:
 		m.ResetCreatedAt()
+		return nil
+	case blob.FieldLastUsedAt:
+		m.ResetLastUsedAt()
 		return nil
 	}
 	return fmt.Errorf("unknown Blob field %s", name)
@@ -4178,6 +4238,1862 @@ func (m *BlobMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown Blob edge %s", name)
+}
+
+// ChangeMutation represents an operation that mutates the Change nodes in the graph.
+type ChangeMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	operation     *change.Operation
+	project       *string
+	repository    *string
+	digest        *string
+	media_type    *string
+	tags          *[]string
+	appendtags    []string
+	size          *int64
+	addsize       *int64
+	actor         *string
+	created_at    *time.Time
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*Change, error)
+	predicates    []predicate.Change
+}
+
+var _ ent.Mutation = (*ChangeMutation)(nil)
+
+// changeOption allows management of the mutation configuration using functional options.
+type changeOption func(*ChangeMutation)
+
+// newChangeMutation creates new mutation for the Change entity.
+func newChangeMutation(c config, op Op, opts ...changeOption) *ChangeMutation {
+	m := &ChangeMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeChange,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withChangeID sets the ID field of the mutation.
+func withChangeID(id int) changeOption {
+	return func(m *ChangeMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Change
+		)
+		m.oldValue = func(ctx context.Context) (*Change, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Change.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withChange sets the old Change of the mutation.
+func withChange(node *Change) changeOption {
+	return func(m *ChangeMutation) {
+		m.oldValue = func(context.Context) (*Change, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ChangeMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ChangeMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ChangeMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ChangeMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Change.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetOperation sets the "operation" field.
+func (m *ChangeMutation) SetOperation(c change.Operation) {
+	m.operation = &c
+}
+
+// Operation returns the value of the "operation" field in the mutation.
+func (m *ChangeMutation) Operation() (r change.Operation, exists bool) {
+	v := m.operation
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOperation returns the old "operation" field's value of the Change entity.
+// If the Change object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChangeMutation) OldOperation(ctx context.Context) (v change.Operation, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOperation is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOperation requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOperation: %w", err)
+	}
+	return oldValue.Operation, nil
+}
+
+// ResetOperation resets all changes to the "operation" field.
+func (m *ChangeMutation) ResetOperation() {
+	m.operation = nil
+}
+
+// SetProject sets the "project" field.
+func (m *ChangeMutation) SetProject(s string) {
+	m.project = &s
+}
+
+// Project returns the value of the "project" field in the mutation.
+func (m *ChangeMutation) Project() (r string, exists bool) {
+	v := m.project
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldProject returns the old "project" field's value of the Change entity.
+// If the Change object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChangeMutation) OldProject(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldProject is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldProject requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldProject: %w", err)
+	}
+	return oldValue.Project, nil
+}
+
+// ResetProject resets all changes to the "project" field.
+func (m *ChangeMutation) ResetProject() {
+	m.project = nil
+}
+
+// SetRepository sets the "repository" field.
+func (m *ChangeMutation) SetRepository(s string) {
+	m.repository = &s
+}
+
+// Repository returns the value of the "repository" field in the mutation.
+func (m *ChangeMutation) Repository() (r string, exists bool) {
+	v := m.repository
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRepository returns the old "repository" field's value of the Change entity.
+// If the Change object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChangeMutation) OldRepository(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRepository is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRepository requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRepository: %w", err)
+	}
+	return oldValue.Repository, nil
+}
+
+// ResetRepository resets all changes to the "repository" field.
+func (m *ChangeMutation) ResetRepository() {
+	m.repository = nil
+}
+
+// SetDigest sets the "digest" field.
+func (m *ChangeMutation) SetDigest(s string) {
+	m.digest = &s
+}
+
+// Digest returns the value of the "digest" field in the mutation.
+func (m *ChangeMutation) Digest() (r string, exists bool) {
+	v := m.digest
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDigest returns the old "digest" field's value of the Change entity.
+// If the Change object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChangeMutation) OldDigest(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDigest is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDigest requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDigest: %w", err)
+	}
+	return oldValue.Digest, nil
+}
+
+// ResetDigest resets all changes to the "digest" field.
+func (m *ChangeMutation) ResetDigest() {
+	m.digest = nil
+}
+
+// SetMediaType sets the "media_type" field.
+func (m *ChangeMutation) SetMediaType(s string) {
+	m.media_type = &s
+}
+
+// MediaType returns the value of the "media_type" field in the mutation.
+func (m *ChangeMutation) MediaType() (r string, exists bool) {
+	v := m.media_type
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMediaType returns the old "media_type" field's value of the Change entity.
+// If the Change object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChangeMutation) OldMediaType(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMediaType is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMediaType requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMediaType: %w", err)
+	}
+	return oldValue.MediaType, nil
+}
+
+// ResetMediaType resets all changes to the "media_type" field.
+func (m *ChangeMutation) ResetMediaType() {
+	m.media_type = nil
+}
+
+// SetTags sets the "tags" field.
+func (m *ChangeMutation) SetTags(s []string) {
+	m.tags = &s
+	m.appendtags = nil
+}
+
+// Tags returns the value of the "tags" field in the mutation.
+func (m *ChangeMutation) Tags() (r []string, exists bool) {
+	v := m.tags
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTags returns the old "tags" field's value of the Change entity.
+// If the Change object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChangeMutation) OldTags(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTags is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTags requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTags: %w", err)
+	}
+	return oldValue.Tags, nil
+}
+
+// AppendTags adds s to the "tags" field.
+func (m *ChangeMutation) AppendTags(s []string) {
+	m.appendtags = append(m.appendtags, s...)
+}
+
+// AppendedTags returns the list of values that were appended to the "tags" field in this mutation.
+func (m *ChangeMutation) AppendedTags() ([]string, bool) {
+	if len(m.appendtags) == 0 {
+		return nil, false
+	}
+	return m.appendtags, true
+}
+
+// ClearTags clears the value of the "tags" field.
+func (m *ChangeMutation) ClearTags() {
+	m.tags = nil
+	m.appendtags = nil
+	m.clearedFields[change.FieldTags] = struct{}{}
+}
+
+// TagsCleared returns if the "tags" field was cleared in this mutation.
+func (m *ChangeMutation) TagsCleared() bool {
+	_, ok := m.clearedFields[change.FieldTags]
+	return ok
+}
+
+// ResetTags resets all changes to the "tags" field.
+func (m *ChangeMutation) ResetTags() {
+	m.tags = nil
+	m.appendtags = nil
+	delete(m.clearedFields, change.FieldTags)
+}
+
+// SetSize sets the "size" field.
+func (m *ChangeMutation) SetSize(i int64) {
+	m.size = &i
+	m.addsize = nil
+}
+
+// Size returns the value of the "size" field in the mutation.
+func (m *ChangeMutation) Size() (r int64, exists bool) {
+	v := m.size
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSize returns the old "size" field's value of the Change entity.
+// If the Change object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChangeMutation) OldSize(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSize is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSize requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSize: %w", err)
+	}
+	return oldValue.Size, nil
+}
+
+// AddSize adds i to the "size" field.
+func (m *ChangeMutation) AddSize(i int64) {
+	if m.addsize != nil {
+		*m.addsize += i
+	} else {
+		m.addsize = &i
+	}
+}
+
+// AddedSize returns the value that was added to the "size" field in this mutation.
+func (m *ChangeMutation) AddedSize() (r int64, exists bool) {
+	v := m.addsize
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSize resets all changes to the "size" field.
+func (m *ChangeMutation) ResetSize() {
+	m.size = nil
+	m.addsize = nil
+}
+
+// SetActor sets the "actor" field.
+func (m *ChangeMutation) SetActor(s string) {
+	m.actor = &s
+}
+
+// Actor returns the value of the "actor" field in the mutation.
+func (m *ChangeMutation) Actor() (r string, exists bool) {
+	v := m.actor
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldActor returns the old "actor" field's value of the Change entity.
+// If the Change object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChangeMutation) OldActor(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldActor is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldActor requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldActor: %w", err)
+	}
+	return oldValue.Actor, nil
+}
+
+// ResetActor resets all changes to the "actor" field.
+func (m *ChangeMutation) ResetActor() {
+	m.actor = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *ChangeMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *ChangeMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Change entity.
+// If the Change object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChangeMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *ChangeMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// Where appends a list predicates to the ChangeMutation builder.
+func (m *ChangeMutation) Where(ps ...predicate.Change) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ChangeMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ChangeMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Change, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ChangeMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ChangeMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Change).
+func (m *ChangeMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ChangeMutation) Fields() []string {
+	fields := make([]string, 0, 9)
+	if m.operation != nil {
+		fields = append(fields, change.FieldOperation)
+	}
+	if m.project != nil {
+		fields = append(fields, change.FieldProject)
+	}
+	if m.repository != nil {
+		fields = append(fields, change.FieldRepository)
+	}
+	if m.digest != nil {
+		fields = append(fields, change.FieldDigest)
+	}
+	if m.media_type != nil {
+		fields = append(fields, change.FieldMediaType)
+	}
+	if m.tags != nil {
+		fields = append(fields, change.FieldTags)
+	}
+	if m.size != nil {
+		fields = append(fields, change.FieldSize)
+	}
+	if m.actor != nil {
+		fields = append(fields, change.FieldActor)
+	}
+	if m.created_at != nil {
+		fields = append(fields, change.FieldCreatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ChangeMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case change.FieldOperation:
+		return m.Operation()
+	case change.FieldProject:
+		return m.Project()
+	case change.FieldRepository:
+		return m.Repository()
+	case change.FieldDigest:
+		return m.Digest()
+	case change.FieldMediaType:
+		return m.MediaType()
+	case change.FieldTags:
+		return m.Tags()
+	case change.FieldSize:
+		return m.Size()
+	case change.FieldActor:
+		return m.Actor()
+	case change.FieldCreatedAt:
+		return m.CreatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ChangeMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case change.FieldOperation:
+		return m.OldOperation(ctx)
+	case change.FieldProject:
+		return m.OldProject(ctx)
+	case change.FieldRepository:
+		return m.OldRepository(ctx)
+	case change.FieldDigest:
+		return m.OldDigest(ctx)
+	case change.FieldMediaType:
+		return m.OldMediaType(ctx)
+	case change.FieldTags:
+		return m.OldTags(ctx)
+	case change.FieldSize:
+		return m.OldSize(ctx)
+	case change.FieldActor:
+		return m.OldActor(ctx)
+	case change.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown Change field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ChangeMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case change.FieldOperation:
+		v, ok := value.(change.Operation)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOperation(v)
+		return nil
+	case change.FieldProject:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetProject(v)
+		return nil
+	case change.FieldRepository:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRepository(v)
+		return nil
+	case change.FieldDigest:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDigest(v)
+		return nil
+	case change.FieldMediaType:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMediaType(v)
+		return nil
+	case change.FieldTags:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTags(v)
+		return nil
+	case change.FieldSize:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSize(v)
+		return nil
+	case change.FieldActor:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetActor(v)
+		return nil
+	case change.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Change field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ChangeMutation) AddedFields() []string {
+	var fields []string
+	if m.addsize != nil {
+		fields = append(fields, change.FieldSize)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ChangeMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case change.FieldSize:
+		return m.AddedSize()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ChangeMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case change.FieldSize:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSize(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Change numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ChangeMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(change.FieldTags) {
+		fields = append(fields, change.FieldTags)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ChangeMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ChangeMutation) ClearField(name string) error {
+	switch name {
+	case change.FieldTags:
+		m.ClearTags()
+		return nil
+	}
+	return fmt.Errorf("unknown Change nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ChangeMutation) ResetField(name string) error {
+	switch name {
+	case change.FieldOperation:
+		m.ResetOperation()
+		return nil
+	case change.FieldProject:
+		m.ResetProject()
+		return nil
+	case change.FieldRepository:
+		m.ResetRepository()
+		return nil
+	case change.FieldDigest:
+		m.ResetDigest()
+		return nil
+	case change.FieldMediaType:
+		m.ResetMediaType()
+		return nil
+	case change.FieldTags:
+		m.ResetTags()
+		return nil
+	case change.FieldSize:
+		m.ResetSize()
+		return nil
+	case change.FieldActor:
+		m.ResetActor()
+		return nil
+	case change.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown Change field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ChangeMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ChangeMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ChangeMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ChangeMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ChangeMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ChangeMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ChangeMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown Change unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ChangeMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown Change edge %s", name)
+}
+
+// GarbageCollectionMutation represents an operation that mutates the GarbageCollection nodes in the graph.
+type GarbageCollectionMutation struct {
+	config
+	op                   Op
+	typ                  string
+	id                   *int
+	status               *garbagecollection.Status
+	dry_run              *bool
+	delete_untagged      *bool
+	grace_seconds        *int64
+	addgrace_seconds     *int64
+	triggered_by         *string
+	started_at           *time.Time
+	finished_at          *time.Time
+	blobs_deleted        *int
+	addblobs_deleted     *int
+	bytes_freed          *int64
+	addbytes_freed       *int64
+	artifacts_deleted    *int
+	addartifacts_deleted *int
+	log                  *string
+	clearedFields        map[string]struct{}
+	done                 bool
+	oldValue             func(context.Context) (*GarbageCollection, error)
+	predicates           []predicate.GarbageCollection
+}
+
+var _ ent.Mutation = (*GarbageCollectionMutation)(nil)
+
+// garbagecollectionOption allows management of the mutation configuration using functional options.
+type garbagecollectionOption func(*GarbageCollectionMutation)
+
+// newGarbageCollectionMutation creates new mutation for the GarbageCollection entity.
+func newGarbageCollectionMutation(c config, op Op, opts ...garbagecollectionOption) *GarbageCollectionMutation {
+	m := &GarbageCollectionMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeGarbageCollection,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withGarbageCollectionID sets the ID field of the mutation.
+func withGarbageCollectionID(id int) garbagecollectionOption {
+	return func(m *GarbageCollectionMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *GarbageCollection
+		)
+		m.oldValue = func(ctx context.Context) (*GarbageCollection, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().GarbageCollection.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withGarbageCollection sets the old GarbageCollection of the mutation.
+func withGarbageCollection(node *GarbageCollection) garbagecollectionOption {
+	return func(m *GarbageCollectionMutation) {
+		m.oldValue = func(context.Context) (*GarbageCollection, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m GarbageCollectionMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m GarbageCollectionMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *GarbageCollectionMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *GarbageCollectionMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().GarbageCollection.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetStatus sets the "status" field.
+func (m *GarbageCollectionMutation) SetStatus(ga garbagecollection.Status) {
+	m.status = &ga
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *GarbageCollectionMutation) Status() (r garbagecollection.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the GarbageCollection entity.
+// If the GarbageCollection object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *GarbageCollectionMutation) OldStatus(ctx context.Context) (v garbagecollection.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *GarbageCollectionMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetDryRun sets the "dry_run" field.
+func (m *GarbageCollectionMutation) SetDryRun(b bool) {
+	m.dry_run = &b
+}
+
+// DryRun returns the value of the "dry_run" field in the mutation.
+func (m *GarbageCollectionMutation) DryRun() (r bool, exists bool) {
+	v := m.dry_run
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDryRun returns the old "dry_run" field's value of the GarbageCollection entity.
+// If the GarbageCollection object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *GarbageCollectionMutation) OldDryRun(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDryRun is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDryRun requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDryRun: %w", err)
+	}
+	return oldValue.DryRun, nil
+}
+
+// ResetDryRun resets all changes to the "dry_run" field.
+func (m *GarbageCollectionMutation) ResetDryRun() {
+	m.dry_run = nil
+}
+
+// SetDeleteUntagged sets the "delete_untagged" field.
+func (m *GarbageCollectionMutation) SetDeleteUntagged(b bool) {
+	m.delete_untagged = &b
+}
+
+// DeleteUntagged returns the value of the "delete_untagged" field in the mutation.
+func (m *GarbageCollectionMutation) DeleteUntagged() (r bool, exists bool) {
+	v := m.delete_untagged
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDeleteUntagged returns the old "delete_untagged" field's value of the GarbageCollection entity.
+// If the GarbageCollection object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *GarbageCollectionMutation) OldDeleteUntagged(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDeleteUntagged is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDeleteUntagged requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDeleteUntagged: %w", err)
+	}
+	return oldValue.DeleteUntagged, nil
+}
+
+// ResetDeleteUntagged resets all changes to the "delete_untagged" field.
+func (m *GarbageCollectionMutation) ResetDeleteUntagged() {
+	m.delete_untagged = nil
+}
+
+// SetGraceSeconds sets the "grace_seconds" field.
+func (m *GarbageCollectionMutation) SetGraceSeconds(i int64) {
+	m.grace_seconds = &i
+	m.addgrace_seconds = nil
+}
+
+// GraceSeconds returns the value of the "grace_seconds" field in the mutation.
+func (m *GarbageCollectionMutation) GraceSeconds() (r int64, exists bool) {
+	v := m.grace_seconds
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldGraceSeconds returns the old "grace_seconds" field's value of the GarbageCollection entity.
+// If the GarbageCollection object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *GarbageCollectionMutation) OldGraceSeconds(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldGraceSeconds is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldGraceSeconds requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldGraceSeconds: %w", err)
+	}
+	return oldValue.GraceSeconds, nil
+}
+
+// AddGraceSeconds adds i to the "grace_seconds" field.
+func (m *GarbageCollectionMutation) AddGraceSeconds(i int64) {
+	if m.addgrace_seconds != nil {
+		*m.addgrace_seconds += i
+	} else {
+		m.addgrace_seconds = &i
+	}
+}
+
+// AddedGraceSeconds returns the value that was added to the "grace_seconds" field in this mutation.
+func (m *GarbageCollectionMutation) AddedGraceSeconds() (r int64, exists bool) {
+	v := m.addgrace_seconds
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetGraceSeconds resets all changes to the "grace_seconds" field.
+func (m *GarbageCollectionMutation) ResetGraceSeconds() {
+	m.grace_seconds = nil
+	m.addgrace_seconds = nil
+}
+
+// SetTriggeredBy sets the "triggered_by" field.
+func (m *GarbageCollectionMutation) SetTriggeredBy(s string) {
+	m.triggered_by = &s
+}
+
+// TriggeredBy returns the value of the "triggered_by" field in the mutation.
+func (m *GarbageCollectionMutation) TriggeredBy() (r string, exists bool) {
+	v := m.triggered_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTriggeredBy returns the old "triggered_by" field's value of the GarbageCollection entity.
+// If the GarbageCollection object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *GarbageCollectionMutation) OldTriggeredBy(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTriggeredBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTriggeredBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTriggeredBy: %w", err)
+	}
+	return oldValue.TriggeredBy, nil
+}
+
+// ResetTriggeredBy resets all changes to the "triggered_by" field.
+func (m *GarbageCollectionMutation) ResetTriggeredBy() {
+	m.triggered_by = nil
+}
+
+// SetStartedAt sets the "started_at" field.
+func (m *GarbageCollectionMutation) SetStartedAt(t time.Time) {
+	m.started_at = &t
+}
+
+// StartedAt returns the value of the "started_at" field in the mutation.
+func (m *GarbageCollectionMutation) StartedAt() (r time.Time, exists bool) {
+	v := m.started_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStartedAt returns the old "started_at" field's value of the GarbageCollection entity.
+// If the GarbageCollection object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *GarbageCollectionMutation) OldStartedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStartedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStartedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStartedAt: %w", err)
+	}
+	return oldValue.StartedAt, nil
+}
+
+// ResetStartedAt resets all changes to the "started_at" field.
+func (m *GarbageCollectionMutation) ResetStartedAt() {
+	m.started_at = nil
+}
+
+// SetFinishedAt sets the "finished_at" field.
+func (m *GarbageCollectionMutation) SetFinishedAt(t time.Time) {
+	m.finished_at = &t
+}
+
+// FinishedAt returns the value of the "finished_at" field in the mutation.
+func (m *GarbageCollectionMutation) FinishedAt() (r time.Time, exists bool) {
+	v := m.finished_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFinishedAt returns the old "finished_at" field's value of the GarbageCollection entity.
+// If the GarbageCollection object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *GarbageCollectionMutation) OldFinishedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFinishedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFinishedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFinishedAt: %w", err)
+	}
+	return oldValue.FinishedAt, nil
+}
+
+// ClearFinishedAt clears the value of the "finished_at" field.
+func (m *GarbageCollectionMutation) ClearFinishedAt() {
+	m.finished_at = nil
+	m.clearedFields[garbagecollection.FieldFinishedAt] = struct{}{}
+}
+
+// FinishedAtCleared returns if the "finished_at" field was cleared in this mutation.
+func (m *GarbageCollectionMutation) FinishedAtCleared() bool {
+	_, ok := m.clearedFields[garbagecollection.FieldFinishedAt]
+	return ok
+}
+
+// ResetFinishedAt resets all changes to the "finished_at" field.
+func (m *GarbageCollectionMutation) ResetFinishedAt() {
+	m.finished_at = nil
+	delete(m.clearedFields, garbagecollection.FieldFinishedAt)
+}
+
+// SetBlobsDeleted sets the "blobs_deleted" field.
+func (m *GarbageCollectionMutation) SetBlobsDeleted(i int) {
+	m.blobs_deleted = &i
+	m.addblobs_deleted = nil
+}
+
+// BlobsDeleted returns the value of the "blobs_deleted" field in the mutation.
+func (m *GarbageCollectionMutation) BlobsDeleted() (r int, exists bool) {
+	v := m.blobs_deleted
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBlobsDeleted returns the old "blobs_deleted" field's value of the GarbageCollection entity.
+// If the GarbageCollection object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *GarbageCollectionMutation) OldBlobsDeleted(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBlobsDeleted is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBlobsDeleted requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBlobsDeleted: %w", err)
+	}
+	return oldValue.BlobsDeleted, nil
+}
+
+// AddBlobsDeleted adds i to the "blobs_deleted" field.
+func (m *GarbageCollectionMutation) AddBlobsDeleted(i int) {
+	if m.addblobs_deleted != nil {
+		*m.addblobs_deleted += i
+	} else {
+		m.addblobs_deleted = &i
+	}
+}
+
+// AddedBlobsDeleted returns the value that was added to the "blobs_deleted" field in this mutation.
+func (m *GarbageCollectionMutation) AddedBlobsDeleted() (r int, exists bool) {
+	v := m.addblobs_deleted
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetBlobsDeleted resets all changes to the "blobs_deleted" field.
+func (m *GarbageCollectionMutation) ResetBlobsDeleted() {
+	m.blobs_deleted = nil
+	m.addblobs_deleted = nil
+}
+
+// SetBytesFreed sets the "bytes_freed" field.
+func (m *GarbageCollectionMutation) SetBytesFreed(i int64) {
+	m.bytes_freed = &i
+	m.addbytes_freed = nil
+}
+
+// BytesFreed returns the value of the "bytes_freed" field in the mutation.
+func (m *GarbageCollectionMutation) BytesFreed() (r int64, exists bool) {
+	v := m.bytes_freed
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBytesFreed returns the old "bytes_freed" field's value of the GarbageCollection entity.
+// If the GarbageCollection object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *GarbageCollectionMutation) OldBytesFreed(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBytesFreed is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBytesFreed requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBytesFreed: %w", err)
+	}
+	return oldValue.BytesFreed, nil
+}
+
+// AddBytesFreed adds i to the "bytes_freed" field.
+func (m *GarbageCollectionMutation) AddBytesFreed(i int64) {
+	if m.addbytes_freed != nil {
+		*m.addbytes_freed += i
+	} else {
+		m.addbytes_freed = &i
+	}
+}
+
+// AddedBytesFreed returns the value that was added to the "bytes_freed" field in this mutation.
+func (m *GarbageCollectionMutation) AddedBytesFreed() (r int64, exists bool) {
+	v := m.addbytes_freed
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetBytesFreed resets all changes to the "bytes_freed" field.
+func (m *GarbageCollectionMutation) ResetBytesFreed() {
+	m.bytes_freed = nil
+	m.addbytes_freed = nil
+}
+
+// SetArtifactsDeleted sets the "artifacts_deleted" field.
+func (m *GarbageCollectionMutation) SetArtifactsDeleted(i int) {
+	m.artifacts_deleted = &i
+	m.addartifacts_deleted = nil
+}
+
+// ArtifactsDeleted returns the value of the "artifacts_deleted" field in the mutation.
+func (m *GarbageCollectionMutation) ArtifactsDeleted() (r int, exists bool) {
+	v := m.artifacts_deleted
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldArtifactsDeleted returns the old "artifacts_deleted" field's value of the GarbageCollection entity.
+// If the GarbageCollection object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *GarbageCollectionMutation) OldArtifactsDeleted(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldArtifactsDeleted is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldArtifactsDeleted requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldArtifactsDeleted: %w", err)
+	}
+	return oldValue.ArtifactsDeleted, nil
+}
+
+// AddArtifactsDeleted adds i to the "artifacts_deleted" field.
+func (m *GarbageCollectionMutation) AddArtifactsDeleted(i int) {
+	if m.addartifacts_deleted != nil {
+		*m.addartifacts_deleted += i
+	} else {
+		m.addartifacts_deleted = &i
+	}
+}
+
+// AddedArtifactsDeleted returns the value that was added to the "artifacts_deleted" field in this mutation.
+func (m *GarbageCollectionMutation) AddedArtifactsDeleted() (r int, exists bool) {
+	v := m.addartifacts_deleted
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetArtifactsDeleted resets all changes to the "artifacts_deleted" field.
+func (m *GarbageCollectionMutation) ResetArtifactsDeleted() {
+	m.artifacts_deleted = nil
+	m.addartifacts_deleted = nil
+}
+
+// SetLog sets the "log" field.
+func (m *GarbageCollectionMutation) SetLog(s string) {
+	m.log = &s
+}
+
+// Log returns the value of the "log" field in the mutation.
+func (m *GarbageCollectionMutation) Log() (r string, exists bool) {
+	v := m.log
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLog returns the old "log" field's value of the GarbageCollection entity.
+// If the GarbageCollection object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *GarbageCollectionMutation) OldLog(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLog is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLog requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLog: %w", err)
+	}
+	return oldValue.Log, nil
+}
+
+// ResetLog resets all changes to the "log" field.
+func (m *GarbageCollectionMutation) ResetLog() {
+	m.log = nil
+}
+
+// Where appends a list predicates to the GarbageCollectionMutation builder.
+func (m *GarbageCollectionMutation) Where(ps ...predicate.GarbageCollection) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the GarbageCollectionMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *GarbageCollectionMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.GarbageCollection, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *GarbageCollectionMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *GarbageCollectionMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (GarbageCollection).
+func (m *GarbageCollectionMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *GarbageCollectionMutation) Fields() []string {
+	fields := make([]string, 0, 11)
+	if m.status != nil {
+		fields = append(fields, garbagecollection.FieldStatus)
+	}
+	if m.dry_run != nil {
+		fields = append(fields, garbagecollection.FieldDryRun)
+	}
+	if m.delete_untagged != nil {
+		fields = append(fields, garbagecollection.FieldDeleteUntagged)
+	}
+	if m.grace_seconds != nil {
+		fields = append(fields, garbagecollection.FieldGraceSeconds)
+	}
+	if m.triggered_by != nil {
+		fields = append(fields, garbagecollection.FieldTriggeredBy)
+	}
+	if m.started_at != nil {
+		fields = append(fields, garbagecollection.FieldStartedAt)
+	}
+	if m.finished_at != nil {
+		fields = append(fields, garbagecollection.FieldFinishedAt)
+	}
+	if m.blobs_deleted != nil {
+		fields = append(fields, garbagecollection.FieldBlobsDeleted)
+	}
+	if m.bytes_freed != nil {
+		fields = append(fields, garbagecollection.FieldBytesFreed)
+	}
+	if m.artifacts_deleted != nil {
+		fields = append(fields, garbagecollection.FieldArtifactsDeleted)
+	}
+	if m.log != nil {
+		fields = append(fields, garbagecollection.FieldLog)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *GarbageCollectionMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case garbagecollection.FieldStatus:
+		return m.Status()
+	case garbagecollection.FieldDryRun:
+		return m.DryRun()
+	case garbagecollection.FieldDeleteUntagged:
+		return m.DeleteUntagged()
+	case garbagecollection.FieldGraceSeconds:
+		return m.GraceSeconds()
+	case garbagecollection.FieldTriggeredBy:
+		return m.TriggeredBy()
+	case garbagecollection.FieldStartedAt:
+		return m.StartedAt()
+	case garbagecollection.FieldFinishedAt:
+		return m.FinishedAt()
+	case garbagecollection.FieldBlobsDeleted:
+		return m.BlobsDeleted()
+	case garbagecollection.FieldBytesFreed:
+		return m.BytesFreed()
+	case garbagecollection.FieldArtifactsDeleted:
+		return m.ArtifactsDeleted()
+	case garbagecollection.FieldLog:
+		return m.Log()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *GarbageCollectionMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case garbagecollection.FieldStatus:
+		return m.OldStatus(ctx)
+	case garbagecollection.FieldDryRun:
+		return m.OldDryRun(ctx)
+	case garbagecollection.FieldDeleteUntagged:
+		return m.OldDeleteUntagged(ctx)
+	case garbagecollection.FieldGraceSeconds:
+		return m.OldGraceSeconds(ctx)
+	case garbagecollection.FieldTriggeredBy:
+		return m.OldTriggeredBy(ctx)
+	case garbagecollection.FieldStartedAt:
+		return m.OldStartedAt(ctx)
+	case garbagecollection.FieldFinishedAt:
+		return m.OldFinishedAt(ctx)
+	case garbagecollection.FieldBlobsDeleted:
+		return m.OldBlobsDeleted(ctx)
+	case garbagecollection.FieldBytesFreed:
+		return m.OldBytesFreed(ctx)
+	case garbagecollection.FieldArtifactsDeleted:
+		return m.OldArtifactsDeleted(ctx)
+	case garbagecollection.FieldLog:
+		return m.OldLog(ctx)
+	}
+	return nil, fmt.Errorf("unknown GarbageCollection field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *GarbageCollectionMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case garbagecollection.FieldStatus:
+		v, ok := value.(garbagecollection.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case garbagecollection.FieldDryRun:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDryRun(v)
+		return nil
+	case garbagecollection.FieldDeleteUntagged:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDeleteUntagged(v)
+		return nil
+	case garbagecollection.FieldGraceSeconds:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetGraceSeconds(v)
+		return nil
+	case garbagecollection.FieldTriggeredBy:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTriggeredBy(v)
+		return nil
+	case garbagecollection.FieldStartedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStartedAt(v)
+		return nil
+	case garbagecollection.FieldFinishedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFinishedAt(v)
+		return nil
+	case garbagecollection.FieldBlobsDeleted:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBlobsDeleted(v)
+		return nil
+	case garbagecollection.FieldBytesFreed:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBytesFreed(v)
+		return nil
+	case garbagecollection.FieldArtifactsDeleted:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetArtifactsDeleted(v)
+		return nil
+	case garbagecollection.FieldLog:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLog(v)
+		return nil
+	}
+	return fmt.Errorf("unknown GarbageCollection field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *GarbageCollectionMutation) AddedFields() []string {
+	var fields []string
+	if m.addgrace_seconds != nil {
+		fields = append(fields, garbagecollection.FieldGraceSeconds)
+	}
+	if m.addblobs_deleted != nil {
+		fields = append(fields, garbagecollection.FieldBlobsDeleted)
+	}
+	if m.addbytes_freed != nil {
+		fields = append(fields, garbagecollection.FieldBytesFreed)
+	}
+	if m.addartifacts_deleted != nil {
+		fields = append(fields, garbagecollection.FieldArtifactsDeleted)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *GarbageCollectionMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case garbagecollection.FieldGraceSeconds:
+		return m.AddedGraceSeconds()
+	case garbagecollection.FieldBlobsDeleted:
+		return m.AddedBlobsDeleted()
+	case garbagecollection.FieldBytesFreed:
+		return m.AddedBytesFreed()
+	case garbagecollection.FieldArtifactsDeleted:
+		return m.AddedArtifactsDeleted()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *GarbageCollectionMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case garbagecollection.FieldGraceSeconds:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddGraceSeconds(v)
+		return nil
+	case garbagecollection.FieldBlobsDeleted:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddBlobsDeleted(v)
+		return nil
+	case garbagecollection.FieldBytesFreed:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddBytesFreed(v)
+		return nil
+	case garbagecollection.FieldArtifactsDeleted:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddArtifactsDeleted(v)
+		return nil
+	}
+	return fmt.Errorf("unknown GarbageCollection numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *GarbageCollectionMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(garbagecollection.FieldFinishedAt) {
+		fields = append(fields, garbagecollection.FieldFinishedAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *GarbageCollectionMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *GarbageCollectionMutation) ClearField(name string) error {
+	switch name {
+	case garbagecollection.FieldFinishedAt:
+		m.ClearFinishedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown GarbageCollection nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *GarbageCollectionMutation) ResetField(name string) error {
+	switch name {
+	case garbagecollection.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case garbagecollection.FieldDryRun:
+		m.ResetDryRun()
+		return nil
+	case garbagecollection.FieldDeleteUntagged:
+		m.ResetDeleteUntagged()
+		return nil
+	case garbagecollection.FieldGraceSeconds:
+		m.ResetGraceSeconds()
+		return nil
+	case garbagecollection.FieldTriggeredBy:
+		m.ResetTriggeredBy()
+		return nil
+	case garbagecollection.FieldStartedAt:
+		m.ResetStartedAt()
+		return nil
+	case garbagecollection.FieldFinishedAt:
+		m.ResetFinishedAt()
+		return nil
+	case garbagecollection.FieldBlobsDeleted:
+		m.ResetBlobsDeleted()
+		return nil
+	case garbagecollection.FieldBytesFreed:
+		m.ResetBytesFreed()
+		return nil
+	case garbagecollection.FieldArtifactsDeleted:
+		m.ResetArtifactsDeleted()
+		return nil
+	case garbagecollection.FieldLog:
+		m.ResetLog()
+		return nil
+	}
+	return fmt.Errorf("unknown GarbageCollection field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *GarbageCollectionMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *GarbageCollectionMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *GarbageCollectionMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *GarbageCollectionMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *GarbageCollectionMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *GarbageCollectionMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *GarbageCollectionMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown GarbageCollection unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *GarbageCollectionMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown GarbageCollection edge %s", name)
 }
 
 // LabelMutation represents an operation that mutates the Label nodes in the graph.
@@ -4992,6 +6908,440 @@ func (m *LabelMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown Label edge %s", name)
+}
+
+// LeaseMutation represents an operation that mutates the Lease nodes in the graph.
+type LeaseMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	name          *string
+	holder        *string
+	expires_at    *time.Time
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*Lease, error)
+	predicates    []predicate.Lease
+}
+
+var _ ent.Mutation = (*LeaseMutation)(nil)
+
+// leaseOption allows management of the mutation configuration using functional options.
+type leaseOption func(*LeaseMutation)
+
+// newLeaseMutation creates new mutation for the Lease entity.
+func newLeaseMutation(c config, op Op, opts ...leaseOption) *LeaseMutation {
+	m := &LeaseMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeLease,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withLeaseID sets the ID field of the mutation.
+func withLeaseID(id int) leaseOption {
+	return func(m *LeaseMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Lease
+		)
+		m.oldValue = func(ctx context.Context) (*Lease, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Lease.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withLease sets the old Lease of the mutation.
+func withLease(node *Lease) leaseOption {
+	return func(m *LeaseMutation) {
+		m.oldValue = func(context.Context) (*Lease, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m LeaseMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m LeaseMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *LeaseMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *LeaseMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Lease.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetName sets the "name" field.
+func (m *LeaseMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *LeaseMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the Lease entity.
+// If the Lease object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LeaseMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *LeaseMutation) ResetName() {
+	m.name = nil
+}
+
+// SetHolder sets the "holder" field.
+func (m *LeaseMutation) SetHolder(s string) {
+	m.holder = &s
+}
+
+// Holder returns the value of the "holder" field in the mutation.
+func (m *LeaseMutation) Holder() (r string, exists bool) {
+	v := m.holder
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHolder returns the old "holder" field's value of the Lease entity.
+// If the Lease object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LeaseMutation) OldHolder(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHolder is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHolder requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHolder: %w", err)
+	}
+	return oldValue.Holder, nil
+}
+
+// ResetHolder resets all changes to the "holder" field.
+func (m *LeaseMutation) ResetHolder() {
+	m.holder = nil
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (m *LeaseMutation) SetExpiresAt(t time.Time) {
+	m.expires_at = &t
+}
+
+// ExpiresAt returns the value of the "expires_at" field in the mutation.
+func (m *LeaseMutation) ExpiresAt() (r time.Time, exists bool) {
+	v := m.expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpiresAt returns the old "expires_at" field's value of the Lease entity.
+// If the Lease object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LeaseMutation) OldExpiresAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpiresAt: %w", err)
+	}
+	return oldValue.ExpiresAt, nil
+}
+
+// ResetExpiresAt resets all changes to the "expires_at" field.
+func (m *LeaseMutation) ResetExpiresAt() {
+	m.expires_at = nil
+}
+
+// Where appends a list predicates to the LeaseMutation builder.
+func (m *LeaseMutation) Where(ps ...predicate.Lease) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the LeaseMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *LeaseMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Lease, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *LeaseMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *LeaseMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Lease).
+func (m *LeaseMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *LeaseMutation) Fields() []string {
+	fields := make([]string, 0, 3)
+	if m.name != nil {
+		fields = append(fields, lease.FieldName)
+	}
+	if m.holder != nil {
+		fields = append(fields, lease.FieldHolder)
+	}
+	if m.expires_at != nil {
+		fields = append(fields, lease.FieldExpiresAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *LeaseMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case lease.FieldName:
+		return m.Name()
+	case lease.FieldHolder:
+		return m.Holder()
+	case lease.FieldExpiresAt:
+		return m.ExpiresAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *LeaseMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case lease.FieldName:
+		return m.OldName(ctx)
+	case lease.FieldHolder:
+		return m.OldHolder(ctx)
+	case lease.FieldExpiresAt:
+		return m.OldExpiresAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown Lease field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *LeaseMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case lease.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case lease.FieldHolder:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHolder(v)
+		return nil
+	case lease.FieldExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpiresAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Lease field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *LeaseMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *LeaseMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *LeaseMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown Lease numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *LeaseMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *LeaseMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *LeaseMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown Lease nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *LeaseMutation) ResetField(name string) error {
+	switch name {
+	case lease.FieldName:
+		m.ResetName()
+		return nil
+	case lease.FieldHolder:
+		m.ResetHolder()
+		return nil
+	case lease.FieldExpiresAt:
+		m.ResetExpiresAt()
+		return nil
+	}
+	return fmt.Errorf("unknown Lease field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *LeaseMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *LeaseMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *LeaseMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *LeaseMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *LeaseMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *LeaseMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *LeaseMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown Lease unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *LeaseMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown Lease edge %s", name)
 }
 
 // MemberMutation represents an operation that mutates the Member nodes in the graph.

@@ -24,8 +24,14 @@ type Tx struct {
 	AuditLog *AuditLogClient
 	// Blob is the client for interacting with the Blob builders.
 	Blob *BlobClient
+	// Change is the client for interacting with the Change builders.
+	Change *ChangeClient
+	// GarbageCollection is the client for interacting with the GarbageCollection builders.
+	GarbageCollection *GarbageCollectionClient
 	// Label is the client for interacting with the Label builders.
 	Label *LabelClient
+	// Lease is the client for interacting with the Lease builders.
+	Lease *LeaseClient
 	// Member is the client for interacting with the Member builders.
 	Member *MemberClient
 	// Project is the client for interacting with the Project builders.
@@ -182,7 +188,10 @@ func (tx *Tx) init() {
 	tx.ArtifactBlob = NewArtifactBlobClient(tx.config)
 	tx.AuditLog = NewAuditLogClient(tx.config)
 	tx.Blob = NewBlobClient(tx.config)
+	tx.Change = NewChangeClient(tx.config)
+	tx.GarbageCollection = NewGarbageCollectionClient(tx.config)
 	tx.Label = NewLabelClient(tx.config)
+	tx.Lease = NewLeaseClient(tx.config)
 	tx.Member = NewMemberClient(tx.config)
 	tx.Project = NewProjectClient(tx.config)
 	tx.Repository = NewRepositoryClient(tx.config)

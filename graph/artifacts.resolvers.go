@@ -145,7 +145,7 @@ func (r *mutationResolver) CopyArtifact(ctx context.Context, repository string, 
 
 // DeleteRepository is the resolver for the deleteRepository field.
 func (r *mutationResolver) DeleteRepository(ctx context.Context, name string) (bool, error) {
-	return true, r.ProjectService.DeleteRepository(ctx, name)
+	return true, r.ArtifactService.DeleteRepository(ctx, name)
 }
 
 // Artifact is the resolver for the artifact field.

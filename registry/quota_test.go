@@ -10,7 +10,6 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-registry/berth/ent/project"
-	"github.com/berth-registry/berth/internal/artifacts"
 	"github.com/berth-registry/berth/internal/database"
 	"github.com/berth-registry/berth/internal/database/dbtest"
 	"github.com/berth-registry/berth/internal/viewer"
@@ -78,7 +77,6 @@ func TestPushesOverTheQuotaAreDeniedAndStoreNothing(t *testing.T) {
 func TestUsageStaysExactUnderConcurrentPushesAndDeletes(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *database.DB) {
 		e := newEnv(t, db)
-		sys := viewer.SystemContext(t.Context())
 		shared := randomBytes(3000)
 		var wg sync.WaitGroup
 		for i := range 20 {
@@ -99,13 +97,12 @@ func TestUsageStaysExactUnderConcurrentPushesAndDeletes(t *testing.T) {
 			})
 		}
 		wg.Wait()
-		p := db.Project.Query().Where(project.Name("team")).OnlyX(sys)
-		if err := artifacts.RefreshUsage(t.Context(), db.Client, p.ID); err != nil {
+		usage, err := e.Artifacts.RecalculateUsage(viewer.SystemContext(t.Context()), "team")
+		if err != nil {
 			t.Fatal(err)
 		}
-		recount := db.Project.GetX(sys, p.ID).UsedBytes
-		if p.UsedBytes != recount || recount == 0 {
-			t.Fatalf("stored usage %d, recounted %d", p.UsedBytes, recount)
+		if u := usage[0]; u.Stored != u.Recounted || u.Recounted == 0 {
+			t.Fatalf("stored usage %d, recounted %d", u.Stored, u.Recounted)
 		}
 	})
 }

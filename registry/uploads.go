@@ -76,20 +76,25 @@ func (h *handler) startUpload(w http.ResponseWriter, r *http.Request, name strin
 				return
 			}
 		}
-		size, err := h.blobs.Put(ctx, d, r.Body)
+		staged, size, err := h.blobs.Stage(ctx, d, r.Body)
 		if err != nil {
 			h.writeError(w, r, err)
 			return
 		}
+		defer h.blobs.CancelUpload(context.WithoutCancel(ctx), staged)
 		if err := h.art.CheckQuota(ctx, repo, d, size); err != nil {
-			h.writeError(w, r, err) // the bytes stay unreferenced for garbage collection
+			h.writeError(w, r, err)
 			return
 		}
 		if r.ContentLength >= 0 && size != r.ContentLength {
 			h.writeError(w, r, sizeInvalid(fmt.Sprintf("received %d bytes, Content-Length said %d", size, r.ContentLength)))
 			return
 		}
-		if err := h.art.LinkBlob(ctx, repo, d, size); err != nil {
+		err = h.art.CommitBlob(ctx, repo, d, size, func(ctx context.Context) error {
+			_, err := h.blobs.CommitUpload(ctx, staged, d)
+			return err
+		})
+		if err != nil {
 			h.writeError(w, r, err)
 			return
 		}
@@ -394,7 +399,7 @@ func (h *handler) finishUpload(w http.ResponseWriter, r *http.Request, name, id 
 		h.writeError(w, r, err)
 		return
 	}
-	size, err := h.commitUpload(ctx, s, d)
+	size, err := h.verifyUpload(ctx, s, d)
 	if err != nil {
 		if errors.Is(err, storage.ErrDigestMismatch) {
 			h.dropSession(ctx, s)
@@ -402,7 +407,11 @@ func (h *handler) finishUpload(w http.ResponseWriter, r *http.Request, name, id 
 		h.writeError(w, r, err)
 		return
 	}
-	if err := h.art.LinkBlob(ctx, repo, d, size); err != nil {
+	err = h.art.CommitBlob(ctx, repo, d, size, func(ctx context.Context) error {
+		_, err := h.blobs.CommitUpload(ctx, s.UUID, d)
+		return err
+	})
+	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
@@ -412,12 +421,12 @@ func (h *handler) finishUpload(w http.ResponseWriter, r *http.Request, name, id 
 	h.blobCreated(w, name, d)
 }
 
-// commitUpload checks that upload s holds exactly the content d and makes
-// it the blob d. The saved hash state is trusted only when the upload
+// verifyUpload checks that upload s holds exactly the content d, seals it
+// and returns its size. The saved hash state is trusted only when the upload
 // holds exactly the bytes it was computed over; otherwise (no state, a
 // different algorithm, a size that differs) the stored bytes are read back
 // and hashed.
-func (h *handler) commitUpload(ctx context.Context, s *ent.UploadSession, d digest.Digest) (int64, error) {
+func (h *handler) verifyUpload(ctx context.Context, s *ent.UploadSession, d digest.Digest) (int64, error) {
 	verified := false
 	if s.HashState != nil && digest.Algorithm(s.Algorithm) == d.Algorithm() {
 		stored, err := h.blobs.UploadSize(ctx, s.UUID)
@@ -443,7 +452,7 @@ func (h *handler) commitUpload(ctx context.Context, s *ent.UploadSession, d dige
 			return 0, err
 		}
 	}
-	return h.blobs.CommitUpload(ctx, s.UUID, d)
+	return h.blobs.Seal(ctx, s.UUID, d)
 }
 
 func marshalHash(hs hash.Hash) ([]byte, error) {

@@ -20,6 +20,8 @@ const (
 	FieldSize = "size"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
 	FieldCreatedAt = "created_at"
+	// FieldLastUsedAt holds the string denoting the last_used_at field in the database.
+	FieldLastUsedAt = "last_used_at"
 	// EdgeLinks holds the string denoting the links edge name in mutations.
 	EdgeLinks = "links"
 	// EdgeRefs holds the string denoting the refs edge name in mutations.
@@ -48,6 +50,7 @@ var Columns = []string{
 	FieldDigest,
 	FieldSize,
 	FieldCreatedAt,
+	FieldLastUsedAt,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -65,6 +68,8 @@ var (
 	DigestValidator func(string) error
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
+	// DefaultLastUsedAt holds the default value on creation for the "last_used_at" field.
+	DefaultLastUsedAt func() time.Time
 )
 
 // OrderOption defines the ordering options for the Blob queries.
@@ -88,6 +93,11 @@ func BySize(opts ...sql.OrderTermOption) OrderOption {
 // ByCreatedAt orders the results by the created_at field.
 func ByCreatedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldCreatedAt, opts...).ToFunc()
+}
+
+// ByLastUsedAt orders the results by the last_used_at field.
+func ByLastUsedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldLastUsedAt, opts...).ToFunc()
 }
 
 // ByLinksCount orders the results by links count.

@@ -70,6 +70,11 @@ func CreatedAt(v time.Time) predicate.Blob {
 	return predicate.Blob(sql.FieldEQ(FieldCreatedAt, v))
 }
 
+// LastUsedAt applies equality check predicate on the "last_used_at" field. It's identical to LastUsedAtEQ.
+func LastUsedAt(v time.Time) predicate.Blob {
+	return predicate.Blob(sql.FieldEQ(FieldLastUsedAt, v))
+}
+
 // DigestEQ applies the EQ predicate on the "digest" field.
 func DigestEQ(v string) predicate.Blob {
 	return predicate.Blob(sql.FieldEQ(FieldDigest, v))
@@ -213,6 +218,46 @@ func CreatedAtLT(v time.Time) predicate.Blob {
 // CreatedAtLTE applies the LTE predicate on the "created_at" field.
 func CreatedAtLTE(v time.Time) predicate.Blob {
 	return predicate.Blob(sql.FieldLTE(FieldCreatedAt, v))
+}
+
+// LastUsedAtEQ applies the EQ predicate on the "last_used_at" field.
+func LastUsedAtEQ(v time.Time) predicate.Blob {
+	return predicate.Blob(sql.FieldEQ(FieldLastUsedAt, v))
+}
+
+// LastUsedAtNEQ applies the NEQ predicate on the "last_used_at" field.
+func LastUsedAtNEQ(v time.Time) predicate.Blob {
+	return predicate.Blob(sql.FieldNEQ(FieldLastUsedAt, v))
+}
+
+// LastUsedAtIn applies the In predicate on the "last_used_at" field.
+func LastUsedAtIn(vs ...time.Time) predicate.Blob {
+	return predicate.Blob(sql.FieldIn(FieldLastUsedAt, vs...))
+}
+
+// LastUsedAtNotIn applies the NotIn predicate on the "last_used_at" field.
+func LastUsedAtNotIn(vs ...time.Time) predicate.Blob {
+	return predicate.Blob(sql.FieldNotIn(FieldLastUsedAt, vs...))
+}
+
+// LastUsedAtGT applies the GT predicate on the "last_used_at" field.
+func LastUsedAtGT(v time.Time) predicate.Blob {
+	return predicate.Blob(sql.FieldGT(FieldLastUsedAt, v))
+}
+
+// LastUsedAtGTE applies the GTE predicate on the "last_used_at" field.
+func LastUsedAtGTE(v time.Time) predicate.Blob {
+	return predicate.Blob(sql.FieldGTE(FieldLastUsedAt, v))
+}
+
+// LastUsedAtLT applies the LT predicate on the "last_used_at" field.
+func LastUsedAtLT(v time.Time) predicate.Blob {
+	return predicate.Blob(sql.FieldLT(FieldLastUsedAt, v))
+}
+
+// LastUsedAtLTE applies the LTE predicate on the "last_used_at" field.
+func LastUsedAtLTE(v time.Time) predicate.Blob {
+	return predicate.Blob(sql.FieldLTE(FieldLastUsedAt, v))
 }
 
 // HasLinks applies the HasEdge predicate on the "links" edge.

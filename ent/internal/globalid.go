@@ -2,4 +2,4 @@
 
 package internal
 
-const IncrementStarts = "{\"access_tokens\":0,\"artifact_blobs\":64424509440,\"artifacts\":4294967296,\"audit_logs\":8589934592,\"blobs\":12884901888,\"labels\":17179869184,\"members\":21474836480,\"projects\":25769803776,\"repositories\":30064771072,\"repository_blobs\":34359738368,\"robots\":55834574848,\"sessions\":38654705664,\"settings\":60129542144,\"tags\":42949672960,\"upload_sessions\":47244640256,\"users\":51539607552}"
+const IncrementStarts = "{\"access_tokens\":0,\"artifact_blobs\":64424509440,\"artifacts\":4294967296,\"audit_logs\":8589934592,\"blobs\":12884901888,\"changes\":68719476736,\"garbage_collections\":73014444032,\"labels\":17179869184,\"leases\":77309411328,\"members\":21474836480,\"projects\":25769803776,\"repositories\":30064771072,\"repository_blobs\":34359738368,\"robots\":55834574848,\"sessions\":38654705664,\"settings\":60129542144,\"tags\":42949672960,\"upload_sessions\":47244640256,\"users\":51539607552}"

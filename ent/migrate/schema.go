@@ -166,12 +166,74 @@ var (
 		{Name: "digest", Type: field.TypeString, Unique: true},
 		{Name: "size", Type: field.TypeInt64},
 		{Name: "created_at", Type: field.TypeTime},
+		{Name: "last_used_at", Type: field.TypeTime},
 	}
 	// BlobsTable holds the schema information for the "blobs" table.
 	BlobsTable = &schema.Table{
 		Name:       "blobs",
 		Columns:    BlobsColumns,
 		PrimaryKey: []*schema.Column{BlobsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "blob_last_used_at",
+				Unique:  false,
+				Columns: []*schema.Column{BlobsColumns[4]},
+			},
+		},
+	}
+	// ChangesColumns holds the columns for the "changes" table.
+	ChangesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "operation", Type: field.TypeEnum, Enums: []string{"BLOB_LINKED", "BLOB_MOUNTED", "BLOB_UNLINKED", "ARTIFACT_PUSHED", "ARTIFACT_COPIED", "ARTIFACT_DELETED", "TAG_CREATED", "TAG_DELETED", "REPOSITORY_DELETED", "PROJECT_DELETED"}},
+		{Name: "project", Type: field.TypeString},
+		{Name: "repository", Type: field.TypeString, Default: ""},
+		{Name: "digest", Type: field.TypeString, Default: ""},
+		{Name: "media_type", Type: field.TypeString, Default: ""},
+		{Name: "tags", Type: field.TypeJSON, Nullable: true},
+		{Name: "size", Type: field.TypeInt64, Default: 0},
+		{Name: "actor", Type: field.TypeString, Default: ""},
+		{Name: "created_at", Type: field.TypeTime},
+	}
+	// ChangesTable holds the schema information for the "changes" table.
+	ChangesTable = &schema.Table{
+		Name:       "changes",
+		Columns:    ChangesColumns,
+		PrimaryKey: []*schema.Column{ChangesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "change_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{ChangesColumns[9]},
+			},
+		},
+	}
+	// GarbageCollectionsColumns holds the columns for the "garbage_collections" table.
+	GarbageCollectionsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"RUNNING", "SUCCEEDED", "FAILED"}, Default: "RUNNING"},
+		{Name: "dry_run", Type: field.TypeBool, Default: false},
+		{Name: "delete_untagged", Type: field.TypeBool, Default: false},
+		{Name: "grace_seconds", Type: field.TypeInt64, Default: 0},
+		{Name: "triggered_by", Type: field.TypeString, Default: ""},
+		{Name: "started_at", Type: field.TypeTime},
+		{Name: "finished_at", Type: field.TypeTime, Nullable: true},
+		{Name: "blobs_deleted", Type: field.TypeInt, Default: 0},
+		{Name: "bytes_freed", Type: field.TypeInt64, Default: 0},
+		{Name: "artifacts_deleted", Type: field.TypeInt, Default: 0},
+		{Name: "log", Type: field.TypeString, Size: 2147483647, Default: ""},
+	}
+	// GarbageCollectionsTable holds the schema information for the "garbage_collections" table.
+	GarbageCollectionsTable = &schema.Table{
+		Name:       "garbage_collections",
+		Columns:    GarbageCollectionsColumns,
+		PrimaryKey: []*schema.Column{GarbageCollectionsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "garbagecollection_status",
+				Unique:  false,
+				Columns: []*schema.Column{GarbageCollectionsColumns[1]},
+			},
+		},
 	}
 	// LabelsColumns holds the columns for the "labels" table.
 	LabelsColumns = []*schema.Column{
@@ -204,6 +266,19 @@ var (
 				Columns: []*schema.Column{LabelsColumns[7], LabelsColumns[3]},
 			},
 		},
+	}
+	// LeasesColumns holds the columns for the "leases" table.
+	LeasesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "name", Type: field.TypeString, Unique: true},
+		{Name: "holder", Type: field.TypeString},
+		{Name: "expires_at", Type: field.TypeTime},
+	}
+	// LeasesTable holds the schema information for the "leases" table.
+	LeasesTable = &schema.Table{
+		Name:       "leases",
+		Columns:    LeasesColumns,
+		PrimaryKey: []*schema.Column{LeasesColumns[0]},
 	}
 	// MembersColumns holds the columns for the "members" table.
 	MembersColumns = []*schema.Column{
@@ -323,7 +398,7 @@ var (
 				Symbol:     "repository_blobs_blobs_links",
 				Columns:    []*schema.Column{RepositoryBlobsColumns[2]},
 				RefColumns: []*schema.Column{BlobsColumns[0]},
-				OnDelete:   schema.NoAction,
+				OnDelete:   schema.Cascade,
 			},
 			{
 				Symbol:     "repository_blobs_repositories_blob_links",
@@ -557,7 +632,10 @@ var (
 		ArtifactBlobsTable,
 		AuditLogsTable,
 		BlobsTable,
+		ChangesTable,
+		GarbageCollectionsTable,
 		LabelsTable,
+		LeasesTable,
 		MembersTable,
 		ProjectsTable,
 		RepositoriesTable,
@@ -593,9 +671,18 @@ func init() {
 	BlobsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(12884901888),
 	}
+	ChangesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(68719476736),
+	}
+	GarbageCollectionsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(73014444032),
+	}
 	LabelsTable.ForeignKeys[0].RefTable = ProjectsTable
 	LabelsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(17179869184),
+	}
+	LeasesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(77309411328),
 	}
 	MembersTable.ForeignKeys[0].RefTable = ProjectsTable
 	MembersTable.ForeignKeys[1].RefTable = UsersTable

@@ -21,8 +21,17 @@ type AuditLog func(*sql.Selector)
 // Blob is the predicate function for blob builders.
 type Blob func(*sql.Selector)
 
+// Change is the predicate function for change builders.
+type Change func(*sql.Selector)
+
+// GarbageCollection is the predicate function for garbagecollection builders.
+type GarbageCollection func(*sql.Selector)
+
 // Label is the predicate function for label builders.
 type Label func(*sql.Selector)
+
+// Lease is the predicate function for lease builders.
+type Lease func(*sql.Selector)
 
 // Member is the predicate function for member builders.
 type Member func(*sql.Selector)

@@ -231,6 +231,54 @@ func (f BlobMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) 
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.BlobMutation", m)
 }
 
+// The ChangeQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ChangeQueryRuleFunc func(context.Context, *ent.ChangeQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ChangeQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ChangeQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ChangeQuery", q)
+}
+
+// The ChangeMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ChangeMutationRuleFunc func(context.Context, *ent.ChangeMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ChangeMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ChangeMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ChangeMutation", m)
+}
+
+// The GarbageCollectionQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type GarbageCollectionQueryRuleFunc func(context.Context, *ent.GarbageCollectionQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f GarbageCollectionQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.GarbageCollectionQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.GarbageCollectionQuery", q)
+}
+
+// The GarbageCollectionMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type GarbageCollectionMutationRuleFunc func(context.Context, *ent.GarbageCollectionMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f GarbageCollectionMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.GarbageCollectionMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.GarbageCollectionMutation", m)
+}
+
 // The LabelQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type LabelQueryRuleFunc func(context.Context, *ent.LabelQuery) error
@@ -253,6 +301,30 @@ func (f LabelMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation)
 		return f(ctx, m)
 	}
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.LabelMutation", m)
+}
+
+// The LeaseQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type LeaseQueryRuleFunc func(context.Context, *ent.LeaseQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f LeaseQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.LeaseQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.LeaseQuery", q)
+}
+
+// The LeaseMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type LeaseMutationRuleFunc func(context.Context, *ent.LeaseMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f LeaseMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.LeaseMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.LeaseMutation", m)
 }
 
 // The MemberQueryRuleFunc type is an adapter to allow the use of ordinary
@@ -540,7 +612,13 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.BlobQuery:
 		return q.Filter(), nil
+	case *ent.ChangeQuery:
+		return q.Filter(), nil
+	case *ent.GarbageCollectionQuery:
+		return q.Filter(), nil
 	case *ent.LabelQuery:
+		return q.Filter(), nil
+	case *ent.LeaseQuery:
 		return q.Filter(), nil
 	case *ent.MemberQuery:
 		return q.Filter(), nil
@@ -579,7 +657,13 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 		return m.Filter(), nil
 	case *ent.BlobMutation:
 		return m.Filter(), nil
+	case *ent.ChangeMutation:
+		return m.Filter(), nil
+	case *ent.GarbageCollectionMutation:
+		return m.Filter(), nil
 	case *ent.LabelMutation:
+		return m.Filter(), nil
+	case *ent.LeaseMutation:
 		return m.Filter(), nil
 	case *ent.MemberMutation:
 		return m.Filter(), nil

@@ -10,7 +10,10 @@ import (
 	"github.com/berth-registry/berth/ent/artifact"
 	"github.com/berth-registry/berth/ent/auditlog"
 	"github.com/berth-registry/berth/ent/blob"
+	"github.com/berth-registry/berth/ent/change"
+	"github.com/berth-registry/berth/ent/garbagecollection"
 	"github.com/berth-registry/berth/ent/label"
+	"github.com/berth-registry/berth/ent/lease"
 	"github.com/berth-registry/berth/ent/member"
 	"github.com/berth-registry/berth/ent/project"
 	"github.com/berth-registry/berth/ent/repository"
@@ -136,6 +139,92 @@ func init() {
 	blobDescCreatedAt := blobFields[2].Descriptor()
 	// blob.DefaultCreatedAt holds the default value on creation for the created_at field.
 	blob.DefaultCreatedAt = blobDescCreatedAt.Default.(func() time.Time)
+	// blobDescLastUsedAt is the schema descriptor for last_used_at field.
+	blobDescLastUsedAt := blobFields[3].Descriptor()
+	// blob.DefaultLastUsedAt holds the default value on creation for the last_used_at field.
+	blob.DefaultLastUsedAt = blobDescLastUsedAt.Default.(func() time.Time)
+	change.Policy = privacy.NewPolicies(schema.Change{})
+	change.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := change.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	changeFields := schema.Change{}.Fields()
+	_ = changeFields
+	// changeDescRepository is the schema descriptor for repository field.
+	changeDescRepository := changeFields[2].Descriptor()
+	// change.DefaultRepository holds the default value on creation for the repository field.
+	change.DefaultRepository = changeDescRepository.Default.(string)
+	// changeDescDigest is the schema descriptor for digest field.
+	changeDescDigest := changeFields[3].Descriptor()
+	// change.DefaultDigest holds the default value on creation for the digest field.
+	change.DefaultDigest = changeDescDigest.Default.(string)
+	// changeDescMediaType is the schema descriptor for media_type field.
+	changeDescMediaType := changeFields[4].Descriptor()
+	// change.DefaultMediaType holds the default value on creation for the media_type field.
+	change.DefaultMediaType = changeDescMediaType.Default.(string)
+	// changeDescSize is the schema descriptor for size field.
+	changeDescSize := changeFields[6].Descriptor()
+	// change.DefaultSize holds the default value on creation for the size field.
+	change.DefaultSize = changeDescSize.Default.(int64)
+	// changeDescActor is the schema descriptor for actor field.
+	changeDescActor := changeFields[7].Descriptor()
+	// change.DefaultActor holds the default value on creation for the actor field.
+	change.DefaultActor = changeDescActor.Default.(string)
+	// changeDescCreatedAt is the schema descriptor for created_at field.
+	changeDescCreatedAt := changeFields[8].Descriptor()
+	// change.DefaultCreatedAt holds the default value on creation for the created_at field.
+	change.DefaultCreatedAt = changeDescCreatedAt.Default.(func() time.Time)
+	garbagecollection.Policy = privacy.NewPolicies(schema.GarbageCollection{})
+	garbagecollection.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := garbagecollection.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	garbagecollectionFields := schema.GarbageCollection{}.Fields()
+	_ = garbagecollectionFields
+	// garbagecollectionDescDryRun is the schema descriptor for dry_run field.
+	garbagecollectionDescDryRun := garbagecollectionFields[1].Descriptor()
+	// garbagecollection.DefaultDryRun holds the default value on creation for the dry_run field.
+	garbagecollection.DefaultDryRun = garbagecollectionDescDryRun.Default.(bool)
+	// garbagecollectionDescDeleteUntagged is the schema descriptor for delete_untagged field.
+	garbagecollectionDescDeleteUntagged := garbagecollectionFields[2].Descriptor()
+	// garbagecollection.DefaultDeleteUntagged holds the default value on creation for the delete_untagged field.
+	garbagecollection.DefaultDeleteUntagged = garbagecollectionDescDeleteUntagged.Default.(bool)
+	// garbagecollectionDescGraceSeconds is the schema descriptor for grace_seconds field.
+	garbagecollectionDescGraceSeconds := garbagecollectionFields[3].Descriptor()
+	// garbagecollection.DefaultGraceSeconds holds the default value on creation for the grace_seconds field.
+	garbagecollection.DefaultGraceSeconds = garbagecollectionDescGraceSeconds.Default.(int64)
+	// garbagecollectionDescTriggeredBy is the schema descriptor for triggered_by field.
+	garbagecollectionDescTriggeredBy := garbagecollectionFields[4].Descriptor()
+	// garbagecollection.DefaultTriggeredBy holds the default value on creation for the triggered_by field.
+	garbagecollection.DefaultTriggeredBy = garbagecollectionDescTriggeredBy.Default.(string)
+	// garbagecollectionDescStartedAt is the schema descriptor for started_at field.
+	garbagecollectionDescStartedAt := garbagecollectionFields[5].Descriptor()
+	// garbagecollection.DefaultStartedAt holds the default value on creation for the started_at field.
+	garbagecollection.DefaultStartedAt = garbagecollectionDescStartedAt.Default.(func() time.Time)
+	// garbagecollectionDescBlobsDeleted is the schema descriptor for blobs_deleted field.
+	garbagecollectionDescBlobsDeleted := garbagecollectionFields[7].Descriptor()
+	// garbagecollection.DefaultBlobsDeleted holds the default value on creation for the blobs_deleted field.
+	garbagecollection.DefaultBlobsDeleted = garbagecollectionDescBlobsDeleted.Default.(int)
+	// garbagecollectionDescBytesFreed is the schema descriptor for bytes_freed field.
+	garbagecollectionDescBytesFreed := garbagecollectionFields[8].Descriptor()
+	// garbagecollection.DefaultBytesFreed holds the default value on creation for the bytes_freed field.
+	garbagecollection.DefaultBytesFreed = garbagecollectionDescBytesFreed.Default.(int64)
+	// garbagecollectionDescArtifactsDeleted is the schema descriptor for artifacts_deleted field.
+	garbagecollectionDescArtifactsDeleted := garbagecollectionFields[9].Descriptor()
+	// garbagecollection.DefaultArtifactsDeleted holds the default value on creation for the artifacts_deleted field.
+	garbagecollection.DefaultArtifactsDeleted = garbagecollectionDescArtifactsDeleted.Default.(int)
+	// garbagecollectionDescLog is the schema descriptor for log field.
+	garbagecollectionDescLog := garbagecollectionFields[10].Descriptor()
+	// garbagecollection.DefaultLog holds the default value on creation for the log field.
+	garbagecollection.DefaultLog = garbagecollectionDescLog.Default.(string)
 	labelMixin := schema.Label{}.Mixin()
 	label.Policy = privacy.NewPolicies(schema.Label{})
 	label.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -186,6 +275,16 @@ func init() {
 	labelDescColor := labelFields[2].Descriptor()
 	// label.DefaultColor holds the default value on creation for the color field.
 	label.DefaultColor = labelDescColor.Default.(string)
+	leaseFields := schema.Lease{}.Fields()
+	_ = leaseFields
+	// leaseDescName is the schema descriptor for name field.
+	leaseDescName := leaseFields[0].Descriptor()
+	// lease.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	lease.NameValidator = leaseDescName.Validators[0].(func(string) error)
+	// leaseDescHolder is the schema descriptor for holder field.
+	leaseDescHolder := leaseFields[1].Descriptor()
+	// lease.HolderValidator is a validator for the "holder" field. It is called by the builders before save.
+	lease.HolderValidator = leaseDescHolder.Validators[0].(func(string) error)
 	memberMixin := schema.Member{}.Mixin()
 	member.Policy = privacy.NewPolicies(schema.Member{})
 	member.Hooks[0] = func(next ent.Mutator) ent.Mutator {

@@ -5,6 +5,7 @@ import (
 
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
+	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
@@ -23,15 +24,23 @@ func (Blob) Fields() []ent.Field {
 		field.String("digest").NotEmpty().Unique().Immutable(),
 		field.Int64("size").Immutable(),
 		field.Time("created_at").Default(time.Now).Immutable(),
+		field.Time("last_used_at").Default(time.Now).Annotations(entsql.Default("CURRENT_TIMESTAMP")).
+			Comment("when the blob was last linked into a repository or stopped being referenced: garbage collection's grace period counts from here"),
 	}
 }
 
-// Edges of Blob.
+// Edges of Blob. Garbage collection deletes a blob's row only when nothing
+// references it; its links go with it.
 func (Blob) Edges() []ent.Edge {
 	return []ent.Edge{
-		edge.To("links", RepositoryBlob.Type),
+		edge.To("links", RepositoryBlob.Type).Annotations(entsql.OnDelete(entsql.Cascade)),
 		edge.To("refs", ArtifactBlob.Type),
 	}
+}
+
+// Indexes of Blob.
+func (Blob) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("last_used_at")}
 }
 
 // Annotations of Blob.

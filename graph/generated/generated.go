@@ -17,6 +17,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/introspection"
 	"github.com/berth-registry/berth/ent"
 	"github.com/berth-registry/berth/ent/artifact"
+	"github.com/berth-registry/berth/ent/garbagecollection"
 	"github.com/berth-registry/berth/ent/label"
 	"github.com/berth-registry/berth/ent/member"
 	"github.com/berth-registry/berth/graph/model"
@@ -160,6 +161,31 @@ type ComplexityRoot struct {
 		Token  func(childComplexity int) int
 	}
 
+	GarbageCollection struct {
+		ArtifactsDeleted func(childComplexity int) int
+		BlobsDeleted     func(childComplexity int) int
+		BytesFreed       func(childComplexity int) int
+		DeleteUntagged   func(childComplexity int) int
+		DryRun           func(childComplexity int) int
+		FinishedAt       func(childComplexity int) int
+		ID               func(childComplexity int) int
+		Log              func(childComplexity int) int
+		StartedAt        func(childComplexity int) int
+		Status           func(childComplexity int) int
+		TriggeredBy      func(childComplexity int) int
+	}
+
+	GarbageCollectionConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	GarbageCollectionEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	HistoryEntry struct {
 		Comment    func(childComplexity int) int
 		Created    func(childComplexity int) int
@@ -223,36 +249,37 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		AddArtifactLabel    func(childComplexity int, repository string, reference string, labelID int) int
-		AddProjectMember    func(childComplexity int, input model.AddProjectMemberInput) int
-		ChangePassword      func(childComplexity int, oldPassword string, newPassword string) int
-		CopyArtifact        func(childComplexity int, repository string, reference string, targetRepository string, targetTag *string) int
-		CreateAccessToken   func(childComplexity int, input model.CreateAccessTokenInput) int
-		CreateLabel         func(childComplexity int, input model.CreateLabelInput) int
-		CreateProject       func(childComplexity int, input model.CreateProjectInput) int
-		CreateRobot         func(childComplexity int, input model.CreateRobotInput) int
-		CreateTag           func(childComplexity int, repository string, reference string, name string) int
-		CreateUser          func(childComplexity int, input model.CreateUserInput) int
-		DeleteArtifact      func(childComplexity int, repository string, reference string) int
-		DeleteLabel         func(childComplexity int, id int) int
-		DeleteProject       func(childComplexity int, name string, force *bool) int
-		DeleteRepository    func(childComplexity int, name string) int
-		DeleteRobot         func(childComplexity int, id int) int
-		DeleteTag           func(childComplexity int, repository string, name string) int
-		DeleteUser          func(childComplexity int, id int) int
-		RecalculateUsage    func(childComplexity int, project *string) int
-		RefreshRobotSecret  func(childComplexity int, id int) int
-		RemoveArtifactLabel func(childComplexity int, repository string, reference string, labelID int) int
-		RemoveProjectMember func(childComplexity int, input model.RemoveProjectMemberInput) int
-		ResetOIDCSettings   func(childComplexity int) int
-		RevokeAccessToken   func(childComplexity int, id int) int
-		TestOIDCConnection  func(childComplexity int, issuer string) int
-		UpdateLabel         func(childComplexity int, id int, input model.UpdateLabelInput) int
-		UpdateOIDCSettings  func(childComplexity int, input model.UpdateOIDCSettingsInput) int
-		UpdateProject       func(childComplexity int, name string, input model.UpdateProjectInput) int
-		UpdateProjectMember func(childComplexity int, input model.AddProjectMemberInput) int
-		UpdateRobot         func(childComplexity int, id int, input model.UpdateRobotInput) int
-		UpdateUser          func(childComplexity int, id int, input model.UpdateUserInput) int
+		AddArtifactLabel     func(childComplexity int, repository string, reference string, labelID int) int
+		AddProjectMember     func(childComplexity int, input model.AddProjectMemberInput) int
+		ChangePassword       func(childComplexity int, oldPassword string, newPassword string) int
+		CopyArtifact         func(childComplexity int, repository string, reference string, targetRepository string, targetTag *string) int
+		CreateAccessToken    func(childComplexity int, input model.CreateAccessTokenInput) int
+		CreateLabel          func(childComplexity int, input model.CreateLabelInput) int
+		CreateProject        func(childComplexity int, input model.CreateProjectInput) int
+		CreateRobot          func(childComplexity int, input model.CreateRobotInput) int
+		CreateTag            func(childComplexity int, repository string, reference string, name string) int
+		CreateUser           func(childComplexity int, input model.CreateUserInput) int
+		DeleteArtifact       func(childComplexity int, repository string, reference string) int
+		DeleteLabel          func(childComplexity int, id int) int
+		DeleteProject        func(childComplexity int, name string, force *bool) int
+		DeleteRepository     func(childComplexity int, name string) int
+		DeleteRobot          func(childComplexity int, id int) int
+		DeleteTag            func(childComplexity int, repository string, name string) int
+		DeleteUser           func(childComplexity int, id int) int
+		RecalculateUsage     func(childComplexity int, project *string) int
+		RefreshRobotSecret   func(childComplexity int, id int) int
+		RemoveArtifactLabel  func(childComplexity int, repository string, reference string, labelID int) int
+		RemoveProjectMember  func(childComplexity int, input model.RemoveProjectMemberInput) int
+		ResetOIDCSettings    func(childComplexity int) int
+		RevokeAccessToken    func(childComplexity int, id int) int
+		RunGarbageCollection func(childComplexity int, input *model.RunGarbageCollectionInput) int
+		TestOIDCConnection   func(childComplexity int, issuer string) int
+		UpdateLabel          func(childComplexity int, id int, input model.UpdateLabelInput) int
+		UpdateOIDCSettings   func(childComplexity int, input model.UpdateOIDCSettingsInput) int
+		UpdateProject        func(childComplexity int, name string, input model.UpdateProjectInput) int
+		UpdateProjectMember  func(childComplexity int, input model.AddProjectMemberInput) int
+		UpdateRobot          func(childComplexity int, id int, input model.UpdateRobotInput) int
+		UpdateUser           func(childComplexity int, id int, input model.UpdateUserInput) int
 	}
 
 	OIDCConnectionTest struct {
@@ -332,22 +359,23 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		AccessTokens func(childComplexity int, first *int, after *entgql.Cursor[int]) int
-		Artifact     func(childComplexity int, repository string, reference string) int
-		AuditLogs    func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.AuditLogOrder, where *ent.AuditLogWhereInput) int
-		AuthSettings func(childComplexity int) int
-		Labels       func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.LabelOrder, where *ent.LabelWhereInput) int
-		Node         func(childComplexity int, id int) int
-		Nodes        func(childComplexity int, ids []int) int
-		OidcSettings func(childComplexity int) int
-		Project      func(childComplexity int, name string) int
-		Projects     func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ProjectOrder, where *ent.ProjectWhereInput) int
-		Repositories func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.RepositoryOrder, where *ent.RepositoryWhereInput) int
-		Repository   func(childComplexity int, name string) int
-		Robots       func(childComplexity int, project *string) int
-		SystemInfo   func(childComplexity int) int
-		Users        func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserOrder, where *ent.UserWhereInput) int
-		Viewer       func(childComplexity int) int
+		AccessTokens       func(childComplexity int, first *int, after *entgql.Cursor[int]) int
+		Artifact           func(childComplexity int, repository string, reference string) int
+		AuditLogs          func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.AuditLogOrder, where *ent.AuditLogWhereInput) int
+		AuthSettings       func(childComplexity int) int
+		GarbageCollections func(childComplexity int, first *int, after *entgql.Cursor[int]) int
+		Labels             func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.LabelOrder, where *ent.LabelWhereInput) int
+		Node               func(childComplexity int, id int) int
+		Nodes              func(childComplexity int, ids []int) int
+		OidcSettings       func(childComplexity int) int
+		Project            func(childComplexity int, name string) int
+		Projects           func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ProjectOrder, where *ent.ProjectWhereInput) int
+		Repositories       func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.RepositoryOrder, where *ent.RepositoryWhereInput) int
+		Repository         func(childComplexity int, name string) int
+		Robots             func(childComplexity int, project *string) int
+		SystemInfo         func(childComplexity int) int
+		Users              func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserOrder, where *ent.UserWhereInput) int
+		Viewer             func(childComplexity int) int
 	}
 
 	Repository struct {
@@ -523,6 +551,7 @@ type MutationResolver interface {
 	UpdateRobot(ctx context.Context, id int, input model.UpdateRobotInput) (*ent.Robot, error)
 	RefreshRobotSecret(ctx context.Context, id int) (*model.RobotSecretPayload, error)
 	DeleteRobot(ctx context.Context, id int) (bool, error)
+	RunGarbageCollection(ctx context.Context, input *model.RunGarbageCollectionInput) (*ent.GarbageCollection, error)
 }
 type ProjectResolver interface {
 	RepositoryCount(ctx context.Context, obj *ent.Project) (int, error)
@@ -546,6 +575,7 @@ type QueryResolver interface {
 	AuthSettings(ctx context.Context) (*model.AuthSettings, error)
 	OidcSettings(ctx context.Context) (*model.OIDCSettings, error)
 	Robots(ctx context.Context, project *string) ([]*ent.Robot, error)
+	GarbageCollections(ctx context.Context, first *int, after *entgql.Cursor[int]) (*ent.GarbageCollectionConnection, error)
 }
 type RobotResolver interface {
 	Permissions(ctx context.Context, obj *ent.Robot) ([]*model.RobotPermission, error)
@@ -1040,6 +1070,105 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CreateAccessTokenPayload.Token(childComplexity), true
+
+	case "GarbageCollection.artifactsDeleted":
+		if e.ComplexityRoot.GarbageCollection.ArtifactsDeleted == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GarbageCollection.ArtifactsDeleted(childComplexity), true
+	case "GarbageCollection.blobsDeleted":
+		if e.ComplexityRoot.GarbageCollection.BlobsDeleted == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GarbageCollection.BlobsDeleted(childComplexity), true
+	case "GarbageCollection.bytesFreed":
+		if e.ComplexityRoot.GarbageCollection.BytesFreed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GarbageCollection.BytesFreed(childComplexity), true
+	case "GarbageCollection.deleteUntagged":
+		if e.ComplexityRoot.GarbageCollection.DeleteUntagged == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GarbageCollection.DeleteUntagged(childComplexity), true
+	case "GarbageCollection.dryRun":
+		if e.ComplexityRoot.GarbageCollection.DryRun == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GarbageCollection.DryRun(childComplexity), true
+	case "GarbageCollection.finishedAt":
+		if e.ComplexityRoot.GarbageCollection.FinishedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GarbageCollection.FinishedAt(childComplexity), true
+	case "GarbageCollection.id":
+		if e.ComplexityRoot.GarbageCollection.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GarbageCollection.ID(childComplexity), true
+	case "GarbageCollection.log":
+		if e.ComplexityRoot.GarbageCollection.Log == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GarbageCollection.Log(childComplexity), true
+	case "GarbageCollection.startedAt":
+		if e.ComplexityRoot.GarbageCollection.StartedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GarbageCollection.StartedAt(childComplexity), true
+	case "GarbageCollection.status":
+		if e.ComplexityRoot.GarbageCollection.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GarbageCollection.Status(childComplexity), true
+	case "GarbageCollection.triggeredBy":
+		if e.ComplexityRoot.GarbageCollection.TriggeredBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GarbageCollection.TriggeredBy(childComplexity), true
+
+	case "GarbageCollectionConnection.edges":
+		if e.ComplexityRoot.GarbageCollectionConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GarbageCollectionConnection.Edges(childComplexity), true
+	case "GarbageCollectionConnection.pageInfo":
+		if e.ComplexityRoot.GarbageCollectionConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GarbageCollectionConnection.PageInfo(childComplexity), true
+	case "GarbageCollectionConnection.totalCount":
+		if e.ComplexityRoot.GarbageCollectionConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GarbageCollectionConnection.TotalCount(childComplexity), true
+
+	case "GarbageCollectionEdge.cursor":
+		if e.ComplexityRoot.GarbageCollectionEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GarbageCollectionEdge.Cursor(childComplexity), true
+	case "GarbageCollectionEdge.node":
+		if e.ComplexityRoot.GarbageCollectionEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GarbageCollectionEdge.Node(childComplexity), true
 
 	case "HistoryEntry.comment":
 		if e.ComplexityRoot.HistoryEntry.Comment == nil {
@@ -1542,6 +1671,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeAccessToken(childComplexity, args["id"].(int)), true
+	case "Mutation.runGarbageCollection":
+		if e.ComplexityRoot.Mutation.RunGarbageCollection == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_runGarbageCollection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RunGarbageCollection(childComplexity, args["input"].(*model.RunGarbageCollectionInput)), true
 	case "Mutation.testOIDCConnection":
 		if e.ComplexityRoot.Mutation.TestOIDCConnection == nil {
 			break
@@ -1984,6 +2124,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.AuthSettings(childComplexity), true
+	case "Query.garbageCollections":
+		if e.ComplexityRoot.Query.GarbageCollections == nil {
+			break
+		}
+
+		args, err := ec.field_Query_garbageCollections_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.GarbageCollections(childComplexity, args["first"].(*int), args["after"].(*entgql.Cursor[int])), true
 
 	case "Query.labels":
 		if e.ComplexityRoot.Query.Labels == nil {
@@ -2635,6 +2786,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CreateProjectInput", ec.unmarshalInputCreateProjectInput),
 			graphql.NewInputUnmarshaler("CreateRobotInput", ec.unmarshalInputCreateRobotInput),
 			graphql.NewInputUnmarshaler("CreateUserInput", ec.unmarshalInputCreateUserInput),
+			graphql.NewInputUnmarshaler("GarbageCollectionOrder", ec.unmarshalInputGarbageCollectionOrder),
+			graphql.NewInputUnmarshaler("GarbageCollectionWhereInput", ec.unmarshalInputGarbageCollectionWhereInput),
 			graphql.NewInputUnmarshaler("LabelOrder", ec.unmarshalInputLabelOrder),
 			graphql.NewInputUnmarshaler("LabelWhereInput", ec.unmarshalInputLabelWhereInput),
 			graphql.NewInputUnmarshaler("MemberOrder", ec.unmarshalInputMemberOrder),
@@ -2647,6 +2800,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("RobotOrder", ec.unmarshalInputRobotOrder),
 			graphql.NewInputUnmarshaler("RobotPermissionInput", ec.unmarshalInputRobotPermissionInput),
 			graphql.NewInputUnmarshaler("RobotWhereInput", ec.unmarshalInputRobotWhereInput),
+			graphql.NewInputUnmarshaler("RunGarbageCollectionInput", ec.unmarshalInputRunGarbageCollectionInput),
 			graphql.NewInputUnmarshaler("TagOrder", ec.unmarshalInputTagOrder),
 			graphql.NewInputUnmarshaler("TagWhereInput", ec.unmarshalInputTagWhereInput),
 			graphql.NewInputUnmarshaler("UpdateLabelInput", ec.unmarshalInputUpdateLabelInput),
@@ -3179,6 +3333,32 @@ extend type Mutation {
   "Replaces the robot's secret; the old one stops working at once."
   refreshRobotSecret(id: ID!): RobotSecretPayload!
   deleteRobot(id: ID!): Boolean!
+}
+`, BuiltIn: false},
+	{Name: "../../gc.graphql", Input: `# Garbage collection: reclaiming the bytes of blobs nothing references any
+# more, online, while pushes and pulls go on. System admins only.
+
+extend type Query {
+  "Garbage collection runs, newest first (system admins only)."
+  garbageCollections(first: Int, after: Cursor): GarbageCollectionConnection!
+}
+
+input RunGarbageCollectionInput {
+  "Report what would be freed without deleting anything."
+  dryRun: Boolean = false
+  "Delete artifacts that have no tag, are listed by no index and are not a referrer first (only those pushed longer than the grace period ago)."
+  deleteUntagged: Boolean = false
+  "Return when the run has finished instead of as soon as it has started."
+  wait: Boolean = false
+}
+
+extend type Mutation {
+  """
+  Starts a garbage collection run. At most one runs at a time across every
+  berth process on one database: starting another while one runs is a
+  CONFLICT. System admins only.
+  """
+  runGarbageCollection(input: RunGarbageCollectionInput): GarbageCollection!
 }
 `, BuiltIn: false},
 	{Name: "../../ent.graphql", Input: `directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
@@ -3816,6 +3996,202 @@ Define a Relay Cursor type:
 https://relay.dev/graphql/connections.htm#sec-Cursor
 """
 scalar Cursor
+type GarbageCollection implements Node {
+  id: ID!
+  status: GarbageCollectionStatus!
+  dryRun: Boolean!
+  deleteUntagged: Boolean!
+  triggeredBy: String!
+  startedAt: Time!
+  finishedAt: Time
+  blobsDeleted: Int!
+  bytesFreed: Int!
+  artifactsDeleted: Int!
+  log: String!
+}
+"""
+A connection to a list of items.
+"""
+type GarbageCollectionConnection {
+  """
+  A list of edges.
+  """
+  edges: [GarbageCollectionEdge]
+  """
+  Information to aid in pagination.
+  """
+  pageInfo: PageInfo!
+  """
+  Identifies the total count of items in the connection.
+  """
+  totalCount: Int!
+}
+"""
+An edge in a connection.
+"""
+type GarbageCollectionEdge {
+  """
+  The item at the end of the edge.
+  """
+  node: GarbageCollection
+  """
+  A cursor for use in pagination.
+  """
+  cursor: Cursor!
+}
+"""
+Ordering options for GarbageCollection connections
+"""
+input GarbageCollectionOrder {
+  """
+  The ordering direction.
+  """
+  direction: OrderDirection! = ASC
+  """
+  The field by which to order GarbageCollections.
+  """
+  field: GarbageCollectionOrderField!
+}
+"""
+Properties by which GarbageCollection connections can be ordered.
+"""
+enum GarbageCollectionOrderField {
+  STARTED_AT
+}
+"""
+GarbageCollectionStatus is enum for the field status
+"""
+enum GarbageCollectionStatus @goModel(model: "github.com/berth-registry/berth/ent/garbagecollection.Status") {
+  RUNNING
+  SUCCEEDED
+  FAILED
+}
+"""
+GarbageCollectionWhereInput is used for filtering GarbageCollection objects.
+Input was generated by ent.
+"""
+input GarbageCollectionWhereInput {
+  not: GarbageCollectionWhereInput
+  and: [GarbageCollectionWhereInput!]
+  or: [GarbageCollectionWhereInput!]
+  """
+  id field predicates
+  """
+  id: ID
+  idNEQ: ID
+  idIn: [ID!]
+  idNotIn: [ID!]
+  idGT: ID
+  idGTE: ID
+  idLT: ID
+  idLTE: ID
+  """
+  status field predicates
+  """
+  status: GarbageCollectionStatus
+  statusNEQ: GarbageCollectionStatus
+  statusIn: [GarbageCollectionStatus!]
+  statusNotIn: [GarbageCollectionStatus!]
+  """
+  dry_run field predicates
+  """
+  dryRun: Boolean
+  dryRunNEQ: Boolean
+  """
+  delete_untagged field predicates
+  """
+  deleteUntagged: Boolean
+  deleteUntaggedNEQ: Boolean
+  """
+  triggered_by field predicates
+  """
+  triggeredBy: String
+  triggeredByNEQ: String
+  triggeredByIn: [String!]
+  triggeredByNotIn: [String!]
+  triggeredByGT: String
+  triggeredByGTE: String
+  triggeredByLT: String
+  triggeredByLTE: String
+  triggeredByContains: String
+  triggeredByHasPrefix: String
+  triggeredByHasSuffix: String
+  triggeredByEqualFold: String
+  triggeredByContainsFold: String
+  """
+  started_at field predicates
+  """
+  startedAt: Time
+  startedAtNEQ: Time
+  startedAtIn: [Time!]
+  startedAtNotIn: [Time!]
+  startedAtGT: Time
+  startedAtGTE: Time
+  startedAtLT: Time
+  startedAtLTE: Time
+  """
+  finished_at field predicates
+  """
+  finishedAt: Time
+  finishedAtNEQ: Time
+  finishedAtIn: [Time!]
+  finishedAtNotIn: [Time!]
+  finishedAtGT: Time
+  finishedAtGTE: Time
+  finishedAtLT: Time
+  finishedAtLTE: Time
+  finishedAtIsNil: Boolean
+  finishedAtNotNil: Boolean
+  """
+  blobs_deleted field predicates
+  """
+  blobsDeleted: Int
+  blobsDeletedNEQ: Int
+  blobsDeletedIn: [Int!]
+  blobsDeletedNotIn: [Int!]
+  blobsDeletedGT: Int
+  blobsDeletedGTE: Int
+  blobsDeletedLT: Int
+  blobsDeletedLTE: Int
+  """
+  bytes_freed field predicates
+  """
+  bytesFreed: Int
+  bytesFreedNEQ: Int
+  bytesFreedIn: [Int!]
+  bytesFreedNotIn: [Int!]
+  bytesFreedGT: Int
+  bytesFreedGTE: Int
+  bytesFreedLT: Int
+  bytesFreedLTE: Int
+  """
+  artifacts_deleted field predicates
+  """
+  artifactsDeleted: Int
+  artifactsDeletedNEQ: Int
+  artifactsDeletedIn: [Int!]
+  artifactsDeletedNotIn: [Int!]
+  artifactsDeletedGT: Int
+  artifactsDeletedGTE: Int
+  artifactsDeletedLT: Int
+  artifactsDeletedLTE: Int
+  """
+  log field predicates
+  """
+  log: String
+  logNEQ: String
+  logIn: [String!]
+  logNotIn: [String!]
+  logGT: String
+  logGTE: String
+  logLT: String
+  logLTE: String
+  logContains: String
+  logHasPrefix: String
+  logHasSuffix: String
+  logEqualFold: String
+  logContainsFold: String
+}
 type Label implements Node {
   id: ID!
   createdAt: Time!
@@ -5613,6 +5989,56 @@ func (ec *executionContext) childFields_CreateAccessTokenPayload(ctx context.Con
 	return nil, fmt.Errorf("no field named %q was found under type CreateAccessTokenPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_GarbageCollection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_GarbageCollection_id(ctx, field)
+	case "status":
+		return ec.fieldContext_GarbageCollection_status(ctx, field)
+	case "dryRun":
+		return ec.fieldContext_GarbageCollection_dryRun(ctx, field)
+	case "deleteUntagged":
+		return ec.fieldContext_GarbageCollection_deleteUntagged(ctx, field)
+	case "triggeredBy":
+		return ec.fieldContext_GarbageCollection_triggeredBy(ctx, field)
+	case "startedAt":
+		return ec.fieldContext_GarbageCollection_startedAt(ctx, field)
+	case "finishedAt":
+		return ec.fieldContext_GarbageCollection_finishedAt(ctx, field)
+	case "blobsDeleted":
+		return ec.fieldContext_GarbageCollection_blobsDeleted(ctx, field)
+	case "bytesFreed":
+		return ec.fieldContext_GarbageCollection_bytesFreed(ctx, field)
+	case "artifactsDeleted":
+		return ec.fieldContext_GarbageCollection_artifactsDeleted(ctx, field)
+	case "log":
+		return ec.fieldContext_GarbageCollection_log(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GarbageCollection", field.Name)
+}
+
+func (ec *executionContext) childFields_GarbageCollectionConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_GarbageCollectionConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_GarbageCollectionConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_GarbageCollectionConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GarbageCollectionConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_GarbageCollectionEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_GarbageCollectionEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_GarbageCollectionEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GarbageCollectionEdge", field.Name)
+}
+
 func (ec *executionContext) childFields_HistoryEntry(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "created":
@@ -6671,6 +7097,20 @@ func (ec *executionContext) field_Mutation_revokeAccessToken_args(ctx context.Co
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_runGarbageCollection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (*model.RunGarbageCollectionInput, error) {
+			return ec.unmarshalORunGarbageCollectionInput2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐRunGarbageCollectionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_testOIDCConnection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -6964,6 +7404,28 @@ func (ec *executionContext) field_Query_auditLogs_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_garbageCollections_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
 	return args, nil
 }
 
@@ -9361,6 +9823,401 @@ func (ec *executionContext) fieldContext_CreateAccessTokenPayload_secret(_ conte
 	return graphql.NewScalarFieldContext("CreateAccessTokenPayload", field, false, false, "String")
 }
 
+func (ec *executionContext) _GarbageCollection_id(ctx context.Context, field graphql.CollectedField, obj *ent.GarbageCollection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GarbageCollection_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GarbageCollection_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GarbageCollection", field, false, false, "ID")
+}
+
+func (ec *executionContext) _GarbageCollection_status(ctx context.Context, field graphql.CollectedField, obj *ent.GarbageCollection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GarbageCollection_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v garbagecollection.Status) graphql.Marshaler {
+			return ec.marshalNGarbageCollectionStatus2githubᚗcomᚋberthᚑregistryᚋberthᚋentᚋgarbagecollectionᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GarbageCollection_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GarbageCollection", field, false, false, "GarbageCollectionStatus")
+}
+
+func (ec *executionContext) _GarbageCollection_dryRun(ctx context.Context, field graphql.CollectedField, obj *ent.GarbageCollection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GarbageCollection_dryRun(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DryRun, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GarbageCollection_dryRun(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GarbageCollection", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _GarbageCollection_deleteUntagged(ctx context.Context, field graphql.CollectedField, obj *ent.GarbageCollection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GarbageCollection_deleteUntagged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeleteUntagged, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GarbageCollection_deleteUntagged(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GarbageCollection", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _GarbageCollection_triggeredBy(ctx context.Context, field graphql.CollectedField, obj *ent.GarbageCollection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GarbageCollection_triggeredBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TriggeredBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GarbageCollection_triggeredBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GarbageCollection", field, false, false, "String")
+}
+
+func (ec *executionContext) _GarbageCollection_startedAt(ctx context.Context, field graphql.CollectedField, obj *ent.GarbageCollection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GarbageCollection_startedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GarbageCollection_startedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GarbageCollection", field, false, false, "Time")
+}
+
+func (ec *executionContext) _GarbageCollection_finishedAt(ctx context.Context, field graphql.CollectedField, obj *ent.GarbageCollection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GarbageCollection_finishedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FinishedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GarbageCollection_finishedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GarbageCollection", field, false, false, "Time")
+}
+
+func (ec *executionContext) _GarbageCollection_blobsDeleted(ctx context.Context, field graphql.CollectedField, obj *ent.GarbageCollection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GarbageCollection_blobsDeleted(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BlobsDeleted, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GarbageCollection_blobsDeleted(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GarbageCollection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _GarbageCollection_bytesFreed(ctx context.Context, field graphql.CollectedField, obj *ent.GarbageCollection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GarbageCollection_bytesFreed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BytesFreed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GarbageCollection_bytesFreed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GarbageCollection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _GarbageCollection_artifactsDeleted(ctx context.Context, field graphql.CollectedField, obj *ent.GarbageCollection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GarbageCollection_artifactsDeleted(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ArtifactsDeleted, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GarbageCollection_artifactsDeleted(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GarbageCollection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _GarbageCollection_log(ctx context.Context, field graphql.CollectedField, obj *ent.GarbageCollection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GarbageCollection_log(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Log, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GarbageCollection_log(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GarbageCollection", field, false, false, "String")
+}
+
+func (ec *executionContext) _GarbageCollectionConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.GarbageCollectionConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GarbageCollectionConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.GarbageCollectionEdge) graphql.Marshaler {
+			return ec.marshalOGarbageCollectionEdge2ᚕᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐGarbageCollectionEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GarbageCollectionConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GarbageCollectionConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GarbageCollectionEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GarbageCollectionConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.GarbageCollectionConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GarbageCollectionConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GarbageCollectionConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GarbageCollectionConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GarbageCollectionConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.GarbageCollectionConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GarbageCollectionConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GarbageCollectionConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GarbageCollectionConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _GarbageCollectionEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.GarbageCollectionEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GarbageCollectionEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.GarbageCollection) graphql.Marshaler {
+			return ec.marshalOGarbageCollection2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐGarbageCollection(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GarbageCollectionEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GarbageCollectionEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GarbageCollection(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GarbageCollectionEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.GarbageCollectionEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GarbageCollectionEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GarbageCollectionEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GarbageCollectionEdge", field, false, false, "Cursor")
+}
+
 func (ec *executionContext) _HistoryEntry_created(ctx context.Context, field graphql.CollectedField, obj *model.HistoryEntry) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11675,6 +12532,50 @@ func (ec *executionContext) fieldContext_Mutation_deleteRobot(ctx context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_runGarbageCollection(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_runGarbageCollection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RunGarbageCollection(ctx, fc.Args["input"].(*model.RunGarbageCollectionInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.GarbageCollection) graphql.Marshaler {
+			return ec.marshalNGarbageCollection2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐGarbageCollection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_runGarbageCollection(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GarbageCollection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_runGarbageCollection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _OIDCConnectionTest_ok(ctx context.Context, field graphql.CollectedField, obj *model.OIDCConnectionTest) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13587,6 +14488,50 @@ func (ec *executionContext) fieldContext_Query_robots(ctx context.Context, field
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_robots_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_garbageCollections(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_garbageCollections(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().GarbageCollections(ctx, fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[int]))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.GarbageCollectionConnection) graphql.Marshaler {
+			return ec.marshalNGarbageCollectionConnection2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐGarbageCollectionConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_garbageCollections(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GarbageCollectionConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_garbageCollections_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -19597,6 +20542,703 @@ func UnmarshalCreateUserInput(ctx context.Context, raw any) (model.CreateUserInp
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputGarbageCollectionOrder(ctx context.Context, obj any) (ent.GarbageCollectionOrder, error) {
+	var it ent.GarbageCollectionOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNGarbageCollectionOrderField2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐGarbageCollectionOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalGarbageCollectionOrder unmarshals raw into the GarbageCollectionOrder input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalGarbageCollectionOrder(ctx context.Context, raw any) (ent.GarbageCollectionOrder, error) {
+	var out ent.GarbageCollectionOrder
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "GarbageCollectionOrder", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputGarbageCollectionWhereInput(ctx context.Context, obj any) (ent.GarbageCollectionWhereInput, error) {
+	var it ent.GarbageCollectionWhereInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "status", "statusNEQ", "statusIn", "statusNotIn", "dryRun", "dryRunNEQ", "deleteUntagged", "deleteUntaggedNEQ", "triggeredBy", "triggeredByNEQ", "triggeredByIn", "triggeredByNotIn", "triggeredByGT", "triggeredByGTE", "triggeredByLT", "triggeredByLTE", "triggeredByContains", "triggeredByHasPrefix", "triggeredByHasSuffix", "triggeredByEqualFold", "triggeredByContainsFold", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "finishedAt", "finishedAtNEQ", "finishedAtIn", "finishedAtNotIn", "finishedAtGT", "finishedAtGTE", "finishedAtLT", "finishedAtLTE", "finishedAtIsNil", "finishedAtNotNil", "blobsDeleted", "blobsDeletedNEQ", "blobsDeletedIn", "blobsDeletedNotIn", "blobsDeletedGT", "blobsDeletedGTE", "blobsDeletedLT", "blobsDeletedLTE", "bytesFreed", "bytesFreedNEQ", "bytesFreedIn", "bytesFreedNotIn", "bytesFreedGT", "bytesFreedGTE", "bytesFreedLT", "bytesFreedLTE", "artifactsDeleted", "artifactsDeletedNEQ", "artifactsDeletedIn", "artifactsDeletedNotIn", "artifactsDeletedGT", "artifactsDeletedGTE", "artifactsDeletedLT", "artifactsDeletedLTE", "log", "logNEQ", "logIn", "logNotIn", "logGT", "logGTE", "logLT", "logLTE", "logContains", "logHasPrefix", "logHasSuffix", "logEqualFold", "logContainsFold"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "not":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("not"))
+			data, err := ec.unmarshalOGarbageCollectionWhereInput2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐGarbageCollectionWhereInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Not = data
+		case "and":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("and"))
+			data, err := ec.unmarshalOGarbageCollectionWhereInput2ᚕᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐGarbageCollectionWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.And = data
+		case "or":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("or"))
+			data, err := ec.unmarshalOGarbageCollectionWhereInput2ᚕᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐGarbageCollectionWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Or = data
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNEQ"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNEQ = data
+		case "idIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDIn = data
+		case "idNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNotIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNotIn = data
+		case "idGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGT"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGT = data
+		case "idGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGTE"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGTE = data
+		case "idLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLT"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLT = data
+		case "idLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLTE"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLTE = data
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalOGarbageCollectionStatus2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚋgarbagecollectionᚐStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		case "statusNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusNEQ"))
+			data, err := ec.unmarshalOGarbageCollectionStatus2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚋgarbagecollectionᚐStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StatusNEQ = data
+		case "statusIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusIn"))
+			data, err := ec.unmarshalOGarbageCollectionStatus2ᚕgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚋgarbagecollectionᚐStatusᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StatusIn = data
+		case "statusNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusNotIn"))
+			data, err := ec.unmarshalOGarbageCollectionStatus2ᚕgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚋgarbagecollectionᚐStatusᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StatusNotIn = data
+		case "dryRun":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dryRun"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DryRun = data
+		case "dryRunNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dryRunNEQ"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DryRunNEQ = data
+		case "deleteUntagged":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deleteUntagged"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeleteUntagged = data
+		case "deleteUntaggedNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deleteUntaggedNEQ"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeleteUntaggedNEQ = data
+		case "triggeredBy":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("triggeredBy"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TriggeredBy = data
+		case "triggeredByNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("triggeredByNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TriggeredByNEQ = data
+		case "triggeredByIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("triggeredByIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TriggeredByIn = data
+		case "triggeredByNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("triggeredByNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TriggeredByNotIn = data
+		case "triggeredByGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("triggeredByGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TriggeredByGT = data
+		case "triggeredByGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("triggeredByGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TriggeredByGTE = data
+		case "triggeredByLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("triggeredByLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TriggeredByLT = data
+		case "triggeredByLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("triggeredByLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TriggeredByLTE = data
+		case "triggeredByContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("triggeredByContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TriggeredByContains = data
+		case "triggeredByHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("triggeredByHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TriggeredByHasPrefix = data
+		case "triggeredByHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("triggeredByHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TriggeredByHasSuffix = data
+		case "triggeredByEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("triggeredByEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TriggeredByEqualFold = data
+		case "triggeredByContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("triggeredByContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TriggeredByContainsFold = data
+		case "startedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("startedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StartedAt = data
+		case "startedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("startedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StartedAtNEQ = data
+		case "startedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("startedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StartedAtIn = data
+		case "startedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("startedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StartedAtNotIn = data
+		case "startedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("startedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StartedAtGT = data
+		case "startedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("startedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StartedAtGTE = data
+		case "startedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("startedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StartedAtLT = data
+		case "startedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("startedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StartedAtLTE = data
+		case "finishedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("finishedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FinishedAt = data
+		case "finishedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("finishedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FinishedAtNEQ = data
+		case "finishedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("finishedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FinishedAtIn = data
+		case "finishedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("finishedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FinishedAtNotIn = data
+		case "finishedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("finishedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FinishedAtGT = data
+		case "finishedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("finishedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FinishedAtGTE = data
+		case "finishedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("finishedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FinishedAtLT = data
+		case "finishedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("finishedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FinishedAtLTE = data
+		case "finishedAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("finishedAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FinishedAtIsNil = data
+		case "finishedAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("finishedAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FinishedAtNotNil = data
+		case "blobsDeleted":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("blobsDeleted"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BlobsDeleted = data
+		case "blobsDeletedNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("blobsDeletedNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BlobsDeletedNEQ = data
+		case "blobsDeletedIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("blobsDeletedIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BlobsDeletedIn = data
+		case "blobsDeletedNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("blobsDeletedNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BlobsDeletedNotIn = data
+		case "blobsDeletedGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("blobsDeletedGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BlobsDeletedGT = data
+		case "blobsDeletedGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("blobsDeletedGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BlobsDeletedGTE = data
+		case "blobsDeletedLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("blobsDeletedLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BlobsDeletedLT = data
+		case "blobsDeletedLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("blobsDeletedLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BlobsDeletedLTE = data
+		case "bytesFreed":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bytesFreed"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BytesFreed = data
+		case "bytesFreedNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bytesFreedNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BytesFreedNEQ = data
+		case "bytesFreedIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bytesFreedIn"))
+			data, err := ec.unmarshalOInt2ᚕint64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BytesFreedIn = data
+		case "bytesFreedNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bytesFreedNotIn"))
+			data, err := ec.unmarshalOInt2ᚕint64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BytesFreedNotIn = data
+		case "bytesFreedGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bytesFreedGT"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BytesFreedGT = data
+		case "bytesFreedGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bytesFreedGTE"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BytesFreedGTE = data
+		case "bytesFreedLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bytesFreedLT"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BytesFreedLT = data
+		case "bytesFreedLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bytesFreedLTE"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BytesFreedLTE = data
+		case "artifactsDeleted":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("artifactsDeleted"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ArtifactsDeleted = data
+		case "artifactsDeletedNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("artifactsDeletedNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ArtifactsDeletedNEQ = data
+		case "artifactsDeletedIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("artifactsDeletedIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ArtifactsDeletedIn = data
+		case "artifactsDeletedNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("artifactsDeletedNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ArtifactsDeletedNotIn = data
+		case "artifactsDeletedGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("artifactsDeletedGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ArtifactsDeletedGT = data
+		case "artifactsDeletedGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("artifactsDeletedGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ArtifactsDeletedGTE = data
+		case "artifactsDeletedLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("artifactsDeletedLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ArtifactsDeletedLT = data
+		case "artifactsDeletedLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("artifactsDeletedLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ArtifactsDeletedLTE = data
+		case "log":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("log"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Log = data
+		case "logNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("logNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LogNEQ = data
+		case "logIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("logIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LogIn = data
+		case "logNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("logNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LogNotIn = data
+		case "logGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("logGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LogGT = data
+		case "logGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("logGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LogGTE = data
+		case "logLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("logLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LogLT = data
+		case "logLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("logLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LogLTE = data
+		case "logContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("logContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LogContains = data
+		case "logHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("logHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LogHasPrefix = data
+		case "logHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("logHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LogHasSuffix = data
+		case "logEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("logEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LogEqualFold = data
+		case "logContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("logContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LogContainsFold = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalGarbageCollectionWhereInput unmarshals raw into the GarbageCollectionWhereInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalGarbageCollectionWhereInput(ctx context.Context, raw any) (ent.GarbageCollectionWhereInput, error) {
+	var out ent.GarbageCollectionWhereInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "GarbageCollectionWhereInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputLabelOrder(ctx context.Context, obj any) (ent.LabelOrder, error) {
 	var it ent.LabelOrder
 	if obj == nil {
@@ -22984,6 +24626,72 @@ func UnmarshalRobotWhereInput(ctx context.Context, raw any) (ent.RobotWhereInput
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputRunGarbageCollectionInput(ctx context.Context, obj any) (model.RunGarbageCollectionInput, error) {
+	var it model.RunGarbageCollectionInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["dryRun"]; !present {
+		asMap["dryRun"] = false
+	}
+	if _, present := asMap["deleteUntagged"]; !present {
+		asMap["deleteUntagged"] = false
+	}
+	if _, present := asMap["wait"]; !present {
+		asMap["wait"] = false
+	}
+
+	fieldsInOrder := [...]string{"dryRun", "deleteUntagged", "wait"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "dryRun":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dryRun"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DryRun = data
+		case "deleteUntagged":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deleteUntagged"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeleteUntagged = data
+		case "wait":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("wait"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Wait = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRunGarbageCollectionInput unmarshals raw into the RunGarbageCollectionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRunGarbageCollectionInput(ctx context.Context, raw any) (model.RunGarbageCollectionInput, error) {
+	var out model.RunGarbageCollectionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RunGarbageCollectionInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputTagOrder(ctx context.Context, obj any) (ent.TagOrder, error) {
 	var it ent.TagOrder
 	if obj == nil {
@@ -24470,6 +26178,11 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Label(ctx, sel, obj)
+	case *ent.GarbageCollection:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._GarbageCollection(ctx, sel, obj)
 	case *ent.AuditLog:
 		if obj == nil {
 			return graphql.Null
@@ -25249,6 +26962,170 @@ func (ec *executionContext) _CreateAccessTokenPayload(ctx context.Context, sel a
 	return out
 }
 
+var garbageCollectionImplementors = []string{"GarbageCollection", "Node"}
+
+func (ec *executionContext) _GarbageCollection(ctx context.Context, sel ast.SelectionSet, obj *ent.GarbageCollection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, garbageCollectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GarbageCollection")
+		case "id":
+			out.Values[i] = ec._GarbageCollection_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._GarbageCollection_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "dryRun":
+			out.Values[i] = ec._GarbageCollection_dryRun(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteUntagged":
+			out.Values[i] = ec._GarbageCollection_deleteUntagged(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "triggeredBy":
+			out.Values[i] = ec._GarbageCollection_triggeredBy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "startedAt":
+			out.Values[i] = ec._GarbageCollection_startedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "finishedAt":
+			out.Values[i] = ec._GarbageCollection_finishedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "blobsDeleted":
+			out.Values[i] = ec._GarbageCollection_blobsDeleted(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "bytesFreed":
+			out.Values[i] = ec._GarbageCollection_bytesFreed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "artifactsDeleted":
+			out.Values[i] = ec._GarbageCollection_artifactsDeleted(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "log":
+			out.Values[i] = ec._GarbageCollection_log(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var garbageCollectionConnectionImplementors = []string{"GarbageCollectionConnection"}
+
+func (ec *executionContext) _GarbageCollectionConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.GarbageCollectionConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, garbageCollectionConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GarbageCollectionConnection")
+		case "edges":
+			out.Values[i] = ec._GarbageCollectionConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._GarbageCollectionConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._GarbageCollectionConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var garbageCollectionEdgeImplementors = []string{"GarbageCollectionEdge"}
+
+func (ec *executionContext) _GarbageCollectionEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.GarbageCollectionEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, garbageCollectionEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GarbageCollectionEdge")
+		case "node":
+			out.Values[i] = ec._GarbageCollectionEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._GarbageCollectionEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var historyEntryImplementors = []string{"HistoryEntry"}
 
 func (ec *executionContext) _HistoryEntry(ctx context.Context, sel ast.SelectionSet, obj *model.HistoryEntry) graphql.Marshaler {
@@ -25882,6 +27759,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "runGarbageCollection":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_runGarbageCollection(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -26503,6 +28387,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_robots(ctx, field)
+				})
+		case "garbageCollections":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_garbageCollections(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -27958,6 +29848,51 @@ func (ec *executionContext) marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCurso
 	return v
 }
 
+func (ec *executionContext) marshalNGarbageCollection2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐGarbageCollection(ctx context.Context, sel ast.SelectionSet, v *ent.GarbageCollection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "GarbageCollection!")
+		return graphql.Null
+	}
+	return ec._GarbageCollection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNGarbageCollectionConnection2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐGarbageCollectionConnection(ctx context.Context, sel ast.SelectionSet, v *ent.GarbageCollectionConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "GarbageCollectionConnection!")
+		return graphql.Null
+	}
+	return ec._GarbageCollectionConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNGarbageCollectionOrderField2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐGarbageCollectionOrderField(ctx context.Context, v any) (*ent.GarbageCollectionOrderField, error) {
+	var res = new(ent.GarbageCollectionOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNGarbageCollectionOrderField2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐGarbageCollectionOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.GarbageCollectionOrderField) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "GarbageCollectionOrderField!")
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalNGarbageCollectionStatus2githubᚗcomᚋberthᚑregistryᚋberthᚋentᚋgarbagecollectionᚐStatus(ctx context.Context, v any) (garbagecollection.Status, error) {
+	var res garbagecollection.Status
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNGarbageCollectionStatus2githubᚗcomᚋberthᚑregistryᚋberthᚋentᚋgarbagecollectionᚐStatus(ctx context.Context, sel ast.SelectionSet, v garbagecollection.Status) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNGarbageCollectionWhereInput2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐGarbageCollectionWhereInput(ctx context.Context, v any) (*ent.GarbageCollectionWhereInput, error) {
+	res, err := ec.unmarshalInputGarbageCollectionWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNHistoryEntry2ᚕᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐHistoryEntryᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.HistoryEntry) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -29031,6 +30966,110 @@ func (ec *executionContext) marshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCu
 	return v
 }
 
+func (ec *executionContext) marshalOGarbageCollection2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐGarbageCollection(ctx context.Context, sel ast.SelectionSet, v *ent.GarbageCollection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._GarbageCollection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOGarbageCollectionEdge2ᚕᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐGarbageCollectionEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.GarbageCollectionEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOGarbageCollectionEdge2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐGarbageCollectionEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOGarbageCollectionEdge2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐGarbageCollectionEdge(ctx context.Context, sel ast.SelectionSet, v *ent.GarbageCollectionEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._GarbageCollectionEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOGarbageCollectionStatus2ᚕgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚋgarbagecollectionᚐStatusᚄ(ctx context.Context, v any) ([]garbagecollection.Status, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]garbagecollection.Status, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNGarbageCollectionStatus2githubᚗcomᚋberthᚑregistryᚋberthᚋentᚋgarbagecollectionᚐStatus(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOGarbageCollectionStatus2ᚕgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚋgarbagecollectionᚐStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []garbagecollection.Status) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNGarbageCollectionStatus2githubᚗcomᚋberthᚑregistryᚋberthᚋentᚋgarbagecollectionᚐStatus(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOGarbageCollectionStatus2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚋgarbagecollectionᚐStatus(ctx context.Context, v any) (*garbagecollection.Status, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(garbagecollection.Status)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOGarbageCollectionStatus2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚋgarbagecollectionᚐStatus(ctx context.Context, sel ast.SelectionSet, v *garbagecollection.Status) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOGarbageCollectionWhereInput2ᚕᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐGarbageCollectionWhereInputᚄ(ctx context.Context, v any) ([]*ent.GarbageCollectionWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*ent.GarbageCollectionWhereInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNGarbageCollectionWhereInput2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐGarbageCollectionWhereInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOGarbageCollectionWhereInput2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐGarbageCollectionWhereInput(ctx context.Context, v any) (*ent.GarbageCollectionWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputGarbageCollectionWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalOID2ᚕintᚄ(ctx context.Context, v any) ([]int, error) {
 	if v == nil {
 		return nil, nil
@@ -29115,6 +31154,41 @@ func (ec *executionContext) marshalOInt2ᚕint64ᚄ(ctx context.Context, sel ast
 	ret := make(graphql.Array, len(v))
 	for i := range v {
 		ret[i] = ec.marshalNInt2int64(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOInt2ᚕintᚄ(ctx context.Context, v any) ([]int, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]int, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNInt2int(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOInt2ᚕintᚄ(ctx context.Context, sel ast.SelectionSet, v []int) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNInt2int(ctx, sel, v[i])
 	}
 
 	for _, e := range ret {
@@ -29626,6 +31700,14 @@ func (ec *executionContext) marshalORole2ᚖgithubᚗcomᚋberthᚑregistryᚋbe
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) unmarshalORunGarbageCollectionInput2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐRunGarbageCollectionInput(ctx context.Context, v any) (*model.RunGarbageCollectionInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputRunGarbageCollectionInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalOString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {

@@ -216,6 +216,15 @@ type RobotSecretPayload struct {
 	Secret string `json:"secret"`
 }
 
+type RunGarbageCollectionInput struct {
+	// Report what would be freed without deleting anything.
+	DryRun *bool `json:"dryRun,omitempty"`
+	// Delete artifacts that have no tag, are listed by no index and are not a referrer first (only those pushed longer than the grace period ago).
+	DeleteUntagged *bool `json:"deleteUntagged,omitempty"`
+	// Return when the run has finished instead of as soon as it has started.
+	Wait *bool `json:"wait,omitempty"`
+}
+
 type SystemInfo struct {
 	Version string `json:"version"`
 	// sqlite or postgres

@@ -100,14 +100,15 @@ func newFixture(t *testing.T, db *database.DB) *fixture {
 func (f *fixture) blob(ctx context.Context, repo string, content []byte) digest.Digest {
 	f.t.Helper()
 	d := digest.FromBytes(content)
-	if _, err := f.s.Blobs.Put(ctx, d, bytes.NewReader(content)); err != nil {
-		f.t.Fatal(err)
-	}
 	r, err := f.s.Artifacts.Access(ctx, repo, auth.RepositoryPush)
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	if err := f.s.Artifacts.LinkBlob(ctx, r, d, int64(len(content))); err != nil {
+	err = f.s.Artifacts.CommitBlob(ctx, r, d, int64(len(content)), func(ctx context.Context) error {
+		_, err := f.s.Blobs.Put(ctx, d, bytes.NewReader(content))
+		return err
+	})
+	if err != nil {
 		f.t.Fatal(err)
 	}
 	return d

@@ -3,11 +3,13 @@ package artifacts
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-registry/berth/ent"
 	"github.com/berth-registry/berth/ent/blob"
+	"github.com/berth-registry/berth/ent/change"
 	"github.com/berth-registry/berth/ent/repository"
 	"github.com/berth-registry/berth/ent/repositoryblob"
 	"github.com/berth-registry/berth/internal/auth"
@@ -34,27 +36,50 @@ func (s *Service) BlobSize(ctx context.Context, r *Repo, d digest.Digest) (int64
 	return b.Size, nil
 }
 
-// LinkBlob records that blob d (already committed to the blob store) may be
-// served from repository r, creating the repository on its first upload.
-// The caller got r from Access with auth.RepositoryPush.
-func (s *Service) LinkBlob(ctx context.Context, r *Repo, d digest.Digest, size int64) error {
-	if _, err := s.ensureRepository(ctx, s.client, r); err != nil {
-		return err
+// CommitBlob makes blob d of size bytes readable from repository r:
+// place moves its verified bytes into the blob store. The blob's row is
+// written (or, if it exists, locked and its grace period restarted)
+// before place runs, in the transaction that links the blob, so garbage
+// collection, which deletes a row under the same lock before the bytes,
+// can never remove bytes this commit has just placed or found in place.
+// The repository is created on its first upload. The caller got r from
+// Access with auth.RepositoryPush.
+func (s *Service) CommitBlob(ctx context.Context, r *Repo, d digest.Digest, size int64, place func(context.Context) error) error {
+	err := s.write(ctx, 0, func(w *writeTx) error {
+		repo, err := s.ensureRepository(ctx, w.client, r)
+		if err != nil {
+			return err
+		}
+		id, err := w.client.Blob.Create().SetDigest(d.String()).SetSize(size).SetLastUsedAt(time.Now()).
+			OnConflictColumns(blob.FieldDigest).UpdateLastUsedAt().
+			ID(viewer.SystemContext(ctx))
+		if err != nil {
+			return wrapf(err, "recording blob %s", d)
+		}
+		if err := place(ctx); err != nil {
+			return err
+		}
+		if err := w.link(repo.ID, id); err != nil {
+			return err
+		}
+		w.record(change.OperationBLOB_LINKED, r.Project.Name, r.Name, d.String(), "", nil, size)
+		return nil
+	})
+	if err != nil && r.Repository != nil && ent.IsConstraintError(err) {
+		r.Repository = nil // a cached repository deleted meanwhile
 	}
-	return s.link(ctx, s.client, r.Repository.ID, d, size)
+	return err
 }
 
-func (s *Service) link(ctx context.Context, client *ent.Client, repoID int, d digest.Digest, size int64) error {
-	sys := viewer.SystemContext(ctx)
-	blobID, err := client.Blob.Create().SetDigest(d.String()).SetSize(size).
-		OnConflictColumns(blob.FieldDigest).Ignore().ID(sys)
+// link records that repository repoID may serve blob blobID. The blob's
+// row must exist: linking takes the same row lock as a reference, so a
+// blob that garbage collection removed meanwhile fails the foreign key.
+func (w *writeTx) link(repoID, blobID int) error {
+	err := w.client.RepositoryBlob.Create().SetRepositoryID(repoID).SetBlobID(blobID).
+		OnConflictColumns(repositoryblob.FieldRepositoryID, repositoryblob.FieldBlobID).Ignore().
+		Exec(viewer.SystemContext(w.ctx))
 	if err != nil {
-		return wrapf(err, "recording blob %s", d)
-	}
-	err = client.RepositoryBlob.Create().SetRepositoryID(repoID).SetBlobID(blobID).
-		OnConflictColumns(repositoryblob.FieldRepositoryID, repositoryblob.FieldBlobID).Ignore().Exec(sys)
-	if err != nil {
-		return wrapf(err, "linking blob %s", d)
+		return wrapf(err, "linking blob %d", blobID)
 	}
 	return nil
 }
@@ -66,16 +91,19 @@ func (s *Service) UnlinkBlob(ctx context.Context, name string, d digest.Digest) 
 	if err != nil {
 		return err
 	}
-	n, err := s.client.RepositoryBlob.Delete().
-		Where(repositoryblob.RepositoryID(r.Repository.ID), repositoryblob.HasBlobWith(blob.Digest(d.String()))).
-		Exec(viewer.SystemContext(ctx))
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return blobUnknown(name, d.String())
-	}
-	return RefreshUsage(ctx, s.client, r.Project.ID)
+	return s.write(ctx, r.Project.ID, func(w *writeTx) error {
+		n, err := w.client.RepositoryBlob.Delete().
+			Where(repositoryblob.RepositoryID(r.Repository.ID), repositoryblob.HasBlobWith(blob.Digest(d.String()))).
+			Exec(viewer.SystemContext(ctx))
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return blobUnknown(name, d.String())
+		}
+		w.record(change.OperationBLOB_UNLINKED, r.Project.Name, name, d.String(), "", nil, 0)
+		return nil
+	})
 }
 
 // MountBlob links blob d into r without an upload. With from set, the blob
@@ -110,17 +138,40 @@ func (s *Service) MountBlob(ctx context.Context, r *Repo, from string, d digest.
 	if err := s.CheckQuota(ctx, r, d, size); err != nil {
 		return 0, false, err
 	}
-	// The database may know a blob the store lost (a failed restore):
-	// mount only what is really there.
-	if _, err := s.blobs.Stat(ctx, d); errors.Is(err, storage.ErrNotFound) {
-		return 0, false, nil
-	} else if err != nil {
+	mounted := false
+	err := s.write(ctx, 0, func(w *writeTx) error {
+		sys := viewer.SystemContext(ctx)
+		// Restarting the grace period locks the row; a row garbage
+		// collection removed meanwhile is gone, and the client uploads.
+		if n, err := w.client.Blob.Update().Where(blob.Digest(d.String())).SetLastUsedAt(time.Now()).Save(sys); err != nil || n == 0 {
+			return err
+		}
+		id, err := w.client.Blob.Query().Where(blob.Digest(d.String())).OnlyID(sys)
+		if err != nil {
+			return err
+		}
+		// The database may know a blob the store lost (a failed
+		// restore): mount only what is really there.
+		if _, err := s.blobs.Stat(ctx, d); errors.Is(err, storage.ErrNotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		repo, err := s.ensureRepository(ctx, w.client, r)
+		if err != nil {
+			return err
+		}
+		if err := w.link(repo.ID, id); err != nil {
+			return err
+		}
+		w.record(change.OperationBLOB_MOUNTED, r.Project.Name, r.Name, d.String(), "", nil, size)
+		mounted = true
+		return nil
+	})
+	if err != nil {
 		return 0, false, err
 	}
-	if err := s.LinkBlob(ctx, r, d, size); err != nil {
-		return 0, false, err
-	}
-	return size, true, nil
+	return size, mounted, nil
 }
 
 // readableBlob reports whether some repository the caller may see links d.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -12,8 +13,8 @@ import (
 	"github.com/berth-registry/berth/ent"
 	"github.com/berth-registry/berth/ent/artifact"
 	"github.com/berth-registry/berth/ent/blob"
+	"github.com/berth-registry/berth/ent/change"
 	"github.com/berth-registry/berth/ent/repositoryblob"
-	"github.com/berth-registry/berth/ent/tag"
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/errdefs"
 	"github.com/berth-registry/berth/internal/viewer"
@@ -104,81 +105,79 @@ func looksLikeDigest(ref string) bool {
 	return false
 }
 
-func (s *Service) storeManifest(ctx context.Context, r *Repo, dgst digest.Digest, raw []byte, m *Manifest, tags []string) (*ent.Artifact, error) {
-	sys := viewer.SystemContext(ctx)
-	allow := auth.Allow(ctx)
-	tx, err := s.client.Tx(ctx)
+func (s *Service) storeManifest(ctx context.Context, r *Repo, dgst digest.Digest, raw []byte, m *Manifest, tags []string) (a *ent.Artifact, err error) {
+	size, err := manifestSize(raw, m)
 	if err != nil {
 		return nil, err
 	}
-	defer tx.Rollback()
-	client := tx.Client()
-	proj, err := lockProject(ctx, client, r.Project.ID)
-	if err != nil {
-		return nil, err
-	}
-	repo, err := s.ensureRepository(ctx, client, r)
-	if err != nil {
-		return nil, err
-	}
+	err = s.write(ctx, r.Project.ID, func(w *writeTx) (err error) {
+		a, err = w.putManifest(s, r, dgst, raw, m, size, tags)
+		return err
+	})
+	return a, err
+}
 
+// manifestSize is the size of an artifact: its manifest, config and layers
+// (foreign ones too: they are part of the image a client pulls).
+func manifestSize(raw []byte, m *Manifest) (int64, error) {
 	size := int64(len(raw))
-	// Blobs: config and layers must be linked here, or readable elsewhere.
-	var blobDigests []string
-	var refIDs []int
+	var err error
 	if m.Config != nil {
-		blobDigests = append(blobDigests, m.Config.Digest.String())
 		if size, err = addSize(size, m.Config.Size); err != nil {
-			return nil, err
+			return 0, err
 		}
 	}
 	for _, l := range m.Layers {
 		if size, err = addSize(size, l.Size); err != nil {
-			return nil, err
-		}
-		if !Foreign(l) {
-			blobDigests = append(blobDigests, l.Digest.String())
+			return 0, err
 		}
 	}
-	if len(blobDigests) > 0 {
-		known, err := client.Blob.Query().Where(blob.DigestIn(blobDigests...)).All(sys)
+	return size, nil
+}
+
+// putManifest records manifest raw (parsed as m, of size bytes with its
+// blobs) as artifact dgst of repository r, tagged with tags.
+func (w *writeTx) putManifest(s *Service, r *Repo, dgst digest.Digest, raw []byte, m *Manifest, size int64, tags []string) (*ent.Artifact, error) {
+	ctx, client := w.ctx, w.client
+	sys := viewer.SystemContext(ctx)
+	allow := auth.Allow(ctx)
+	repo, err := s.ensureRepository(ctx, client, r)
+	if err != nil {
+		return nil, err
+	}
+	// Blobs: config and layers must be linked here, or readable elsewhere
+	// (then they are linked here too).
+	var refIDs []int
+	if ds := blobDigests(m); len(ds) > 0 {
+		known, err := client.Blob.Query().Where(blob.DigestIn(ds...)).
+			Select(blob.FieldID, blob.FieldDigest).
+			WithLinks(func(q *ent.RepositoryBlobQuery) { q.Where(repositoryblob.RepositoryID(repo.ID)) }).
+			All(sys)
 		if err != nil {
 			return nil, err
 		}
-		linked, err := client.Blob.Query().
-			Where(blob.DigestIn(blobDigests...), blob.HasLinksWith(repositoryblob.RepositoryID(repo.ID))).
-			Select(blob.FieldDigest).Strings(sys)
-		if err != nil {
-			return nil, err
-		}
-		isLinked := map[string]bool{}
-		for _, d := range linked {
-			isLinked[d] = true
-		}
-		byDigest := map[string]*ent.Blob{}
+		byDigest := make(map[string]*ent.Blob, len(known))
 		for _, b := range known {
 			byDigest[b.Digest] = b
 		}
-		for _, d := range blobDigests {
-			if b := byDigest[d]; b != nil {
-				refIDs = append(refIDs, b.ID)
-			}
-			if isLinked[d] {
-				continue
-			}
+		for _, d := range ds {
 			b := byDigest[d]
 			if b == nil {
 				return nil, coded(ErrManifestBlobUnknown, errdefs.Invalidf, "blob %s referenced by the manifest is not in repository %q: push it first", d, r.Name)
+			}
+			refIDs = append(refIDs, b.ID)
+			if len(b.Edges.Links) > 0 {
+				continue
 			}
 			if _, ok, err := s.readableBlob(ctx, digest.Digest(d)); err != nil {
 				return nil, err
 			} else if !ok {
 				return nil, coded(ErrManifestBlobUnknown, errdefs.Invalidf, "blob %s referenced by the manifest is not in repository %q: push it first", d, r.Name)
 			}
-			if err := s.link(ctx, client, repo.ID, digest.Digest(d), b.Size); err != nil {
+			if err := w.link(repo.ID, b.ID); err != nil {
 				return nil, err
 			}
-			isLinked[d] = true
+			b.Edges.Links = []*ent.RepositoryBlob{{}}
 		}
 	}
 	// Children of an index must be stored in the same repository.
@@ -189,7 +188,8 @@ func (s *Service) storeManifest(ctx context.Context, r *Repo, dgst digest.Digest
 			ds[i] = c.Digest.String()
 		}
 		children, err := client.Artifact.Query().
-			Where(artifact.RepositoryID(repo.ID), artifact.DigestIn(ds...)).All(sys)
+			Where(artifact.RepositoryID(repo.ID), artifact.DigestIn(ds...)).
+			Select(artifact.FieldID, artifact.FieldDigest, artifact.FieldSize).All(sys)
 		if err != nil {
 			return nil, err
 		}
@@ -202,7 +202,7 @@ func (s *Service) storeManifest(ctx context.Context, r *Repo, dgst digest.Digest
 			if c == nil {
 				return nil, coded(ErrManifestBlobUnknown, errdefs.Invalidf, "manifest %s listed by the index is not in repository %q: push it first", d, r.Name)
 			}
-			if !contains(childIDs, c.ID) {
+			if !slices.Contains(childIDs, c.ID) {
 				childIDs = append(childIDs, c.ID)
 				if size, err = addSize(size, c.Size); err != nil {
 					return nil, err
@@ -235,6 +235,7 @@ func (s *Service) storeManifest(ctx context.Context, r *Repo, dgst digest.Digest
 		if err != nil {
 			return nil, wrapf(err, "recording artifact %s", dgst)
 		}
+		w.delta += int64(len(raw))
 	case err != nil:
 		return nil, err
 	default:
@@ -242,41 +243,19 @@ func (s *Service) storeManifest(ctx context.Context, r *Repo, dgst digest.Digest
 			return nil, err
 		}
 	}
-	if err := referenceBlobs(ctx, client, a.ID, refIDs); err != nil {
+	if err := w.referenced(a.ID, refIDs); err != nil {
 		return nil, err
 	}
 	for _, t := range tags {
-		err := client.Tag.Create().SetName(t).SetRepositoryID(repo.ID).SetArtifactID(a.ID).
-			OnConflictColumns(tag.FieldRepositoryID, tag.FieldName).
-			UpdateArtifactID().UpdateUpdatedAt().
-			Exec(allow)
-		if err != nil {
-			return nil, wrapf(err, "tagging %s as %q", dgst, t)
+		if _, err := w.tag(repo.ID, a.ID, t); err != nil {
+			return nil, err
 		}
 	}
 	if err := client.Repository.UpdateOneID(repo.ID).SetPushedAt(now).Exec(allow); err != nil {
 		return nil, err
 	}
-	used, err := refreshUsage(ctx, client, repo.ProjectID)
-	if err != nil {
-		return nil, err
-	}
-	if err := overQuota(proj, used); err != nil {
-		return nil, err // rolled back: nothing of the push is kept
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, err
-	}
+	w.record(change.OperationARTIFACT_PUSHED, r.Project.Name, r.Name, dgst.String(), m.MediaType, tags, size)
 	return a, nil
-}
-
-func contains(ids []int, id int) bool {
-	for _, x := range ids {
-		if x == id {
-			return true
-		}
-	}
-	return false
 }
 
 // addSize adds a descriptor's size to an artifact's total, refusing

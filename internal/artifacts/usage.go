@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 
-	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
 	"github.com/opencontainers/go-digest"
 
@@ -21,25 +20,12 @@ import (
 	"github.com/berth-registry/berth/internal/viewer"
 )
 
-// RefreshUsage recomputes a project's used bytes: the sizes of the distinct
-// blobs its artifacts reference, each counted once however many
-// repositories or artifacts share it, plus the manifests. Callers run it inside the transaction that changed
-// the links, so the figure is exact when the transaction commits.
-func RefreshUsage(ctx context.Context, client *ent.Client, projectID int) error {
-	_, err := refreshUsage(ctx, client, projectID)
-	return err
-}
-
 // lockProject reads project id for update: on PostgreSQL the row stays
 // locked until the transaction of client ends, so concurrent pushes into
 // one project compute and check its usage one after the other and no
 // update is lost (SQLite serialises writing transactions anyway).
 func lockProject(ctx context.Context, client *ent.Client, id int) (*ent.Project, error) {
-	return client.Project.Query().Where(project.ID(id), func(s *entsql.Selector) {
-		if s.Dialect() == dialect.Postgres {
-			s.ForUpdate()
-		}
-	}).Only(viewer.SystemContext(ctx))
+	return client.Project.Query().Where(project.ID(id), forUpdate).Only(viewer.SystemContext(ctx))
 }
 
 // overQuota refuses a change that leaves project p using more bytes than
@@ -72,11 +58,14 @@ func (s *Service) CheckQuota(ctx context.Context, r *Repo, d digest.Digest, size
 	return overQuota(p, p.UsedBytes+size)
 }
 
-// refreshUsage is RefreshUsage returning the new figure: the distinct
-// blobs the project's artifacts reference, each counted once, plus the
+// recountUsage recounts a project's used bytes from references and stores
+// the figure: the distinct blobs the project's artifacts reference, each
+// counted once however many repositories or artifacts share it, plus the
 // manifests themselves. Blobs uploaded but not (yet) referenced by a
 // manifest do not count: a push that is refused leaves no usage behind.
-func refreshUsage(ctx context.Context, client *ent.Client, projectID int) (int64, error) {
+// The write path keeps the figure exact incrementally; this is the
+// check (and repair) of RecalculateUsage.
+func recountUsage(ctx context.Context, client *ent.Client, projectID int) (int64, error) {
 	sys := viewer.SystemContext(ctx)
 	var blobs, manifests []struct {
 		Sum sql.NullInt64 `json:"sum"`
@@ -142,7 +131,7 @@ func (s *Service) RecalculateUsage(ctx context.Context, name string) ([]ProjectU
 				return err
 			}
 			u.Project, u.Stored = p.Name, p.UsedBytes
-			u.Recounted, err = refreshUsage(ctx, tx.Client(), id)
+			u.Recounted, err = recountUsage(ctx, tx.Client(), id)
 			return err
 		})
 		if err != nil {

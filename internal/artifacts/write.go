@@ -11,6 +11,10 @@ import (
 	"github.com/berth-registry/berth/ent"
 	"github.com/berth-registry/berth/ent/artifact"
 	"github.com/berth-registry/berth/ent/blob"
+	"github.com/berth-registry/berth/ent/change"
+	"github.com/berth-registry/berth/ent/label"
+	"github.com/berth-registry/berth/ent/member"
+	"github.com/berth-registry/berth/ent/repository"
 	"github.com/berth-registry/berth/ent/repositoryblob"
 	"github.com/berth-registry/berth/ent/tag"
 	"github.com/berth-registry/berth/internal/audit"
@@ -77,33 +81,45 @@ func (s *Service) DeleteArtifact(ctx context.Context, name, reference string) er
 	if err != nil {
 		return err
 	}
-	allow := auth.Allow(ctx)
-	tx, err := s.client.Tx(ctx)
+	return s.write(ctx, r.Project.ID, func(w *writeTx) error {
+		ids, err := goingWith(ctx, w.client, a)
+		if err != nil {
+			return err
+		}
+		n, err := w.deleteArtifacts(r.Name, ids)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return manifestUnknown(name, reference)
+		}
+		return nil
+	})
+}
+
+// deleteArtifacts deletes the artifacts ids of repository repo, recording
+// a change for each, and returns how many there were.
+func (w *writeTx) deleteArtifacts(repo string, ids []int) (int, error) {
+	sys := viewer.SystemContext(w.ctx)
+	doomed, err := w.client.Artifact.Query().Where(artifact.IDIn(ids...)).
+		Select(artifact.FieldID, artifact.FieldDigest, artifact.FieldMediaType, artifact.FieldSize).
+		WithTags(func(q *ent.TagQuery) { q.Select(tag.FieldArtifactID, tag.FieldName) }).
+		All(sys)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	defer tx.Rollback()
-	if _, err := lockProject(ctx, tx.Client(), r.Project.ID); err != nil {
-		return err
-	}
-	ids, err := goingWith(ctx, tx.Client(), a)
+	n, err := w.removeArtifacts(artifact.IDIn(ids...))
 	if err != nil {
-		return err
+		return 0, err
 	}
-	if _, err := tx.Tag.Delete().Where(tag.ArtifactIDIn(ids...)).Exec(allow); err != nil {
-		return err
+	for _, a := range doomed {
+		var tags []string
+		for _, t := range a.Edges.Tags {
+			tags = append(tags, t.Name)
+		}
+		w.record(change.OperationARTIFACT_DELETED, ProjectName(repo), repo, a.Digest, a.MediaType, tags, a.Size)
 	}
-	n, err := tx.Artifact.Delete().Where(artifact.IDIn(ids...)).Exec(allow)
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return manifestUnknown(name, reference)
-	}
-	if err := RefreshUsage(ctx, tx.Client(), r.Project.ID); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return n, nil
 }
 
 // goingWith returns the ids of a and of the artifacts that go with it when
@@ -212,14 +228,23 @@ func (s *Service) DeleteTag(ctx context.Context, repo, name string) error {
 	if !ValidTag(name) {
 		return coded(ErrTagInvalid, errdefs.Invalidf, "invalid tag %q", name)
 	}
-	n, err := s.client.Tag.Delete().Where(tag.RepositoryID(r.Repository.ID), tag.Name(name)).Exec(auth.Allow(ctx))
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return manifestUnknown(repo, name)
-	}
-	return nil
+	return s.write(ctx, r.Project.ID, func(w *writeTx) error {
+		t, err := w.client.Tag.Query().Where(tag.RepositoryID(r.Repository.ID), tag.Name(name)).
+			WithArtifact(func(q *ent.ArtifactQuery) { q.Select(artifact.FieldDigest, artifact.FieldMediaType) }).
+			Only(viewer.SystemContext(ctx))
+		if ent.IsNotFound(err) {
+			return manifestUnknown(repo, name)
+		}
+		if err != nil {
+			return err
+		}
+		if err := w.client.Tag.DeleteOneID(t.ID).Exec(auth.Allow(ctx)); err != nil {
+			return err
+		}
+		a := t.Edges.Artifact
+		w.record(change.OperationTAG_DELETED, r.Project.Name, repo, a.Digest, a.MediaType, []string{name}, 0)
+		return nil
+	})
 }
 
 // CreateTag points tag name of repository repo at the artifact reference
@@ -239,14 +264,32 @@ func (s *Service) CreateTag(ctx context.Context, repo, reference, name string) (
 	if err != nil {
 		return nil, err
 	}
-	allow := auth.Allow(ctx)
-	id, err := s.client.Tag.Create().SetName(name).SetRepositoryID(r.Repository.ID).SetArtifactID(a.ID).
-		OnConflictColumns(tag.FieldRepositoryID, tag.FieldName).UpdateArtifactID().UpdateUpdatedAt().
-		ID(allow)
+	var id int
+	err = s.write(ctx, r.Project.ID, func(w *writeTx) (err error) {
+		if id, err = w.tag(r.Repository.ID, a.ID, name); err != nil {
+			return err
+		}
+		w.record(change.OperationTAG_CREATED, r.Project.Name, repo, a.Digest, a.MediaType, []string{name}, a.Size)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
 	return s.client.Tag.Get(viewer.SystemContext(ctx), id)
+}
+
+// tag points tag name of repository repoID at artifact artifactID,
+// creating the tag or moving it, and returns the tag's id. Two pushes of
+// one tag both succeed and the one that commits last wins: the tag row is
+// one row, written by whole-row upserts.
+func (w *writeTx) tag(repoID, artifactID int, name string) (int, error) {
+	id, err := w.client.Tag.Create().SetName(name).SetRepositoryID(repoID).SetArtifactID(artifactID).
+		OnConflictColumns(tag.FieldRepositoryID, tag.FieldName).UpdateArtifactID().UpdateUpdatedAt().
+		ID(auth.Allow(w.ctx))
+	if err != nil {
+		return 0, wrapf(err, "tagging %q", name)
+	}
+	return id, nil
 }
 
 // CopyArtifact copies the artifact reference names in srcRepo into dstRepo
@@ -270,40 +313,39 @@ func (s *Service) CopyArtifact(ctx context.Context, srcRepo, reference, dstRepo,
 	if err != nil {
 		return nil, err
 	}
-	tx, err := s.client.Tx(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
-	client := tx.Client()
-	repo, err := s.ensureRepository(ctx, client, dst)
-	if err != nil {
-		return nil, err
-	}
-	out, err := s.copyInto(ctx, client, a, repo.ID)
-	if err != nil {
-		return nil, err
-	}
-	allow := auth.Allow(ctx)
-	if tagName != "" {
-		err := client.Tag.Create().SetName(tagName).SetRepositoryID(repo.ID).SetArtifactID(out.ID).
-			OnConflictColumns(tag.FieldRepositoryID, tag.FieldName).UpdateArtifactID().UpdateUpdatedAt().
-			Exec(allow)
+	var out *ent.Artifact
+	err = s.write(ctx, dst.Project.ID, func(w *writeTx) error {
+		repo, err := s.ensureRepository(ctx, w.client, dst)
 		if err != nil {
-			return nil, err
+			return err
 		}
-	}
-	if err := client.Repository.UpdateOneID(repo.ID).SetPushedAt(time.Now()).Exec(allow); err != nil {
-		return nil, err
-	}
-	if err := tx.Commit(); err != nil {
+		if out, err = w.copyInto(a, repo.ID); err != nil {
+			return err
+		}
+		var tags []string
+		if tagName != "" {
+			if _, err := w.tag(repo.ID, out.ID, tagName); err != nil {
+				return err
+			}
+			tags = []string{tagName}
+		}
+		if err := w.client.Repository.UpdateOneID(repo.ID).SetPushedAt(time.Now()).Exec(auth.Allow(ctx)); err != nil {
+			return err
+		}
+		w.record(change.OperationARTIFACT_COPIED, dst.Project.Name, dst.Name, out.Digest, out.MediaType, tags, out.Size)
+		return nil
+	})
+	if err != nil {
+		dst.Repository = nil // it may have been created in the transaction that failed
 		return nil, err
 	}
 	return out, nil
 }
 
 // copyInto copies artifact a (children first) into repository repoID.
-func (s *Service) copyInto(ctx context.Context, client *ent.Client, a *ent.Artifact, repoID int) (*ent.Artifact, error) {
+func (w *writeTx) copyInto(a *ent.Artifact, repoID int) (*ent.Artifact, error) {
+	ctx := w.ctx
+	client := w.client
 	sys := viewer.SystemContext(ctx)
 	if existing, err := client.Artifact.Query().Where(artifact.RepositoryID(repoID), artifact.Digest(a.Digest)).Only(sys); err == nil {
 		return existing, nil
@@ -321,7 +363,7 @@ func (s *Service) copyInto(ctx context.Context, client *ent.Client, a *ent.Artif
 			return nil, err
 		}
 		for _, c := range children {
-			cc, err := s.copyInto(ctx, client, c, repoID)
+			cc, err := w.copyInto(c, repoID)
 			if err != nil {
 				return nil, err
 			}
@@ -330,14 +372,11 @@ func (s *Service) copyInto(ctx context.Context, client *ent.Client, a *ent.Artif
 	}
 	var blobIDs []int
 	if ds := blobDigests(m); len(ds) > 0 {
-		ids, err := client.Blob.Query().Where(blob.DigestIn(ds...)).IDs(sys)
-		if err != nil {
+		if blobIDs, err = client.Blob.Query().Where(blob.DigestIn(ds...)).IDs(sys); err != nil {
 			return nil, err
 		}
-		blobIDs = ids
-		for _, id := range ids {
-			if err := client.RepositoryBlob.Create().SetRepositoryID(repoID).SetBlobID(id).
-				OnConflictColumns(repositoryblob.FieldRepositoryID, repositoryblob.FieldBlobID).Ignore().Exec(sys); err != nil {
+		for _, id := range blobIDs {
+			if err := w.link(repoID, id); err != nil {
 				return nil, err
 			}
 		}
@@ -357,5 +396,83 @@ func (s *Service) copyInto(ctx context.Context, client *ent.Client, a *ent.Artif
 	if err != nil {
 		return nil, err
 	}
-	return copied, referenceBlobs(ctx, client, copied.ID, blobIDs)
+	w.delta += int64(len(a.Manifest))
+	return copied, w.referenced(copied.ID, blobIDs)
+}
+
+// DeleteRepository deletes repository name with its artifacts and tags;
+// its blobs are left for garbage collection.
+func (s *Service) DeleteRepository(ctx context.Context, name string) error {
+	// The caller's own context: a repository they may not see does not exist.
+	repo, err := s.client.Repository.Query().Where(repository.Name(name)).WithProject().Only(ctx)
+	if ent.IsNotFound(err) {
+		return errdefs.NotFoundf("repository %q does not exist", name)
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.auth.Can(ctx, auth.RepositoryDelete, repo.Edges.Project); err != nil {
+		return err
+	}
+	return s.write(ctx, repo.ProjectID, func(w *writeTx) error {
+		if err := w.deleteRepositories([]*ent.Repository{repo}); err != nil {
+			return err
+		}
+		w.record(change.OperationREPOSITORY_DELETED, repo.Edges.Project.Name, repo.Name, "", "", nil, 0)
+		return nil
+	})
+}
+
+// DeleteProject deletes project p with its members and labels. A project
+// that still holds repositories is refused unless force is set; then its
+// repositories, artifacts and tags go too (their blobs are left for
+// garbage collection). The caller has checked auth.ProjectDelete.
+func (s *Service) DeleteProject(ctx context.Context, p *ent.Project, force bool) error {
+	return s.write(ctx, p.ID, func(w *writeTx) error {
+		allow := auth.Allow(ctx)
+		repos, err := w.client.Repository.Query().Where(repository.ProjectID(p.ID)).
+			Select(repository.FieldID, repository.FieldName).All(viewer.SystemContext(ctx))
+		if err != nil {
+			return err
+		}
+		if len(repos) > 0 && !force {
+			return errdefs.Conflictf("project %q still holds %d repositories; delete them first or pass force: true", p.Name, len(repos))
+		}
+		w.dropped = true
+		if err := w.deleteRepositories(repos); err != nil {
+			return err
+		}
+		if _, err := w.client.Label.Delete().Where(label.ProjectID(p.ID)).Exec(allow); err != nil {
+			return err
+		}
+		if _, err := w.client.Member.Delete().Where(member.ProjectID(p.ID)).Exec(allow); err != nil {
+			return err
+		}
+		if err := w.client.Project.DeleteOneID(p.ID).Exec(allow); err != nil {
+			return err
+		}
+		w.record(change.OperationPROJECT_DELETED, p.Name, "", "", "", nil, 0)
+		return nil
+	})
+}
+
+// deleteRepositories removes repos with their tags, artifacts and blob links.
+func (w *writeTx) deleteRepositories(repos []*ent.Repository) error {
+	if len(repos) == 0 {
+		return nil
+	}
+	ids := make([]int, len(repos))
+	for i, r := range repos {
+		ids[i] = r.ID
+		w.forget = append(w.forget, r.Name)
+	}
+	if _, err := w.removeArtifacts(artifact.RepositoryIDIn(ids...)); err != nil {
+		return err
+	}
+	sys := viewer.SystemContext(w.ctx)
+	if _, err := w.client.RepositoryBlob.Delete().Where(repositoryblob.RepositoryIDIn(ids...)).Exec(sys); err != nil {
+		return err
+	}
+	_, err := w.client.Repository.Delete().Where(repository.IDIn(ids...)).Exec(auth.Allow(w.ctx))
+	return err
 }

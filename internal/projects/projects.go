@@ -7,13 +7,8 @@ import (
 	"regexp"
 
 	"github.com/berth-registry/berth/ent"
-	"github.com/berth-registry/berth/ent/artifact"
-	"github.com/berth-registry/berth/ent/label"
 	"github.com/berth-registry/berth/ent/member"
 	"github.com/berth-registry/berth/ent/project"
-	"github.com/berth-registry/berth/ent/repository"
-	"github.com/berth-registry/berth/ent/repositoryblob"
-	"github.com/berth-registry/berth/ent/tag"
 	"github.com/berth-registry/berth/internal/artifacts"
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/database"
@@ -27,13 +22,15 @@ var namePattern = regexp.MustCompile(`^[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
 
 // Service creates, changes and deletes projects and labels.
 type Service struct {
-	client *ent.Client
-	auth   *auth.Service
+	client  *ent.Client
+	auth    *auth.Service
+	content *artifacts.Service
 }
 
-// New returns a Service.
-func New(client *ent.Client, authz *auth.Service) *Service {
-	return &Service{client: client, auth: authz}
+// New returns a Service. Deleting a project's content goes through
+// content, the registry's write path.
+func New(client *ent.Client, authz *auth.Service, content *artifacts.Service) *Service {
+	return &Service{client: client, auth: authz, content: content}
 }
 
 // ValidateName checks a project name.
@@ -155,7 +152,7 @@ func (s *Service) Update(ctx context.Context, name string, in UpdateInput) (*ent
 // Delete removes a project with its members and labels. A project that
 // still holds repositories is refused unless force is set; then its
 // repositories, artifacts and tags go too (their blobs are left for garbage
-// collection).
+// collection), through the registry's write path.
 func (s *Service) Delete(ctx context.Context, name string, force bool) error {
 	p, err := s.Get(ctx, name)
 	if err != nil {
@@ -164,73 +161,5 @@ func (s *Service) Delete(ctx context.Context, name string, force bool) error {
 	if err := s.auth.Can(ctx, auth.ProjectDelete, p); err != nil {
 		return err
 	}
-	return database.WithTx(auth.Allow(ctx), s.client, func(tx *ent.Tx) error {
-		ctx := auth.Allow(ctx) // the transaction writes on the caller's behalf
-		repos, err := tx.Repository.Query().Where(repository.ProjectID(p.ID)).IDs(ctx)
-		if err != nil {
-			return err
-		}
-		if len(repos) > 0 && !force {
-			return errdefs.Conflictf("project %q still holds %d repositories; delete them first or pass force: true", name, len(repos))
-		}
-		if len(repos) > 0 {
-			if err := deleteRepositories(ctx, tx, repos); err != nil {
-				return err
-			}
-		}
-		if _, err := tx.Label.Delete().Where(label.ProjectID(p.ID)).Exec(ctx); err != nil {
-			return err
-		}
-		if _, err := tx.Member.Delete().Where(member.ProjectID(p.ID)).Exec(ctx); err != nil {
-			return err
-		}
-		return tx.Project.DeleteOneID(p.ID).Exec(ctx)
-	})
-}
-
-// deleteRepositories removes repositories with their tags, artifacts and blob links.
-func deleteRepositories(ctx context.Context, tx *ent.Tx, ids []int) error {
-	if _, err := tx.Tag.Delete().Where(tag.RepositoryIDIn(ids...)).Exec(ctx); err != nil {
-		return err
-	}
-	arts, err := tx.Artifact.Query().Where(artifact.RepositoryIDIn(ids...)).IDs(ctx)
-	if err != nil {
-		return err
-	}
-	// Clear many-to-many rows (labels, index children) before the artifacts.
-	for _, id := range arts {
-		if err := tx.Artifact.UpdateOneID(id).ClearLabels().ClearChildren().ClearParents().Exec(ctx); err != nil {
-			return err
-		}
-	}
-	if _, err := tx.Artifact.Delete().Where(artifact.RepositoryIDIn(ids...)).Exec(ctx); err != nil {
-		return err
-	}
-	if _, err := tx.RepositoryBlob.Delete().Where(repositoryblob.RepositoryIDIn(ids...)).Exec(ctx); err != nil {
-		return err
-	}
-	_, err = tx.Repository.Delete().Where(repository.IDIn(ids...)).Exec(ctx)
-	return err
-}
-
-// DeleteRepository deletes a repository with its artifacts and tags; its
-// blobs are left for garbage collection.
-func (s *Service) DeleteRepository(ctx context.Context, name string) error {
-	repo, err := s.client.Repository.Query().Where(repository.Name(name)).WithProject().Only(ctx)
-	if ent.IsNotFound(err) {
-		return errdefs.NotFoundf("repository %q does not exist", name)
-	}
-	if err != nil {
-		return err
-	}
-	if err := s.auth.Can(ctx, auth.RepositoryDelete, repo.Edges.Project); err != nil {
-		return err
-	}
-	return database.WithTx(auth.Allow(ctx), s.client, func(tx *ent.Tx) error {
-		ctx := auth.Allow(ctx) // the transaction writes on the caller's behalf
-		if err := deleteRepositories(ctx, tx, []int{repo.ID}); err != nil {
-			return err
-		}
-		return artifacts.RefreshUsage(ctx, tx.Client(), repo.ProjectID)
-	})
+	return s.content.DeleteProject(ctx, p, force)
 }

@@ -139,7 +139,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		OIDC:            oidcSvc,
 		DB:              db,
 		Auth:            authSvc,
-		ProjectService:  projects.New(db.Client, authSvc),
+		ProjectService:  projects.New(db.Client, authSvc, artifactSvc),
 		ArtifactService: artifactSvc,
 		Audit:           recorder,
 		Info: graph.Info{

@@ -109,49 +109,67 @@ func (b *Blobs) Delete(ctx context.Context, dgst digest.Digest) error {
 	return b.driver.Delete(ctx, blobDir(dgst))
 }
 
-// Put stores the content of r as blob dgst and returns its size. The bytes
-// stream to a temporary upload while being hashed; if they do not match
-// dgst the error wraps ErrDigestMismatch and nothing is left behind. If the
-// blob already exists the bytes are still verified, then dropped, unless
-// the existing file has another size (damaged): the verified bytes replace it.
-func (b *Blobs) Put(ctx context.Context, dgst digest.Digest, r io.Reader) (size int64, err error) {
-	if err := validateDigest(dgst); err != nil {
-		return 0, err
-	}
-	id := "put-" + rand.Text()
-	w, err := b.driver.Writer(ctx, uploadPath(id), false)
+// Put stores the content of r as blob dgst and returns its size: Stage,
+// then CommitUpload. A caller that records blobs in a database stages
+// first and commits inside its transaction instead.
+func (b *Blobs) Put(ctx context.Context, dgst digest.Digest, r io.Reader) (int64, error) {
+	id, size, err := b.Stage(ctx, dgst, r)
 	if err != nil {
 		return 0, err
 	}
-	defer func() {
-		// Cleanup must happen even when ctx is what failed.
-		cleanup := context.WithoutCancel(ctx)
-		if err != nil {
-			w.Cancel(cleanup)
-		}
-		b.removeUpload(cleanup, id)
-	}()
-
-	h := dgst.Algorithm().Hash()
-	size, err = io.CopyBuffer(io.MultiWriter(w, h), contextReader{ctx, r}, make([]byte, copyBufferSize))
-	if err != nil {
-		return 0, fmt.Errorf("put %s: %w", dgst, err)
-	}
-	if actual := digest.NewDigest(dgst.Algorithm(), h); actual != dgst {
-		return 0, &DigestMismatchError{Expected: dgst, Actual: actual}
-	}
-	if info, err := b.driver.Stat(ctx, blobPath(dgst)); err == nil && info.Size == size {
-		return size, w.Cancel(ctx)
-	} else if err != nil && !errors.Is(err, ErrNotFound) {
-		return 0, err
-	}
-	if err := w.Commit(ctx); err != nil {
-		return 0, err
-	}
-	if err := b.driver.Move(ctx, uploadPath(id), blobPath(dgst)); err != nil {
+	if _, err := b.CommitUpload(ctx, id, dgst); err != nil {
+		b.CancelUpload(context.WithoutCancel(ctx), id)
 		return 0, err
 	}
 	return size, nil
+}
+
+// Stage streams the content of r into a new sealed upload while hashing
+// it, and returns the upload's id and size; CommitUpload makes it blob
+// dgst, CancelUpload drops it. If the bytes do not match dgst the error
+// wraps ErrDigestMismatch and nothing is left behind.
+func (b *Blobs) Stage(ctx context.Context, dgst digest.Digest, r io.Reader) (id string, size int64, err error) {
+	if err := validateDigest(dgst); err != nil {
+		return "", 0, err
+	}
+	id = "put-" + rand.Text()
+	w, err := b.driver.Writer(ctx, uploadPath(id), false)
+	if err != nil {
+		return "", 0, err
+	}
+	defer func() {
+		if err != nil {
+			// Cleanup must happen even when ctx is what failed.
+			cleanup := context.WithoutCancel(ctx)
+			w.Cancel(cleanup)
+			b.removeUpload(cleanup, id)
+		}
+	}()
+	h := dgst.Algorithm().Hash()
+	size, err = io.CopyBuffer(io.MultiWriter(w, h), contextReader{ctx, r}, make([]byte, copyBufferSize))
+	if err != nil {
+		return "", 0, fmt.Errorf("put %s: %w", dgst, err)
+	}
+	if actual := digest.NewDigest(dgst.Algorithm(), h); actual != dgst {
+		return "", 0, &DigestMismatchError{Expected: dgst, Actual: actual}
+	}
+	if err := w.Commit(ctx); err != nil {
+		return "", 0, err
+	}
+	return id, size, nil
+}
+
+// Seal ends the writing of upload id and returns its size: afterwards
+// UploadWriter refuses it with ErrUploadSealed and only CommitUpload or
+// CancelUpload remain. An empty upload must be dgst's empty content.
+func (b *Blobs) Seal(ctx context.Context, id string, dgst digest.Digest) (int64, error) {
+	if err := validateDigest(dgst); err != nil {
+		return 0, err
+	}
+	if err := validateUploadID(id); err != nil {
+		return 0, err
+	}
+	return b.seal(ctx, id, dgst)
 }
 
 // UploadWriter continues upload id, whose bytes the caller believes number

@@ -1,0 +1,56 @@
+package schema
+
+import (
+	"time"
+
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+)
+
+// Change is the outbox of the write path: one row for every change of
+// registry content (a blob linked, a manifest pushed, a tag moved, an
+// artifact, repository or project deleted), written in the transaction
+// that made the change. Events, webhooks and replication read it in id
+// order; nothing else writes it.
+type Change struct {
+	ent.Schema
+}
+
+// Fields of Change.
+func (Change) Fields() []ent.Field {
+	return []ent.Field{
+		field.Enum("operation").Values(
+			"BLOB_LINKED", "BLOB_MOUNTED", "BLOB_UNLINKED",
+			"ARTIFACT_PUSHED", "ARTIFACT_COPIED", "ARTIFACT_DELETED",
+			"TAG_CREATED", "TAG_DELETED",
+			"REPOSITORY_DELETED", "PROJECT_DELETED",
+		).Immutable(),
+		field.String("project").Immutable(),
+		field.String("repository").Default("").Immutable(),
+		field.String("digest").Default("").Immutable().
+			Comment("the artifact's manifest digest, or the blob's digest for blob operations"),
+		field.String("media_type").Default("").Immutable(),
+		field.Strings("tags").Optional().Immutable().
+			Comment("the tags the change set or removed"),
+		field.Int64("size").Default(0).Immutable(),
+		field.String("actor").Default("").Immutable().
+			Comment("who made the change: a user name, robot$name, or berth for its own jobs"),
+		field.Time("created_at").Default(time.Now).Immutable(),
+	}
+}
+
+// Indexes of Change.
+func (Change) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("created_at")}
+}
+
+// Annotations of Change.
+func (Change) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.Skip(entgql.SkipAll)}
+}
+
+// Policy of Change.
+func (Change) Policy() ent.Policy { return auditPolicy() }

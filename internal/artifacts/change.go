@@ -1,0 +1,262 @@
+package artifacts
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/berth-registry/berth/ent"
+	"github.com/berth-registry/berth/ent/artifact"
+	"github.com/berth-registry/berth/ent/artifactblob"
+	"github.com/berth-registry/berth/ent/blob"
+	"github.com/berth-registry/berth/ent/change"
+	"github.com/berth-registry/berth/ent/predicate"
+	"github.com/berth-registry/berth/ent/repository"
+	"github.com/berth-registry/berth/ent/tag"
+	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/viewer"
+)
+
+// This file is the write path's core. Every change of registry content
+// (a blob upload committed, a mount, a manifest put, a tag created, moved
+// or deleted, an artifact copied or deleted, a repository or a project
+// deleted) runs as one call of Service.write:
+//
+//   - one database transaction, which on PostgreSQL first locks the
+//     project's row (SELECT ... FOR UPDATE), so changes to one project's
+//     content run one after the other and its usage figure is exact;
+//     SQLite serialises writing transactions anyway (BEGIN IMMEDIATE);
+//   - the project's used bytes change by the delta the change computed
+//     from references (a blob counts once per project however many
+//     artifacts reference it, plus each manifest), and a change that
+//     grows the usage past the quota is refused before anything commits;
+//   - one outbox row (Change) per change, in the same transaction, for
+//     events, webhooks and replication to consume.
+//
+// Garbage collection (SweepBlobs) is the only other writer of blob rows;
+// the comment on SweepBlobs says why it can never delete bytes a push is
+// about to reference.
+
+// writeTx is one change of registry content in progress.
+type writeTx struct {
+	ctx    context.Context
+	client *ent.Client
+	// project is the project whose content changes, locked; nil for a
+	// change that touches no project's usage.
+	project *ent.Project
+	// delta is what the change adds to the project's used bytes.
+	delta int64
+	// dropped is set when the change deletes the project itself.
+	dropped bool
+	changes []*ent.ChangeCreate
+	// forget lists repository names to drop from the name cache once the
+	// change is committed.
+	forget []string
+}
+
+// maxWriteAttempts bounds the retries of a change that PostgreSQL aborted
+// to break a deadlock.
+const maxWriteAttempts = 3
+
+// write runs fn as one change of the content of project projectID (0 for
+// a change that needs no project lock, such as linking an uploaded blob).
+// fn reads and writes through w.client only; it may run again if the
+// database aborted the transaction to break a deadlock.
+func (s *Service) write(ctx context.Context, projectID int, fn func(w *writeTx) error) error {
+	var err error
+	for attempt := 1; ; attempt++ {
+		err = s.writeOnce(ctx, projectID, fn)
+		if attempt == maxWriteAttempts || !retryable(err) {
+			return err
+		}
+	}
+}
+
+func (s *Service) writeOnce(ctx context.Context, projectID int, fn func(w *writeTx) error) error {
+	tx, err := s.client.Tx(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	w := &writeTx{ctx: ctx, client: tx.Client()}
+	if projectID != 0 {
+		if w.project, err = lockProject(ctx, w.client, projectID); err != nil {
+			return err
+		}
+	}
+	if err := fn(w); err != nil {
+		return err
+	}
+	if w.project != nil && w.delta != 0 && !w.dropped {
+		if w.delta > 0 {
+			if err := overQuota(w.project, w.project.UsedBytes+w.delta); err != nil {
+				return err // rolled back: nothing of the change is kept
+			}
+		}
+		if err := w.client.Project.UpdateOneID(w.project.ID).AddUsedBytes(w.delta).Exec(auth.Allow(ctx)); err != nil {
+			return err
+		}
+	}
+	if len(w.changes) > 0 {
+		if err := w.client.Change.CreateBulk(w.changes...).Exec(viewer.SystemContext(ctx)); err != nil {
+			return wrapf(err, "recording the change")
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	for _, name := range w.forget {
+		s.forget(name)
+	}
+	return nil
+}
+
+// retryable reports whether PostgreSQL aborted a transaction that may
+// simply run again: a deadlock it broke, or a serialization failure.
+func retryable(err error) bool {
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && (pg.Code == "40P01" || pg.Code == "40001")
+}
+
+// record adds a change record (the outbox row) to the transaction.
+func (w *writeTx) record(op change.Operation, project, repo, dgst, mediaType string, tags []string, size int64) {
+	c := w.client.Change.Create().SetOperation(op).SetProject(project).SetRepository(repo).
+		SetDigest(dgst).SetMediaType(mediaType).SetSize(size).SetActor(clipActor(viewer.FromContext(w.ctx).Name()))
+	if len(tags) > 0 {
+		c.SetTags(tags)
+	}
+	w.changes = append(w.changes, c)
+}
+
+func clipActor(name string) string {
+	if len(name) > 255 {
+		return name[:255]
+	}
+	return name
+}
+
+// referenced adds the references of artifact artifactID to blobIDs, and to
+// the project's usage the sizes of those blobs no artifact of the project
+// referenced before.
+func (w *writeTx) referenced(artifactID int, blobIDs []int) error {
+	blobIDs = slices.Clone(blobIDs)
+	slices.Sort(blobIDs)
+	blobIDs = slices.Compact(blobIDs)
+	if len(blobIDs) == 0 {
+		return nil
+	}
+	if w.project != nil {
+		added, err := w.sumUnreferenced(blobIDs, w.project.ID)
+		if err != nil {
+			return err
+		}
+		w.delta += added
+	}
+	return referenceBlobs(w.ctx, w.client, artifactID, blobIDs)
+}
+
+// sumUnreferenced sums the sizes of the blobs among ids that no artifact
+// references: of project projectID, or of any project when projectID is 0.
+// It asks per blob (through the index on the references' blob column),
+// so its cost follows len(ids), not the size of the project.
+func (w *writeTx) sumUnreferenced(ids []int, projectID int) (int64, error) {
+	var sums []struct {
+		Sum *int64 `json:"sum"`
+	}
+	err := w.client.Blob.Query().Where(blob.IDIn(ids...), unreferencedIn(projectID)).
+		Aggregate(ent.As(ent.Sum(blob.FieldSize), "sum")).Scan(viewer.SystemContext(w.ctx), &sums)
+	if err != nil {
+		return 0, wrapf(err, "summing blob sizes")
+	}
+	if len(sums) == 0 || sums[0].Sum == nil {
+		return 0, nil
+	}
+	return *sums[0].Sum, nil
+}
+
+// unreferencedIn matches blobs no artifact of project projectID (of any
+// project when 0) references, as a correlated NOT EXISTS.
+func unreferencedIn(projectID int) predicate.Blob {
+	return func(s *entsql.Selector) {
+		refs := entsql.Table(artifactblob.Table)
+		q := entsql.Select(refs.C(artifactblob.FieldBlobID)).From(refs)
+		cond := entsql.ColumnsEQ(refs.C(artifactblob.FieldBlobID), s.C(blob.FieldID))
+		if projectID != 0 {
+			arts := entsql.Table(artifact.Table)
+			repos := entsql.Table(repository.Table)
+			q.Join(arts).On(refs.C(artifactblob.FieldArtifactID), arts.C(artifact.FieldID)).
+				Join(repos).On(arts.C(artifact.FieldRepositoryID), repos.C(repository.FieldID))
+			cond = entsql.And(cond, entsql.EQ(repos.C(repository.FieldProjectID), projectID))
+		}
+		s.Where(entsql.Not(entsql.Exists(q.Where(cond))))
+	}
+}
+
+// removeArtifacts deletes the artifacts where matches, with their tags
+// and references (the database cascades those and index membership),
+// takes from the project's usage the manifests and the blobs no other
+// artifact of the project references any more, and restarts the grace
+// period of blobs no artifact references at all any more: garbage
+// collection frees them only after it, so a client that saw a blob a
+// moment ago can still push a manifest that references it. It returns
+// how many artifacts it deleted.
+func (w *writeTx) removeArtifacts(where predicate.Artifact) (int, error) {
+	sys := viewer.SystemContext(w.ctx)
+	allow := auth.Allow(w.ctx)
+	blobIDs, err := w.client.ArtifactBlob.Query().Where(artifactblob.HasArtifactWith(where)).
+		Unique(true).Select(artifactblob.FieldBlobID).Ints(sys)
+	if err != nil {
+		return 0, err
+	}
+	var manifests []struct {
+		Sum *int64 `json:"sum"`
+	}
+	err = w.client.Artifact.Query().Where(where).
+		Aggregate(func(s *entsql.Selector) string {
+			return "SUM(LENGTH(" + s.C(artifact.FieldManifest) + ")) AS sum"
+		}).Scan(sys, &manifests)
+	if err != nil {
+		return 0, wrapf(err, "summing manifest sizes")
+	}
+	if _, err := w.client.Tag.Delete().Where(tag.HasArtifactWith(where)).Exec(allow); err != nil {
+		return 0, err
+	}
+	n, err := w.client.Artifact.Delete().Where(where).Exec(allow)
+	if err != nil || n == 0 {
+		return n, err
+	}
+	if len(manifests) > 0 && manifests[0].Sum != nil {
+		w.delta -= *manifests[0].Sum
+	}
+	slices.Sort(blobIDs)
+	now := time.Now()
+	for chunk := range slices.Chunk(blobIDs, 1000) {
+		if w.project != nil && !w.dropped {
+			freed, err := w.sumUnreferenced(chunk, w.project.ID)
+			if err != nil {
+				return 0, err
+			}
+			w.delta -= freed
+		}
+		err := w.client.Blob.Update().Where(blob.IDIn(chunk...), unreferencedIn(0)).
+			SetLastUsedAt(now).Exec(sys)
+		if err != nil {
+			return 0, wrapf(err, "restarting the grace period of released blobs")
+		}
+	}
+	return n, nil
+}
+
+// forUpdate is the Where clause that locks the rows a query reads on
+// PostgreSQL until the transaction ends (SQLite has no row locks and
+// needs none: it serialises writing transactions).
+func forUpdate(s *entsql.Selector) {
+	if s.Dialect() == dialect.Postgres {
+		s.ForUpdate()
+	}
+}
