@@ -174,7 +174,9 @@ func TestRecalculateUsageRepairsTheStoredFigure(t *testing.T) {
 			t.Fatalf("non-admin recalculateUsage: %q", c)
 		}
 
-		var info struct{ SystemInfo struct{ StoredBytes, StorageBytesOnDisk int64 } }
+		var info struct {
+			SystemInfo struct{ StoredBytes, StorageBytesOnDisk int64 }
+		}
 		s.MustDo(admin, `{ systemInfo { storedBytes storageBytesOnDisk } }`, nil, &info)
 		if info.SystemInfo.StoredBytes < 5000 || info.SystemInfo.StorageBytesOnDisk < info.SystemInfo.StoredBytes {
 			t.Fatalf("admin systemInfo: %+v", info.SystemInfo)

@@ -7,19 +7,37 @@ package graph
 
 import (
 	"context"
-	"fmt"
 
 	"entgo.io/contrib/entgql"
 	"github.com/berth-registry/berth/ent"
 	"github.com/berth-registry/berth/graph/model"
+	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/gc"
 )
 
 // RunGarbageCollection is the resolver for the runGarbageCollection field.
 func (r *mutationResolver) RunGarbageCollection(ctx context.Context, input *model.RunGarbageCollectionInput) (*ent.GarbageCollection, error) {
-	panic(fmt.Errorf("not implemented: RunGarbageCollection - runGarbageCollection"))
+	var in model.RunGarbageCollectionInput
+	if input != nil {
+		in = *input
+	}
+	req := gc.Request{DryRun: deref(in.DryRun), DeleteUntagged: deref(in.DeleteUntagged)}
+	if deref(in.Wait) {
+		return r.GC.Run(ctx, req)
+	}
+	run, _, err := r.GC.Start(ctx, req)
+	return run, err
 }
 
 // GarbageCollections is the resolver for the garbageCollections field.
 func (r *queryResolver) GarbageCollections(ctx context.Context, first *int, after *entgql.Cursor[int]) (*ent.GarbageCollectionConnection, error) {
-	panic(fmt.Errorf("not implemented: GarbageCollections - garbageCollections"))
+	if _, err := auth.RequireAdminRead(ctx); err != nil {
+		return nil, err
+	}
+	first, err := pageArgs(first, nil)
+	if err != nil {
+		return nil, err
+	}
+	return r.DB.GarbageCollection.Query().Paginate(ctx, after, first, nil, nil,
+		ent.WithGarbageCollectionOrder(&ent.GarbageCollectionOrder{Field: ent.GarbageCollectionOrderFieldStartedAt, Direction: entgql.OrderDirectionDesc}))
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/auth/oidc"
 	"github.com/berth-registry/berth/internal/database"
+	"github.com/berth-registry/berth/internal/gc"
 	"github.com/berth-registry/berth/internal/projects"
 )
 
@@ -19,6 +20,8 @@ type Resolver struct {
 	ProjectService  *projects.Service
 	ArtifactService *artifacts.Service
 	Audit           *audit.Recorder
+	// GC runs garbage collections.
+	GC *gc.Collector
 	// OIDC is single sign-on: its settings and the login page's facts.
 	OIDC *oidc.Service
 	// Info describes the installation for systemInfo.

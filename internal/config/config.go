@@ -65,6 +65,13 @@ type Config struct {
 	AuditPulls string `yaml:"audit_pulls"`
 	// AuditRetentionDays is how long audit entries are kept; 0 keeps them forever.
 	AuditRetentionDays string `yaml:"audit_retention_days"`
+
+	// GCGracePeriod is how long a blob nothing references is kept after it
+	// was last linked or referenced, before garbage collection deletes it
+	// (a Go duration such as 2h or 0s).
+	GCGracePeriod string `yaml:"gc_grace_period"`
+	// GCWorkers is how many blob batches garbage collection deletes at once.
+	GCWorkers string `yaml:"gc_workers"`
 }
 
 // Setting describes one setting: its flag, environment variable, YAML key
@@ -98,6 +105,8 @@ var Settings = []Setting{
 	{"audit-retention-days", "BERTH_AUDIT_RETENTION_DAYS", "audit_retention_days", "90", "days to keep audit log entries; 0 keeps them forever", func(c *Config) *string { return &c.AuditRetentionDays }},
 	{"oidc-provider-name", "BERTH_OIDC_PROVIDER_NAME", "oidc_provider_name", "OpenID Connect", "name of the provider on the login page", func(c *Config) *string { return &c.OIDCProviderName }},
 	{"oidc-allow-private", "BERTH_OIDC_ALLOW_PRIVATE", "oidc_allow_private", "false", "let berth reach OpenID providers on loopback, link-local and private addresses (true or false)", func(c *Config) *string { return &c.OIDCAllowPrivate }},
+	{"gc-grace-period", "BERTH_GC_GRACE_PERIOD", "gc_grace_period", "2h", "how long garbage collection keeps a blob nothing references after it was last linked or referenced (e.g. 2h, 30m, 0s)", func(c *Config) *string { return &c.GCGracePeriod }},
+	{"gc-workers", "BERTH_GC_WORKERS", "gc_workers", "4", "how many batches of blobs garbage collection deletes at once (1 to 64)", func(c *Config) *string { return &c.GCWorkers }},
 	{"metrics-addr", "BERTH_METRICS_ADDR", "metrics_addr", "", "separate host:port serving /metrics; empty serves it on --addr", func(c *Config) *string { return &c.MetricsAddr }},
 }
 
@@ -221,6 +230,12 @@ func (c *Config) Validate() error {
 	if n, err := strconv.Atoi(c.AuditRetentionDays); err != nil || n < 0 || n > 36500 {
 		return &Error{Setting: "--audit-retention-days (BERTH_AUDIT_RETENTION_DAYS)", Msg: fmt.Sprintf("%q is not a number of days from 0 to 36500", c.AuditRetentionDays)}
 	}
+	if d, err := time.ParseDuration(c.GCGracePeriod); err != nil || d < 0 {
+		return &Error{Setting: "--gc-grace-period (BERTH_GC_GRACE_PERIOD)", Msg: fmt.Sprintf("%q is not a duration of 0s or more, such as 2h or 30m", c.GCGracePeriod)}
+	}
+	if n, err := strconv.Atoi(c.GCWorkers); err != nil || n < 1 || n > 64 {
+		return &Error{Setting: "--gc-workers (BERTH_GC_WORKERS)", Msg: fmt.Sprintf("%q is not a number from 1 to 64", c.GCWorkers)}
+	}
 	if c.MetricsAddr != "" {
 		if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil || port == "" {
 			return &Error{Setting: "--metrics-addr (BERTH_METRICS_ADDR)", Msg: fmt.Sprintf("%q is not host:port", c.MetricsAddr)}
@@ -283,6 +298,18 @@ func (c *Config) OIDCPrivateAllowed() bool {
 func (c *Config) RobotExpiry() time.Duration {
 	n, _ := strconv.Atoi(c.RobotExpiryDays)
 	return time.Duration(n) * 24 * time.Hour
+}
+
+// GCGrace is garbage collection's grace period.
+func (c *Config) GCGrace() time.Duration {
+	d, _ := time.ParseDuration(c.GCGracePeriod)
+	return d
+}
+
+// GCWorkerCount is how many batches garbage collection deletes at once.
+func (c *Config) GCWorkerCount() int {
+	n, _ := strconv.Atoi(c.GCWorkers)
+	return max(n, 1)
 }
 
 // AuditRetention is how long audit entries are kept; 0 means forever.

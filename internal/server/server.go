@@ -24,6 +24,7 @@ import (
 	"github.com/berth-registry/berth/internal/auth/token"
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/database"
+	"github.com/berth-registry/berth/internal/gc"
 	"github.com/berth-registry/berth/internal/projects"
 	"github.com/berth-registry/berth/portal"
 	"github.com/berth-registry/berth/registry"
@@ -67,12 +68,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	}
 	s.db = db
 	s.closers = append(s.closers, db.Close)
-	driver, err := filesystem.New(filepath.Join(cfg.DataDir, "storage"))
+	s.blobs, err = OpenStore(cfg)
 	if err != nil {
 		s.Close()
-		return nil, &config.Error{Setting: "--data-dir (BERTH_DATA_DIR)", Msg: err.Error()}
+		return nil, err
 	}
-	s.blobs = storage.NewBlobs(driver)
 	if cfg.RedisURL != "" {
 		ropts, err := redis.ParseURL(cfg.RedisURL)
 		if err != nil {
@@ -142,9 +142,10 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		ProjectService:  projects.New(db.Client, authSvc, artifactSvc),
 		ArtifactService: artifactSvc,
 		Audit:           recorder,
+		GC:              NewCollector(cfg, db, s.blobs, artifactSvc, s.log),
 		Info: graph.Info{
 			Version:       opts.Version,
-			StorageDriver: driver.Name(),
+			StorageDriver: s.blobs.DriverName(),
 			RegistryHost:  cfg.RegistryHost(),
 		},
 	}
@@ -198,6 +199,22 @@ func OpenDatabase(ctx context.Context, cfg *config.Config) (*database.DB, error)
 		return nil, fmt.Errorf("recording blob references of existing artifacts: %w", err)
 	}
 	return db, nil
+}
+
+// OpenStore opens the configured blob store.
+func OpenStore(cfg *config.Config) (*storage.Blobs, error) {
+	driver, err := filesystem.New(filepath.Join(cfg.DataDir, "storage"))
+	if err != nil {
+		return nil, &config.Error{Setting: "--data-dir (BERTH_DATA_DIR)", Msg: err.Error()}
+	}
+	return storage.NewBlobs(driver), nil
+}
+
+// NewCollector returns the garbage collector configured by cfg, for the
+// server and for `berth gc`.
+func NewCollector(cfg *config.Config, db *database.DB, blobs *storage.Blobs, content *artifacts.Service, log *slog.Logger) *gc.Collector {
+	return gc.New(gc.Options{Client: db.Client, Blobs: blobs, Content: content,
+		Grace: cfg.GCGrace(), Workers: cfg.GCWorkerCount(), Logger: log})
 }
 
 // Handler is the whole HTTP surface of berth.

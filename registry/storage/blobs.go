@@ -9,6 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"strings"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 )
@@ -79,6 +82,9 @@ type Blobs struct {
 func NewBlobs(driver Driver) *Blobs {
 	return &Blobs{driver: driver}
 }
+
+// DriverName names the storage backend, such as "filesystem".
+func (b *Blobs) DriverName() string { return b.driver.Name() }
 
 // Stat returns the size of the blob dgst.
 func (b *Blobs) Stat(ctx context.Context, dgst digest.Digest) (int64, error) {
@@ -415,4 +421,54 @@ func (c contextReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
+}
+
+// WalkBlobs calls fn for every blob file in the store, with its digest,
+// size and modification time, in lexical order of the digests' paths.
+// Files that do not sit at a blob's path are skipped.
+func (b *Blobs) WalkBlobs(ctx context.Context, fn func(dgst digest.Digest, size int64, modTime time.Time) error) error {
+	err := b.driver.Walk(ctx, "/blobs", func(info FileInfo) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if info.IsDir {
+			return nil
+		}
+		// /blobs/<algorithm>/<two hex>/<hex>/data
+		parts := strings.Split(strings.TrimPrefix(info.Path, "/"), "/")
+		if len(parts) != 5 || parts[4] != "data" {
+			return nil
+		}
+		d := digest.NewDigestFromEncoded(digest.Algorithm(parts[1]), parts[3])
+		if validateDigest(d) != nil || blobPath(d) != info.Path {
+			return nil
+		}
+		return fn(d, info.Size, info.ModTime)
+	})
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// WalkUploads calls fn for every upload in the store (sessions and staged
+// PUTs), with its id and the modification time of its directory.
+func (b *Blobs) WalkUploads(ctx context.Context, fn func(id string, modTime time.Time) error) error {
+	err := b.driver.Walk(ctx, "/uploads", func(info FileInfo) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		id := strings.TrimPrefix(info.Path, "/uploads/")
+		if !info.IsDir || strings.Contains(id, "/") {
+			return nil
+		}
+		if err := fn(id, info.ModTime); err != nil {
+			return err
+		}
+		return fs.SkipDir
+	})
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	return err
 }

@@ -1,0 +1,48 @@
+package database
+
+import (
+	"context"
+	"time"
+
+	"github.com/berth-registry/berth/ent"
+	"github.com/berth-registry/berth/ent/lease"
+	"github.com/berth-registry/berth/internal/viewer"
+)
+
+// Leases are named locks shared by every process on one database. A lease
+// is held until it expires unless its holder renews it, so a process that
+// dies holding one frees it after at most its time to live. They are
+// conditional writes on one row, the same on SQLite and PostgreSQL.
+
+// AcquireLease takes lease name for holder for ttl and reports whether it
+// got it: when nobody holds it, its holder let it expire, or holder
+// already holds it.
+func AcquireLease(ctx context.Context, client *ent.Client, name, holder string, ttl time.Duration) (bool, error) {
+	sys := viewer.SystemContext(ctx)
+	now := time.Now()
+	n, err := client.Lease.Update().
+		Where(lease.Name(name), lease.Or(lease.ExpiresAtLT(now), lease.Holder(holder))).
+		SetHolder(holder).SetExpiresAt(now.Add(ttl)).Save(sys)
+	if err != nil || n == 1 {
+		return n == 1, err
+	}
+	err = client.Lease.Create().SetName(name).SetHolder(holder).SetExpiresAt(now.Add(ttl)).Exec(sys)
+	if ent.IsConstraintError(err) {
+		return false, nil // held by someone else
+	}
+	return err == nil, err
+}
+
+// RenewLease extends holder's lease name by ttl and reports whether holder
+// still held it.
+func RenewLease(ctx context.Context, client *ent.Client, name, holder string, ttl time.Duration) (bool, error) {
+	n, err := client.Lease.Update().Where(lease.Name(name), lease.Holder(holder)).
+		SetExpiresAt(time.Now().Add(ttl)).Save(viewer.SystemContext(ctx))
+	return n == 1, err
+}
+
+// ReleaseLease gives lease name up if holder holds it.
+func ReleaseLease(ctx context.Context, client *ent.Client, name, holder string) error {
+	_, err := client.Lease.Delete().Where(lease.Name(name), lease.Holder(holder)).Exec(viewer.SystemContext(ctx))
+	return err
+}
