@@ -46,3 +46,24 @@ func ReleaseLease(ctx context.Context, client *ent.Client, name, holder string) 
 	_, err := client.Lease.Delete().Where(lease.Name(name), lease.Holder(holder)).Exec(viewer.SystemContext(ctx))
 	return err
 }
+
+// TakeLease moves lease name from holder from to holder to, if from still
+// holds it: for a holder known to be dead (a process of this host that no
+// longer exists) whose lease has not lapsed yet.
+func TakeLease(ctx context.Context, client *ent.Client, name, from, to string, ttl time.Duration) (bool, error) {
+	n, err := client.Lease.Update().Where(lease.Name(name), lease.Holder(from)).
+		SetHolder(to).SetExpiresAt(time.Now().Add(ttl)).Save(viewer.SystemContext(ctx))
+	return n == 1, err
+}
+
+// LeaseHolder returns who holds lease name, or "" when nobody does.
+func LeaseHolder(ctx context.Context, client *ent.Client, name string) (string, error) {
+	l, err := client.Lease.Query().Where(lease.Name(name), lease.ExpiresAtGTE(time.Now())).Only(viewer.SystemContext(ctx))
+	if ent.IsNotFound(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return l.Holder, nil
+}

@@ -18,13 +18,16 @@ package gc
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -103,6 +106,9 @@ func (c *Collector) Start(ctx context.Context, req Request) (*ent.GarbageCollect
 	}
 	sys := viewer.SystemContext(ctx)
 	ok, err := database.AcquireLease(sys, c.opts.Client, leaseName, c.holder, leaseTTL)
+	if err == nil && !ok {
+		ok, err = c.takeFromDead(sys)
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -133,6 +139,43 @@ func (c *Collector) Start(ctx context.Context, req Request) (*ent.GarbageCollect
 		c.run(context.WithoutCancel(sys), run, req)
 	}()
 	return run, done, nil
+}
+
+// takeFromDead takes the lease from a holder that was a process of this
+// host which no longer exists (killed mid-run), instead of waiting for its
+// lease to lapse.
+func (c *Collector) takeFromDead(ctx context.Context) (bool, error) {
+	holder, err := database.LeaseHolder(ctx, c.opts.Client, leaseName)
+	if err != nil || holder == "" {
+		return false, err
+	}
+	host, pid, ok := parseHolder(holder)
+	if me, _ := os.Hostname(); !ok || host != me || processExists(pid) {
+		return false, nil
+	}
+	c.opts.Logger.Warn("taking the garbage collection lease of a process that no longer exists", "holder", holder)
+	return database.TakeLease(ctx, c.opts.Client, leaseName, holder, c.holder, leaseTTL)
+}
+
+// parseHolder splits a holder written by New: host/pid/nonce.
+func parseHolder(h string) (host string, pid int, ok bool) {
+	parts := strings.Split(h, "/")
+	if len(parts) != 3 {
+		return "", 0, false
+	}
+	pid, err := strconv.Atoi(parts[1])
+	return parts[0], pid, err == nil && pid > 0
+}
+
+// processExists reports whether a process with this pid runs on this host.
+func processExists(pid int) bool {
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return false
+	}
+	// Signal 0 checks existence; EPERM means it exists as another user.
+	err = p.Signal(syscall.Signal(0))
+	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // Run runs a collection to its end and returns its record.

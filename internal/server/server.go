@@ -320,6 +320,9 @@ func (s *Server) Audit() *audit.Recorder { return s.audit }
 // DB is the server's database, for tests and tools that inspect state.
 func (s *Server) DB() *database.DB { return s.db }
 
+// Blobs returns the blob store.
+func (s *Server) Blobs() *storage.Blobs { return s.blobs }
+
 // Artifacts is the server's artifact service, for tests that inspect what
 // it read (ReadCounts).
 func (s *Server) Artifacts() *artifacts.Service { return s.artifacts }
