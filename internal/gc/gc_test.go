@@ -309,4 +309,3 @@ func TestGCRacingPushesLosesNothing(t *testing.T) {
 		})
 	}
 }
-
