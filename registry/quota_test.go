@@ -1,6 +1,7 @@
 package registry_test
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/berth-registry/berth/internal/database"
 	"github.com/berth-registry/berth/internal/database/dbtest"
 	"github.com/berth-registry/berth/internal/viewer"
+	"github.com/berth-registry/berth/registry/storage"
 )
 
 // TestPushesOverTheQuotaAreDeniedAndStoreNothing: with a quota on the
@@ -46,6 +48,9 @@ func TestPushesOverTheQuotaAreDeniedAndStoreNothing(t *testing.T) {
 		big := randomBytes(6000)
 		d := digest.FromBytes(big)
 		denied(e.do(req{method: "POST", path: "/v2/team/app/blobs/uploads/?digest=" + d.String(), user: "dev", body: big}), 5000)
+		if _, err := e.Blobs.Stat(t.Context(), d); !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("a refused upload left its blob in the store: %v", err)
+		}
 		loc := e.startUpload("dev", "team/app")
 		expect(t, e.do(req{method: "PATCH", path: loc, user: "dev", body: big}), 202, "")
 		denied(e.do(req{method: "PUT", path: loc + "?digest=" + d.String(), user: "dev"}), 5000)
