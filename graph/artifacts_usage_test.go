@@ -187,3 +187,31 @@ func TestRecalculateUsageRepairsTheStoredFigure(t *testing.T) {
 		}
 	})
 }
+
+// TestDeletedRepositoryIsNotServedFromTheNameCache: right after a
+// repository is deleted (its name was just cached by pulls), a pull finds
+// nothing and a push creates it afresh.
+func TestDeletedRepositoryIsNotServedFromTheNameCache(t *testing.T) {
+	each(t, func(t *testing.T, s *servertest.Server) {
+		s.CreateProject(admin, "team-a", false)
+		c := registryClient{t: t, base: s.URL, user: "admin", pwd: servertest.AdminPassword}
+		layer := bytes.Repeat([]byte("z"), 3000)
+		pushImage(t, s, "team-a/app", "v1", layer)
+		for range 3 {
+			if st, b := c.do("GET", "/v2/team-a/app/manifests/v1", nil); st != 200 {
+				t.Fatalf("pull before delete: %d %s", st, b)
+			}
+		}
+		s.MustDo(admin, `mutation { deleteRepository(name: "team-a/app") }`, nil, nil)
+		if st, b := c.do("GET", "/v2/team-a/app/manifests/v1", nil); st != 404 || !bytes.Contains(b, []byte("NAME_UNKNOWN")) {
+			t.Fatalf("pull right after delete: %d %s", st, b)
+		}
+		pushImage(t, s, "team-a/app", "v2", layer)
+		if st, b := c.do("GET", "/v2/team-a/app/manifests/v2", nil); st != 200 {
+			t.Fatalf("pull after pushing again: %d %s", st, b)
+		}
+		if st, _ := c.do("GET", "/v2/team-a/app/manifests/v1", nil); st != 404 {
+			t.Fatalf("the deleted tag came back: %d", st)
+		}
+	})
+}
