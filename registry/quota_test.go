@@ -111,3 +111,45 @@ func TestUsageStaysExactUnderConcurrentPushesAndDeletes(t *testing.T) {
 		}
 	})
 }
+
+// TestConcurrentPushesOfOneTagLeaveOneWinner: ten clients push different
+// manifests under one tag at once; every push is accepted, and afterwards
+// the tag exists once and names one of them, and usage needs no repair.
+func TestConcurrentPushesOfOneTagLeaveOneWinner(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		e := newEnv(t, db)
+		const n = 10
+		ms := make([][]byte, n)
+		for i := range n {
+			ms[i], _ = e.image("dev", "team/app", fmt.Sprintf(`,"annotations":{"i":"%d"}`, i))
+		}
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				if resp := e.putManifest("dev", "team/app", "latest", ms[i], ociManifest); resp.StatusCode != 201 {
+					t.Errorf("push %d: %d", i, resp.StatusCode)
+				}
+			})
+		}
+		wg.Wait()
+		b := expect(t, e.do(req{method: "GET", path: "/v2/team/app/tags/list", user: "dev"}), 200, "")
+		if strings.Count(string(b), `"latest"`) != 1 {
+			t.Fatalf("tags/list after racing pushes: %s", b)
+		}
+		got := expect(t, e.do(req{method: "GET", path: "/v2/team/app/manifests/latest", user: "dev",
+			header: map[string]string{"Accept": ociManifest}}), 200, "")
+		winners := 0
+		for _, m := range ms {
+			if string(m) == string(got) {
+				winners++
+			}
+		}
+		if winners != 1 {
+			t.Fatalf("latest names none of the pushed manifests")
+		}
+		usage, err := e.Artifacts.RecalculateUsage(viewer.SystemContext(t.Context()), "team")
+		if err != nil || usage[0].Stored != usage[0].Recounted {
+			t.Fatalf("usage drifted: %+v %v", usage, err)
+		}
+	})
+}
