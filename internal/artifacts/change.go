@@ -53,6 +53,10 @@ type writeTx struct {
 	delta int64
 	// dropped is set when the change deletes the project itself.
 	dropped bool
+	// keepGrace leaves the grace period of released blobs alone: garbage
+	// collection deleting untagged artifacts frees their blobs in the
+	// same run, as its dry run reported.
+	keepGrace bool
 	changes []*ent.ChangeCreate
 	// forget lists repository names to drop from the name cache once the
 	// change is committed.
@@ -242,6 +246,9 @@ func (w *writeTx) removeArtifacts(where predicate.Artifact) (int, error) {
 				return 0, err
 			}
 			w.delta -= freed
+		}
+		if w.keepGrace {
+			continue
 		}
 		err := w.client.Blob.Update().Where(blob.IDIn(chunk...), unreferencedIn(0)).
 			SetLastUsedAt(now).Exec(sys)

@@ -209,7 +209,7 @@ func (s *Service) DeleteUntagged(ctx context.Context, cutoff time.Time) (int, er
 		repo := a.Edges.Repository
 		n := 0
 		err := s.write(sys, repo.ProjectID, func(w *writeTx) (err error) {
-			n = 0
+			n, w.keepGrace = 0, true
 			// Still untagged now that the project is locked?
 			still, err := w.client.Artifact.Query().Where(artifact.ID(a.ID), untagged(cutoff)).Exist(sys)
 			if err != nil || !still {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/berth-registry/berth/ent"
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/database/dbtest"
 	"github.com/berth-registry/berth/internal/gc"
@@ -305,6 +306,128 @@ func TestGCRacingPushesLosesNothing(t *testing.T) {
 				if u.Stored != u.Recounted {
 					t.Fatalf("usage of %s drifted: stored %d, recounted %d", u.Project, u.Stored, u.Recounted)
 				}
+			}
+		})
+	}
+}
+
+// manifestFor is an image manifest for config cfg and layers, with an
+// optional subject (a referrer).
+func manifestFor(cfg []byte, subject digest.Digest, subjectSize int, layers ...[]byte) []byte {
+	m := fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"%s","size":%d},"layers":[`,
+		digest.FromBytes(cfg), len(cfg))
+	for i, l := range layers {
+		if i > 0 {
+			m += ","
+		}
+		m += fmt.Sprintf(`{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"%s","size":%d}`, digest.FromBytes(l), len(l))
+	}
+	m += "]"
+	if subject != "" {
+		m += fmt.Sprintf(`,"subject":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"%s","size":%d}`, subject, subjectSize)
+	}
+	return []byte(m + "}")
+}
+
+// TestGCDeletesUntaggedArtifactsOrphanFilesAndStaleUploads: with
+// deleteUntagged, an untagged artifact goes with its referrer while a
+// tagged image, its signature and an index's untagged child stay; files
+// without a row and upload directories without a session go; an upload
+// with a session stays. The dry run reports what the run then does.
+func TestGCDeletesUntaggedArtifactsOrphanFilesAndStaleUploads(t *testing.T) {
+	for _, kind := range dbtest.Dialects {
+		t.Run(kind, func(t *testing.T) {
+			s := servertest.Start(t, kind, func(c *config.Config) { c.GCGracePeriod = "0s" })
+			s.CreateProject(servertest.Admin, "team", false)
+			c := client{t: t, base: s.URL}
+			sys := viewer.SystemContext(context.Background())
+			put := func(ref string, m []byte, mediaType string) digest.Digest {
+				t.Helper()
+				if st, _, b := c.do("PUT", "/v2/team/app/manifests/"+ref, m, "Content-Type", mediaType); st != 201 {
+					t.Fatalf("put %s: %d %s", ref, st, b)
+				}
+				return digest.FromBytes(m)
+			}
+			push := func(ref string, subject digest.Digest, subjectSize int, blobs ...[]byte) (digest.Digest, int) {
+				t.Helper()
+				for _, b := range blobs {
+					c.upload("team/app", b, "", 1)
+				}
+				m := manifestFor(blobs[0], subject, subjectSize, blobs[1:]...)
+				return put(ref, m, "application/vnd.oci.image.manifest.v1+json"), len(m)
+			}
+			shared := random(5000)
+			tagged, taggedSize := push("v1", "", 0, []byte(`{"n":"tagged"}`), shared)
+			signature, _ := push("sig", tagged, taggedSize, []byte(`{"n":"signature"}`), random(300))
+			c.do("DELETE", "/v2/team/app/manifests/sig", nil) // untag: a referrer of an existing artifact stays
+			childCfg, childLayer := []byte(`{"n":"child"}`), random(700)
+			child, childSize := push("child", "", 0, childCfg, childLayer, shared)
+			c.do("DELETE", "/v2/team/app/manifests/child", nil)
+			put("multi", []byte(fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"%s","size":%d}]}`, child, childSize)), "application/vnd.oci.image.index.v1+json")
+			lostCfg, lostLayer := []byte(`{"n":"untagged"}`), random(2000)
+			untagged, untaggedSize := push(digest.FromBytes(manifestFor(lostCfg, "", 0, lostLayer, shared)).String(), "", 0, lostCfg, lostLayer, shared)
+			refCfg, refLayer := []byte(`{"n":"sbom of untagged"}`), random(400)
+			push(digest.FromBytes(manifestFor(refCfg, untagged, untaggedSize, refLayer)).String(), untagged, untaggedSize, refCfg, refLayer)
+			wantBytes := int64(len(lostCfg) + len(lostLayer) + len(refCfg) + len(refLayer))
+
+			blobs := s.Berth.Blobs()
+			orphan := random(1234)
+			if _, err := blobs.Put(sys, digest.FromBytes(orphan), bytes.NewReader(orphan)); err != nil {
+				t.Fatal(err)
+			}
+			w, err := blobs.UploadWriter(sys, "abandoned-upload", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.Write(random(100))
+			w.Close()
+			st, h, _ := c.do("POST", "/v2/team/app/blobs/uploads/", nil)
+			if st != 202 {
+				t.Fatalf("starting an upload: %d", st)
+			}
+			if st, _, b := c.do("PATCH", strings.TrimPrefix(h.Get("Location"), s.URL), random(100), "Content-Type", "application/octet-stream"); st != 202 {
+				t.Fatalf("uploading a chunk: %d %s", st, b)
+			}
+			time.Sleep(20 * time.Millisecond) // modification times strictly before the run
+
+			collector := gc.New(gc.Options{Client: s.Berth.DB().Client, Blobs: blobs, Content: s.Berth.Artifacts(), Logger: slog.New(slog.DiscardHandler)})
+			dry, err := collector.Run(sys, gc.Request{DryRun: true, DeleteUntagged: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			real, err := collector.Run(sys, gc.Request{DeleteUntagged: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, run := range []*ent.GarbageCollection{dry, real} {
+				if run.Status != "SUCCEEDED" || run.ArtifactsDeleted != 2 || run.BlobsDeleted != 5 || run.BytesFreed != wantBytes+int64(len(orphan)) {
+					t.Fatalf("run (dry %v) = %d artifacts, %d blobs, %d bytes; want 2, 5, %d\n%s", run.DryRun,
+						run.ArtifactsDeleted, run.BlobsDeleted, run.BytesFreed, wantBytes+int64(len(orphan)), run.Log)
+				}
+			}
+			if !strings.Contains(real.Log, "upload directories without a session: deleted 1") {
+				t.Fatalf("the abandoned upload was not swept alone:\n%s", real.Log)
+			}
+			for _, d := range []digest.Digest{tagged, signature, child} {
+				if st, _, _ := c.do("GET", "/v2/team/app/manifests/"+d.String(), nil, "Accept", "application/vnd.oci.image.manifest.v1+json"); st != 200 {
+					t.Fatalf("%s was deleted: %d", d, st)
+				}
+			}
+			for _, b := range [][]byte{shared, childLayer} {
+				if st, _, _ := c.do("GET", "/v2/team/app/blobs/"+digest.FromBytes(b).String(), nil); st != 200 {
+					t.Fatalf("a blob still referenced was collected: %d", st)
+				}
+			}
+			if st, _, _ := c.do("GET", "/v2/team/app/manifests/"+untagged.String(), nil); st != 404 {
+				t.Fatalf("the untagged image survived: %d", st)
+			}
+			if _, err := blobs.Stat(sys, digest.FromBytes(orphan)); err == nil {
+				t.Fatal("the orphan file survived")
+			}
+			uploads := 0
+			blobs.WalkUploads(sys, func(string, time.Time) error { uploads++; return nil })
+			if uploads != 1 {
+				t.Fatalf("%d upload directories left, want the one with a session", uploads)
 			}
 		})
 	}
