@@ -57,7 +57,7 @@ type writeTx struct {
 	// collection deleting untagged artifacts frees their blobs in the
 	// same run, as its dry run reported.
 	keepGrace bool
-	changes []*ent.ChangeCreate
+	changes   []*ent.ChangeCreate
 	// forget lists repository names to drop from the name cache once the
 	// change is committed.
 	forget []string
