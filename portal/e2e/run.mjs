@@ -3,7 +3,8 @@
 // and drives the Debian chromium through playwright-core: sign in, create a
 // project, push an image with crane, find it, tag and label it, create an
 // access token and copy its secret, add a member, create a robot and pull
-// with its secret, read the project's log, browse anonymously, delete the artifact, sign out. Screenshots of the main pages
+// with its secret, read the project's log, run a garbage collection dry run,
+// browse anonymously, delete the artifact, sign out. Screenshots of the main pages
 // go to portal/test-results/ (git-ignored). Prints a summary; exits non-zero
 // on any failure.
 //
@@ -485,6 +486,44 @@ async function main() {
       await page.goto('/projects');
       await page.getByRole('link', { name: PROJECT }).waitFor();
       await shot('14-projects');
+    });
+
+    await step('garbage collection: a dry run is listed as succeeded, with its log', async () => {
+      await page.goto('/admin/users');
+      await page.getByRole('link', { name: 'Garbage collection' }).click();
+      await page.waitForURL(/\/admin\/garbage-collection$/);
+      await page.getByRole('heading', { name: 'Garbage collection' }).waitFor();
+      await page.getByTestId('gc-stored').getByText(/^\d+(\.\d+)? (B|KiB|MiB)$/).waitFor();
+      await page.getByTestId('gc-on-disk').getByText(/^\d+(\.\d+)? (B|KiB|MiB)$/).waitFor();
+      // A real run asks first; cancelling it starts nothing.
+      await page.getByTestId('gc-run').click();
+      const confirm = page.getByRole('dialog');
+      await confirm.getByText('This cannot be undone', { exact: false }).waitFor();
+      await confirm.getByRole('button', { name: 'Cancel' }).click();
+      await confirm.waitFor({ state: 'hidden' });
+      const before = await gql('{ garbageCollections(first: 1) { totalCount } }');
+      if (before.garbageCollections.totalCount !== 0) throw new Error(`cancelling the confirmation started a run: ${JSON.stringify(before)}`);
+      await page.getByTestId('gc-dry-run').click();
+      const row = page.getByTestId('gc-row').first();
+      await row.getByText('Dry run', { exact: true }).waitFor();
+      // The page polls while the run is RUNNING, with no reload.
+      await row.getByText('Succeeded', { exact: true }).waitFor({ timeout: 60_000 });
+      await page.getByTestId('gc-running').waitFor({ state: 'detached' });
+      await page.getByText('Dry run started.').waitFor({ state: 'detached', timeout: 10_000 });
+      await shot('28-garbage-collection');
+      await row.getByRole('button', { name: 'Show log' }).click();
+      const logBox = page.getByTestId('gc-log');
+      await logBox.waitFor();
+      const text = (await logBox.innerText()).trim();
+      const runs = await gql('{ garbageCollections(first: 5) { totalCount edges { node { status dryRun triggeredBy log } } } }');
+      const run = runs.garbageCollections.edges[0]?.node;
+      if (runs.garbageCollections.totalCount !== 1 || run?.status !== 'SUCCEEDED' || !run.dryRun) throw new Error(`garbageCollections: ${JSON.stringify(runs)}`);
+      if (run.triggeredBy && !(await row.innerText()).includes(run.triggeredBy)) throw new Error(`the row does not say who ran it (${run.triggeredBy}): ${await row.innerText()}`);
+      if (run.log.trim() && text !== run.log.trim()) throw new Error(`the log shown is ${JSON.stringify(text)}, berth has ${JSON.stringify(run.log)}`);
+      if (!run.log.trim()) warnings.push('the dry run wrote an empty log');
+      await shot('29-garbage-collection-log');
+      // A dry run deletes nothing: the image still pulls, layers and all.
+      sh(CRANE, ['pull', '--insecure', `${host}/${PROJECT}/app:v1`, join(tmp, 'after-gc.tar')], { env: { ...process.env, DOCKER_CONFIG: join(tmp, 'docker') } });
     });
 
     await step('dark mode', async () => {

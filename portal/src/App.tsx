@@ -17,6 +17,7 @@ import { AdminLabelsPage } from './pages/AdminLabels';
 import { OnboardPage } from './pages/Onboard';
 import { SystemRobotsPage } from './pages/SystemRobots';
 import { AuthenticationPage } from './pages/Authentication';
+import { GarbageCollectionPage } from './pages/GarbageCollection';
 
 /** RequireSession guards the pages that mean nothing to anonymous visitors (tokens, administration). */
 function RequireSession() {
@@ -73,6 +74,7 @@ export function App() {
           <Route path="/admin/labels" element={<RequireAdmin><AdminLabelsPage /></RequireAdmin>} />
           <Route path="/admin/audit-log" element={<RequireAdmin><AuditLogPage /></RequireAdmin>} />
           <Route path="/admin/authentication" element={<RequireAdmin><AuthenticationPage /></RequireAdmin>} />
+          <Route path="/admin/garbage-collection" element={<RequireAdmin><GarbageCollectionPage /></RequireAdmin>} />
           <Route path="/admin/system" element={<RequireAdmin><SystemPage /></RequireAdmin>} />
         </Route>
         <Route path="*" element={<NotFound what="Page" back={{ label: 'Projects', to: '/projects' }} />} />

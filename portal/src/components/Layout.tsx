@@ -27,6 +27,7 @@ import {
   IconLock,
   IconLogin2,
   IconLogout,
+  IconRecycle,
   IconRobot,
   IconShieldLock,
   IconMoon,
@@ -152,6 +153,7 @@ export function Layout() {
               <NavItem to="/admin/labels" label="Labels" icon={<IconTags size={18} />} />
               <NavItem to="/admin/audit-log" label="Audit log" icon={<IconListDetails size={18} />} />
               <NavItem to="/admin/authentication" label="Authentication" icon={<IconShieldLock size={18} />} />
+              <NavItem to="/admin/garbage-collection" label="Garbage collection" icon={<IconRecycle size={18} />} />
               <NavItem to="/admin/system" label="System" icon={<IconInfoCircle size={18} />} />
             </>
           )}

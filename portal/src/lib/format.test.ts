@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatBytes, formatCount, formatExact, formatRelative, shortDigest, splitRepositoryName } from './format';
+import { formatBytes, formatCount, formatDuration, formatExact, formatRelative, shortDigest, splitRepositoryName } from './format';
 
 describe('formatBytes', () => {
   it.each([
@@ -54,5 +54,27 @@ describe('digests and names', () => {
   });
   it('splits a repository name into project and path', () => {
     expect(splitRepositoryName('team-a/tools/app')).toEqual({ project: 'team-a', path: 'tools/app' });
+  });
+});
+
+describe('formatDuration', () => {
+  const t = (ms: number) => new Date(Date.parse('2025-06-15T12:00:00Z') + ms).toISOString();
+  it.each([
+    [450, '450 ms'],
+    [1500, '1.5 s'],
+    [4000, '4 s'],
+    [12_400, '12 s'],
+    [184_000, '3 min 4 s'],
+    [180_000, '3 min'],
+    [3_720_000, '1 h 2 min'],
+    [7_200_000, '2 h'],
+  ])('renders %d ms as %s', (ms, want) => expect(formatDuration(t(0), t(ms))).toBe(want));
+
+  it('counts up to now while there is no end', () => {
+    expect(formatDuration(t(0), null, new Date(t(5000)))).toBe('5 s');
+  });
+
+  it('says nothing without a start', () => {
+    expect(formatDuration(null, t(0))).toBe('—');
   });
 });

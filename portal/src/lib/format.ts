@@ -66,6 +66,26 @@ export function formatExact(iso: string | null | undefined): string {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())} ${tz}`;
 }
 
+/**
+ * formatDuration renders how long something took between two times (or
+ * from start until now while it runs): "450 ms", "12 s", "3 min 4 s",
+ * "1 h 2 min".
+ */
+export function formatDuration(startIso: string | null | undefined, endIso?: string | null, now: Date = new Date()): string {
+  if (!startIso) return '—';
+  const start = new Date(startIso).getTime();
+  const end = endIso ? new Date(endIso).getTime() : now.getTime();
+  if (Number.isNaN(start) || Number.isNaN(end)) return '—';
+  const ms = Math.max(0, end - start);
+  if (ms < 1000) return `${ms} ms`;
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return ms < 10_000 ? `${(ms / 1000).toFixed(1).replace(/\.0$/, '')} s` : `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return s % 60 ? `${m} min ${s % 60} s` : `${m} min`;
+  const h = Math.floor(m / 60);
+  return m % 60 ? `${h} h ${m % 60} min` : `${h} h`;
+}
+
 /** shortDigest keeps the algorithm and the first 12 hex digits: sha256:0123456789ab. */
 export function shortDigest(digest: string): string {
   const [alg, hex] = digest.split(':');

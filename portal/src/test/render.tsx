@@ -4,19 +4,24 @@ import type { ReactElement } from 'react';
 import { render } from '@testing-library/react';
 import { MantineProvider } from '@mantine/core';
 import { MemoryRouter } from 'react-router';
-import { Provider, type Client } from 'urql';
+import { CombinedError, Provider, type Client } from 'urql';
 import { fromValue, never } from 'wonka';
 import { NO_SSO, SessionContext, type SessionValue } from '@/lib/session';
 
 type Answer = (query: string, variables: Record<string, unknown>) => unknown;
 
-/** fakeClient answers each query with answer(operationName, variables) as data. */
+/**
+ * fakeClient answers each query with answer(operationName, variables) as
+ * data; an answer that is a CombinedError is returned as the error.
+ */
 export function fakeClient(answer: Answer, calls: { name: string; variables: Record<string, unknown> }[] = []) {
   const exec = (op: { query: { definitions: { name?: { value: string } }[] }; variables: Record<string, unknown> }) => {
     const name = op.query.definitions.find((d) => d.name)?.name?.value ?? '';
     calls.push({ name, variables: op.variables });
     const data = answer(name, op.variables);
-    return data === undefined ? never : fromValue({ data, stale: false, hasNext: false, operation: op });
+    if (data === undefined) return never;
+    if (data instanceof CombinedError) return fromValue({ error: data, stale: false, hasNext: false, operation: op });
+    return fromValue({ data, stale: false, hasNext: false, operation: op });
   };
   return { executeQuery: exec, executeMutation: exec, executeSubscription: () => never } as unknown as Client;
 }
