@@ -25,6 +25,8 @@ type Blob struct {
 	CreatedAt time.Time `json:"created_at,omitempty"`
 	// when the blob was last linked into a repository or stopped being referenced: garbage collection's grace period counts from here
 	LastUsedAt time.Time `json:"last_used_at,omitempty"`
+	// set when garbage collection decided to delete the blob: from then on it is gone for every reader, whether or not its bytes are still there
+	SweepingAt *time.Time `json:"sweeping_at,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the BlobQuery when eager-loading is set.
 	Edges        BlobEdges `json:"edges"`
@@ -72,7 +74,7 @@ func (*Blob) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullInt64)
 		case blob.FieldDigest:
 			values[i] = new(sql.NullString)
-		case blob.FieldCreatedAt, blob.FieldLastUsedAt:
+		case blob.FieldCreatedAt, blob.FieldLastUsedAt, blob.FieldSweepingAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -118,6 +120,13 @@ func (_m *Blob) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field last_used_at", values[i])
 			} else if value.Valid {
 				_m.LastUsedAt = value.Time
+			}
+		case blob.FieldSweepingAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field sweeping_at", values[i])
+			} else if value.Valid {
+				_m.SweepingAt = new(time.Time)
+				*_m.SweepingAt = value.Time
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -176,6 +185,11 @@ func (_m *Blob) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("last_used_at=")
 	builder.WriteString(_m.LastUsedAt.Format(time.ANSIC))
+	builder.WriteString(", ")
+	if v := _m.SweepingAt; v != nil {
+		builder.WriteString("sweeping_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -64,6 +64,20 @@ func (_c *BlobCreate) SetNillableLastUsedAt(v *time.Time) *BlobCreate {
 	return _c
 }
 
+// SetSweepingAt sets the "sweeping_at" field.
+func (_c *BlobCreate) SetSweepingAt(v time.Time) *BlobCreate {
+	_c.mutation.SetSweepingAt(v)
+	return _c
+}
+
+// SetNillableSweepingAt sets the "sweeping_at" field if the given value is not nil.
+func (_c *BlobCreate) SetNillableSweepingAt(v *time.Time) *BlobCreate {
+	if v != nil {
+		_c.SetSweepingAt(*v)
+	}
+	return _c
+}
+
 // AddLinkIDs adds the "links" edge to the RepositoryBlob entity by IDs.
 func (_c *BlobCreate) AddLinkIDs(ids ...int) *BlobCreate {
 	_c.mutation.AddLinkIDs(ids...)
@@ -201,6 +215,10 @@ func (_c *BlobCreate) createSpec() (*Blob, *sqlgraph.CreateSpec) {
 		_spec.SetField(blob.FieldLastUsedAt, field.TypeTime, value)
 		_node.LastUsedAt = value
 	}
+	if value, ok := _c.mutation.SweepingAt(); ok {
+		_spec.SetField(blob.FieldSweepingAt, field.TypeTime, value)
+		_node.SweepingAt = &value
+	}
 	if nodes := _c.mutation.LinksIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.O2M,
@@ -297,6 +315,24 @@ func (u *BlobUpsert) UpdateLastUsedAt() *BlobUpsert {
 	return u
 }
 
+// SetSweepingAt sets the "sweeping_at" field.
+func (u *BlobUpsert) SetSweepingAt(v time.Time) *BlobUpsert {
+	u.Set(blob.FieldSweepingAt, v)
+	return u
+}
+
+// UpdateSweepingAt sets the "sweeping_at" field to the value that was provided on create.
+func (u *BlobUpsert) UpdateSweepingAt() *BlobUpsert {
+	u.SetExcluded(blob.FieldSweepingAt)
+	return u
+}
+
+// ClearSweepingAt clears the value of the "sweeping_at" field.
+func (u *BlobUpsert) ClearSweepingAt() *BlobUpsert {
+	u.SetNull(blob.FieldSweepingAt)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -359,6 +395,27 @@ func (u *BlobUpsertOne) SetLastUsedAt(v time.Time) *BlobUpsertOne {
 func (u *BlobUpsertOne) UpdateLastUsedAt() *BlobUpsertOne {
 	return u.Update(func(s *BlobUpsert) {
 		s.UpdateLastUsedAt()
+	})
+}
+
+// SetSweepingAt sets the "sweeping_at" field.
+func (u *BlobUpsertOne) SetSweepingAt(v time.Time) *BlobUpsertOne {
+	return u.Update(func(s *BlobUpsert) {
+		s.SetSweepingAt(v)
+	})
+}
+
+// UpdateSweepingAt sets the "sweeping_at" field to the value that was provided on create.
+func (u *BlobUpsertOne) UpdateSweepingAt() *BlobUpsertOne {
+	return u.Update(func(s *BlobUpsert) {
+		s.UpdateSweepingAt()
+	})
+}
+
+// ClearSweepingAt clears the value of the "sweeping_at" field.
+func (u *BlobUpsertOne) ClearSweepingAt() *BlobUpsertOne {
+	return u.Update(func(s *BlobUpsert) {
+		s.ClearSweepingAt()
 	})
 }
 
@@ -590,6 +647,27 @@ func (u *BlobUpsertBulk) SetLastUsedAt(v time.Time) *BlobUpsertBulk {
 func (u *BlobUpsertBulk) UpdateLastUsedAt() *BlobUpsertBulk {
 	return u.Update(func(s *BlobUpsert) {
 		s.UpdateLastUsedAt()
+	})
+}
+
+// SetSweepingAt sets the "sweeping_at" field.
+func (u *BlobUpsertBulk) SetSweepingAt(v time.Time) *BlobUpsertBulk {
+	return u.Update(func(s *BlobUpsert) {
+		s.SetSweepingAt(v)
+	})
+}
+
+// UpdateSweepingAt sets the "sweeping_at" field to the value that was provided on create.
+func (u *BlobUpsertBulk) UpdateSweepingAt() *BlobUpsertBulk {
+	return u.Update(func(s *BlobUpsert) {
+		s.UpdateSweepingAt()
+	})
+}
+
+// ClearSweepingAt clears the value of the "sweeping_at" field.
+func (u *BlobUpsertBulk) ClearSweepingAt() *BlobUpsertBulk {
+	return u.Update(func(s *BlobUpsert) {
+		s.ClearSweepingAt()
 	})
 }
 

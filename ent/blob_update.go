@@ -45,6 +45,26 @@ func (_u *BlobUpdate) SetNillableLastUsedAt(v *time.Time) *BlobUpdate {
 	return _u
 }
 
+// SetSweepingAt sets the "sweeping_at" field.
+func (_u *BlobUpdate) SetSweepingAt(v time.Time) *BlobUpdate {
+	_u.mutation.SetSweepingAt(v)
+	return _u
+}
+
+// SetNillableSweepingAt sets the "sweeping_at" field if the given value is not nil.
+func (_u *BlobUpdate) SetNillableSweepingAt(v *time.Time) *BlobUpdate {
+	if v != nil {
+		_u.SetSweepingAt(*v)
+	}
+	return _u
+}
+
+// ClearSweepingAt clears the value of the "sweeping_at" field.
+func (_u *BlobUpdate) ClearSweepingAt() *BlobUpdate {
+	_u.mutation.ClearSweepingAt()
+	return _u
+}
+
 // AddLinkIDs adds the "links" edge to the RepositoryBlob entity by IDs.
 func (_u *BlobUpdate) AddLinkIDs(ids ...int) *BlobUpdate {
 	_u.mutation.AddLinkIDs(ids...)
@@ -166,6 +186,12 @@ func (_u *BlobUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.LastUsedAt(); ok {
 		_spec.SetField(blob.FieldLastUsedAt, field.TypeTime, value)
+	}
+	if value, ok := _u.mutation.SweepingAt(); ok {
+		_spec.SetField(blob.FieldSweepingAt, field.TypeTime, value)
+	}
+	if _u.mutation.SweepingAtCleared() {
+		_spec.ClearField(blob.FieldSweepingAt, field.TypeTime)
 	}
 	if _u.mutation.LinksCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -290,6 +316,26 @@ func (_u *BlobUpdateOne) SetNillableLastUsedAt(v *time.Time) *BlobUpdateOne {
 	if v != nil {
 		_u.SetLastUsedAt(*v)
 	}
+	return _u
+}
+
+// SetSweepingAt sets the "sweeping_at" field.
+func (_u *BlobUpdateOne) SetSweepingAt(v time.Time) *BlobUpdateOne {
+	_u.mutation.SetSweepingAt(v)
+	return _u
+}
+
+// SetNillableSweepingAt sets the "sweeping_at" field if the given value is not nil.
+func (_u *BlobUpdateOne) SetNillableSweepingAt(v *time.Time) *BlobUpdateOne {
+	if v != nil {
+		_u.SetSweepingAt(*v)
+	}
+	return _u
+}
+
+// ClearSweepingAt clears the value of the "sweeping_at" field.
+func (_u *BlobUpdateOne) ClearSweepingAt() *BlobUpdateOne {
+	_u.mutation.ClearSweepingAt()
 	return _u
 }
 
@@ -444,6 +490,12 @@ func (_u *BlobUpdateOne) sqlSave(ctx context.Context) (_node *Blob, err error) {
 	}
 	if value, ok := _u.mutation.LastUsedAt(); ok {
 		_spec.SetField(blob.FieldLastUsedAt, field.TypeTime, value)
+	}
+	if value, ok := _u.mutation.SweepingAt(); ok {
+		_spec.SetField(blob.FieldSweepingAt, field.TypeTime, value)
+	}
+	if _u.mutation.SweepingAtCleared() {
+		_spec.ClearField(blob.FieldSweepingAt, field.TypeTime)
 	}
 	if _u.mutation.LinksCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -130,6 +130,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			blob.FieldSize:       {Type: field.TypeInt64, Column: blob.FieldSize},
 			blob.FieldCreatedAt:  {Type: field.TypeTime, Column: blob.FieldCreatedAt},
 			blob.FieldLastUsedAt: {Type: field.TypeTime, Column: blob.FieldLastUsedAt},
+			blob.FieldSweepingAt: {Type: field.TypeTime, Column: blob.FieldSweepingAt},
 		},
 	}
 	graph.Nodes[5] = &sqlgraph.Node{
@@ -1300,6 +1301,11 @@ func (f *BlobFilter) WhereCreatedAt(p entql.TimeP) {
 // WhereLastUsedAt applies the entql time.Time predicate on the last_used_at field.
 func (f *BlobFilter) WhereLastUsedAt(p entql.TimeP) {
 	f.Where(p.Field(blob.FieldLastUsedAt))
+}
+
+// WhereSweepingAt applies the entql time.Time predicate on the sweeping_at field.
+func (f *BlobFilter) WhereSweepingAt(p entql.TimeP) {
+	f.Where(p.Field(blob.FieldSweepingAt))
 }
 
 // WhereHasLinks applies a predicate to check if query has an edge links.

@@ -3551,6 +3551,7 @@ type BlobMutation struct {
 	addsize       *int64
 	created_at    *time.Time
 	last_used_at  *time.Time
+	sweeping_at   *time.Time
 	clearedFields map[string]struct{}
 	links         map[int]struct{}
 	removedlinks  map[int]struct{}
@@ -3825,6 +3826,55 @@ func (m *BlobMutation) ResetLastUsedAt() {
 	m.last_used_at = nil
 }
 
+// SetSweepingAt sets the "sweeping_at" field.
+func (m *BlobMutation) SetSweepingAt(t time.Time) {
+	m.sweeping_at = &t
+}
+
+// SweepingAt returns the value of the "sweeping_at" field in the mutation.
+func (m *BlobMutation) SweepingAt() (r time.Time, exists bool) {
+	v := m.sweeping_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSweepingAt returns the old "sweeping_at" field's value of the Blob entity.
+// If the Blob object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BlobMutation) OldSweepingAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSweepingAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSweepingAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSweepingAt: %w", err)
+	}
+	return oldValue.SweepingAt, nil
+}
+
+// ClearSweepingAt clears the value of the "sweeping_at" field.
+func (m *BlobMutation) ClearSweepingAt() {
+	m.sweeping_at = nil
+	m.clearedFields[blob.FieldSweepingAt] = struct{}{}
+}
+
+// SweepingAtCleared returns if the "sweeping_at" field was cleared in this mutation.
+func (m *BlobMutation) SweepingAtCleared() bool {
+	_, ok := m.clearedFields[blob.FieldSweepingAt]
+	return ok
+}
+
+// ResetSweepingAt resets all changes to the "sweeping_at" field.
+func (m *BlobMutation) ResetSweepingAt() {
+	m.sweeping_at = nil
+	delete(m.clearedFields, blob.FieldSweepingAt)
+}
+
 // AddLinkIDs adds the "links" edge to the RepositoryBlob entity by ids.
 func (m *BlobMutation) AddLinkIDs(ids ...int) {
 	if m.links == nil {
@@ -3967,7 +4017,7 @@ func (m *BlobMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *BlobMutation) Fields() []string {
-	fields := make([]string, 0, 4)
+	fields := make([]string, 0, 5)
 	if m.digest != nil {
 		fields = append(fields, blob.FieldDigest)
 	}
@@ -3979,6 +4029,9 @@ func (m *BlobMutation) Fields() []string {
 	}
 	if m.last_used_at != nil {
 		fields = append(fields, blob.FieldLastUsedAt)
+	}
+	if m.sweeping_at != nil {
+		fields = append(fields, blob.FieldSweepingAt)
 	}
 	return fields
 }
@@ -3996,6 +4049,8 @@ func (m *BlobMutation) Field(name string) (ent.Value, bool) {
 		return m.CreatedAt()
 	case blob.FieldLastUsedAt:
 		return m.LastUsedAt()
+	case blob.FieldSweepingAt:
+		return m.SweepingAt()
 	}
 	return nil, false
 }
@@ -4013,6 +4068,8 @@ func (m *BlobMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldCreatedAt(ctx)
 	case blob.FieldLastUsedAt:
 		return m.OldLastUsedAt(ctx)
+	case blob.FieldSweepingAt:
+		return m.OldSweepingAt(ctx)
 	}
 	return nil, fmt.Errorf("unknown Blob field %s", name)
 }
@@ -4049,6 +4106,13 @@ func (m *BlobMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetLastUsedAt(v)
+		return nil
+	case blob.FieldSweepingAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSweepingAt(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Blob field %s", name)
@@ -4094,7 +4158,11 @@ func (m *BlobMutation) AddField(name string, value ent.Value) error {
 // ClearedFields returns all nullable fields that were cleared during this
 // mutation.
 func (m *BlobMutation) ClearedFields() []string {
-	return nil
+	var fields []string
+	if m.FieldCleared(blob.FieldSweepingAt) {
+		fields = append(fields, blob.FieldSweepingAt)
+	}
+	return fields
 }
 
 // FieldCleared returns a boolean indicating if a field with the given name was
@@ -4107,6 +4175,11 @@ func (m *BlobMutation) FieldCleared(name string) bool {
 // ClearField clears the value of the field with the given name. It returns an
 // error if the field is not defined in the schema.
 func (m *BlobMutation) ClearField(name string) error {
+	switch name {
+	case blob.FieldSweepingAt:
+		m.ClearSweepingAt()
+		return nil
+	}
 	return fmt.Errorf("unknown Blob nullable field %s", name)
 }
 
@@ -4125,6 +4198,9 @@ func (m *BlobMutation) ResetField(name string) error {
 		return nil
 	case blob.FieldLastUsedAt:
 		m.ResetLastUsedAt()
+		return nil
+	case blob.FieldSweepingAt:
+		m.ResetSweepingAt()
 		return nil
 	}
 	return fmt.Errorf("unknown Blob field %s", name)

@@ -22,6 +22,8 @@ const (
 	FieldCreatedAt = "created_at"
 	// FieldLastUsedAt holds the string denoting the last_used_at field in the database.
 	FieldLastUsedAt = "last_used_at"
+	// FieldSweepingAt holds the string denoting the sweeping_at field in the database.
+	FieldSweepingAt = "sweeping_at"
 	// EdgeLinks holds the string denoting the links edge name in mutations.
 	EdgeLinks = "links"
 	// EdgeRefs holds the string denoting the refs edge name in mutations.
@@ -51,6 +53,7 @@ var Columns = []string{
 	FieldSize,
 	FieldCreatedAt,
 	FieldLastUsedAt,
+	FieldSweepingAt,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -98,6 +101,11 @@ func ByCreatedAt(opts ...sql.OrderTermOption) OrderOption {
 // ByLastUsedAt orders the results by the last_used_at field.
 func ByLastUsedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldLastUsedAt, opts...).ToFunc()
+}
+
+// BySweepingAt orders the results by the sweeping_at field.
+func BySweepingAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSweepingAt, opts...).ToFunc()
 }
 
 // ByLinksCount orders the results by links count.

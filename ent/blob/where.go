@@ -75,6 +75,11 @@ func LastUsedAt(v time.Time) predicate.Blob {
 	return predicate.Blob(sql.FieldEQ(FieldLastUsedAt, v))
 }
 
+// SweepingAt applies equality check predicate on the "sweeping_at" field. It's identical to SweepingAtEQ.
+func SweepingAt(v time.Time) predicate.Blob {
+	return predicate.Blob(sql.FieldEQ(FieldSweepingAt, v))
+}
+
 // DigestEQ applies the EQ predicate on the "digest" field.
 func DigestEQ(v string) predicate.Blob {
 	return predicate.Blob(sql.FieldEQ(FieldDigest, v))
@@ -258,6 +263,56 @@ func LastUsedAtLT(v time.Time) predicate.Blob {
 // LastUsedAtLTE applies the LTE predicate on the "last_used_at" field.
 func LastUsedAtLTE(v time.Time) predicate.Blob {
 	return predicate.Blob(sql.FieldLTE(FieldLastUsedAt, v))
+}
+
+// SweepingAtEQ applies the EQ predicate on the "sweeping_at" field.
+func SweepingAtEQ(v time.Time) predicate.Blob {
+	return predicate.Blob(sql.FieldEQ(FieldSweepingAt, v))
+}
+
+// SweepingAtNEQ applies the NEQ predicate on the "sweeping_at" field.
+func SweepingAtNEQ(v time.Time) predicate.Blob {
+	return predicate.Blob(sql.FieldNEQ(FieldSweepingAt, v))
+}
+
+// SweepingAtIn applies the In predicate on the "sweeping_at" field.
+func SweepingAtIn(vs ...time.Time) predicate.Blob {
+	return predicate.Blob(sql.FieldIn(FieldSweepingAt, vs...))
+}
+
+// SweepingAtNotIn applies the NotIn predicate on the "sweeping_at" field.
+func SweepingAtNotIn(vs ...time.Time) predicate.Blob {
+	return predicate.Blob(sql.FieldNotIn(FieldSweepingAt, vs...))
+}
+
+// SweepingAtGT applies the GT predicate on the "sweeping_at" field.
+func SweepingAtGT(v time.Time) predicate.Blob {
+	return predicate.Blob(sql.FieldGT(FieldSweepingAt, v))
+}
+
+// SweepingAtGTE applies the GTE predicate on the "sweeping_at" field.
+func SweepingAtGTE(v time.Time) predicate.Blob {
+	return predicate.Blob(sql.FieldGTE(FieldSweepingAt, v))
+}
+
+// SweepingAtLT applies the LT predicate on the "sweeping_at" field.
+func SweepingAtLT(v time.Time) predicate.Blob {
+	return predicate.Blob(sql.FieldLT(FieldSweepingAt, v))
+}
+
+// SweepingAtLTE applies the LTE predicate on the "sweeping_at" field.
+func SweepingAtLTE(v time.Time) predicate.Blob {
+	return predicate.Blob(sql.FieldLTE(FieldSweepingAt, v))
+}
+
+// SweepingAtIsNil applies the IsNil predicate on the "sweeping_at" field.
+func SweepingAtIsNil() predicate.Blob {
+	return predicate.Blob(sql.FieldIsNull(FieldSweepingAt))
+}
+
+// SweepingAtNotNil applies the NotNil predicate on the "sweeping_at" field.
+func SweepingAtNotNil() predicate.Blob {
+	return predicate.Blob(sql.FieldNotNull(FieldSweepingAt))
 }
 
 // HasLinks applies the HasEdge predicate on the "links" edge.

@@ -166,7 +166,8 @@ var (
 		{Name: "digest", Type: field.TypeString, Unique: true},
 		{Name: "size", Type: field.TypeInt64},
 		{Name: "created_at", Type: field.TypeTime},
-		{Name: "last_used_at", Type: field.TypeTime},
+		{Name: "last_used_at", Type: field.TypeTime, Default: "CURRENT_TIMESTAMP"},
+		{Name: "sweeping_at", Type: field.TypeTime, Nullable: true},
 	}
 	// BlobsTable holds the schema information for the "blobs" table.
 	BlobsTable = &schema.Table{

@@ -26,6 +26,8 @@ func (Blob) Fields() []ent.Field {
 		field.Time("created_at").Default(time.Now).Immutable(),
 		field.Time("last_used_at").Default(time.Now).Annotations(entsql.Default("CURRENT_TIMESTAMP")).
 			Comment("when the blob was last linked into a repository or stopped being referenced: garbage collection's grace period counts from here"),
+		field.Time("sweeping_at").Optional().Nillable().
+			Comment("set when garbage collection decided to delete the blob: from then on it is gone for every reader, whether or not its bytes are still there"),
 	}
 }
 

@@ -25,7 +25,7 @@ func (s *Service) BlobSize(ctx context.Context, r *Repo, d digest.Digest) (int64
 		return 0, blobUnknown(r.Name, d.String())
 	}
 	b, err := s.client.Blob.Query().
-		Where(blob.Digest(d.String()), blob.HasLinksWith(repositoryblob.RepositoryID(r.Repository.ID))).
+		Where(blob.Digest(d.String()), blob.SweepingAtIsNil(), blob.HasLinksWith(repositoryblob.RepositoryID(r.Repository.ID))).
 		Only(viewer.SystemContext(ctx))
 	if ent.IsNotFound(err) {
 		return 0, blobUnknown(r.Name, d.String())
@@ -51,7 +51,7 @@ func (s *Service) CommitBlob(ctx context.Context, r *Repo, d digest.Digest, size
 			return err
 		}
 		id, err := w.client.Blob.Create().SetDigest(d.String()).SetSize(size).SetLastUsedAt(time.Now()).
-			OnConflictColumns(blob.FieldDigest).UpdateLastUsedAt().
+			OnConflictColumns(blob.FieldDigest).UpdateLastUsedAt().ClearSweepingAt().
 			ID(viewer.SystemContext(ctx))
 		if err != nil {
 			return wrapf(err, "recording blob %s", d)
@@ -143,7 +143,7 @@ func (s *Service) MountBlob(ctx context.Context, r *Repo, from string, d digest.
 		sys := viewer.SystemContext(ctx)
 		// Restarting the grace period locks the row; a row garbage
 		// collection removed meanwhile is gone, and the client uploads.
-		if n, err := w.client.Blob.Update().Where(blob.Digest(d.String())).SetLastUsedAt(time.Now()).Save(sys); err != nil || n == 0 {
+		if n, err := w.client.Blob.Update().Where(blob.Digest(d.String()), blob.SweepingAtIsNil()).SetLastUsedAt(time.Now()).Save(sys); err != nil || n == 0 {
 			return err
 		}
 		id, err := w.client.Blob.Query().Where(blob.Digest(d.String())).OnlyID(sys)
@@ -177,7 +177,7 @@ func (s *Service) MountBlob(ctx context.Context, r *Repo, from string, d digest.
 // readableBlob reports whether some repository the caller may see links d.
 func (s *Service) readableBlob(ctx context.Context, d digest.Digest) (int64, bool, error) {
 	sys := viewer.SystemContext(ctx)
-	b, err := s.client.Blob.Query().Where(blob.Digest(d.String())).Only(sys)
+	b, err := s.client.Blob.Query().Where(blob.Digest(d.String()), blob.SweepingAtIsNil()).Only(sys)
 	if ent.IsNotFound(err) {
 		return 0, false, nil
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/berth-registry/berth/ent/repository"
 	"github.com/berth-registry/berth/ent/tag"
 	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/errdefs"
 	"github.com/berth-registry/berth/internal/viewer"
 )
 
@@ -161,7 +162,20 @@ func (w *writeTx) referenced(artifactID int, blobIDs []int) error {
 		}
 		w.delta += added
 	}
-	return referenceBlobs(w.ctx, w.client, artifactID, blobIDs)
+	if err := referenceBlobs(w.ctx, w.client, artifactID, blobIDs); err != nil {
+		return err
+	}
+	// The references now hold the blobs' rows, so no collection can mark
+	// them any more; one may have marked them before (see sweep.go).
+	marked, err := w.client.Blob.Query().Where(blob.IDIn(blobIDs...), blob.SweepingAtNotNil()).
+		Select(blob.FieldDigest).Strings(viewer.SystemContext(w.ctx))
+	if err != nil {
+		return err
+	}
+	if len(marked) > 0 {
+		return coded(ErrManifestBlobUnknown, errdefs.Invalidf, "blob %s is being garbage collected: push it again", marked[0])
+	}
+	return nil
 }
 
 // sumUnreferenced sums the sizes of the blobs among ids that no artifact

@@ -149,7 +149,7 @@ func (w *writeTx) putManifest(s *Service, r *Repo, dgst digest.Digest, raw []byt
 	// (then they are linked here too).
 	var refIDs []int
 	if ds := blobDigests(m); len(ds) > 0 {
-		known, err := client.Blob.Query().Where(blob.DigestIn(ds...)).
+		known, err := client.Blob.Query().Where(blob.DigestIn(ds...), blob.SweepingAtIsNil()).
 			Select(blob.FieldID, blob.FieldDigest).
 			WithLinks(func(q *ent.RepositoryBlobQuery) { q.Where(repositoryblob.RepositoryID(repo.ID)) }).
 			All(sys)

@@ -26,14 +26,19 @@ import (
 //     foreign key. All three take a lock on the blob's row (PostgreSQL's
 //     foreign key check takes a KEY SHARE lock) and hold it until they
 //     commit. SQLite runs one writing transaction at a time.
-//   - SweepBlobs locks the candidate rows FOR UPDATE (which conflicts with
-//     all of those), then checks again, with a fresh snapshot, that no
-//     manifest references them and that their grace period is over, then
-//     removes their bytes, then their rows, and commits. A push that
-//     waited on the lock finds the row gone: a manifest's foreign key
-//     fails (the client is told the blob is unknown and pushes it again),
-//     a mount fails (the client uploads), and an upload writes a new row
-//     and places its bytes after the sweep removed the old ones.
+//   - SweepBlobs first marks its candidates (sweeping_at), in a
+//     transaction that locks them FOR UPDATE (which conflicts with all of
+//     those) and checks again, with a fresh snapshot, that no manifest
+//     references them and that their grace period is over. From that
+//     commit on, a marked blob is gone for every reader: a HEAD or GET
+//     answers BLOB_UNKNOWN, a manifest referencing it is refused with
+//     MANIFEST_BLOB_UNKNOWN, a mount falls back to an upload. An upload
+//     of the same digest unmarks the row (and places its bytes again if
+//     they are gone already).
+//   - Then, in a second transaction holding the same locks, it removes
+//     the bytes of the blobs still marked and unreferenced, then their
+//     rows (their links go with them). A process killed in between leaves
+//     marked rows that no reader serves; the next run finishes them.
 //   - A file in the store without a row (a crash between placing bytes
 //     and committing) is swept by SweepOrphan, which first inserts a row
 //     for the digest itself: if an upload holds that row, the insert
@@ -50,11 +55,11 @@ type Sweep struct {
 
 // SweepCandidates returns up to limit blobs with ids above afterID, in id
 // order, that no manifest references and that were last linked or
-// referenced before cutoff. With except non-empty, blobs referenced only
-// by the artifacts in except count as unreferenced (a dry run that also
-// deletes untagged artifacts).
+// referenced before cutoff (or were marked by a run that did not finish).
+// With except non-empty, blobs referenced only by the artifacts in except
+// count as unreferenced (a dry run that also deletes untagged artifacts).
 func (s *Service) SweepCandidates(ctx context.Context, afterID int, cutoff time.Time, limit int, except []int) ([]*ent.Blob, error) {
-	q := s.client.Blob.Query().Where(blob.IDGT(afterID), blob.LastUsedAtLT(cutoff))
+	q := s.client.Blob.Query().Where(blob.IDGT(afterID), sweepable(cutoff))
 	if len(except) > 0 {
 		q.Where(blob.Not(blob.HasRefsWith(artifactblob.ArtifactIDNotIn(except...))))
 	} else {
@@ -64,23 +69,46 @@ func (s *Service) SweepCandidates(ctx context.Context, afterID int, cutoff time.
 		Select(blob.FieldID, blob.FieldDigest, blob.FieldSize).All(viewer.SystemContext(ctx))
 }
 
+// sweepable matches blobs whose grace period ended before cutoff, or that
+// a run already marked.
+func sweepable(cutoff time.Time) predicate.Blob {
+	return blob.Or(blob.LastUsedAtLT(cutoff), blob.SweepingAtNotNil())
+}
+
 // SweepBlobs deletes the blobs among ids that are still unreferenced and
-// past cutoff when locked, bytes first, then rows (their links go with
-// them), in one transaction; see the comment at the top of this file. A
-// blob whose bytes cannot be removed keeps its row, for the next run.
+// past cutoff when locked: it marks them, then removes their bytes, then
+// their rows (their links go with them); see the comment at the top of
+// this file. A blob whose bytes cannot be removed stays marked, for the
+// next run.
 func (s *Service) SweepBlobs(ctx context.Context, ids []int, cutoff time.Time) (Sweep, error) {
-	var done Sweep
-	var failed error
+	sys := viewer.SystemContext(ctx)
+	var marked []int
 	err := s.write(ctx, 0, func(w *writeTx) error {
-		done, failed = Sweep{}, nil
-		sys := viewer.SystemContext(ctx)
 		locked, err := w.client.Blob.Query().Where(blob.IDIn(ids...), forUpdate).
 			Order(ent.Asc(blob.FieldID)).IDs(sys)
 		if err != nil || len(locked) == 0 {
 			return err
 		}
+		if marked, err = w.client.Blob.Query().Where(blob.IDIn(locked...), sweepable(cutoff), unreferencedIn(0)).IDs(sys); err != nil || len(marked) == 0 {
+			return err
+		}
+		return w.client.Blob.Update().Where(blob.IDIn(marked...)).SetSweepingAt(time.Now()).Exec(sys)
+	})
+	if err != nil || len(marked) == 0 {
+		return Sweep{}, err
+	}
+	var done Sweep
+	var failed error
+	err = s.write(ctx, 0, func(w *writeTx) error {
+		done, failed = Sweep{}, nil
+		if _, err := w.client.Blob.Query().Where(blob.IDIn(marked...), forUpdate).
+			Order(ent.Asc(blob.FieldID)).IDs(sys); err != nil {
+			return err
+		}
+		// An upload may have unmarked a blob meanwhile; a manifest that
+		// read it before it was marked may have referenced it: both keep it.
 		sure, err := w.client.Blob.Query().
-			Where(blob.IDIn(locked...), blob.LastUsedAtLT(cutoff), unreferencedIn(0)).
+			Where(blob.IDIn(marked...), blob.SweepingAtNotNil(), unreferencedIn(0)).
 			Select(blob.FieldID, blob.FieldDigest, blob.FieldSize).All(sys)
 		if err != nil {
 			return err
@@ -100,7 +128,9 @@ func (s *Service) SweepBlobs(ctx context.Context, ids []int, cutoff time.Time) (
 				return err
 			}
 		}
-		return nil
+		// Referenced since it was marked: it stays, and is served again.
+		return w.client.Blob.Update().Where(blob.IDIn(marked...), blob.SweepingAtNotNil(), blob.Not(unreferencedIn(0))).
+			ClearSweepingAt().Exec(sys)
 	})
 	if err == nil {
 		err = failed
