@@ -354,10 +354,26 @@ func (c *Collector) sweepBlobs(ctx context.Context, res *result, cutoff time.Tim
 // files without a row and upload directories without a session, older
 // than the grace period.
 func (c *Collector) sweepStore(ctx context.Context, res *result, cutoff time.Time, dryRun bool) {
-	var orphans, orphanBytes int64
+	var orphans, orphanBytes atomic.Int64
 	type file struct {
 		d    digest.Digest
 		size int64
+	}
+	// Each orphan is swept in its own transaction, on the workers.
+	work := make(chan file, c.opts.Workers)
+	var wg sync.WaitGroup
+	for range c.opts.Workers {
+		wg.Go(func() {
+			for f := range work {
+				deleted, err := c.opts.Content.SweepOrphan(ctx, f.d, f.size)
+				if err != nil {
+					res.fail("sweeping file %s: %v", f.d, err)
+				} else if deleted {
+					orphans.Add(1)
+					orphanBytes.Add(f.size)
+				}
+			}
+		})
 	}
 	var pending []file
 	flush := func() error {
@@ -373,21 +389,14 @@ func (c *Collector) sweepStore(ctx context.Context, res *result, cutoff time.Tim
 			return err
 		}
 		for _, f := range pending {
-			if known[f.d.String()] {
-				continue
+			switch {
+			case known[f.d.String()]:
+			case dryRun:
+				orphans.Add(1)
+				orphanBytes.Add(f.size)
+			default:
+				work <- f
 			}
-			if !dryRun {
-				deleted, err := c.opts.Content.SweepOrphan(ctx, f.d, f.size)
-				if err != nil {
-					res.fail("sweeping file %s: %v", f.d, err)
-					continue
-				}
-				if !deleted {
-					continue
-				}
-			}
-			orphans++
-			orphanBytes += f.size
 		}
 		pending = pending[:0]
 		return nil
@@ -405,16 +414,18 @@ func (c *Collector) sweepStore(ctx context.Context, res *result, cutoff time.Tim
 	if err == nil {
 		err = flush()
 	}
+	close(work)
+	wg.Wait()
 	if err != nil {
 		res.fail("walking the blob store: %v", err)
 	}
-	res.blobs.Add(orphans)
-	res.bytes.Add(orphanBytes)
+	res.blobs.Add(orphans.Load())
+	res.bytes.Add(orphanBytes.Load())
 	verb := "deleted"
 	if dryRun {
 		verb = "would delete"
 	}
-	res.logf("files without a blob row: %s %d (%d bytes)", verb, orphans, orphanBytes)
+	res.logf("files without a blob row: %s %d (%d bytes)", verb, orphans.Load(), orphanBytes.Load())
 
 	var uploads int
 	var stale []string
