@@ -6,7 +6,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 BIN := bin/berth
 
-.PHONY: all build run test test-go test-e2e tools generate check-generated bench fuzz lint clean portal portal-deps portal-generate portal-test portal-unit portal-e2e
+.PHONY: all build run test test-go test-e2e test-race tools generate check-generated bench fuzz lint clean portal portal-deps portal-generate portal-test portal-unit portal-e2e
 
 all: build
 
@@ -22,9 +22,17 @@ run: build
 ## that the binaries the Go tests build embed it (and GraphiQL).
 test: tools check-generated portal
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) test -count=1 -timeout 20m $(shell $(GO) list ./... | grep -vE '$(RACE_RE)')
+	$(MAKE) test-race
 	$(MAKE) fuzz FUZZTIME=10s
 	$(MAKE) portal-test
+
+## test-race: the packages that change registry content, under the race
+## detector (`make test` runs them only this way, the rest without it).
+RACE_PKGS := ./internal/artifacts/... ./registry/... ./internal/projects/... ./internal/gc/...
+RACE_RE := berth/(internal/artifacts|registry|internal/projects|internal/gc)(/|$$)
+test-race:
+	$(GO) test -race -count=1 -timeout 20m $(RACE_PKGS)
 
 tools:
 	bash scripts/install-test-tools.sh

@@ -3,6 +3,7 @@ package artifacts
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -45,6 +46,7 @@ func (s *Service) BlobSize(ctx context.Context, r *Repo, d digest.Digest) (int64
 // The repository is created on its first upload. The caller got r from
 // Access with auth.RepositoryPush.
 func (s *Service) CommitBlob(ctx context.Context, r *Repo, d digest.Digest, size int64, place func(context.Context) error) error {
+	placed := false
 	err := s.write(ctx, 0, func(w *writeTx) error {
 		repo, err := s.ensureRepository(ctx, w.client, r)
 		if err != nil {
@@ -56,9 +58,17 @@ func (s *Service) CommitBlob(ctx context.Context, r *Repo, d digest.Digest, size
 		if err != nil {
 			return wrapf(err, "recording blob %s", d)
 		}
-		if err := place(ctx); err != nil {
+		// A retry (PostgreSQL broke a deadlock) finds the bytes placed by
+		// the first attempt: under the row's lock again, they are there
+		// unless a sweep removed them meanwhile.
+		if placed {
+			if _, err := s.blobs.Stat(ctx, d); err != nil {
+				return fmt.Errorf("blob %s vanished while its upload was retried: push it again: %w", d, err)
+			}
+		} else if err := place(ctx); err != nil {
 			return err
 		}
+		placed = true
 		if err := w.link(repo.ID, id); err != nil {
 			return err
 		}

@@ -122,6 +122,18 @@ func start(t *testing.T, kind string) *target {
 	}}
 }
 
+// eachDatabase runs fn as one subtest per database berth supports
+// (dbtest.Dialects: "sqlite", then "postgres"), each on a fresh berth with
+// a fresh database: SQLite in the data dir, or a PostgreSQL database
+// created for the subtest and dropped after it. The postgres subtest skips
+// when PostgreSQL does not answer, unless BERTH_TEST_REQUIRE_SERVICES=1.
+func eachDatabase(t *testing.T, fn func(t *testing.T, tg *target)) {
+	t.Helper()
+	for _, kind := range dbtest.Dialects {
+		t.Run(kind, func(t *testing.T) { fn(t, start(t, kind)) })
+	}
+}
+
 // startBinary starts `berth serve`; it returns nil if that berth does not
 // serve the registry and GraphQL yet.
 func startBinary(t *testing.T, bin, kind string) *target {
@@ -136,7 +148,9 @@ func startBinary(t *testing.T, bin, kind string) *target {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = append(os.Environ(), "BERTH_ADMIN_PASSWORD="+adminPassword)
+	// The database comes from --database-url (or the SQLite default in the
+	// data dir), never from a BERTH_DATABASE_URL of the caller's shell.
+	cmd.Env = append(withoutEnv(os.Environ(), "BERTH_DATABASE_URL"), "BERTH_ADMIN_PASSWORD="+adminPassword)
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
@@ -198,6 +212,21 @@ func startBinary(t *testing.T, bin, kind string) *target {
 		}
 	})
 	return tg
+}
+
+// withoutEnv returns env without the variables named.
+func withoutEnv(env []string, names ...string) []string {
+	out := env[:0:0]
+	for _, kv := range env {
+		keep := true
+		for _, n := range names {
+			keep = keep && !strings.HasPrefix(kv, n+"=")
+		}
+		if keep {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 // run executes a client command and fails the test with its output.
