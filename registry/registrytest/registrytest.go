@@ -88,6 +88,7 @@ func start(t testing.TB, db *database.DB, dir string, external bool) *Server {
 	mux.Handle("/service/token", s.Tokens)
 	t.Cleanup(func() {
 		s.Server.Close()
+		CheckUsage(t, s.Artifacts)
 		s.Artifacts.Close()
 	})
 	return s
@@ -134,5 +135,21 @@ func (s *Server) AddMember(t testing.TB, projectName string, u *ent.User, role m
 	}
 	if err := s.DB.Member.Create().SetProjectID(p.ID).SetUserID(u.ID).SetRole(role).Exec(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// CheckUsage fails t if any project's stored usage differs from a recount
+// from references: the write path keeps it exact, whatever a test did.
+func CheckUsage(t testing.TB, content *artifacts.Service) {
+	t.Helper()
+	usage, err := content.RecalculateUsage(viewer.SystemContext(context.Background()), "")
+	if err != nil {
+		t.Errorf("recounting usage after the test: %v", err)
+		return
+	}
+	for _, u := range usage {
+		if u.Stored != u.Recounted {
+			t.Errorf("project %s: stored usage %d bytes, recounted %d", u.Project, u.Stored, u.Recounted)
+		}
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/database/dbtest"
 	"github.com/berth-registry/berth/internal/server"
+	"github.com/berth-registry/berth/registry/registrytest"
 )
 
 // AdminPassword is the admin password of every test server.
@@ -63,6 +64,7 @@ func Start(t testing.TB, kind string, opts ...Option) *Server {
 	ts.Start()
 	t.Cleanup(func() {
 		ts.Close()
+		registrytest.CheckUsage(t, b.Artifacts())
 		b.Close()
 	})
 	return &Server{Server: ts, Berth: b, t: t}
