@@ -180,15 +180,34 @@ func (w *writeTx) referenced(artifactID int, blobIDs []int) error {
 
 // sumUnreferenced sums the sizes of the blobs among ids that no artifact
 // references: of project projectID, or of any project when projectID is 0.
-// It asks per blob (through the index on the references' blob column),
-// so its cost follows len(ids), not the size of the project.
+// For a project it starts from the references of those blobs (the index
+// on the references' blob column) and joins up to their projects, so its
+// cost follows len(ids) and how widely they are shared, not the size of
+// the project, whatever statistics the planner has.
 func (w *writeTx) sumUnreferenced(ids []int, projectID int) (int64, error) {
+	sys := viewer.SystemContext(w.ctx)
+	q := w.client.Blob.Query().Where(blob.IDIn(ids...))
+	if projectID != 0 {
+		held, err := w.client.ArtifactBlob.Query().Where(artifactblob.BlobIDIn(ids...), func(s *entsql.Selector) {
+			arts := entsql.Table(artifact.Table)
+			repos := entsql.Table(repository.Table)
+			s.Join(arts).On(s.C(artifactblob.FieldArtifactID), arts.C(artifact.FieldID)).
+				Join(repos).On(arts.C(artifact.FieldRepositoryID), repos.C(repository.FieldID)).
+				Where(entsql.EQ(repos.C(repository.FieldProjectID), projectID))
+		}).Unique(true).Select(artifactblob.FieldBlobID).Ints(sys)
+		if err != nil {
+			return 0, wrapf(err, "finding the project's references")
+		}
+		if len(held) > 0 {
+			q.Where(blob.IDNotIn(held...))
+		}
+	} else {
+		q.Where(unreferenced())
+	}
 	var sums []struct {
 		Sum *int64 `json:"sum"`
 	}
-	err := w.client.Blob.Query().Where(blob.IDIn(ids...), unreferencedIn(projectID)).
-		Aggregate(ent.As(ent.Sum(blob.FieldSize), "sum")).Scan(viewer.SystemContext(w.ctx), &sums)
-	if err != nil {
+	if err := q.Aggregate(ent.As(ent.Sum(blob.FieldSize), "sum")).Scan(sys, &sums); err != nil {
 		return 0, wrapf(err, "summing blob sizes")
 	}
 	if len(sums) == 0 || sums[0].Sum == nil {
@@ -197,21 +216,13 @@ func (w *writeTx) sumUnreferenced(ids []int, projectID int) (int64, error) {
 	return *sums[0].Sum, nil
 }
 
-// unreferencedIn matches blobs no artifact of project projectID (of any
-// project when 0) references, as a correlated NOT EXISTS.
-func unreferencedIn(projectID int) predicate.Blob {
+// unreferenced matches blobs no artifact references, as a correlated
+// NOT EXISTS over the references' blob column.
+func unreferenced() predicate.Blob {
 	return func(s *entsql.Selector) {
 		refs := entsql.Table(artifactblob.Table)
-		q := entsql.Select(refs.C(artifactblob.FieldBlobID)).From(refs)
-		cond := entsql.ColumnsEQ(refs.C(artifactblob.FieldBlobID), s.C(blob.FieldID))
-		if projectID != 0 {
-			arts := entsql.Table(artifact.Table)
-			repos := entsql.Table(repository.Table)
-			q.Join(arts).On(refs.C(artifactblob.FieldArtifactID), arts.C(artifact.FieldID)).
-				Join(repos).On(arts.C(artifact.FieldRepositoryID), repos.C(repository.FieldID))
-			cond = entsql.And(cond, entsql.EQ(repos.C(repository.FieldProjectID), projectID))
-		}
-		s.Where(entsql.Not(entsql.Exists(q.Where(cond))))
+		s.Where(entsql.Not(entsql.Exists(entsql.Select(refs.C(artifactblob.FieldBlobID)).From(refs).
+			Where(entsql.ColumnsEQ(refs.C(artifactblob.FieldBlobID), s.C(blob.FieldID))))))
 	}
 }
 
@@ -264,7 +275,7 @@ func (w *writeTx) removeArtifacts(where predicate.Artifact) (int, error) {
 		if w.keepGrace {
 			continue
 		}
-		err := w.client.Blob.Update().Where(blob.IDIn(chunk...), unreferencedIn(0)).
+		err := w.client.Blob.Update().Where(blob.IDIn(chunk...), unreferenced()).
 			SetLastUsedAt(now).Exec(sys)
 		if err != nil {
 			return 0, wrapf(err, "restarting the grace period of released blobs")

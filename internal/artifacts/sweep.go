@@ -3,6 +3,7 @@ package artifacts
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	entsql "entgo.io/ent/dialect/sql"
@@ -63,7 +64,7 @@ func (s *Service) SweepCandidates(ctx context.Context, afterID int, cutoff time.
 	if len(except) > 0 {
 		q.Where(blob.Not(blob.HasRefsWith(artifactblob.ArtifactIDNotIn(except...))))
 	} else {
-		q.Where(unreferencedIn(0))
+		q.Where(unreferenced())
 	}
 	return q.Order(ent.Asc(blob.FieldID)).Limit(limit).
 		Select(blob.FieldID, blob.FieldDigest, blob.FieldSize).All(viewer.SystemContext(ctx))
@@ -89,7 +90,7 @@ func (s *Service) SweepBlobs(ctx context.Context, ids []int, cutoff time.Time) (
 		if err != nil || len(locked) == 0 {
 			return err
 		}
-		if marked, err = w.client.Blob.Query().Where(blob.IDIn(locked...), sweepable(cutoff), unreferencedIn(0)).IDs(sys); err != nil || len(marked) == 0 {
+		if marked, err = w.client.Blob.Query().Where(blob.IDIn(locked...), sweepable(cutoff), unreferenced()).IDs(sys); err != nil || len(marked) == 0 {
 			return err
 		}
 		return w.client.Blob.Update().Where(blob.IDIn(marked...)).SetSweepingAt(time.Now()).Exec(sys)
@@ -97,9 +98,31 @@ func (s *Service) SweepBlobs(ctx context.Context, ids []int, cutoff time.Time) (
 	if err != nil || len(marked) == 0 {
 		return Sweep{}, err
 	}
+	// The bytes go in small transactions: each holds the rows' locks (on
+	// SQLite, the database's one write lock) while it removes files, and
+	// pushes wait meanwhile.
+	var done Sweep
+	for chunk := range slices.Chunk(marked, removeBatch) {
+		swept, err := s.removeMarked(ctx, chunk)
+		done.Blobs += swept.Blobs
+		done.Bytes += swept.Bytes
+		if err != nil {
+			return done, err
+		}
+	}
+	return done, nil
+}
+
+// removeBatch is how many marked blobs one transaction removes.
+const removeBatch = 50
+
+// removeMarked removes the bytes, then the rows, of the blobs among marked
+// that are still marked and unreferenced, under their locks.
+func (s *Service) removeMarked(ctx context.Context, marked []int) (Sweep, error) {
+	sys := viewer.SystemContext(ctx)
 	var done Sweep
 	var failed error
-	err = s.write(ctx, 0, func(w *writeTx) error {
+	err := s.write(ctx, 0, func(w *writeTx) error {
 		done, failed = Sweep{}, nil
 		if _, err := w.client.Blob.Query().Where(blob.IDIn(marked...), forUpdate).
 			Order(ent.Asc(blob.FieldID)).IDs(sys); err != nil {
@@ -108,7 +131,7 @@ func (s *Service) SweepBlobs(ctx context.Context, ids []int, cutoff time.Time) (
 		// An upload may have unmarked a blob meanwhile; a manifest that
 		// read it before it was marked may have referenced it: both keep it.
 		sure, err := w.client.Blob.Query().
-			Where(blob.IDIn(marked...), blob.SweepingAtNotNil(), unreferencedIn(0)).
+			Where(blob.IDIn(marked...), blob.SweepingAtNotNil(), unreferenced()).
 			Select(blob.FieldID, blob.FieldDigest, blob.FieldSize).All(sys)
 		if err != nil {
 			return err
@@ -129,7 +152,7 @@ func (s *Service) SweepBlobs(ctx context.Context, ids []int, cutoff time.Time) (
 			}
 		}
 		// Referenced since it was marked: it stays, and is served again.
-		return w.client.Blob.Update().Where(blob.IDIn(marked...), blob.SweepingAtNotNil(), blob.Not(unreferencedIn(0))).
+		return w.client.Blob.Update().Where(blob.IDIn(marked...), blob.SweepingAtNotNil(), blob.Not(unreferenced())).
 			ClearSweepingAt().Exec(sys)
 	})
 	if err == nil {

@@ -213,8 +213,14 @@ func OpenStore(cfg *config.Config) (*storage.Blobs, error) {
 // NewCollector returns the garbage collector configured by cfg, for the
 // server and for `berth gc`.
 func NewCollector(cfg *config.Config, db *database.DB, blobs *storage.Blobs, content *artifacts.Service, log *slog.Logger) *gc.Collector {
+	workers := cfg.GCWorkerCount()
+	if db.Kind == database.SQLite {
+		// One writer at a time: more workers only queue for SQLite's
+		// lock and starve pushes.
+		workers = 1
+	}
 	return gc.New(gc.Options{Client: db.Client, Blobs: blobs, Content: content,
-		Grace: cfg.GCGrace(), Workers: cfg.GCWorkerCount(), Logger: log})
+		Grace: cfg.GCGrace(), Workers: workers, Logger: log})
 }
 
 // Handler is the whole HTTP surface of berth.

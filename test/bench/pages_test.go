@@ -66,7 +66,9 @@ func TestPortalPagesWith10000Artifacts(t *testing.T) {
 			s.CreateProject(servertest.Admin, "big", false)
 			digest := seed(t, s, "big/app", seededArtifacts)
 			var first struct {
-				Repository struct{ Artifacts struct{ PageInfo struct{ EndCursor string } } }
+				Repository struct {
+					Artifacts struct{ PageInfo struct{ EndCursor string } }
+				}
 			}
 			s.MustDo(servertest.Admin, `{ repository(name: "big/app") { artifacts(first: 25, orderBy: {field: PUSHED_AT, direction: DESC}) { edges { cursor } pageInfo { endCursor } } } }`, nil, &first)
 			repoPage := `query($after: Cursor, $where: ArtifactWhereInput) { repository(name: "big/app") { id name pullCount pushedAt project { name public viewerPermissions }
