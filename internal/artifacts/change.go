@@ -156,7 +156,7 @@ func (w *writeTx) referenced(artifactID int, blobIDs []int) error {
 		return nil
 	}
 	if w.project != nil {
-		added, err := w.sumUnreferenced(blobIDs, w.project.ID)
+		added, err := w.sumUnreferenced(blobIDs)
 		if err != nil {
 			return err
 		}
@@ -179,41 +179,31 @@ func (w *writeTx) referenced(artifactID int, blobIDs []int) error {
 }
 
 // sumUnreferenced sums the sizes of the blobs among ids that no artifact
-// references: of project projectID, or of any project when projectID is 0.
-// For a project it starts from the references of those blobs (the index
-// on the references' blob column) and joins up to their projects, so its
-// cost follows len(ids) and how widely they are shared, not the size of
-// the project, whatever statistics the planner has.
-func (w *writeTx) sumUnreferenced(ids []int, projectID int) (int64, error) {
+// of the change's project references. It starts from the references of
+// those blobs (the index on the references' blob column) and joins up to
+// their projects, so its cost follows len(ids) and how widely they are
+// shared, not the size of the project, whatever statistics the planner has.
+func (w *writeTx) sumUnreferenced(ids []int) (int64, error) {
 	sys := viewer.SystemContext(w.ctx)
+	held, err := w.client.ArtifactBlob.Query().Where(artifactblob.BlobIDIn(ids...), func(s *entsql.Selector) {
+		arts := entsql.Table(artifact.Table)
+		repos := entsql.Table(repository.Table)
+		s.Join(arts).On(s.C(artifactblob.FieldArtifactID), arts.C(artifact.FieldID)).
+			Join(repos).On(arts.C(artifact.FieldRepositoryID), repos.C(repository.FieldID)).
+			Where(entsql.EQ(repos.C(repository.FieldProjectID), w.project.ID))
+	}).Unique(true).Select(artifactblob.FieldBlobID).Ints(sys)
+	if err != nil {
+		return 0, wrapf(err, "finding the project's references")
+	}
 	q := w.client.Blob.Query().Where(blob.IDIn(ids...))
-	if projectID != 0 {
-		held, err := w.client.ArtifactBlob.Query().Where(artifactblob.BlobIDIn(ids...), func(s *entsql.Selector) {
-			arts := entsql.Table(artifact.Table)
-			repos := entsql.Table(repository.Table)
-			s.Join(arts).On(s.C(artifactblob.FieldArtifactID), arts.C(artifact.FieldID)).
-				Join(repos).On(arts.C(artifact.FieldRepositoryID), repos.C(repository.FieldID)).
-				Where(entsql.EQ(repos.C(repository.FieldProjectID), projectID))
-		}).Unique(true).Select(artifactblob.FieldBlobID).Ints(sys)
-		if err != nil {
-			return 0, wrapf(err, "finding the project's references")
-		}
-		if len(held) > 0 {
-			q.Where(blob.IDNotIn(held...))
-		}
-	} else {
-		q.Where(unreferenced())
+	if len(held) > 0 {
+		q.Where(blob.IDNotIn(held...))
 	}
-	var sums []struct {
-		Sum *int64 `json:"sum"`
-	}
-	if err := q.Aggregate(ent.As(ent.Sum(blob.FieldSize), "sum")).Scan(sys, &sums); err != nil {
+	sum, err := blobBytes(sys, q)
+	if err != nil {
 		return 0, wrapf(err, "summing blob sizes")
 	}
-	if len(sums) == 0 || sums[0].Sum == nil {
-		return 0, nil
-	}
-	return *sums[0].Sum, nil
+	return sum, nil
 }
 
 // unreferenced matches blobs no artifact references, as a correlated
@@ -242,13 +232,7 @@ func (w *writeTx) removeArtifacts(where predicate.Artifact) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	var manifests []struct {
-		Sum *int64 `json:"sum"`
-	}
-	err = w.client.Artifact.Query().Where(where).
-		Aggregate(func(s *entsql.Selector) string {
-			return "SUM(LENGTH(" + s.C(artifact.FieldManifest) + ")) AS sum"
-		}).Scan(sys, &manifests)
+	manifests, err := manifestBytes(sys, w.client, where)
 	if err != nil {
 		return 0, wrapf(err, "summing manifest sizes")
 	}
@@ -259,14 +243,12 @@ func (w *writeTx) removeArtifacts(where predicate.Artifact) (int, error) {
 	if err != nil || n == 0 {
 		return n, err
 	}
-	if len(manifests) > 0 && manifests[0].Sum != nil {
-		w.delta -= *manifests[0].Sum
-	}
+	w.delta -= manifests
 	slices.Sort(blobIDs)
 	now := time.Now()
 	for chunk := range slices.Chunk(blobIDs, 1000) {
 		if w.project != nil && !w.dropped {
-			freed, err := w.sumUnreferenced(chunk, w.project.ID)
+			freed, err := w.sumUnreferenced(chunk)
 			if err != nil {
 				return 0, err
 			}

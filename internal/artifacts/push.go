@@ -157,8 +157,10 @@ func (w *writeTx) putManifest(s *Service, r *Repo, dgst digest.Digest, raw []byt
 			return nil, err
 		}
 		byDigest := make(map[string]*ent.Blob, len(known))
+		linked := map[int]bool{}
 		for _, b := range known {
 			byDigest[b.Digest] = b
+			linked[b.ID] = len(b.Edges.Links) > 0
 		}
 		for _, d := range ds {
 			b := byDigest[d]
@@ -166,7 +168,7 @@ func (w *writeTx) putManifest(s *Service, r *Repo, dgst digest.Digest, raw []byt
 				return nil, coded(ErrManifestBlobUnknown, errdefs.Invalidf, "blob %s referenced by the manifest is not in repository %q: push it first", d, r.Name)
 			}
 			refIDs = append(refIDs, b.ID)
-			if len(b.Edges.Links) > 0 {
+			if linked[b.ID] {
 				continue
 			}
 			if _, ok, err := s.readableBlob(ctx, digest.Digest(d)); err != nil {
@@ -177,7 +179,7 @@ func (w *writeTx) putManifest(s *Service, r *Repo, dgst digest.Digest, raw []byt
 			if err := w.link(repo.ID, b.ID); err != nil {
 				return nil, err
 			}
-			b.Edges.Links = []*ent.RepositoryBlob{{}}
+			linked[b.ID] = true
 		}
 	}
 	// Children of an index must be stored in the same repository.

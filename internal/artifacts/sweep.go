@@ -14,6 +14,7 @@ import (
 	"github.com/berth-registry/berth/ent/artifactblob"
 	"github.com/berth-registry/berth/ent/blob"
 	"github.com/berth-registry/berth/ent/predicate"
+	"github.com/berth-registry/berth/ent/repository"
 	"github.com/berth-registry/berth/internal/viewer"
 	"github.com/berth-registry/berth/registry/storage"
 )
@@ -221,9 +222,7 @@ func untagged(cutoff time.Time) predicate.Artifact {
 // ones before cutoff would delete: each with its referrers and the index
 // children nothing else keeps.
 func (s *Service) UntaggedArtifacts(ctx context.Context, cutoff time.Time) ([]int, error) {
-	sys := viewer.SystemContext(ctx)
-	roots, err := s.client.Artifact.Query().Where(untagged(cutoff)).
-		Select(artifact.FieldID, artifact.FieldDigest, artifact.FieldRepositoryID).All(sys)
+	roots, err := s.untaggedRoots(ctx, cutoff)
 	if err != nil {
 		return nil, err
 	}
@@ -251,9 +250,7 @@ func (s *Service) UntaggedArtifacts(ctx context.Context, cutoff time.Time) ([]in
 // collection, which the caller has authorised.
 func (s *Service) DeleteUntagged(ctx context.Context, cutoff time.Time) (int, error) {
 	sys := viewer.SystemContext(ctx)
-	roots, err := s.client.Artifact.Query().Where(untagged(cutoff)).
-		WithRepository(func(q *ent.RepositoryQuery) { q.Select(repositoryFields...) }).
-		Select(artifact.FieldID, artifact.FieldDigest, artifact.FieldRepositoryID).All(sys)
+	roots, err := s.untaggedRoots(ctx, cutoff)
 	if err != nil {
 		return 0, err
 	}
@@ -283,7 +280,15 @@ func (s *Service) DeleteUntagged(ctx context.Context, cutoff time.Time) (int, er
 	return total, nil
 }
 
-var repositoryFields = []string{"id", "name", "project_id"}
+// untaggedRoots reads the artifacts untagged(cutoff) matches, with their
+// repository.
+func (s *Service) untaggedRoots(ctx context.Context, cutoff time.Time) ([]*ent.Artifact, error) {
+	return s.client.Artifact.Query().Where(untagged(cutoff)).
+		WithRepository(func(q *ent.RepositoryQuery) {
+			q.Select(repository.FieldID, repository.FieldName, repository.FieldProjectID)
+		}).
+		Select(artifact.FieldID, artifact.FieldDigest, artifact.FieldRepositoryID).All(viewer.SystemContext(ctx))
+}
 
 // subjectExists matches referrers whose subject is an artifact of their
 // own repository.

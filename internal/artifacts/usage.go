@@ -11,11 +11,11 @@ import (
 	"github.com/berth-registry/berth/ent/artifact"
 	"github.com/berth-registry/berth/ent/artifactblob"
 	"github.com/berth-registry/berth/ent/blob"
+	"github.com/berth-registry/berth/ent/predicate"
 	"github.com/berth-registry/berth/ent/project"
 	"github.com/berth-registry/berth/ent/repository"
 	"github.com/berth-registry/berth/ent/repositoryblob"
 	"github.com/berth-registry/berth/internal/auth"
-	"github.com/berth-registry/berth/internal/database"
 	"github.com/berth-registry/berth/internal/errdefs"
 	"github.com/berth-registry/berth/internal/viewer"
 )
@@ -73,34 +73,46 @@ func (s *Service) CheckQuota(ctx context.Context, r *Repo, d digest.Digest, size
 // check (and repair) of RecalculateUsage.
 func recountUsage(ctx context.Context, client *ent.Client, projectID int) (int64, error) {
 	sys := viewer.SystemContext(ctx)
-	var blobs, manifests []struct {
-		Sum sql.NullInt64 `json:"sum"`
-	}
-	err := client.Blob.Query().
-		Where(blob.HasRefsWith(artifactblob.HasArtifactWith(artifact.HasRepositoryWith(repository.ProjectID(projectID))))).
-		Aggregate(ent.As(ent.Sum(blob.FieldSize), "sum")).
-		Scan(sys, &blobs)
+	blobs, err := blobBytes(sys, client.Blob.Query().
+		Where(blob.HasRefsWith(artifactblob.HasArtifactWith(artifact.HasRepositoryWith(repository.ProjectID(projectID))))))
 	if err != nil {
 		return 0, wrapf(err, "summing the blobs of project %d", projectID)
 	}
-	err = client.Artifact.Query().
-		Where(artifact.HasRepositoryWith(repository.ProjectID(projectID))).
-		Aggregate(func(s *entsql.Selector) string {
-			return "SUM(LENGTH(" + s.C(artifact.FieldManifest) + ")) AS sum"
-		}).
-		Scan(sys, &manifests)
+	manifests, err := manifestBytes(sys, client, artifact.HasRepositoryWith(repository.ProjectID(projectID)))
 	if err != nil {
 		return 0, wrapf(err, "summing the manifests of project %d", projectID)
 	}
-	var used int64
-	for _, sums := range [][]struct {
-		Sum sql.NullInt64 `json:"sum"`
-	}{blobs, manifests} {
-		if len(sums) > 0 && sums[0].Sum.Valid {
-			used += sums[0].Sum.Int64
-		}
-	}
+	used := blobs + manifests
 	return used, client.Project.UpdateOneID(projectID).SetUsedBytes(used).Exec(auth.Allow(ctx))
+}
+
+// blobBytes sums the sizes of the blobs q matches.
+func blobBytes(ctx context.Context, q *ent.BlobQuery) (int64, error) {
+	return sumOf(ctx, q.Aggregate(ent.As(ent.Sum(blob.FieldSize), "sum")))
+}
+
+// manifestBytes sums the lengths of the manifests of the artifacts where
+// matches.
+func manifestBytes(ctx context.Context, client *ent.Client, where predicate.Artifact) (int64, error) {
+	return sumOf(ctx, client.Artifact.Query().Where(where).Aggregate(func(s *entsql.Selector) string {
+		return "SUM(LENGTH(" + s.C(artifact.FieldManifest) + ")) AS sum"
+	}))
+}
+
+// sumOf scans an aggregate named sum; no rows (NULL) is 0.
+func sumOf(ctx context.Context, q interface {
+	Scan(context.Context, any) error
+}) (int64, error) {
+	var sums []struct {
+		Sum sql.NullInt64 `json:"sum"`
+	}
+	if err := q.Scan(ctx, &sums); err != nil {
+		return 0, err
+	}
+	if len(sums) == 0 || !sums[0].Sum.Valid {
+		return 0, nil
+	}
+	return sums[0].Sum.Int64, nil
 }
 
 // ProjectUsage is a project's used bytes before and after a recount.
@@ -131,13 +143,9 @@ func (s *Service) RecalculateUsage(ctx context.Context, name string) ([]ProjectU
 	out := make([]ProjectUsage, 0, len(ids))
 	for _, id := range ids {
 		var u ProjectUsage
-		err := database.WithTx(ctx, s.client, func(tx *ent.Tx) error {
-			p, err := lockProject(ctx, tx.Client(), id)
-			if err != nil {
-				return err
-			}
-			u.Project, u.Stored = p.Name, p.UsedBytes
-			u.Recounted, err = recountUsage(ctx, tx.Client(), id)
+		err := s.write(ctx, id, func(w *writeTx) (err error) {
+			u.Project, u.Stored = w.project.Name, w.project.UsedBytes
+			u.Recounted, err = recountUsage(ctx, w.client, id)
 			return err
 		})
 		if err != nil {

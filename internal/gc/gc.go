@@ -194,8 +194,11 @@ func (c *Collector) Run(ctx context.Context, req Request) (*ent.GarbageCollectio
 
 // result is what a run found and did, filled by its phases.
 type result struct {
-	mu       sync.Mutex
-	log      strings.Builder
+	mu  sync.Mutex
+	log strings.Builder
+	// verb says what the run does to what it finds: "deleted", or
+	// "would delete" in a dry run.
+	verb     string
 	blobs    atomic.Int64
 	bytes    atomic.Int64
 	arts     int
@@ -230,12 +233,11 @@ func (c *Collector) run(ctx context.Context, run *ent.GarbageCollection, req Req
 	defer database.ReleaseLease(context.WithoutCancel(ctx), client, leaseName, c.holder)
 	go c.renew(ctx, cancel)
 
-	res := &result{}
+	res := &result{verb: "deleted"}
 	start := time.Now()
 	cutoff := start.Add(-c.opts.Grace)
-	verb := "deleted"
 	if req.DryRun {
-		verb = "would delete"
+		res.verb = "would delete"
 		res.logf("dry run: nothing is deleted")
 	}
 	res.logf("grace period %s: blobs last used before %s are eligible", c.opts.Grace, cutoff.UTC().Format(time.RFC3339))
@@ -255,11 +257,11 @@ func (c *Collector) run(ctx context.Context, run *ent.GarbageCollection, req Req
 			}
 			res.arts = n
 		}
-		res.logf("untagged artifacts: %s %d", verb, res.arts)
+		res.logf("untagged artifacts: %s %d", res.verb, res.arts)
 	}
 
 	c.sweepBlobs(ctx, res, cutoff, req.DryRun, doomed)
-	res.logf("unreferenced blobs: %s %d (%d bytes)", verb, res.blobs.Load(), res.bytes.Load())
+	res.logf("unreferenced blobs: %s %d (%d bytes)", res.verb, res.blobs.Load(), res.bytes.Load())
 	c.sweepStore(ctx, res, cutoff, req.DryRun)
 
 	status := garbagecollection.StatusSUCCEEDED
@@ -270,7 +272,7 @@ func (c *Collector) run(ctx context.Context, run *ent.GarbageCollection, req Req
 		}
 	}
 	res.logf("finished in %s: %s %d blobs, %d bytes, %d artifacts", time.Since(start).Round(time.Millisecond),
-		verb, res.blobs.Load(), res.bytes.Load(), res.arts)
+		res.verb, res.blobs.Load(), res.bytes.Load(), res.arts)
 	c.opts.Logger.Info("garbage collection finished", "run", run.ID, "status", status, "dry_run", req.DryRun,
 		"blobs", res.blobs.Load(), "bytes", res.bytes.Load(), "artifacts", res.arts, "duration", time.Since(start))
 	err := client.GarbageCollection.UpdateOneID(run.ID).SetStatus(status).SetFinishedAt(time.Now()).
@@ -421,11 +423,7 @@ func (c *Collector) sweepStore(ctx context.Context, res *result, cutoff time.Tim
 	}
 	res.blobs.Add(orphans.Load())
 	res.bytes.Add(orphanBytes.Load())
-	verb := "deleted"
-	if dryRun {
-		verb = "would delete"
-	}
-	res.logf("files without a blob row: %s %d (%d bytes)", verb, orphans.Load(), orphanBytes.Load())
+	res.logf("files without a blob row: %s %d (%d bytes)", res.verb, orphans.Load(), orphanBytes.Load())
 
 	var uploads int
 	var stale []string
@@ -468,5 +466,5 @@ func (c *Collector) sweepStore(ctx context.Context, res *result, cutoff time.Tim
 			uploads++
 		}
 	}
-	res.logf("upload directories without a session: %s %d", verb, uploads)
+	res.logf("upload directories without a session: %s %d", res.verb, uploads)
 }
