@@ -106,7 +106,7 @@ var Settings = []Setting{
 	{"oidc-provider-name", "BERTH_OIDC_PROVIDER_NAME", "oidc_provider_name", "OpenID Connect", "name of the provider on the login page", func(c *Config) *string { return &c.OIDCProviderName }},
 	{"oidc-allow-private", "BERTH_OIDC_ALLOW_PRIVATE", "oidc_allow_private", "false", "let berth reach OpenID providers on loopback, link-local and private addresses (true or false)", func(c *Config) *string { return &c.OIDCAllowPrivate }},
 	{"gc-grace-period", "BERTH_GC_GRACE_PERIOD", "gc_grace_period", "2h", "how long garbage collection keeps a blob nothing references after it was last linked or referenced (e.g. 2h, 30m, 0s)", func(c *Config) *string { return &c.GCGracePeriod }},
-	{"gc-workers", "BERTH_GC_WORKERS", "gc_workers", "4", "how many batches of blobs garbage collection deletes at once (1 to 64)", func(c *Config) *string { return &c.GCWorkers }},
+	{"gc-workers", "BERTH_GC_WORKERS", "gc_workers", "4", "how many batches of blobs garbage collection deletes at once (1 to 64; always 1 on SQLite)", func(c *Config) *string { return &c.GCWorkers }},
 	{"metrics-addr", "BERTH_METRICS_ADDR", "metrics_addr", "", "separate host:port serving /metrics; empty serves it on --addr", func(c *Config) *string { return &c.MetricsAddr }},
 }
 
