@@ -34,8 +34,12 @@ type Change struct {
 	Size int64 `json:"size,omitempty"`
 	// who made the change: a user name, robot$name, or berth for its own jobs
 	Actor string `json:"actor,omitempty"`
+	// what else the event says: quota figures, a run's counts, a pull count
+	Detail map[string]interface{} `json:"detail,omitempty"`
 	// CreatedAt holds the value of the "created_at" field.
-	CreatedAt    time.Time `json:"created_at,omitempty"`
+	CreatedAt time.Time `json:"created_at,omitempty"`
+	// when the event dispatcher turned the row into events; null until then
+	PublishedAt  *time.Time `json:"published_at,omitempty"`
 	selectValues sql.SelectValues
 }
 
@@ -44,13 +48,13 @@ func (*Change) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case change.FieldTags:
+		case change.FieldTags, change.FieldDetail:
 			values[i] = new([]byte)
 		case change.FieldID, change.FieldSize:
 			values[i] = new(sql.NullInt64)
 		case change.FieldOperation, change.FieldProject, change.FieldRepository, change.FieldDigest, change.FieldMediaType, change.FieldActor:
 			values[i] = new(sql.NullString)
-		case change.FieldCreatedAt:
+		case change.FieldCreatedAt, change.FieldPublishedAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -123,11 +127,26 @@ func (_m *Change) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.Actor = value.String
 			}
+		case change.FieldDetail:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field detail", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.Detail); err != nil {
+					return fmt.Errorf("unmarshal field detail: %w", err)
+				}
+			}
 		case change.FieldCreatedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field created_at", values[i])
 			} else if value.Valid {
 				_m.CreatedAt = value.Time
+			}
+		case change.FieldPublishedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field published_at", values[i])
+			} else if value.Valid {
+				_m.PublishedAt = new(time.Time)
+				*_m.PublishedAt = value.Time
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -189,8 +208,16 @@ func (_m *Change) String() string {
 	builder.WriteString("actor=")
 	builder.WriteString(_m.Actor)
 	builder.WriteString(", ")
+	builder.WriteString("detail=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Detail))
+	builder.WriteString(", ")
 	builder.WriteString("created_at=")
 	builder.WriteString(_m.CreatedAt.Format(time.ANSIC))
+	builder.WriteString(", ")
+	if v := _m.PublishedAt; v != nil {
+		builder.WriteString("published_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -110,6 +110,12 @@ func (_c *ChangeCreate) SetNillableActor(v *string) *ChangeCreate {
 	return _c
 }
 
+// SetDetail sets the "detail" field.
+func (_c *ChangeCreate) SetDetail(v map[string]interface{}) *ChangeCreate {
+	_c.mutation.SetDetail(v)
+	return _c
+}
+
 // SetCreatedAt sets the "created_at" field.
 func (_c *ChangeCreate) SetCreatedAt(v time.Time) *ChangeCreate {
 	_c.mutation.SetCreatedAt(v)
@@ -120,6 +126,20 @@ func (_c *ChangeCreate) SetCreatedAt(v time.Time) *ChangeCreate {
 func (_c *ChangeCreate) SetNillableCreatedAt(v *time.Time) *ChangeCreate {
 	if v != nil {
 		_c.SetCreatedAt(*v)
+	}
+	return _c
+}
+
+// SetPublishedAt sets the "published_at" field.
+func (_c *ChangeCreate) SetPublishedAt(v time.Time) *ChangeCreate {
+	_c.mutation.SetPublishedAt(v)
+	return _c
+}
+
+// SetNillablePublishedAt sets the "published_at" field if the given value is not nil.
+func (_c *ChangeCreate) SetNillablePublishedAt(v *time.Time) *ChangeCreate {
+	if v != nil {
+		_c.SetPublishedAt(*v)
 	}
 	return _c
 }
@@ -281,9 +301,17 @@ func (_c *ChangeCreate) createSpec() (*Change, *sqlgraph.CreateSpec) {
 		_spec.SetField(change.FieldActor, field.TypeString, value)
 		_node.Actor = value
 	}
+	if value, ok := _c.mutation.Detail(); ok {
+		_spec.SetField(change.FieldDetail, field.TypeJSON, value)
+		_node.Detail = value
+	}
 	if value, ok := _c.mutation.CreatedAt(); ok {
 		_spec.SetField(change.FieldCreatedAt, field.TypeTime, value)
 		_node.CreatedAt = value
+	}
+	if value, ok := _c.mutation.PublishedAt(); ok {
+		_spec.SetField(change.FieldPublishedAt, field.TypeTime, value)
+		_node.PublishedAt = &value
 	}
 	return _node, _spec
 }
@@ -337,6 +365,24 @@ type (
 	}
 )
 
+// SetPublishedAt sets the "published_at" field.
+func (u *ChangeUpsert) SetPublishedAt(v time.Time) *ChangeUpsert {
+	u.Set(change.FieldPublishedAt, v)
+	return u
+}
+
+// UpdatePublishedAt sets the "published_at" field to the value that was provided on create.
+func (u *ChangeUpsert) UpdatePublishedAt() *ChangeUpsert {
+	u.SetExcluded(change.FieldPublishedAt)
+	return u
+}
+
+// ClearPublishedAt clears the value of the "published_at" field.
+func (u *ChangeUpsert) ClearPublishedAt() *ChangeUpsert {
+	u.SetNull(change.FieldPublishedAt)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -372,6 +418,9 @@ func (u *ChangeUpsertOne) UpdateNewValues() *ChangeUpsertOne {
 		if _, exists := u.create.mutation.Actor(); exists {
 			s.SetIgnore(change.FieldActor)
 		}
+		if _, exists := u.create.mutation.Detail(); exists {
+			s.SetIgnore(change.FieldDetail)
+		}
 		if _, exists := u.create.mutation.CreatedAt(); exists {
 			s.SetIgnore(change.FieldCreatedAt)
 		}
@@ -404,6 +453,27 @@ func (u *ChangeUpsertOne) Update(set func(*ChangeUpsert)) *ChangeUpsertOne {
 		set(&ChangeUpsert{UpdateSet: update})
 	}))
 	return u
+}
+
+// SetPublishedAt sets the "published_at" field.
+func (u *ChangeUpsertOne) SetPublishedAt(v time.Time) *ChangeUpsertOne {
+	return u.Update(func(s *ChangeUpsert) {
+		s.SetPublishedAt(v)
+	})
+}
+
+// UpdatePublishedAt sets the "published_at" field to the value that was provided on create.
+func (u *ChangeUpsertOne) UpdatePublishedAt() *ChangeUpsertOne {
+	return u.Update(func(s *ChangeUpsert) {
+		s.UpdatePublishedAt()
+	})
+}
+
+// ClearPublishedAt clears the value of the "published_at" field.
+func (u *ChangeUpsertOne) ClearPublishedAt() *ChangeUpsertOne {
+	return u.Update(func(s *ChangeUpsert) {
+		s.ClearPublishedAt()
+	})
 }
 
 // Exec executes the query.
@@ -606,6 +676,9 @@ func (u *ChangeUpsertBulk) UpdateNewValues() *ChangeUpsertBulk {
 			if _, exists := b.mutation.Actor(); exists {
 				s.SetIgnore(change.FieldActor)
 			}
+			if _, exists := b.mutation.Detail(); exists {
+				s.SetIgnore(change.FieldDetail)
+			}
 			if _, exists := b.mutation.CreatedAt(); exists {
 				s.SetIgnore(change.FieldCreatedAt)
 			}
@@ -639,6 +712,27 @@ func (u *ChangeUpsertBulk) Update(set func(*ChangeUpsert)) *ChangeUpsertBulk {
 		set(&ChangeUpsert{UpdateSet: update})
 	}))
 	return u
+}
+
+// SetPublishedAt sets the "published_at" field.
+func (u *ChangeUpsertBulk) SetPublishedAt(v time.Time) *ChangeUpsertBulk {
+	return u.Update(func(s *ChangeUpsert) {
+		s.SetPublishedAt(v)
+	})
+}
+
+// UpdatePublishedAt sets the "published_at" field to the value that was provided on create.
+func (u *ChangeUpsertBulk) UpdatePublishedAt() *ChangeUpsertBulk {
+	return u.Update(func(s *ChangeUpsert) {
+		s.UpdatePublishedAt()
+	})
+}
+
+// ClearPublishedAt clears the value of the "published_at" field.
+func (u *ChangeUpsertBulk) ClearPublishedAt() *ChangeUpsertBulk {
+	return u.Update(func(s *ChangeUpsert) {
+		s.ClearPublishedAt()
+	})
 }
 
 // Exec executes the query.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
@@ -25,6 +26,26 @@ type ChangeUpdate struct {
 // Where appends a list predicates to the ChangeUpdate builder.
 func (_u *ChangeUpdate) Where(ps ...predicate.Change) *ChangeUpdate {
 	_u.mutation.Where(ps...)
+	return _u
+}
+
+// SetPublishedAt sets the "published_at" field.
+func (_u *ChangeUpdate) SetPublishedAt(v time.Time) *ChangeUpdate {
+	_u.mutation.SetPublishedAt(v)
+	return _u
+}
+
+// SetNillablePublishedAt sets the "published_at" field if the given value is not nil.
+func (_u *ChangeUpdate) SetNillablePublishedAt(v *time.Time) *ChangeUpdate {
+	if v != nil {
+		_u.SetPublishedAt(*v)
+	}
+	return _u
+}
+
+// ClearPublishedAt clears the value of the "published_at" field.
+func (_u *ChangeUpdate) ClearPublishedAt() *ChangeUpdate {
+	_u.mutation.ClearPublishedAt()
 	return _u
 }
 
@@ -78,6 +99,15 @@ func (_u *ChangeUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.TagsCleared() {
 		_spec.ClearField(change.FieldTags, field.TypeJSON)
 	}
+	if _u.mutation.DetailCleared() {
+		_spec.ClearField(change.FieldDetail, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.PublishedAt(); ok {
+		_spec.SetField(change.FieldPublishedAt, field.TypeTime, value)
+	}
+	if _u.mutation.PublishedAtCleared() {
+		_spec.ClearField(change.FieldPublishedAt, field.TypeTime)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -98,6 +128,26 @@ type ChangeUpdateOne struct {
 	hooks     []Hook
 	mutation  *ChangeMutation
 	modifiers []func(*sql.UpdateBuilder)
+}
+
+// SetPublishedAt sets the "published_at" field.
+func (_u *ChangeUpdateOne) SetPublishedAt(v time.Time) *ChangeUpdateOne {
+	_u.mutation.SetPublishedAt(v)
+	return _u
+}
+
+// SetNillablePublishedAt sets the "published_at" field if the given value is not nil.
+func (_u *ChangeUpdateOne) SetNillablePublishedAt(v *time.Time) *ChangeUpdateOne {
+	if v != nil {
+		_u.SetPublishedAt(*v)
+	}
+	return _u
+}
+
+// ClearPublishedAt clears the value of the "published_at" field.
+func (_u *ChangeUpdateOne) ClearPublishedAt() *ChangeUpdateOne {
+	_u.mutation.ClearPublishedAt()
+	return _u
 }
 
 // Mutation returns the ChangeMutation object of the builder.
@@ -179,6 +229,15 @@ func (_u *ChangeUpdateOne) sqlSave(ctx context.Context) (_node *Change, err erro
 	}
 	if _u.mutation.TagsCleared() {
 		_spec.ClearField(change.FieldTags, field.TypeJSON)
+	}
+	if _u.mutation.DetailCleared() {
+		_spec.ClearField(change.FieldDetail, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.PublishedAt(); ok {
+		_spec.SetField(change.FieldPublishedAt, field.TypeTime, value)
+	}
+	if _u.mutation.PublishedAtCleared() {
+		_spec.ClearField(change.FieldPublishedAt, field.TypeTime)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &Change{config: _u.config}

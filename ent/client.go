@@ -22,18 +22,24 @@ import (
 	"github.com/berth-registry/berth/ent/blob"
 	"github.com/berth-registry/berth/ent/change"
 	"github.com/berth-registry/berth/ent/garbagecollection"
+	"github.com/berth-registry/berth/ent/immutabilityrule"
 	"github.com/berth-registry/berth/ent/label"
 	"github.com/berth-registry/berth/ent/lease"
 	"github.com/berth-registry/berth/ent/member"
 	"github.com/berth-registry/berth/ent/project"
 	"github.com/berth-registry/berth/ent/repository"
 	"github.com/berth-registry/berth/ent/repositoryblob"
+	"github.com/berth-registry/berth/ent/retentionexecution"
+	"github.com/berth-registry/berth/ent/retentionpolicy"
 	"github.com/berth-registry/berth/ent/robot"
+	"github.com/berth-registry/berth/ent/schedule"
 	"github.com/berth-registry/berth/ent/session"
 	"github.com/berth-registry/berth/ent/setting"
 	"github.com/berth-registry/berth/ent/tag"
 	"github.com/berth-registry/berth/ent/uploadsession"
 	"github.com/berth-registry/berth/ent/user"
+	"github.com/berth-registry/berth/ent/webhookdelivery"
+	"github.com/berth-registry/berth/ent/webhookpolicy"
 
 	stdsql "database/sql"
 )
@@ -57,6 +63,8 @@ type Client struct {
 	Change *ChangeClient
 	// GarbageCollection is the client for interacting with the GarbageCollection builders.
 	GarbageCollection *GarbageCollectionClient
+	// ImmutabilityRule is the client for interacting with the ImmutabilityRule builders.
+	ImmutabilityRule *ImmutabilityRuleClient
 	// Label is the client for interacting with the Label builders.
 	Label *LabelClient
 	// Lease is the client for interacting with the Lease builders.
@@ -69,8 +77,14 @@ type Client struct {
 	Repository *RepositoryClient
 	// RepositoryBlob is the client for interacting with the RepositoryBlob builders.
 	RepositoryBlob *RepositoryBlobClient
+	// RetentionExecution is the client for interacting with the RetentionExecution builders.
+	RetentionExecution *RetentionExecutionClient
+	// RetentionPolicy is the client for interacting with the RetentionPolicy builders.
+	RetentionPolicy *RetentionPolicyClient
 	// Robot is the client for interacting with the Robot builders.
 	Robot *RobotClient
+	// Schedule is the client for interacting with the Schedule builders.
+	Schedule *ScheduleClient
 	// Session is the client for interacting with the Session builders.
 	Session *SessionClient
 	// Setting is the client for interacting with the Setting builders.
@@ -81,6 +95,10 @@ type Client struct {
 	UploadSession *UploadSessionClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
+	// WebhookDelivery is the client for interacting with the WebhookDelivery builders.
+	WebhookDelivery *WebhookDeliveryClient
+	// WebhookPolicy is the client for interacting with the WebhookPolicy builders.
+	WebhookPolicy *WebhookPolicyClient
 }
 
 // NewClient creates a new client configured with the given options.
@@ -99,18 +117,24 @@ func (c *Client) init() {
 	c.Blob = NewBlobClient(c.config)
 	c.Change = NewChangeClient(c.config)
 	c.GarbageCollection = NewGarbageCollectionClient(c.config)
+	c.ImmutabilityRule = NewImmutabilityRuleClient(c.config)
 	c.Label = NewLabelClient(c.config)
 	c.Lease = NewLeaseClient(c.config)
 	c.Member = NewMemberClient(c.config)
 	c.Project = NewProjectClient(c.config)
 	c.Repository = NewRepositoryClient(c.config)
 	c.RepositoryBlob = NewRepositoryBlobClient(c.config)
+	c.RetentionExecution = NewRetentionExecutionClient(c.config)
+	c.RetentionPolicy = NewRetentionPolicyClient(c.config)
 	c.Robot = NewRobotClient(c.config)
+	c.Schedule = NewScheduleClient(c.config)
 	c.Session = NewSessionClient(c.config)
 	c.Setting = NewSettingClient(c.config)
 	c.Tag = NewTagClient(c.config)
 	c.UploadSession = NewUploadSessionClient(c.config)
 	c.User = NewUserClient(c.config)
+	c.WebhookDelivery = NewWebhookDeliveryClient(c.config)
+	c.WebhookPolicy = NewWebhookPolicyClient(c.config)
 }
 
 type (
@@ -201,27 +225,33 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	cfg := c.config
 	cfg.driver = tx
 	return &Tx{
-		ctx:               ctx,
-		config:            cfg,
-		AccessToken:       NewAccessTokenClient(cfg),
-		Artifact:          NewArtifactClient(cfg),
-		ArtifactBlob:      NewArtifactBlobClient(cfg),
-		AuditLog:          NewAuditLogClient(cfg),
-		Blob:              NewBlobClient(cfg),
-		Change:            NewChangeClient(cfg),
-		GarbageCollection: NewGarbageCollectionClient(cfg),
-		Label:             NewLabelClient(cfg),
-		Lease:             NewLeaseClient(cfg),
-		Member:            NewMemberClient(cfg),
-		Project:           NewProjectClient(cfg),
-		Repository:        NewRepositoryClient(cfg),
-		RepositoryBlob:    NewRepositoryBlobClient(cfg),
-		Robot:             NewRobotClient(cfg),
-		Session:           NewSessionClient(cfg),
-		Setting:           NewSettingClient(cfg),
-		Tag:               NewTagClient(cfg),
-		UploadSession:     NewUploadSessionClient(cfg),
-		User:              NewUserClient(cfg),
+		ctx:                ctx,
+		config:             cfg,
+		AccessToken:        NewAccessTokenClient(cfg),
+		Artifact:           NewArtifactClient(cfg),
+		ArtifactBlob:       NewArtifactBlobClient(cfg),
+		AuditLog:           NewAuditLogClient(cfg),
+		Blob:               NewBlobClient(cfg),
+		Change:             NewChangeClient(cfg),
+		GarbageCollection:  NewGarbageCollectionClient(cfg),
+		ImmutabilityRule:   NewImmutabilityRuleClient(cfg),
+		Label:              NewLabelClient(cfg),
+		Lease:              NewLeaseClient(cfg),
+		Member:             NewMemberClient(cfg),
+		Project:            NewProjectClient(cfg),
+		Repository:         NewRepositoryClient(cfg),
+		RepositoryBlob:     NewRepositoryBlobClient(cfg),
+		RetentionExecution: NewRetentionExecutionClient(cfg),
+		RetentionPolicy:    NewRetentionPolicyClient(cfg),
+		Robot:              NewRobotClient(cfg),
+		Schedule:           NewScheduleClient(cfg),
+		Session:            NewSessionClient(cfg),
+		Setting:            NewSettingClient(cfg),
+		Tag:                NewTagClient(cfg),
+		UploadSession:      NewUploadSessionClient(cfg),
+		User:               NewUserClient(cfg),
+		WebhookDelivery:    NewWebhookDeliveryClient(cfg),
+		WebhookPolicy:      NewWebhookPolicyClient(cfg),
 	}, nil
 }
 
@@ -239,27 +269,33 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	cfg := c.config
 	cfg.driver = &txDriver{tx: tx, drv: c.driver}
 	return &Tx{
-		ctx:               ctx,
-		config:            cfg,
-		AccessToken:       NewAccessTokenClient(cfg),
-		Artifact:          NewArtifactClient(cfg),
-		ArtifactBlob:      NewArtifactBlobClient(cfg),
-		AuditLog:          NewAuditLogClient(cfg),
-		Blob:              NewBlobClient(cfg),
-		Change:            NewChangeClient(cfg),
-		GarbageCollection: NewGarbageCollectionClient(cfg),
-		Label:             NewLabelClient(cfg),
-		Lease:             NewLeaseClient(cfg),
-		Member:            NewMemberClient(cfg),
-		Project:           NewProjectClient(cfg),
-		Repository:        NewRepositoryClient(cfg),
-		RepositoryBlob:    NewRepositoryBlobClient(cfg),
-		Robot:             NewRobotClient(cfg),
-		Session:           NewSessionClient(cfg),
-		Setting:           NewSettingClient(cfg),
-		Tag:               NewTagClient(cfg),
-		UploadSession:     NewUploadSessionClient(cfg),
-		User:              NewUserClient(cfg),
+		ctx:                ctx,
+		config:             cfg,
+		AccessToken:        NewAccessTokenClient(cfg),
+		Artifact:           NewArtifactClient(cfg),
+		ArtifactBlob:       NewArtifactBlobClient(cfg),
+		AuditLog:           NewAuditLogClient(cfg),
+		Blob:               NewBlobClient(cfg),
+		Change:             NewChangeClient(cfg),
+		GarbageCollection:  NewGarbageCollectionClient(cfg),
+		ImmutabilityRule:   NewImmutabilityRuleClient(cfg),
+		Label:              NewLabelClient(cfg),
+		Lease:              NewLeaseClient(cfg),
+		Member:             NewMemberClient(cfg),
+		Project:            NewProjectClient(cfg),
+		Repository:         NewRepositoryClient(cfg),
+		RepositoryBlob:     NewRepositoryBlobClient(cfg),
+		RetentionExecution: NewRetentionExecutionClient(cfg),
+		RetentionPolicy:    NewRetentionPolicyClient(cfg),
+		Robot:              NewRobotClient(cfg),
+		Schedule:           NewScheduleClient(cfg),
+		Session:            NewSessionClient(cfg),
+		Setting:            NewSettingClient(cfg),
+		Tag:                NewTagClient(cfg),
+		UploadSession:      NewUploadSessionClient(cfg),
+		User:               NewUserClient(cfg),
+		WebhookDelivery:    NewWebhookDeliveryClient(cfg),
+		WebhookPolicy:      NewWebhookPolicyClient(cfg),
 	}, nil
 }
 
@@ -290,9 +326,10 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.AccessToken, c.Artifact, c.ArtifactBlob, c.AuditLog, c.Blob, c.Change,
-		c.GarbageCollection, c.Label, c.Lease, c.Member, c.Project, c.Repository,
-		c.RepositoryBlob, c.Robot, c.Session, c.Setting, c.Tag, c.UploadSession,
-		c.User,
+		c.GarbageCollection, c.ImmutabilityRule, c.Label, c.Lease, c.Member, c.Project,
+		c.Repository, c.RepositoryBlob, c.RetentionExecution, c.RetentionPolicy,
+		c.Robot, c.Schedule, c.Session, c.Setting, c.Tag, c.UploadSession, c.User,
+		c.WebhookDelivery, c.WebhookPolicy,
 	} {
 		n.Use(hooks...)
 	}
@@ -303,9 +340,10 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.AccessToken, c.Artifact, c.ArtifactBlob, c.AuditLog, c.Blob, c.Change,
-		c.GarbageCollection, c.Label, c.Lease, c.Member, c.Project, c.Repository,
-		c.RepositoryBlob, c.Robot, c.Session, c.Setting, c.Tag, c.UploadSession,
-		c.User,
+		c.GarbageCollection, c.ImmutabilityRule, c.Label, c.Lease, c.Member, c.Project,
+		c.Repository, c.RepositoryBlob, c.RetentionExecution, c.RetentionPolicy,
+		c.Robot, c.Schedule, c.Session, c.Setting, c.Tag, c.UploadSession, c.User,
+		c.WebhookDelivery, c.WebhookPolicy,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -328,6 +366,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Change.mutate(ctx, m)
 	case *GarbageCollectionMutation:
 		return c.GarbageCollection.mutate(ctx, m)
+	case *ImmutabilityRuleMutation:
+		return c.ImmutabilityRule.mutate(ctx, m)
 	case *LabelMutation:
 		return c.Label.mutate(ctx, m)
 	case *LeaseMutation:
@@ -340,8 +380,14 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Repository.mutate(ctx, m)
 	case *RepositoryBlobMutation:
 		return c.RepositoryBlob.mutate(ctx, m)
+	case *RetentionExecutionMutation:
+		return c.RetentionExecution.mutate(ctx, m)
+	case *RetentionPolicyMutation:
+		return c.RetentionPolicy.mutate(ctx, m)
 	case *RobotMutation:
 		return c.Robot.mutate(ctx, m)
+	case *ScheduleMutation:
+		return c.Schedule.mutate(ctx, m)
 	case *SessionMutation:
 		return c.Session.mutate(ctx, m)
 	case *SettingMutation:
@@ -352,6 +398,10 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.UploadSession.mutate(ctx, m)
 	case *UserMutation:
 		return c.User.mutate(ctx, m)
+	case *WebhookDeliveryMutation:
+		return c.WebhookDelivery.mutate(ctx, m)
+	case *WebhookPolicyMutation:
+		return c.WebhookPolicy.mutate(ctx, m)
 	default:
 		return nil, fmt.Errorf("ent: unknown mutation type %T", m)
 	}
@@ -1469,6 +1519,140 @@ func (c *GarbageCollectionClient) mutate(ctx context.Context, m *GarbageCollecti
 	}
 }
 
+// ImmutabilityRuleClient is a client for the ImmutabilityRule schema.
+type ImmutabilityRuleClient struct {
+	config
+}
+
+// NewImmutabilityRuleClient returns a client for the ImmutabilityRule from the given config.
+func NewImmutabilityRuleClient(c config) *ImmutabilityRuleClient {
+	return &ImmutabilityRuleClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `immutabilityrule.Hooks(f(g(h())))`.
+func (c *ImmutabilityRuleClient) Use(hooks ...Hook) {
+	c.hooks.ImmutabilityRule = append(c.hooks.ImmutabilityRule, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `immutabilityrule.Intercept(f(g(h())))`.
+func (c *ImmutabilityRuleClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ImmutabilityRule = append(c.inters.ImmutabilityRule, interceptors...)
+}
+
+// Create returns a builder for creating a ImmutabilityRule entity.
+func (c *ImmutabilityRuleClient) Create() *ImmutabilityRuleCreate {
+	mutation := newImmutabilityRuleMutation(c.config, OpCreate)
+	return &ImmutabilityRuleCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ImmutabilityRule entities.
+func (c *ImmutabilityRuleClient) CreateBulk(builders ...*ImmutabilityRuleCreate) *ImmutabilityRuleCreateBulk {
+	return &ImmutabilityRuleCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ImmutabilityRuleClient) MapCreateBulk(slice any, setFunc func(*ImmutabilityRuleCreate, int)) *ImmutabilityRuleCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ImmutabilityRuleCreateBulk{err: fmt.Errorf("calling to ImmutabilityRuleClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ImmutabilityRuleCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ImmutabilityRuleCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ImmutabilityRule.
+func (c *ImmutabilityRuleClient) Update() *ImmutabilityRuleUpdate {
+	mutation := newImmutabilityRuleMutation(c.config, OpUpdate)
+	return &ImmutabilityRuleUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ImmutabilityRuleClient) UpdateOne(_m *ImmutabilityRule) *ImmutabilityRuleUpdateOne {
+	mutation := newImmutabilityRuleMutation(c.config, OpUpdateOne, withImmutabilityRule(_m))
+	return &ImmutabilityRuleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ImmutabilityRuleClient) UpdateOneID(id int) *ImmutabilityRuleUpdateOne {
+	mutation := newImmutabilityRuleMutation(c.config, OpUpdateOne, withImmutabilityRuleID(id))
+	return &ImmutabilityRuleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ImmutabilityRule.
+func (c *ImmutabilityRuleClient) Delete() *ImmutabilityRuleDelete {
+	mutation := newImmutabilityRuleMutation(c.config, OpDelete)
+	return &ImmutabilityRuleDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ImmutabilityRuleClient) DeleteOne(_m *ImmutabilityRule) *ImmutabilityRuleDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ImmutabilityRuleClient) DeleteOneID(id int) *ImmutabilityRuleDeleteOne {
+	builder := c.Delete().Where(immutabilityrule.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ImmutabilityRuleDeleteOne{builder}
+}
+
+// Query returns a query builder for ImmutabilityRule.
+func (c *ImmutabilityRuleClient) Query() *ImmutabilityRuleQuery {
+	return &ImmutabilityRuleQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeImmutabilityRule},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ImmutabilityRule entity by its id.
+func (c *ImmutabilityRuleClient) Get(ctx context.Context, id int) (*ImmutabilityRule, error) {
+	return c.Query().Where(immutabilityrule.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ImmutabilityRuleClient) GetX(ctx context.Context, id int) *ImmutabilityRule {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *ImmutabilityRuleClient) Hooks() []Hook {
+	hooks := c.hooks.ImmutabilityRule
+	return append(hooks[:len(hooks):len(hooks)], immutabilityrule.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ImmutabilityRuleClient) Interceptors() []Interceptor {
+	return c.inters.ImmutabilityRule
+}
+
+func (c *ImmutabilityRuleClient) mutate(ctx context.Context, m *ImmutabilityRuleMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ImmutabilityRuleCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ImmutabilityRuleUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ImmutabilityRuleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ImmutabilityRuleDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ImmutabilityRule mutation op: %q", m.Op())
+	}
+}
+
 // LabelClient is a client for the Label schema.
 type LabelClient struct {
 	config
@@ -2495,6 +2679,274 @@ func (c *RepositoryBlobClient) mutate(ctx context.Context, m *RepositoryBlobMuta
 	}
 }
 
+// RetentionExecutionClient is a client for the RetentionExecution schema.
+type RetentionExecutionClient struct {
+	config
+}
+
+// NewRetentionExecutionClient returns a client for the RetentionExecution from the given config.
+func NewRetentionExecutionClient(c config) *RetentionExecutionClient {
+	return &RetentionExecutionClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `retentionexecution.Hooks(f(g(h())))`.
+func (c *RetentionExecutionClient) Use(hooks ...Hook) {
+	c.hooks.RetentionExecution = append(c.hooks.RetentionExecution, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `retentionexecution.Intercept(f(g(h())))`.
+func (c *RetentionExecutionClient) Intercept(interceptors ...Interceptor) {
+	c.inters.RetentionExecution = append(c.inters.RetentionExecution, interceptors...)
+}
+
+// Create returns a builder for creating a RetentionExecution entity.
+func (c *RetentionExecutionClient) Create() *RetentionExecutionCreate {
+	mutation := newRetentionExecutionMutation(c.config, OpCreate)
+	return &RetentionExecutionCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of RetentionExecution entities.
+func (c *RetentionExecutionClient) CreateBulk(builders ...*RetentionExecutionCreate) *RetentionExecutionCreateBulk {
+	return &RetentionExecutionCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *RetentionExecutionClient) MapCreateBulk(slice any, setFunc func(*RetentionExecutionCreate, int)) *RetentionExecutionCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &RetentionExecutionCreateBulk{err: fmt.Errorf("calling to RetentionExecutionClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*RetentionExecutionCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &RetentionExecutionCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for RetentionExecution.
+func (c *RetentionExecutionClient) Update() *RetentionExecutionUpdate {
+	mutation := newRetentionExecutionMutation(c.config, OpUpdate)
+	return &RetentionExecutionUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *RetentionExecutionClient) UpdateOne(_m *RetentionExecution) *RetentionExecutionUpdateOne {
+	mutation := newRetentionExecutionMutation(c.config, OpUpdateOne, withRetentionExecution(_m))
+	return &RetentionExecutionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *RetentionExecutionClient) UpdateOneID(id int) *RetentionExecutionUpdateOne {
+	mutation := newRetentionExecutionMutation(c.config, OpUpdateOne, withRetentionExecutionID(id))
+	return &RetentionExecutionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for RetentionExecution.
+func (c *RetentionExecutionClient) Delete() *RetentionExecutionDelete {
+	mutation := newRetentionExecutionMutation(c.config, OpDelete)
+	return &RetentionExecutionDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *RetentionExecutionClient) DeleteOne(_m *RetentionExecution) *RetentionExecutionDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *RetentionExecutionClient) DeleteOneID(id int) *RetentionExecutionDeleteOne {
+	builder := c.Delete().Where(retentionexecution.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &RetentionExecutionDeleteOne{builder}
+}
+
+// Query returns a query builder for RetentionExecution.
+func (c *RetentionExecutionClient) Query() *RetentionExecutionQuery {
+	return &RetentionExecutionQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeRetentionExecution},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a RetentionExecution entity by its id.
+func (c *RetentionExecutionClient) Get(ctx context.Context, id int) (*RetentionExecution, error) {
+	return c.Query().Where(retentionexecution.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *RetentionExecutionClient) GetX(ctx context.Context, id int) *RetentionExecution {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *RetentionExecutionClient) Hooks() []Hook {
+	hooks := c.hooks.RetentionExecution
+	return append(hooks[:len(hooks):len(hooks)], retentionexecution.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *RetentionExecutionClient) Interceptors() []Interceptor {
+	return c.inters.RetentionExecution
+}
+
+func (c *RetentionExecutionClient) mutate(ctx context.Context, m *RetentionExecutionMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&RetentionExecutionCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&RetentionExecutionUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&RetentionExecutionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&RetentionExecutionDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown RetentionExecution mutation op: %q", m.Op())
+	}
+}
+
+// RetentionPolicyClient is a client for the RetentionPolicy schema.
+type RetentionPolicyClient struct {
+	config
+}
+
+// NewRetentionPolicyClient returns a client for the RetentionPolicy from the given config.
+func NewRetentionPolicyClient(c config) *RetentionPolicyClient {
+	return &RetentionPolicyClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `retentionpolicy.Hooks(f(g(h())))`.
+func (c *RetentionPolicyClient) Use(hooks ...Hook) {
+	c.hooks.RetentionPolicy = append(c.hooks.RetentionPolicy, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `retentionpolicy.Intercept(f(g(h())))`.
+func (c *RetentionPolicyClient) Intercept(interceptors ...Interceptor) {
+	c.inters.RetentionPolicy = append(c.inters.RetentionPolicy, interceptors...)
+}
+
+// Create returns a builder for creating a RetentionPolicy entity.
+func (c *RetentionPolicyClient) Create() *RetentionPolicyCreate {
+	mutation := newRetentionPolicyMutation(c.config, OpCreate)
+	return &RetentionPolicyCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of RetentionPolicy entities.
+func (c *RetentionPolicyClient) CreateBulk(builders ...*RetentionPolicyCreate) *RetentionPolicyCreateBulk {
+	return &RetentionPolicyCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *RetentionPolicyClient) MapCreateBulk(slice any, setFunc func(*RetentionPolicyCreate, int)) *RetentionPolicyCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &RetentionPolicyCreateBulk{err: fmt.Errorf("calling to RetentionPolicyClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*RetentionPolicyCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &RetentionPolicyCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for RetentionPolicy.
+func (c *RetentionPolicyClient) Update() *RetentionPolicyUpdate {
+	mutation := newRetentionPolicyMutation(c.config, OpUpdate)
+	return &RetentionPolicyUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *RetentionPolicyClient) UpdateOne(_m *RetentionPolicy) *RetentionPolicyUpdateOne {
+	mutation := newRetentionPolicyMutation(c.config, OpUpdateOne, withRetentionPolicy(_m))
+	return &RetentionPolicyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *RetentionPolicyClient) UpdateOneID(id int) *RetentionPolicyUpdateOne {
+	mutation := newRetentionPolicyMutation(c.config, OpUpdateOne, withRetentionPolicyID(id))
+	return &RetentionPolicyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for RetentionPolicy.
+func (c *RetentionPolicyClient) Delete() *RetentionPolicyDelete {
+	mutation := newRetentionPolicyMutation(c.config, OpDelete)
+	return &RetentionPolicyDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *RetentionPolicyClient) DeleteOne(_m *RetentionPolicy) *RetentionPolicyDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *RetentionPolicyClient) DeleteOneID(id int) *RetentionPolicyDeleteOne {
+	builder := c.Delete().Where(retentionpolicy.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &RetentionPolicyDeleteOne{builder}
+}
+
+// Query returns a query builder for RetentionPolicy.
+func (c *RetentionPolicyClient) Query() *RetentionPolicyQuery {
+	return &RetentionPolicyQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeRetentionPolicy},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a RetentionPolicy entity by its id.
+func (c *RetentionPolicyClient) Get(ctx context.Context, id int) (*RetentionPolicy, error) {
+	return c.Query().Where(retentionpolicy.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *RetentionPolicyClient) GetX(ctx context.Context, id int) *RetentionPolicy {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *RetentionPolicyClient) Hooks() []Hook {
+	hooks := c.hooks.RetentionPolicy
+	return append(hooks[:len(hooks):len(hooks)], retentionpolicy.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *RetentionPolicyClient) Interceptors() []Interceptor {
+	return c.inters.RetentionPolicy
+}
+
+func (c *RetentionPolicyClient) mutate(ctx context.Context, m *RetentionPolicyMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&RetentionPolicyCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&RetentionPolicyUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&RetentionPolicyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&RetentionPolicyDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown RetentionPolicy mutation op: %q", m.Op())
+	}
+}
+
 // RobotClient is a client for the Robot schema.
 type RobotClient struct {
 	config
@@ -2642,6 +3094,140 @@ func (c *RobotClient) mutate(ctx context.Context, m *RobotMutation) (Value, erro
 		return (&RobotDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Robot mutation op: %q", m.Op())
+	}
+}
+
+// ScheduleClient is a client for the Schedule schema.
+type ScheduleClient struct {
+	config
+}
+
+// NewScheduleClient returns a client for the Schedule from the given config.
+func NewScheduleClient(c config) *ScheduleClient {
+	return &ScheduleClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `schedule.Hooks(f(g(h())))`.
+func (c *ScheduleClient) Use(hooks ...Hook) {
+	c.hooks.Schedule = append(c.hooks.Schedule, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `schedule.Intercept(f(g(h())))`.
+func (c *ScheduleClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Schedule = append(c.inters.Schedule, interceptors...)
+}
+
+// Create returns a builder for creating a Schedule entity.
+func (c *ScheduleClient) Create() *ScheduleCreate {
+	mutation := newScheduleMutation(c.config, OpCreate)
+	return &ScheduleCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Schedule entities.
+func (c *ScheduleClient) CreateBulk(builders ...*ScheduleCreate) *ScheduleCreateBulk {
+	return &ScheduleCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ScheduleClient) MapCreateBulk(slice any, setFunc func(*ScheduleCreate, int)) *ScheduleCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ScheduleCreateBulk{err: fmt.Errorf("calling to ScheduleClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ScheduleCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ScheduleCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Schedule.
+func (c *ScheduleClient) Update() *ScheduleUpdate {
+	mutation := newScheduleMutation(c.config, OpUpdate)
+	return &ScheduleUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ScheduleClient) UpdateOne(_m *Schedule) *ScheduleUpdateOne {
+	mutation := newScheduleMutation(c.config, OpUpdateOne, withSchedule(_m))
+	return &ScheduleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ScheduleClient) UpdateOneID(id int) *ScheduleUpdateOne {
+	mutation := newScheduleMutation(c.config, OpUpdateOne, withScheduleID(id))
+	return &ScheduleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Schedule.
+func (c *ScheduleClient) Delete() *ScheduleDelete {
+	mutation := newScheduleMutation(c.config, OpDelete)
+	return &ScheduleDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ScheduleClient) DeleteOne(_m *Schedule) *ScheduleDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ScheduleClient) DeleteOneID(id int) *ScheduleDeleteOne {
+	builder := c.Delete().Where(schedule.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ScheduleDeleteOne{builder}
+}
+
+// Query returns a query builder for Schedule.
+func (c *ScheduleClient) Query() *ScheduleQuery {
+	return &ScheduleQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeSchedule},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Schedule entity by its id.
+func (c *ScheduleClient) Get(ctx context.Context, id int) (*Schedule, error) {
+	return c.Query().Where(schedule.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ScheduleClient) GetX(ctx context.Context, id int) *Schedule {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *ScheduleClient) Hooks() []Hook {
+	hooks := c.hooks.Schedule
+	return append(hooks[:len(hooks):len(hooks)], schedule.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ScheduleClient) Interceptors() []Interceptor {
+	return c.inters.Schedule
+}
+
+func (c *ScheduleClient) mutate(ctx context.Context, m *ScheduleMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ScheduleCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ScheduleUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ScheduleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ScheduleDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Schedule mutation op: %q", m.Op())
 	}
 }
 
@@ -3410,17 +3996,287 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 	}
 }
 
+// WebhookDeliveryClient is a client for the WebhookDelivery schema.
+type WebhookDeliveryClient struct {
+	config
+}
+
+// NewWebhookDeliveryClient returns a client for the WebhookDelivery from the given config.
+func NewWebhookDeliveryClient(c config) *WebhookDeliveryClient {
+	return &WebhookDeliveryClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `webhookdelivery.Hooks(f(g(h())))`.
+func (c *WebhookDeliveryClient) Use(hooks ...Hook) {
+	c.hooks.WebhookDelivery = append(c.hooks.WebhookDelivery, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `webhookdelivery.Intercept(f(g(h())))`.
+func (c *WebhookDeliveryClient) Intercept(interceptors ...Interceptor) {
+	c.inters.WebhookDelivery = append(c.inters.WebhookDelivery, interceptors...)
+}
+
+// Create returns a builder for creating a WebhookDelivery entity.
+func (c *WebhookDeliveryClient) Create() *WebhookDeliveryCreate {
+	mutation := newWebhookDeliveryMutation(c.config, OpCreate)
+	return &WebhookDeliveryCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of WebhookDelivery entities.
+func (c *WebhookDeliveryClient) CreateBulk(builders ...*WebhookDeliveryCreate) *WebhookDeliveryCreateBulk {
+	return &WebhookDeliveryCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *WebhookDeliveryClient) MapCreateBulk(slice any, setFunc func(*WebhookDeliveryCreate, int)) *WebhookDeliveryCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &WebhookDeliveryCreateBulk{err: fmt.Errorf("calling to WebhookDeliveryClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*WebhookDeliveryCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &WebhookDeliveryCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for WebhookDelivery.
+func (c *WebhookDeliveryClient) Update() *WebhookDeliveryUpdate {
+	mutation := newWebhookDeliveryMutation(c.config, OpUpdate)
+	return &WebhookDeliveryUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *WebhookDeliveryClient) UpdateOne(_m *WebhookDelivery) *WebhookDeliveryUpdateOne {
+	mutation := newWebhookDeliveryMutation(c.config, OpUpdateOne, withWebhookDelivery(_m))
+	return &WebhookDeliveryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *WebhookDeliveryClient) UpdateOneID(id int) *WebhookDeliveryUpdateOne {
+	mutation := newWebhookDeliveryMutation(c.config, OpUpdateOne, withWebhookDeliveryID(id))
+	return &WebhookDeliveryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for WebhookDelivery.
+func (c *WebhookDeliveryClient) Delete() *WebhookDeliveryDelete {
+	mutation := newWebhookDeliveryMutation(c.config, OpDelete)
+	return &WebhookDeliveryDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *WebhookDeliveryClient) DeleteOne(_m *WebhookDelivery) *WebhookDeliveryDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *WebhookDeliveryClient) DeleteOneID(id int) *WebhookDeliveryDeleteOne {
+	builder := c.Delete().Where(webhookdelivery.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &WebhookDeliveryDeleteOne{builder}
+}
+
+// Query returns a query builder for WebhookDelivery.
+func (c *WebhookDeliveryClient) Query() *WebhookDeliveryQuery {
+	return &WebhookDeliveryQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeWebhookDelivery},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a WebhookDelivery entity by its id.
+func (c *WebhookDeliveryClient) Get(ctx context.Context, id int) (*WebhookDelivery, error) {
+	return c.Query().Where(webhookdelivery.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *WebhookDeliveryClient) GetX(ctx context.Context, id int) *WebhookDelivery {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *WebhookDeliveryClient) Hooks() []Hook {
+	hooks := c.hooks.WebhookDelivery
+	return append(hooks[:len(hooks):len(hooks)], webhookdelivery.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *WebhookDeliveryClient) Interceptors() []Interceptor {
+	return c.inters.WebhookDelivery
+}
+
+func (c *WebhookDeliveryClient) mutate(ctx context.Context, m *WebhookDeliveryMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&WebhookDeliveryCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&WebhookDeliveryUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&WebhookDeliveryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&WebhookDeliveryDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown WebhookDelivery mutation op: %q", m.Op())
+	}
+}
+
+// WebhookPolicyClient is a client for the WebhookPolicy schema.
+type WebhookPolicyClient struct {
+	config
+}
+
+// NewWebhookPolicyClient returns a client for the WebhookPolicy from the given config.
+func NewWebhookPolicyClient(c config) *WebhookPolicyClient {
+	return &WebhookPolicyClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `webhookpolicy.Hooks(f(g(h())))`.
+func (c *WebhookPolicyClient) Use(hooks ...Hook) {
+	c.hooks.WebhookPolicy = append(c.hooks.WebhookPolicy, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `webhookpolicy.Intercept(f(g(h())))`.
+func (c *WebhookPolicyClient) Intercept(interceptors ...Interceptor) {
+	c.inters.WebhookPolicy = append(c.inters.WebhookPolicy, interceptors...)
+}
+
+// Create returns a builder for creating a WebhookPolicy entity.
+func (c *WebhookPolicyClient) Create() *WebhookPolicyCreate {
+	mutation := newWebhookPolicyMutation(c.config, OpCreate)
+	return &WebhookPolicyCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of WebhookPolicy entities.
+func (c *WebhookPolicyClient) CreateBulk(builders ...*WebhookPolicyCreate) *WebhookPolicyCreateBulk {
+	return &WebhookPolicyCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *WebhookPolicyClient) MapCreateBulk(slice any, setFunc func(*WebhookPolicyCreate, int)) *WebhookPolicyCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &WebhookPolicyCreateBulk{err: fmt.Errorf("calling to WebhookPolicyClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*WebhookPolicyCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &WebhookPolicyCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for WebhookPolicy.
+func (c *WebhookPolicyClient) Update() *WebhookPolicyUpdate {
+	mutation := newWebhookPolicyMutation(c.config, OpUpdate)
+	return &WebhookPolicyUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *WebhookPolicyClient) UpdateOne(_m *WebhookPolicy) *WebhookPolicyUpdateOne {
+	mutation := newWebhookPolicyMutation(c.config, OpUpdateOne, withWebhookPolicy(_m))
+	return &WebhookPolicyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *WebhookPolicyClient) UpdateOneID(id int) *WebhookPolicyUpdateOne {
+	mutation := newWebhookPolicyMutation(c.config, OpUpdateOne, withWebhookPolicyID(id))
+	return &WebhookPolicyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for WebhookPolicy.
+func (c *WebhookPolicyClient) Delete() *WebhookPolicyDelete {
+	mutation := newWebhookPolicyMutation(c.config, OpDelete)
+	return &WebhookPolicyDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *WebhookPolicyClient) DeleteOne(_m *WebhookPolicy) *WebhookPolicyDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *WebhookPolicyClient) DeleteOneID(id int) *WebhookPolicyDeleteOne {
+	builder := c.Delete().Where(webhookpolicy.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &WebhookPolicyDeleteOne{builder}
+}
+
+// Query returns a query builder for WebhookPolicy.
+func (c *WebhookPolicyClient) Query() *WebhookPolicyQuery {
+	return &WebhookPolicyQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeWebhookPolicy},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a WebhookPolicy entity by its id.
+func (c *WebhookPolicyClient) Get(ctx context.Context, id int) (*WebhookPolicy, error) {
+	return c.Query().Where(webhookpolicy.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *WebhookPolicyClient) GetX(ctx context.Context, id int) *WebhookPolicy {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *WebhookPolicyClient) Hooks() []Hook {
+	hooks := c.hooks.WebhookPolicy
+	return append(hooks[:len(hooks):len(hooks)], webhookpolicy.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *WebhookPolicyClient) Interceptors() []Interceptor {
+	return c.inters.WebhookPolicy
+}
+
+func (c *WebhookPolicyClient) mutate(ctx context.Context, m *WebhookPolicyMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&WebhookPolicyCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&WebhookPolicyUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&WebhookPolicyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&WebhookPolicyDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown WebhookPolicy mutation op: %q", m.Op())
+	}
+}
+
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
 		AccessToken, Artifact, ArtifactBlob, AuditLog, Blob, Change, GarbageCollection,
-		Label, Lease, Member, Project, Repository, RepositoryBlob, Robot, Session,
-		Setting, Tag, UploadSession, User []ent.Hook
+		ImmutabilityRule, Label, Lease, Member, Project, Repository, RepositoryBlob,
+		RetentionExecution, RetentionPolicy, Robot, Schedule, Session, Setting, Tag,
+		UploadSession, User, WebhookDelivery, WebhookPolicy []ent.Hook
 	}
 	inters struct {
 		AccessToken, Artifact, ArtifactBlob, AuditLog, Blob, Change, GarbageCollection,
-		Label, Lease, Member, Project, Repository, RepositoryBlob, Robot, Session,
-		Setting, Tag, UploadSession, User []ent.Interceptor
+		ImmutabilityRule, Label, Lease, Member, Project, Repository, RepositoryBlob,
+		RetentionExecution, RetentionPolicy, Robot, Schedule, Session, Setting, Tag,
+		UploadSession, User, WebhookDelivery, WebhookPolicy []ent.Interceptor
 	}
 )
 

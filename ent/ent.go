@@ -19,18 +19,24 @@ import (
 	"github.com/berth-registry/berth/ent/blob"
 	"github.com/berth-registry/berth/ent/change"
 	"github.com/berth-registry/berth/ent/garbagecollection"
+	"github.com/berth-registry/berth/ent/immutabilityrule"
 	"github.com/berth-registry/berth/ent/label"
 	"github.com/berth-registry/berth/ent/lease"
 	"github.com/berth-registry/berth/ent/member"
 	"github.com/berth-registry/berth/ent/project"
 	"github.com/berth-registry/berth/ent/repository"
 	"github.com/berth-registry/berth/ent/repositoryblob"
+	"github.com/berth-registry/berth/ent/retentionexecution"
+	"github.com/berth-registry/berth/ent/retentionpolicy"
 	"github.com/berth-registry/berth/ent/robot"
+	"github.com/berth-registry/berth/ent/schedule"
 	"github.com/berth-registry/berth/ent/session"
 	"github.com/berth-registry/berth/ent/setting"
 	"github.com/berth-registry/berth/ent/tag"
 	"github.com/berth-registry/berth/ent/uploadsession"
 	"github.com/berth-registry/berth/ent/user"
+	"github.com/berth-registry/berth/ent/webhookdelivery"
+	"github.com/berth-registry/berth/ent/webhookpolicy"
 )
 
 // ent aliases to avoid import conflicts in user's code.
@@ -91,25 +97,31 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			accesstoken.Table:       accesstoken.ValidColumn,
-			artifact.Table:          artifact.ValidColumn,
-			artifactblob.Table:      artifactblob.ValidColumn,
-			auditlog.Table:          auditlog.ValidColumn,
-			blob.Table:              blob.ValidColumn,
-			change.Table:            change.ValidColumn,
-			garbagecollection.Table: garbagecollection.ValidColumn,
-			label.Table:             label.ValidColumn,
-			lease.Table:             lease.ValidColumn,
-			member.Table:            member.ValidColumn,
-			project.Table:           project.ValidColumn,
-			repository.Table:        repository.ValidColumn,
-			repositoryblob.Table:    repositoryblob.ValidColumn,
-			robot.Table:             robot.ValidColumn,
-			session.Table:           session.ValidColumn,
-			setting.Table:           setting.ValidColumn,
-			tag.Table:               tag.ValidColumn,
-			uploadsession.Table:     uploadsession.ValidColumn,
-			user.Table:              user.ValidColumn,
+			accesstoken.Table:        accesstoken.ValidColumn,
+			artifact.Table:           artifact.ValidColumn,
+			artifactblob.Table:       artifactblob.ValidColumn,
+			auditlog.Table:           auditlog.ValidColumn,
+			blob.Table:               blob.ValidColumn,
+			change.Table:             change.ValidColumn,
+			garbagecollection.Table:  garbagecollection.ValidColumn,
+			immutabilityrule.Table:   immutabilityrule.ValidColumn,
+			label.Table:              label.ValidColumn,
+			lease.Table:              lease.ValidColumn,
+			member.Table:             member.ValidColumn,
+			project.Table:            project.ValidColumn,
+			repository.Table:         repository.ValidColumn,
+			repositoryblob.Table:     repositoryblob.ValidColumn,
+			retentionexecution.Table: retentionexecution.ValidColumn,
+			retentionpolicy.Table:    retentionpolicy.ValidColumn,
+			robot.Table:              robot.ValidColumn,
+			schedule.Table:           schedule.ValidColumn,
+			session.Table:            session.ValidColumn,
+			setting.Table:            setting.ValidColumn,
+			tag.Table:                tag.ValidColumn,
+			uploadsession.Table:      uploadsession.ValidColumn,
+			user.Table:               user.ValidColumn,
+			webhookdelivery.Table:    webhookdelivery.ValidColumn,
+			webhookpolicy.Table:      webhookpolicy.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

@@ -10,6 +10,7 @@ import (
 	"github.com/berth-registry/berth/ent/blob"
 	"github.com/berth-registry/berth/ent/change"
 	"github.com/berth-registry/berth/ent/garbagecollection"
+	"github.com/berth-registry/berth/ent/immutabilityrule"
 	"github.com/berth-registry/berth/ent/label"
 	"github.com/berth-registry/berth/ent/lease"
 	"github.com/berth-registry/berth/ent/member"
@@ -17,12 +18,17 @@ import (
 	"github.com/berth-registry/berth/ent/project"
 	"github.com/berth-registry/berth/ent/repository"
 	"github.com/berth-registry/berth/ent/repositoryblob"
+	"github.com/berth-registry/berth/ent/retentionexecution"
+	"github.com/berth-registry/berth/ent/retentionpolicy"
 	"github.com/berth-registry/berth/ent/robot"
+	"github.com/berth-registry/berth/ent/schedule"
 	"github.com/berth-registry/berth/ent/session"
 	"github.com/berth-registry/berth/ent/setting"
 	"github.com/berth-registry/berth/ent/tag"
 	"github.com/berth-registry/berth/ent/uploadsession"
 	"github.com/berth-registry/berth/ent/user"
+	"github.com/berth-registry/berth/ent/webhookdelivery"
+	"github.com/berth-registry/berth/ent/webhookpolicy"
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
@@ -32,7 +38,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 19)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 25)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   accesstoken.Table,
@@ -144,15 +150,17 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "Change",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			change.FieldOperation:  {Type: field.TypeEnum, Column: change.FieldOperation},
-			change.FieldProject:    {Type: field.TypeString, Column: change.FieldProject},
-			change.FieldRepository: {Type: field.TypeString, Column: change.FieldRepository},
-			change.FieldDigest:     {Type: field.TypeString, Column: change.FieldDigest},
-			change.FieldMediaType:  {Type: field.TypeString, Column: change.FieldMediaType},
-			change.FieldTags:       {Type: field.TypeJSON, Column: change.FieldTags},
-			change.FieldSize:       {Type: field.TypeInt64, Column: change.FieldSize},
-			change.FieldActor:      {Type: field.TypeString, Column: change.FieldActor},
-			change.FieldCreatedAt:  {Type: field.TypeTime, Column: change.FieldCreatedAt},
+			change.FieldOperation:   {Type: field.TypeEnum, Column: change.FieldOperation},
+			change.FieldProject:     {Type: field.TypeString, Column: change.FieldProject},
+			change.FieldRepository:  {Type: field.TypeString, Column: change.FieldRepository},
+			change.FieldDigest:      {Type: field.TypeString, Column: change.FieldDigest},
+			change.FieldMediaType:   {Type: field.TypeString, Column: change.FieldMediaType},
+			change.FieldTags:        {Type: field.TypeJSON, Column: change.FieldTags},
+			change.FieldSize:        {Type: field.TypeInt64, Column: change.FieldSize},
+			change.FieldActor:       {Type: field.TypeString, Column: change.FieldActor},
+			change.FieldDetail:      {Type: field.TypeJSON, Column: change.FieldDetail},
+			change.FieldCreatedAt:   {Type: field.TypeTime, Column: change.FieldCreatedAt},
+			change.FieldPublishedAt: {Type: field.TypeTime, Column: change.FieldPublishedAt},
 		},
 	}
 	graph.Nodes[6] = &sqlgraph.Node{
@@ -171,6 +179,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			garbagecollection.FieldDeleteUntagged:   {Type: field.TypeBool, Column: garbagecollection.FieldDeleteUntagged},
 			garbagecollection.FieldGraceSeconds:     {Type: field.TypeInt64, Column: garbagecollection.FieldGraceSeconds},
 			garbagecollection.FieldTriggeredBy:      {Type: field.TypeString, Column: garbagecollection.FieldTriggeredBy},
+			garbagecollection.FieldJobID:            {Type: field.TypeInt64, Column: garbagecollection.FieldJobID},
 			garbagecollection.FieldStartedAt:        {Type: field.TypeTime, Column: garbagecollection.FieldStartedAt},
 			garbagecollection.FieldFinishedAt:       {Type: field.TypeTime, Column: garbagecollection.FieldFinishedAt},
 			garbagecollection.FieldBlobsDeleted:     {Type: field.TypeInt, Column: garbagecollection.FieldBlobsDeleted},
@@ -180,6 +189,25 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 	}
 	graph.Nodes[7] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   immutabilityrule.Table,
+			Columns: immutabilityrule.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: immutabilityrule.FieldID,
+			},
+		},
+		Type: "ImmutabilityRule",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			immutabilityrule.FieldCreatedAt:    {Type: field.TypeTime, Column: immutabilityrule.FieldCreatedAt},
+			immutabilityrule.FieldUpdatedAt:    {Type: field.TypeTime, Column: immutabilityrule.FieldUpdatedAt},
+			immutabilityrule.FieldProjectID:    {Type: field.TypeInt, Column: immutabilityrule.FieldProjectID},
+			immutabilityrule.FieldRepositories: {Type: field.TypeJSON, Column: immutabilityrule.FieldRepositories},
+			immutabilityrule.FieldTags:         {Type: field.TypeJSON, Column: immutabilityrule.FieldTags},
+			immutabilityrule.FieldDisabled:     {Type: field.TypeBool, Column: immutabilityrule.FieldDisabled},
+		},
+	}
+	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   label.Table,
 			Columns: label.Columns,
@@ -199,7 +227,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			label.FieldProjectID:   {Type: field.TypeInt, Column: label.FieldProjectID},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   lease.Table,
 			Columns: lease.Columns,
@@ -215,7 +243,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			lease.FieldExpiresAt: {Type: field.TypeTime, Column: lease.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   member.Table,
 			Columns: member.Columns,
@@ -234,7 +262,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			member.FieldRole:      {Type: field.TypeEnum, Column: member.FieldRole},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   project.Table,
 			Columns: project.Columns,
@@ -254,7 +282,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			project.FieldUsedBytes:   {Type: field.TypeInt64, Column: project.FieldUsedBytes},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   repository.Table,
 			Columns: repository.Columns,
@@ -274,7 +302,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			repository.FieldPushedAt:    {Type: field.TypeTime, Column: repository.FieldPushedAt},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   repositoryblob.Table,
 			Columns: repositoryblob.Columns,
@@ -290,7 +318,49 @@ var schemaGraph = func() *sqlgraph.Schema {
 			repositoryblob.FieldCreatedAt:    {Type: field.TypeTime, Column: repositoryblob.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   retentionexecution.Table,
+			Columns: retentionexecution.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: retentionexecution.FieldID,
+			},
+		},
+		Type: "RetentionExecution",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			retentionexecution.FieldProjectID:     {Type: field.TypeInt, Column: retentionexecution.FieldProjectID},
+			retentionexecution.FieldStatus:        {Type: field.TypeString, Column: retentionexecution.FieldStatus},
+			retentionexecution.FieldDryRun:        {Type: field.TypeBool, Column: retentionexecution.FieldDryRun},
+			retentionexecution.FieldTriggeredBy:   {Type: field.TypeString, Column: retentionexecution.FieldTriggeredBy},
+			retentionexecution.FieldStartedAt:     {Type: field.TypeTime, Column: retentionexecution.FieldStartedAt},
+			retentionexecution.FieldFinishedAt:    {Type: field.TypeTime, Column: retentionexecution.FieldFinishedAt},
+			retentionexecution.FieldDeleted:       {Type: field.TypeJSON, Column: retentionexecution.FieldDeleted},
+			retentionexecution.FieldRetained:      {Type: field.TypeJSON, Column: retentionexecution.FieldRetained},
+			retentionexecution.FieldRepositories:  {Type: field.TypeJSON, Column: retentionexecution.FieldRepositories},
+			retentionexecution.FieldRetainedCount: {Type: field.TypeInt, Column: retentionexecution.FieldRetainedCount},
+			retentionexecution.FieldLog:           {Type: field.TypeString, Column: retentionexecution.FieldLog},
+		},
+	}
+	graph.Nodes[15] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   retentionpolicy.Table,
+			Columns: retentionpolicy.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: retentionpolicy.FieldID,
+			},
+		},
+		Type: "RetentionPolicy",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			retentionpolicy.FieldCreatedAt: {Type: field.TypeTime, Column: retentionpolicy.FieldCreatedAt},
+			retentionpolicy.FieldUpdatedAt: {Type: field.TypeTime, Column: retentionpolicy.FieldUpdatedAt},
+			retentionpolicy.FieldProjectID: {Type: field.TypeInt, Column: retentionpolicy.FieldProjectID},
+			retentionpolicy.FieldRules:     {Type: field.TypeJSON, Column: retentionpolicy.FieldRules},
+			retentionpolicy.FieldUpdatedBy: {Type: field.TypeString, Column: retentionpolicy.FieldUpdatedBy},
+		},
+	}
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   robot.Table,
 			Columns: robot.Columns,
@@ -315,7 +385,27 @@ var schemaGraph = func() *sqlgraph.Schema {
 			robot.FieldLastUsedAt:  {Type: field.TypeTime, Column: robot.FieldLastUsedAt},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   schedule.Table,
+			Columns: schedule.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: schedule.FieldID,
+			},
+		},
+		Type: "Schedule",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			schedule.FieldCreatedAt: {Type: field.TypeTime, Column: schedule.FieldCreatedAt},
+			schedule.FieldUpdatedAt: {Type: field.TypeTime, Column: schedule.FieldUpdatedAt},
+			schedule.FieldKind:      {Type: field.TypeEnum, Column: schedule.FieldKind},
+			schedule.FieldProjectID: {Type: field.TypeInt, Column: schedule.FieldProjectID},
+			schedule.FieldCron:      {Type: field.TypeString, Column: schedule.FieldCron},
+			schedule.FieldEnabled:   {Type: field.TypeBool, Column: schedule.FieldEnabled},
+			schedule.FieldUpdatedBy: {Type: field.TypeString, Column: schedule.FieldUpdatedBy},
+		},
+	}
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   session.Table,
 			Columns: session.Columns,
@@ -333,7 +423,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			session.FieldCreatedAt: {Type: field.TypeTime, Column: session.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   setting.Table,
 			Columns: setting.Columns,
@@ -349,7 +439,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			setting.FieldUpdatedAt: {Type: field.TypeTime, Column: setting.FieldUpdatedAt},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   tag.Table,
 			Columns: tag.Columns,
@@ -367,7 +457,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			tag.FieldArtifactID:   {Type: field.TypeInt, Column: tag.FieldArtifactID},
 		},
 	}
-	graph.Nodes[17] = &sqlgraph.Node{
+	graph.Nodes[21] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   uploadsession.Table,
 			Columns: uploadsession.Columns,
@@ -389,7 +479,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			uploadsession.FieldUpdatedAt:   {Type: field.TypeTime, Column: uploadsession.FieldUpdatedAt},
 		},
 	}
-	graph.Nodes[18] = &sqlgraph.Node{
+	graph.Nodes[22] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -412,6 +502,56 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldLastLoginAt:   {Type: field.TypeTime, Column: user.FieldLastLoginAt},
 			user.FieldGroups:        {Type: field.TypeJSON, Column: user.FieldGroups},
 			user.FieldSecurityStamp: {Type: field.TypeString, Column: user.FieldSecurityStamp},
+		},
+	}
+	graph.Nodes[23] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   webhookdelivery.Table,
+			Columns: webhookdelivery.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: webhookdelivery.FieldID,
+			},
+		},
+		Type: "WebhookDelivery",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			webhookdelivery.FieldPolicyID:     {Type: field.TypeInt, Column: webhookdelivery.FieldPolicyID},
+			webhookdelivery.FieldEventType:    {Type: field.TypeString, Column: webhookdelivery.FieldEventType},
+			webhookdelivery.FieldEventID:      {Type: field.TypeInt, Column: webhookdelivery.FieldEventID},
+			webhookdelivery.FieldTargetURL:    {Type: field.TypeString, Column: webhookdelivery.FieldTargetURL},
+			webhookdelivery.FieldFormat:       {Type: field.TypeString, Column: webhookdelivery.FieldFormat},
+			webhookdelivery.FieldAttempt:      {Type: field.TypeInt, Column: webhookdelivery.FieldAttempt},
+			webhookdelivery.FieldStatusCode:   {Type: field.TypeInt, Column: webhookdelivery.FieldStatusCode},
+			webhookdelivery.FieldLatencyMs:    {Type: field.TypeInt64, Column: webhookdelivery.FieldLatencyMs},
+			webhookdelivery.FieldError:        {Type: field.TypeString, Column: webhookdelivery.FieldError},
+			webhookdelivery.FieldResponseBody: {Type: field.TypeString, Column: webhookdelivery.FieldResponseBody},
+			webhookdelivery.FieldSucceeded:    {Type: field.TypeBool, Column: webhookdelivery.FieldSucceeded},
+			webhookdelivery.FieldTest:         {Type: field.TypeBool, Column: webhookdelivery.FieldTest},
+			webhookdelivery.FieldJobID:        {Type: field.TypeInt64, Column: webhookdelivery.FieldJobID},
+			webhookdelivery.FieldCreatedAt:    {Type: field.TypeTime, Column: webhookdelivery.FieldCreatedAt},
+		},
+	}
+	graph.Nodes[24] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   webhookpolicy.Table,
+			Columns: webhookpolicy.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: webhookpolicy.FieldID,
+			},
+		},
+		Type: "WebhookPolicy",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			webhookpolicy.FieldCreatedAt:   {Type: field.TypeTime, Column: webhookpolicy.FieldCreatedAt},
+			webhookpolicy.FieldUpdatedAt:   {Type: field.TypeTime, Column: webhookpolicy.FieldUpdatedAt},
+			webhookpolicy.FieldProjectID:   {Type: field.TypeInt, Column: webhookpolicy.FieldProjectID},
+			webhookpolicy.FieldName:        {Type: field.TypeString, Column: webhookpolicy.FieldName},
+			webhookpolicy.FieldDescription: {Type: field.TypeString, Column: webhookpolicy.FieldDescription},
+			webhookpolicy.FieldEventTypes:  {Type: field.TypeJSON, Column: webhookpolicy.FieldEventTypes},
+			webhookpolicy.FieldTargets:     {Type: field.TypeJSON, Column: webhookpolicy.FieldTargets},
+			webhookpolicy.FieldSecret:      {Type: field.TypeString, Column: webhookpolicy.FieldSecret},
+			webhookpolicy.FieldEnabled:     {Type: field.TypeBool, Column: webhookpolicy.FieldEnabled},
+			webhookpolicy.FieldCreatedBy:   {Type: field.TypeString, Column: webhookpolicy.FieldCreatedBy},
 		},
 	}
 	graph.MustAddE(
@@ -1416,9 +1556,19 @@ func (f *ChangeFilter) WhereActor(p entql.StringP) {
 	f.Where(p.Field(change.FieldActor))
 }
 
+// WhereDetail applies the entql json.RawMessage predicate on the detail field.
+func (f *ChangeFilter) WhereDetail(p entql.BytesP) {
+	f.Where(p.Field(change.FieldDetail))
+}
+
 // WhereCreatedAt applies the entql time.Time predicate on the created_at field.
 func (f *ChangeFilter) WhereCreatedAt(p entql.TimeP) {
 	f.Where(p.Field(change.FieldCreatedAt))
+}
+
+// WherePublishedAt applies the entql time.Time predicate on the published_at field.
+func (f *ChangeFilter) WherePublishedAt(p entql.TimeP) {
+	f.Where(p.Field(change.FieldPublishedAt))
 }
 
 // addPredicate implements the predicateAdder interface.
@@ -1486,6 +1636,11 @@ func (f *GarbageCollectionFilter) WhereTriggeredBy(p entql.StringP) {
 	f.Where(p.Field(garbagecollection.FieldTriggeredBy))
 }
 
+// WhereJobID applies the entql int64 predicate on the job_id field.
+func (f *GarbageCollectionFilter) WhereJobID(p entql.Int64P) {
+	f.Where(p.Field(garbagecollection.FieldJobID))
+}
+
 // WhereStartedAt applies the entql time.Time predicate on the started_at field.
 func (f *GarbageCollectionFilter) WhereStartedAt(p entql.TimeP) {
 	f.Where(p.Field(garbagecollection.FieldStartedAt))
@@ -1517,6 +1672,76 @@ func (f *GarbageCollectionFilter) WhereLog(p entql.StringP) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *ImmutabilityRuleQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ImmutabilityRuleQuery builder.
+func (_q *ImmutabilityRuleQuery) Filter() *ImmutabilityRuleFilter {
+	return &ImmutabilityRuleFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ImmutabilityRuleMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ImmutabilityRuleMutation builder.
+func (m *ImmutabilityRuleMutation) Filter() *ImmutabilityRuleFilter {
+	return &ImmutabilityRuleFilter{config: m.config, predicateAdder: m}
+}
+
+// ImmutabilityRuleFilter provides a generic filtering capability at runtime for ImmutabilityRuleQuery.
+type ImmutabilityRuleFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ImmutabilityRuleFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *ImmutabilityRuleFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(immutabilityrule.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *ImmutabilityRuleFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(immutabilityrule.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *ImmutabilityRuleFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(immutabilityrule.FieldUpdatedAt))
+}
+
+// WhereProjectID applies the entql int predicate on the project_id field.
+func (f *ImmutabilityRuleFilter) WhereProjectID(p entql.IntP) {
+	f.Where(p.Field(immutabilityrule.FieldProjectID))
+}
+
+// WhereRepositories applies the entql json.RawMessage predicate on the repositories field.
+func (f *ImmutabilityRuleFilter) WhereRepositories(p entql.BytesP) {
+	f.Where(p.Field(immutabilityrule.FieldRepositories))
+}
+
+// WhereTags applies the entql json.RawMessage predicate on the tags field.
+func (f *ImmutabilityRuleFilter) WhereTags(p entql.BytesP) {
+	f.Where(p.Field(immutabilityrule.FieldTags))
+}
+
+// WhereDisabled applies the entql bool predicate on the disabled field.
+func (f *ImmutabilityRuleFilter) WhereDisabled(p entql.BoolP) {
+	f.Where(p.Field(immutabilityrule.FieldDisabled))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *LabelQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -1545,7 +1770,7 @@ type LabelFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LabelFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1648,7 +1873,7 @@ type LeaseFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LeaseFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1703,7 +1928,7 @@ type MemberFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MemberFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1801,7 +2026,7 @@ type ProjectFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProjectFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1932,7 +2157,7 @@ type RepositoryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RepositoryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2063,7 +2288,7 @@ type RepositoryBlobFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RepositoryBlobFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2118,6 +2343,166 @@ func (f *RepositoryBlobFilter) WhereHasBlobWith(preds ...predicate.Blob) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *RetentionExecutionQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the RetentionExecutionQuery builder.
+func (_q *RetentionExecutionQuery) Filter() *RetentionExecutionFilter {
+	return &RetentionExecutionFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *RetentionExecutionMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the RetentionExecutionMutation builder.
+func (m *RetentionExecutionMutation) Filter() *RetentionExecutionFilter {
+	return &RetentionExecutionFilter{config: m.config, predicateAdder: m}
+}
+
+// RetentionExecutionFilter provides a generic filtering capability at runtime for RetentionExecutionQuery.
+type RetentionExecutionFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *RetentionExecutionFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *RetentionExecutionFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(retentionexecution.FieldID))
+}
+
+// WhereProjectID applies the entql int predicate on the project_id field.
+func (f *RetentionExecutionFilter) WhereProjectID(p entql.IntP) {
+	f.Where(p.Field(retentionexecution.FieldProjectID))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *RetentionExecutionFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(retentionexecution.FieldStatus))
+}
+
+// WhereDryRun applies the entql bool predicate on the dry_run field.
+func (f *RetentionExecutionFilter) WhereDryRun(p entql.BoolP) {
+	f.Where(p.Field(retentionexecution.FieldDryRun))
+}
+
+// WhereTriggeredBy applies the entql string predicate on the triggered_by field.
+func (f *RetentionExecutionFilter) WhereTriggeredBy(p entql.StringP) {
+	f.Where(p.Field(retentionexecution.FieldTriggeredBy))
+}
+
+// WhereStartedAt applies the entql time.Time predicate on the started_at field.
+func (f *RetentionExecutionFilter) WhereStartedAt(p entql.TimeP) {
+	f.Where(p.Field(retentionexecution.FieldStartedAt))
+}
+
+// WhereFinishedAt applies the entql time.Time predicate on the finished_at field.
+func (f *RetentionExecutionFilter) WhereFinishedAt(p entql.TimeP) {
+	f.Where(p.Field(retentionexecution.FieldFinishedAt))
+}
+
+// WhereDeleted applies the entql json.RawMessage predicate on the deleted field.
+func (f *RetentionExecutionFilter) WhereDeleted(p entql.BytesP) {
+	f.Where(p.Field(retentionexecution.FieldDeleted))
+}
+
+// WhereRetained applies the entql json.RawMessage predicate on the retained field.
+func (f *RetentionExecutionFilter) WhereRetained(p entql.BytesP) {
+	f.Where(p.Field(retentionexecution.FieldRetained))
+}
+
+// WhereRepositories applies the entql json.RawMessage predicate on the repositories field.
+func (f *RetentionExecutionFilter) WhereRepositories(p entql.BytesP) {
+	f.Where(p.Field(retentionexecution.FieldRepositories))
+}
+
+// WhereRetainedCount applies the entql int predicate on the retained_count field.
+func (f *RetentionExecutionFilter) WhereRetainedCount(p entql.IntP) {
+	f.Where(p.Field(retentionexecution.FieldRetainedCount))
+}
+
+// WhereLog applies the entql string predicate on the log field.
+func (f *RetentionExecutionFilter) WhereLog(p entql.StringP) {
+	f.Where(p.Field(retentionexecution.FieldLog))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *RetentionPolicyQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the RetentionPolicyQuery builder.
+func (_q *RetentionPolicyQuery) Filter() *RetentionPolicyFilter {
+	return &RetentionPolicyFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *RetentionPolicyMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the RetentionPolicyMutation builder.
+func (m *RetentionPolicyMutation) Filter() *RetentionPolicyFilter {
+	return &RetentionPolicyFilter{config: m.config, predicateAdder: m}
+}
+
+// RetentionPolicyFilter provides a generic filtering capability at runtime for RetentionPolicyQuery.
+type RetentionPolicyFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *RetentionPolicyFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *RetentionPolicyFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(retentionpolicy.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *RetentionPolicyFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(retentionpolicy.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *RetentionPolicyFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(retentionpolicy.FieldUpdatedAt))
+}
+
+// WhereProjectID applies the entql int predicate on the project_id field.
+func (f *RetentionPolicyFilter) WhereProjectID(p entql.IntP) {
+	f.Where(p.Field(retentionpolicy.FieldProjectID))
+}
+
+// WhereRules applies the entql json.RawMessage predicate on the rules field.
+func (f *RetentionPolicyFilter) WhereRules(p entql.BytesP) {
+	f.Where(p.Field(retentionpolicy.FieldRules))
+}
+
+// WhereUpdatedBy applies the entql string predicate on the updated_by field.
+func (f *RetentionPolicyFilter) WhereUpdatedBy(p entql.StringP) {
+	f.Where(p.Field(retentionpolicy.FieldUpdatedBy))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *RobotQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -2146,7 +2531,7 @@ type RobotFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RobotFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2232,6 +2617,81 @@ func (f *RobotFilter) WhereHasProjectWith(preds ...predicate.Project) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *ScheduleQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ScheduleQuery builder.
+func (_q *ScheduleQuery) Filter() *ScheduleFilter {
+	return &ScheduleFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ScheduleMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ScheduleMutation builder.
+func (m *ScheduleMutation) Filter() *ScheduleFilter {
+	return &ScheduleFilter{config: m.config, predicateAdder: m}
+}
+
+// ScheduleFilter provides a generic filtering capability at runtime for ScheduleQuery.
+type ScheduleFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ScheduleFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *ScheduleFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(schedule.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *ScheduleFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(schedule.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *ScheduleFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(schedule.FieldUpdatedAt))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *ScheduleFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(schedule.FieldKind))
+}
+
+// WhereProjectID applies the entql int predicate on the project_id field.
+func (f *ScheduleFilter) WhereProjectID(p entql.IntP) {
+	f.Where(p.Field(schedule.FieldProjectID))
+}
+
+// WhereCron applies the entql string predicate on the cron field.
+func (f *ScheduleFilter) WhereCron(p entql.StringP) {
+	f.Where(p.Field(schedule.FieldCron))
+}
+
+// WhereEnabled applies the entql bool predicate on the enabled field.
+func (f *ScheduleFilter) WhereEnabled(p entql.BoolP) {
+	f.Where(p.Field(schedule.FieldEnabled))
+}
+
+// WhereUpdatedBy applies the entql string predicate on the updated_by field.
+func (f *ScheduleFilter) WhereUpdatedBy(p entql.StringP) {
+	f.Where(p.Field(schedule.FieldUpdatedBy))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *SessionQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -2260,7 +2720,7 @@ type SessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2339,7 +2799,7 @@ type SettingFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SettingFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2394,7 +2854,7 @@ type TagFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TagFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2487,7 +2947,7 @@ type UploadSessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UploadSessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2572,7 +3032,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2683,4 +3143,204 @@ func (f *UserFilter) WhereHasSessionsWith(preds ...predicate.Session) {
 			p(s)
 		}
 	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *WebhookDeliveryQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the WebhookDeliveryQuery builder.
+func (_q *WebhookDeliveryQuery) Filter() *WebhookDeliveryFilter {
+	return &WebhookDeliveryFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *WebhookDeliveryMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the WebhookDeliveryMutation builder.
+func (m *WebhookDeliveryMutation) Filter() *WebhookDeliveryFilter {
+	return &WebhookDeliveryFilter{config: m.config, predicateAdder: m}
+}
+
+// WebhookDeliveryFilter provides a generic filtering capability at runtime for WebhookDeliveryQuery.
+type WebhookDeliveryFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *WebhookDeliveryFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *WebhookDeliveryFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(webhookdelivery.FieldID))
+}
+
+// WherePolicyID applies the entql int predicate on the policy_id field.
+func (f *WebhookDeliveryFilter) WherePolicyID(p entql.IntP) {
+	f.Where(p.Field(webhookdelivery.FieldPolicyID))
+}
+
+// WhereEventType applies the entql string predicate on the event_type field.
+func (f *WebhookDeliveryFilter) WhereEventType(p entql.StringP) {
+	f.Where(p.Field(webhookdelivery.FieldEventType))
+}
+
+// WhereEventID applies the entql int predicate on the event_id field.
+func (f *WebhookDeliveryFilter) WhereEventID(p entql.IntP) {
+	f.Where(p.Field(webhookdelivery.FieldEventID))
+}
+
+// WhereTargetURL applies the entql string predicate on the target_url field.
+func (f *WebhookDeliveryFilter) WhereTargetURL(p entql.StringP) {
+	f.Where(p.Field(webhookdelivery.FieldTargetURL))
+}
+
+// WhereFormat applies the entql string predicate on the format field.
+func (f *WebhookDeliveryFilter) WhereFormat(p entql.StringP) {
+	f.Where(p.Field(webhookdelivery.FieldFormat))
+}
+
+// WhereAttempt applies the entql int predicate on the attempt field.
+func (f *WebhookDeliveryFilter) WhereAttempt(p entql.IntP) {
+	f.Where(p.Field(webhookdelivery.FieldAttempt))
+}
+
+// WhereStatusCode applies the entql int predicate on the status_code field.
+func (f *WebhookDeliveryFilter) WhereStatusCode(p entql.IntP) {
+	f.Where(p.Field(webhookdelivery.FieldStatusCode))
+}
+
+// WhereLatencyMs applies the entql int64 predicate on the latency_ms field.
+func (f *WebhookDeliveryFilter) WhereLatencyMs(p entql.Int64P) {
+	f.Where(p.Field(webhookdelivery.FieldLatencyMs))
+}
+
+// WhereError applies the entql string predicate on the error field.
+func (f *WebhookDeliveryFilter) WhereError(p entql.StringP) {
+	f.Where(p.Field(webhookdelivery.FieldError))
+}
+
+// WhereResponseBody applies the entql string predicate on the response_body field.
+func (f *WebhookDeliveryFilter) WhereResponseBody(p entql.StringP) {
+	f.Where(p.Field(webhookdelivery.FieldResponseBody))
+}
+
+// WhereSucceeded applies the entql bool predicate on the succeeded field.
+func (f *WebhookDeliveryFilter) WhereSucceeded(p entql.BoolP) {
+	f.Where(p.Field(webhookdelivery.FieldSucceeded))
+}
+
+// WhereTest applies the entql bool predicate on the test field.
+func (f *WebhookDeliveryFilter) WhereTest(p entql.BoolP) {
+	f.Where(p.Field(webhookdelivery.FieldTest))
+}
+
+// WhereJobID applies the entql int64 predicate on the job_id field.
+func (f *WebhookDeliveryFilter) WhereJobID(p entql.Int64P) {
+	f.Where(p.Field(webhookdelivery.FieldJobID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *WebhookDeliveryFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(webhookdelivery.FieldCreatedAt))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *WebhookPolicyQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the WebhookPolicyQuery builder.
+func (_q *WebhookPolicyQuery) Filter() *WebhookPolicyFilter {
+	return &WebhookPolicyFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *WebhookPolicyMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the WebhookPolicyMutation builder.
+func (m *WebhookPolicyMutation) Filter() *WebhookPolicyFilter {
+	return &WebhookPolicyFilter{config: m.config, predicateAdder: m}
+}
+
+// WebhookPolicyFilter provides a generic filtering capability at runtime for WebhookPolicyQuery.
+type WebhookPolicyFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *WebhookPolicyFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *WebhookPolicyFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(webhookpolicy.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *WebhookPolicyFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(webhookpolicy.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *WebhookPolicyFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(webhookpolicy.FieldUpdatedAt))
+}
+
+// WhereProjectID applies the entql int predicate on the project_id field.
+func (f *WebhookPolicyFilter) WhereProjectID(p entql.IntP) {
+	f.Where(p.Field(webhookpolicy.FieldProjectID))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *WebhookPolicyFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(webhookpolicy.FieldName))
+}
+
+// WhereDescription applies the entql string predicate on the description field.
+func (f *WebhookPolicyFilter) WhereDescription(p entql.StringP) {
+	f.Where(p.Field(webhookpolicy.FieldDescription))
+}
+
+// WhereEventTypes applies the entql json.RawMessage predicate on the event_types field.
+func (f *WebhookPolicyFilter) WhereEventTypes(p entql.BytesP) {
+	f.Where(p.Field(webhookpolicy.FieldEventTypes))
+}
+
+// WhereTargets applies the entql json.RawMessage predicate on the targets field.
+func (f *WebhookPolicyFilter) WhereTargets(p entql.BytesP) {
+	f.Where(p.Field(webhookpolicy.FieldTargets))
+}
+
+// WhereSecret applies the entql string predicate on the secret field.
+func (f *WebhookPolicyFilter) WhereSecret(p entql.StringP) {
+	f.Where(p.Field(webhookpolicy.FieldSecret))
+}
+
+// WhereEnabled applies the entql bool predicate on the enabled field.
+func (f *WebhookPolicyFilter) WhereEnabled(p entql.BoolP) {
+	f.Where(p.Field(webhookpolicy.FieldEnabled))
+}
+
+// WhereCreatedBy applies the entql string predicate on the created_by field.
+func (f *WebhookPolicyFilter) WhereCreatedBy(p entql.StringP) {
+	f.Where(p.Field(webhookpolicy.FieldCreatedBy))
 }

@@ -27,6 +27,8 @@ type GarbageCollection struct {
 	GraceSeconds int64 `json:"grace_seconds,omitempty"`
 	// TriggeredBy holds the value of the "triggered_by" field.
 	TriggeredBy string `json:"triggered_by,omitempty"`
+	// the job that ran it; 0 for runs of the berth gc command
+	JobID int64 `json:"job_id,omitempty"`
 	// StartedAt holds the value of the "started_at" field.
 	StartedAt time.Time `json:"started_at,omitempty"`
 	// FinishedAt holds the value of the "finished_at" field.
@@ -49,7 +51,7 @@ func (*GarbageCollection) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case garbagecollection.FieldDryRun, garbagecollection.FieldDeleteUntagged:
 			values[i] = new(sql.NullBool)
-		case garbagecollection.FieldID, garbagecollection.FieldGraceSeconds, garbagecollection.FieldBlobsDeleted, garbagecollection.FieldBytesFreed, garbagecollection.FieldArtifactsDeleted:
+		case garbagecollection.FieldID, garbagecollection.FieldGraceSeconds, garbagecollection.FieldJobID, garbagecollection.FieldBlobsDeleted, garbagecollection.FieldBytesFreed, garbagecollection.FieldArtifactsDeleted:
 			values[i] = new(sql.NullInt64)
 		case garbagecollection.FieldStatus, garbagecollection.FieldTriggeredBy, garbagecollection.FieldLog:
 			values[i] = new(sql.NullString)
@@ -105,6 +107,12 @@ func (_m *GarbageCollection) assignValues(columns []string, values []any) error 
 				return fmt.Errorf("unexpected type %T for field triggered_by", values[i])
 			} else if value.Valid {
 				_m.TriggeredBy = value.String
+			}
+		case garbagecollection.FieldJobID:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field job_id", values[i])
+			} else if value.Valid {
+				_m.JobID = value.Int64
 			}
 		case garbagecollection.FieldStartedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -193,6 +201,9 @@ func (_m *GarbageCollection) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("triggered_by=")
 	builder.WriteString(_m.TriggeredBy)
+	builder.WriteString(", ")
+	builder.WriteString("job_id=")
+	builder.WriteString(fmt.Sprintf("%v", _m.JobID))
 	builder.WriteString(", ")
 	builder.WriteString("started_at=")
 	builder.WriteString(_m.StartedAt.Format(time.ANSIC))

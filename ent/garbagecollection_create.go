@@ -92,6 +92,20 @@ func (_c *GarbageCollectionCreate) SetNillableTriggeredBy(v *string) *GarbageCol
 	return _c
 }
 
+// SetJobID sets the "job_id" field.
+func (_c *GarbageCollectionCreate) SetJobID(v int64) *GarbageCollectionCreate {
+	_c.mutation.SetJobID(v)
+	return _c
+}
+
+// SetNillableJobID sets the "job_id" field if the given value is not nil.
+func (_c *GarbageCollectionCreate) SetNillableJobID(v *int64) *GarbageCollectionCreate {
+	if v != nil {
+		_c.SetJobID(*v)
+	}
+	return _c
+}
+
 // SetStartedAt sets the "started_at" field.
 func (_c *GarbageCollectionCreate) SetStartedAt(v time.Time) *GarbageCollectionCreate {
 	_c.mutation.SetStartedAt(v)
@@ -233,6 +247,10 @@ func (_c *GarbageCollectionCreate) defaults() error {
 		v := garbagecollection.DefaultTriggeredBy
 		_c.mutation.SetTriggeredBy(v)
 	}
+	if _, ok := _c.mutation.JobID(); !ok {
+		v := garbagecollection.DefaultJobID
+		_c.mutation.SetJobID(v)
+	}
 	if _, ok := _c.mutation.StartedAt(); !ok {
 		if garbagecollection.DefaultStartedAt == nil {
 			return fmt.Errorf("ent: uninitialized garbagecollection.DefaultStartedAt (forgotten import ent/runtime?)")
@@ -280,6 +298,9 @@ func (_c *GarbageCollectionCreate) check() error {
 	}
 	if _, ok := _c.mutation.TriggeredBy(); !ok {
 		return &ValidationError{Name: "triggered_by", err: errors.New(`ent: missing required field "GarbageCollection.triggered_by"`)}
+	}
+	if _, ok := _c.mutation.JobID(); !ok {
+		return &ValidationError{Name: "job_id", err: errors.New(`ent: missing required field "GarbageCollection.job_id"`)}
 	}
 	if _, ok := _c.mutation.StartedAt(); !ok {
 		return &ValidationError{Name: "started_at", err: errors.New(`ent: missing required field "GarbageCollection.started_at"`)}
@@ -342,6 +363,10 @@ func (_c *GarbageCollectionCreate) createSpec() (*GarbageCollection, *sqlgraph.C
 	if value, ok := _c.mutation.TriggeredBy(); ok {
 		_spec.SetField(garbagecollection.FieldTriggeredBy, field.TypeString, value)
 		_node.TriggeredBy = value
+	}
+	if value, ok := _c.mutation.JobID(); ok {
+		_spec.SetField(garbagecollection.FieldJobID, field.TypeInt64, value)
+		_node.JobID = value
 	}
 	if value, ok := _c.mutation.StartedAt(); ok {
 		_spec.SetField(garbagecollection.FieldStartedAt, field.TypeTime, value)
@@ -537,6 +562,9 @@ func (u *GarbageCollectionUpsertOne) UpdateNewValues() *GarbageCollectionUpsertO
 		}
 		if _, exists := u.create.mutation.TriggeredBy(); exists {
 			s.SetIgnore(garbagecollection.FieldTriggeredBy)
+		}
+		if _, exists := u.create.mutation.JobID(); exists {
+			s.SetIgnore(garbagecollection.FieldJobID)
 		}
 		if _, exists := u.create.mutation.StartedAt(); exists {
 			s.SetIgnore(garbagecollection.FieldStartedAt)
@@ -871,6 +899,9 @@ func (u *GarbageCollectionUpsertBulk) UpdateNewValues() *GarbageCollectionUpsert
 			}
 			if _, exists := b.mutation.TriggeredBy(); exists {
 				s.SetIgnore(garbagecollection.FieldTriggeredBy)
+			}
+			if _, exists := b.mutation.JobID(); exists {
+				s.SetIgnore(garbagecollection.FieldJobID)
 			}
 			if _, exists := b.mutation.StartedAt(); exists {
 				s.SetIgnore(garbagecollection.FieldStartedAt)

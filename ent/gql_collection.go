@@ -18,9 +18,11 @@ import (
 	"github.com/berth-registry/berth/ent/member"
 	"github.com/berth-registry/berth/ent/project"
 	"github.com/berth-registry/berth/ent/repository"
+	"github.com/berth-registry/berth/ent/retentionexecution"
 	"github.com/berth-registry/berth/ent/robot"
 	"github.com/berth-registry/berth/ent/tag"
 	"github.com/berth-registry/berth/ent/user"
+	"github.com/berth-registry/berth/ent/webhookdelivery"
 )
 
 // CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
@@ -1420,6 +1422,125 @@ func newRepositoryPaginateArgs(rv map[string]any) *repositoryPaginateArgs {
 }
 
 // CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *RetentionExecutionQuery) CollectFields(ctx context.Context, satisfies ...string) (*RetentionExecutionQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *RetentionExecutionQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(retentionexecution.Columns))
+		selectedFields = []string{retentionexecution.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "status":
+			if _, ok := fieldSeen[retentionexecution.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, retentionexecution.FieldStatus)
+				fieldSeen[retentionexecution.FieldStatus] = struct{}{}
+			}
+		case "dryRun":
+			if _, ok := fieldSeen[retentionexecution.FieldDryRun]; !ok {
+				selectedFields = append(selectedFields, retentionexecution.FieldDryRun)
+				fieldSeen[retentionexecution.FieldDryRun] = struct{}{}
+			}
+		case "triggeredBy":
+			if _, ok := fieldSeen[retentionexecution.FieldTriggeredBy]; !ok {
+				selectedFields = append(selectedFields, retentionexecution.FieldTriggeredBy)
+				fieldSeen[retentionexecution.FieldTriggeredBy] = struct{}{}
+			}
+		case "startedAt":
+			if _, ok := fieldSeen[retentionexecution.FieldStartedAt]; !ok {
+				selectedFields = append(selectedFields, retentionexecution.FieldStartedAt)
+				fieldSeen[retentionexecution.FieldStartedAt] = struct{}{}
+			}
+		case "finishedAt":
+			if _, ok := fieldSeen[retentionexecution.FieldFinishedAt]; !ok {
+				selectedFields = append(selectedFields, retentionexecution.FieldFinishedAt)
+				fieldSeen[retentionexecution.FieldFinishedAt] = struct{}{}
+			}
+		case "retainedCount":
+			if _, ok := fieldSeen[retentionexecution.FieldRetainedCount]; !ok {
+				selectedFields = append(selectedFields, retentionexecution.FieldRetainedCount)
+				fieldSeen[retentionexecution.FieldRetainedCount] = struct{}{}
+			}
+		case "log":
+			if _, ok := fieldSeen[retentionexecution.FieldLog]; !ok {
+				selectedFields = append(selectedFields, retentionexecution.FieldLog)
+				fieldSeen[retentionexecution.FieldLog] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type retentionexecutionPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []RetentionExecutionPaginateOption
+}
+
+func newRetentionExecutionPaginateArgs(rv map[string]any) *retentionexecutionPaginateArgs {
+	args := &retentionexecutionPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &RetentionExecutionOrder{Field: &RetentionExecutionOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithRetentionExecutionOrder(order))
+			}
+		case *RetentionExecutionOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithRetentionExecutionOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*RetentionExecutionWhereInput); ok {
+		args.opts = append(args.opts, WithRetentionExecutionFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
 func (_q *RobotQuery) CollectFields(ctx context.Context, satisfies ...string) (*RobotQuery, error) {
 	fc := graphql.GetFieldContext(ctx)
 	if fc == nil {
@@ -1832,6 +1953,150 @@ func newUserPaginateArgs(rv map[string]any) *userPaginateArgs {
 	}
 	if v, ok := rv[whereField].(*UserWhereInput); ok {
 		args.opts = append(args.opts, WithUserFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *WebhookDeliveryQuery) CollectFields(ctx context.Context, satisfies ...string) (*WebhookDeliveryQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *WebhookDeliveryQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(webhookdelivery.Columns))
+		selectedFields = []string{webhookdelivery.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "eventType":
+			if _, ok := fieldSeen[webhookdelivery.FieldEventType]; !ok {
+				selectedFields = append(selectedFields, webhookdelivery.FieldEventType)
+				fieldSeen[webhookdelivery.FieldEventType] = struct{}{}
+			}
+		case "eventID":
+			if _, ok := fieldSeen[webhookdelivery.FieldEventID]; !ok {
+				selectedFields = append(selectedFields, webhookdelivery.FieldEventID)
+				fieldSeen[webhookdelivery.FieldEventID] = struct{}{}
+			}
+		case "targetURL":
+			if _, ok := fieldSeen[webhookdelivery.FieldTargetURL]; !ok {
+				selectedFields = append(selectedFields, webhookdelivery.FieldTargetURL)
+				fieldSeen[webhookdelivery.FieldTargetURL] = struct{}{}
+			}
+		case "format":
+			if _, ok := fieldSeen[webhookdelivery.FieldFormat]; !ok {
+				selectedFields = append(selectedFields, webhookdelivery.FieldFormat)
+				fieldSeen[webhookdelivery.FieldFormat] = struct{}{}
+			}
+		case "attempt":
+			if _, ok := fieldSeen[webhookdelivery.FieldAttempt]; !ok {
+				selectedFields = append(selectedFields, webhookdelivery.FieldAttempt)
+				fieldSeen[webhookdelivery.FieldAttempt] = struct{}{}
+			}
+		case "statusCode":
+			if _, ok := fieldSeen[webhookdelivery.FieldStatusCode]; !ok {
+				selectedFields = append(selectedFields, webhookdelivery.FieldStatusCode)
+				fieldSeen[webhookdelivery.FieldStatusCode] = struct{}{}
+			}
+		case "latencyMs":
+			if _, ok := fieldSeen[webhookdelivery.FieldLatencyMs]; !ok {
+				selectedFields = append(selectedFields, webhookdelivery.FieldLatencyMs)
+				fieldSeen[webhookdelivery.FieldLatencyMs] = struct{}{}
+			}
+		case "error":
+			if _, ok := fieldSeen[webhookdelivery.FieldError]; !ok {
+				selectedFields = append(selectedFields, webhookdelivery.FieldError)
+				fieldSeen[webhookdelivery.FieldError] = struct{}{}
+			}
+		case "responseBody":
+			if _, ok := fieldSeen[webhookdelivery.FieldResponseBody]; !ok {
+				selectedFields = append(selectedFields, webhookdelivery.FieldResponseBody)
+				fieldSeen[webhookdelivery.FieldResponseBody] = struct{}{}
+			}
+		case "succeeded":
+			if _, ok := fieldSeen[webhookdelivery.FieldSucceeded]; !ok {
+				selectedFields = append(selectedFields, webhookdelivery.FieldSucceeded)
+				fieldSeen[webhookdelivery.FieldSucceeded] = struct{}{}
+			}
+		case "test":
+			if _, ok := fieldSeen[webhookdelivery.FieldTest]; !ok {
+				selectedFields = append(selectedFields, webhookdelivery.FieldTest)
+				fieldSeen[webhookdelivery.FieldTest] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[webhookdelivery.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, webhookdelivery.FieldCreatedAt)
+				fieldSeen[webhookdelivery.FieldCreatedAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type webhookdeliveryPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []WebhookDeliveryPaginateOption
+}
+
+func newWebhookDeliveryPaginateArgs(rv map[string]any) *webhookdeliveryPaginateArgs {
+	args := &webhookdeliveryPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &WebhookDeliveryOrder{Field: &WebhookDeliveryOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithWebhookDeliveryOrder(order))
+			}
+		case *WebhookDeliveryOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithWebhookDeliveryOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*WebhookDeliveryWhereInput); ok {
+		args.opts = append(args.opts, WithWebhookDeliveryFilter(v.Filter))
 	}
 	return args
 }

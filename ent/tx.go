@@ -28,6 +28,8 @@ type Tx struct {
 	Change *ChangeClient
 	// GarbageCollection is the client for interacting with the GarbageCollection builders.
 	GarbageCollection *GarbageCollectionClient
+	// ImmutabilityRule is the client for interacting with the ImmutabilityRule builders.
+	ImmutabilityRule *ImmutabilityRuleClient
 	// Label is the client for interacting with the Label builders.
 	Label *LabelClient
 	// Lease is the client for interacting with the Lease builders.
@@ -40,8 +42,14 @@ type Tx struct {
 	Repository *RepositoryClient
 	// RepositoryBlob is the client for interacting with the RepositoryBlob builders.
 	RepositoryBlob *RepositoryBlobClient
+	// RetentionExecution is the client for interacting with the RetentionExecution builders.
+	RetentionExecution *RetentionExecutionClient
+	// RetentionPolicy is the client for interacting with the RetentionPolicy builders.
+	RetentionPolicy *RetentionPolicyClient
 	// Robot is the client for interacting with the Robot builders.
 	Robot *RobotClient
+	// Schedule is the client for interacting with the Schedule builders.
+	Schedule *ScheduleClient
 	// Session is the client for interacting with the Session builders.
 	Session *SessionClient
 	// Setting is the client for interacting with the Setting builders.
@@ -52,6 +60,10 @@ type Tx struct {
 	UploadSession *UploadSessionClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
+	// WebhookDelivery is the client for interacting with the WebhookDelivery builders.
+	WebhookDelivery *WebhookDeliveryClient
+	// WebhookPolicy is the client for interacting with the WebhookPolicy builders.
+	WebhookPolicy *WebhookPolicyClient
 
 	// lazily loaded.
 	client     *Client
@@ -190,18 +202,24 @@ func (tx *Tx) init() {
 	tx.Blob = NewBlobClient(tx.config)
 	tx.Change = NewChangeClient(tx.config)
 	tx.GarbageCollection = NewGarbageCollectionClient(tx.config)
+	tx.ImmutabilityRule = NewImmutabilityRuleClient(tx.config)
 	tx.Label = NewLabelClient(tx.config)
 	tx.Lease = NewLeaseClient(tx.config)
 	tx.Member = NewMemberClient(tx.config)
 	tx.Project = NewProjectClient(tx.config)
 	tx.Repository = NewRepositoryClient(tx.config)
 	tx.RepositoryBlob = NewRepositoryBlobClient(tx.config)
+	tx.RetentionExecution = NewRetentionExecutionClient(tx.config)
+	tx.RetentionPolicy = NewRetentionPolicyClient(tx.config)
 	tx.Robot = NewRobotClient(tx.config)
+	tx.Schedule = NewScheduleClient(tx.config)
 	tx.Session = NewSessionClient(tx.config)
 	tx.Setting = NewSettingClient(tx.config)
 	tx.Tag = NewTagClient(tx.config)
 	tx.UploadSession = NewUploadSessionClient(tx.config)
 	tx.User = NewUserClient(tx.config)
+	tx.WebhookDelivery = NewWebhookDeliveryClient(tx.config)
+	tx.WebhookPolicy = NewWebhookPolicyClient(tx.config)
 }
 
 // txDriver wraps the given dialect.Tx with a nop dialect.Driver implementation.

@@ -119,16 +119,26 @@ func (r *Resolver) Project() generated.ProjectResolver { return &projectResolver
 // Query returns generated.QueryResolver implementation.
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
+// RetentionExecution returns generated.RetentionExecutionResolver implementation.
+func (r *Resolver) RetentionExecution() generated.RetentionExecutionResolver {
+	return &retentionExecutionResolver{r}
+}
+
 // Robot returns generated.RobotResolver implementation.
 func (r *Resolver) Robot() generated.RobotResolver { return &robotResolver{r} }
+
+// Tag returns generated.TagResolver implementation.
+func (r *Resolver) Tag() generated.TagResolver { return &tagResolver{r} }
 
 // User returns generated.UserResolver implementation.
 func (r *Resolver) User() generated.UserResolver { return &userResolver{r} }
 
 type (
-	artifactResolver struct{ *Resolver }
-	projectResolver  struct{ *Resolver }
-	queryResolver    struct{ *Resolver }
-	robotResolver    struct{ *Resolver }
-	userResolver     struct{ *Resolver }
+	artifactResolver           struct{ *Resolver }
+	projectResolver            struct{ *Resolver }
+	queryResolver              struct{ *Resolver }
+	retentionExecutionResolver struct{ *Resolver }
+	robotResolver              struct{ *Resolver }
+	tagResolver                struct{ *Resolver }
+	userResolver               struct{ *Resolver }
 )

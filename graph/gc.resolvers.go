@@ -22,11 +22,7 @@ func (r *mutationResolver) RunGarbageCollection(ctx context.Context, input *mode
 		in = *input
 	}
 	req := gc.Request{DryRun: deref(in.DryRun), DeleteUntagged: deref(in.DeleteUntagged)}
-	if deref(in.Wait) {
-		return r.GC.Run(ctx, req)
-	}
-	run, _, err := r.GC.Start(ctx, req)
-	return run, err
+	return r.GC.Enqueue(ctx, r.Jobs, req, deref(in.Wait))
 }
 
 // GarbageCollections is the resolver for the garbageCollections field.

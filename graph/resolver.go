@@ -9,8 +9,12 @@ import (
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/auth/oidc"
 	"github.com/berth-registry/berth/internal/database"
+	"github.com/berth-registry/berth/internal/events"
 	"github.com/berth-registry/berth/internal/gc"
+	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/projects"
+	"github.com/berth-registry/berth/internal/retention"
+	"github.com/berth-registry/berth/internal/webhooks"
 )
 
 // Resolver holds what every resolver needs; internal/server builds it.
@@ -22,6 +26,14 @@ type Resolver struct {
 	Audit           *audit.Recorder
 	// GC runs garbage collections.
 	GC *gc.Collector
+	// Jobs is the job queue.
+	Jobs *jobs.Service
+	// Events are what subscriptions receive.
+	Events *events.Bus
+	// Webhooks are projects' webhook policies and their deliveries.
+	Webhooks *webhooks.Service
+	// Retention is projects' tag retention.
+	Retention *retention.Service
 	// OIDC is single sign-on: its settings and the login page's facts.
 	OIDC *oidc.Service
 	// Info describes the installation for systemInfo.

@@ -251,8 +251,16 @@ func TestGCKilledMidRunLosesNoReferencedBlob(t *testing.T) {
 // test fails.
 func startServeNoGrace(t *testing.T, bin, addr, dataDir, dbURL string) {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--addr", addr, "--data-dir", dataDir, "--database-url", dbURL,
-		"--gc-grace-period", "0s", "--log-level", "warn")
+	startServeWith(t, bin, addr, dataDir, dbURL, "--gc-grace-period", "0s")
+}
+
+// startServeWith runs `berth serve` with extra flags, its logs shown if
+// the test fails, and waits until it answers /healthz. The test may kill
+// it sooner; cleanup kills it anyway.
+func startServeWith(t *testing.T, bin, addr, dataDir, dbURL string, extra ...string) *exec.Cmd {
+	t.Helper()
+	args := append([]string{"serve", "--addr", addr, "--data-dir", dataDir, "--database-url", dbURL, "--log-level", "warn"}, extra...)
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(gcEnv(), "BERTH_ADMIN_PASSWORD="+gcAdminPassword)
 	out := &gcSyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
@@ -263,14 +271,14 @@ func startServeNoGrace(t *testing.T, bin, addr, dataDir, dbURL string) {
 		cmd.Process.Kill()
 		cmd.Wait()
 		if t.Failed() {
-			t.Logf("berth serve logs:\n%s", out.String())
+			t.Logf("berth serve %s logs:\n%s", addr, out.String())
 		}
 	})
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return
+				return cmd
 			}
 		}
 		if time.Now().After(deadline) {

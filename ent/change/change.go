@@ -33,8 +33,12 @@ const (
 	FieldSize = "size"
 	// FieldActor holds the string denoting the actor field in the database.
 	FieldActor = "actor"
+	// FieldDetail holds the string denoting the detail field in the database.
+	FieldDetail = "detail"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
 	FieldCreatedAt = "created_at"
+	// FieldPublishedAt holds the string denoting the published_at field in the database.
+	FieldPublishedAt = "published_at"
 	// Table holds the table name of the change in the database.
 	Table = "changes"
 )
@@ -50,7 +54,9 @@ var Columns = []string{
 	FieldTags,
 	FieldSize,
 	FieldActor,
+	FieldDetail,
 	FieldCreatedAt,
+	FieldPublishedAt,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -90,16 +96,21 @@ type Operation string
 
 // Operation values.
 const (
-	OperationBLOB_LINKED        Operation = "BLOB_LINKED"
-	OperationBLOB_MOUNTED       Operation = "BLOB_MOUNTED"
-	OperationBLOB_UNLINKED      Operation = "BLOB_UNLINKED"
-	OperationARTIFACT_PUSHED    Operation = "ARTIFACT_PUSHED"
-	OperationARTIFACT_COPIED    Operation = "ARTIFACT_COPIED"
-	OperationARTIFACT_DELETED   Operation = "ARTIFACT_DELETED"
-	OperationTAG_CREATED        Operation = "TAG_CREATED"
-	OperationTAG_DELETED        Operation = "TAG_DELETED"
-	OperationREPOSITORY_DELETED Operation = "REPOSITORY_DELETED"
-	OperationPROJECT_DELETED    Operation = "PROJECT_DELETED"
+	OperationBLOB_LINKED         Operation = "BLOB_LINKED"
+	OperationBLOB_MOUNTED        Operation = "BLOB_MOUNTED"
+	OperationBLOB_UNLINKED       Operation = "BLOB_UNLINKED"
+	OperationARTIFACT_PUSHED     Operation = "ARTIFACT_PUSHED"
+	OperationARTIFACT_COPIED     Operation = "ARTIFACT_COPIED"
+	OperationARTIFACT_DELETED    Operation = "ARTIFACT_DELETED"
+	OperationTAG_CREATED         Operation = "TAG_CREATED"
+	OperationTAG_DELETED         Operation = "TAG_DELETED"
+	OperationREPOSITORY_DELETED  Operation = "REPOSITORY_DELETED"
+	OperationPROJECT_DELETED     Operation = "PROJECT_DELETED"
+	OperationARTIFACT_PULLED     Operation = "ARTIFACT_PULLED"
+	OperationQUOTA_WARNING       Operation = "QUOTA_WARNING"
+	OperationQUOTA_EXCEEDED      Operation = "QUOTA_EXCEEDED"
+	OperationRETENTION_COMPLETED Operation = "RETENTION_COMPLETED"
+	OperationGC_COMPLETED        Operation = "GC_COMPLETED"
 )
 
 func (o Operation) String() string {
@@ -109,7 +120,7 @@ func (o Operation) String() string {
 // OperationValidator is a validator for the "operation" field enum values. It is called by the builders before save.
 func OperationValidator(o Operation) error {
 	switch o {
-	case OperationBLOB_LINKED, OperationBLOB_MOUNTED, OperationBLOB_UNLINKED, OperationARTIFACT_PUSHED, OperationARTIFACT_COPIED, OperationARTIFACT_DELETED, OperationTAG_CREATED, OperationTAG_DELETED, OperationREPOSITORY_DELETED, OperationPROJECT_DELETED:
+	case OperationBLOB_LINKED, OperationBLOB_MOUNTED, OperationBLOB_UNLINKED, OperationARTIFACT_PUSHED, OperationARTIFACT_COPIED, OperationARTIFACT_DELETED, OperationTAG_CREATED, OperationTAG_DELETED, OperationREPOSITORY_DELETED, OperationPROJECT_DELETED, OperationARTIFACT_PULLED, OperationQUOTA_WARNING, OperationQUOTA_EXCEEDED, OperationRETENTION_COMPLETED, OperationGC_COMPLETED:
 		return nil
 	default:
 		return fmt.Errorf("change: invalid enum value for operation field: %q", o)
@@ -162,6 +173,11 @@ func ByActor(opts ...sql.OrderTermOption) OrderOption {
 // ByCreatedAt orders the results by the created_at field.
 func ByCreatedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldCreatedAt, opts...).ToFunc()
+}
+
+// ByPublishedAt orders the results by the published_at field.
+func ByPublishedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPublishedAt, opts...).ToFunc()
 }
 
 // MarshalGQL implements graphql.Marshaler interface.

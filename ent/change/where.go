@@ -89,6 +89,11 @@ func CreatedAt(v time.Time) predicate.Change {
 	return predicate.Change(sql.FieldEQ(FieldCreatedAt, v))
 }
 
+// PublishedAt applies equality check predicate on the "published_at" field. It's identical to PublishedAtEQ.
+func PublishedAt(v time.Time) predicate.Change {
+	return predicate.Change(sql.FieldEQ(FieldPublishedAt, v))
+}
+
 // OperationEQ applies the EQ predicate on the "operation" field.
 func OperationEQ(v Operation) predicate.Change {
 	return predicate.Change(sql.FieldEQ(FieldOperation, v))
@@ -484,6 +489,16 @@ func ActorContainsFold(v string) predicate.Change {
 	return predicate.Change(sql.FieldContainsFold(FieldActor, v))
 }
 
+// DetailIsNil applies the IsNil predicate on the "detail" field.
+func DetailIsNil() predicate.Change {
+	return predicate.Change(sql.FieldIsNull(FieldDetail))
+}
+
+// DetailNotNil applies the NotNil predicate on the "detail" field.
+func DetailNotNil() predicate.Change {
+	return predicate.Change(sql.FieldNotNull(FieldDetail))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Change {
 	return predicate.Change(sql.FieldEQ(FieldCreatedAt, v))
@@ -522,6 +537,56 @@ func CreatedAtLT(v time.Time) predicate.Change {
 // CreatedAtLTE applies the LTE predicate on the "created_at" field.
 func CreatedAtLTE(v time.Time) predicate.Change {
 	return predicate.Change(sql.FieldLTE(FieldCreatedAt, v))
+}
+
+// PublishedAtEQ applies the EQ predicate on the "published_at" field.
+func PublishedAtEQ(v time.Time) predicate.Change {
+	return predicate.Change(sql.FieldEQ(FieldPublishedAt, v))
+}
+
+// PublishedAtNEQ applies the NEQ predicate on the "published_at" field.
+func PublishedAtNEQ(v time.Time) predicate.Change {
+	return predicate.Change(sql.FieldNEQ(FieldPublishedAt, v))
+}
+
+// PublishedAtIn applies the In predicate on the "published_at" field.
+func PublishedAtIn(vs ...time.Time) predicate.Change {
+	return predicate.Change(sql.FieldIn(FieldPublishedAt, vs...))
+}
+
+// PublishedAtNotIn applies the NotIn predicate on the "published_at" field.
+func PublishedAtNotIn(vs ...time.Time) predicate.Change {
+	return predicate.Change(sql.FieldNotIn(FieldPublishedAt, vs...))
+}
+
+// PublishedAtGT applies the GT predicate on the "published_at" field.
+func PublishedAtGT(v time.Time) predicate.Change {
+	return predicate.Change(sql.FieldGT(FieldPublishedAt, v))
+}
+
+// PublishedAtGTE applies the GTE predicate on the "published_at" field.
+func PublishedAtGTE(v time.Time) predicate.Change {
+	return predicate.Change(sql.FieldGTE(FieldPublishedAt, v))
+}
+
+// PublishedAtLT applies the LT predicate on the "published_at" field.
+func PublishedAtLT(v time.Time) predicate.Change {
+	return predicate.Change(sql.FieldLT(FieldPublishedAt, v))
+}
+
+// PublishedAtLTE applies the LTE predicate on the "published_at" field.
+func PublishedAtLTE(v time.Time) predicate.Change {
+	return predicate.Change(sql.FieldLTE(FieldPublishedAt, v))
+}
+
+// PublishedAtIsNil applies the IsNil predicate on the "published_at" field.
+func PublishedAtIsNil() predicate.Change {
+	return predicate.Change(sql.FieldIsNull(FieldPublishedAt))
+}
+
+// PublishedAtNotNil applies the NotNil predicate on the "published_at" field.
+func PublishedAtNotNil() predicate.Change {
+	return predicate.Change(sql.FieldNotNull(FieldPublishedAt))
 }
 
 // And groups predicates with the AND operator between them.

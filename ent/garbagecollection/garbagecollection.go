@@ -27,6 +27,8 @@ const (
 	FieldGraceSeconds = "grace_seconds"
 	// FieldTriggeredBy holds the string denoting the triggered_by field in the database.
 	FieldTriggeredBy = "triggered_by"
+	// FieldJobID holds the string denoting the job_id field in the database.
+	FieldJobID = "job_id"
 	// FieldStartedAt holds the string denoting the started_at field in the database.
 	FieldStartedAt = "started_at"
 	// FieldFinishedAt holds the string denoting the finished_at field in the database.
@@ -51,6 +53,7 @@ var Columns = []string{
 	FieldDeleteUntagged,
 	FieldGraceSeconds,
 	FieldTriggeredBy,
+	FieldJobID,
 	FieldStartedAt,
 	FieldFinishedAt,
 	FieldBlobsDeleted,
@@ -85,6 +88,8 @@ var (
 	DefaultGraceSeconds int64
 	// DefaultTriggeredBy holds the default value on creation for the "triggered_by" field.
 	DefaultTriggeredBy string
+	// DefaultJobID holds the default value on creation for the "job_id" field.
+	DefaultJobID int64
 	// DefaultStartedAt holds the default value on creation for the "started_at" field.
 	DefaultStartedAt func() time.Time
 	// DefaultBlobsDeleted holds the default value on creation for the "blobs_deleted" field.
@@ -155,6 +160,11 @@ func ByGraceSeconds(opts ...sql.OrderTermOption) OrderOption {
 // ByTriggeredBy orders the results by the triggered_by field.
 func ByTriggeredBy(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldTriggeredBy, opts...).ToFunc()
+}
+
+// ByJobID orders the results by the job_id field.
+func ByJobID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldJobID, opts...).ToFunc()
 }
 
 // ByStartedAt orders the results by the started_at field.

@@ -74,6 +74,11 @@ func TriggeredBy(v string) predicate.GarbageCollection {
 	return predicate.GarbageCollection(sql.FieldEQ(FieldTriggeredBy, v))
 }
 
+// JobID applies equality check predicate on the "job_id" field. It's identical to JobIDEQ.
+func JobID(v int64) predicate.GarbageCollection {
+	return predicate.GarbageCollection(sql.FieldEQ(FieldJobID, v))
+}
+
 // StartedAt applies equality check predicate on the "started_at" field. It's identical to StartedAtEQ.
 func StartedAt(v time.Time) predicate.GarbageCollection {
 	return predicate.GarbageCollection(sql.FieldEQ(FieldStartedAt, v))
@@ -247,6 +252,46 @@ func TriggeredByEqualFold(v string) predicate.GarbageCollection {
 // TriggeredByContainsFold applies the ContainsFold predicate on the "triggered_by" field.
 func TriggeredByContainsFold(v string) predicate.GarbageCollection {
 	return predicate.GarbageCollection(sql.FieldContainsFold(FieldTriggeredBy, v))
+}
+
+// JobIDEQ applies the EQ predicate on the "job_id" field.
+func JobIDEQ(v int64) predicate.GarbageCollection {
+	return predicate.GarbageCollection(sql.FieldEQ(FieldJobID, v))
+}
+
+// JobIDNEQ applies the NEQ predicate on the "job_id" field.
+func JobIDNEQ(v int64) predicate.GarbageCollection {
+	return predicate.GarbageCollection(sql.FieldNEQ(FieldJobID, v))
+}
+
+// JobIDIn applies the In predicate on the "job_id" field.
+func JobIDIn(vs ...int64) predicate.GarbageCollection {
+	return predicate.GarbageCollection(sql.FieldIn(FieldJobID, vs...))
+}
+
+// JobIDNotIn applies the NotIn predicate on the "job_id" field.
+func JobIDNotIn(vs ...int64) predicate.GarbageCollection {
+	return predicate.GarbageCollection(sql.FieldNotIn(FieldJobID, vs...))
+}
+
+// JobIDGT applies the GT predicate on the "job_id" field.
+func JobIDGT(v int64) predicate.GarbageCollection {
+	return predicate.GarbageCollection(sql.FieldGT(FieldJobID, v))
+}
+
+// JobIDGTE applies the GTE predicate on the "job_id" field.
+func JobIDGTE(v int64) predicate.GarbageCollection {
+	return predicate.GarbageCollection(sql.FieldGTE(FieldJobID, v))
+}
+
+// JobIDLT applies the LT predicate on the "job_id" field.
+func JobIDLT(v int64) predicate.GarbageCollection {
+	return predicate.GarbageCollection(sql.FieldLT(FieldJobID, v))
+}
+
+// JobIDLTE applies the LTE predicate on the "job_id" field.
+func JobIDLTE(v int64) predicate.GarbageCollection {
+	return predicate.GarbageCollection(sql.FieldLTE(FieldJobID, v))
 }
 
 // StartedAtEQ applies the EQ predicate on the "started_at" field.

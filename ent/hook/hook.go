@@ -93,6 +93,18 @@ func (f GarbageCollectionFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.GarbageCollectionMutation", m)
 }
 
+// The ImmutabilityRuleFunc type is an adapter to allow the use of ordinary
+// function as ImmutabilityRule mutator.
+type ImmutabilityRuleFunc func(context.Context, *ent.ImmutabilityRuleMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ImmutabilityRuleFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ImmutabilityRuleMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ImmutabilityRuleMutation", m)
+}
+
 // The LabelFunc type is an adapter to allow the use of ordinary
 // function as Label mutator.
 type LabelFunc func(context.Context, *ent.LabelMutation) (ent.Value, error)
@@ -165,6 +177,30 @@ func (f RepositoryBlobFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Val
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.RepositoryBlobMutation", m)
 }
 
+// The RetentionExecutionFunc type is an adapter to allow the use of ordinary
+// function as RetentionExecution mutator.
+type RetentionExecutionFunc func(context.Context, *ent.RetentionExecutionMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f RetentionExecutionFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.RetentionExecutionMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.RetentionExecutionMutation", m)
+}
+
+// The RetentionPolicyFunc type is an adapter to allow the use of ordinary
+// function as RetentionPolicy mutator.
+type RetentionPolicyFunc func(context.Context, *ent.RetentionPolicyMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f RetentionPolicyFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.RetentionPolicyMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.RetentionPolicyMutation", m)
+}
+
 // The RobotFunc type is an adapter to allow the use of ordinary
 // function as Robot mutator.
 type RobotFunc func(context.Context, *ent.RobotMutation) (ent.Value, error)
@@ -175,6 +211,18 @@ func (f RobotFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.RobotMutation", m)
+}
+
+// The ScheduleFunc type is an adapter to allow the use of ordinary
+// function as Schedule mutator.
+type ScheduleFunc func(context.Context, *ent.ScheduleMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ScheduleFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ScheduleMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ScheduleMutation", m)
 }
 
 // The SessionFunc type is an adapter to allow the use of ordinary
@@ -235,6 +283,30 @@ func (f UserFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error)
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.UserMutation", m)
+}
+
+// The WebhookDeliveryFunc type is an adapter to allow the use of ordinary
+// function as WebhookDelivery mutator.
+type WebhookDeliveryFunc func(context.Context, *ent.WebhookDeliveryMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f WebhookDeliveryFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.WebhookDeliveryMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.WebhookDeliveryMutation", m)
+}
+
+// The WebhookPolicyFunc type is an adapter to allow the use of ordinary
+// function as WebhookPolicy mutator.
+type WebhookPolicyFunc func(context.Context, *ent.WebhookPolicyMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f WebhookPolicyFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.WebhookPolicyMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.WebhookPolicyMutation", m)
 }
 
 // Condition is a hook condition function.

@@ -185,7 +185,7 @@ var (
 	// ChangesColumns holds the columns for the "changes" table.
 	ChangesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
-		{Name: "operation", Type: field.TypeEnum, Enums: []string{"BLOB_LINKED", "BLOB_MOUNTED", "BLOB_UNLINKED", "ARTIFACT_PUSHED", "ARTIFACT_COPIED", "ARTIFACT_DELETED", "TAG_CREATED", "TAG_DELETED", "REPOSITORY_DELETED", "PROJECT_DELETED"}},
+		{Name: "operation", Type: field.TypeEnum, Enums: []string{"BLOB_LINKED", "BLOB_MOUNTED", "BLOB_UNLINKED", "ARTIFACT_PUSHED", "ARTIFACT_COPIED", "ARTIFACT_DELETED", "TAG_CREATED", "TAG_DELETED", "REPOSITORY_DELETED", "PROJECT_DELETED", "ARTIFACT_PULLED", "QUOTA_WARNING", "QUOTA_EXCEEDED", "RETENTION_COMPLETED", "GC_COMPLETED"}},
 		{Name: "project", Type: field.TypeString},
 		{Name: "repository", Type: field.TypeString, Default: ""},
 		{Name: "digest", Type: field.TypeString, Default: ""},
@@ -193,7 +193,9 @@ var (
 		{Name: "tags", Type: field.TypeJSON, Nullable: true},
 		{Name: "size", Type: field.TypeInt64, Default: 0},
 		{Name: "actor", Type: field.TypeString, Default: ""},
+		{Name: "detail", Type: field.TypeJSON, Nullable: true},
 		{Name: "created_at", Type: field.TypeTime},
+		{Name: "published_at", Type: field.TypeTime, Nullable: true},
 	}
 	// ChangesTable holds the schema information for the "changes" table.
 	ChangesTable = &schema.Table{
@@ -204,7 +206,12 @@ var (
 			{
 				Name:    "change_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{ChangesColumns[9]},
+				Columns: []*schema.Column{ChangesColumns[10]},
+			},
+			{
+				Name:    "change_published_at",
+				Unique:  false,
+				Columns: []*schema.Column{ChangesColumns[11]},
 			},
 		},
 	}
@@ -216,6 +223,7 @@ var (
 		{Name: "delete_untagged", Type: field.TypeBool, Default: false},
 		{Name: "grace_seconds", Type: field.TypeInt64, Default: 0},
 		{Name: "triggered_by", Type: field.TypeString, Default: ""},
+		{Name: "job_id", Type: field.TypeInt64, Default: 0},
 		{Name: "started_at", Type: field.TypeTime},
 		{Name: "finished_at", Type: field.TypeTime, Nullable: true},
 		{Name: "blobs_deleted", Type: field.TypeInt, Default: 0},
@@ -233,6 +241,29 @@ var (
 				Name:    "garbagecollection_status",
 				Unique:  false,
 				Columns: []*schema.Column{GarbageCollectionsColumns[1]},
+			},
+		},
+	}
+	// ImmutabilityRulesColumns holds the columns for the "immutability_rules" table.
+	ImmutabilityRulesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "project_id", Type: field.TypeInt},
+		{Name: "repositories", Type: field.TypeJSON},
+		{Name: "tags", Type: field.TypeJSON},
+		{Name: "disabled", Type: field.TypeBool, Default: false},
+	}
+	// ImmutabilityRulesTable holds the schema information for the "immutability_rules" table.
+	ImmutabilityRulesTable = &schema.Table{
+		Name:       "immutability_rules",
+		Columns:    ImmutabilityRulesColumns,
+		PrimaryKey: []*schema.Column{ImmutabilityRulesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "immutabilityrule_project_id",
+				Unique:  false,
+				Columns: []*schema.Column{ImmutabilityRulesColumns[3]},
 			},
 		},
 	}
@@ -421,6 +452,49 @@ var (
 			},
 		},
 	}
+	// RetentionExecutionsColumns holds the columns for the "retention_executions" table.
+	RetentionExecutionsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "project_id", Type: field.TypeInt},
+		{Name: "status", Type: field.TypeString, Default: "RUNNING"},
+		{Name: "dry_run", Type: field.TypeBool, Default: false},
+		{Name: "triggered_by", Type: field.TypeString, Default: ""},
+		{Name: "started_at", Type: field.TypeTime, Nullable: true},
+		{Name: "finished_at", Type: field.TypeTime, Nullable: true},
+		{Name: "deleted", Type: field.TypeJSON, Nullable: true},
+		{Name: "retained", Type: field.TypeJSON, Nullable: true},
+		{Name: "repositories", Type: field.TypeJSON, Nullable: true},
+		{Name: "retained_count", Type: field.TypeInt, Default: 0},
+		{Name: "log", Type: field.TypeString, Size: 2147483647, Default: ""},
+	}
+	// RetentionExecutionsTable holds the schema information for the "retention_executions" table.
+	RetentionExecutionsTable = &schema.Table{
+		Name:       "retention_executions",
+		Columns:    RetentionExecutionsColumns,
+		PrimaryKey: []*schema.Column{RetentionExecutionsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "retentionexecution_project_id_started_at",
+				Unique:  false,
+				Columns: []*schema.Column{RetentionExecutionsColumns[1], RetentionExecutionsColumns[5]},
+			},
+		},
+	}
+	// RetentionPoliciesColumns holds the columns for the "retention_policies" table.
+	RetentionPoliciesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "project_id", Type: field.TypeInt, Unique: true},
+		{Name: "rules", Type: field.TypeJSON},
+		{Name: "updated_by", Type: field.TypeString, Default: ""},
+	}
+	// RetentionPoliciesTable holds the schema information for the "retention_policies" table.
+	RetentionPoliciesTable = &schema.Table{
+		Name:       "retention_policies",
+		Columns:    RetentionPoliciesColumns,
+		PrimaryKey: []*schema.Column{RetentionPoliciesColumns[0]},
+	}
 	// RobotsColumns holds the columns for the "robots" table.
 	RobotsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -455,6 +529,30 @@ var (
 				Name:    "robot_project_id",
 				Unique:  false,
 				Columns: []*schema.Column{RobotsColumns[12]},
+			},
+		},
+	}
+	// SchedulesColumns holds the columns for the "schedules" table.
+	SchedulesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"GARBAGE_COLLECTION", "RETENTION"}},
+		{Name: "project_id", Type: field.TypeInt, Default: 0},
+		{Name: "cron", Type: field.TypeString, Size: 128, Default: ""},
+		{Name: "enabled", Type: field.TypeBool, Default: false},
+		{Name: "updated_by", Type: field.TypeString, Default: ""},
+	}
+	// SchedulesTable holds the schema information for the "schedules" table.
+	SchedulesTable = &schema.Table{
+		Name:       "schedules",
+		Columns:    SchedulesColumns,
+		PrimaryKey: []*schema.Column{SchedulesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "schedule_kind_project_id",
+				Unique:  true,
+				Columns: []*schema.Column{SchedulesColumns[3], SchedulesColumns[4]},
 			},
 		},
 	}
@@ -576,6 +674,64 @@ var (
 		Columns:    UsersColumns,
 		PrimaryKey: []*schema.Column{UsersColumns[0]},
 	}
+	// WebhookDeliveriesColumns holds the columns for the "webhook_deliveries" table.
+	WebhookDeliveriesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "policy_id", Type: field.TypeInt},
+		{Name: "event_type", Type: field.TypeString},
+		{Name: "event_id", Type: field.TypeInt, Default: 0},
+		{Name: "target_url", Type: field.TypeString},
+		{Name: "format", Type: field.TypeString},
+		{Name: "attempt", Type: field.TypeInt, Default: 1},
+		{Name: "status_code", Type: field.TypeInt, Default: 0},
+		{Name: "latency_ms", Type: field.TypeInt64, Default: 0},
+		{Name: "error", Type: field.TypeString, Default: ""},
+		{Name: "response_body", Type: field.TypeString, Default: ""},
+		{Name: "succeeded", Type: field.TypeBool, Default: false},
+		{Name: "test", Type: field.TypeBool, Default: false},
+		{Name: "job_id", Type: field.TypeInt64, Default: 0},
+		{Name: "created_at", Type: field.TypeTime},
+	}
+	// WebhookDeliveriesTable holds the schema information for the "webhook_deliveries" table.
+	WebhookDeliveriesTable = &schema.Table{
+		Name:       "webhook_deliveries",
+		Columns:    WebhookDeliveriesColumns,
+		PrimaryKey: []*schema.Column{WebhookDeliveriesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "webhookdelivery_policy_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{WebhookDeliveriesColumns[1], WebhookDeliveriesColumns[14]},
+			},
+		},
+	}
+	// WebhookPoliciesColumns holds the columns for the "webhook_policies" table.
+	WebhookPoliciesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "project_id", Type: field.TypeInt},
+		{Name: "name", Type: field.TypeString, Size: 128},
+		{Name: "description", Type: field.TypeString, Size: 1024, Default: ""},
+		{Name: "event_types", Type: field.TypeJSON},
+		{Name: "targets", Type: field.TypeJSON},
+		{Name: "secret", Type: field.TypeString},
+		{Name: "enabled", Type: field.TypeBool, Default: true},
+		{Name: "created_by", Type: field.TypeString, Default: ""},
+	}
+	// WebhookPoliciesTable holds the schema information for the "webhook_policies" table.
+	WebhookPoliciesTable = &schema.Table{
+		Name:       "webhook_policies",
+		Columns:    WebhookPoliciesColumns,
+		PrimaryKey: []*schema.Column{WebhookPoliciesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "webhookpolicy_project_id_name",
+				Unique:  true,
+				Columns: []*schema.Column{WebhookPoliciesColumns[3], WebhookPoliciesColumns[4]},
+			},
+		},
+	}
 	// ArtifactLabelsColumns holds the columns for the "artifact_labels" table.
 	ArtifactLabelsColumns = []*schema.Column{
 		{Name: "artifact_id", Type: field.TypeInt},
@@ -635,18 +791,24 @@ var (
 		BlobsTable,
 		ChangesTable,
 		GarbageCollectionsTable,
+		ImmutabilityRulesTable,
 		LabelsTable,
 		LeasesTable,
 		MembersTable,
 		ProjectsTable,
 		RepositoriesTable,
 		RepositoryBlobsTable,
+		RetentionExecutionsTable,
+		RetentionPoliciesTable,
 		RobotsTable,
+		SchedulesTable,
 		SessionsTable,
 		SettingsTable,
 		TagsTable,
 		UploadSessionsTable,
 		UsersTable,
+		WebhookDeliveriesTable,
+		WebhookPoliciesTable,
 		ArtifactLabelsTable,
 		ArtifactChildrenTable,
 	}
@@ -678,6 +840,9 @@ func init() {
 	GarbageCollectionsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(73014444032),
 	}
+	ImmutabilityRulesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(81604378624),
+	}
 	LabelsTable.ForeignKeys[0].RefTable = ProjectsTable
 	LabelsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(17179869184),
@@ -702,9 +867,18 @@ func init() {
 	RepositoryBlobsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(34359738368),
 	}
+	RetentionExecutionsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(85899345920),
+	}
+	RetentionPoliciesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(90194313216),
+	}
 	RobotsTable.ForeignKeys[0].RefTable = ProjectsTable
 	RobotsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(55834574848),
+	}
+	SchedulesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(94489280512),
 	}
 	SessionsTable.ForeignKeys[0].RefTable = UsersTable
 	SessionsTable.Annotation = &entsql.Annotation{
@@ -723,6 +897,12 @@ func init() {
 	}
 	UsersTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(51539607552),
+	}
+	WebhookDeliveriesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(98784247808),
+	}
+	WebhookPoliciesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(103079215104),
 	}
 	ArtifactLabelsTable.ForeignKeys[0].RefTable = ArtifactsTable
 	ArtifactLabelsTable.ForeignKeys[1].RefTable = LabelsTable

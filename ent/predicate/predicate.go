@@ -27,6 +27,9 @@ type Change func(*sql.Selector)
 // GarbageCollection is the predicate function for garbagecollection builders.
 type GarbageCollection func(*sql.Selector)
 
+// ImmutabilityRule is the predicate function for immutabilityrule builders.
+type ImmutabilityRule func(*sql.Selector)
+
 // Label is the predicate function for label builders.
 type Label func(*sql.Selector)
 
@@ -45,8 +48,17 @@ type Repository func(*sql.Selector)
 // RepositoryBlob is the predicate function for repositoryblob builders.
 type RepositoryBlob func(*sql.Selector)
 
+// RetentionExecution is the predicate function for retentionexecution builders.
+type RetentionExecution func(*sql.Selector)
+
+// RetentionPolicy is the predicate function for retentionpolicy builders.
+type RetentionPolicy func(*sql.Selector)
+
 // Robot is the predicate function for robot builders.
 type Robot func(*sql.Selector)
+
+// Schedule is the predicate function for schedule builders.
+type Schedule func(*sql.Selector)
 
 // Session is the predicate function for session builders.
 type Session func(*sql.Selector)
@@ -62,3 +74,9 @@ type UploadSession func(*sql.Selector)
 
 // User is the predicate function for user builders.
 type User func(*sql.Selector)
+
+// WebhookDelivery is the predicate function for webhookdelivery builders.
+type WebhookDelivery func(*sql.Selector)
+
+// WebhookPolicy is the predicate function for webhookpolicy builders.
+type WebhookPolicy func(*sql.Selector)

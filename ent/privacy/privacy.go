@@ -279,6 +279,30 @@ func (f GarbageCollectionMutationRuleFunc) EvalMutation(ctx context.Context, m e
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.GarbageCollectionMutation", m)
 }
 
+// The ImmutabilityRuleQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ImmutabilityRuleQueryRuleFunc func(context.Context, *ent.ImmutabilityRuleQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ImmutabilityRuleQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ImmutabilityRuleQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ImmutabilityRuleQuery", q)
+}
+
+// The ImmutabilityRuleMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ImmutabilityRuleMutationRuleFunc func(context.Context, *ent.ImmutabilityRuleMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ImmutabilityRuleMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ImmutabilityRuleMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ImmutabilityRuleMutation", m)
+}
+
 // The LabelQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type LabelQueryRuleFunc func(context.Context, *ent.LabelQuery) error
@@ -423,6 +447,54 @@ func (f RepositoryBlobMutationRuleFunc) EvalMutation(ctx context.Context, m ent.
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.RepositoryBlobMutation", m)
 }
 
+// The RetentionExecutionQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type RetentionExecutionQueryRuleFunc func(context.Context, *ent.RetentionExecutionQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f RetentionExecutionQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.RetentionExecutionQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.RetentionExecutionQuery", q)
+}
+
+// The RetentionExecutionMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type RetentionExecutionMutationRuleFunc func(context.Context, *ent.RetentionExecutionMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f RetentionExecutionMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.RetentionExecutionMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.RetentionExecutionMutation", m)
+}
+
+// The RetentionPolicyQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type RetentionPolicyQueryRuleFunc func(context.Context, *ent.RetentionPolicyQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f RetentionPolicyQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.RetentionPolicyQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.RetentionPolicyQuery", q)
+}
+
+// The RetentionPolicyMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type RetentionPolicyMutationRuleFunc func(context.Context, *ent.RetentionPolicyMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f RetentionPolicyMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.RetentionPolicyMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.RetentionPolicyMutation", m)
+}
+
 // The RobotQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type RobotQueryRuleFunc func(context.Context, *ent.RobotQuery) error
@@ -445,6 +517,30 @@ func (f RobotMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation)
 		return f(ctx, m)
 	}
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.RobotMutation", m)
+}
+
+// The ScheduleQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ScheduleQueryRuleFunc func(context.Context, *ent.ScheduleQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ScheduleQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ScheduleQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ScheduleQuery", q)
+}
+
+// The ScheduleMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ScheduleMutationRuleFunc func(context.Context, *ent.ScheduleMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ScheduleMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ScheduleMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ScheduleMutation", m)
 }
 
 // The SessionQueryRuleFunc type is an adapter to allow the use of ordinary
@@ -567,6 +663,54 @@ func (f UserMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) 
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.UserMutation", m)
 }
 
+// The WebhookDeliveryQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type WebhookDeliveryQueryRuleFunc func(context.Context, *ent.WebhookDeliveryQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f WebhookDeliveryQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.WebhookDeliveryQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.WebhookDeliveryQuery", q)
+}
+
+// The WebhookDeliveryMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type WebhookDeliveryMutationRuleFunc func(context.Context, *ent.WebhookDeliveryMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f WebhookDeliveryMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.WebhookDeliveryMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.WebhookDeliveryMutation", m)
+}
+
+// The WebhookPolicyQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type WebhookPolicyQueryRuleFunc func(context.Context, *ent.WebhookPolicyQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f WebhookPolicyQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.WebhookPolicyQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.WebhookPolicyQuery", q)
+}
+
+// The WebhookPolicyMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type WebhookPolicyMutationRuleFunc func(context.Context, *ent.WebhookPolicyMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f WebhookPolicyMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.WebhookPolicyMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.WebhookPolicyMutation", m)
+}
+
 type (
 	// Filter is the interface that wraps the Where function
 	// for filtering nodes in queries and mutations.
@@ -616,6 +760,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.GarbageCollectionQuery:
 		return q.Filter(), nil
+	case *ent.ImmutabilityRuleQuery:
+		return q.Filter(), nil
 	case *ent.LabelQuery:
 		return q.Filter(), nil
 	case *ent.LeaseQuery:
@@ -628,7 +774,13 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.RepositoryBlobQuery:
 		return q.Filter(), nil
+	case *ent.RetentionExecutionQuery:
+		return q.Filter(), nil
+	case *ent.RetentionPolicyQuery:
+		return q.Filter(), nil
 	case *ent.RobotQuery:
+		return q.Filter(), nil
+	case *ent.ScheduleQuery:
 		return q.Filter(), nil
 	case *ent.SessionQuery:
 		return q.Filter(), nil
@@ -639,6 +791,10 @@ func queryFilter(q ent.Query) (Filter, error) {
 	case *ent.UploadSessionQuery:
 		return q.Filter(), nil
 	case *ent.UserQuery:
+		return q.Filter(), nil
+	case *ent.WebhookDeliveryQuery:
+		return q.Filter(), nil
+	case *ent.WebhookPolicyQuery:
 		return q.Filter(), nil
 	default:
 		return nil, Denyf("ent/privacy: unexpected query type %T for query filter", q)
@@ -661,6 +817,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 		return m.Filter(), nil
 	case *ent.GarbageCollectionMutation:
 		return m.Filter(), nil
+	case *ent.ImmutabilityRuleMutation:
+		return m.Filter(), nil
 	case *ent.LabelMutation:
 		return m.Filter(), nil
 	case *ent.LeaseMutation:
@@ -673,7 +831,13 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 		return m.Filter(), nil
 	case *ent.RepositoryBlobMutation:
 		return m.Filter(), nil
+	case *ent.RetentionExecutionMutation:
+		return m.Filter(), nil
+	case *ent.RetentionPolicyMutation:
+		return m.Filter(), nil
 	case *ent.RobotMutation:
+		return m.Filter(), nil
+	case *ent.ScheduleMutation:
 		return m.Filter(), nil
 	case *ent.SessionMutation:
 		return m.Filter(), nil
@@ -684,6 +848,10 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.UploadSessionMutation:
 		return m.Filter(), nil
 	case *ent.UserMutation:
+		return m.Filter(), nil
+	case *ent.WebhookDeliveryMutation:
+		return m.Filter(), nil
+	case *ent.WebhookPolicyMutation:
 		return m.Filter(), nil
 	default:
 		return nil, Denyf("ent/privacy: unexpected mutation type %T for mutation filter", m)

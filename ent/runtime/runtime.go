@@ -12,19 +12,25 @@ import (
 	"github.com/berth-registry/berth/ent/blob"
 	"github.com/berth-registry/berth/ent/change"
 	"github.com/berth-registry/berth/ent/garbagecollection"
+	"github.com/berth-registry/berth/ent/immutabilityrule"
 	"github.com/berth-registry/berth/ent/label"
 	"github.com/berth-registry/berth/ent/lease"
 	"github.com/berth-registry/berth/ent/member"
 	"github.com/berth-registry/berth/ent/project"
 	"github.com/berth-registry/berth/ent/repository"
 	"github.com/berth-registry/berth/ent/repositoryblob"
+	"github.com/berth-registry/berth/ent/retentionexecution"
+	"github.com/berth-registry/berth/ent/retentionpolicy"
 	"github.com/berth-registry/berth/ent/robot"
+	"github.com/berth-registry/berth/ent/schedule"
 	"github.com/berth-registry/berth/ent/schema"
 	"github.com/berth-registry/berth/ent/session"
 	"github.com/berth-registry/berth/ent/setting"
 	"github.com/berth-registry/berth/ent/tag"
 	"github.com/berth-registry/berth/ent/uploadsession"
 	"github.com/berth-registry/berth/ent/user"
+	"github.com/berth-registry/berth/ent/webhookdelivery"
+	"github.com/berth-registry/berth/ent/webhookpolicy"
 
 	"entgo.io/ent"
 	"entgo.io/ent/privacy"
@@ -175,7 +181,7 @@ func init() {
 	// change.DefaultActor holds the default value on creation for the actor field.
 	change.DefaultActor = changeDescActor.Default.(string)
 	// changeDescCreatedAt is the schema descriptor for created_at field.
-	changeDescCreatedAt := changeFields[8].Descriptor()
+	changeDescCreatedAt := changeFields[9].Descriptor()
 	// change.DefaultCreatedAt holds the default value on creation for the created_at field.
 	change.DefaultCreatedAt = changeDescCreatedAt.Default.(func() time.Time)
 	garbagecollection.Policy = privacy.NewPolicies(schema.GarbageCollection{})
@@ -205,26 +211,58 @@ func init() {
 	garbagecollectionDescTriggeredBy := garbagecollectionFields[4].Descriptor()
 	// garbagecollection.DefaultTriggeredBy holds the default value on creation for the triggered_by field.
 	garbagecollection.DefaultTriggeredBy = garbagecollectionDescTriggeredBy.Default.(string)
+	// garbagecollectionDescJobID is the schema descriptor for job_id field.
+	garbagecollectionDescJobID := garbagecollectionFields[5].Descriptor()
+	// garbagecollection.DefaultJobID holds the default value on creation for the job_id field.
+	garbagecollection.DefaultJobID = garbagecollectionDescJobID.Default.(int64)
 	// garbagecollectionDescStartedAt is the schema descriptor for started_at field.
-	garbagecollectionDescStartedAt := garbagecollectionFields[5].Descriptor()
+	garbagecollectionDescStartedAt := garbagecollectionFields[6].Descriptor()
 	// garbagecollection.DefaultStartedAt holds the default value on creation for the started_at field.
 	garbagecollection.DefaultStartedAt = garbagecollectionDescStartedAt.Default.(func() time.Time)
 	// garbagecollectionDescBlobsDeleted is the schema descriptor for blobs_deleted field.
-	garbagecollectionDescBlobsDeleted := garbagecollectionFields[7].Descriptor()
+	garbagecollectionDescBlobsDeleted := garbagecollectionFields[8].Descriptor()
 	// garbagecollection.DefaultBlobsDeleted holds the default value on creation for the blobs_deleted field.
 	garbagecollection.DefaultBlobsDeleted = garbagecollectionDescBlobsDeleted.Default.(int)
 	// garbagecollectionDescBytesFreed is the schema descriptor for bytes_freed field.
-	garbagecollectionDescBytesFreed := garbagecollectionFields[8].Descriptor()
+	garbagecollectionDescBytesFreed := garbagecollectionFields[9].Descriptor()
 	// garbagecollection.DefaultBytesFreed holds the default value on creation for the bytes_freed field.
 	garbagecollection.DefaultBytesFreed = garbagecollectionDescBytesFreed.Default.(int64)
 	// garbagecollectionDescArtifactsDeleted is the schema descriptor for artifacts_deleted field.
-	garbagecollectionDescArtifactsDeleted := garbagecollectionFields[9].Descriptor()
+	garbagecollectionDescArtifactsDeleted := garbagecollectionFields[10].Descriptor()
 	// garbagecollection.DefaultArtifactsDeleted holds the default value on creation for the artifacts_deleted field.
 	garbagecollection.DefaultArtifactsDeleted = garbagecollectionDescArtifactsDeleted.Default.(int)
 	// garbagecollectionDescLog is the schema descriptor for log field.
-	garbagecollectionDescLog := garbagecollectionFields[10].Descriptor()
+	garbagecollectionDescLog := garbagecollectionFields[11].Descriptor()
 	// garbagecollection.DefaultLog holds the default value on creation for the log field.
 	garbagecollection.DefaultLog = garbagecollectionDescLog.Default.(string)
+	immutabilityruleMixin := schema.ImmutabilityRule{}.Mixin()
+	immutabilityrule.Policy = privacy.NewPolicies(schema.ImmutabilityRule{})
+	immutabilityrule.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := immutabilityrule.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	immutabilityruleMixinFields0 := immutabilityruleMixin[0].Fields()
+	_ = immutabilityruleMixinFields0
+	immutabilityruleFields := schema.ImmutabilityRule{}.Fields()
+	_ = immutabilityruleFields
+	// immutabilityruleDescCreatedAt is the schema descriptor for created_at field.
+	immutabilityruleDescCreatedAt := immutabilityruleMixinFields0[0].Descriptor()
+	// immutabilityrule.DefaultCreatedAt holds the default value on creation for the created_at field.
+	immutabilityrule.DefaultCreatedAt = immutabilityruleDescCreatedAt.Default.(func() time.Time)
+	// immutabilityruleDescUpdatedAt is the schema descriptor for updated_at field.
+	immutabilityruleDescUpdatedAt := immutabilityruleMixinFields0[1].Descriptor()
+	// immutabilityrule.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	immutabilityrule.DefaultUpdatedAt = immutabilityruleDescUpdatedAt.Default.(func() time.Time)
+	// immutabilityrule.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	immutabilityrule.UpdateDefaultUpdatedAt = immutabilityruleDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// immutabilityruleDescDisabled is the schema descriptor for disabled field.
+	immutabilityruleDescDisabled := immutabilityruleFields[3].Descriptor()
+	// immutabilityrule.DefaultDisabled holds the default value on creation for the disabled field.
+	immutabilityrule.DefaultDisabled = immutabilityruleDescDisabled.Default.(bool)
 	labelMixin := schema.Label{}.Mixin()
 	label.Policy = privacy.NewPolicies(schema.Label{})
 	label.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -427,6 +465,69 @@ func init() {
 	repositoryblobDescCreatedAt := repositoryblobFields[2].Descriptor()
 	// repositoryblob.DefaultCreatedAt holds the default value on creation for the created_at field.
 	repositoryblob.DefaultCreatedAt = repositoryblobDescCreatedAt.Default.(func() time.Time)
+	retentionexecution.Policy = privacy.NewPolicies(schema.RetentionExecution{})
+	retentionexecution.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := retentionexecution.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	retentionexecutionFields := schema.RetentionExecution{}.Fields()
+	_ = retentionexecutionFields
+	// retentionexecutionDescStatus is the schema descriptor for status field.
+	retentionexecutionDescStatus := retentionexecutionFields[1].Descriptor()
+	// retentionexecution.DefaultStatus holds the default value on creation for the status field.
+	retentionexecution.DefaultStatus = retentionexecutionDescStatus.Default.(string)
+	// retentionexecutionDescDryRun is the schema descriptor for dry_run field.
+	retentionexecutionDescDryRun := retentionexecutionFields[2].Descriptor()
+	// retentionexecution.DefaultDryRun holds the default value on creation for the dry_run field.
+	retentionexecution.DefaultDryRun = retentionexecutionDescDryRun.Default.(bool)
+	// retentionexecutionDescTriggeredBy is the schema descriptor for triggered_by field.
+	retentionexecutionDescTriggeredBy := retentionexecutionFields[3].Descriptor()
+	// retentionexecution.DefaultTriggeredBy holds the default value on creation for the triggered_by field.
+	retentionexecution.DefaultTriggeredBy = retentionexecutionDescTriggeredBy.Default.(string)
+	// retentionexecutionDescStartedAt is the schema descriptor for started_at field.
+	retentionexecutionDescStartedAt := retentionexecutionFields[4].Descriptor()
+	// retentionexecution.DefaultStartedAt holds the default value on creation for the started_at field.
+	retentionexecution.DefaultStartedAt = retentionexecutionDescStartedAt.Default.(func() time.Time)
+	// retentionexecutionDescRetainedCount is the schema descriptor for retained_count field.
+	retentionexecutionDescRetainedCount := retentionexecutionFields[9].Descriptor()
+	// retentionexecution.DefaultRetainedCount holds the default value on creation for the retained_count field.
+	retentionexecution.DefaultRetainedCount = retentionexecutionDescRetainedCount.Default.(int)
+	// retentionexecutionDescLog is the schema descriptor for log field.
+	retentionexecutionDescLog := retentionexecutionFields[10].Descriptor()
+	// retentionexecution.DefaultLog holds the default value on creation for the log field.
+	retentionexecution.DefaultLog = retentionexecutionDescLog.Default.(string)
+	retentionpolicyMixin := schema.RetentionPolicy{}.Mixin()
+	retentionpolicy.Policy = privacy.NewPolicies(schema.RetentionPolicy{})
+	retentionpolicy.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := retentionpolicy.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	retentionpolicyMixinFields0 := retentionpolicyMixin[0].Fields()
+	_ = retentionpolicyMixinFields0
+	retentionpolicyFields := schema.RetentionPolicy{}.Fields()
+	_ = retentionpolicyFields
+	// retentionpolicyDescCreatedAt is the schema descriptor for created_at field.
+	retentionpolicyDescCreatedAt := retentionpolicyMixinFields0[0].Descriptor()
+	// retentionpolicy.DefaultCreatedAt holds the default value on creation for the created_at field.
+	retentionpolicy.DefaultCreatedAt = retentionpolicyDescCreatedAt.Default.(func() time.Time)
+	// retentionpolicyDescUpdatedAt is the schema descriptor for updated_at field.
+	retentionpolicyDescUpdatedAt := retentionpolicyMixinFields0[1].Descriptor()
+	// retentionpolicy.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	retentionpolicy.DefaultUpdatedAt = retentionpolicyDescUpdatedAt.Default.(func() time.Time)
+	// retentionpolicy.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	retentionpolicy.UpdateDefaultUpdatedAt = retentionpolicyDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// retentionpolicyDescUpdatedBy is the schema descriptor for updated_by field.
+	retentionpolicyDescUpdatedBy := retentionpolicyFields[2].Descriptor()
+	// retentionpolicy.DefaultUpdatedBy holds the default value on creation for the updated_by field.
+	retentionpolicy.DefaultUpdatedBy = retentionpolicyDescUpdatedBy.Default.(string)
 	robotMixin := schema.Robot{}.Mixin()
 	robot.Policy = privacy.NewPolicies(schema.Robot{})
 	robot.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -485,6 +586,48 @@ func init() {
 	robotDescCreatedBy := robotFields[8].Descriptor()
 	// robot.DefaultCreatedBy holds the default value on creation for the created_by field.
 	robot.DefaultCreatedBy = robotDescCreatedBy.Default.(string)
+	scheduleMixin := schema.Schedule{}.Mixin()
+	schedule.Policy = privacy.NewPolicies(schema.Schedule{})
+	schedule.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := schedule.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	scheduleMixinFields0 := scheduleMixin[0].Fields()
+	_ = scheduleMixinFields0
+	scheduleFields := schema.Schedule{}.Fields()
+	_ = scheduleFields
+	// scheduleDescCreatedAt is the schema descriptor for created_at field.
+	scheduleDescCreatedAt := scheduleMixinFields0[0].Descriptor()
+	// schedule.DefaultCreatedAt holds the default value on creation for the created_at field.
+	schedule.DefaultCreatedAt = scheduleDescCreatedAt.Default.(func() time.Time)
+	// scheduleDescUpdatedAt is the schema descriptor for updated_at field.
+	scheduleDescUpdatedAt := scheduleMixinFields0[1].Descriptor()
+	// schedule.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	schedule.DefaultUpdatedAt = scheduleDescUpdatedAt.Default.(func() time.Time)
+	// schedule.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	schedule.UpdateDefaultUpdatedAt = scheduleDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// scheduleDescProjectID is the schema descriptor for project_id field.
+	scheduleDescProjectID := scheduleFields[1].Descriptor()
+	// schedule.DefaultProjectID holds the default value on creation for the project_id field.
+	schedule.DefaultProjectID = scheduleDescProjectID.Default.(int)
+	// scheduleDescCron is the schema descriptor for cron field.
+	scheduleDescCron := scheduleFields[2].Descriptor()
+	// schedule.DefaultCron holds the default value on creation for the cron field.
+	schedule.DefaultCron = scheduleDescCron.Default.(string)
+	// schedule.CronValidator is a validator for the "cron" field. It is called by the builders before save.
+	schedule.CronValidator = scheduleDescCron.Validators[0].(func(string) error)
+	// scheduleDescEnabled is the schema descriptor for enabled field.
+	scheduleDescEnabled := scheduleFields[3].Descriptor()
+	// schedule.DefaultEnabled holds the default value on creation for the enabled field.
+	schedule.DefaultEnabled = scheduleDescEnabled.Default.(bool)
+	// scheduleDescUpdatedBy is the schema descriptor for updated_by field.
+	scheduleDescUpdatedBy := scheduleFields[4].Descriptor()
+	// schedule.DefaultUpdatedBy holds the default value on creation for the updated_by field.
+	schedule.DefaultUpdatedBy = scheduleDescUpdatedBy.Default.(string)
 	session.Policy = privacy.NewPolicies(schema.Session{})
 	session.Hooks[0] = func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
@@ -659,6 +802,113 @@ func init() {
 	userDescSecurityStamp := userFields[9].Descriptor()
 	// user.DefaultSecurityStamp holds the default value on creation for the security_stamp field.
 	user.DefaultSecurityStamp = userDescSecurityStamp.Default.(string)
+	webhookdelivery.Policy = privacy.NewPolicies(schema.WebhookDelivery{})
+	webhookdelivery.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := webhookdelivery.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	webhookdeliveryFields := schema.WebhookDelivery{}.Fields()
+	_ = webhookdeliveryFields
+	// webhookdeliveryDescEventID is the schema descriptor for event_id field.
+	webhookdeliveryDescEventID := webhookdeliveryFields[2].Descriptor()
+	// webhookdelivery.DefaultEventID holds the default value on creation for the event_id field.
+	webhookdelivery.DefaultEventID = webhookdeliveryDescEventID.Default.(int)
+	// webhookdeliveryDescAttempt is the schema descriptor for attempt field.
+	webhookdeliveryDescAttempt := webhookdeliveryFields[5].Descriptor()
+	// webhookdelivery.DefaultAttempt holds the default value on creation for the attempt field.
+	webhookdelivery.DefaultAttempt = webhookdeliveryDescAttempt.Default.(int)
+	// webhookdeliveryDescStatusCode is the schema descriptor for status_code field.
+	webhookdeliveryDescStatusCode := webhookdeliveryFields[6].Descriptor()
+	// webhookdelivery.DefaultStatusCode holds the default value on creation for the status_code field.
+	webhookdelivery.DefaultStatusCode = webhookdeliveryDescStatusCode.Default.(int)
+	// webhookdeliveryDescLatencyMs is the schema descriptor for latency_ms field.
+	webhookdeliveryDescLatencyMs := webhookdeliveryFields[7].Descriptor()
+	// webhookdelivery.DefaultLatencyMs holds the default value on creation for the latency_ms field.
+	webhookdelivery.DefaultLatencyMs = webhookdeliveryDescLatencyMs.Default.(int64)
+	// webhookdeliveryDescError is the schema descriptor for error field.
+	webhookdeliveryDescError := webhookdeliveryFields[8].Descriptor()
+	// webhookdelivery.DefaultError holds the default value on creation for the error field.
+	webhookdelivery.DefaultError = webhookdeliveryDescError.Default.(string)
+	// webhookdeliveryDescResponseBody is the schema descriptor for response_body field.
+	webhookdeliveryDescResponseBody := webhookdeliveryFields[9].Descriptor()
+	// webhookdelivery.DefaultResponseBody holds the default value on creation for the response_body field.
+	webhookdelivery.DefaultResponseBody = webhookdeliveryDescResponseBody.Default.(string)
+	// webhookdeliveryDescSucceeded is the schema descriptor for succeeded field.
+	webhookdeliveryDescSucceeded := webhookdeliveryFields[10].Descriptor()
+	// webhookdelivery.DefaultSucceeded holds the default value on creation for the succeeded field.
+	webhookdelivery.DefaultSucceeded = webhookdeliveryDescSucceeded.Default.(bool)
+	// webhookdeliveryDescTest is the schema descriptor for test field.
+	webhookdeliveryDescTest := webhookdeliveryFields[11].Descriptor()
+	// webhookdelivery.DefaultTest holds the default value on creation for the test field.
+	webhookdelivery.DefaultTest = webhookdeliveryDescTest.Default.(bool)
+	// webhookdeliveryDescJobID is the schema descriptor for job_id field.
+	webhookdeliveryDescJobID := webhookdeliveryFields[12].Descriptor()
+	// webhookdelivery.DefaultJobID holds the default value on creation for the job_id field.
+	webhookdelivery.DefaultJobID = webhookdeliveryDescJobID.Default.(int64)
+	// webhookdeliveryDescCreatedAt is the schema descriptor for created_at field.
+	webhookdeliveryDescCreatedAt := webhookdeliveryFields[13].Descriptor()
+	// webhookdelivery.DefaultCreatedAt holds the default value on creation for the created_at field.
+	webhookdelivery.DefaultCreatedAt = webhookdeliveryDescCreatedAt.Default.(func() time.Time)
+	webhookpolicyMixin := schema.WebhookPolicy{}.Mixin()
+	webhookpolicy.Policy = privacy.NewPolicies(schema.WebhookPolicy{})
+	webhookpolicy.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := webhookpolicy.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	webhookpolicyMixinFields0 := webhookpolicyMixin[0].Fields()
+	_ = webhookpolicyMixinFields0
+	webhookpolicyFields := schema.WebhookPolicy{}.Fields()
+	_ = webhookpolicyFields
+	// webhookpolicyDescCreatedAt is the schema descriptor for created_at field.
+	webhookpolicyDescCreatedAt := webhookpolicyMixinFields0[0].Descriptor()
+	// webhookpolicy.DefaultCreatedAt holds the default value on creation for the created_at field.
+	webhookpolicy.DefaultCreatedAt = webhookpolicyDescCreatedAt.Default.(func() time.Time)
+	// webhookpolicyDescUpdatedAt is the schema descriptor for updated_at field.
+	webhookpolicyDescUpdatedAt := webhookpolicyMixinFields0[1].Descriptor()
+	// webhookpolicy.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	webhookpolicy.DefaultUpdatedAt = webhookpolicyDescUpdatedAt.Default.(func() time.Time)
+	// webhookpolicy.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	webhookpolicy.UpdateDefaultUpdatedAt = webhookpolicyDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// webhookpolicyDescName is the schema descriptor for name field.
+	webhookpolicyDescName := webhookpolicyFields[1].Descriptor()
+	// webhookpolicy.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	webhookpolicy.NameValidator = func() func(string) error {
+		validators := webhookpolicyDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// webhookpolicyDescDescription is the schema descriptor for description field.
+	webhookpolicyDescDescription := webhookpolicyFields[2].Descriptor()
+	// webhookpolicy.DefaultDescription holds the default value on creation for the description field.
+	webhookpolicy.DefaultDescription = webhookpolicyDescDescription.Default.(string)
+	// webhookpolicy.DescriptionValidator is a validator for the "description" field. It is called by the builders before save.
+	webhookpolicy.DescriptionValidator = webhookpolicyDescDescription.Validators[0].(func(string) error)
+	// webhookpolicyDescEnabled is the schema descriptor for enabled field.
+	webhookpolicyDescEnabled := webhookpolicyFields[6].Descriptor()
+	// webhookpolicy.DefaultEnabled holds the default value on creation for the enabled field.
+	webhookpolicy.DefaultEnabled = webhookpolicyDescEnabled.Default.(bool)
+	// webhookpolicyDescCreatedBy is the schema descriptor for created_by field.
+	webhookpolicyDescCreatedBy := webhookpolicyFields[7].Descriptor()
+	// webhookpolicy.DefaultCreatedBy holds the default value on creation for the created_by field.
+	webhookpolicy.DefaultCreatedBy = webhookpolicyDescCreatedBy.Default.(string)
 }
 
 const (

@@ -14,7 +14,9 @@ import (
 // registry content (a blob linked, a manifest pushed, a tag moved, an
 // artifact, repository or project deleted), written in the transaction
 // that made the change. Events, webhooks and replication read it in id
-// order; nothing else writes it.
+// order; nothing else writes it. Events that change no content (pulls,
+// quota warnings, finished retention and GC runs) are recorded here too,
+// so that every event reaches subscribers and webhooks the same way.
 type Change struct {
 	ent.Schema
 }
@@ -27,6 +29,8 @@ func (Change) Fields() []ent.Field {
 			"ARTIFACT_PUSHED", "ARTIFACT_COPIED", "ARTIFACT_DELETED",
 			"TAG_CREATED", "TAG_DELETED",
 			"REPOSITORY_DELETED", "PROJECT_DELETED",
+			"ARTIFACT_PULLED", "QUOTA_WARNING", "QUOTA_EXCEEDED",
+			"RETENTION_COMPLETED", "GC_COMPLETED",
 		).Immutable(),
 		field.String("project").Immutable(),
 		field.String("repository").Default("").Immutable(),
@@ -38,13 +42,17 @@ func (Change) Fields() []ent.Field {
 		field.Int64("size").Default(0).Immutable(),
 		field.String("actor").Default("").Immutable().
 			Comment("who made the change: a user name, robot$name, or berth for its own jobs"),
+		field.JSON("detail", map[string]any{}).Optional().Immutable().
+			Comment("what else the event says: quota figures, a run's counts, a pull count"),
 		field.Time("created_at").Default(time.Now).Immutable(),
+		field.Time("published_at").Optional().Nillable().
+			Comment("when the event dispatcher turned the row into events; null until then"),
 	}
 }
 
 // Indexes of Change.
 func (Change) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("created_at")}
+	return []ent.Index{index.Fields("created_at"), index.Fields("published_at")}
 }
 
 // Annotations of Change.

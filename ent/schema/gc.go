@@ -25,6 +25,8 @@ func (GarbageCollection) Fields() []ent.Field {
 		field.Int64("grace_seconds").Default(0).Immutable().
 			Annotations(entgql.Skip()),
 		field.String("triggered_by").Default("").Immutable(),
+		field.Int64("job_id").Default(0).Immutable().Annotations(entgql.Skip()).
+			Comment("the job that ran it; 0 for runs of the berth gc command"),
 		field.Time("started_at").Default(time.Now).Immutable().
 			Annotations(entgql.OrderField("STARTED_AT")),
 		field.Time("finished_at").Optional().Nillable(),

@@ -11,6 +11,8 @@ import (
 
 	"github.com/berth-registry/berth/ent"
 	"github.com/berth-registry/berth/ent/member"
+	"github.com/berth-registry/berth/ent/schema/rules"
+	"github.com/berth-registry/berth/internal/events"
 )
 
 type AddProjectMemberInput struct {
@@ -104,6 +106,20 @@ type CreateUserInput struct {
 	Admin       *bool   `json:"admin,omitempty"`
 }
 
+type CreateWebhookPolicyInput struct {
+	Name        string                 `json:"name"`
+	Description *string                `json:"description,omitempty"`
+	EventTypes  []events.Type          `json:"eventTypes"`
+	Targets     []*rules.WebhookTarget `json:"targets"`
+	Enabled     *bool                  `json:"enabled,omitempty"`
+}
+
+type CreateWebhookPolicyPayload struct {
+	Policy *ent.WebhookPolicy `json:"policy"`
+	// The key of the X-Berth-Signature HMAC; shown only this once.
+	Secret string `json:"secret"`
+}
+
 type HistoryEntry struct {
 	Created    *time.Time `json:"created,omitempty"`
 	CreatedBy  *string    `json:"createdBy,omitempty"`
@@ -123,6 +139,58 @@ type ImageConfig struct {
 	User         *string         `json:"user,omitempty"`
 	Labels       map[string]any  `json:"labels,omitempty"`
 	History      []*HistoryEntry `json:"history"`
+}
+
+type ImmutabilityRuleInput struct {
+	Repositories *rules.Pattern `json:"repositories"`
+	Tags         *rules.Pattern `json:"tags"`
+	Disabled     *bool          `json:"disabled,omitempty"`
+}
+
+// A background job.
+type Job struct {
+	ID int `json:"id"`
+	// What the job does: garbage_collection, retention, webhook_delivery, upload_purge, audit_purge, ...
+	Kind  string   `json:"kind"`
+	State JobState `json:"state"`
+	Queue string   `json:"queue"`
+	// Attempts made so far.
+	Attempt     int `json:"attempt"`
+	MaxAttempts int `json:"maxAttempts"`
+	// The job's arguments as stored.
+	Args      map[string]any `json:"args"`
+	CreatedAt time.Time      `json:"createdAt"`
+	// When it is (or was) due to run.
+	ScheduledAt time.Time `json:"scheduledAt"`
+	// When its latest attempt started.
+	StartedAt *time.Time `json:"startedAt,omitempty"`
+	// When it completed, was cancelled or was discarded.
+	FinishedAt *time.Time  `json:"finishedAt,omitempty"`
+	Errors     []*JobError `json:"errors"`
+}
+
+type JobConnection struct {
+	Edges []*JobEdge `json:"edges"`
+	// Pass it as after to get the next page; null on the last page.
+	EndCursor   *string `json:"endCursor,omitempty"`
+	HasNextPage bool    `json:"hasNextPage"`
+}
+
+type JobEdge struct {
+	Node   *Job   `json:"node"`
+	Cursor string `json:"cursor"`
+}
+
+// One failed attempt of a job.
+type JobError struct {
+	Attempt int       `json:"attempt"`
+	At      time.Time `json:"at"`
+	Error   string    `json:"error"`
+}
+
+type JobWhereInput struct {
+	Kind  *string   `json:"kind,omitempty"`
+	State *JobState `json:"state,omitempty"`
 }
 
 type Layer struct {
@@ -191,6 +259,13 @@ type RemoveProjectMemberInput struct {
 	Group    *string `json:"group,omitempty"`
 }
 
+type RetentionPolicyInput struct {
+	// Up to 15 rules; an artifact a rule keeps is kept.
+	Rules []*rules.RetentionRule `json:"rules"`
+	// A cron expression; null runs the policy only when asked.
+	Schedule *string `json:"schedule,omitempty"`
+}
+
 // One permission of a robot. The valid pairs are REPOSITORY PULL/PUSH/DELETE,
 // ARTIFACT READ/DELETE, TAG CREATE/DELETE, ARTIFACT_LABEL CREATE (adding and
 // removing labels) and SCAN CREATE.
@@ -223,6 +298,9 @@ type RunGarbageCollectionInput struct {
 	DeleteUntagged *bool `json:"deleteUntagged,omitempty"`
 	// Return when the run has finished instead of as soon as it has started.
 	Wait *bool `json:"wait,omitempty"`
+}
+
+type Subscription struct {
 }
 
 type SystemInfo struct {
@@ -280,6 +358,14 @@ type UpdateRobotInput struct {
 	ExpiresInDays *int `json:"expiresInDays,omitempty"`
 }
 
+type UpdateScheduleInput struct {
+	Kind ScheduleKind `json:"kind"`
+	// The project, for RETENTION.
+	Project *string `json:"project,omitempty"`
+	Cron    string  `json:"cron"`
+	Enabled bool    `json:"enabled"`
+}
+
 type UpdateUserInput struct {
 	Email       *string `json:"email,omitempty"`
 	DisplayName *string `json:"displayName,omitempty"`
@@ -287,6 +373,15 @@ type UpdateUserInput struct {
 	Disabled    *bool   `json:"disabled,omitempty"`
 	// Sets a new password (system admins only).
 	Password *string `json:"password,omitempty"`
+}
+
+type UpdateWebhookPolicyInput struct {
+	Name        *string       `json:"name,omitempty"`
+	Description *string       `json:"description,omitempty"`
+	EventTypes  []events.Type `json:"eventTypes,omitempty"`
+	// Replaces every target. A target without authHeader keeps the header of the existing target with the same URL.
+	Targets []*rules.WebhookTarget `json:"targets,omitempty"`
+	Enabled *bool                  `json:"enabled,omitempty"`
 }
 
 // How people sign in to the portal.
@@ -342,6 +437,74 @@ func (e *AuthMode) UnmarshalJSON(b []byte) error {
 }
 
 func (e AuthMode) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Where a job is in its life.
+type JobState string
+
+const (
+	JobStateAvailable JobState = "AVAILABLE"
+	JobStateCancelled JobState = "CANCELLED"
+	JobStateCompleted JobState = "COMPLETED"
+	JobStateDiscarded JobState = "DISCARDED"
+	JobStatePending   JobState = "PENDING"
+	JobStateRetryable JobState = "RETRYABLE"
+	JobStateRunning   JobState = "RUNNING"
+	JobStateScheduled JobState = "SCHEDULED"
+)
+
+var AllJobState = []JobState{
+	JobStateAvailable,
+	JobStateCancelled,
+	JobStateCompleted,
+	JobStateDiscarded,
+	JobStatePending,
+	JobStateRetryable,
+	JobStateRunning,
+	JobStateScheduled,
+}
+
+func (e JobState) IsValid() bool {
+	switch e {
+	case JobStateAvailable, JobStateCancelled, JobStateCompleted, JobStateDiscarded, JobStatePending, JobStateRetryable, JobStateRunning, JobStateScheduled:
+		return true
+	}
+	return false
+}
+
+func (e JobState) String() string {
+	return string(e)
+}
+
+func (e *JobState) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = JobState(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid JobState", str)
+	}
+	return nil
+}
+
+func (e JobState) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *JobState) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e JobState) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil
@@ -522,6 +685,62 @@ func (e *PermissionResource) UnmarshalJSON(b []byte) error {
 }
 
 func (e PermissionResource) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// What a schedule starts.
+type ScheduleKind string
+
+const (
+	ScheduleKindGarbageCollection ScheduleKind = "GARBAGE_COLLECTION"
+	ScheduleKindRetention         ScheduleKind = "RETENTION"
+)
+
+var AllScheduleKind = []ScheduleKind{
+	ScheduleKindGarbageCollection,
+	ScheduleKindRetention,
+}
+
+func (e ScheduleKind) IsValid() bool {
+	switch e {
+	case ScheduleKindGarbageCollection, ScheduleKindRetention:
+		return true
+	}
+	return false
+}
+
+func (e ScheduleKind) String() string {
+	return string(e)
+}
+
+func (e *ScheduleKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ScheduleKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ScheduleKind", str)
+	}
+	return nil
+}
+
+func (e ScheduleKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ScheduleKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ScheduleKind) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -62,6 +62,9 @@ type writeTx struct {
 	// forget lists repository names to drop from the name cache once the
 	// change is committed.
 	forget []string
+	// rules are the project's immutability rules, loaded on first use.
+	rules       []*ent.ImmutabilityRule
+	rulesLoaded bool
 }
 
 // maxWriteAttempts bounds the retries of a change that PostgreSQL aborted
@@ -100,8 +103,11 @@ func (s *Service) writeOnce(ctx context.Context, projectID int, fn func(w *write
 	if w.project != nil && w.delta != 0 && !w.dropped {
 		if w.delta > 0 {
 			if err := overQuota(w.project, w.project.UsedBytes+w.delta); err != nil {
-				return err // rolled back: nothing of the change is kept
+				tx.Rollback() // nothing of the change is kept
+				s.quotaExceeded(ctx, w.project, w.delta)
+				return err
 			}
+			w.quotaWarning()
 		}
 		if err := w.client.Project.UpdateOneID(w.project.ID).AddUsedBytes(w.delta).Exec(auth.Allow(ctx)); err != nil {
 			return err
@@ -117,6 +123,80 @@ func (s *Service) writeOnce(ctx context.Context, projectID int, fn func(w *write
 	}
 	for _, name := range w.forget {
 		s.forget(name)
+	}
+	if len(w.changes) > 0 {
+		s.changed()
+	}
+	return nil
+}
+
+// quotaWarningAt is the share of its quota past which a project's growth
+// is announced with a QUOTA_WARNING event.
+const quotaWarningAt = 0.85
+
+// quotaWarning records a QUOTA_WARNING when the change takes the project's
+// usage across quotaWarningAt of its quota.
+func (w *writeTx) quotaWarning() {
+	p := w.project
+	if p.QuotaBytes <= 0 {
+		return
+	}
+	mark := int64(float64(p.QuotaBytes) * quotaWarningAt)
+	if used := p.UsedBytes + w.delta; p.UsedBytes < mark && used >= mark {
+		w.record(change.OperationQUOTA_WARNING, p.Name, "", "", "", nil, used)
+		w.changes[len(w.changes)-1].SetDetail(map[string]any{"usedBytes": used, "quotaBytes": p.QuotaBytes})
+	}
+}
+
+// quotaExceeded records the QUOTA_EXCEEDED event of a refused change, in a
+// transaction of its own since the change's was rolled back.
+func (s *Service) quotaExceeded(ctx context.Context, p *ent.Project, delta int64) {
+	err := s.RecordEvent(ctx, change.OperationQUOTA_EXCEEDED, p.Name, map[string]any{
+		"usedBytes": p.UsedBytes, "quotaBytes": p.QuotaBytes, "refusedBytes": delta,
+	})
+	if err != nil {
+		s.log.Warn("recording a quota-exceeded event", "project", p.Name, "err", err)
+	}
+}
+
+// immutable returns the immutability rule that selects tag name of
+// repository repo of the locked project, or nil.
+func (w *writeTx) immutable(repo, name string) (*ent.ImmutabilityRule, error) {
+	if w.project == nil {
+		return nil, nil
+	}
+	if !w.rulesLoaded {
+		rules, err := immutabilityRules(w.ctx, w.client, w.project.ID)
+		if err != nil {
+			return nil, err
+		}
+		w.rules, w.rulesLoaded = rules, true
+	}
+	if len(w.rules) == 0 {
+		return nil, nil
+	}
+	return ImmutableBy(w.rules, repo, name), nil
+}
+
+// refuseImmutableDelete refuses deleting the artifacts where selects when
+// one of them carries an immutable tag.
+func (w *writeTx) refuseImmutableDelete(where predicate.Artifact) error {
+	if w.project == nil || w.dropped {
+		return nil
+	}
+	if _, err := w.immutable("", ""); err != nil || len(w.rules) == 0 {
+		return err
+	}
+	tags, err := w.client.Tag.Query().Where(tag.HasArtifactWith(where)).
+		WithRepository(func(q *ent.RepositoryQuery) { q.Select(repository.FieldName) }).
+		All(viewer.SystemContext(w.ctx))
+	if err != nil {
+		return err
+	}
+	for _, t := range tags {
+		if r := ImmutableBy(w.rules, t.Edges.Repository.Name, t.Name); r != nil {
+			return immutableError(r, t.Edges.Repository.Name, t.Name, "an artifact carrying it cannot be deleted")
+		}
 	}
 	return nil
 }
@@ -225,6 +305,9 @@ func unreferenced() predicate.Blob {
 // moment ago can still push a manifest that references it. It returns
 // how many artifacts it deleted.
 func (w *writeTx) removeArtifacts(where predicate.Artifact) (int, error) {
+	if err := w.refuseImmutableDelete(where); err != nil {
+		return 0, err
+	}
 	sys := viewer.SystemContext(w.ctx)
 	allow := auth.Allow(w.ctx)
 	blobIDs, err := w.client.ArtifactBlob.Query().Where(artifactblob.HasArtifactWith(where)).
@@ -272,5 +355,28 @@ func (w *writeTx) removeArtifacts(where predicate.Artifact) (int, error) {
 func forUpdate(s *entsql.Selector) {
 	if s.Dialect() == dialect.Postgres {
 		s.ForUpdate()
+	}
+}
+
+// RecordEvent writes an outbox row for an event that changes no content:
+// a retention or garbage collection run finished, a quota was exceeded.
+// project is "" for system-wide events.
+func (s *Service) RecordEvent(ctx context.Context, op change.Operation, project string, detail map[string]any) error {
+	c := s.client.Change.Create().SetOperation(op).SetProject(project).
+		SetActor(clipActor(viewer.FromContext(ctx).Name()))
+	if detail != nil {
+		c.SetDetail(detail)
+	}
+	if err := c.Exec(viewer.SystemContext(ctx)); err != nil {
+		return err
+	}
+	s.changed()
+	return nil
+}
+
+// changed tells the event dispatcher that the outbox has new rows.
+func (s *Service) changed() {
+	if s.onChange != nil {
+		s.onChange()
 	}
 }

@@ -249,7 +249,7 @@ func (w *writeTx) putManifest(s *Service, r *Repo, dgst digest.Digest, raw []byt
 		return nil, err
 	}
 	for _, t := range tags {
-		if _, err := w.tag(repo.ID, a.ID, t); err != nil {
+		if _, err := w.tag(r.Name, repo.ID, a.ID, t); err != nil {
 			return nil, err
 		}
 	}

@@ -71,7 +71,7 @@ func (s *Service) GetManifest(ctx context.Context, name, reference string, pull 
 		return nil, err
 	}
 	if pull {
-		s.pulls.record(a.ID, a.RepositoryID)
+		s.pulls.record(a, name, viewer.FromContext(ctx).Name())
 		s.record(ctx, "pull", name, reference, nil)
 	}
 	return a, nil

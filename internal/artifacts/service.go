@@ -43,17 +43,21 @@ type Options struct {
 	// Audit records pushes, pulls and deletes made through the registry;
 	// nil records nothing.
 	Audit *audit.Recorder
+	// OnChange is called after a change with outbox rows commits, to wake
+	// the event dispatcher.
+	OnChange func()
 }
 
 // Service reads and writes registry metadata on behalf of a caller.
 type Service struct {
-	client *ent.Client
-	blobs  *storage.Blobs
-	auth   *auth.Service
-	host   string
-	log    *slog.Logger
-	pulls  *pullRecorder
-	audit  *audit.Recorder
+	client   *ent.Client
+	blobs    *storage.Blobs
+	auth     *auth.Service
+	host     string
+	log      *slog.Logger
+	pulls    *pullRecorder
+	audit    *audit.Recorder
+	onChange func()
 	// readCounts counts the manifests and configs read for GraphQL.
 	readCounts readCounters
 
@@ -87,8 +91,9 @@ func New(opts Options) *Service {
 	host := opts.ExternalURL
 	host = strings.TrimPrefix(strings.TrimPrefix(host, "https://"), "http://")
 	host = strings.TrimSuffix(host, "/")
-	s := &Service{client: opts.Client, blobs: opts.Blobs, auth: opts.Auth, host: host, log: opts.Logger, audit: opts.Audit, names: map[string]cachedName{}}
+	s := &Service{client: opts.Client, blobs: opts.Blobs, auth: opts.Auth, host: host, log: opts.Logger, audit: opts.Audit, onChange: opts.OnChange, names: map[string]cachedName{}}
 	s.pulls = newPullRecorder(opts.Client, opts.Logger, opts.PullFlushInterval)
+	s.pulls.onFlush = s.changed
 	return s
 }
 

@@ -61,7 +61,11 @@ func (s *Service) CheckQuota(ctx context.Context, r *Repo, d digest.Digest, size
 	if err != nil || held {
 		return err
 	}
-	return overQuota(p, p.UsedBytes+size)
+	if err := overQuota(p, p.UsedBytes+size); err != nil {
+		s.quotaExceeded(ctx, p, size)
+		return err
+	}
+	return nil
 }
 
 // recountUsage recounts a project's used bytes from references and stores

@@ -238,6 +238,12 @@ func (s *Service) DeleteTag(ctx context.Context, repo, name string) error {
 		if err != nil {
 			return err
 		}
+		if rule, err := w.immutable(repo, name); err != nil || rule != nil {
+			if rule != nil {
+				err = immutableError(rule, repo, name, "it cannot be deleted")
+			}
+			return err
+		}
 		if err := w.client.Tag.DeleteOneID(t.ID).Exec(auth.Allow(ctx)); err != nil {
 			return err
 		}
@@ -266,7 +272,7 @@ func (s *Service) CreateTag(ctx context.Context, repo, reference, name string) (
 	}
 	var id int
 	err = s.write(ctx, r.Project.ID, func(w *writeTx) (err error) {
-		if id, err = w.tag(r.Repository.ID, a.ID, name); err != nil {
+		if id, err = w.tag(repo, r.Repository.ID, a.ID, name); err != nil {
 			return err
 		}
 		w.record(change.OperationTAG_CREATED, r.Project.Name, repo, a.Digest, a.MediaType, []string{name}, a.Size)
@@ -282,7 +288,21 @@ func (s *Service) CreateTag(ctx context.Context, repo, reference, name string) (
 // creating the tag or moving it, and returns the tag's id. Two pushes of
 // one tag both succeed and the one that commits last wins: the tag row is
 // one row, written by whole-row upserts.
-func (w *writeTx) tag(repoID, artifactID int, name string) (int, error) {
+func (w *writeTx) tag(repo string, repoID, artifactID int, name string) (int, error) {
+	rule, err := w.immutable(repo, name)
+	if err != nil {
+		return 0, err
+	}
+	if rule != nil {
+		current, err := w.client.Tag.Query().Where(tag.RepositoryID(repoID), tag.Name(name)).
+			Select(tag.FieldArtifactID).Only(viewer.SystemContext(w.ctx))
+		if err != nil && !ent.IsNotFound(err) {
+			return 0, err
+		}
+		if current != nil && current.ArtifactID != artifactID {
+			return 0, immutableError(rule, repo, name, "it cannot be moved to another artifact")
+		}
+	}
 	id, err := w.client.Tag.Create().SetName(name).SetRepositoryID(repoID).SetArtifactID(artifactID).
 		OnConflictColumns(tag.FieldRepositoryID, tag.FieldName).UpdateArtifactID().UpdateUpdatedAt().
 		ID(auth.Allow(w.ctx))
@@ -324,7 +344,7 @@ func (s *Service) CopyArtifact(ctx context.Context, srcRepo, reference, dstRepo,
 		}
 		var tags []string
 		if tagName != "" {
-			if _, err := w.tag(repo.ID, out.ID, tagName); err != nil {
+			if _, err := w.tag(dst.Name, repo.ID, out.ID, tagName); err != nil {
 				return err
 			}
 			tags = []string{tagName}

@@ -44,6 +44,15 @@ const (
 	RobotWrite Action = "robot:write"
 
 	ScanCreate Action = "scan:create"
+
+	// PolicyRead and PolicyWrite are a project's tag retention and
+	// immutability rules.
+	PolicyRead  Action = "policy:read"
+	PolicyWrite Action = "policy:write"
+	// WebhookRead and WebhookWrite are a project's webhook policies and
+	// their delivery logs.
+	WebhookRead  Action = "webhook:read"
+	WebhookWrite Action = "webhook:write"
 )
 
 // rank orders roles; a higher rank may do everything a lower one may.
@@ -76,13 +85,17 @@ var minimumRole = map[Action]Role{
 	ProjectUpdate:      RoleProjectAdmin,
 	ProjectDelete:      RoleProjectAdmin,
 	MemberWrite:        RoleProjectAdmin,
+	PolicyRead:         RoleGuest,
+	PolicyWrite:        RoleProjectAdmin,
+	WebhookRead:        RoleMaintainer,
+	WebhookWrite:       RoleProjectAdmin,
 }
 
 // publicActions are allowed to anyone, even anonymous, on a public project.
 var publicActions = map[Action]bool{ProjectRead: true, RepositoryPull: true}
 
 // readActions are all a read-only token may do.
-var readActions = map[Action]bool{ProjectRead: true, RepositoryPull: true, MemberRead: true, LogRead: true}
+var readActions = map[Action]bool{ProjectRead: true, RepositoryPull: true, MemberRead: true, LogRead: true, PolicyRead: true, WebhookRead: true}
 
 // robotActions are the permissions a robot account may carry: registry
 // and artifact work, never project administration.

@@ -72,6 +72,12 @@ type Config struct {
 	GCGracePeriod string `yaml:"gc_grace_period"`
 	// GCWorkers is how many blob batches garbage collection deletes at once.
 	GCWorkers string `yaml:"gc_workers"`
+	// WebhookAllowPrivate lets webhook targets resolve to loopback,
+	// link-local and private addresses.
+	WebhookAllowPrivate string `yaml:"webhook_allow_private"`
+	// JobRetryDelay is the delay before a failed job's first retry; each
+	// further retry waits twice as long, up to an hour.
+	JobRetryDelay string `yaml:"job_retry_delay"`
 }
 
 // Setting describes one setting: its flag, environment variable, YAML key
@@ -106,6 +112,8 @@ var Settings = []Setting{
 	{"oidc-provider-name", "BERTH_OIDC_PROVIDER_NAME", "oidc_provider_name", "OpenID Connect", "name of the provider on the login page", func(c *Config) *string { return &c.OIDCProviderName }},
 	{"oidc-allow-private", "BERTH_OIDC_ALLOW_PRIVATE", "oidc_allow_private", "false", "let berth reach OpenID providers on loopback, link-local and private addresses (true or false)", func(c *Config) *string { return &c.OIDCAllowPrivate }},
 	{"gc-grace-period", "BERTH_GC_GRACE_PERIOD", "gc_grace_period", "2h", "how long garbage collection keeps a blob nothing references after it was last linked or referenced (e.g. 2h, 30m, 0s)", func(c *Config) *string { return &c.GCGracePeriod }},
+	{"webhook-allow-private", "BERTH_WEBHOOK_ALLOW_PRIVATE", "webhook_allow_private", "false", "let webhooks reach endpoints on loopback, link-local and private addresses (true or false)", func(c *Config) *string { return &c.WebhookAllowPrivate }},
+	{"job-retry-delay", "BERTH_JOB_RETRY_DELAY", "job_retry_delay", "10s", "how long a failed job (such as a webhook delivery) waits before its first retry; each further retry waits twice as long, up to an hour", func(c *Config) *string { return &c.JobRetryDelay }},
 	{"gc-workers", "BERTH_GC_WORKERS", "gc_workers", "4", "how many batches of blobs garbage collection deletes at once (1 to 64; always 1 on SQLite)", func(c *Config) *string { return &c.GCWorkers }},
 	{"metrics-addr", "BERTH_METRICS_ADDR", "metrics_addr", "", "separate host:port serving /metrics; empty serves it on --addr", func(c *Config) *string { return &c.MetricsAddr }},
 }
@@ -133,6 +141,7 @@ func AddFlags(fs *pflag.FlagSet) {
 	}
 	// A switch reads like one: --oidc-allow-private alone means true.
 	fs.Lookup("oidc-allow-private").NoOptDefVal = "true"
+	fs.Lookup("webhook-allow-private").NoOptDefVal = "true"
 }
 
 // Default returns the configuration with every setting at its default.
@@ -269,6 +278,12 @@ func (c *Config) validateAuth() error {
 	if c.AuthMode == "oidc" && c.OIDCClientID == "" {
 		return &Error{Setting: "--oidc-client-id (BERTH_OIDC_CLIENT_ID)", Msg: "required when --auth-mode is oidc"}
 	}
+	if _, err := strconv.ParseBool(c.WebhookAllowPrivate); err != nil && c.WebhookAllowPrivate != "" {
+		return &Error{Setting: "--webhook-allow-private (BERTH_WEBHOOK_ALLOW_PRIVATE)", Msg: fmt.Sprintf("%q is not true or false", c.WebhookAllowPrivate)}
+	}
+	if d, err := time.ParseDuration(c.JobRetryDelay); err != nil || d < 10*time.Millisecond || d > time.Hour {
+		return &Error{Setting: "--job-retry-delay (BERTH_JOB_RETRY_DELAY)", Msg: fmt.Sprintf("%q is not a duration from 10ms to 1h, such as 10s", c.JobRetryDelay)}
+	}
 	if _, err := strconv.ParseBool(c.OIDCAllowPrivate); err != nil && c.OIDCAllowPrivate != "" {
 		return &Error{Setting: "--oidc-allow-private (BERTH_OIDC_ALLOW_PRIVATE)", Msg: fmt.Sprintf("%q is not true or false", c.OIDCAllowPrivate)}
 	}
@@ -292,6 +307,19 @@ func (c *Config) RecordPulls() bool {
 func (c *Config) OIDCPrivateAllowed() bool {
 	v, _ := strconv.ParseBool(c.OIDCAllowPrivate)
 	return v
+}
+
+// WebhookPrivateAllowed reports whether webhook targets may live on
+// loopback, link-local and private addresses.
+func (c *Config) WebhookPrivateAllowed() bool {
+	v, _ := strconv.ParseBool(c.WebhookAllowPrivate)
+	return v
+}
+
+// JobRetry is the delay before a failed job's first retry.
+func (c *Config) JobRetry() time.Duration {
+	d, _ := time.ParseDuration(c.JobRetryDelay)
+	return d
 }
 
 // RobotExpiry is the default lifetime of robot accounts.

@@ -34,7 +34,11 @@ type DB struct {
 	*ent.Client
 	// Kind is SQLite or Postgres.
 	Kind string
-	sql  *sql.DB
+	// URL is the PostgreSQL URL, for pools other than database/sql's.
+	URL string
+	sql *sql.DB
+	// dsn reopens SQLite's file.
+	dsn string
 }
 
 // ErrBadURL is returned for a database URL berth cannot use.
@@ -65,7 +69,8 @@ func Open(ctx context.Context, rawURL, dataDir string) (*DB, error) {
 		if err := os.MkdirAll(filepath.Dir(dsn), 0o750); err != nil {
 			return nil, fmt.Errorf("creating database directory: %w", err)
 		}
-		db, err = sql.Open("sqlite", "file:"+dsn+"?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate")
+		dsn = sqliteDSN(dsn)
+		db, err = sql.Open("sqlite", dsn)
 		if err != nil {
 			return nil, err
 		}
@@ -81,7 +86,24 @@ func Open(ctx context.Context, rawURL, dataDir string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("connecting to %s database: %w", kind, err)
 	}
-	return &DB{Client: ent.NewClient(ent.Driver(drv)), Kind: kind, sql: db}, nil
+	out := &DB{Client: ent.NewClient(ent.Driver(drv)), Kind: kind, sql: db, dsn: dsn}
+	if kind == Postgres {
+		out.URL = dsn
+	}
+	return out, nil
+}
+
+func sqliteDSN(path string) string {
+	return "file:" + path + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+}
+
+// OpenAnother opens a second pool on the same SQLite file, with the same
+// settings, for a library that wants a pool of its own (the job queue).
+func (db *DB) OpenAnother() (*sql.DB, error) {
+	if db.Kind != SQLite {
+		return nil, fmt.Errorf("OpenAnother is for SQLite")
+	}
+	return sql.Open("sqlite", db.dsn)
 }
 
 func parse(rawURL, dataDir string) (kind, dsn string, err error) {

@@ -2,6 +2,11 @@ package database
 
 import (
 	"context"
+	"errors"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/berth-registry/berth/ent"
@@ -66,4 +71,25 @@ func LeaseHolder(ctx context.Context, client *ent.Client, name string) (string, 
 		return "", err
 	}
 	return l.Holder, nil
+}
+
+// HolderGone reports whether holder, written as host/pid/nonce, was a
+// process of this host that no longer exists: its leases can be taken at
+// once instead of after they lapse.
+func HolderGone(holder string) bool {
+	parts := strings.Split(holder, "/")
+	if len(parts) != 3 {
+		return false
+	}
+	pid, err := strconv.Atoi(parts[1])
+	if me, _ := os.Hostname(); err != nil || pid <= 0 || parts[0] != me {
+		return false
+	}
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return true
+	}
+	// Signal 0 checks existence; EPERM means it exists as another user.
+	err = p.Signal(syscall.Signal(0))
+	return err != nil && !errors.Is(err, syscall.EPERM)
 }

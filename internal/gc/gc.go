@@ -17,22 +17,21 @@
 package gc
 
 import (
+	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-registry/berth/ent"
+	"github.com/berth-registry/berth/ent/change"
 	"github.com/berth-registry/berth/ent/garbagecollection"
 	"github.com/berth-registry/berth/ent/uploadsession"
 	"github.com/berth-registry/berth/internal/artifacts"
@@ -91,9 +90,14 @@ const (
 // Request is what a run should do.
 type Request struct {
 	// DryRun reports what would be freed without deleting anything.
-	DryRun bool
+	DryRun bool `json:"dryRun,omitempty"`
 	// DeleteUntagged deletes untagged artifacts first.
-	DeleteUntagged bool
+	DeleteUntagged bool `json:"deleteUntagged,omitempty"`
+	// TriggeredBy is who asked for the run, when not the caller (a job
+	// runs as berth on someone's behalf).
+	TriggeredBy string `json:"triggeredBy,omitempty"`
+	// JobID is the job running it, if any.
+	JobID int64 `json:"-"`
 }
 
 // Start begins a run in the background and returns its record and a
@@ -128,7 +132,7 @@ func (c *Collector) Start(ctx context.Context, req Request) (*ent.GarbageCollect
 	run, err := c.opts.Client.GarbageCollection.Create().
 		SetDryRun(req.DryRun).SetDeleteUntagged(req.DeleteUntagged).
 		SetGraceSeconds(int64(c.opts.Grace / time.Second)).
-		SetTriggeredBy(viewer.FromContext(ctx).Name()).Save(sys)
+		SetTriggeredBy(cmp.Or(req.TriggeredBy, viewer.FromContext(ctx).Name())).SetJobID(req.JobID).Save(sys)
 	if err != nil {
 		database.ReleaseLease(sys, c.opts.Client, leaseName, c.holder)
 		return nil, nil, err
@@ -149,33 +153,11 @@ func (c *Collector) takeFromDead(ctx context.Context) (bool, error) {
 	if err != nil || holder == "" {
 		return false, err
 	}
-	host, pid, ok := parseHolder(holder)
-	if me, _ := os.Hostname(); !ok || host != me || processExists(pid) {
+	if !database.HolderGone(holder) {
 		return false, nil
 	}
 	c.opts.Logger.Warn("taking the garbage collection lease of a process that no longer exists", "holder", holder)
 	return database.TakeLease(ctx, c.opts.Client, leaseName, holder, c.holder, leaseTTL)
-}
-
-// parseHolder splits a holder written by New: host/pid/nonce.
-func parseHolder(h string) (host string, pid int, ok bool) {
-	parts := strings.Split(h, "/")
-	if len(parts) != 3 {
-		return "", 0, false
-	}
-	pid, err := strconv.Atoi(parts[1])
-	return parts[0], pid, err == nil && pid > 0
-}
-
-// processExists reports whether a process with this pid runs on this host.
-func processExists(pid int) bool {
-	p, err := os.FindProcess(pid)
-	if err != nil {
-		return false
-	}
-	// Signal 0 checks existence; EPERM means it exists as another user.
-	err = p.Signal(syscall.Signal(0))
-	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // Run runs a collection to its end and returns its record.
@@ -280,6 +262,13 @@ func (c *Collector) run(ctx context.Context, run *ent.GarbageCollection, req Req
 		SetLog(res.log.String()).Exec(context.WithoutCancel(ctx))
 	if err != nil {
 		c.opts.Logger.Error("recording the end of a garbage collection", "run", run.ID, "err", err)
+	}
+	err = c.opts.Content.RecordEvent(context.WithoutCancel(ctx), change.OperationGC_COMPLETED, "", map[string]any{
+		"runId": run.ID, "status": string(status), "dryRun": req.DryRun,
+		"blobsDeleted": res.blobs.Load(), "bytesFreed": res.bytes.Load(), "artifactsDeleted": res.arts,
+	})
+	if err != nil {
+		c.opts.Logger.Warn("recording the garbage collection's event", "run", run.ID, "err", err)
 	}
 }
 

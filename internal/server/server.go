@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/riverqueue/river"
 
+	"github.com/berth-registry/berth/ent/schedule"
 	"github.com/berth-registry/berth/graph"
 	"github.com/berth-registry/berth/internal/artifacts"
 	"github.com/berth-registry/berth/internal/audit"
@@ -24,8 +26,12 @@ import (
 	"github.com/berth-registry/berth/internal/auth/token"
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/database"
+	"github.com/berth-registry/berth/internal/events"
 	"github.com/berth-registry/berth/internal/gc"
+	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/projects"
+	"github.com/berth-registry/berth/internal/retention"
+	"github.com/berth-registry/berth/internal/webhooks"
 	"github.com/berth-registry/berth/portal"
 	"github.com/berth-registry/berth/registry"
 	"github.com/berth-registry/berth/registry/storage"
@@ -122,11 +128,32 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		s.Close()
 		return nil, fmt.Errorf("loading the token signing key: %w", err)
 	}
+	// The event dispatcher is made below; changes committed before then
+	// wait for its first poll.
+	var dispatcher *events.Dispatcher
 	artifactSvc := artifacts.New(artifacts.Options{
 		Client: db.Client, Blobs: s.blobs, Auth: authSvc, ExternalURL: cfg.PublicURL(), Logger: s.log, Audit: recorder,
+		OnChange: func() {
+			if dispatcher != nil {
+				dispatcher.Notify()
+			}
+		},
 	})
 	s.closers = append(s.closers, artifactSvc.Close)
 	s.artifacts = artifactSvc
+	collector := NewCollector(cfg, db, s.blobs, artifactSvc, s.log)
+	webhookSvc := webhooks.New(webhooks.Options{Client: db.Client, Auth: authSvc, Logger: s.log,
+		AllowPrivate: cfg.WebhookPrivateAllowed(), ExternalURL: cfg.PublicURL()})
+	retentionSvc := retention.New(retention.Options{Client: db.Client, Auth: authSvc, Content: artifactSvc, Logger: s.log})
+	bus := events.NewBus(s.redis, s.log)
+	s.closers = append(s.closers, bus.Close)
+	jobSvc, err := s.startJobs(ctx, collector, webhookSvc, retentionSvc, recorder)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	dispatcher = events.NewDispatcher(db.Client, bus, s.log, webhookSvc)
+	s.background(dispatcher.Run)
 	tokens := token.New(token.Options{Key: key, Auth: authSvc, Client: db.Client, Grants: artifactSvc, Logger: s.log, Audit: recorder})
 	registryHandler := registry.New(registry.Options{
 		DB: db, Blobs: s.blobs, Auth: authSvc, Tokens: tokens, Artifacts: artifactSvc,
@@ -142,7 +169,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		ProjectService:  projects.New(db.Client, authSvc, artifactSvc),
 		ArtifactService: artifactSvc,
 		Audit:           recorder,
-		GC:              NewCollector(cfg, db, s.blobs, artifactSvc, s.log),
+		GC:              collector,
+		Jobs:            jobSvc,
+		Events:          bus,
+		Webhooks:        webhookSvc,
+		Retention:       retentionSvc,
 		Info: graph.Info{
 			Version:       opts.Version,
 			StorageDriver: s.blobs.DriverName(),
@@ -177,6 +208,44 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	s.handler = logRequests(s.log, m, securityHeaders(audit.Middleware(mux)))
 	s.audit = recorder
 	return s, nil
+}
+
+// startJobs opens the job queue with every kind of job berth runs, drives
+// the schedules and starts working.
+func (s *Server) startJobs(ctx context.Context, collector *gc.Collector, wh *webhooks.Service, ret *retention.Service, recorder *audit.Recorder) (*jobs.Service, error) {
+	workers := river.NewWorkers()
+	river.AddWorker(workers, collector.Worker())
+	river.AddWorker(workers, wh.Worker())
+	river.AddWorker(workers, ret.Worker())
+	river.AddWorker(workers, &housekeeper{db: s.db, blobs: s.blobs, audit: recorder, retention: s.cfg.AuditRetention(), log: s.log})
+	q, err := jobs.New(ctx, jobs.Options{DB: s.db, Logger: s.log, Workers: workers, RetryDelay: s.cfg.JobRetry(), Work: true})
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, q.Close)
+	wh.Jobs, ret.Jobs = q, q
+	q.Register(string(schedule.KindGARBAGE_COLLECTION), func(int) river.JobArgs { return gc.JobArgs{} })
+	q.Register(string(schedule.KindRETENTION), func(projectID int) river.JobArgs { return retention.RunArgs{ProjectID: projectID} })
+	scheduleHousekeeping(q)
+	if err := q.Start(ctx); err != nil {
+		return nil, err
+	}
+	return q, nil
+}
+
+// background runs fn until the server closes.
+func (s *Server) background(fn func(context.Context)) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn(ctx)
+	}()
+	s.closers = append(s.closers, func() error {
+		cancel()
+		<-done
+		return nil
+	})
 }
 
 // OpenDatabase creates the data directory, opens the configured database
@@ -277,10 +346,6 @@ func (s *Server) Run(ctx context.Context, ready func(addr net.Addr)) error {
 		listeners = append(listeners, mln)
 		s.metricsAddr = mln.Addr()
 		s.log.Info("serving /metrics on its own listener", "addr", mln.Addr().String())
-	}
-	go registry.RunUploadPurge(ctx, s.db, s.blobs, s.log, time.Hour)
-	if retention := s.cfg.AuditRetention(); retention > 0 {
-		go s.audit.RunPurge(ctx, retention, time.Hour)
 	}
 	errc := make(chan error, len(servers))
 	for i, srv := range servers {

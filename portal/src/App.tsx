@@ -18,6 +18,7 @@ import { OnboardPage } from './pages/Onboard';
 import { SystemRobotsPage } from './pages/SystemRobots';
 import { AuthenticationPage } from './pages/Authentication';
 import { GarbageCollectionPage } from './pages/GarbageCollection';
+import { JobsPage } from './pages/Jobs';
 
 /** RequireSession guards the pages that mean nothing to anonymous visitors (tokens, administration). */
 function RequireSession() {
@@ -75,6 +76,7 @@ export function App() {
           <Route path="/admin/audit-log" element={<RequireAdmin><AuditLogPage /></RequireAdmin>} />
           <Route path="/admin/authentication" element={<RequireAdmin><AuthenticationPage /></RequireAdmin>} />
           <Route path="/admin/garbage-collection" element={<RequireAdmin><GarbageCollectionPage /></RequireAdmin>} />
+          <Route path="/admin/jobs" element={<RequireAdmin><JobsPage /></RequireAdmin>} />
           <Route path="/admin/system" element={<RequireAdmin><SystemPage /></RequireAdmin>} />
         </Route>
         <Route path="*" element={<NotFound what="Page" back={{ label: 'Projects', to: '/projects' }} />} />

@@ -28,6 +28,7 @@ import {
   IconLogin2,
   IconLogout,
   IconRecycle,
+  IconClockPlay,
   IconRobot,
   IconShieldLock,
   IconMoon,
@@ -154,6 +155,7 @@ export function Layout() {
               <NavItem to="/admin/audit-log" label="Audit log" icon={<IconListDetails size={18} />} />
               <NavItem to="/admin/authentication" label="Authentication" icon={<IconShieldLock size={18} />} />
               <NavItem to="/admin/garbage-collection" label="Garbage collection" icon={<IconRecycle size={18} />} />
+              <NavItem to="/admin/jobs" label="Jobs" icon={<IconClockPlay size={18} />} />
               <NavItem to="/admin/system" label="System" icon={<IconInfoCircle size={18} />} />
             </>
           )}

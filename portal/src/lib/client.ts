@@ -1,5 +1,7 @@
-// The GraphQL client: urql with berth's session cookie and CSRF header.
-import { Client, cacheExchange, fetchExchange, mapExchange, type CombinedError, type Operation } from 'urql';
+// The GraphQL client: urql with berth's session cookie and CSRF header,
+// and a graphql-ws websocket for subscriptions (live events).
+import { Client, cacheExchange, fetchExchange, mapExchange, subscriptionExchange, type CombinedError, type Operation } from 'urql';
+import { createClient as createSocketClient, type Client as SocketClient } from 'graphql-ws';
 import { refetchOnReturnExchange } from './refetch';
 import { errorCode } from './errors';
 
@@ -16,6 +18,47 @@ export function readCookie(name: string): string | undefined {
 export const CSRF_COOKIE = 'berth_csrf';
 export const CSRF_HEADER = 'X-Berth-CSRF';
 
+/** The close code berth's websocket uses when it refuses connection_init (graph/websocket.go). */
+export const WS_CLOSE_FORBIDDEN = 4403;
+
+/** graphqlSocketUrl is the websocket address of /graphql on the page's own host. */
+export function graphqlSocketUrl(loc: Pick<Location, 'protocol' | 'host'> = window.location): string {
+  return `${loc.protocol === 'https:' ? 'wss:' : 'ws:'}//${loc.host}/graphql`;
+}
+
+/**
+ * socketInitPayload is the connection_init payload: a handshake cannot
+ * carry the X-Berth-CSRF header, so berth wants the session's CSRF token
+ * here for a websocket signed in by the session cookie. Read at each
+ * (re)connect, so a reconnect after a new sign-in sends the new token.
+ */
+export function socketInitPayload(): Record<string, string> {
+  const csrf = readCookie(CSRF_COOKIE);
+  return csrf ? { csrfToken: csrf } : {};
+}
+
+/** reconnectDelay waits 1, 2, 4... seconds between reconnects, at most 30, with some jitter. */
+export function reconnectDelay(retries: number): number {
+  return Math.min(30_000, 1000 * 2 ** retries) + Math.floor(Math.random() * 500);
+}
+
+/**
+ * createSocket opens berth's graphql-transport-ws websocket when the first
+ * subscription starts and closes it after the last ends. A dropped
+ * connection (berth restarted, network change) is retried without end;
+ * a refused connection_init (session ended) is not.
+ */
+export function createSocket(url: string = graphqlSocketUrl()): SocketClient {
+  return createSocketClient({
+    url,
+    lazy: true,
+    connectionParams: socketInitPayload,
+    retryAttempts: Number.POSITIVE_INFINITY,
+    retryWait: (retries) => new Promise((resolve) => setTimeout(resolve, reconnectDelay(retries))),
+    shouldRetry: (e) => !(typeof e === 'object' && e !== null && (e as { code?: number }).code === WS_CLOSE_FORBIDDEN),
+  });
+}
+
 export interface ClientOptions {
   /**
    * Called when berth answers 401 or an operation fails with
@@ -25,6 +68,8 @@ export interface ClientOptions {
   onUnauthenticated: () => void;
   /** Called for every other error, for a notification. */
   onError: (error: CombinedError, operation: Operation) => void;
+  /** The websocket that carries subscriptions; without one, subscriptions never answer. */
+  socket?: SocketClient;
 }
 
 /**
@@ -33,7 +78,7 @@ export interface ClientOptions {
  * the tab becomes visible, so a push made from a terminal shows up without
  * a reload.
  */
-export function createClient({ onUnauthenticated, onError }: ClientOptions): Client {
+export function createClient({ onUnauthenticated, onError, socket }: ClientOptions): Client {
   return new Client({
     url: '/graphql',
     // POST for every operation: the session cookie's CSRF header goes with
@@ -53,6 +98,20 @@ export function createClient({ onUnauthenticated, onError }: ClientOptions): Cli
         },
       }),
       cacheExchange,
+      ...(socket
+        ? [
+            subscriptionExchange({
+              forwardSubscription(request) {
+                const input = { ...request, query: request.query || '' };
+                return {
+                  subscribe(sink) {
+                    return { unsubscribe: socket.subscribe(input, sink) };
+                  },
+                };
+              },
+            }),
+          ]
+        : []),
       fetchExchange,
     ],
     fetchOptions: () => {

@@ -18,7 +18,11 @@ export type Permission =
   | 'log:read'
   | 'robot:read'
   | 'robot:write'
-  | 'scan:create';
+  | 'scan:create'
+  | 'policy:read'
+  | 'policy:write'
+  | 'webhook:read'
+  | 'webhook:write';
 
 /** Anything that carries the caller's permissions in a project. */
 export interface PermissionHolder {

@@ -7,7 +7,8 @@ import { useLocation, useNavigate } from 'react-router';
 import { notifications } from '@mantine/notifications';
 import { graphql } from '@/gql';
 import type { SessionQuery } from '@/gql/graphql';
-import { createClient, CSRF_COOKIE, readCookie, signIn, signOut, ssoSignOut } from './client';
+import { createClient, createSocket, CSRF_COOKIE, readCookie, signIn, signOut, ssoSignOut } from './client';
+import { LiveSocketContext } from './live';
 import { errorMessage } from './errors';
 
 export const SessionDocument = graphql(`
@@ -99,9 +100,26 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   const liveGeneration = useRef(0);
   liveGeneration.current = generation;
 
+  // One websocket per session generation: a sign-in or sign-out closes
+  // the old one, so no subscription outlives the session that opened it.
+  const socket = useMemo(
+    () => createSocket(),
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [generation],
+  );
+  // Closes the previous generation's websocket (not in an effect cleanup:
+  // StrictMode runs those on a socket that stays in use).
+  const lastSocket = useRef(socket);
+  useEffect(() => {
+    const prev = lastSocket.current;
+    lastSocket.current = socket;
+    if (prev !== socket) void prev.dispose();
+  }, [socket]);
+
   const client = useMemo(
     () =>
       createClient({
+        socket,
         onUnauthenticated: () => {
           // Late answers to a client already replaced say nothing new.
           if (expiring.current || generation !== liveGeneration.current) return;
@@ -133,7 +151,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
       }),
     // A new client for each session generation, on purpose.
     // eslint-disable-next-line react-hooks/exhaustive-deps
-    [generation],
+    [generation, socket],
   );
 
   const restart = useCallback(() => {
@@ -146,9 +164,11 @@ export function SessionProvider({ children }: { children: ReactNode }) {
 
   return (
     <Provider value={client}>
-      <SessionState key={generation} restart={restart} signedIn={signedIn}>
-        {children}
-      </SessionState>
+      <LiveSocketContext.Provider value={socket}>
+        <SessionState key={generation} restart={restart} signedIn={signedIn}>
+          {children}
+        </SessionState>
+      </LiveSocketContext.Provider>
     </Provider>
   );
 }

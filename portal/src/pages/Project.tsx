@@ -23,7 +23,7 @@ import {
 } from '@mantine/core';
 import { useDebouncedValue } from '@mantine/hooks';
 import { notifications } from '@mantine/notifications';
-import { IconFolder, IconListDetails, IconLock, IconRobot, IconSearch, IconSettings, IconStack2, IconTag, IconTrash, IconUsers, IconWorld } from '@tabler/icons-react';
+import { IconFolder, IconListDetails, IconLock, IconRobot, IconSearch, IconSettings, IconShieldLock, IconStack2, IconTag, IconTrash, IconUsers, IconWebhook, IconWorld } from '@tabler/icons-react';
 import { Link, useNavigate, useParams } from 'react-router';
 import { useMutation, useQuery } from 'urql';
 import { graphql } from '@/gql';
@@ -41,6 +41,10 @@ import { projectUrl, repositoryUrl, type ProjectTab } from '@/lib/routes';
 import { RobotsPanel } from '@/components/Robots';
 import { AuditLogTable } from '@/components/AuditLogTable';
 import { MembersTab } from './ProjectMembers';
+import { WebhooksPanel } from '@/components/Webhooks';
+import { RetentionPanel } from '@/components/Retention';
+import { ImmutabilityPanel } from '@/components/Immutability';
+import { useLiveContent } from '@/lib/live';
 import { formatBytes, splitRepositoryName } from '@/lib/format';
 import { loginUrl, useSession } from '@/lib/session';
 
@@ -128,6 +132,8 @@ const TAB_NAMES: Record<'repositories' | ProjectTab, string> = {
   robots: 'Robot accounts',
   labels: 'Labels',
   logs: 'Logs',
+  webhooks: 'Webhooks',
+  policy: 'Policy',
   settings: 'Settings',
 };
 
@@ -157,6 +163,8 @@ function RepositoriesTab({ project }: { project: Project }) {
     },
     context: ctx,
   });
+  // A push, delete or tag change shows up as it happens (events subscription).
+  useLiveContent(project.name, () => refetch({ requestPolicy: 'network-only' }));
   const conn = data?.project?.repositories;
   const repos = conn?.edges?.flatMap((e) => (e?.node ? [e.node] : [])) ?? [];
   const canDelete = can(project, 'repository:delete');
@@ -377,6 +385,8 @@ export function ProjectPage({ tab }: { tab: 'repositories' | ProjectTab }) {
   const navigate = useNavigate();
   const [{ data, fetching, error }, refetch] = useQuery({ query: ProjectPageDocument, variables: { name } });
   const project = data?.project;
+  // The header's repository count and size follow pushes and deletes.
+  useLiveContent(project ? name : '', () => refetch({ requestPolicy: 'network-only' }));
 
   if (fetching && !data) {
     return (
@@ -404,6 +414,8 @@ export function ProjectPage({ tab }: { tab: 'repositories' | ProjectTab }) {
     robots: can(project, 'robot:read'),
     labels: true,
     logs: can(project, 'log:read'),
+    webhooks: can(project, 'webhook:read'),
+    policy: can(project, 'policy:read'),
     settings: showSettings,
   };
   return (
@@ -466,6 +478,16 @@ export function ProjectPage({ tab }: { tab: 'repositories' | ProjectTab }) {
               Logs
             </Tabs.Tab>
           )}
+          {allowed.webhooks && (
+            <Tabs.Tab value="webhooks" leftSection={<IconWebhook size={16} />}>
+              Webhooks
+            </Tabs.Tab>
+          )}
+          {allowed.policy && (
+            <Tabs.Tab value="policy" leftSection={<IconShieldLock size={16} />}>
+              Policy
+            </Tabs.Tab>
+          )}
           {showSettings && (
             <Tabs.Tab value="settings" leftSection={<IconSettings size={16} />}>
               Settings
@@ -482,6 +504,13 @@ export function ProjectPage({ tab }: { tab: 'repositories' | ProjectTab }) {
           {tab === 'robots' && <RobotsPanel project={project.name} canWrite={can(project, 'robot:write')} />}
           {tab === 'labels' && <LabelsManager project={project.name} canWrite={can(project, 'label:write')} />}
           {tab === 'logs' && <AuditLogTable project={project.name} />}
+          {tab === 'webhooks' && <WebhooksPanel project={project.name} canWrite={can(project, 'webhook:write')} />}
+          {tab === 'policy' && (
+            <Stack gap="lg">
+              <RetentionPanel project={project.name} canWrite={can(project, 'policy:write')} />
+              <ImmutabilityPanel project={project.name} canWrite={can(project, 'policy:write')} />
+            </Stack>
+          )}
           {tab === 'settings' && <SettingsTab key={project.id} project={project} />}
         </>
       )}

@@ -2,7 +2,7 @@ import { useEffect, useMemo, useState } from 'react';
 import { Anchor, Badge, Button, Group, Paper, Select, SimpleGrid, Skeleton, Stack, Table, Text, TextInput, ThemeIcon, Tooltip } from '@mantine/core';
 import { useDebouncedValue } from '@mantine/hooks';
 import { notifications } from '@mantine/notifications';
-import { IconSearch, IconStack2, IconTrash } from '@tabler/icons-react';
+import { IconLock, IconSearch, IconStack2, IconTrash } from '@tabler/icons-react';
 import { Link, useNavigate } from 'react-router';
 import { useMutation, useQuery } from 'urql';
 import { graphql } from '@/gql';
@@ -21,6 +21,7 @@ import { can } from '@/lib/permissions';
 import { artifactUrl, projectUrl } from '@/lib/routes';
 import { shortDigest, splitRepositoryName } from '@/lib/format';
 import { useSession } from '@/lib/session';
+import { useLiveContent } from '@/lib/live';
 
 const RepositoryPageDocument = graphql(`
   query RepositoryPage(
@@ -64,6 +65,7 @@ const RepositoryPageDocument = graphql(`
             tags {
               id
               name
+              immutable
             }
             labels {
               id
@@ -90,6 +92,27 @@ function Fact({ label, children }: { label: string; children: React.ReactNode })
         {children}
       </Text>
     </div>
+  );
+}
+
+/** TagBadge is a tag's name, with a lock when an immutability rule protects it. */
+export function TagBadge({ tag }: { tag: { name: string; immutable: boolean } }) {
+  const badge = (
+    <Badge
+      variant="light"
+      radius="sm"
+      style={{ textTransform: 'none' }}
+      leftSection={tag.immutable ? <IconLock size={12} aria-label="immutable" data-testid="tag-immutable" /> : undefined}
+      data-testid="tag-badge"
+    >
+      {tag.name}
+    </Badge>
+  );
+  if (!tag.immutable) return badge;
+  return (
+    <Tooltip label="immutable" withArrow openDelay={200}>
+      {badge}
+    </Tooltip>
   );
 }
 
@@ -125,6 +148,9 @@ export function RepositoryPage({ name }: { name: string }) {
   });
   const repo = data?.repository;
   const { project: projectName, path } = splitRepositoryName(name);
+  // A push to this repository (or a tag moved or deleted) shows up as it
+  // happens: berth's events subscription, then the list is read again.
+  useLiveContent(projectName, () => refetch({ requestPolicy: 'network-only' }), name);
 
   if (fetching && !data) {
     return (
@@ -248,9 +274,7 @@ export function RepositoryPage({ name }: { name: string }) {
                       <Table.Td>
                         <Group gap={4}>
                           {(a.tags ?? []).slice(0, 4).map((t) => (
-                            <Badge key={t.id} variant="light" radius="sm" style={{ textTransform: 'none' }}>
-                              {t.name}
-                            </Badge>
+                            <TagBadge key={t.id} tag={t} />
                           ))}
                           {(a.tags?.length ?? 0) > 4 && (
                             <Tooltip label={(a.tags ?? []).slice(4).map((t) => t.name).join(', ')}>

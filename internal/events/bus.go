@@ -1,0 +1,136 @@
+package events
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sync"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// channel is the Redis pub/sub channel events travel on between processes.
+const channel = "berth:events"
+
+// subscriberBuffer is how many events a slow subscriber may fall behind
+// before it misses some.
+const subscriberBuffer = 256
+
+// Bus hands events to this process's subscribers. With Redis, Publish
+// goes through Redis, so every berth process's subscribers get every
+// event whichever process dispatched it.
+type Bus struct {
+	redis *redis.Client
+	log   *slog.Logger
+
+	mu   sync.RWMutex
+	subs map[*subscription]struct{}
+
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+type subscription struct {
+	ch     chan Event
+	accept func(Event) bool
+	missed int
+}
+
+// NewBus returns a bus; rdb may be nil for an in-process one. With Redis
+// it listens on the events channel until Close.
+func NewBus(rdb *redis.Client, log *slog.Logger) *Bus {
+	b := &Bus{redis: rdb, log: log, subs: map[*subscription]struct{}{}}
+	if rdb != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		b.stop, b.done = cancel, make(chan struct{})
+		ps := rdb.Subscribe(ctx, channel)
+		go b.listen(ctx, ps)
+	}
+	return b
+}
+
+func (b *Bus) listen(ctx context.Context, ps *redis.PubSub) {
+	defer close(b.done)
+	defer ps.Close()
+	ch := ps.Channel()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m, ok := <-ch:
+			if !ok {
+				return
+			}
+			var batch []Event
+			if err := json.Unmarshal([]byte(m.Payload), &batch); err != nil {
+				b.log.Warn("dropping an undecodable event message from Redis", "err", err)
+				continue
+			}
+			b.deliver(batch)
+		}
+	}
+}
+
+// Publish hands events to every subscriber of every process.
+func (b *Bus) Publish(ctx context.Context, evs []Event) {
+	if len(evs) == 0 {
+		return
+	}
+	if b.redis == nil {
+		b.deliver(evs)
+		return
+	}
+	data, err := json.Marshal(evs)
+	if err == nil {
+		err = b.redis.Publish(ctx, channel, data).Err()
+	}
+	if err != nil {
+		// Subscribers of this process still get them.
+		b.log.Warn("publishing events to Redis; only this process's subscribers get them", "err", err)
+		b.deliver(evs)
+	}
+}
+
+func (b *Bus) deliver(evs []Event) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	for s := range b.subs {
+		for _, e := range evs {
+			if !s.accept(e) {
+				continue
+			}
+			select {
+			case s.ch <- e:
+			default:
+				s.missed++
+			}
+		}
+	}
+}
+
+// Subscribe returns the events accept lets through until ctx ends, when
+// the channel is closed. A subscriber that falls more than a few hundred
+// events behind misses events rather than slowing the bus.
+func (b *Bus) Subscribe(ctx context.Context, accept func(Event) bool) <-chan Event {
+	s := &subscription{ch: make(chan Event, subscriberBuffer), accept: accept}
+	b.mu.Lock()
+	b.subs[s] = struct{}{}
+	b.mu.Unlock()
+	go func() {
+		<-ctx.Done()
+		b.mu.Lock()
+		delete(b.subs, s)
+		b.mu.Unlock()
+		close(s.ch)
+	}()
+	return s.ch
+}
+
+// Close stops listening on Redis.
+func (b *Bus) Close() error {
+	if b.stop != nil {
+		b.stop()
+		<-b.done
+	}
+	return nil
+}

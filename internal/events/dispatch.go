@@ -1,0 +1,181 @@
+package events
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/berth-registry/berth/ent"
+	"github.com/berth-registry/berth/ent/change"
+	"github.com/berth-registry/berth/internal/database"
+	"github.com/berth-registry/berth/internal/viewer"
+)
+
+// Sink receives every batch of events before it is marked published, so
+// what it does with them (enqueue webhook deliveries) survives a crash.
+// It must be idempotent: after a crash a batch may come again.
+type Sink interface {
+	Enqueue(ctx context.Context, evs []Event) error
+}
+
+// Dispatcher turns outbox rows into events, once across every berth
+// process on the database: only the holder of the "events" lease reads
+// the outbox.
+type Dispatcher struct {
+	client *ent.Client
+	bus    *Bus
+	sinks  []Sink
+	log    *slog.Logger
+	holder string
+	wake   chan struct{}
+	// Poll is how often the dispatcher looks for rows other processes
+	// wrote; rows written here wake it at once.
+	Poll time.Duration
+}
+
+const (
+	leaseName = "events"
+	leaseTTL  = 15 * time.Second
+	batchSize = 500
+)
+
+// NewDispatcher returns a dispatcher publishing on bus and handing every
+// batch to sinks first.
+func NewDispatcher(client *ent.Client, bus *Bus, log *slog.Logger, sinks ...Sink) *Dispatcher {
+	host, _ := os.Hostname()
+	return &Dispatcher{
+		client: client, bus: bus, sinks: sinks, log: log,
+		holder: fmt.Sprintf("%s/%d/%d", host, os.Getpid(), time.Now().UnixNano()%1_000_000),
+		wake:   make(chan struct{}, 1),
+		Poll:   250 * time.Millisecond,
+	}
+}
+
+// Notify wakes the dispatcher: the outbox has new rows.
+func (d *Dispatcher) Notify() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run dispatches until ctx ends.
+func (d *Dispatcher) Run(ctx context.Context) {
+	ctx = viewer.SystemContext(ctx)
+	defer database.ReleaseLease(context.WithoutCancel(ctx), d.client, leaseName, d.holder)
+	t := time.NewTicker(d.Poll)
+	defer t.Stop()
+	var leased time.Time
+	for {
+		if time.Since(leased) > leaseTTL/3 {
+			ok, err := d.lease(ctx)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				d.log.Warn("taking the event dispatcher's lease", "err", err)
+			case ok:
+				leased = time.Now()
+			default:
+				leased = time.Time{}
+			}
+		}
+		if !leased.IsZero() {
+			for {
+				n, err := d.dispatch(ctx)
+				if err != nil {
+					if ctx.Err() == nil {
+						d.log.Warn("dispatching events", "err", err)
+					}
+					break
+				}
+				if n < batchSize {
+					break
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-d.wake:
+		}
+	}
+}
+
+func (d *Dispatcher) lease(ctx context.Context) (bool, error) {
+	ok, err := database.AcquireLease(ctx, d.client, leaseName, d.holder, leaseTTL)
+	if err != nil || ok {
+		return ok, err
+	}
+	holder, err := database.LeaseHolder(ctx, d.client, leaseName)
+	if err != nil || !database.HolderGone(holder) {
+		return false, err
+	}
+	return database.TakeLease(ctx, d.client, leaseName, holder, d.holder, leaseTTL)
+}
+
+// dispatch publishes one batch of unpublished rows and returns how many
+// rows it took.
+func (d *Dispatcher) dispatch(ctx context.Context) (int, error) {
+	rows, err := d.client.Change.Query().Where(change.PublishedAtIsNil()).
+		Order(ent.Asc(change.FieldID)).Limit(batchSize).All(ctx)
+	if err != nil || len(rows) == 0 {
+		return 0, err
+	}
+	evs := make([]Event, 0, len(rows))
+	ids := make([]int, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+		if e, ok := FromChange(r); ok {
+			evs = append(evs, e)
+		}
+	}
+	for _, s := range d.sinks {
+		if err := s.Enqueue(ctx, evs); err != nil {
+			return 0, err
+		}
+	}
+	if err := d.client.Change.Update().Where(change.IDIn(ids...)).SetPublishedAt(time.Now()).Exec(ctx); err != nil {
+		return 0, err
+	}
+	d.bus.Publish(ctx, evs)
+	return len(rows), nil
+}
+
+// FromChange turns an outbox row into the event it stands for, if any:
+// blob links and repository or project deletes are not events.
+func FromChange(c *ent.Change) (Event, bool) {
+	var t Type
+	switch c.Operation {
+	case change.OperationARTIFACT_PUSHED, change.OperationARTIFACT_COPIED:
+		t = PushArtifact
+	case change.OperationARTIFACT_PULLED:
+		t = PullArtifact
+	case change.OperationARTIFACT_DELETED:
+		t = DeleteArtifact
+	case change.OperationTAG_CREATED:
+		t = TagCreated
+	case change.OperationTAG_DELETED:
+		t = TagDeleted
+	case change.OperationQUOTA_WARNING:
+		t = QuotaWarning
+	case change.OperationQUOTA_EXCEEDED:
+		t = QuotaExceeded
+	case change.OperationRETENTION_COMPLETED:
+		t = RetentionCompleted
+	case change.OperationGC_COMPLETED:
+		t = GCCompleted
+	default:
+		return Event{}, false
+	}
+	tags := c.Tags
+	if tags == nil {
+		tags = []string{}
+	}
+	return Event{
+		ID: c.ID, Type: t, Project: c.Project, Repository: c.Repository, Digest: c.Digest,
+		MediaType: c.MediaType, Tags: tags, Size: c.Size, Actor: c.Actor,
+		OccurredAt: c.CreatedAt, Detail: c.Detail,
+	}, true
+}
