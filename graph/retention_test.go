@@ -304,3 +304,58 @@ func TestRetentionAndImmutabilityAccess(t *testing.T) {
 		}
 	})
 }
+
+// TestImmutabilityRulesAndPoliciesAreValidated: at most 15 immutability
+// rules a project, patterns and schedules checked, all as BAD_USER_INPUT.
+func TestImmutabilityRulesAndPoliciesAreValidated(t *testing.T) {
+	each(t, func(t *testing.T, s *servertest.Server) {
+		s.CreateProject(admin, "team", false)
+		create := `mutation($t: String!) { createImmutabilityRule(project: "team", input: {repositories: {pattern: "**"}, tags: {pattern: $t}}) { id project tags { pattern exclude } disabled } }`
+		var first struct {
+			CreateImmutabilityRule struct {
+				ID, Project string
+				Disabled    bool
+			}
+		}
+		s.MustDo(admin, create, map[string]any{"t": "v0.*"}, &first)
+		if r := first.CreateImmutabilityRule; r.Project != "team" || r.Disabled {
+			t.Fatalf("created %+v", r)
+		}
+		for i := 1; i < 15; i++ {
+			s.MustDo(admin, create, map[string]any{"t": fmt.Sprintf("v%d.*", i)}, nil)
+		}
+		if r := s.Do(admin, create, map[string]any{"t": "v15.*"}); r.Code() != "BAD_USER_INPUT" {
+			t.Errorf("a 16th rule: %q %+v", r.Code(), r.Errors)
+		}
+		update := `mutation($id: ID!, $t: String!) { updateImmutabilityRule(id: $id, input: {repositories: {pattern: "app"}, tags: {pattern: $t, exclude: true}, disabled: true}) { tags { pattern exclude } disabled } }`
+		if r := s.Do(admin, update, map[string]any{"id": first.CreateImmutabilityRule.ID, "t": "v[0"}); r.Code() != "BAD_USER_INPUT" {
+			t.Errorf("a malformed pattern: %q %+v", r.Code(), r.Errors)
+		}
+		var upd struct {
+			UpdateImmutabilityRule struct {
+				Tags struct {
+					Pattern string
+					Exclude bool
+				}
+				Disabled bool
+			}
+		}
+		s.MustDo(admin, update, map[string]any{"id": first.CreateImmutabilityRule.ID, "t": "rc-*"}, &upd)
+		if u := upd.UpdateImmutabilityRule; u.Tags.Pattern != "rc-*" || !u.Tags.Exclude || !u.Disabled {
+			t.Fatalf("updated %+v", u)
+		}
+		for _, q := range []string{
+			`mutation { setRetentionPolicy(project: "team", input: {rules: ` + keepLatest3 + `, schedule: "every day"}) { project } }`,
+			`mutation { setRetentionPolicy(project: "team", input: {rules: [{repositories: {pattern: "**"}, tags: {pattern: "**"}, template: LATEST_PUSHED}]}) { project } }`,
+			`mutation { setRetentionPolicy(project: "team", input: {rules: [{repositories: {pattern: "**"}, tags: {pattern: "**"}, template: PULLED_WITHIN_DAYS, days: 0}]}) { project } }`,
+			`mutation { runRetention(project: "team", dryRun: true) { id } }`, // no policy yet
+		} {
+			if r := s.Do(admin, q, nil); r.Code() != "BAD_USER_INPUT" {
+				t.Errorf("%s: %q %+v", q, r.Code(), r.Errors)
+			}
+		}
+		if r := s.Do(admin, `mutation { setRetentionPolicy(project: "nope", input: {rules: []}) { project } }`, nil); r.Code() != "NOT_FOUND" {
+			t.Errorf("a policy of a missing project: %q", r.Code())
+		}
+	})
+}

@@ -98,4 +98,3 @@ type (
 	webhookPolicyResolver struct{ *Resolver }
 	webhookTargetResolver struct{ *Resolver }
 )
-

@@ -71,12 +71,11 @@ func (w *worker) Timeout(*river.Job[RunArgs]) time.Duration { return time.Hour }
 // Work runs the policy into the job's execution row (made now for a
 // scheduled run). A row that has already finished (the job was retried
 // after its process died past the end) is left as it is.
-func (w *worker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
+func (w *worker) Work(ctx context.Context, job *river.Job[RunArgs]) (err error) {
 	s := w.s
 	sys := viewer.SystemContext(ctx)
 	args := job.Args
 	var exec *ent.RetentionExecution
-	var err error
 	if args.ExecutionID == 0 {
 		has, perr := s.opts.Client.RetentionPolicy.Query().Where(retentionpolicy.ProjectID(args.ProjectID)).Exist(sys)
 		if perr != nil {
@@ -100,6 +99,19 @@ func (w *worker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 	if exec.Status != StatusRunning {
 		return nil
 	}
+	defer func() {
+		// River retries a failed or panicking run into the same row; a
+		// scheduled run's row is its own, so it fails at once (the
+		// schedule runs it again), and no row stays RUNNING for ever.
+		if p := recover(); p != nil {
+			err = fmt.Errorf("retention run panicked: %v", p)
+		}
+		if err != nil && (args.ExecutionID == 0 || job.Attempt >= job.MaxAttempts) {
+			s.opts.Logger.Error("retention run failed", "project", args.ProjectID, "execution", exec.ID, "job", job.ID, "err", err)
+			s.finish(ctx, exec, StatusFailed, Plan{}, fmt.Sprintf("failed after %d attempts: %v", job.Attempt, err))
+			err = nil
+		}
+	}()
 	return s.execute(ctx, exec)
 }
 
@@ -254,8 +266,16 @@ func (s *Service) delete(ctx context.Context, plan Plan, log *runLog) (Plan, str
 				continue
 			}
 			log.printf("deleting %s@%s: %v", a.Repository, a.Digest, err)
-			c.Reason = "deleting it failed: " + err.Error()
 			done.Retained = append(done.Retained, c)
+			if errors.Is(err, errdefs.ErrDenied) {
+				// An immutability rule made since the plan: the write
+				// path kept it, as it should.
+				c.Reason = "the write path refused to delete it: " + err.Error()
+				done.Retained[len(done.Retained)-1] = c
+				continue
+			}
+			c.Reason = "deleting it failed: " + err.Error()
+			done.Retained[len(done.Retained)-1] = c
 			status = StatusFailed
 			continue
 		}

@@ -12,7 +12,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 
 	"entgo.io/contrib/entgql"
@@ -39,9 +38,6 @@ type Options struct {
 	// ExternalURL is berth's public URL; CloudEvents name their source
 	// after it.
 	ExternalURL string
-	// Resolver looks up target host names when a policy is saved; nil
-	// means net.DefaultResolver.
-	Resolver *net.Resolver
 }
 
 // Service manages webhook policies and delivers events.
@@ -60,9 +56,6 @@ type Service struct {
 func New(opts Options) *Service {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
-	}
-	if opts.Resolver == nil {
-		opts.Resolver = net.DefaultResolver
 	}
 	s := &Service{opts: opts}
 	s.client, s.insecure = newClients(opts.AllowPrivate)
@@ -128,12 +121,6 @@ func (s *Service) List(ctx context.Context, projectName string) ([]*ent.WebhookP
 		Where(webhookpolicy.ProjectID(p.ID)).
 		Order(webhookpolicy.ByName()).
 		All(auth.Allow(ctx))
-}
-
-// Get returns one policy the caller may read.
-func (s *Service) Get(ctx context.Context, id int) (*ent.WebhookPolicy, error) {
-	pol, _, err := s.policy(ctx, id, auth.WebhookRead)
-	return pol, err
 }
 
 // Deliveries pages through a policy's delivery attempts, newest first.

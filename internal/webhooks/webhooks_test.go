@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	stdlog "log"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -558,6 +559,44 @@ func TestUpdateKeepsTheAuthHeaderOfATargetWithTheSameURL(t *testing.T) {
 		}
 		if upd.Secret != pol.Secret {
 			t.Fatal("an update changed the secret")
+		}
+	})
+}
+
+func TestSkipTLSVerifyAppliesToItsTargetOnly(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		f := start(t, db, true)
+		hits := 0
+		var mu sync.Mutex
+		tlsRecv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			hits++
+			mu.Unlock()
+			// Binary and NUL in the answer must still be storable text.
+			w.Write([]byte("ok\x00\xff\xfe"))
+		}))
+		tlsRecv.Config.ErrorLog = stdlog.New(io.Discard, "", 0) // the refused handshake
+		tlsRecv.StartTLS()
+		defer tlsRecv.Close()
+		skip := target(tlsRecv.URL+"/skip", rules.FormatJSON)
+		skip.SkipTLSVerify = true
+		pol, _ := f.create(t, "tls", []events.Type{events.PushArtifact}, skip, target(tlsRecv.URL+"/verify", rules.FormatJSON))
+		if _, err := f.svc.Test(f.ctx, pol.ID); err != nil {
+			t.Fatal(err)
+		}
+		ds := waitDeliveries(t, f, pol.ID, 2)
+		for _, d := range ds {
+			switch {
+			case strings.HasSuffix(d.TargetURL, "/skip"):
+				if !d.Succeeded || d.ResponseBody != "ok\uFFFD" {
+					t.Errorf("the target that skips verification: %+v", d)
+				}
+			case d.Succeeded || d.StatusCode != 0 || !strings.Contains(d.Error, "certificate"):
+				t.Errorf("the target that verifies a self-signed certificate: %+v", d)
+			}
+		}
+		if hits != 1 {
+			t.Errorf("the TLS receiver answered %d requests, want 1", hits)
 		}
 	})
 }

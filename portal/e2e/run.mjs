@@ -4,7 +4,12 @@
 // project, push an image with crane, find it, tag and label it, create an
 // access token and copy its secret, add a member, create a robot and pull
 // with its secret, read the project's log, run a garbage collection dry run,
-// browse anonymously, delete the artifact, sign out. Screenshots of the main pages
+// follow it on the Jobs page and schedule garbage collection, create a
+// webhook (its secret shown once) and test it against a local receiver,
+// set a retention policy and dry-run it, protect a tag with an
+// immutability rule, watch a crane push appear on the repository page with
+// no reload (the events subscription), browse anonymously, delete the
+// artifact, sign out. Screenshots of the main pages
 // go to portal/test-results/ (git-ignored). Prints a summary; exits non-zero
 // on any failure.
 //
@@ -13,6 +18,8 @@
 // BERTH_BIN=/path uses a berth binary built elsewhere,
 // CHROMIUM=/path overrides the browser.
 import { execFileSync, spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { createServer as createHttpServer } from 'node:http';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -125,7 +132,8 @@ async function main() {
   // --oidc-allow-private: the OIDC steps point the issuer at 127.0.0.1,
   // which berth refuses to contact otherwise.
   const berth = spawn(bin, ['serve', '--addr', host, '--data-dir', join(tmp, 'data'), '--oidc-allow-private=true'], {
-    env: { ...process.env, BERTH_ADMIN_PASSWORD: PASSWORD, BERTH_LOG_LEVEL: 'warn' },
+    // Webhooks reach the test's receiver on 127.0.0.1 only when allowed.
+    env: { ...process.env, BERTH_ADMIN_PASSWORD: PASSWORD, BERTH_LOG_LEVEL: 'warn', BERTH_WEBHOOK_ALLOW_PRIVATE: 'true' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   berth.stdout.on('data', (d) => serverLog.push(String(d)));
@@ -524,6 +532,182 @@ async function main() {
       await shot('29-garbage-collection-log');
       // A dry run deletes nothing: the image still pulls, layers and all.
       sh(CRANE, ['pull', '--insecure', `${host}/${PROJECT}/app:v1`, join(tmp, 'after-gc.tar')], { env: { ...process.env, DOCKER_CONFIG: join(tmp, 'docker') } });
+    });
+
+    await step('the Jobs page lists the garbage collection job; its schedule is checked by berth', async () => {
+      await page.getByRole('link', { name: 'Jobs', exact: true }).click();
+      await page.waitForURL(/\/admin\/jobs$/);
+      await page.getByRole('heading', { name: 'Jobs' }).waitFor();
+      const row = page.getByTestId('job-row').filter({ hasText: 'garbage_collection' }).first();
+      await row.waitFor();
+      await shot('30-jobs');
+      await row.getByRole('button', { name: 'Show details' }).click();
+      await page.getByTestId('job-args').first().waitFor();
+      await page.getByTestId('jobs-state').click();
+      await page.getByRole('option', { name: 'Completed' }).click();
+      await page.getByTestId('job-row').filter({ hasText: 'garbage_collection' }).first().waitFor();
+      await shot('31-jobs-filtered-details');
+      const gcSchedule = page.getByTestId('schedule-row').filter({ hasText: 'Garbage collection' });
+      await gcSchedule.getByRole('button', { name: /^Edit schedule of Garbage collection/ }).click();
+      const dialog = page.getByRole('dialog');
+      const cron = dialog.getByTestId('schedule-cron');
+      await cron.fill('every tuesday');
+      await dialog.getByTestId('schedule-save').click();
+      // berth's own message about the expression, under the field.
+      await dialog.locator('.mantine-InputWrapper-error').waitFor();
+      await page.waitForTimeout(300);
+      await shot('32-schedule-invalid-cron');
+      await cron.fill('0 3 * * 0');
+      await dialog.getByTestId('schedule-save').click();
+      await dialog.waitFor({ state: 'hidden' });
+      await gcSchedule.getByText('0 3 * * 0').waitFor();
+      const { schedules } = await gql('{ schedules { kind cron enabled } }');
+      const gc = schedules.find((x) => x.kind === 'GARBAGE_COLLECTION');
+      if (gc?.cron !== '0 3 * * 0' || !gc.enabled) throw new Error(`schedules: ${JSON.stringify(schedules)}`);
+      await shot('33-jobs-schedules');
+    });
+
+    await step('webhooks: create a policy, see its secret once, test it against a receiver and read the delivery log', async () => {
+      const received = [];
+      const receiver = createHttpServer((req, res) => {
+        const chunks = [];
+        req.on('data', (c) => chunks.push(c));
+        req.on('end', () => {
+          received.push({ headers: req.headers, body: Buffer.concat(chunks) });
+          res.writeHead(200, { 'Content-Type': 'application/json' });
+          res.end('{"received":true}');
+        });
+      });
+      const rport = await freePort();
+      await new Promise((r) => receiver.listen(rport, '127.0.0.1', r));
+      try {
+        await page.goto(`/projects/${PROJECT}`);
+        await page.getByRole('tab', { name: 'Webhooks' }).click();
+        await page.waitForURL(new RegExp(`/projects/${PROJECT}/webhooks$`));
+        await page.getByText('No webhooks').waitFor();
+        await page.getByTestId('new-webhook').click();
+        const dialog = page.getByRole('dialog');
+        await dialog.getByRole('button', { name: 'Create webhook' }).click();
+        await dialog.getByText('Give the webhook a name.').waitFor();
+        await dialog.getByRole('textbox', { name: 'Name' }).fill('e2e-receiver');
+        await dialog.getByRole('textbox', { name: 'Description' }).fill('The e2e test’s local receiver');
+        await dialog.getByLabel('URL of target 1').fill(`http://127.0.0.1:${rport}/hook`);
+        await dialog.getByLabel('Authorization header of target 1').fill('Bearer e2e-token');
+        await page.waitForTimeout(300);
+        await shot('34-webhook-create');
+        await dialog.getByRole('button', { name: 'Create webhook' }).click();
+        const box = page.getByTestId('webhook-secret');
+        await box.waitFor();
+        const secret = (await box.innerText()).trim();
+        if (secret.length < 16) throw new Error(`webhook secret looks wrong: ${secret}`);
+        await page.getByText('berth will never show it again', { exact: false }).waitFor();
+        await page.waitForTimeout(400);
+        await shot('35-webhook-secret');
+        await box.getByRole('button', { name: 'Copy secret' }).click();
+        const copied = await page.evaluate(() => navigator.clipboard.readText());
+        if (copied !== secret) throw new Error(`clipboard holds ${JSON.stringify(copied)}, want the webhook secret`);
+        await page.getByRole('button', { name: 'Done' }).click();
+        await page.waitForFunction(() => document.querySelectorAll('[role=dialog]').length === 0);
+        const row = page.getByTestId('webhook-row').filter({ hasText: 'e2e-receiver' });
+        await row.waitFor();
+        // The secret is nowhere on the page any more.
+        if ((await page.content()).includes(secret)) throw new Error('the webhook secret is still on the page after Done');
+        await row.getByRole('button', { name: 'Test e2e-receiver' }).click();
+        const result = page.getByTestId('webhook-test-result');
+        await result.getByText('HTTP 200', { exact: false }).waitFor({ timeout: 30_000 });
+        const got = received.at(-1);
+        if (!got) throw new Error('the receiver got no request');
+        const want = 'sha256=' + createHmac('sha256', secret).update(got.body).digest('hex');
+        if (got.headers['x-berth-signature'] !== want) throw new Error(`X-Berth-Signature is ${got.headers['x-berth-signature']}, want ${want}`);
+        if (got.headers.authorization !== 'Bearer e2e-token') throw new Error(`the receiver got Authorization ${got.headers.authorization}`);
+        const delivery = page.getByTestId('delivery-row').first();
+        await delivery.getByText('HTTP 200').waitFor();
+        await delivery.getByRole('button', { name: /^Response of delivery/ }).click();
+        await page.getByTestId('delivery-response').getByText('{"received":true}').waitFor();
+        await page.waitForTimeout(300);
+        await shot('36-webhook-response');
+        await page.keyboard.press('Escape');
+        await page.waitForFunction(() => document.querySelectorAll('[role=dialog]').length === 0);
+        await shot('37-webhooks');
+        // Disable it so the pushes that follow send nothing more.
+        await row.locator('.mantine-Switch-track').click();
+        for (let i = 0; ; i++) {
+          const { webhookPolicies } = await gql('query($p: String!) { webhookPolicies(project: $p) { name enabled } }', { p: PROJECT });
+          if (webhookPolicies[0]?.enabled === false) break;
+          if (i > 20) throw new Error(`the webhook is still enabled: ${JSON.stringify(webhookPolicies)}`);
+          await page.waitForTimeout(250);
+        }
+      } finally {
+        receiver.close();
+      }
+    });
+
+    await step('tag retention: a policy with one rule, a dry run, and its history entry', async () => {
+      await page.getByRole('tab', { name: 'Policy' }).click();
+      await page.waitForURL(new RegExp(`/projects/${PROJECT}/policy$`));
+      await page.getByText('No retention policy').waitFor();
+      await page.getByTestId('retention-add-rule').click();
+      const rule = page.getByTestId('retention-rule');
+      await rule.getByLabel('Repositories pattern').fill('**');
+      await rule.getByLabel('Tags pattern').fill('**');
+      await rule.getByLabel('Count of rule 1').fill('10');
+      await page.getByTestId('retention-save').click();
+      await page.getByText('Retention policy saved.').waitFor();
+      const { retentionPolicy } = await gql('query($p: String!) { retentionPolicy(project: $p) { rules { template count } schedule } }', { p: PROJECT });
+      if (retentionPolicy?.rules?.[0]?.template !== 'LATEST_PUSHED' || retentionPolicy.rules[0].count !== 10) throw new Error(`retentionPolicy: ${JSON.stringify(retentionPolicy)}`);
+      await page.getByTestId('retention-dry-run').click();
+      const run = page.getByTestId('retention-run').first();
+      await run.getByText('Dry run', { exact: true }).waitFor();
+      // The history follows the run while it is RUNNING.
+      await run.getByText('Succeeded', { exact: true }).waitFor({ timeout: 60_000 });
+      await run.getByRole('button', { name: 'Show run' }).click();
+      await page.getByTestId('retention-execution').waitFor();
+      await page.getByTestId('retention-retained').getByText(`${PROJECT}/app`).first().waitFor();
+      await page.waitForTimeout(300);
+      await shot('38-retention');
+    });
+
+    await step('tag immutability: a rule for release-* puts a lock on the tag', async () => {
+      await page.getByTestId('new-immutability-rule').click();
+      const dialog = page.getByRole('dialog');
+      await dialog.getByLabel('Tags pattern').fill('release-*');
+      await dialog.getByRole('button', { name: 'Add rule' }).click();
+      await dialog.waitFor({ state: 'hidden' });
+      await page.getByTestId('immutability-row').getByText('release-*').waitFor();
+      await shot('39-immutability');
+      await page.goto(`/projects/${PROJECT}/repositories/app`);
+      const locked = page.getByTestId('tag-badge').filter({ hasText: 'release-1' });
+      await locked.getByTestId('tag-immutable').waitFor();
+      if (await page.getByTestId('tag-badge').filter({ hasText: /^v1$/ }).getByTestId('tag-immutable').count()) throw new Error('v1 shows a lock but no rule selects it');
+      await locked.hover();
+      await page.getByText('immutable', { exact: true }).waitFor();
+      await shot('40-repository-immutable-tag');
+      // The artifact is deleted at the end: lift the protection first.
+      await page.goto(`/projects/${PROJECT}/policy`);
+      await page.getByRole('button', { name: 'Delete immutability rule 1' }).click();
+      await page.getByRole('dialog').getByRole('button', { name: 'Delete rule' }).click();
+      await page.getByText('No immutability rules').waitFor();
+    });
+
+    await step('a push with crane appears on the open repository page without a reload', async () => {
+      await page.goto(`/projects/${PROJECT}/repositories/app`);
+      const table = page.getByTestId('artifacts-table');
+      await table.getByText('v1', { exact: true }).waitFor();
+      // Give the websocket time to connect and subscribe.
+      await page.waitForTimeout(1500);
+      await page.evaluate(() => {
+        window.__berthE2eNoReload = true;
+      });
+      const env = { ...process.env, DOCKER_CONFIG: join(tmp, 'docker') };
+      const layerDir = join(tmp, 'live-layer');
+      mkdirSync(join(layerDir, 'app'), { recursive: true });
+      writeFileSync(join(layerDir, 'app/live.txt'), `pushed while the page was open ${Date.now()}\n`);
+      const tar = join(tmp, 'live-layer.tar');
+      sh('tar', ['-C', layerDir, '-cf', tar, 'app']);
+      sh(CRANE, ['append', '--insecure', '-f', tar, '-t', `${host}/${PROJECT}/app:live-1`], { env });
+      await table.getByText('live-1', { exact: true }).waitFor({ timeout: 15_000 });
+      if (!(await page.evaluate(() => window.__berthE2eNoReload === true))) throw new Error('the page was reloaded');
+      await shot('41-repository-live-push');
     });
 
     await step('dark mode', async () => {

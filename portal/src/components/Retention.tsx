@@ -656,7 +656,7 @@ export function RetentionPanel({ project, canWrite }: { project: string; canWrit
                     Dry run
                   </Button>
                 </Tooltip>
-                <Button color="red" variant="light" leftSection={<IconPlayerPlay size={16} />} onClick={() => setConfirmRun(true)} disabled={!policy || starting} data-testid="retention-run">
+                <Button color="red" variant="light" leftSection={<IconPlayerPlay size={16} />} onClick={() => setConfirmRun(true)} disabled={!policy || starting} data-testid="retention-run-now">
                   Run now
                 </Button>
               </Group>

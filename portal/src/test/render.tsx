@@ -5,7 +5,7 @@ import { render } from '@testing-library/react';
 import { MantineProvider } from '@mantine/core';
 import { MemoryRouter } from 'react-router';
 import { CombinedError, Provider, type Client } from 'urql';
-import { fromValue, never } from 'wonka';
+import { fromValue, makeSubject, map, never } from 'wonka';
 import { NO_SSO, SessionContext, type SessionValue } from '@/lib/session';
 
 type Answer = (query: string, variables: Record<string, unknown>) => unknown;
@@ -24,6 +24,24 @@ export function fakeClient(answer: Answer, calls: { name: string; variables: Rec
     return fromValue({ data, stale: false, hasNext: false, operation: op });
   };
   return { executeQuery: exec, executeMutation: exec, executeSubscription: () => never } as unknown as Client;
+}
+
+/**
+ * liveClient is fakeClient with subscriptions: emit(data) sends data to
+ * every subscription the page holds open, as berth's websocket would.
+ */
+export function liveClient(answer: Answer, calls: { name: string; variables: Record<string, unknown> }[] = []) {
+  const base = fakeClient(answer, calls);
+  const subject = makeSubject<unknown>();
+  const subscriptions: { name: string; variables: Record<string, unknown> }[] = [];
+  const client = {
+    ...base,
+    executeSubscription: (op: { query: { definitions: { name?: { value: string } }[] }; variables: Record<string, unknown> }) => {
+      subscriptions.push({ name: op.query.definitions.find((d) => d.name)?.name?.value ?? '', variables: op.variables });
+      return map((data) => ({ data, stale: false, hasNext: true, operation: op }))(subject.source);
+    },
+  } as unknown as Client;
+  return { client, emit: (data: unknown) => subject.next(data), subscriptions };
 }
 
 export const adminSession: SessionValue = {

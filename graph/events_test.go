@@ -1,0 +1,298 @@
+package graph_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	coderws "github.com/coder/websocket"
+
+	"github.com/berth-registry/berth/ent/member"
+	"github.com/berth-registry/berth/internal/config"
+	"github.com/berth-registry/berth/internal/database/dbtest"
+	"github.com/berth-registry/berth/internal/server/servertest"
+)
+
+// craneTool returns the path of crane, skipping (or failing, when services
+// are required) without it.
+func craneTool(t *testing.T) string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	p := filepath.Join(filepath.Dir(file), "..", ".tools", "bin", "crane")
+	if _, err := os.Stat(p); err == nil {
+		return p
+	}
+	if p, err := exec.LookPath("crane"); err == nil {
+		return p
+	}
+	if dbtest.RequireServices() {
+		t.Fatal("crane is required: run scripts/install-test-tools.sh")
+	}
+	t.Skip("crane not installed (scripts/install-test-tools.sh)")
+	return ""
+}
+
+// cranePush pushes a one-layer image with crane as user/pass and returns
+// its digest.
+func cranePush(t *testing.T, s *servertest.Server, user, pass, ref, content string) string {
+	t.Helper()
+	crane := craneTool(t)
+	dir := t.TempDir()
+	env := append(os.Environ(), "HOME="+dir, "DOCKER_CONFIG="+dir)
+	host := strings.TrimPrefix(s.URL, "http://")
+	run := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(crane, args...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("crane %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	run("auth", "login", host, "-u", user, "-p", pass)
+	layer := filepath.Join(dir, "layer.tar")
+	writeLayerTar(t, layer, "hello.txt", content)
+	// crane append prints the pushed image's reference by digest.
+	out := strings.TrimSpace(run("append", "--insecure", "-f", layer, "-t", host+"/"+ref))
+	_, dgst, ok := strings.Cut(out[strings.LastIndex(out, "\n")+1:], "@")
+	if !ok {
+		t.Fatalf("crane append printed %q, not a reference by digest", out)
+	}
+	return dgst
+}
+
+// writeLayerTar writes a tar file holding one file, a layer for crane
+// append.
+func writeLayerTar(t *testing.T, path, name, content string) {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(content))})
+	tw.Write([]byte(content))
+	tw.Close()
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// subscription is a graphql-transport-ws client of /graphql subscribed to
+// events, as scripts connect: a Bearer token in connection_init.
+type subscription struct {
+	events chan map[string]any
+	errs   chan error
+}
+
+func subscribe(t *testing.T, s *servertest.Server, token, query string) *subscription {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	c, _, err := coderws.Dial(ctx, "ws"+strings.TrimPrefix(s.URL, "http")+"/graphql",
+		&coderws.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+	if err != nil {
+		t.Fatalf("dialing: %v", err)
+	}
+	t.Cleanup(func() { c.CloseNow() })
+	send := func(v any) {
+		raw, _ := json.Marshal(v)
+		if err := c.Write(ctx, coderws.MessageText, raw); err != nil {
+			t.Fatalf("writing: %v", err)
+		}
+	}
+	send(map[string]any{"type": "connection_init", "payload": map[string]any{"Authorization": "Bearer " + token}})
+	_, raw, err := c.Read(ctx)
+	if err != nil || !strings.Contains(string(raw), `"connection_ack"`) {
+		t.Fatalf("connection_init answered %s, %v", raw, err)
+	}
+	send(map[string]any{"id": "1", "type": "subscribe", "payload": map[string]any{"query": query}})
+	sub := &subscription{events: make(chan map[string]any, 100), errs: make(chan error, 1)}
+	go func() {
+		for {
+			_, raw, err := c.Read(ctx)
+			if err != nil {
+				sub.errs <- err
+				return
+			}
+			var m struct {
+				Type    string
+				Payload struct {
+					Data   map[string]map[string]any
+					Errors []any
+				}
+			}
+			json.Unmarshal(raw, &m)
+			switch m.Type {
+			case "next":
+				if m.Payload.Errors != nil {
+					sub.errs <- &json.UnsupportedValueError{Str: string(raw)}
+					return
+				}
+				sub.events <- m.Payload.Data["events"]
+			case "error", "complete":
+				sub.errs <- &json.UnsupportedValueError{Str: string(raw)}
+				return
+			}
+		}
+	}()
+	// The server registers the subscription after it has read the
+	// subscribe message; give it a moment before anything is pushed.
+	time.Sleep(200 * time.Millisecond)
+	return sub
+}
+
+func (s *subscription) next(t *testing.T, within time.Duration) map[string]any {
+	t.Helper()
+	select {
+	case e := <-s.events:
+		return e
+	case err := <-s.errs:
+		t.Fatalf("subscription ended: %v", err)
+	case <-time.After(within):
+		t.Fatalf("no event within %s", within)
+	}
+	return nil
+}
+
+func token(t *testing.T, s *servertest.Server, c servertest.Creds) string {
+	t.Helper()
+	var out struct{ CreateAccessToken struct{ Secret string } }
+	s.MustDo(c, `mutation { createAccessToken(input: {name: "events"}) { secret } }`, nil, &out)
+	return out.CreateAccessToken.Secret
+}
+
+func allowWebhooks(c *config.Config) {
+	c.WebhookAllowPrivate = "true"
+	c.JobRetryDelay = "100ms"
+}
+
+// TestPushReachesWebhookAndSubscribersWhoMayRead is the done-when of
+// events: a crane push reaches a project's CloudEvents webhook, signed,
+// within a second, and a subscriber who may read the project sees the
+// same event, while one who may not never sees it.
+func TestPushReachesWebhookAndSubscribersWhoMayRead(t *testing.T) {
+	for _, kind := range dbtest.Dialects {
+		t.Run(kind, func(t *testing.T) {
+			s := servertest.Start(t, kind, allowWebhooks)
+			alice := s.CreateUser("alice")
+			bob := s.CreateUser("bob")
+			s.CreateProject(admin, "team-a", false)
+			s.CreateProject(admin, "team-b", false)
+			addMember(t, s, "team-a", "alice", member.RoleDEVELOPER)
+			addMember(t, s, "team-b", "bob", member.RoleDEVELOPER)
+
+			type delivery struct {
+				body   []byte
+				header http.Header
+				at     time.Time
+			}
+			got := make(chan delivery, 10)
+			receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				body, _ := io.ReadAll(r.Body)
+				got <- delivery{body, r.Header.Clone(), time.Now()}
+			}))
+			defer receiver.Close()
+			var created struct {
+				CreateWebhookPolicy struct {
+					Policy struct{ ID string }
+					Secret string
+				}
+			}
+			s.MustDo(admin, `mutation($url: String!) { createWebhookPolicy(project: "team-a", input: {name: "ci", eventTypes: [PUSH_ARTIFACT],
+				targets: [{url: $url, format: CLOUDEVENTS}]}) { policy { id } secret } }`, map[string]any{"url": receiver.URL}, &created)
+			secret := created.CreateWebhookPolicy.Secret
+
+			const fields = `{ id type project repository digest tags actor occurredAt }`
+			mine := subscribe(t, s, token(t, s, alice), `subscription { events(types: [PUSH_ARTIFACT]) `+fields+` }`)
+			theirs := subscribe(t, s, token(t, s, bob), `subscription { events `+fields+` }`)
+
+			dgst := cranePush(t, s, "alice", "alice-password", "team-a/app:v1", "pushed by alice")
+			pushed := time.Now()
+
+			var d delivery
+			select {
+			case d = <-got:
+			case <-time.After(5 * time.Second):
+				t.Fatal("the webhook receiver got nothing within 5 s of the push")
+			}
+			lag := d.at.Sub(pushed)
+			t.Logf("the webhook arrived %s after crane returned", lag)
+			if lag > time.Second {
+				t.Errorf("the webhook arrived %s after the push, want within 1 s", lag)
+			}
+			mac := hmac.New(sha256.New, []byte(secret))
+			mac.Write(d.body)
+			if want := "sha256=" + hex.EncodeToString(mac.Sum(nil)); d.header.Get("X-Berth-Signature") != want {
+				t.Errorf("X-Berth-Signature %q, want %q", d.header.Get("X-Berth-Signature"), want)
+			}
+			var ce struct {
+				SpecVersion string `json:"specversion"`
+				Type        string
+				ID          string
+				Data        struct {
+					Type, Project, Repository, Digest string
+					Tags                              []string
+				}
+			}
+			if err := json.Unmarshal(d.body, &ce); err != nil {
+				t.Fatalf("the webhook body is not JSON: %s", d.body)
+			}
+			if ce.SpecVersion != "1.0" || ce.Data.Type != "PUSH_ARTIFACT" || ce.Data.Digest != dgst || ce.Data.Repository != "team-a/app" {
+				t.Errorf("CloudEvent %s, want a PUSH_ARTIFACT of team-a/app@%s", d.body, dgst)
+			}
+
+			e := mine.next(t, 5*time.Second)
+			if e["type"] != "PUSH_ARTIFACT" || e["digest"] != dgst || e["project"] != "team-a" || e["actor"] != "alice" {
+				t.Errorf("alice's subscription got %v", e)
+			}
+			// bob may not read team-a; his own project's push reaches him.
+			own := cranePush(t, s, "bob", "bob-password", "team-b/tool:v1", "pushed by bob")
+			for {
+				e := theirs.next(t, 5*time.Second)
+				if e["project"] != "team-b" {
+					t.Fatalf("bob received an event of %v: %v", e["project"], e)
+				}
+				if e["type"] == "PUSH_ARTIFACT" && e["digest"] == own {
+					break
+				}
+			}
+			select {
+			case e := <-mine.events:
+				t.Errorf("alice received an event of team-b: %v", e)
+			default:
+			}
+		})
+	}
+}
+
+// TestSubscriptionsRefuseProjectsOneMayNotRead: asking for one project's
+// events needs the right to read it, as queries do; anonymous callers get
+// public projects only.
+func TestSubscriptionsRefuseProjectsOneMayNotRead(t *testing.T) {
+	each(t, func(t *testing.T, s *servertest.Server) {
+		s.CreateProject(admin, "secret", false)
+		bob := s.CreateUser("bob")
+		answer := wsOperation(t, s, nil, map[string]any{"Authorization": "Bearer " + token(t, s, bob)},
+			`subscription { events(project: "secret") { id } }`)
+		if !strings.Contains(string(answer.next), "NOT_FOUND") {
+			t.Errorf("bob subscribing to a project he may not read: %s", answer.next)
+		}
+		answer = wsOperation(t, s, nil, nil, `subscription { events(project: "secret") { id } }`)
+		if !strings.Contains(string(answer.next), "NOT_FOUND") {
+			t.Errorf("anonymous subscribing to a private project: %s", answer.next)
+		}
+	})
+}
