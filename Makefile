@@ -29,8 +29,8 @@ test: tools check-generated portal
 
 ## test-race: the packages that change registry content, under the race
 ## detector (`make test` runs them only this way, the rest without it).
-RACE_PKGS := ./internal/artifacts/... ./registry/... ./internal/projects/... ./internal/gc/...
-RACE_RE := berth/(internal/artifacts|registry|internal/projects|internal/gc)(/|$$)
+RACE_PKGS := ./internal/artifacts/... ./registry/... ./internal/projects/... ./internal/gc/... ./internal/retention/...
+RACE_RE := berth/(internal/artifacts|registry|internal/projects|internal/gc|internal/retention)(/|$$)
 test-race:
 	$(GO) test -race -count=1 -timeout 20m $(RACE_PKGS)
 

@@ -8,7 +8,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -23,6 +25,7 @@ import (
 
 	"github.com/berth-registry/berth/ent/member"
 	"github.com/berth-registry/berth/internal/config"
+	"github.com/berth-registry/berth/internal/database"
 	"github.com/berth-registry/berth/internal/database/dbtest"
 	"github.com/berth-registry/berth/internal/server/servertest"
 )
@@ -295,4 +298,38 @@ func TestSubscriptionsRefuseProjectsOneMayNotRead(t *testing.T) {
 			t.Errorf("anonymous subscribing to a private project: %s", answer.next)
 		}
 	})
+}
+
+// TestEventsReachEveryProcessThroughRedis runs two berth servers on one
+// PostgreSQL and one Redis: a subscriber of each receives a push made
+// through the other, whichever of them holds the dispatcher's lease.
+func TestEventsReachEveryProcessThroughRedis(t *testing.T) {
+	redisURL := os.Getenv("BERTH_TEST_REDIS_URL")
+	if redisURL == "" {
+		redisURL = "redis://127.0.0.1:6379/0"
+	}
+	if c, err := net.DialTimeout("tcp", strings.TrimSuffix(strings.TrimPrefix(redisURL, "redis://"), "/0"), time.Second); err != nil {
+		if dbtest.RequireServices() {
+			t.Fatalf("Redis is required: %v", err)
+		}
+		t.Skipf("Redis not reachable: %v", err)
+	} else {
+		c.Close()
+	}
+	dbURL := dbtest.URL(t, database.Postgres)
+	shared := func(c *config.Config) { c.DatabaseURL, c.RedisURL = dbURL, redisURL }
+	a := servertest.Start(t, database.Postgres, shared)
+	b := servertest.Start(t, database.Postgres, shared)
+	a.CreateProject(admin, "team-a", false)
+	tok := token(t, a, admin)
+	const query = `subscription { events(project: "team-a", types: [PUSH_ARTIFACT]) { digest } }`
+	onA, onB := subscribe(t, a, tok, query), subscribe(t, b, tok, query)
+	for i, s := range []*servertest.Server{a, b} {
+		dgst := cranePush(t, s, "admin", servertest.AdminPassword, "team-a/app:v1", fmt.Sprintf("pushed through server %d", i))
+		for name, sub := range map[string]*subscription{"a": onA, "b": onB} {
+			if e := sub.next(t, 5*time.Second); e["digest"] != dgst {
+				t.Errorf("the subscriber of server %s got %v, want the push of %s", name, e, dgst)
+			}
+		}
+	}
 }

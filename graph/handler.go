@@ -39,7 +39,12 @@ func NewHandler(r *Resolver, log *slog.Logger) http.Handler {
 	// Every response (every event of a subscription) reads manifests and
 	// configs through its own cache and budget.
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
-		return next(artifacts.WithReads(ctx, artifacts.NewReads(artifacts.DefaultReadLimits)))
+		ctx = artifacts.WithReads(ctx, artifacts.NewReads(artifacts.DefaultReadLimits))
+		if r.Retention != nil {
+			// Tag.immutable reads each project's rules once per response.
+			ctx = context.WithValue(ctx, immutableRulesKey{}, r.Retention.NewImmutableRules())
+		}
+		return next(ctx)
 	})
 	srv.AroundFields(markResolverErrors)
 	srv.AroundFields(auditMutations(r.Audit))

@@ -77,3 +77,6 @@ func structField(v any, key string) string {
 	}
 	return deepString(f.Interface())
 }
+
+// immutableRulesKey holds a response's cache of immutability rules.
+type immutableRulesKey struct{}

@@ -124,6 +124,9 @@ func (r *retentionPolicyResolver) NextRunAt(ctx context.Context, obj *ent.Retent
 
 // Immutable is the resolver for the immutable field.
 func (r *tagResolver) Immutable(ctx context.Context, obj *ent.Tag) (bool, error) {
+	if c, ok := ctx.Value(immutableRulesKey{}).(*retention.ImmutableRules); ok {
+		return c.TagImmutable(ctx, obj)
+	}
 	return r.Retention.TagImmutable(ctx, obj)
 }
 

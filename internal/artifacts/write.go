@@ -12,11 +12,17 @@ import (
 	"github.com/berth-registry/berth/ent/artifact"
 	"github.com/berth-registry/berth/ent/blob"
 	"github.com/berth-registry/berth/ent/change"
+	"github.com/berth-registry/berth/ent/immutabilityrule"
 	"github.com/berth-registry/berth/ent/label"
 	"github.com/berth-registry/berth/ent/member"
 	"github.com/berth-registry/berth/ent/repository"
 	"github.com/berth-registry/berth/ent/repositoryblob"
+	"github.com/berth-registry/berth/ent/retentionexecution"
+	"github.com/berth-registry/berth/ent/retentionpolicy"
+	"github.com/berth-registry/berth/ent/schedule"
 	"github.com/berth-registry/berth/ent/tag"
+	"github.com/berth-registry/berth/ent/webhookdelivery"
+	"github.com/berth-registry/berth/ent/webhookpolicy"
 	"github.com/berth-registry/berth/internal/audit"
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/errdefs"
@@ -468,6 +474,9 @@ func (s *Service) DeleteProject(ctx context.Context, p *ent.Project, force bool)
 		if _, err := w.client.Member.Delete().Where(member.ProjectID(p.ID)).Exec(allow); err != nil {
 			return err
 		}
+		if err := w.deletePolicies(p.ID); err != nil {
+			return err
+		}
 		if err := w.client.Project.DeleteOneID(p.ID).Exec(allow); err != nil {
 			return err
 		}
@@ -495,4 +504,42 @@ func (w *writeTx) deleteRepositories(repos []*ent.Repository) error {
 	}
 	_, err := w.client.Repository.Delete().Where(repository.IDIn(ids...)).Exec(auth.Allow(w.ctx))
 	return err
+}
+
+// deletePolicies deletes what hangs off a project by id: its immutability
+// and retention rules, retention runs and schedule, webhook policies and
+// their delivery logs. (Immutable tags bind nothing once their project
+// is being deleted: only a project admin can, with force.)
+func (w *writeTx) deletePolicies(projectID int) error {
+	sys := viewer.SystemContext(w.ctx)
+	policies, err := w.client.WebhookPolicy.Query().Where(webhookpolicy.ProjectID(projectID)).IDs(sys)
+	if err != nil {
+		return err
+	}
+	deletes := []func() (int, error){
+		func() (int, error) {
+			return w.client.WebhookDelivery.Delete().Where(webhookdelivery.PolicyIDIn(policies...)).Exec(sys)
+		},
+		func() (int, error) {
+			return w.client.WebhookPolicy.Delete().Where(webhookpolicy.ProjectID(projectID)).Exec(sys)
+		},
+		func() (int, error) {
+			return w.client.ImmutabilityRule.Delete().Where(immutabilityrule.ProjectID(projectID)).Exec(sys)
+		},
+		func() (int, error) {
+			return w.client.RetentionPolicy.Delete().Where(retentionpolicy.ProjectID(projectID)).Exec(sys)
+		},
+		func() (int, error) {
+			return w.client.RetentionExecution.Delete().Where(retentionexecution.ProjectID(projectID)).Exec(sys)
+		},
+		func() (int, error) {
+			return w.client.Schedule.Delete().Where(schedule.ProjectID(projectID), schedule.KindEQ(schedule.KindRETENTION)).Exec(sys)
+		},
+	}
+	for _, del := range deletes {
+		if _, err := del(); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -2,6 +2,8 @@ package database
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"os"
 	"strconv"
@@ -92,4 +94,20 @@ func HolderGone(holder string) bool {
 	// Signal 0 checks existence; EPERM means it exists as another user.
 	err = p.Signal(syscall.Signal(0))
 	return err != nil && !errors.Is(err, syscall.EPERM)
+}
+
+// InstallationID returns the random id of this berth installation (its
+// database), created on first use: what keeps the Redis channels of two
+// installations that share one Redis apart. It is kept as a lease that
+// never expires.
+func InstallationID(ctx context.Context, client *ent.Client) (string, error) {
+	sys := viewer.SystemContext(ctx)
+	b := make([]byte, 12)
+	rand.Read(b)
+	err := client.Lease.Create().SetName("installation").SetHolder(hex.EncodeToString(b)).
+		SetExpiresAt(time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)).Exec(sys)
+	if err != nil && !ent.IsConstraintError(err) {
+		return "", err
+	}
+	return LeaseHolder(ctx, client, "installation")
 }

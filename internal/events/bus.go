@@ -9,9 +9,6 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// channel is the Redis pub/sub channel events travel on between processes.
-const channel = "berth:events"
-
 // subscriberBuffer is how many events a slow subscriber may fall behind
 // before it misses some.
 const subscriberBuffer = 256
@@ -20,8 +17,9 @@ const subscriberBuffer = 256
 // goes through Redis, so every berth process's subscribers get every
 // event whichever process dispatched it.
 type Bus struct {
-	redis *redis.Client
-	log   *slog.Logger
+	redis   *redis.Client
+	channel string
+	log     *slog.Logger
 
 	mu   sync.RWMutex
 	subs map[*subscription]struct{}
@@ -37,9 +35,10 @@ type subscription struct {
 }
 
 // NewBus returns a bus; rdb may be nil for an in-process one. With Redis
-// it listens on the events channel until Close.
-func NewBus(rdb *redis.Client, log *slog.Logger) *Bus {
-	b := &Bus{redis: rdb, log: log, subs: map[*subscription]struct{}{}}
+// it listens on channel (one per installation: processes of another berth
+// sharing the Redis use another) until Close.
+func NewBus(rdb *redis.Client, channel string, log *slog.Logger) *Bus {
+	b := &Bus{redis: rdb, channel: channel, log: log, subs: map[*subscription]struct{}{}}
 	if rdb != nil {
 		ctx, cancel := context.WithCancel(context.Background())
 		b.stop, b.done = cancel, make(chan struct{})
@@ -82,7 +81,7 @@ func (b *Bus) Publish(ctx context.Context, evs []Event) {
 	}
 	data, err := json.Marshal(evs)
 	if err == nil {
-		err = b.redis.Publish(ctx, channel, data).Err()
+		err = b.redis.Publish(ctx, b.channel, data).Err()
 	}
 	if err != nil {
 		// Subscribers of this process still get them.

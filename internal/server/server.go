@@ -145,7 +145,16 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	webhookSvc := webhooks.New(webhooks.Options{Client: db.Client, Auth: authSvc, Logger: s.log,
 		AllowPrivate: cfg.WebhookPrivateAllowed(), ExternalURL: cfg.PublicURL()})
 	retentionSvc := retention.New(retention.Options{Client: db.Client, Auth: authSvc, Content: artifactSvc, Logger: s.log})
-	bus := events.NewBus(s.redis, s.log)
+	channel := ""
+	if s.redis != nil {
+		id, err := database.InstallationID(ctx, db.Client)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		channel = "berth:events:" + id
+	}
+	bus := events.NewBus(s.redis, channel, s.log)
 	s.closers = append(s.closers, bus.Close)
 	jobSvc, err := s.startJobs(ctx, collector, webhookSvc, retentionSvc, recorder)
 	if err != nil {

@@ -628,6 +628,7 @@ async function main() {
         await shot('36-webhook-response');
         await page.keyboard.press('Escape');
         await page.waitForFunction(() => document.querySelectorAll('[role=dialog]').length === 0);
+        await page.evaluate(() => window.scrollTo(0, 0));
         await shot('37-webhooks');
         // Disable it so the pushes that follow send nothing more.
         await row.locator('.mantine-Switch-track').click();
@@ -664,6 +665,7 @@ async function main() {
       await page.getByTestId('retention-execution').waitFor();
       await page.getByTestId('retention-retained').getByText(`${PROJECT}/app`).first().waitFor();
       await page.waitForTimeout(300);
+      await page.evaluate(() => window.scrollTo(0, 0));
       await shot('38-retention');
     });
 
@@ -674,6 +676,7 @@ async function main() {
       await dialog.getByRole('button', { name: 'Add rule' }).click();
       await dialog.waitFor({ state: 'hidden' });
       await page.getByTestId('immutability-row').getByText('release-*').waitFor();
+      await page.evaluate(() => window.scrollTo(0, 0));
       await shot('39-immutability');
       await page.goto(`/projects/${PROJECT}/repositories/app`);
       const locked = page.getByTestId('tag-badge').filter({ hasText: 'release-1' });
@@ -708,6 +711,11 @@ async function main() {
       await table.getByText('live-1', { exact: true }).waitFor({ timeout: 15_000 });
       if (!(await page.evaluate(() => window.__berthE2eNoReload === true))) throw new Error('the page was reloaded');
       await shot('41-repository-live-push');
+      // A delete made elsewhere disappears the same way (and the steps
+      // after this one find the v1 artifact first again).
+      await gql('mutation($r: String!, $ref: String!) { deleteArtifact(repository: $r, reference: $ref) }', { r: `${PROJECT}/app`, ref: 'live-1' });
+      await table.getByText('live-1', { exact: true }).waitFor({ state: 'detached', timeout: 15_000 });
+      if (!(await page.evaluate(() => window.__berthE2eNoReload === true))) throw new Error('the page was reloaded');
     });
 
     await step('dark mode', async () => {

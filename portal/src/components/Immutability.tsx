@@ -79,12 +79,22 @@ function PatternText({ p }: { p: PatternValue }) {
   );
 }
 
+/** ruleErrors says which pattern of a rule is missing. */
+export function ruleErrors(repositories: PatternValue, tags: PatternValue): { repositories?: string; tags?: string } {
+  const errs: { repositories?: string; tags?: string } = {};
+  if (!repositories.pattern.trim()) errs.repositories = 'Enter a pattern, such as ** for every repository.';
+  if (!tags.pattern.trim()) errs.tags = 'Enter a pattern, such as v* or release-*.';
+  return errs;
+}
+
 /** RuleDialog adds or edits an immutability rule. */
 function RuleDialog({ project, rule, opened, onClose }: { project: string; rule: Rule | null; opened: boolean; onClose: () => void }) {
   const [repositories, setRepositories] = useState<PatternValue>({ pattern: '**', exclude: false });
   const [tags, setTags] = useState<PatternValue>({ pattern: '', exclude: false });
   const [disabled, setDisabled] = useState(false);
-  const [errors, setErrors] = useState<{ repositories?: string; tags?: string }>({});
+  // Messages appear on the first submit, then follow each change.
+  const [submitted, setSubmitted] = useState(false);
+  const errors = submitted ? ruleErrors(repositories, tags) : {};
   const [serverError, setServerError] = useState<string | null>(null);
   const [{ fetching: creating }, create] = useMutation(CreateImmutabilityRuleDocument);
   const [{ fetching: updating }, update] = useMutation(UpdateImmutabilityRuleDocument);
@@ -93,7 +103,7 @@ function RuleDialog({ project, rule, opened, onClose }: { project: string; rule:
     setRepositories(rule ? { ...rule.repositories } : { pattern: '**', exclude: false });
     setTags(rule ? { ...rule.tags } : { pattern: '', exclude: false });
     setDisabled(rule?.disabled ?? false);
-    setErrors({});
+    setSubmitted(false);
     setServerError(null);
   }, [opened, rule]);
   return (
@@ -101,10 +111,8 @@ function RuleDialog({ project, rule, opened, onClose }: { project: string; rule:
       <form
         onSubmit={async (e) => {
           e.preventDefault();
-          const errs: typeof errors = {};
-          if (!repositories.pattern.trim()) errs.repositories = 'Enter a pattern, such as ** for every repository.';
-          if (!tags.pattern.trim()) errs.tags = 'Enter a pattern, such as v* or release-*.';
-          setErrors(errs);
+          const errs = ruleErrors(repositories, tags);
+          setSubmitted(true);
           setServerError(null);
           if (errs.repositories || errs.tags) return;
           const input = { repositories: { ...repositories, pattern: repositories.pattern.trim() }, tags: { ...tags, pattern: tags.pattern.trim() }, disabled };

@@ -520,7 +520,9 @@ export function RetentionPanel({ project, canWrite }: { project: string; canWrit
   const policy = data?.retentionPolicy;
   const [rules, setRules] = useState<RuleDraft[]>([]);
   const [schedule, setSchedule] = useState('');
-  const [errors, setErrors] = useState<Record<string, string>>({});
+  // Messages appear on the first save, then follow each change.
+  const [checked, setChecked] = useState(false);
+  const errors = checked ? validateRules(rules) : {};
   const [saveError, setSaveError] = useState<string | null>(null);
   const [runError, setRunError] = useState<string | null>(null);
   const [confirmRun, setConfirmRun] = useState(false);
@@ -538,14 +540,14 @@ export function RetentionPanel({ project, canWrite }: { project: string; canWrit
     loaded.current = stamp;
     setRules(draftsOf(policy));
     setSchedule(policy?.schedule ?? '');
-    setErrors({});
+    setChecked(false);
   }, [stamp, policy]);
 
   const readOnly = !canWrite;
   const submit = async () => {
     setSaveError(null);
     const errs = validateRules(rules);
-    setErrors(errs);
+    setChecked(true);
     if (Object.keys(errs).length) return;
     const r = await save({ project, input: { rules: ruleInputs(rules), schedule: schedule.trim() || null } }, QUIET);
     if (r.error) {
@@ -624,7 +626,7 @@ export function RetentionPanel({ project, canWrite }: { project: string; canWrit
               value={schedule}
               onChange={(e) => setSchedule(e.currentTarget.value)}
               disabled={readOnly}
-              ff="monospace"
+              styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)' } }}
               data-testid="retention-schedule"
             />
             {policy?.schedule && policy.nextRunAt && (

@@ -213,13 +213,15 @@ export function targetInputs(targets: TargetDraft[]): WebhookTargetInput[] {
 /** PolicyDialog creates or edits a webhook policy. */
 function PolicyDialog({ project, policy, opened, onClose, onCreated }: { project: string; policy: WebhookPolicy | null; opened: boolean; onClose: () => void; onCreated: (name: string, secret: string) => void }) {
   const [draft, setDraft] = useState<PolicyDraft>({ name: '', description: '', eventTypes: ['PUSH_ARTIFACT'], targets: [emptyTarget()], enabled: true });
-  const [errors, setErrors] = useState<Record<string, string>>({});
+  // Messages appear on the first submit, then follow each change.
+  const [submitted, setSubmitted] = useState(false);
+  const errors = submitted ? validatePolicy(draft) : {};
   const [serverError, setServerError] = useState<string | null>(null);
   const [{ fetching: creating }, create] = useMutation(CreateWebhookPolicyDocument);
   const [{ fetching: updating }, update] = useMutation(UpdateWebhookPolicyDocument);
   useEffect(() => {
     if (!opened) return;
-    setErrors({});
+    setSubmitted(false);
     setServerError(null);
     setDraft(
       policy
@@ -242,7 +244,7 @@ function PolicyDialog({ project, policy, opened, onClose, onCreated }: { project
         onSubmit={async (e) => {
           e.preventDefault();
           const errs = validatePolicy(draft);
-          setErrors(errs);
+          setSubmitted(true);
           setServerError(null);
           if (Object.keys(errs).length) return;
           const common = { name: draft.name.trim(), description: draft.description, eventTypes: draft.eventTypes, targets: targetInputs(draft.targets), enabled: draft.enabled };

@@ -94,7 +94,7 @@ type Job = NonNullable<NonNullable<JobsQuery['jobs']['edges'][number]>['node']>;
 type Schedule = SchedulesQuery['schedules'][number];
 
 /** The kinds of job berth runs today; the filter takes any other name too. */
-export const JOB_KINDS = ['garbage_collection', 'retention', 'webhook_delivery', 'upload_purge', 'audit_purge'];
+export const JOB_KINDS = ['garbage_collection', 'retention', 'webhook_delivery', 'upload_purge', 'audit_purge', 'housekeeping'];
 
 export const JOB_STATES: Record<JobState, { label: string; color: string }> = {
   AVAILABLE: { label: 'Available', color: 'blue' },
@@ -357,7 +357,7 @@ export function ScheduleEditor({ schedule, onClose }: { schedule: Pick<Schedule,
             }}
             error={cronError}
             data-autofocus
-            ff="monospace"
+            styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)' } }}
             data-testid="schedule-cron"
           />
           <Switch label="Enabled" description="A disabled schedule starts nothing." checked={enabled} onChange={(e) => setEnabled(e.currentTarget.checked)} data-testid="schedule-enabled" />
@@ -407,7 +407,7 @@ function SchedulesSection() {
                 <Table.Th>Enabled</Table.Th>
                 <Table.Th>Next run</Table.Th>
                 <Table.Th>Changed</Table.Th>
-                <Table.Th w={60} />
+                <Table.Th w={120} />
               </Table.Tr>
             </Table.Thead>
             <Table.Tbody>
@@ -448,16 +448,28 @@ function SchedulesSection() {
                           </Text>
                         )}
                       </Table.Td>
-                      <Table.Td>
-                        <Tooltip label={missing ? `Schedule ${label.toLowerCase()}` : 'Edit schedule'}>
-                          <ActionIcon
-                            variant="subtle"
-                            aria-label={`Edit schedule of ${label}${s.project ? ` in ${s.project}` : ''}`}
-                            onClick={() => setEditing({ kind: s.kind, project: s.project, cron: missing ? '@daily' : s.cron, enabled: missing ? true : s.enabled })}
+                      <Table.Td ta="right">
+                        {missing ? (
+                          <Button
+                            size="compact-sm"
+                            variant="light"
+                            leftSection={<IconCalendarTime size={14} />}
+                            aria-label={`Edit schedule of ${label}`}
+                            onClick={() => setEditing({ kind: s.kind, project: s.project, cron: '@daily', enabled: true })}
                           >
-                            <IconPencil size={16} />
-                          </ActionIcon>
-                        </Tooltip>
+                            Schedule
+                          </Button>
+                        ) : (
+                          <Tooltip label="Edit schedule">
+                            <ActionIcon
+                              variant="subtle"
+                              aria-label={`Edit schedule of ${label}${s.project ? ` in ${s.project}` : ''}`}
+                              onClick={() => setEditing({ kind: s.kind, project: s.project, cron: s.cron, enabled: s.enabled })}
+                            >
+                              <IconPencil size={16} />
+                            </ActionIcon>
+                          </Tooltip>
+                        )}
                       </Table.Td>
                     </Table.Tr>
                   );
