@@ -11,8 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/riverqueue/river/rivertype"
-
 	"github.com/berth-registry/berth/ent"
 	"github.com/berth-registry/berth/ent/project"
 	"github.com/berth-registry/berth/ent/schedule"
@@ -22,6 +20,7 @@ import (
 	"github.com/berth-registry/berth/internal/errdefs"
 	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/viewer"
+	"github.com/riverqueue/river/rivertype"
 )
 
 // CancelJob is the resolver for the cancelJob field.

@@ -4682,7 +4682,7 @@ type JobError {
 "A background job."
 type Job {
   id: ID!
-  "What the job does: garbage_collection, retention, webhook_delivery, upload_purge, audit_purge, ..."
+  "What the job does: garbage_collection, retention, webhook_delivery, housekeeping."
   kind: String!
   state: JobState!
   queue: String!

@@ -150,7 +150,7 @@ type ImmutabilityRuleInput struct {
 // A background job.
 type Job struct {
 	ID int `json:"id"`
-	// What the job does: garbage_collection, retention, webhook_delivery, upload_purge, audit_purge, ...
+	// What the job does: garbage_collection, retention, webhook_delivery, housekeeping.
 	Kind  string   `json:"kind"`
 	State JobState `json:"state"`
 	Queue string   `json:"queue"`
