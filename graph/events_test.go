@@ -102,10 +102,17 @@ type subscription struct {
 
 func subscribe(t *testing.T, s *servertest.Server, token, query string) *subscription {
 	t.Helper()
+	return subscribeWith(t, s, nil, map[string]any{"Authorization": "Bearer " + token}, query)
+}
+
+// subscribeWith subscribes with the given handshake headers and
+// connection_init payload.
+func subscribeWith(t *testing.T, s *servertest.Server, header http.Header, payload map[string]any, query string) *subscription {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	c, _, err := coderws.Dial(ctx, "ws"+strings.TrimPrefix(s.URL, "http")+"/graphql",
-		&coderws.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+		&coderws.DialOptions{HTTPHeader: header, Subprotocols: []string{"graphql-transport-ws"}})
 	if err != nil {
 		t.Fatalf("dialing: %v", err)
 	}
@@ -116,7 +123,7 @@ func subscribe(t *testing.T, s *servertest.Server, token, query string) *subscri
 			t.Fatalf("writing: %v", err)
 		}
 	}
-	send(map[string]any{"type": "connection_init", "payload": map[string]any{"Authorization": "Bearer " + token}})
+	send(map[string]any{"type": "connection_init", "payload": payload})
 	_, raw, err := c.Read(ctx)
 	if err != nil || !strings.Contains(string(raw), `"connection_ack"`) {
 		t.Fatalf("connection_init answered %s, %v", raw, err)
@@ -332,4 +339,55 @@ func TestEventsReachEveryProcessThroughRedis(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestSubscribersGetOnlyWhatTheyMayRead subscribes to every event as a
+// robot of one project, a user's read-only token, an outsider and an
+// anonymous caller, pushes to a private project, another private project
+// and a public one, and checks who saw what.
+func TestSubscribersGetOnlyWhatTheyMayRead(t *testing.T) {
+	each(t, func(t *testing.T, s *servertest.Server) {
+		for _, p := range []string{"team-a", "team-b"} {
+			s.CreateProject(admin, p, false)
+		}
+		s.CreateProject(admin, "public", true)
+		alice := s.CreateUser("alice")
+		addMember(t, s, "team-a", "alice", member.RoleGUEST)
+		s.CreateUser("bob")
+		var robot struct{ CreateRobot struct{ Login, Secret string } }
+		s.MustDo(admin, `mutation { createRobot(input: {name: "ci", project: "team-b", permissions: [{resource: REPOSITORY, action: PULL}]}) { login secret } }`, nil, &robot)
+		var ro struct{ CreateAccessToken struct{ Secret string } }
+		s.MustDo(alice, `mutation { createAccessToken(input: {name: "ro", readOnly: true}) { secret } }`, nil, &ro)
+
+		const query = `subscription { events(types: [PUSH_ARTIFACT]) { project digest } }`
+		subs := map[string]*subscription{
+			"robot of team-b": subscribeWith(t, s, basicHeader(robot.CreateRobot.Login, robot.CreateRobot.Secret), nil, query),
+			"alice's read-only token": subscribe(t, s, ro.CreateAccessToken.Secret, query),
+			"bob":       subscribe(t, s, token(t, s, servertest.Basic("bob", "bob-password")), query),
+			"anonymous": subscribeWith(t, s, nil, nil, query),
+			"admin":     subscribe(t, s, token(t, s, admin), query),
+		}
+		want := map[string][]string{
+			"robot of team-b":         {"team-b", "public"},
+			"alice's read-only token": {"team-a", "public"},
+			"bob":                     {"public"},
+			"anonymous":               {"public"},
+			"admin":                   {"team-a", "team-b", "public"},
+		}
+		for _, p := range []string{"team-a", "team-b", "public"} {
+			cranePush(t, s, "admin", servertest.AdminPassword, p+"/app:v1", "for "+p)
+		}
+		for name, sub := range subs {
+			for _, p := range want[name] {
+				if e := sub.next(t, 5*time.Second); e["project"] != p {
+					t.Errorf("%s got an event of %v, want %s next", name, e["project"], p)
+				}
+			}
+			select {
+			case e := <-sub.events:
+				t.Errorf("%s also got %v", name, e)
+			case <-time.After(300 * time.Millisecond):
+			}
+		}
+	})
 }
