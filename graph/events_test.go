@@ -354,18 +354,20 @@ func TestSubscribersGetOnlyWhatTheyMayRead(t *testing.T) {
 		alice := s.CreateUser("alice")
 		addMember(t, s, "team-a", "alice", member.RoleGUEST)
 		s.CreateUser("bob")
-		var robot struct{ CreateRobot struct{ Login, Secret string } }
+		var robot struct {
+			CreateRobot struct{ Login, Secret string }
+		}
 		s.MustDo(admin, `mutation { createRobot(input: {name: "ci", project: "team-b", permissions: [{resource: REPOSITORY, action: PULL}]}) { login secret } }`, nil, &robot)
 		var ro struct{ CreateAccessToken struct{ Secret string } }
 		s.MustDo(alice, `mutation { createAccessToken(input: {name: "ro", readOnly: true}) { secret } }`, nil, &ro)
 
 		const query = `subscription { events(types: [PUSH_ARTIFACT]) { project digest } }`
 		subs := map[string]*subscription{
-			"robot of team-b": subscribeWith(t, s, basicHeader(robot.CreateRobot.Login, robot.CreateRobot.Secret), nil, query),
+			"robot of team-b":         subscribeWith(t, s, basicHeader(robot.CreateRobot.Login, robot.CreateRobot.Secret), nil, query),
 			"alice's read-only token": subscribe(t, s, ro.CreateAccessToken.Secret, query),
-			"bob":       subscribe(t, s, token(t, s, servertest.Basic("bob", "bob-password")), query),
-			"anonymous": subscribeWith(t, s, nil, nil, query),
-			"admin":     subscribe(t, s, token(t, s, admin), query),
+			"bob":                     subscribe(t, s, token(t, s, servertest.Basic("bob", "bob-password")), query),
+			"anonymous":               subscribeWith(t, s, nil, nil, query),
+			"admin":                   subscribe(t, s, token(t, s, admin), query),
 		}
 		want := map[string][]string{
 			"robot of team-b":         {"team-b", "public"},

@@ -18,7 +18,9 @@ func TestJobsAndSchedulesAreForSystemAdmins(t *testing.T) {
 		s.CreateProject(admin, "team-a", false)
 		alice := s.CreateUser("alice")
 		s.MustDo(admin, `mutation { addProjectMember(input: {project: "team-a", username: "alice", role: PROJECT_ADMIN}) { role } }`, nil, nil)
-		var robot struct{ CreateRobot struct{ Login, Secret string } }
+		var robot struct {
+			CreateRobot struct{ Login, Secret string }
+		}
 		s.MustDo(admin, `mutation { createRobot(input: {name: "ci", project: "team-a", permissions: [{resource: REPOSITORY, action: PULL}]}) { login secret } }`, nil, &robot)
 		var ro struct{ CreateAccessToken struct{ Secret string } }
 		s.MustDo(admin, `mutation { createAccessToken(input: {name: "ro", readOnly: true}) { secret } }`, nil, &ro)
@@ -100,10 +102,10 @@ func TestJobsAndSchedulesAreForSystemAdmins(t *testing.T) {
 
 		// Schedules: cron is checked; a retention schedule needs its project.
 		for q, want := range map[string]string{
-			`mutation { updateSchedule(input: {kind: GARBAGE_COLLECTION, cron: "every day", enabled: true}) { cron } }`:              "BAD_USER_INPUT",
-			`mutation { updateSchedule(input: {kind: GARBAGE_COLLECTION, cron: "", enabled: true}) { cron } }`:                       "BAD_USER_INPUT",
-			`mutation { updateSchedule(input: {kind: RETENTION, cron: "@daily", enabled: true}) { cron } }`:                          "BAD_USER_INPUT",
-			`mutation { updateSchedule(input: {kind: RETENTION, project: "nope", cron: "@daily", enabled: true}) { cron } }`:         "NOT_FOUND",
+			`mutation { updateSchedule(input: {kind: GARBAGE_COLLECTION, cron: "every day", enabled: true}) { cron } }`:                 "BAD_USER_INPUT",
+			`mutation { updateSchedule(input: {kind: GARBAGE_COLLECTION, cron: "", enabled: true}) { cron } }`:                          "BAD_USER_INPUT",
+			`mutation { updateSchedule(input: {kind: RETENTION, cron: "@daily", enabled: true}) { cron } }`:                             "BAD_USER_INPUT",
+			`mutation { updateSchedule(input: {kind: RETENTION, project: "nope", cron: "@daily", enabled: true}) { cron } }`:            "NOT_FOUND",
 			`mutation { updateSchedule(input: {kind: GARBAGE_COLLECTION, project: "team-a", cron: "@daily", enabled: true}) { cron } }`: "BAD_USER_INPUT",
 		} {
 			if r := s.Do(admin, q, nil); r.Code() != want {
