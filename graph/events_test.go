@@ -22,6 +22,7 @@ import (
 	"time"
 
 	coderws "github.com/coder/websocket"
+	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-registry/berth/ent/member"
 	"github.com/berth-registry/berth/internal/config"
@@ -390,6 +391,31 @@ func TestSubscribersGetOnlyWhatTheyMayRead(t *testing.T) {
 				t.Errorf("%s also got %v", name, e)
 			case <-time.After(300 * time.Millisecond):
 			}
+		}
+	})
+}
+
+// TestQuotaEvents: a push that takes a project past 85% of its quota is
+// announced with QUOTA_WARNING, and a push refused for the quota with
+// QUOTA_EXCEEDED, to the project's subscribers.
+func TestQuotaEvents(t *testing.T) {
+	each(t, func(t *testing.T, s *servertest.Server) {
+		s.MustDo(admin, `mutation { createProject(input: {name: "team-a", quotaBytes: 10000}) { id } }`, nil, nil)
+		sub := subscribe(t, s, token(t, s, admin),
+			`subscription { events(project: "team-a", types: [QUOTA_WARNING, QUOTA_EXCEEDED]) { type project size detail } }`)
+		c := registryClient{t, s.URL, "admin", servertest.AdminPassword}
+		pushLayers(c, "team-a/app", "v1", []byte(`{"architecture":"amd64","os":"linux"}`), bytes.Repeat([]byte("w"), 8800))
+		e := sub.next(t, 5*time.Second)
+		if e["type"] != "QUOTA_WARNING" || e["detail"].(map[string]any)["quotaBytes"] != float64(10000) {
+			t.Errorf("after a push past 85%%: %v", e)
+		}
+		big := bytes.Repeat([]byte("x"), 5000)
+		if st, body := c.do("POST", "/v2/team-a/app/blobs/uploads/?digest="+digest.FromBytes(big).String(), big); st != http.StatusForbidden || !strings.Contains(string(body), "DENIED") {
+			t.Fatalf("a blob over the quota: %d %s", st, body)
+		}
+		e = sub.next(t, 5*time.Second)
+		if e["type"] != "QUOTA_EXCEEDED" || e["detail"].(map[string]any)["refusedBytes"] != float64(5000) {
+			t.Errorf("after a push over the quota: %v", e)
 		}
 	})
 }

@@ -214,7 +214,7 @@ func untagged(cutoff time.Time) predicate.Artifact {
 		artifact.Not(artifact.HasTags()),
 		artifact.Not(artifact.HasParents()),
 		artifact.PushedAtLT(cutoff),
-		artifact.Or(artifact.SubjectDigestIsNil(), artifact.Not(subjectExists())),
+		artifact.Or(artifact.SubjectDigestIsNil(), artifact.Not(SubjectExists())),
 	)
 }
 
@@ -290,9 +290,9 @@ func (s *Service) untaggedRoots(ctx context.Context, cutoff time.Time) ([]*ent.A
 		Select(artifact.FieldID, artifact.FieldDigest, artifact.FieldRepositoryID).All(viewer.SystemContext(ctx))
 }
 
-// subjectExists matches referrers whose subject is an artifact of their
+// SubjectExists matches referrers whose subject is an artifact of their
 // own repository.
-func subjectExists() predicate.Artifact {
+func SubjectExists() predicate.Artifact {
 	return func(s *entsql.Selector) {
 		subj := entsql.Table(artifact.Table).As("subject")
 		s.Where(entsql.Exists(entsql.Select(subj.C(artifact.FieldID)).From(subj).Where(entsql.And(

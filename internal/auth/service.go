@@ -16,6 +16,7 @@ import (
 	"github.com/berth-registry/berth/ent"
 	"github.com/berth-registry/berth/ent/accesstoken"
 	"github.com/berth-registry/berth/ent/member"
+	"github.com/berth-registry/berth/ent/project"
 	"github.com/berth-registry/berth/ent/privacy"
 	"github.com/berth-registry/berth/ent/session"
 	"github.com/berth-registry/berth/ent/user"
@@ -337,6 +338,20 @@ func (s *Service) Can(ctx context.Context, action Action, p *ent.Project) error 
 		return nil
 	}
 	return errdefs.Deniedf("you may not %s in project %q", describe(action), p.Name)
+}
+
+// ProjectCan returns the project named name if the viewer of ctx may
+// perform action in it. A project the viewer may not see is not found, as
+// in queries.
+func (s *Service) ProjectCan(ctx context.Context, name string, action Action) (*ent.Project, error) {
+	p, err := s.client.Project.Query().Where(project.Name(name)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, errdefs.NotFoundf("project %q does not exist", name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return p, s.Can(ctx, action, p)
 }
 
 // Role returns the viewer's role in a project, if they are a member

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"time"
 
-	entsql "entgo.io/ent/dialect/sql"
 
 	"github.com/berth-registry/berth/ent"
 	"github.com/berth-registry/berth/ent/artifact"
@@ -263,21 +262,10 @@ func toArtifact(r *ent.Artifact) Artifact {
 func root() predicate.Artifact {
 	return artifact.And(
 		artifact.Not(artifact.HasParents()),
-		artifact.Or(artifact.SubjectDigestIsNil(), artifact.Not(subjectExists())),
+		artifact.Or(artifact.SubjectDigestIsNil(), artifact.Not(artifacts.SubjectExists())),
 	)
 }
 
-// subjectExists matches referrers whose subject is an artifact of their
-// own repository (as the write path's sweep does).
-func subjectExists() predicate.Artifact {
-	return func(s *entsql.Selector) {
-		subj := entsql.Table(artifact.Table).As("subject")
-		s.Where(entsql.Exists(entsql.Select(subj.C(artifact.FieldID)).From(subj).Where(entsql.And(
-			entsql.ColumnsEQ(subj.C(artifact.FieldRepositoryID), s.C(artifact.FieldRepositoryID)),
-			entsql.ColumnsEQ(subj.C(artifact.FieldDigest), s.C(artifact.FieldSubjectDigest)),
-		))))
-	}
-}
 
 func nonNil[T any](s []T) []T {
 	if s == nil {

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 
 	"github.com/berth-registry/berth/ent"
-	"github.com/berth-registry/berth/ent/project"
 	"github.com/berth-registry/berth/internal/artifacts"
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/errdefs"
@@ -45,14 +44,7 @@ func New(opts Options) *Service {
 // project loads the project name as the caller sees it (a hidden project
 // is not found) and checks the caller may perform action on it.
 func (s *Service) project(ctx context.Context, name string, action auth.Action) (*ent.Project, error) {
-	p, err := s.opts.Client.Project.Query().Where(project.Name(name)).Only(ctx)
-	if ent.IsNotFound(err) {
-		return nil, errdefs.NotFoundf("project %q does not exist", name)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return p, s.opts.Auth.Can(ctx, action, p)
+	return s.opts.Auth.ProjectCan(ctx, name, action)
 }
 
 // projectByID is project for a policy object that names its project by

@@ -18,7 +18,6 @@ import (
 	"entgo.io/ent/dialect/sql"
 
 	"github.com/berth-registry/berth/ent"
-	"github.com/berth-registry/berth/ent/project"
 	"github.com/berth-registry/berth/ent/webhookdelivery"
 	"github.com/berth-registry/berth/ent/webhookpolicy"
 	"github.com/berth-registry/berth/internal/auth"
@@ -68,14 +67,7 @@ func (s *Service) project(ctx context.Context, name string, action auth.Action) 
 	if _, err := auth.RequireUser(ctx); err != nil {
 		return nil, err
 	}
-	p, err := s.opts.Client.Project.Query().Where(project.Name(name)).Only(ctx)
-	if ent.IsNotFound(err) {
-		return nil, errdefs.NotFoundf("project %q does not exist", name)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return p, s.opts.Auth.Can(ctx, action, p)
+	return s.opts.Auth.ProjectCan(ctx, name, action)
 }
 
 // policy returns policy id and its project if the caller may do action
