@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"time"
 
-
 	"github.com/berth-registry/berth/ent"
 	"github.com/berth-registry/berth/ent/artifact"
 	"github.com/berth-registry/berth/ent/predicate"
@@ -265,7 +264,6 @@ func root() predicate.Artifact {
 		artifact.Or(artifact.SubjectDigestIsNil(), artifact.Not(artifacts.SubjectExists())),
 	)
 }
-
 
 func nonNil[T any](s []T) []T {
 	if s == nil {

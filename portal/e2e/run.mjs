@@ -718,6 +718,31 @@ async function main() {
       if (!(await page.evaluate(() => window.__berthE2eNoReload === true))) throw new Error('the page was reloaded');
     });
 
+    await step('a guest reads the retention policy but cannot change it, and sees no webhooks', async () => {
+      const guest = await browser.newContext({ viewport: { width: 1440, height: 900 }, baseURL: base, colorScheme: 'light' });
+      try {
+        const p = await guest.newPage();
+        p.setDefaultTimeout(15_000);
+        p.on('pageerror', (e) => consoleErrors.push(String(e)));
+        await p.goto(`/login?next=${encodeURIComponent(`/projects/${PROJECT}/policy`)}`);
+        await p.locator('input[name=username]').fill(MEMBER);
+        await p.locator('input[name=password]').fill('member-password-123');
+        await p.getByRole('button', { name: 'Sign in' }).click();
+        await p.waitForURL(new RegExp(`/projects/${PROJECT}/policy$`));
+        const rule = p.getByTestId('retention-rule');
+        await rule.waitFor();
+        if (await rule.getByLabel('Repositories pattern').isEditable()) throw new Error('a guest may edit the retention rule');
+        for (const id of ['retention-save', 'retention-dry-run', 'retention-run-now', 'retention-add-rule', 'new-immutability-rule']) {
+          if (await p.getByTestId(id).count()) throw new Error(`a guest is offered ${id}`);
+        }
+        await p.getByTestId('retention-run').first().waitFor();
+        if (await p.getByRole('tab', { name: 'Webhooks' }).count()) throw new Error('a guest sees the Webhooks tab');
+        await p.screenshot({ path: join(SHOTS, '42-guest-policy.png'), fullPage: true });
+      } finally {
+        await guest.close();
+      }
+    });
+
     await step('dark mode', async () => {
       await page.goto(artifactPath);
       await page.getByTestId('pull-by-tag').waitFor();

@@ -17,14 +17,15 @@ export function PatternField({
   value,
   onChange,
   error,
-  disabled,
+  readOnly,
   placeholder = '**',
 }: {
   label: string;
   value: PatternValue;
   onChange: (v: PatternValue) => void;
   error?: string | null;
-  disabled?: boolean;
+  /** Shown as it is, for those who may read but not change it. */
+  readOnly?: boolean;
   placeholder?: string;
 }) {
   return (
@@ -42,7 +43,7 @@ export function PatternField({
           onChange={(v) => onChange({ ...value, exclude: v === 'exclude' })}
           allowDeselect={false}
           w={120}
-          disabled={disabled}
+          readOnly={readOnly}
           aria-label={`${label}: matching or excluding`}
         />
         <TextInput
@@ -50,7 +51,7 @@ export function PatternField({
           onChange={(e) => onChange({ ...value, pattern: e.currentTarget.value })}
           placeholder={placeholder}
           error={error}
-          disabled={disabled}
+          readOnly={readOnly}
           ff="monospace"
           style={{ flex: 1 }}
           aria-label={`${label} pattern`}

@@ -254,8 +254,8 @@ function RuleEditor({ index, rule, onChange, onRemove, errors, readOnly }: { ind
       </Group>
       <Stack gap="sm">
         <Group align="flex-start" gap="md">
-          <PatternField label="Repositories" value={rule.repositories} onChange={(v) => onChange({ ...rule, repositories: v })} error={errors[`${index}.repositories`]} disabled={readOnly} />
-          <PatternField label="Tags" value={rule.tags} onChange={(v) => onChange({ ...rule, tags: v })} error={errors[`${index}.tags`]} disabled={readOnly} />
+          <PatternField label="Repositories" value={rule.repositories} onChange={(v) => onChange({ ...rule, repositories: v })} error={errors[`${index}.repositories`]} readOnly={readOnly} />
+          <PatternField label="Tags" value={rule.tags} onChange={(v) => onChange({ ...rule, tags: v })} error={errors[`${index}.tags`]} readOnly={readOnly} />
         </Group>
         <Group align="flex-end" gap="md">
           <Select
@@ -265,14 +265,14 @@ function RuleEditor({ index, rule, onChange, onRemove, errors, readOnly }: { ind
             onChange={(v) => v && onChange({ ...rule, template: v as RetentionTemplate })}
             allowDeselect={false}
             w={380}
-            disabled={readOnly}
+            readOnly={readOnly}
             aria-label={`Template of rule ${index + 1}`}
           />
           {unit === 'count' && (
-            <NumberInput label="Count" min={1} allowDecimal={false} value={rule.count} onChange={(v) => onChange({ ...rule, count: v })} w={120} error={errors[`${index}.count`]} disabled={readOnly} aria-label={`Count of rule ${index + 1}`} />
+            <NumberInput label="Count" min={1} allowDecimal={false} value={rule.count} onChange={(v) => onChange({ ...rule, count: v })} w={120} error={errors[`${index}.count`]} readOnly={readOnly} aria-label={`Count of rule ${index + 1}`} />
           )}
           {unit === 'days' && (
-            <NumberInput label="Days" min={1} allowDecimal={false} value={rule.days} onChange={(v) => onChange({ ...rule, days: v })} w={120} error={errors[`${index}.days`]} disabled={readOnly} aria-label={`Days of rule ${index + 1}`} />
+            <NumberInput label="Days" min={1} allowDecimal={false} value={rule.days} onChange={(v) => onChange({ ...rule, days: v })} w={120} error={errors[`${index}.days`]} readOnly={readOnly} aria-label={`Days of rule ${index + 1}`} />
           )}
         </Group>
         <Group gap="xl">
@@ -625,7 +625,7 @@ export function RetentionPanel({ project, canWrite }: { project: string; canWrit
               placeholder="manual"
               value={schedule}
               onChange={(e) => setSchedule(e.currentTarget.value)}
-              disabled={readOnly}
+              readOnly={readOnly}
               styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)' } }}
               data-testid="retention-schedule"
             />

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { screen } from '@testing-library/react';
+import { screen, within } from '@testing-library/react';
 import { ArtifactPage } from './Artifact';
 import { fakeClient, renderWith } from '@/test/render';
 
@@ -62,5 +62,17 @@ describe('ArtifactPage', () => {
   it('says when the artifact does not exist', async () => {
     renderWith(<ArtifactPage repository="team-a/app" reference="nope" />, { client: fakeClient(() => ({ artifact: null })) });
     expect(await screen.findByText('Artifact nope not found')).toBeInTheDocument();
+  });
+  it('marks an immutable tag with a lock and offers no delete for it', async () => {
+    const a = artifact(['project:read', 'tag:create', 'tag:delete']);
+    a.artifact.tags = [
+      { id: 't1', name: 'v1', createdAt: '2025-01-01T00:00:00Z', immutable: true },
+      { id: 't2', name: 'dev', createdAt: '2025-01-01T00:00:00Z', immutable: false },
+    ] as unknown as typeof a.artifact.tags;
+    renderWith(<ArtifactPage repository="team-a/app" reference={digest} />, { client: fakeClient(() => a) });
+    const tags = await screen.findByTestId('artifact-tags');
+    expect(within(tags).getAllByTestId('tag-immutable')).toHaveLength(1);
+    expect(screen.queryByLabelText('Delete tag v1')).not.toBeInTheDocument();
+    expect(screen.getByLabelText('Delete tag dev')).toBeInTheDocument();
   });
 });

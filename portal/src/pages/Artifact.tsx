@@ -19,9 +19,10 @@ import {
   Text,
   TextInput,
   Title,
+  Tooltip,
 } from '@mantine/core';
 import { notifications } from '@mantine/notifications';
-import { IconCopy, IconPlus, IconTag, IconTrash } from '@tabler/icons-react';
+import { IconCopy, IconLock, IconPlus, IconTag, IconTrash } from '@tabler/icons-react';
 import { Link, useNavigate } from 'react-router';
 import { useMutation, useQuery } from 'urql';
 import { graphql } from '@/gql';
@@ -57,6 +58,7 @@ const ArtifactPageDocument = graphql(`
         id
         name
         createdAt
+        immutable
       }
       labels {
         id
@@ -576,18 +578,29 @@ export function ArtifactPage({ repository, reference }: { repository: string; re
                     No tags: this artifact is pulled by digest.
                   </Text>
                 )}
-                {tags.map((t) => (
-                  <Badge
-                    key={t.id}
-                    size="lg"
-                    variant="light"
-                    radius="sm"
-                    style={{ textTransform: 'none' }}
-                    rightSection={canUntag ? <CloseButton size="xs" variant="transparent" onClick={() => setDeletingTag(t.name)} aria-label={`Delete tag ${t.name}`} /> : undefined}
-                  >
-                    {t.name}
-                  </Badge>
-                ))}
+                {tags.map((t) => {
+                  const badge = (
+                    <Badge
+                      key={t.id}
+                      size="lg"
+                      variant="light"
+                      radius="sm"
+                      style={{ textTransform: 'none' }}
+                      leftSection={t.immutable ? <IconLock size={14} aria-label="immutable" data-testid="tag-immutable" /> : undefined}
+                      // An immutable tag cannot be deleted: no button for it.
+                      rightSection={canUntag && !t.immutable ? <CloseButton size="xs" variant="transparent" onClick={() => setDeletingTag(t.name)} aria-label={`Delete tag ${t.name}`} /> : undefined}
+                    >
+                      {t.name}
+                    </Badge>
+                  );
+                  return t.immutable ? (
+                    <Tooltip key={t.id} label="immutable: an immutability rule protects this tag" withArrow>
+                      {badge}
+                    </Tooltip>
+                  ) : (
+                    badge
+                  );
+                })}
               </Group>
               <Title order={5} mt="md" mb="xs">
                 Labels
