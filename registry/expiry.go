@@ -2,7 +2,6 @@ package registry
 
 import (
 	"context"
-	"log/slog"
 	"time"
 
 	"github.com/berth-registry/berth/ent/uploadsession"
@@ -35,20 +34,3 @@ func PurgeUploads(ctx context.Context, db *database.DB, blobs *storage.Blobs, tt
 	return len(stale), nil
 }
 
-// RunUploadPurge purges stale uploads every interval until ctx ends.
-func RunUploadPurge(ctx context.Context, db *database.DB, blobs *storage.Blobs, log *slog.Logger, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		if n, err := PurgeUploads(ctx, db, blobs, UploadTTL); err != nil {
-			log.Error("purging stale uploads", "err", err)
-		} else if n > 0 {
-			log.Info("purged stale uploads", "uploads", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}

@@ -153,25 +153,6 @@ func (r *Recorder) Purge(ctx context.Context, retention time.Duration) (int, err
 		Exec(viewer.SystemContext(ctx))
 }
 
-// RunPurge purges every interval until ctx ends. Several replicas may run
-// it: the delete is idempotent.
-func (r *Recorder) RunPurge(ctx context.Context, retention, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		if n, err := r.Purge(ctx, retention); err != nil {
-			r.log.Error("purging the audit log", "err", err)
-		} else if n > 0 {
-			r.log.Info("purged the audit log", "deleted", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
 // clip returns s cut to at most n bytes of valid UTF-8 without NUL bytes
 // (PostgreSQL refuses both in text, which would lose the entry).
 func clip(s string, n int) string {
