@@ -33,4 +33,3 @@ func PurgeUploads(ctx context.Context, db *database.DB, blobs *storage.Blobs, tt
 	}
 	return len(stale), nil
 }
-
