@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/berth-registry/berth/internal/server/servertest"
 )
@@ -135,4 +136,26 @@ func TestJobsAndSchedulesAreForSystemAdmins(t *testing.T) {
 // basicHeader is an Authorization header with Basic credentials.
 func basicHeader(user, pass string) http.Header {
 	return http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))}}
+}
+
+// TestHousekeepingRunsAsJobs: the hourly cleanups (stale uploads, audit
+// entries past retention, published outbox rows) run as jobs, once when
+// a process becomes the leader, and complete.
+func TestHousekeepingRunsAsJobs(t *testing.T) {
+	each(t, func(t *testing.T, s *servertest.Server) {
+		var out struct {
+			Jobs struct {
+				Edges []struct{ Node struct{ State string } }
+			}
+		}
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+			s.MustDo(admin, `{ jobs(first: 10, where: {kind: "housekeeping", state: COMPLETED}) { edges { node { state } } } }`, nil, &out)
+			if len(out.Jobs.Edges) == 3 {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d housekeeping jobs completed in 30 s, want 3", len(out.Jobs.Edges))
+			}
+		}
+	})
 }
