@@ -419,3 +419,39 @@ func TestQuotaEvents(t *testing.T) {
 		}
 	})
 }
+
+// TestEveryKindOfChangeBecomesAnEvent: a pull (batched), a tag created and
+// deleted, and an artifact deleted reach a subscriber as typed events with
+// their actor.
+func TestEveryKindOfChangeBecomesAnEvent(t *testing.T) {
+	each(t, func(t *testing.T, s *servertest.Server) {
+		s.CreateProject(admin, "team-a", false)
+		sub := subscribe(t, s, token(t, s, admin), `subscription { events(project: "team-a") { type repository digest tags actor detail } }`)
+		dgst := cranePush(t, s, "admin", servertest.AdminPassword, "team-a/app:v1", "events")
+		expect := func(typ string, tags ...string) map[string]any {
+			t.Helper()
+			e := sub.next(t, 10*time.Second)
+			if e["type"] != typ || e["digest"] != dgst || e["actor"] != "admin" || fmt.Sprint(e["tags"]) != fmt.Sprint(tags) {
+				t.Errorf("got %v, want %s of %s with tags %v", e, typ, dgst, tags)
+			}
+			return e
+		}
+		expect("PUSH_ARTIFACT", "v1")
+		c := registryClient{t, s.URL, "admin", servertest.AdminPassword}
+		for range 3 {
+			if st, body := c.do("GET", "/v2/team-a/app/manifests/v1", nil, "Accept", "application/vnd.oci.image.manifest.v1+json"); st != http.StatusOK {
+				t.Fatalf("pull: %d %s", st, body)
+			}
+		}
+		// Pulls are written in batches: one event for the three.
+		if e := expect("PULL_ARTIFACT"); e["detail"].(map[string]any)["count"] != float64(3) {
+			t.Errorf("pull event detail %v, want count 3", e["detail"])
+		}
+		s.MustDo(admin, `mutation { createTag(repository: "team-a/app", reference: "v1", name: "stable") { name } }`, nil, nil)
+		expect("TAG_CREATED", "stable")
+		s.MustDo(admin, `mutation { deleteTag(repository: "team-a/app", name: "stable") }`, nil, nil)
+		expect("TAG_DELETED", "stable")
+		s.MustDo(admin, `mutation($d: String!) { deleteArtifact(repository: "team-a/app", reference: $d) }`, map[string]any{"d": dgst}, nil)
+		expect("DELETE_ARTIFACT", "v1")
+	})
+}
