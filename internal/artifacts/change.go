@@ -93,7 +93,7 @@ func (s *Service) writeOnce(ctx context.Context, projectID int, fn func(w *write
 	defer tx.Rollback()
 	w := &writeTx{ctx: ctx, client: tx.Client()}
 	if projectID != 0 {
-		if w.project, err = lockProject(ctx, w.client, projectID); err != nil {
+		if w.project, err = LockProject(ctx, w.client, projectID); err != nil {
 			return err
 		}
 	}

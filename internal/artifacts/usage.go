@@ -20,11 +20,12 @@ import (
 	"github.com/berth-registry/berth/internal/viewer"
 )
 
-// lockProject reads project id for update: on PostgreSQL the row stays
+// LockProject reads project id for update: on PostgreSQL the row stays
 // locked until the transaction of client ends, so concurrent pushes into
 // one project compute and check its usage one after the other and no
-// update is lost (SQLite serialises writing transactions anyway).
-func lockProject(ctx context.Context, client *ent.Client, id int) (*ent.Project, error) {
+// update is lost, and a change of the project's rules is ordered with
+// them (SQLite serialises writing transactions anyway).
+func LockProject(ctx context.Context, client *ent.Client, id int) (*ent.Project, error) {
 	return client.Project.Query().Where(project.ID(id), forUpdate).Only(viewer.SystemContext(ctx))
 }
 

@@ -58,9 +58,12 @@ func (s *Service) CreateImmutabilityRule(ctx context.Context, projectName string
 		return nil, err
 	}
 	defer tx.Rollback()
-	// Counting inside the transaction keeps two concurrent creations on
-	// SQLite from passing the limit; on PostgreSQL two may still race,
-	// which at worst makes 16.
+	// Locking the project orders the creation with concurrent ones (the
+	// count stays within the limit) and with pushes (a push sees the rule
+	// or committed before it).
+	if _, err := artifacts.LockProject(allowed, tx.Client(), p.ID); err != nil {
+		return nil, err
+	}
 	n, err := tx.ImmutabilityRule.Query().Where(immutabilityrule.ProjectID(p.ID)).Count(allowed)
 	if err != nil {
 		return nil, err
