@@ -35,6 +35,7 @@ import (
 	"github.com/berth-registry/berth/ent/schedule"
 	"github.com/berth-registry/berth/ent/session"
 	"github.com/berth-registry/berth/ent/setting"
+	"github.com/berth-registry/berth/ent/signingkey"
 	"github.com/berth-registry/berth/ent/tag"
 	"github.com/berth-registry/berth/ent/uploadsession"
 	"github.com/berth-registry/berth/ent/user"
@@ -89,6 +90,8 @@ type Client struct {
 	Session *SessionClient
 	// Setting is the client for interacting with the Setting builders.
 	Setting *SettingClient
+	// SigningKey is the client for interacting with the SigningKey builders.
+	SigningKey *SigningKeyClient
 	// Tag is the client for interacting with the Tag builders.
 	Tag *TagClient
 	// UploadSession is the client for interacting with the UploadSession builders.
@@ -130,6 +133,7 @@ func (c *Client) init() {
 	c.Schedule = NewScheduleClient(c.config)
 	c.Session = NewSessionClient(c.config)
 	c.Setting = NewSettingClient(c.config)
+	c.SigningKey = NewSigningKeyClient(c.config)
 	c.Tag = NewTagClient(c.config)
 	c.UploadSession = NewUploadSessionClient(c.config)
 	c.User = NewUserClient(c.config)
@@ -247,6 +251,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Schedule:           NewScheduleClient(cfg),
 		Session:            NewSessionClient(cfg),
 		Setting:            NewSettingClient(cfg),
+		SigningKey:         NewSigningKeyClient(cfg),
 		Tag:                NewTagClient(cfg),
 		UploadSession:      NewUploadSessionClient(cfg),
 		User:               NewUserClient(cfg),
@@ -291,6 +296,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Schedule:           NewScheduleClient(cfg),
 		Session:            NewSessionClient(cfg),
 		Setting:            NewSettingClient(cfg),
+		SigningKey:         NewSigningKeyClient(cfg),
 		Tag:                NewTagClient(cfg),
 		UploadSession:      NewUploadSessionClient(cfg),
 		User:               NewUserClient(cfg),
@@ -328,8 +334,8 @@ func (c *Client) Use(hooks ...Hook) {
 		c.AccessToken, c.Artifact, c.ArtifactBlob, c.AuditLog, c.Blob, c.Change,
 		c.GarbageCollection, c.ImmutabilityRule, c.Label, c.Lease, c.Member, c.Project,
 		c.Repository, c.RepositoryBlob, c.RetentionExecution, c.RetentionPolicy,
-		c.Robot, c.Schedule, c.Session, c.Setting, c.Tag, c.UploadSession, c.User,
-		c.WebhookDelivery, c.WebhookPolicy,
+		c.Robot, c.Schedule, c.Session, c.Setting, c.SigningKey, c.Tag,
+		c.UploadSession, c.User, c.WebhookDelivery, c.WebhookPolicy,
 	} {
 		n.Use(hooks...)
 	}
@@ -342,8 +348,8 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 		c.AccessToken, c.Artifact, c.ArtifactBlob, c.AuditLog, c.Blob, c.Change,
 		c.GarbageCollection, c.ImmutabilityRule, c.Label, c.Lease, c.Member, c.Project,
 		c.Repository, c.RepositoryBlob, c.RetentionExecution, c.RetentionPolicy,
-		c.Robot, c.Schedule, c.Session, c.Setting, c.Tag, c.UploadSession, c.User,
-		c.WebhookDelivery, c.WebhookPolicy,
+		c.Robot, c.Schedule, c.Session, c.Setting, c.SigningKey, c.Tag,
+		c.UploadSession, c.User, c.WebhookDelivery, c.WebhookPolicy,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -392,6 +398,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Session.mutate(ctx, m)
 	case *SettingMutation:
 		return c.Setting.mutate(ctx, m)
+	case *SigningKeyMutation:
+		return c.SigningKey.mutate(ctx, m)
 	case *TagMutation:
 		return c.Tag.mutate(ctx, m)
 	case *UploadSessionMutation:
@@ -3515,6 +3523,140 @@ func (c *SettingClient) mutate(ctx context.Context, m *SettingMutation) (Value, 
 	}
 }
 
+// SigningKeyClient is a client for the SigningKey schema.
+type SigningKeyClient struct {
+	config
+}
+
+// NewSigningKeyClient returns a client for the SigningKey from the given config.
+func NewSigningKeyClient(c config) *SigningKeyClient {
+	return &SigningKeyClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `signingkey.Hooks(f(g(h())))`.
+func (c *SigningKeyClient) Use(hooks ...Hook) {
+	c.hooks.SigningKey = append(c.hooks.SigningKey, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `signingkey.Intercept(f(g(h())))`.
+func (c *SigningKeyClient) Intercept(interceptors ...Interceptor) {
+	c.inters.SigningKey = append(c.inters.SigningKey, interceptors...)
+}
+
+// Create returns a builder for creating a SigningKey entity.
+func (c *SigningKeyClient) Create() *SigningKeyCreate {
+	mutation := newSigningKeyMutation(c.config, OpCreate)
+	return &SigningKeyCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of SigningKey entities.
+func (c *SigningKeyClient) CreateBulk(builders ...*SigningKeyCreate) *SigningKeyCreateBulk {
+	return &SigningKeyCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *SigningKeyClient) MapCreateBulk(slice any, setFunc func(*SigningKeyCreate, int)) *SigningKeyCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &SigningKeyCreateBulk{err: fmt.Errorf("calling to SigningKeyClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*SigningKeyCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &SigningKeyCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for SigningKey.
+func (c *SigningKeyClient) Update() *SigningKeyUpdate {
+	mutation := newSigningKeyMutation(c.config, OpUpdate)
+	return &SigningKeyUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *SigningKeyClient) UpdateOne(_m *SigningKey) *SigningKeyUpdateOne {
+	mutation := newSigningKeyMutation(c.config, OpUpdateOne, withSigningKey(_m))
+	return &SigningKeyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *SigningKeyClient) UpdateOneID(id int) *SigningKeyUpdateOne {
+	mutation := newSigningKeyMutation(c.config, OpUpdateOne, withSigningKeyID(id))
+	return &SigningKeyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for SigningKey.
+func (c *SigningKeyClient) Delete() *SigningKeyDelete {
+	mutation := newSigningKeyMutation(c.config, OpDelete)
+	return &SigningKeyDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *SigningKeyClient) DeleteOne(_m *SigningKey) *SigningKeyDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *SigningKeyClient) DeleteOneID(id int) *SigningKeyDeleteOne {
+	builder := c.Delete().Where(signingkey.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &SigningKeyDeleteOne{builder}
+}
+
+// Query returns a query builder for SigningKey.
+func (c *SigningKeyClient) Query() *SigningKeyQuery {
+	return &SigningKeyQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeSigningKey},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a SigningKey entity by its id.
+func (c *SigningKeyClient) Get(ctx context.Context, id int) (*SigningKey, error) {
+	return c.Query().Where(signingkey.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *SigningKeyClient) GetX(ctx context.Context, id int) *SigningKey {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *SigningKeyClient) Hooks() []Hook {
+	hooks := c.hooks.SigningKey
+	return append(hooks[:len(hooks):len(hooks)], signingkey.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *SigningKeyClient) Interceptors() []Interceptor {
+	return c.inters.SigningKey
+}
+
+func (c *SigningKeyClient) mutate(ctx context.Context, m *SigningKeyMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&SigningKeyCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&SigningKeyUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&SigningKeyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&SigningKeyDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown SigningKey mutation op: %q", m.Op())
+	}
+}
+
 // TagClient is a client for the Tag schema.
 type TagClient struct {
 	config
@@ -4269,14 +4411,15 @@ type (
 	hooks struct {
 		AccessToken, Artifact, ArtifactBlob, AuditLog, Blob, Change, GarbageCollection,
 		ImmutabilityRule, Label, Lease, Member, Project, Repository, RepositoryBlob,
-		RetentionExecution, RetentionPolicy, Robot, Schedule, Session, Setting, Tag,
-		UploadSession, User, WebhookDelivery, WebhookPolicy []ent.Hook
+		RetentionExecution, RetentionPolicy, Robot, Schedule, Session, Setting,
+		SigningKey, Tag, UploadSession, User, WebhookDelivery, WebhookPolicy []ent.Hook
 	}
 	inters struct {
 		AccessToken, Artifact, ArtifactBlob, AuditLog, Blob, Change, GarbageCollection,
 		ImmutabilityRule, Label, Lease, Member, Project, Repository, RepositoryBlob,
-		RetentionExecution, RetentionPolicy, Robot, Schedule, Session, Setting, Tag,
-		UploadSession, User, WebhookDelivery, WebhookPolicy []ent.Interceptor
+		RetentionExecution, RetentionPolicy, Robot, Schedule, Session, Setting,
+		SigningKey, Tag, UploadSession, User, WebhookDelivery,
+		WebhookPolicy []ent.Interceptor
 	}
 )
 

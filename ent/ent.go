@@ -32,6 +32,7 @@ import (
 	"github.com/berth-registry/berth/ent/schedule"
 	"github.com/berth-registry/berth/ent/session"
 	"github.com/berth-registry/berth/ent/setting"
+	"github.com/berth-registry/berth/ent/signingkey"
 	"github.com/berth-registry/berth/ent/tag"
 	"github.com/berth-registry/berth/ent/uploadsession"
 	"github.com/berth-registry/berth/ent/user"
@@ -117,6 +118,7 @@ func checkColumn(t, c string) error {
 			schedule.Table:           schedule.ValidColumn,
 			session.Table:            session.ValidColumn,
 			setting.Table:            setting.ValidColumn,
+			signingkey.Table:         signingkey.ValidColumn,
 			tag.Table:                tag.ValidColumn,
 			uploadsession.Table:      uploadsession.ValidColumn,
 			user.Table:               user.ValidColumn,

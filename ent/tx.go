@@ -54,6 +54,8 @@ type Tx struct {
 	Session *SessionClient
 	// Setting is the client for interacting with the Setting builders.
 	Setting *SettingClient
+	// SigningKey is the client for interacting with the SigningKey builders.
+	SigningKey *SigningKeyClient
 	// Tag is the client for interacting with the Tag builders.
 	Tag *TagClient
 	// UploadSession is the client for interacting with the UploadSession builders.
@@ -215,6 +217,7 @@ func (tx *Tx) init() {
 	tx.Schedule = NewScheduleClient(tx.config)
 	tx.Session = NewSessionClient(tx.config)
 	tx.Setting = NewSettingClient(tx.config)
+	tx.SigningKey = NewSigningKeyClient(tx.config)
 	tx.Tag = NewTagClient(tx.config)
 	tx.UploadSession = NewUploadSessionClient(tx.config)
 	tx.User = NewUserClient(tx.config)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/berth-registry/berth/ent/user"
 	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/auth/token"
 	"github.com/berth-registry/berth/internal/database"
 	"github.com/berth-registry/berth/internal/server"
 	"github.com/berth-registry/berth/internal/viewer"
@@ -89,6 +90,21 @@ func newAdminCommand() *cobra.Command {
 		},
 	}
 	userCmd.AddCommand(create, passwd, list)
+	admin.AddCommand(&cobra.Command{
+		Use:   "rotate-token-key",
+		Short: "Sign registry tokens with a new key; the old one verifies until its tokens expire",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withAuth(cmd, func(ctx context.Context, _ *auth.Service, db *database.DB) error {
+				kid, err := token.RotateKey(ctx, db.Client, token.KeyKeep)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "registry tokens are now signed with key %s; running servers switch within 30 seconds, and tokens signed before stay valid until they expire\n", kid)
+				return nil
+			})
+		},
+	})
 	return admin
 }
 

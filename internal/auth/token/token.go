@@ -45,7 +45,10 @@ type Granter interface {
 
 // Options configures a Service.
 type Options struct {
-	// Key signs and verifies tokens (see LoadOrCreateKey). Required.
+	// Keys sign and verify tokens, shared by every replica through the
+	// database (see OpenKeyring). Without them Key does.
+	Keys *Keyring
+	// Key signs and verifies tokens when Keys is nil (see LoadOrCreateKey).
 	Key *ecdsa.PrivateKey
 	// Auth checks passwords and access tokens. Required.
 	Auth *auth.Service
@@ -97,7 +100,31 @@ func New(opts Options) *Service {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Service{opts: opts, kid: keyID(&opts.Key.PublicKey), verified: map[[32]byte]*Claims{}}
+	s := &Service{opts: opts, verified: map[[32]byte]*Claims{}}
+	if opts.Key != nil {
+		s.kid = keyID(&opts.Key.PublicKey)
+	}
+	return s
+}
+
+// signer is the key tokens are signed with now, and its id.
+func (s *Service) signer() (*ecdsa.PrivateKey, string) {
+	if s.opts.Keys != nil {
+		return s.opts.Keys.signer()
+	}
+	return s.opts.Key, s.kid
+}
+
+// verifier finds the public key of a token's header.
+func (s *Service) verifier(t *jwt.Token) (any, error) {
+	if s.opts.Keys == nil {
+		return &s.opts.Key.PublicKey, nil
+	}
+	kid, _ := t.Header["kid"].(string)
+	if pub := s.opts.Keys.verifier(kid); pub != nil {
+		return pub, nil
+	}
+	return nil, fmt.Errorf("unknown signing key %q", kid)
 }
 
 // ServiceName is the service name clients must send and challenges carry.
@@ -212,7 +239,7 @@ func (s *Service) parse(raw, audience string) (*Claims, error) {
 		return nil, fmt.Errorf("%w: characters outside base64url", ErrInvalidToken)
 	}
 	var c Claims
-	_, err := jwt.ParseWithClaims(raw, &c, func(*jwt.Token) (any, error) { return &s.opts.Key.PublicKey, nil },
+	_, err := jwt.ParseWithClaims(raw, &c, s.verifier,
 		jwt.WithValidMethods([]string{jwt.SigningMethodES256.Alg()}), jwt.WithStrictDecoding(),
 		jwt.WithIssuer(s.opts.Issuer), jwt.WithAudience(audience),
 		jwt.WithExpirationRequired(), jwt.WithLeeway(30*time.Second))
@@ -252,9 +279,10 @@ func (s *Service) Issue(v *viewer.Viewer, access []Access) (string, time.Time, e
 }
 
 func (s *Service) sign(c Claims) (string, error) {
+	key, kid := s.signer()
 	t := jwt.NewWithClaims(jwt.SigningMethodES256, c)
-	t.Header["kid"] = s.kid
-	return t.SignedString(s.opts.Key)
+	t.Header["kid"] = kid
+	return t.SignedString(key)
 }
 
 // issueRefresh signs a refresh token ("identity token" to docker) for v.

@@ -1,0 +1,196 @@
+package token
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/berth-registry/berth/ent"
+	"github.com/berth-registry/berth/ent/signingkey"
+	"github.com/berth-registry/berth/internal/viewer"
+)
+
+// Keyring holds the signing keys of every replica, kept in the database:
+// the newest key that is not retired signs, and every key still in the
+// table verifies. A replica reloads the keys every reloadEvery, and at
+// once (at most once a second) when a token names a key it does not know,
+// so a key rotated through another process verifies everywhere
+// immediately and signs everywhere within reloadEvery.
+type Keyring struct {
+	client *ent.Client
+	// keep is how long a retired key still verifies: the lifetime of the
+	// longest token it may have signed.
+	keep time.Duration
+
+	mu      sync.RWMutex
+	current *ecdsa.PrivateKey
+	kid     string
+	keys    map[string]*ecdsa.PublicKey
+	loaded  time.Time
+	tried   time.Time
+}
+
+const reloadEvery = 30 * time.Second
+
+// KeyKeep is how long a retired key verifies: a little longer than the
+// default lifetime of refresh tokens (30 days), the longest tokens berth
+// signs.
+const KeyKeep = 31 * 24 * time.Hour
+
+// OpenKeyring loads the keys from the database, creating the first one on
+// a new installation. A key file of an earlier version of berth at
+// legacyPath (if any) becomes that first key, so the tokens it signed stay
+// valid. keep is how long retired keys still verify.
+func OpenKeyring(ctx context.Context, client *ent.Client, legacyPath string, keep time.Duration) (*Keyring, error) {
+	k := &Keyring{client: client, keep: keep}
+	if err := k.reload(ctx); err != nil {
+		return nil, err
+	}
+	if k.current != nil {
+		return k, nil
+	}
+	var first *ecdsa.PrivateKey
+	if raw, err := os.ReadFile(legacyPath); err == nil {
+		if first, err = ParseKey(raw); err != nil {
+			return nil, fmt.Errorf("reading the token signing key of an earlier version at %s: %w", legacyPath, err)
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if err := addKey(ctx, client, first); err != nil && !ent.IsConstraintError(err) {
+		return nil, err
+	}
+	// Another replica starting at the same time may have added its own
+	// first key: the newest one signs either way.
+	if err := k.reload(ctx); err != nil {
+		return nil, err
+	}
+	if k.current == nil {
+		return nil, errors.New("no token signing key after creating one")
+	}
+	return k, nil
+}
+
+// RotateKey adds a new signing key and retires the others; they verify
+// until keep has passed, then the next rotation deletes them. It returns
+// the new key's id.
+func RotateKey(ctx context.Context, client *ent.Client, keep time.Duration) (string, error) {
+	sys := viewer.SystemContext(ctx)
+	now := time.Now()
+	if _, err := client.SigningKey.Delete().Where(signingkey.RetiredAtLT(now.Add(-keep))).Exec(sys); err != nil {
+		return "", err
+	}
+	if err := client.SigningKey.Update().Where(signingkey.RetiredAtIsNil()).SetRetiredAt(now).Exec(sys); err != nil {
+		return "", err
+	}
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return "", err
+	}
+	return keyID(&k.PublicKey), addKey(ctx, client, k)
+}
+
+// addKey stores k, or a new key when k is nil.
+func addKey(ctx context.Context, client *ent.Client, k *ecdsa.PrivateKey) error {
+	if k == nil {
+		var err error
+		if k, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
+			return err
+		}
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		return err
+	}
+	return client.SigningKey.Create().SetKid(keyID(&k.PublicKey)).
+		SetPrivateKey(string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))).
+		Exec(viewer.SystemContext(ctx))
+}
+
+func (k *Keyring) reload(ctx context.Context) error {
+	rows, err := k.client.SigningKey.Query().Order(ent.Asc(signingkey.FieldID)).All(viewer.SystemContext(ctx))
+	if err != nil {
+		return fmt.Errorf("loading token signing keys: %w", err)
+	}
+	keys := map[string]*ecdsa.PublicKey{}
+	var current *ecdsa.PrivateKey
+	var kid string
+	for _, r := range rows {
+		priv, err := ParseKey([]byte(r.PrivateKey))
+		if err != nil {
+			return fmt.Errorf("token signing key %s: %w", r.Kid, err)
+		}
+		if r.RetiredAt != nil && time.Since(*r.RetiredAt) > k.keep {
+			continue
+		}
+		keys[r.Kid] = &priv.PublicKey
+		if r.RetiredAt == nil {
+			current, kid = priv, r.Kid
+		}
+	}
+	if current == nil {
+		// Every key retired (a rotation died half-way): the newest signs.
+		for i := len(rows) - 1; i >= 0 && current == nil; i-- {
+			if _, ok := keys[rows[i].Kid]; ok {
+				current, _ = ParseKey([]byte(rows[i].PrivateKey))
+				kid = rows[i].Kid
+			}
+		}
+	}
+	k.mu.Lock()
+	k.current, k.kid, k.keys, k.loaded = current, kid, keys, time.Now()
+	k.mu.Unlock()
+	return nil
+}
+
+// signer returns the key to sign with and its id, reloading when stale.
+func (k *Keyring) signer() (*ecdsa.PrivateKey, string) {
+	k.mu.RLock()
+	stale := time.Since(k.loaded) > reloadEvery
+	k.mu.RUnlock()
+	if stale {
+		k.refresh()
+	}
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	return k.current, k.kid
+}
+
+// verifier returns the public key of kid, reloading once when it is
+// unknown (a key rotated by another process).
+func (k *Keyring) verifier(kid string) *ecdsa.PublicKey {
+	k.mu.RLock()
+	pub := k.keys[kid]
+	stale := time.Since(k.loaded) > reloadEvery
+	k.mu.RUnlock()
+	if pub != nil && !stale {
+		return pub
+	}
+	k.refresh()
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	return k.keys[kid]
+}
+
+// refresh reloads the keys, at most once a second whatever asks.
+func (k *Keyring) refresh() {
+	k.mu.Lock()
+	if time.Since(k.tried) < time.Second {
+		k.mu.Unlock()
+		return
+	}
+	k.tried = time.Now()
+	k.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	k.reload(ctx) // on error the keys loaded before stay in use
+}
