@@ -6,12 +6,25 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 BIN := bin/berth
 
-.PHONY: all build run test test-go test-e2e test-race tools generate check-generated bench fuzz lint clean portal portal-deps portal-generate portal-test portal-unit portal-e2e
+.PHONY: all build image run test test-go test-e2e test-race tools generate check-generated bench fuzz lint clean portal portal-deps portal-generate portal-test portal-unit portal-e2e
 
 all: build
 
 build: portal
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/berth
+
+## image: the container image (Dockerfile) with the Docker Engine, tagged
+## $(IMAGE); the binary is built here, static, and copied in FROM scratch.
+IMAGE ?= berth:$(VERSION)
+image: portal
+	rm -rf build/image && mkdir -p build/image/data build/image/tmp
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o build/image/berth ./cmd/berth
+	cp /etc/ssl/certs/ca-certificates.crt build/image/
+	printf 'root:x:0:0:root:/:/sbin/nologin\nberth:x:65532:65532:berth:/data:/sbin/nologin\n' > build/image/passwd
+	printf 'root:x:0:\nberth:x:65532:\n' > build/image/group
+	chmod 1777 build/image/tmp
+	docker build -f Dockerfile --build-arg VERSION=$(VERSION) --build-arg REVISION=$(shell git rev-parse HEAD 2>/dev/null) \
+		-t $(IMAGE) build/image
 
 ## run: build and serve on the embedded default (SQLite + ./data)
 run: build
@@ -109,5 +122,5 @@ bench: tools
 	$(GO) test -tags bench -count=1 -v -timeout 30m -run 'TestBenchmark|TestPortalPages' ./test/bench/
 
 clean:
-	rm -rf bin portal/test-results
+	rm -rf bin build portal/test-results
 	find portal/dist -mindepth 1 ! -name .gitkeep -delete 2>/dev/null || true
