@@ -451,6 +451,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "SigningKey",
 		Fields: map[string]*sqlgraph.FieldSpec{
+			signingkey.FieldGeneration: {Type: field.TypeInt, Column: signingkey.FieldGeneration},
 			signingkey.FieldKid:        {Type: field.TypeString, Column: signingkey.FieldKid},
 			signingkey.FieldPrivateKey: {Type: field.TypeString, Column: signingkey.FieldPrivateKey},
 			signingkey.FieldCreatedAt:  {Type: field.TypeTime, Column: signingkey.FieldCreatedAt},
@@ -2881,6 +2882,11 @@ func (f *SigningKeyFilter) Where(p entql.P) {
 // WhereID applies the entql int predicate on the id field.
 func (f *SigningKeyFilter) WhereID(p entql.IntP) {
 	f.Where(p.Field(signingkey.FieldID))
+}
+
+// WhereGeneration applies the entql int predicate on the generation field.
+func (f *SigningKeyFilter) WhereGeneration(p entql.IntP) {
+	f.Where(p.Field(signingkey.FieldGeneration))
 }
 
 // WhereKid applies the entql string predicate on the kid field.

@@ -16107,6 +16107,8 @@ type SigningKeyMutation struct {
 	op            Op
 	typ           string
 	id            *int
+	generation    *int
+	addgeneration *int
 	kid           *string
 	private_key   *string
 	created_at    *time.Time
@@ -16213,6 +16215,62 @@ func (m *SigningKeyMutation) IDs(ctx context.Context) ([]int, error) {
 	default:
 		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
 	}
+}
+
+// SetGeneration sets the "generation" field.
+func (m *SigningKeyMutation) SetGeneration(i int) {
+	m.generation = &i
+	m.addgeneration = nil
+}
+
+// Generation returns the value of the "generation" field in the mutation.
+func (m *SigningKeyMutation) Generation() (r int, exists bool) {
+	v := m.generation
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldGeneration returns the old "generation" field's value of the SigningKey entity.
+// If the SigningKey object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SigningKeyMutation) OldGeneration(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldGeneration is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldGeneration requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldGeneration: %w", err)
+	}
+	return oldValue.Generation, nil
+}
+
+// AddGeneration adds i to the "generation" field.
+func (m *SigningKeyMutation) AddGeneration(i int) {
+	if m.addgeneration != nil {
+		*m.addgeneration += i
+	} else {
+		m.addgeneration = &i
+	}
+}
+
+// AddedGeneration returns the value that was added to the "generation" field in this mutation.
+func (m *SigningKeyMutation) AddedGeneration() (r int, exists bool) {
+	v := m.addgeneration
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetGeneration resets all changes to the "generation" field.
+func (m *SigningKeyMutation) ResetGeneration() {
+	m.generation = nil
+	m.addgeneration = nil
 }
 
 // SetKid sets the "kid" field.
@@ -16406,7 +16464,10 @@ func (m *SigningKeyMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *SigningKeyMutation) Fields() []string {
-	fields := make([]string, 0, 4)
+	fields := make([]string, 0, 5)
+	if m.generation != nil {
+		fields = append(fields, signingkey.FieldGeneration)
+	}
 	if m.kid != nil {
 		fields = append(fields, signingkey.FieldKid)
 	}
@@ -16427,6 +16488,8 @@ func (m *SigningKeyMutation) Fields() []string {
 // schema.
 func (m *SigningKeyMutation) Field(name string) (ent.Value, bool) {
 	switch name {
+	case signingkey.FieldGeneration:
+		return m.Generation()
 	case signingkey.FieldKid:
 		return m.Kid()
 	case signingkey.FieldPrivateKey:
@@ -16444,6 +16507,8 @@ func (m *SigningKeyMutation) Field(name string) (ent.Value, bool) {
 // database failed.
 func (m *SigningKeyMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
 	switch name {
+	case signingkey.FieldGeneration:
+		return m.OldGeneration(ctx)
 	case signingkey.FieldKid:
 		return m.OldKid(ctx)
 	case signingkey.FieldPrivateKey:
@@ -16461,6 +16526,13 @@ func (m *SigningKeyMutation) OldField(ctx context.Context, name string) (ent.Val
 // type.
 func (m *SigningKeyMutation) SetField(name string, value ent.Value) error {
 	switch name {
+	case signingkey.FieldGeneration:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetGeneration(v)
+		return nil
 	case signingkey.FieldKid:
 		v, ok := value.(string)
 		if !ok {
@@ -16496,13 +16568,21 @@ func (m *SigningKeyMutation) SetField(name string, value ent.Value) error {
 // AddedFields returns all numeric fields that were incremented/decremented during
 // this mutation.
 func (m *SigningKeyMutation) AddedFields() []string {
-	return nil
+	var fields []string
+	if m.addgeneration != nil {
+		fields = append(fields, signingkey.FieldGeneration)
+	}
+	return fields
 }
 
 // AddedField returns the numeric value that was incremented/decremented on a field
 // with the given name. The second boolean return value indicates that this field
 // was not set, or was not defined in the schema.
 func (m *SigningKeyMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case signingkey.FieldGeneration:
+		return m.AddedGeneration()
+	}
 	return nil, false
 }
 
@@ -16511,6 +16591,13 @@ func (m *SigningKeyMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *SigningKeyMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case signingkey.FieldGeneration:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddGeneration(v)
+		return nil
 	}
 	return fmt.Errorf("unknown SigningKey numeric field %s", name)
 }
@@ -16547,6 +16634,9 @@ func (m *SigningKeyMutation) ClearField(name string) error {
 // It returns an error if the field is not defined in the schema.
 func (m *SigningKeyMutation) ResetField(name string) error {
 	switch name {
+	case signingkey.FieldGeneration:
+		m.ResetGeneration()
+		return nil
 	case signingkey.FieldKid:
 		m.ResetKid()
 		return nil

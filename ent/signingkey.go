@@ -17,6 +17,8 @@ type SigningKey struct {
 	config `json:"-"`
 	// ID of the ent.
 	ID int `json:"id,omitempty"`
+	// 1 for the first key, one more for each rotation: replicas creating the first key, or rotating, at once cannot both succeed
+	Generation int `json:"generation,omitempty"`
 	// the key id tokens carry in their header
 	Kid string `json:"kid,omitempty"`
 	// PEM-encoded PKCS#8 ECDSA P-256 private key
@@ -33,7 +35,7 @@ func (*SigningKey) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case signingkey.FieldID:
+		case signingkey.FieldID, signingkey.FieldGeneration:
 			values[i] = new(sql.NullInt64)
 		case signingkey.FieldKid, signingkey.FieldPrivateKey:
 			values[i] = new(sql.NullString)
@@ -60,6 +62,12 @@ func (_m *SigningKey) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field id", value)
 			}
 			_m.ID = int(value.Int64)
+		case signingkey.FieldGeneration:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field generation", values[i])
+			} else if value.Valid {
+				_m.Generation = int(value.Int64)
+			}
 		case signingkey.FieldKid:
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field kid", values[i])
@@ -121,6 +129,9 @@ func (_m *SigningKey) String() string {
 	var builder strings.Builder
 	builder.WriteString("SigningKey(")
 	builder.WriteString(fmt.Sprintf("id=%v, ", _m.ID))
+	builder.WriteString("generation=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Generation))
+	builder.WriteString(", ")
 	builder.WriteString("kid=")
 	builder.WriteString(_m.Kid)
 	builder.WriteString(", ")

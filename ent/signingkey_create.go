@@ -22,6 +22,12 @@ type SigningKeyCreate struct {
 	conflict []sql.ConflictOption
 }
 
+// SetGeneration sets the "generation" field.
+func (_c *SigningKeyCreate) SetGeneration(v int) *SigningKeyCreate {
+	_c.mutation.SetGeneration(v)
+	return _c
+}
+
 // SetKid sets the "kid" field.
 func (_c *SigningKeyCreate) SetKid(v string) *SigningKeyCreate {
 	_c.mutation.SetKid(v)
@@ -111,6 +117,9 @@ func (_c *SigningKeyCreate) defaults() error {
 
 // check runs all checks and user-defined validators on the builder.
 func (_c *SigningKeyCreate) check() error {
+	if _, ok := _c.mutation.Generation(); !ok {
+		return &ValidationError{Name: "generation", err: errors.New(`ent: missing required field "SigningKey.generation"`)}
+	}
 	if _, ok := _c.mutation.Kid(); !ok {
 		return &ValidationError{Name: "kid", err: errors.New(`ent: missing required field "SigningKey.kid"`)}
 	}
@@ -152,6 +161,10 @@ func (_c *SigningKeyCreate) createSpec() (*SigningKey, *sqlgraph.CreateSpec) {
 		_spec = sqlgraph.NewCreateSpec(signingkey.Table, sqlgraph.NewFieldSpec(signingkey.FieldID, field.TypeInt))
 	)
 	_spec.OnConflict = _c.conflict
+	if value, ok := _c.mutation.Generation(); ok {
+		_spec.SetField(signingkey.FieldGeneration, field.TypeInt, value)
+		_node.Generation = value
+	}
 	if value, ok := _c.mutation.Kid(); ok {
 		_spec.SetField(signingkey.FieldKid, field.TypeString, value)
 		_node.Kid = value
@@ -175,7 +188,7 @@ func (_c *SigningKeyCreate) createSpec() (*SigningKey, *sqlgraph.CreateSpec) {
 // of the `INSERT` statement. For example:
 //
 //	client.SigningKey.Create().
-//		SetKid(v).
+//		SetGeneration(v).
 //		OnConflict(
 //			// Update the row with the new values
 //			// the was proposed for insertion.
@@ -184,7 +197,7 @@ func (_c *SigningKeyCreate) createSpec() (*SigningKey, *sqlgraph.CreateSpec) {
 //		// Override some of the fields with custom
 //		// update values.
 //		Update(func(u *ent.SigningKeyUpsert) {
-//			SetKid(v+v).
+//			SetGeneration(v+v).
 //		}).
 //		Exec(ctx)
 func (_c *SigningKeyCreate) OnConflict(opts ...sql.ConflictOption) *SigningKeyUpsertOne {
@@ -249,6 +262,9 @@ func (u *SigningKeyUpsert) ClearRetiredAt() *SigningKeyUpsert {
 func (u *SigningKeyUpsertOne) UpdateNewValues() *SigningKeyUpsertOne {
 	u.create.conflict = append(u.create.conflict, sql.ResolveWithNewValues())
 	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(s *sql.UpdateSet) {
+		if _, exists := u.create.mutation.Generation(); exists {
+			s.SetIgnore(signingkey.FieldGeneration)
+		}
 		if _, exists := u.create.mutation.Kid(); exists {
 			s.SetIgnore(signingkey.FieldKid)
 		}
@@ -445,7 +461,7 @@ func (_c *SigningKeyCreateBulk) ExecX(ctx context.Context) {
 //		// Override some of the fields with custom
 //		// update values.
 //		Update(func(u *ent.SigningKeyUpsert) {
-//			SetKid(v+v).
+//			SetGeneration(v+v).
 //		}).
 //		Exec(ctx)
 func (_c *SigningKeyCreateBulk) OnConflict(opts ...sql.ConflictOption) *SigningKeyUpsertBulk {
@@ -486,6 +502,9 @@ func (u *SigningKeyUpsertBulk) UpdateNewValues() *SigningKeyUpsertBulk {
 	u.create.conflict = append(u.create.conflict, sql.ResolveWithNewValues())
 	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(s *sql.UpdateSet) {
 		for _, b := range u.create.builders {
+			if _, exists := b.mutation.Generation(); exists {
+				s.SetIgnore(signingkey.FieldGeneration)
+			}
 			if _, exists := b.mutation.Kid(); exists {
 				s.SetIgnore(signingkey.FieldKid)
 			}

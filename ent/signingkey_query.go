@@ -267,12 +267,12 @@ func (_q *SigningKeyQuery) Clone() *SigningKeyQuery {
 // Example:
 //
 //	var v []struct {
-//		Kid string `json:"kid,omitempty"`
+//		Generation int `json:"generation,omitempty"`
 //		Count int `json:"count,omitempty"`
 //	}
 //
 //	client.SigningKey.Query().
-//		GroupBy(signingkey.FieldKid).
+//		GroupBy(signingkey.FieldGeneration).
 //		Aggregate(ent.Count()).
 //		Scan(ctx, &v)
 func (_q *SigningKeyQuery) GroupBy(field string, fields ...string) *SigningKeyGroupBy {
@@ -290,11 +290,11 @@ func (_q *SigningKeyQuery) GroupBy(field string, fields ...string) *SigningKeyGr
 // Example:
 //
 //	var v []struct {
-//		Kid string `json:"kid,omitempty"`
+//		Generation int `json:"generation,omitempty"`
 //	}
 //
 //	client.SigningKey.Query().
-//		Select(signingkey.FieldKid).
+//		Select(signingkey.FieldGeneration).
 //		Scan(ctx, &v)
 func (_q *SigningKeyQuery) Select(fields ...string) *SigningKeySelect {
 	_q.ctx.Fields = append(_q.ctx.Fields, fields...)

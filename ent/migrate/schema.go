@@ -595,6 +595,7 @@ var (
 	// SigningKeysColumns holds the columns for the "signing_keys" table.
 	SigningKeysColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "generation", Type: field.TypeInt, Unique: true},
 		{Name: "kid", Type: field.TypeString, Unique: true},
 		{Name: "private_key", Type: field.TypeString, Size: 2147483647},
 		{Name: "created_at", Type: field.TypeTime},

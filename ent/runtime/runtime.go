@@ -677,11 +677,11 @@ func init() {
 	signingkeyFields := schema.SigningKey{}.Fields()
 	_ = signingkeyFields
 	// signingkeyDescKid is the schema descriptor for kid field.
-	signingkeyDescKid := signingkeyFields[0].Descriptor()
+	signingkeyDescKid := signingkeyFields[1].Descriptor()
 	// signingkey.KidValidator is a validator for the "kid" field. It is called by the builders before save.
 	signingkey.KidValidator = signingkeyDescKid.Validators[0].(func(string) error)
 	// signingkeyDescCreatedAt is the schema descriptor for created_at field.
-	signingkeyDescCreatedAt := signingkeyFields[2].Descriptor()
+	signingkeyDescCreatedAt := signingkeyFields[3].Descriptor()
 	// signingkey.DefaultCreatedAt holds the default value on creation for the created_at field.
 	signingkey.DefaultCreatedAt = signingkeyDescCreatedAt.Default.(func() time.Time)
 	tagMixin := schema.Tag{}.Mixin()

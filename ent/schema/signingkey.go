@@ -20,6 +20,8 @@ type SigningKey struct {
 // Fields of SigningKey.
 func (SigningKey) Fields() []ent.Field {
 	return []ent.Field{
+		field.Int("generation").Unique().Immutable().
+			Comment("1 for the first key, one more for each rotation: replicas creating the first key, or rotating, at once cannot both succeed"),
 		field.String("kid").NotEmpty().Unique().Immutable().
 			Comment("the key id tokens carry in their header"),
 		field.Text("private_key").Sensitive().Immutable().

@@ -14,6 +14,8 @@ const (
 	Label = "signing_key"
 	// FieldID holds the string denoting the id field in the database.
 	FieldID = "id"
+	// FieldGeneration holds the string denoting the generation field in the database.
+	FieldGeneration = "generation"
 	// FieldKid holds the string denoting the kid field in the database.
 	FieldKid = "kid"
 	// FieldPrivateKey holds the string denoting the private_key field in the database.
@@ -29,6 +31,7 @@ const (
 // Columns holds all SQL columns for signingkey fields.
 var Columns = []string{
 	FieldID,
+	FieldGeneration,
 	FieldKid,
 	FieldPrivateKey,
 	FieldCreatedAt,
@@ -65,6 +68,11 @@ type OrderOption func(*sql.Selector)
 // ByID orders the results by the id field.
 func ByID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldID, opts...).ToFunc()
+}
+
+// ByGeneration orders the results by the generation field.
+func ByGeneration(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldGeneration, opts...).ToFunc()
 }
 
 // ByKid orders the results by the kid field.

@@ -54,6 +54,11 @@ func IDLTE(id int) predicate.SigningKey {
 	return predicate.SigningKey(sql.FieldLTE(FieldID, id))
 }
 
+// Generation applies equality check predicate on the "generation" field. It's identical to GenerationEQ.
+func Generation(v int) predicate.SigningKey {
+	return predicate.SigningKey(sql.FieldEQ(FieldGeneration, v))
+}
+
 // Kid applies equality check predicate on the "kid" field. It's identical to KidEQ.
 func Kid(v string) predicate.SigningKey {
 	return predicate.SigningKey(sql.FieldEQ(FieldKid, v))
@@ -72,6 +77,46 @@ func CreatedAt(v time.Time) predicate.SigningKey {
 // RetiredAt applies equality check predicate on the "retired_at" field. It's identical to RetiredAtEQ.
 func RetiredAt(v time.Time) predicate.SigningKey {
 	return predicate.SigningKey(sql.FieldEQ(FieldRetiredAt, v))
+}
+
+// GenerationEQ applies the EQ predicate on the "generation" field.
+func GenerationEQ(v int) predicate.SigningKey {
+	return predicate.SigningKey(sql.FieldEQ(FieldGeneration, v))
+}
+
+// GenerationNEQ applies the NEQ predicate on the "generation" field.
+func GenerationNEQ(v int) predicate.SigningKey {
+	return predicate.SigningKey(sql.FieldNEQ(FieldGeneration, v))
+}
+
+// GenerationIn applies the In predicate on the "generation" field.
+func GenerationIn(vs ...int) predicate.SigningKey {
+	return predicate.SigningKey(sql.FieldIn(FieldGeneration, vs...))
+}
+
+// GenerationNotIn applies the NotIn predicate on the "generation" field.
+func GenerationNotIn(vs ...int) predicate.SigningKey {
+	return predicate.SigningKey(sql.FieldNotIn(FieldGeneration, vs...))
+}
+
+// GenerationGT applies the GT predicate on the "generation" field.
+func GenerationGT(v int) predicate.SigningKey {
+	return predicate.SigningKey(sql.FieldGT(FieldGeneration, v))
+}
+
+// GenerationGTE applies the GTE predicate on the "generation" field.
+func GenerationGTE(v int) predicate.SigningKey {
+	return predicate.SigningKey(sql.FieldGTE(FieldGeneration, v))
+}
+
+// GenerationLT applies the LT predicate on the "generation" field.
+func GenerationLT(v int) predicate.SigningKey {
+	return predicate.SigningKey(sql.FieldLT(FieldGeneration, v))
+}
+
+// GenerationLTE applies the LTE predicate on the "generation" field.
+func GenerationLTE(v int) predicate.SigningKey {
+	return predicate.SigningKey(sql.FieldLTE(FieldGeneration, v))
 }
 
 // KidEQ applies the EQ predicate on the "kid" field.

@@ -137,9 +137,25 @@ func redact(raw string) string {
 	return u.Redacted()
 }
 
+// migrateLock is the PostgreSQL advisory lock key replicas take to migrate
+// one at a time.
+const migrateLock = 0x62657274682d6d // "berth-m"
+
 // Migrate creates or upgrades every table and index. It is safe to run on
-// every start and from several replicas.
+// every start and from several replicas: on PostgreSQL they take an
+// advisory lock and migrate one after the other (SQLite has one writer).
 func (db *DB) Migrate(ctx context.Context) error {
+	if db.Kind == Postgres {
+		conn, err := db.sql.Conn(ctx)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", migrateLock); err != nil {
+			return fmt.Errorf("waiting for other replicas to migrate: %w", err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrateLock)
+	}
 	if err := db.Schema.Create(ctx, migrate.WithDropIndex(true)); err != nil {
 		return fmt.Errorf("migrating %s schema: %w", db.Kind, err)
 	}

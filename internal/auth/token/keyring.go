@@ -66,11 +66,11 @@ func OpenKeyring(ctx context.Context, client *ent.Client, legacyPath string, kee
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
-	if err := addKey(ctx, client, first); err != nil && !ent.IsConstraintError(err) {
+	if err := addKey(ctx, client, first, 1); err != nil && !ent.IsConstraintError(err) {
 		return nil, err
 	}
-	// Another replica starting at the same time may have added its own
-	// first key: the newest one signs either way.
+	// Another replica starting at the same time may have added the first
+	// key instead (generation 1 is unique): it signs for both.
 	if err := k.reload(ctx); err != nil {
 		return nil, err
 	}
@@ -86,21 +86,36 @@ func OpenKeyring(ctx context.Context, client *ent.Client, legacyPath string, kee
 func RotateKey(ctx context.Context, client *ent.Client, keep time.Duration) (string, error) {
 	sys := viewer.SystemContext(ctx)
 	now := time.Now()
-	if _, err := client.SigningKey.Delete().Where(signingkey.RetiredAtLT(now.Add(-keep))).Exec(sys); err != nil {
-		return "", err
-	}
-	if err := client.SigningKey.Update().Where(signingkey.RetiredAtIsNil()).SetRetiredAt(now).Exec(sys); err != nil {
+	last, err := client.SigningKey.Query().Order(ent.Desc(signingkey.FieldGeneration)).First(sys)
+	gen := 1
+	switch {
+	case err == nil:
+		gen = last.Generation + 1
+	case !ent.IsNotFound(err):
 		return "", err
 	}
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return "", err
 	}
-	return keyID(&k.PublicKey), addKey(ctx, client, k)
+	if err := addKey(ctx, client, k, gen); err != nil {
+		if ent.IsConstraintError(err) {
+			return "", fmt.Errorf("another rotation ran at the same time; run it again if its key is not the one you want")
+		}
+		return "", err
+	}
+	kid := keyID(&k.PublicKey)
+	if err := client.SigningKey.Update().Where(signingkey.RetiredAtIsNil(), signingkey.KidNEQ(kid)).SetRetiredAt(now).Exec(sys); err != nil {
+		return "", err
+	}
+	if _, err := client.SigningKey.Delete().Where(signingkey.RetiredAtLT(now.Add(-keep))).Exec(sys); err != nil {
+		return "", err
+	}
+	return kid, nil
 }
 
-// addKey stores k, or a new key when k is nil.
-func addKey(ctx context.Context, client *ent.Client, k *ecdsa.PrivateKey) error {
+// addKey stores k (a new key when k is nil) as generation gen.
+func addKey(ctx context.Context, client *ent.Client, k *ecdsa.PrivateKey, gen int) error {
 	if k == nil {
 		var err error
 		if k, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
@@ -111,13 +126,13 @@ func addKey(ctx context.Context, client *ent.Client, k *ecdsa.PrivateKey) error 
 	if err != nil {
 		return err
 	}
-	return client.SigningKey.Create().SetKid(keyID(&k.PublicKey)).
+	return client.SigningKey.Create().SetGeneration(gen).SetKid(keyID(&k.PublicKey)).
 		SetPrivateKey(string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))).
 		Exec(viewer.SystemContext(ctx))
 }
 
 func (k *Keyring) reload(ctx context.Context) error {
-	rows, err := k.client.SigningKey.Query().Order(ent.Asc(signingkey.FieldID)).All(viewer.SystemContext(ctx))
+	rows, err := k.client.SigningKey.Query().Order(ent.Asc(signingkey.FieldGeneration)).All(viewer.SystemContext(ctx))
 	if err != nil {
 		return fmt.Errorf("loading token signing keys: %w", err)
 	}
