@@ -121,9 +121,7 @@ func (s *Service) writeOnce(ctx context.Context, projectID int, fn func(w *write
 	if err := tx.Commit(); err != nil {
 		return err
 	}
-	for _, name := range w.forget {
-		s.forget(name)
-	}
+	s.Forget(w.forget...)
 	if len(w.changes) > 0 {
 		s.changed()
 	}

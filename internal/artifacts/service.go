@@ -46,6 +46,9 @@ type Options struct {
 	// OnChange is called after a change with outbox rows commits, to wake
 	// the event dispatcher.
 	OnChange func()
+	// OnForget is called with the names dropped from this process's name
+	// cache (see Forget), so that other replicas drop them too.
+	OnForget func(names []string)
 }
 
 // Service reads and writes registry metadata on behalf of a caller.
@@ -58,6 +61,7 @@ type Service struct {
 	pulls    *pullRecorder
 	audit    *audit.Recorder
 	onChange func()
+	onForget func(names []string)
 	// readCounts counts the manifests and configs read for GraphQL.
 	readCounts readCounters
 
@@ -91,7 +95,7 @@ func New(opts Options) *Service {
 	host := opts.ExternalURL
 	host = strings.TrimPrefix(strings.TrimPrefix(host, "https://"), "http://")
 	host = strings.TrimSuffix(host, "/")
-	s := &Service{client: opts.Client, blobs: opts.Blobs, auth: opts.Auth, host: host, log: opts.Logger, audit: opts.Audit, onChange: opts.OnChange, names: map[string]cachedName{}}
+	s := &Service{client: opts.Client, blobs: opts.Blobs, auth: opts.Auth, host: host, log: opts.Logger, audit: opts.Audit, onChange: opts.OnChange, onForget: opts.OnForget, names: map[string]cachedName{}}
 	s.pulls = newPullRecorder(opts.Client, opts.Logger, opts.PullFlushInterval)
 	s.pulls.onFlush = s.changed
 	return s
@@ -227,10 +231,33 @@ func (s *Service) remember(name string, p *ent.Project, r *ent.Repository) {
 }
 
 // forget drops a cached name, after its repository was created or deleted.
-func (s *Service) forget(name string) {
+// Forget drops names from this process's name cache and tells the other
+// replicas (OnForget) to drop them too: a repository name drops that
+// repository, a project name (no slash) every repository of the project.
+// Deletes and project updates call it once they have committed.
+func (s *Service) Forget(names ...string) {
+	s.Dropped(names...)
+	if s.onForget != nil && len(names) > 0 {
+		s.onForget(names)
+	}
+}
+
+// Dropped drops names from this process's name cache only: for what
+// another replica said it forgot.
+func (s *Service) Dropped(names ...string) {
 	s.mu.Lock()
-	delete(s.names, name)
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	for _, name := range names {
+		if strings.Contains(name, "/") {
+			delete(s.names, name)
+			continue
+		}
+		for cached := range s.names {
+			if ProjectName(cached) == name {
+				delete(s.names, cached)
+			}
+		}
+	}
 }
 
 // ScopeActions maps the actions of a Docker token scope to berth actions.

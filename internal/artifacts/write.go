@@ -465,6 +465,7 @@ func (s *Service) DeleteProject(ctx context.Context, p *ent.Project, force bool)
 			return errdefs.Conflictf("project %q still holds %d repositories; delete them first or pass force: true", p.Name, len(repos))
 		}
 		w.dropped = true
+		w.forget = append(w.forget, p.Name)
 		if err := w.deleteRepositories(repos); err != nil {
 			return err
 		}

@@ -146,7 +146,13 @@ func (s *Service) Update(ctx context.Context, name string, in UpdateInput) (*ent
 		}
 		upd.SetQuotaBytes(*in.QuotaBytes)
 	}
-	return upd.Save(auth.Allow(ctx))
+	p, err = upd.Save(auth.Allow(ctx))
+	if err == nil {
+		// Visibility and quota apply to the registry at once, on every
+		// replica.
+		s.content.Forget(p.Name)
+	}
+	return p, err
 }
 
 // Delete removes a project with its members and labels. A project that
