@@ -312,18 +312,7 @@ func TestSubscriptionsRefuseProjectsOneMayNotRead(t *testing.T) {
 // PostgreSQL and one Redis: a subscriber of each receives a push made
 // through the other, whichever of them holds the dispatcher's lease.
 func TestEventsReachEveryProcessThroughRedis(t *testing.T) {
-	redisURL := os.Getenv("BERTH_TEST_REDIS_URL")
-	if redisURL == "" {
-		redisURL = "redis://127.0.0.1:6379/0"
-	}
-	if c, err := net.DialTimeout("tcp", strings.TrimSuffix(strings.TrimPrefix(redisURL, "redis://"), "/0"), time.Second); err != nil {
-		if dbtest.RequireServices() {
-			t.Fatalf("Redis is required: %v", err)
-		}
-		t.Skipf("Redis not reachable: %v", err)
-	} else {
-		c.Close()
-	}
+	redisURL := testRedis(t)
 	dbURL := dbtest.URL(t, database.Postgres)
 	shared := func(c *config.Config) { c.DatabaseURL, c.RedisURL = dbURL, redisURL }
 	a := servertest.Start(t, database.Postgres, shared)
@@ -454,4 +443,61 @@ func TestEveryKindOfChangeBecomesAnEvent(t *testing.T) {
 		s.MustDo(admin, `mutation($d: String!) { deleteArtifact(repository: "team-a/app", reference: $d) }`, map[string]any{"d": dgst}, nil)
 		expect("DELETE_ARTIFACT", "v1")
 	})
+}
+
+// TestReplicasDropCachedNamesAtOnce: with Redis, a project made private
+// through one replica is refused by another at once, though the other had
+// just cached it as public (its cache would keep it for 2 seconds); a
+// repository deleted through one is gone from the other at once.
+func TestReplicasDropCachedNamesAtOnce(t *testing.T) {
+	redisURL := testRedis(t)
+	dbURL := dbtest.URL(t, database.Postgres)
+	shared := func(c *config.Config) { c.DatabaseURL, c.RedisURL = dbURL, redisURL }
+	a := servertest.Start(t, database.Postgres, shared)
+	b := servertest.Start(t, database.Postgres, shared)
+	a.CreateProject(admin, "team-a", true)
+	a.CreateUser("bob")
+	img := pushLayers(registryClient{t, a.URL, "admin", servertest.AdminPassword}, "team-a/app", "v1",
+		[]byte(`{"architecture":"amd64","os":"linux"}`), []byte("cached layer"))
+	get := func(c registryClient) int {
+		st, _ := c.do("GET", "/v2/team-a/app/manifests/"+img.manifest.String(), nil, "Accept", "application/vnd.oci.image.manifest.v1+json")
+		return st
+	}
+	bob := registryClient{t, b.URL, "bob", "bob-password"}
+	if st := get(bob); st != http.StatusOK {
+		t.Fatalf("bob pulling from a public project through b: %d", st)
+	}
+	a.MustDo(admin, `mutation { updateProject(name: "team-a", input: {public: false}) { public } }`, nil, nil)
+	time.Sleep(300 * time.Millisecond)
+	if st := get(bob); st == http.StatusOK {
+		t.Errorf("300 ms after team-a was made private through a, b still serves bob its manifest")
+	}
+	adm := registryClient{t, b.URL, "admin", servertest.AdminPassword}
+	if st := get(adm); st != http.StatusOK {
+		t.Fatalf("admin pulling through b: %d", st)
+	}
+	a.MustDo(admin, `mutation { deleteRepository(name: "team-a/app") }`, nil, nil)
+	time.Sleep(300 * time.Millisecond)
+	if st := get(adm); st != http.StatusNotFound {
+		t.Errorf("300 ms after team-a/app was deleted through a, b answers %d", st)
+	}
+}
+
+// testRedis returns the URL of the tests' Redis, skipping (or failing,
+// when services are required) when it does not answer.
+func testRedis(t *testing.T) string {
+	t.Helper()
+	redisURL := os.Getenv("BERTH_TEST_REDIS_URL")
+	if redisURL == "" {
+		redisURL = "redis://127.0.0.1:6379/0"
+	}
+	c, err := net.DialTimeout("tcp", strings.TrimSuffix(strings.TrimPrefix(redisURL, "redis://"), "/0"), time.Second)
+	if err != nil {
+		if dbtest.RequireServices() {
+			t.Fatalf("Redis is required: %v", err)
+		}
+		t.Skipf("Redis not reachable: %v", err)
+	}
+	c.Close()
+	return redisURL
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -28,6 +29,11 @@ func parseDigest(s string) (digest.Digest, error) {
 	}
 	return d, nil
 }
+
+// redirectExpiry is how long the presigned URL of a redirected blob GET
+// stays valid: long enough for a slow start, short enough that a leaked
+// URL soon stops working.
+const redirectExpiry = 15 * time.Minute
 
 // getBlob serves GET and HEAD /v2/<name>/blobs/<digest>, with single Range
 // requests.
@@ -82,6 +88,21 @@ func (h *handler) getBlob(w http.ResponseWriter, r *http.Request, name, ref stri
 		if ok {
 			start, length, status = s, e-s+1, http.StatusPartialContent
 			hd.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", s, e, size))
+		}
+	}
+	if r.Method == http.MethodGet && h.redirect {
+		u, ok, err := h.blobs.RedirectURL(ctx, d, redirectExpiry)
+		if err != nil {
+			hd.Del("Content-Range")
+			h.writeError(w, r, err)
+			return
+		}
+		if ok {
+			// The client repeats any Range header to the storage.
+			hd.Del("Content-Range")
+			hd.Set("Location", u)
+			w.WriteHeader(http.StatusTemporaryRedirect)
+			return
 		}
 	}
 	hd.Set("Content-Type", "application/octet-stream")

@@ -35,6 +35,10 @@ type Options struct {
 	ExternalURL string
 	// Logger gets server errors; slog.Default() when nil.
 	Logger *slog.Logger
+	// Redirect answers blob GETs with a 307 to a presigned storage URL
+	// when the blob store's driver can presign (S3); otherwise, and for
+	// HEAD, berth answers itself.
+	Redirect bool
 }
 
 type handler struct {
@@ -45,6 +49,8 @@ type handler struct {
 	art    *artifacts.Service
 	extURL string
 	log    *slog.Logger
+	// redirect: see Options.Redirect.
+	redirect bool
 }
 
 // New returns the handler for /v2/ and everything under it. Mount it at
@@ -56,6 +62,6 @@ func New(opts Options) http.Handler {
 	}
 	return &handler{
 		db: opts.DB, blobs: opts.Blobs, auth: opts.Auth, tokens: opts.Tokens, art: opts.Artifacts,
-		extURL: strings.TrimSuffix(opts.ExternalURL, "/"), log: opts.Logger,
+		extURL: strings.TrimSuffix(opts.ExternalURL, "/"), log: opts.Logger, redirect: opts.Redirect,
 	}
 }

@@ -10,7 +10,8 @@
 # (only for skopeo). Runs as root on a fresh Debian machine.
 #
 # Environment:
-#   TOOLS_ONLY="crane oras"   install only the named tools
+#   TOOLS_ONLY="crane oras"   install only the named tools (crane oras
+#                             oci-conformance registry versitygw helm skopeo)
 #   SKIP_SKOPEO=1             do not touch apt
 set -euo pipefail
 
@@ -40,6 +41,8 @@ CONF_MOD="github.com/opencontainers/distribution-spec/conformance"
 CONF_VER="v0.0.0-20260831232431-97274622c111"
 REGISTRY_MOD="github.com/distribution/distribution/v3"
 REGISTRY_VER="v3.1.2"
+VERSITYGW_MOD="github.com/versity/versitygw"
+VERSITYGW_VER="v1.8.0"
 
 WORK="$(mktemp -d /tmp/berth-tools.XXXXXX)"
 trap 'rm -rf "${WORK}"' EXIT
@@ -90,6 +93,8 @@ go_tool oci-conformance "${CONF_MOD}" "${CONF_MOD}" "${CONF_VER}" \
 	"-X main.Version=${CONF_VER}"
 go_tool registry "${REGISTRY_MOD}/cmd/registry" "${REGISTRY_MOD}" "${REGISTRY_VER}" \
 	"-X ${REGISTRY_MOD}/version.version=${REGISTRY_VER} -X ${REGISTRY_MOD}/version.mainpkg=${REGISTRY_MOD}"
+# versitygw is the S3 server the S3 storage driver's tests start (posix backend).
+go_tool versitygw "${VERSITYGW_MOD}/cmd/versitygw" "${VERSITYGW_MOD}" "${VERSITYGW_VER}"
 # helm is the slowest build (~3 min cold); keep it last.
 go_tool helm "${HELM_MOD}/cmd/helm" "${HELM_MOD}" "${HELM_VER}" \
 	"-X ${HELM_MOD}/internal/version.version=${HELM_VER}"

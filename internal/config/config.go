@@ -78,6 +78,23 @@ type Config struct {
 	// JobRetryDelay is the delay before a failed job's first retry; each
 	// further retry waits twice as long, up to an hour.
 	JobRetryDelay string `yaml:"job_retry_delay"`
+
+	// StorageDriver is where blobs live: "filesystem" (under DataDir) or
+	// "s3" (the S3* settings below).
+	StorageDriver string `yaml:"storage_driver"`
+	// S3Endpoint is the S3 server's URL; empty means AWS for S3Region.
+	S3Endpoint  string `yaml:"s3_endpoint"`
+	S3Region    string `yaml:"s3_region"`
+	S3Bucket    string `yaml:"s3_bucket"`
+	S3Prefix    string `yaml:"s3_prefix"`
+	S3AccessKey string `yaml:"s3_access_key"`
+	S3SecretKey string `yaml:"s3_secret_key"`
+	// S3PathStyle addresses the bucket in the URL path rather than the
+	// host name ("true" or "false"), as most servers other than AWS need.
+	S3PathStyle string `yaml:"s3_path_style"`
+	// StorageRedirect answers blob GETs with a 307 to a presigned URL
+	// when the driver can presign ("true" or "false").
+	StorageRedirect string `yaml:"storage_redirect"`
 }
 
 // Setting describes one setting: its flag, environment variable, YAML key
@@ -115,6 +132,15 @@ var Settings = []Setting{
 	{"webhook-allow-private", "BERTH_WEBHOOK_ALLOW_PRIVATE", "webhook_allow_private", "false", "let webhooks reach endpoints on loopback, link-local and private addresses (true or false)", func(c *Config) *string { return &c.WebhookAllowPrivate }},
 	{"job-retry-delay", "BERTH_JOB_RETRY_DELAY", "job_retry_delay", "10s", "how long a failed job (such as a webhook delivery) waits before its first retry; each further retry waits twice as long, up to an hour", func(c *Config) *string { return &c.JobRetryDelay }},
 	{"gc-workers", "BERTH_GC_WORKERS", "gc_workers", "4", "how many batches of blobs garbage collection deletes at once (1 to 64; always 1 on SQLite)", func(c *Config) *string { return &c.GCWorkers }},
+	{"storage-driver", "BERTH_STORAGE_DRIVER", "storage_driver", "filesystem", "where blobs live: filesystem (under --data-dir) or s3", func(c *Config) *string { return &c.StorageDriver }},
+	{"s3-endpoint", "BERTH_S3_ENDPOINT", "s3_endpoint", "", "S3 server URL, e.g. http://minio:9000; empty for AWS in --s3-region", func(c *Config) *string { return &c.S3Endpoint }},
+	{"s3-region", "BERTH_S3_REGION", "s3_region", "us-east-1", "S3 region", func(c *Config) *string { return &c.S3Region }},
+	{"s3-bucket", "BERTH_S3_BUCKET", "s3_bucket", "", "S3 bucket holding the blobs (required with --storage-driver s3; must exist)", func(c *Config) *string { return &c.S3Bucket }},
+	{"s3-prefix", "BERTH_S3_PREFIX", "s3_prefix", "", "key prefix inside the bucket, e.g. berth; empty for the bucket's root", func(c *Config) *string { return &c.S3Prefix }},
+	{"s3-access-key", "BERTH_S3_ACCESS_KEY", "s3_access_key", "", "S3 access key ID (required with --storage-driver s3)", func(c *Config) *string { return &c.S3AccessKey }},
+	{"s3-secret-key", "BERTH_S3_SECRET_KEY", "s3_secret_key", "", "S3 secret access key (prefer the environment or the file: flags show in process listings)", func(c *Config) *string { return &c.S3SecretKey }},
+	{"s3-path-style", "BERTH_S3_PATH_STYLE", "s3_path_style", "false", "address the bucket in the URL path instead of the host name (true or false; most non-AWS servers need true)", func(c *Config) *string { return &c.S3PathStyle }},
+	{"storage-redirect", "BERTH_STORAGE_REDIRECT", "storage_redirect", "false", "answer blob GETs with a 307 to a 15-minute presigned storage URL when the driver can presign, i.e. s3 (true or false); clients must reach --s3-endpoint", func(c *Config) *string { return &c.StorageRedirect }},
 	{"metrics-addr", "BERTH_METRICS_ADDR", "metrics_addr", "", "separate host:port serving /metrics; empty serves it on --addr", func(c *Config) *string { return &c.MetricsAddr }},
 }
 
@@ -142,6 +168,8 @@ func AddFlags(fs *pflag.FlagSet) {
 	// A switch reads like one: --oidc-allow-private alone means true.
 	fs.Lookup("oidc-allow-private").NoOptDefVal = "true"
 	fs.Lookup("webhook-allow-private").NoOptDefVal = "true"
+	fs.Lookup("s3-path-style").NoOptDefVal = "true"
+	fs.Lookup("storage-redirect").NoOptDefVal = "true"
 }
 
 // Default returns the configuration with every setting at its default.
@@ -263,7 +291,97 @@ func (c *Config) Validate() error {
 		}
 		c.ExternalURL = strings.TrimRight(c.ExternalURL, "/")
 	}
+	if err := c.validateStorage(); err != nil {
+		return err
+	}
 	return c.validateAuth()
+}
+
+// maxS3SettingLength bounds the free-form S3 settings.
+const maxS3SettingLength = 1024
+
+func (c *Config) validateStorage() error {
+	if _, err := strconv.ParseBool(c.StorageRedirect); err != nil && c.StorageRedirect != "" {
+		return &Error{Setting: "--storage-redirect (BERTH_STORAGE_REDIRECT)", Msg: fmt.Sprintf("%q is not true or false", c.StorageRedirect)}
+	}
+	switch c.StorageDriver {
+	case "", "filesystem": // "" is filesystem, for configurations built in code
+		return nil
+	case "s3":
+	default:
+		return &Error{Setting: "--storage-driver (BERTH_STORAGE_DRIVER)", Msg: fmt.Sprintf("%q is not filesystem or s3", c.StorageDriver)}
+	}
+	for _, s := range []struct{ setting, value string }{
+		{"--s3-endpoint (BERTH_S3_ENDPOINT)", c.S3Endpoint},
+		{"--s3-region (BERTH_S3_REGION)", c.S3Region},
+		{"--s3-bucket (BERTH_S3_BUCKET)", c.S3Bucket},
+		{"--s3-prefix (BERTH_S3_PREFIX)", c.S3Prefix},
+		{"--s3-access-key (BERTH_S3_ACCESS_KEY)", c.S3AccessKey},
+		{"--s3-secret-key (BERTH_S3_SECRET_KEY)", c.S3SecretKey},
+	} {
+		if len(s.value) > maxS3SettingLength {
+			return &Error{Setting: s.setting, Msg: fmt.Sprintf("longer than %d characters", maxS3SettingLength)}
+		}
+	}
+	if c.S3Endpoint != "" {
+		u, err := url.Parse(c.S3Endpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+			return &Error{Setting: "--s3-endpoint (BERTH_S3_ENDPOINT)", Msg: fmt.Sprintf("%q is not an http(s) URL of a server, such as http://minio:9000", c.S3Endpoint)}
+		}
+	}
+	if c.S3Region == "" || strings.ContainsFunc(c.S3Region, func(r rune) bool { return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') }) {
+		return &Error{Setting: "--s3-region (BERTH_S3_REGION)", Msg: fmt.Sprintf("%q is not a region name such as us-east-1", c.S3Region)}
+	}
+	if !validBucketName(c.S3Bucket) {
+		return &Error{Setting: "--s3-bucket (BERTH_S3_BUCKET)", Msg: fmt.Sprintf("%q is not a bucket name (3 to 63 lower-case letters, digits, '.' and '-'); required with --storage-driver s3", c.S3Bucket)}
+	}
+	if p := strings.Trim(c.S3Prefix, "/"); p != "" {
+		for _, part := range strings.Split(p, "/") {
+			if part == "" || part[0] == '.' || strings.ContainsFunc(part, func(r rune) bool {
+				return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-')
+			}) {
+				return &Error{Setting: "--s3-prefix (BERTH_S3_PREFIX)", Msg: fmt.Sprintf("%q must be slash-separated names of letters, digits, '.', '_' and '-', none starting with '.'", c.S3Prefix)}
+			}
+		}
+	}
+	if c.S3AccessKey == "" {
+		return &Error{Setting: "--s3-access-key (BERTH_S3_ACCESS_KEY)", Msg: "required with --storage-driver s3"}
+	}
+	if c.S3SecretKey == "" {
+		return &Error{Setting: "--s3-secret-key (BERTH_S3_SECRET_KEY)", Msg: "required with --storage-driver s3"}
+	}
+	if _, err := strconv.ParseBool(c.S3PathStyle); err != nil && c.S3PathStyle != "" {
+		return &Error{Setting: "--s3-path-style (BERTH_S3_PATH_STYLE)", Msg: fmt.Sprintf("%q is not true or false", c.S3PathStyle)}
+	}
+	return nil
+}
+
+// validBucketName follows the S3 bucket naming rules that matter for
+// addressing: 3 to 63 characters, lower-case letters, digits, '.' and
+// '-', starting and ending with a letter or digit.
+func validBucketName(b string) bool {
+	if len(b) < 3 || len(b) > 63 {
+		return false
+	}
+	for i, r := range b {
+		alnum := r >= 'a' && r <= 'z' || r >= '0' && r <= '9'
+		if !alnum && (r != '.' && r != '-' || i == 0 || i == len(b)-1) {
+			return false
+		}
+	}
+	return true
+}
+
+// S3PathStyleAddressing reports whether the bucket goes in the URL path.
+func (c *Config) S3PathStyleAddressing() bool {
+	v, _ := strconv.ParseBool(c.S3PathStyle)
+	return v
+}
+
+// StorageRedirects reports whether blob GETs redirect to presigned URLs.
+func (c *Config) StorageRedirects() bool {
+	v, _ := strconv.ParseBool(c.StorageRedirect)
+	return v
 }
 
 func (c *Config) validateAuth() error {

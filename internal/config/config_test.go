@@ -176,3 +176,78 @@ func TestMetricsAddrMustBeHostPort(t *testing.T) {
 		t.Fatalf("a bad --metrics-addr was accepted: %v", err)
 	}
 }
+
+func TestStorageDriverDefaultsToFilesystemWithoutRedirect(t *testing.T) {
+	c, err := load(t, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.StorageDriver != "filesystem" || c.StorageRedirects() || c.S3PathStyleAddressing() {
+		t.Fatalf("storage defaults: driver %q, redirect %v, path style %v", c.StorageDriver, c.StorageRedirects(), c.S3PathStyleAddressing())
+	}
+}
+
+func TestS3SettingsComeFromFlagsAndEnvironment(t *testing.T) {
+	c, err := load(t, map[string]string{
+		"BERTH_STORAGE_DRIVER": "s3",
+		"BERTH_S3_BUCKET":      "berth-blobs",
+		"BERTH_S3_ACCESS_KEY":  "access",
+		"BERTH_S3_SECRET_KEY":  "secret",
+	}, "--s3-endpoint", "http://127.0.0.1:7070", "--s3-region", "eu-west-1", "--s3-prefix", "registry/one", "--s3-path-style", "--storage-redirect")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.StorageDriver != "s3" || c.S3Bucket != "berth-blobs" || c.S3Endpoint != "http://127.0.0.1:7070" ||
+		c.S3Region != "eu-west-1" || c.S3Prefix != "registry/one" || c.S3AccessKey != "access" || c.S3SecretKey != "secret" ||
+		!c.S3PathStyleAddressing() || !c.StorageRedirects() {
+		t.Fatalf("S3 settings not loaded: %+v", c)
+	}
+}
+
+func TestBadS3SettingsNameTheSetting(t *testing.T) {
+	good := map[string]string{
+		"BERTH_STORAGE_DRIVER": "s3",
+		"BERTH_S3_BUCKET":      "berth-blobs",
+		"BERTH_S3_ACCESS_KEY":  "access",
+		"BERTH_S3_SECRET_KEY":  "secret",
+	}
+	with := func(k, v string) map[string]string {
+		env := map[string]string{}
+		for key, val := range good {
+			env[key] = val
+		}
+		env[k] = v
+		return env
+	}
+	cases := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"unknown driver", with("BERTH_STORAGE_DRIVER", "gcs"), "--storage-driver"},
+		{"missing bucket", with("BERTH_S3_BUCKET", ""), "--s3-bucket"},
+		{"bucket with upper case", with("BERTH_S3_BUCKET", "Berth"), "--s3-bucket"},
+		{"bucket too long", with("BERTH_S3_BUCKET", strings.Repeat("b", 64)), "--s3-bucket"},
+		{"missing access key", with("BERTH_S3_ACCESS_KEY", ""), "--s3-access-key"},
+		{"missing secret key", with("BERTH_S3_SECRET_KEY", ""), "--s3-secret-key"},
+		{"endpoint without scheme", with("BERTH_S3_ENDPOINT", "minio:9000"), "--s3-endpoint"},
+		{"endpoint with a path", with("BERTH_S3_ENDPOINT", "http://minio:9000/bucket"), "--s3-endpoint"},
+		{"region with spaces", with("BERTH_S3_REGION", "us east"), "--s3-region"},
+		{"prefix escaping", with("BERTH_S3_PREFIX", "a/../b"), "--s3-prefix"},
+		{"prefix too long", with("BERTH_S3_PREFIX", strings.Repeat("p", 1025)), "--s3-prefix"},
+		{"path style not a bool", with("BERTH_S3_PATH_STYLE", "sometimes"), "--s3-path-style"},
+		{"redirect not a bool", with("BERTH_STORAGE_REDIRECT", "maybe"), "--storage-redirect"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := load(t, tc.env)
+			var cerr *Error
+			if !errors.As(err, &cerr) {
+				t.Fatalf("want *config.Error, got %v", err)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q does not name %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -36,38 +36,30 @@ type subscription struct {
 
 // NewBus returns a bus; rdb may be nil for an in-process one. With Redis
 // it listens on channel (one per installation: processes of another berth
-// sharing the Redis use another) until Close.
-func NewBus(rdb *redis.Client, channel string, log *slog.Logger) *Bus {
+// sharing the Redis use another) until Close, and returns once subscribed.
+func NewBus(ctx context.Context, rdb *redis.Client, channel string, log *slog.Logger) (*Bus, error) {
 	b := &Bus{redis: rdb, channel: channel, log: log, subs: map[*subscription]struct{}{}}
-	if rdb != nil {
-		ctx, cancel := context.WithCancel(context.Background())
-		b.stop, b.done = cancel, make(chan struct{})
-		ps := rdb.Subscribe(ctx, channel)
-		go b.listen(ctx, ps)
+	if rdb == nil {
+		return b, nil
 	}
-	return b
-}
-
-func (b *Bus) listen(ctx context.Context, ps *redis.PubSub) {
-	defer close(b.done)
-	defer ps.Close()
-	ch := ps.Channel()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case m, ok := <-ch:
-			if !ok {
+	loop, err := Listen(ctx, rdb, channel)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	b.stop, b.done = cancel, make(chan struct{})
+	go func() {
+		defer close(b.done)
+		loop(ctx, func(payload string) {
+			var batch []Event
+			if err := json.Unmarshal([]byte(payload), &batch); err != nil {
+				b.log.Warn("dropping an undecodable event message from Redis", "err", err)
 				return
 			}
-			var batch []Event
-			if err := json.Unmarshal([]byte(m.Payload), &batch); err != nil {
-				b.log.Warn("dropping an undecodable event message from Redis", "err", err)
-				continue
-			}
 			b.deliver(batch)
-		}
-	}
+		})
+	}()
+	return b, nil
 }
 
 // Publish hands events to every subscriber of every process.

@@ -46,7 +46,10 @@ func TestEveryEventOperationBecomesItsType(t *testing.T) {
 // one that does not read misses events instead of blocking the bus; a
 // subscription ends with its context.
 func TestBusFiltersAndNeverBlocks(t *testing.T) {
-	bus := events.NewBus(nil, "", slog.Default())
+	bus, err := events.NewBus(context.Background(), nil, "", slog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	pushes := bus.Subscribe(ctx, func(e events.Event) bool { return e.Type == events.PushArtifact })
 	stuck := bus.Subscribe(ctx, func(events.Event) bool { return true })

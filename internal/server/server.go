@@ -36,6 +36,7 @@ import (
 	"github.com/berth-registry/berth/registry"
 	"github.com/berth-registry/berth/registry/storage"
 	"github.com/berth-registry/berth/registry/storage/filesystem"
+	"github.com/berth-registry/berth/registry/storage/s3"
 )
 
 // Server is a running berth: its components and the HTTP handler over them.
@@ -123,38 +124,58 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		}
 	}
 
-	key, err := token.LoadOrCreateKey(filepath.Join(cfg.DataDir, "token-signing-key.pem"))
+	// Token signing keys live in the database, shared by every replica; a
+	// key file of an earlier version becomes the first key.
+	keys, err := token.OpenKeyring(ctx, db.Client, filepath.Join(cfg.DataDir, "token-signing-key.pem"), token.KeyKeep)
 	if err != nil {
 		s.Close()
-		return nil, fmt.Errorf("loading the token signing key: %w", err)
+		return nil, fmt.Errorf("loading the token signing keys: %w", err)
+	}
+	// With Redis, one channel per installation for events and one for
+	// cache invalidations.
+	installation := ""
+	if s.redis != nil {
+		if installation, err = database.InstallationID(ctx, db.Client); err != nil {
+			s.Close()
+			return nil, err
+		}
 	}
 	// The event dispatcher is made below; changes committed before then
 	// wait for its first poll.
 	var dispatcher *events.Dispatcher
-	artifactSvc := artifacts.New(artifacts.Options{
+	contentOpts := artifacts.Options{
 		Client: db.Client, Blobs: s.blobs, Auth: authSvc, ExternalURL: cfg.PublicURL(), Logger: s.log, Audit: recorder,
 		OnChange: func() {
 			if dispatcher != nil {
 				dispatcher.Notify()
 			}
 		},
-	})
+	}
+	var shared *forgets
+	if s.redis != nil {
+		shared = &forgets{rdb: s.redis, channel: "berth:forget:" + installation, log: s.log}
+		contentOpts.OnForget = shared.publish
+	}
+	artifactSvc := artifacts.New(contentOpts)
 	s.closers = append(s.closers, artifactSvc.Close)
 	s.artifacts = artifactSvc
+	if shared != nil {
+		run, err := shared.listen(ctx, artifactSvc)
+		if err != nil {
+			s.Close()
+			return nil, &config.Error{Setting: "--redis-url (BERTH_REDIS_URL)", Msg: "subscribing to cache invalidations: " + err.Error()}
+		}
+		s.background(run)
+	}
 	collector := NewCollector(cfg, db, s.blobs, artifactSvc, s.log)
 	webhookSvc := webhooks.New(webhooks.Options{Client: db.Client, Auth: authSvc, Logger: s.log,
 		AllowPrivate: cfg.WebhookPrivateAllowed(), ExternalURL: cfg.PublicURL()})
 	retentionSvc := retention.New(retention.Options{Client: db.Client, Auth: authSvc, Content: artifactSvc, Logger: s.log})
-	channel := ""
-	if s.redis != nil {
-		id, err := database.InstallationID(ctx, db.Client)
-		if err != nil {
-			s.Close()
-			return nil, err
-		}
-		channel = "berth:events:" + id
+	bus, err := events.NewBus(ctx, s.redis, "berth:events:"+installation, s.log)
+	if err != nil {
+		s.Close()
+		return nil, &config.Error{Setting: "--redis-url (BERTH_REDIS_URL)", Msg: "subscribing to events: " + err.Error()}
 	}
-	bus := events.NewBus(s.redis, channel, s.log)
 	s.closers = append(s.closers, bus.Close)
 	jobSvc, err := s.startJobs(ctx, collector, webhookSvc, retentionSvc, recorder)
 	if err != nil {
@@ -163,10 +184,10 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	}
 	dispatcher = events.NewDispatcher(db.Client, bus, s.log, webhookSvc)
 	s.background(dispatcher.Run)
-	tokens := token.New(token.Options{Key: key, Auth: authSvc, Client: db.Client, Grants: artifactSvc, Logger: s.log, Audit: recorder})
+	tokens := token.New(token.Options{Keys: keys, Auth: authSvc, Client: db.Client, Grants: artifactSvc, Logger: s.log, Audit: recorder})
 	registryHandler := registry.New(registry.Options{
 		DB: db, Blobs: s.blobs, Auth: authSvc, Tokens: tokens, Artifacts: artifactSvc,
-		ExternalURL: cfg.ExternalURL, Logger: s.log,
+		ExternalURL: cfg.ExternalURL, Logger: s.log, Redirect: cfg.StorageRedirects(),
 	})
 
 	oidcSvc := oidc.New(oidc.Options{Client: db.Client, Auth: authSvc, Defaults: oidc.SettingsFromConfig(cfg),
@@ -279,8 +300,21 @@ func OpenDatabase(ctx context.Context, cfg *config.Config) (*database.DB, error)
 	return db, nil
 }
 
-// OpenStore opens the configured blob store.
+// OpenStore opens the configured blob store: the filesystem under the data
+// directory, or an S3 bucket, which must exist and accept the credentials.
 func OpenStore(cfg *config.Config) (*storage.Blobs, error) {
+	if cfg.StorageDriver == "s3" {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		driver, err := s3.New(ctx, s3.Options{
+			Endpoint: cfg.S3Endpoint, Region: cfg.S3Region, Bucket: cfg.S3Bucket, Prefix: cfg.S3Prefix,
+			AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey, PathStyle: cfg.S3PathStyleAddressing(),
+		})
+		if err != nil {
+			return nil, &config.Error{Setting: "--s3-bucket (BERTH_S3_BUCKET)", Msg: err.Error()}
+		}
+		return storage.NewBlobs(driver), nil
+	}
 	driver, err := filesystem.New(filepath.Join(cfg.DataDir, "storage"))
 	if err != nil {
 		return nil, &config.Error{Setting: "--data-dir (BERTH_DATA_DIR)", Msg: err.Error()}

@@ -86,6 +86,38 @@ func NewBlobs(driver Driver) *Blobs {
 // DriverName names the storage backend, such as "filesystem".
 func (b *Blobs) DriverName() string { return b.driver.Name() }
 
+// Presigner is implemented by drivers whose files a client can fetch
+// directly, with a URL that carries its own time-limited signature (S3).
+type Presigner interface {
+	// PresignGet returns a URL that GETs the file at path until expires
+	// has passed.
+	PresignGet(ctx context.Context, path string, expires time.Duration) (string, error)
+}
+
+// maxPresignExpiry is the longest validity S3 accepts for a presigned URL.
+const maxPresignExpiry = 7 * 24 * time.Hour
+
+// RedirectURL returns a URL where a client fetches blob dgst straight from
+// the storage for the next expires, and false (with no error) when the
+// driver cannot presign. It does not check that the blob exists.
+func (b *Blobs) RedirectURL(ctx context.Context, dgst digest.Digest, expires time.Duration) (string, bool, error) {
+	p, ok := b.driver.(Presigner)
+	if !ok {
+		return "", false, nil
+	}
+	if err := validateDigest(dgst); err != nil {
+		return "", false, err
+	}
+	if expires <= 0 || expires > maxPresignExpiry {
+		return "", false, fmt.Errorf("presigned URL expiry %v not in (0, %v]", expires, maxPresignExpiry)
+	}
+	u, err := p.PresignGet(ctx, blobPath(dgst), expires)
+	if err != nil {
+		return "", false, err
+	}
+	return u, true, nil
+}
+
 // Stat returns the size of the blob dgst.
 func (b *Blobs) Stat(ctx context.Context, dgst digest.Digest) (int64, error) {
 	if err := validateDigest(dgst); err != nil {

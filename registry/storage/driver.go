@@ -1,5 +1,5 @@
 // Package storage keeps the bytes of the registry: a small Driver interface
-// that storage backends implement (filesystem now, S3 later) and Blobs, the
+// that storage backends implement (filesystem and S3) and Blobs, the
 // content-addressed layer the registry handlers use on top of a Driver.
 //
 // Metadata (repositories, tags, upload state) lives in the database, not
