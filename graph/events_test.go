@@ -16,7 +16,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -29,25 +28,14 @@ import (
 	"github.com/berth-registry/berth/internal/database"
 	"github.com/berth-registry/berth/internal/database/dbtest"
 	"github.com/berth-registry/berth/internal/server/servertest"
+	"github.com/berth-registry/berth/internal/testtool"
 )
 
 // craneTool returns the path of crane, skipping (or failing, when services
 // are required) without it.
 func craneTool(t *testing.T) string {
 	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	p := filepath.Join(filepath.Dir(file), "..", ".tools", "bin", "crane")
-	if _, err := os.Stat(p); err == nil {
-		return p
-	}
-	if p, err := exec.LookPath("crane"); err == nil {
-		return p
-	}
-	if dbtest.RequireServices() {
-		t.Fatal("crane is required: run scripts/install-test-tools.sh")
-	}
-	t.Skip("crane not installed (scripts/install-test-tools.sh)")
-	return ""
+	return testtool.Path(t, "crane")
 }
 
 // cranePush pushes a one-layer image with crane as user/pass and returns

@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -21,6 +20,7 @@ import (
 	"time"
 
 	"github.com/berth-registry/berth/internal/database/dbtest"
+	"github.com/berth-registry/berth/internal/testtool"
 )
 
 const gcAdminPassword = "gc-admin-pass"
@@ -550,19 +550,7 @@ func (c *gcRegistry) pull(img gcImage) {
 // installed (a failure when BERTH_TEST_REQUIRE_SERVICES=1).
 func gcCrane(t *testing.T) string {
 	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	p := filepath.Join(filepath.Dir(file), "..", "..", ".tools", "bin", "crane")
-	if _, err := os.Stat(p); err == nil {
-		return p
-	}
-	if p, err := exec.LookPath("crane"); err == nil {
-		return p
-	}
-	if dbtest.RequireServices() {
-		t.Fatalf("crane is required but not installed: run scripts/install-test-tools.sh")
-	}
-	t.Logf("crane not installed (scripts/install-test-tools.sh): pulling over HTTP only")
-	return ""
+	return testtool.Path(t, "crane")
 }
 
 // gcCraneValidate has crane validate every image, layers included.

@@ -30,6 +30,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/berth-registry/berth/internal/config"
+	"github.com/berth-registry/berth/internal/testtool"
 )
 
 // chartDir is deploy/helm/berth, found from this file.
@@ -52,18 +53,7 @@ var (
 // the test, unless BERTH_TEST_REQUIRE_SERVICES=1 (as in test/e2e).
 func helmBinary(t *testing.T) string {
 	t.Helper()
-	p := filepath.Join(repoRoot(), ".tools", "bin", "helm")
-	if _, err := os.Stat(p); err == nil {
-		return p
-	}
-	if p, err := exec.LookPath("helm"); err == nil {
-		return p
-	}
-	if os.Getenv("BERTH_TEST_REQUIRE_SERVICES") == "1" {
-		t.Fatal("helm is required but not installed: run scripts/install-test-tools.sh")
-	}
-	t.Skip("helm not installed (scripts/install-test-tools.sh); set BERTH_TEST_REQUIRE_SERVICES=1 to fail instead")
-	return ""
+	return testtool.Path(t, "helm")
 }
 
 // helm runs helm with a private home so no user repository or registry

@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,6 +25,7 @@ import (
 	"github.com/berth-registry/berth/internal/database/dbtest"
 	"github.com/berth-registry/berth/internal/gc"
 	"github.com/berth-registry/berth/internal/server/servertest"
+	"github.com/berth-registry/berth/internal/testtool"
 	"github.com/berth-registry/berth/internal/viewer"
 )
 
@@ -109,19 +109,8 @@ func random(n int) []byte {
 // crane returns the path of crane, skipping (or failing, when services
 // are required) without it.
 func crane(t *testing.T) string {
-	_, file, _, _ := runtime.Caller(0)
-	p := filepath.Join(filepath.Dir(file), "..", "..", ".tools", "bin", "crane")
-	if _, err := os.Stat(p); err == nil {
-		return p
-	}
-	if p, err := exec.LookPath("crane"); err == nil {
-		return p
-	}
-	if dbtest.RequireServices() {
-		t.Fatal("crane is required: run scripts/install-test-tools.sh")
-	}
-	t.Skip("crane not installed (scripts/install-test-tools.sh)")
-	return ""
+	t.Helper()
+	return testtool.Path(t, "crane")
 }
 
 // TestGCRacingPushesLosesNothing: eight clients push images that share

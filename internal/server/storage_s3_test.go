@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -23,6 +22,7 @@ import (
 	"github.com/berth-registry/berth/internal/database/dbtest"
 	"github.com/berth-registry/berth/internal/server"
 	"github.com/berth-registry/berth/internal/server/servertest"
+	"github.com/berth-registry/berth/internal/testtool"
 	"github.com/berth-registry/berth/registry/storage/s3"
 	"github.com/berth-registry/berth/registry/storage/s3/s3test"
 	"github.com/berth-registry/berth/registry/storage/storagetest"
@@ -393,19 +393,7 @@ func testS3ChunkedUploadAcrossReplicas(t *testing.T, srv *s3test.Server, kind st
 // when services are required) without it.
 func craneBinary(t *testing.T) string {
 	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	p := filepath.Join(filepath.Dir(file), "..", "..", ".tools", "bin", "crane")
-	if _, err := os.Stat(p); err == nil {
-		return p
-	}
-	if p, err := exec.LookPath("crane"); err == nil {
-		return p
-	}
-	if dbtest.RequireServices() {
-		t.Fatal("crane is required: run scripts/install-test-tools.sh")
-	}
-	t.Skip("crane not installed (scripts/install-test-tools.sh)")
-	return ""
+	return testtool.Path(t, "crane")
 }
 
 // TestCranePullsThroughStorageRedirect: a real registry client follows the

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/berth-registry/berth/internal/database/dbtest"
+	"github.com/berth-registry/berth/internal/testtool"
 	"github.com/berth-registry/berth/registry/registrytest"
 )
 
@@ -40,18 +41,7 @@ func repoRoot() string {
 // tool skips the test, unless BERTH_TEST_REQUIRE_SERVICES=1.
 func tool(t *testing.T, name string) string {
 	t.Helper()
-	p := filepath.Join(repoRoot(), ".tools", "bin", name)
-	if _, err := os.Stat(p); err == nil {
-		return p
-	}
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	if dbtest.RequireServices() {
-		t.Fatalf("%s is required but not installed: run scripts/install-test-tools.sh", name)
-	}
-	t.Skipf("%s not installed (scripts/install-test-tools.sh); set BERTH_TEST_REQUIRE_SERVICES=1 to fail instead", name)
-	return ""
+	return testtool.Path(t, name)
 }
 
 // target is a running berth to test against.

@@ -15,7 +15,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -28,6 +27,7 @@ import (
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/database/dbtest"
 	"github.com/berth-registry/berth/internal/server/servertest"
+	"github.com/berth-registry/berth/internal/testtool"
 	"github.com/berth-registry/berth/internal/viewer"
 )
 
@@ -638,19 +638,7 @@ func withCookies(req *http.Request, c servertest.Creds) *http.Request {
 // skips, unless BERTH_TEST_REQUIRE_SERVICES=1.
 func craneTool(t *testing.T) string {
 	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	p := filepath.Join(filepath.Dir(file), "..", "..", "..", ".tools", "bin", "crane")
-	if _, err := os.Stat(p); err == nil {
-		return p
-	}
-	if p, err := exec.LookPath("crane"); err == nil {
-		return p
-	}
-	if dbtest.RequireServices() {
-		t.Fatal("crane is required but not installed: run scripts/install-test-tools.sh")
-	}
-	t.Skip("crane not installed (scripts/install-test-tools.sh); set BERTH_TEST_REQUIRE_SERVICES=1 to fail instead")
-	return ""
+	return testtool.Path(t, "crane")
 }
 
 func run(t *testing.T, env []string, name string, args ...string) string {

@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/berth-registry/berth/internal/testtool"
 	"github.com/berth-registry/berth/registry/storage/s3"
 )
 
@@ -35,21 +35,7 @@ type Server struct {
 // missing binary skips the test, unless BERTH_TEST_REQUIRE_SERVICES=1.
 func Binary(t testing.TB) string {
 	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	p := filepath.Join(filepath.Dir(file), "..", "..", "..", "..", ".tools", "bin", "versitygw")
-	if _, err := os.Stat(p); err == nil {
-		return p
-	}
-	if p, err := exec.LookPath("versitygw"); err == nil {
-		return p
-	}
-	// The same switch as dbtest.RequireServices, read here so that driver
-	// tests do not depend on the database packages.
-	if os.Getenv("BERTH_TEST_REQUIRE_SERVICES") == "1" {
-		t.Fatal("versitygw is required but not installed: run scripts/install-test-tools.sh")
-	}
-	t.Skip("versitygw not installed (scripts/install-test-tools.sh); set BERTH_TEST_REQUIRE_SERVICES=1 to fail instead")
-	return ""
+	return testtool.Path(t, "versitygw")
 }
 
 // Start runs versitygw on a loopback port with its posix backend on a
