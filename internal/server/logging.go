@@ -66,6 +66,10 @@ func logRequests(log *slog.Logger, m *metrics, next http.Handler) http.Handler {
 		}
 		w.Header().Set("X-Request-Id", id)
 		rec := &statusRecorder{ResponseWriter: w}
+		body := &countingBody{ReadCloser: r.Body}
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = body
+		}
 		next.ServeHTTP(rec, r)
 		level := slog.LevelInfo
 		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
@@ -76,10 +80,22 @@ func logRequests(log *slog.Logger, m *metrics, next http.Handler) http.Handler {
 			status = http.StatusOK
 		}
 		elapsed := time.Since(start)
-		m.observe(r, status, elapsed)
+		m.observe(r, status, elapsed, body.n, rec.bytes)
 		log.Log(r.Context(), level, "request",
 			"request_id", id, "method", r.Method, "path", r.URL.Path, "status", status,
 			"bytes", rec.bytes, "duration_ms", elapsed.Milliseconds(),
 			"remote", r.RemoteAddr)
 	})
+}
+
+// countingBody counts the bytes a handler read of a request body.
+type countingBody struct {
+	io.ReadCloser
+	n int64
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n += int64(n)
+	return n, err
 }

@@ -227,6 +227,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	mux.HandleFunc("/readyz", s.ready)
 	mux.Handle("/", portal.Handler())
 	m := newMetrics()
+	m.registry.MustRegister(newDBMetrics(db))
 	if cfg.MetricsAddr == "" {
 		mux.Handle("/metrics", m.handler())
 	} else {
