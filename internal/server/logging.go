@@ -68,9 +68,14 @@ func logRequests(log *slog.Logger, m *metrics, next http.Handler) http.Handler {
 		rec := &statusRecorder{ResponseWriter: w}
 		body := &countingBody{ReadCloser: r.Body}
 		if r.Body != nil && r.Body != http.NoBody {
-			r.Body = body
+			// A shallow copy: the server keeps its own request's body,
+			// whose type tells it how to drain what the handler left.
+			counted := *r
+			counted.Body = body
+			next.ServeHTTP(rec, &counted)
+		} else {
+			next.ServeHTTP(rec, r)
 		}
-		next.ServeHTTP(rec, r)
 		level := slog.LevelInfo
 		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
 			level = slog.LevelDebug
