@@ -300,7 +300,10 @@ func (s *Service) Grant(ctx context.Context, name string, actions []string) []st
 }
 
 // ensureRepository returns the repository row of r, creating it inside tx
-// (or with the plain client when tx is nil) if this is the first push.
+// (or with the plain client when tx is nil) if this is the first push. It
+// leaves r as it is: a row created by a transaction that is then rolled
+// back (PostgreSQL breaking a deadlock, and write retrying) must not
+// outlive it.
 func (s *Service) ensureRepository(ctx context.Context, client *ent.Client, r *Repo) (*ent.Repository, error) {
 	if r.Repository != nil {
 		return r.Repository, nil
@@ -313,10 +316,5 @@ func (s *Service) ensureRepository(ctx context.Context, client *ent.Client, r *R
 	if err != nil {
 		return nil, wrapf(err, "creating repository %q", r.Name)
 	}
-	repo, err := client.Repository.Get(viewer.SystemContext(ctx), id)
-	if err != nil {
-		return nil, err
-	}
-	r.Repository = repo
-	return repo, nil
+	return client.Repository.Get(viewer.SystemContext(ctx), id)
 }

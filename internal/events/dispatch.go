@@ -67,20 +67,27 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	defer database.ReleaseLease(context.WithoutCancel(ctx), d.client, leaseName, d.holder)
 	t := time.NewTicker(d.Poll)
 	defer t.Stop()
-	var leased time.Time
+	// tried is when the lease was last asked for, held when it was last
+	// granted: a holder renews it, and anybody else asks again for it,
+	// every third of its term, and dispatches only while the last grant
+	// is within its term.
+	var tried, held time.Time
 	for {
-		if time.Since(leased) > leaseTTL/3 {
+		if time.Since(tried) > leaseTTL/3 {
+			tried = time.Now()
 			ok, err := d.lease(ctx)
 			switch {
-			case err != nil && ctx.Err() == nil:
-				d.log.Warn("taking the event dispatcher's lease", "err", err)
+			case err != nil:
+				if ctx.Err() == nil {
+					d.log.Warn("taking the event dispatcher's lease", "err", err)
+				}
 			case ok:
-				leased = time.Now()
+				held = tried
 			default:
-				leased = time.Time{}
+				held = time.Time{}
 			}
 		}
-		if !leased.IsZero() {
+		if time.Since(held) < leaseTTL {
 			for {
 				n, err := d.dispatch(ctx)
 				if err != nil {
