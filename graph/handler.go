@@ -20,14 +20,18 @@ import (
 )
 
 // NewHandler returns the /graphql endpoint: POST and GET for operations,
-// and GraphiQL for a browser asking for HTML.
-func NewHandler(r *Resolver, log *slog.Logger) http.Handler {
+// and GraphiQL for a browser asking for HTML. The extensions (tracing)
+// come first, around everything else.
+func NewHandler(r *Resolver, log *slog.Logger, extensions ...graphql.HandlerExtension) http.Handler {
 	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: r, Complexity: complexityFuncs()}))
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
 	srv.AddTransport(websocketTransport(r, transport.Websocket{KeepAlivePingInterval: 10 * time.Second}))
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	for _, e := range extensions {
+		srv.Use(e)
+	}
 	srv.Use(extension.Introspection{})
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
 	// The cheap, specific refusals first: depth and page sizes, then the

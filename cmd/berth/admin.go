@@ -14,6 +14,7 @@ import (
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/auth/token"
 	"github.com/berth-registry/berth/internal/database"
+	"github.com/berth-registry/berth/internal/secrets"
 	"github.com/berth-registry/berth/internal/server"
 	"github.com/berth-registry/berth/internal/viewer"
 )
@@ -95,8 +96,8 @@ func newAdminCommand() *cobra.Command {
 		Short: "Sign registry tokens with a new key; the old one verifies until its tokens expire",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withAuth(cmd, func(ctx context.Context, _ *auth.Service, db *database.DB) error {
-				kid, err := token.RotateKey(ctx, db.Client, token.KeyKeep)
+			return withSecrets(cmd, func(ctx context.Context, db *database.DB, box *secrets.Box) error {
+				kid, err := token.RotateKey(ctx, db.Client, box, token.KeyKeep)
 				if err != nil {
 					return err
 				}
@@ -120,6 +121,31 @@ func withAuth(cmd *cobra.Command, fn func(ctx context.Context, a *auth.Service, 
 	}
 	defer db.Close()
 	return fn(viewer.SystemContext(context.Background()), auth.New(db.Client), db)
+}
+
+// withSecrets opens the database and the box of stored secrets (see
+// server.OpenSecrets), encrypts what an earlier version left in
+// plaintext, and runs fn as berth itself.
+func withSecrets(cmd *cobra.Command, fn func(ctx context.Context, db *database.DB, box *secrets.Box) error) error {
+	cfg, err := loadConfig(cmd)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, cmd.ErrOrStderr())
+	box, err := server.OpenSecrets(cfg, log)
+	if err != nil {
+		return err
+	}
+	ctx := viewer.SystemContext(context.Background())
+	db, err := server.OpenDatabase(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := server.SealStoredSecrets(ctx, db, box, log); err != nil {
+		return err
+	}
+	return fn(ctx, db, box)
 }
 
 func readPassword(cmd *cobra.Command, flag string) (string, error) {

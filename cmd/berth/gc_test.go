@@ -262,6 +262,10 @@ func startServeWith(t *testing.T, bin, addr, dataDir, dbURL string, extra ...str
 	args := append([]string{"serve", "--addr", addr, "--data-dir", dataDir, "--database-url", dbURL, "--log-level", "warn"}, extra...)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(gcEnv(), "BERTH_ADMIN_PASSWORD="+gcAdminPassword)
+	if strings.HasPrefix(dbURL, "postgres") {
+		// Required there; on SQLite berth generates one into the data dir.
+		cmd.Env = append(cmd.Env, "BERTH_SECRET_KEY="+dbtest.SecretKey)
+	}
 	out := &gcSyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {

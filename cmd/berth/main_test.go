@@ -9,11 +9,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/berth-registry/berth/internal/database"
 	"github.com/berth-registry/berth/internal/database/dbtest"
 )
 
@@ -67,6 +69,9 @@ func TestServeEndToEnd(t *testing.T) {
 			base := "http://" + addr
 			cmd := exec.Command(bin, "serve", "--addr", addr, "--data-dir", t.TempDir(), "--database-url", dbtest.URL(t, kind))
 			cmd.Env = append(os.Environ(), "BERTH_ADMIN_PASSWORD=e2e-admin-pass")
+			if kind == database.Postgres {
+				cmd.Env = append(cmd.Env, "BERTH_SECRET_KEY="+dbtest.SecretKey)
+			}
 			var out bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &out, &out
 			if err := cmd.Start(); err != nil {
@@ -133,19 +138,24 @@ func TestServeEndToEnd(t *testing.T) {
 
 func TestBadConfigurationExitsWithCode2AndOneLine(t *testing.T) {
 	bin := buildBerth(t)
+	key := "BERTH_SECRET_KEY=" + dbtest.SecretKey
 	cases := []struct {
 		name string
 		args []string
+		env  []string
 		want string
 	}{
-		{"bad log level", []string{"serve", "--log-level", "loud"}, "--log-level"},
-		{"malformed database url", []string{"serve", "--database-url", "mysql://x"}, "--database-url"},
-		{"unreachable database", []string{"serve", "--database-url", "postgres://postgres@127.0.0.1:1/none?connect_timeout=2"}, "--database-url"},
-		{"unknown flag", []string{"serve", "--no-such-flag"}, "unknown flag"},
+		{"bad log level", []string{"serve", "--log-level", "loud"}, nil, "--log-level"},
+		{"malformed database url", []string{"serve", "--database-url", "mysql://x"}, nil, "--database-url"},
+		{"unreachable database", []string{"serve", "--database-url", "postgres://postgres@127.0.0.1:1/none?connect_timeout=2"}, []string{key}, "--database-url"},
+		{"postgres without a secret key", []string{"serve", "--database-url", "postgres://postgres@127.0.0.1:1/none?connect_timeout=2"}, nil, "BERTH_SECRET_KEY"},
+		{"short secret key", []string{"serve"}, []string{"BERTH_SECRET_KEY=0123456789abcdef"}, "BERTH_SECRET_KEY"},
+		{"unknown flag", []string{"serve", "--no-such-flag"}, nil, "unknown flag"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			cmd := exec.Command(bin, append(tc.args, "--data-dir", t.TempDir())...)
+			cmd.Env = append(withoutSecretKey(os.Environ()), tc.env...)
 			out, err := cmd.CombinedOutput()
 			exit, ok := err.(*exec.ExitError)
 			if !ok || exit.ExitCode() != 2 {
@@ -165,6 +175,12 @@ func TestBadConfigurationExitsWithCode2AndOneLine(t *testing.T) {
 			t.Fatalf("want exit 2 naming the key, got %v: %s", err, out)
 		}
 	})
+}
+
+// withoutSecretKey drops a BERTH_SECRET_KEY of the caller's shell, so
+// that each case says whether berth has one.
+func withoutSecretKey(env []string) []string {
+	return slices.DeleteFunc(slices.Clone(env), func(kv string) bool { return strings.HasPrefix(kv, "BERTH_SECRET_KEY=") })
 }
 
 func TestAdminUserCommands(t *testing.T) {

@@ -20,6 +20,9 @@ func startServe(t *testing.T, bin, addr, dataDir, dbURL string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(bin, "serve", "--addr", addr, "--data-dir", dataDir, "--database-url", dbURL, "--log-level", "warn")
 	cmd.Env = append(os.Environ(), "BERTH_ADMIN_PASSWORD=restart-admin-pass")
+	if strings.HasPrefix(dbURL, "postgres") {
+		cmd.Env = append(cmd.Env, "BERTH_SECRET_KEY="+dbtest.SecretKey)
+	}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {

@@ -13,9 +13,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/database"
+	"github.com/berth-registry/berth/internal/secrets"
 	"github.com/berth-registry/berth/internal/server"
 )
 
@@ -79,8 +79,9 @@ func newMigrateCommand() *cobra.Command {
 		Short: "Apply database schema migrations and exit",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			// Opening the database migrates it.
-			return withAuth(cmd, func(_ context.Context, _ *auth.Service, db *database.DB) error {
+			// Opening the database migrates it; opening the secrets
+			// encrypts what an earlier version stored in plaintext.
+			return withSecrets(cmd, func(_ context.Context, db *database.DB, _ *secrets.Box) error {
 				fmt.Fprintf(cmd.OutOrStdout(), "%s schema is up to date\n", db.Kind)
 				return nil
 			})

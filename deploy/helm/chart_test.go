@@ -503,9 +503,7 @@ func TestExistingSecretAndClaimAreReferencedByName(t *testing.T) {
 }
 
 // The Secret's keys are exactly the ones values.yaml documents for
-// existingSecret, and every variable the chart sets is one berth reads
-// (or one being added with S3 storage, the shared secret key and trusted
-// proxies).
+// existingSecret, and every variable the chart sets is one berth reads.
 func TestEveryVariableIsABerthSettingAndSecretKeysAreDocumented(t *testing.T) {
 	m := render(t, chartDir(), "-f", oidcValues, "--set", "persistence.imageChartStorage.type=s3",
 		"--set", "persistence.imageChartStorage.s3.bucket=b", "--set", "persistence.imageChartStorage.s3.accesskey=ak",
@@ -516,7 +514,7 @@ func TestEveryVariableIsABerthSettingAndSecretKeysAreDocumented(t *testing.T) {
 		known[s.Env] = true
 	}
 	for _, env := range []string{"BERTH_STORAGE_DRIVER", "BERTH_S3_ENDPOINT", "BERTH_S3_REGION", "BERTH_S3_BUCKET", "BERTH_S3_PREFIX",
-		"BERTH_S3_ACCESS_KEY", "BERTH_S3_SECRET_KEY", "BERTH_S3_PATH_STYLE", "BERTH_STORAGE_REDIRECT", "BERTH_SECRET_KEY", "BERTH_TRUSTED_PROXIES"} {
+		"BERTH_S3_ACCESS_KEY", "BERTH_S3_SECRET_KEY", "BERTH_S3_PATH_STYLE", "BERTH_STORAGE_REDIRECT"} {
 		known[env] = true
 	}
 	cm := get[*corev1.ConfigMap](t, m, "ConfigMap/berth")
@@ -567,7 +565,7 @@ func TestRenderedSettingsPassBerthsValidation(t *testing.T) {
 		{"default", nil, nil},
 		{"ha", []string{"-f", haValues}, map[string]string{
 			"BERTH_DATABASE_URL": "postgres://berth:pw@postgres.db:5432/berth?sslmode=require", "BERTH_REDIS_URL": "redis://:pw@redis.cache:6379/0",
-			"BERTH_S3_ACCESS_KEY": "AKIAEXAMPLE", "BERTH_S3_SECRET_KEY": "secret", "BERTH_SECRET_KEY": "0123456789abcdef0123456789abcdef",
+			"BERTH_S3_ACCESS_KEY": "AKIAEXAMPLE", "BERTH_S3_SECRET_KEY": "secret", "BERTH_SECRET_KEY": "WWmcbP5hxiwqwdl9Ss5vEJWywxHAzkhkTSUdCW3V+00=",
 		}},
 		{"oidc", []string{"-f", oidcValues}, nil},
 		{"minio", []string{"--set", "persistence.imageChartStorage.type=s3", "--set", "persistence.imageChartStorage.s3.bucket=berth",
@@ -591,6 +589,10 @@ func TestRenderedSettingsPassBerthsValidation(t *testing.T) {
 			if err != nil {
 				t.Fatalf("berth refuses the chart's settings: %v", err)
 			}
+			// What `berth serve` checks on top: a secret key on PostgreSQL.
+			if err := c.RequireSecretKey(); err != nil {
+				t.Fatalf("berth serve refuses the chart's settings: %v", err)
+			}
 			if c.Addr != ":8080" || c.DataDir != "/data" || c.MetricsAddr != ":8001" {
 				t.Errorf("addr %q, data dir %q, metrics %q", c.Addr, c.DataDir, c.MetricsAddr)
 			}
@@ -612,6 +614,7 @@ func TestInvalidValuesFailWithALineSayingWhatToChange(t *testing.T) {
 		{"s3 without bucket", []string{"--set", "persistence.imageChartStorage.type=s3"}, "s3.bucket"},
 		{"secret in the ConfigMap", []string{"--set", "extraConfig.BERTH_DATABASE_URL=postgres://x"}, "is a secret"},
 		{"relative externalURL", []string{"--set", "externalURL=berth.local"}, "externalURL"},
+		{"secretKey not 32 bytes", []string{"--set", "secretKey=change-me"}, "openssl rand -base64 32"},
 		{"TLS secret without a name", []string{"--set", "expose.tls.certSource=secret"}, "expose.tls.secret.secretName"},
 		{"ServiceMonitor without metrics", []string{"--set", "metrics.serviceMonitor.enabled=true"}, "metrics.enabled"},
 	} {

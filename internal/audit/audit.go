@@ -6,7 +6,6 @@ package audit
 import (
 	"context"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -175,16 +174,12 @@ type requestInfo struct{ ip, userAgent string }
 
 type requestKey struct{}
 
-// Middleware puts the client address and user agent on the request
-// context for the entries recorded while serving it.
-func Middleware(next http.Handler) http.Handler {
+// Middleware puts the client address (as clientAddr works it out, which
+// knows the trusted proxies) and user agent on the request context for
+// the entries recorded while serving it, and for the rate limits.
+func Middleware(clientAddr func(*http.Request) string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// X-Forwarded-For is not trusted: any client can set it.
-		ip := r.RemoteAddr
-		if host, _, err := net.SplitHostPort(ip); err == nil {
-			ip = host
-		}
-		ctx := context.WithValue(r.Context(), requestKey{}, requestInfo{ip: ip, userAgent: r.UserAgent()})
+		ctx := context.WithValue(r.Context(), requestKey{}, requestInfo{ip: clientAddr(r), userAgent: r.UserAgent()})
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }

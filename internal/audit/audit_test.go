@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/berth-registry/berth/internal/audit"
+	"github.com/berth-registry/berth/internal/clientip"
 	"github.com/berth-registry/berth/internal/database"
 	"github.com/berth-registry/berth/internal/database/dbtest"
 	"github.com/berth-registry/berth/internal/viewer"
@@ -33,7 +34,7 @@ func TestEntriesAreClippedToBoundedValidText(t *testing.T) {
 		}
 		// The request's user agent comes from the client too.
 		var ctx context.Context
-		h := audit.Middleware(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) { ctx = req.Context() }))
+		h := audit.Middleware(clientip.New(nil).Addr, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) { ctx = req.Context() }))
 		req := httptest.NewRequest(http.MethodGet, "/", nil)
 		req.Header.Set("User-Agent", bad)
 		h.ServeHTTP(httptest.NewRecorder(), req)

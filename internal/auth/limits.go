@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"math"
@@ -11,17 +12,18 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-redis/redis_rate/v10"
 	"github.com/hashicorp/golang-lru/v2/simplelru"
 	"golang.org/x/time/rate"
 
+	"github.com/berth-registry/berth/internal/audit"
 	"github.com/berth-registry/berth/internal/errdefs"
 )
 
 // Lockout after repeated failures: from the fifth consecutive wrong
 // password an account is locked for 1s, then 2s, 4s... up to five minutes.
-// Any success clears the count. Lockouts and rate limits are kept per
-// process: with several replicas each enforces its own, which bounds an
-// attacker by replicas x limit.
+// Any success clears the count. With Redis (SharedLimits) lockouts and
+// rate limits hold across replicas; without it each process keeps its own.
 const (
 	lockoutAfter = 5
 	lockoutMax   = 5 * time.Minute
@@ -42,27 +44,49 @@ type failures struct {
 	until time.Time
 }
 
-// lockout tracks failed sign-ins per account.
+// lockout tracks failed sign-ins per account: in shared when set and
+// answering, in this process otherwise.
 type lockout struct {
-	mu sync.Mutex
-	m  *simplelru.LRU[string, *failures]
+	shared *SharedLimits
+	mu     sync.Mutex
+	m      *simplelru.LRU[string, *failures]
 }
 
-func (l *lockout) check(account string, now time.Time) error {
+func lockedOut(account string, wait time.Duration) error {
+	return retryAfter(errdefs.TooManyRequestsf("too many failed sign-ins for %q; try again in %d seconds",
+		account, int(math.Ceil(wait.Seconds()))), wait)
+}
+
+func (l *lockout) check(ctx context.Context, account string, now time.Time) error {
+	if l.shared != nil {
+		wait, err := l.shared.lockedFor(ctx, account)
+		if err == nil {
+			if wait > 0 {
+				return lockedOut(account, wait)
+			}
+			return nil
+		}
+		l.shared.fallback(err)
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.m == nil {
 		return nil
 	}
 	if f, ok := l.m.Peek(account); ok && now.Before(f.until) {
-		wait := f.until.Sub(now)
-		return retryAfter(errdefs.TooManyRequestsf("too many failed sign-ins for %q; try again in %d seconds",
-			account, int(math.Ceil(wait.Seconds()))), wait)
+		return lockedOut(account, f.until.Sub(now))
 	}
 	return nil
 }
 
-func (l *lockout) fail(account string, now time.Time) {
+func (l *lockout) fail(ctx context.Context, account string, now time.Time) {
+	if l.shared != nil {
+		err := l.shared.fail(ctx, account)
+		if err == nil {
+			return
+		}
+		l.shared.fallback(err)
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.m == nil {
@@ -82,7 +106,12 @@ func (l *lockout) fail(account string, now time.Time) {
 	}
 }
 
-func (l *lockout) succeed(account string) {
+func (l *lockout) succeed(ctx context.Context, account string) {
+	if l.shared != nil {
+		if err := l.shared.succeed(ctx, account); err != nil {
+			l.shared.fallback(err)
+		}
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.m != nil {
@@ -103,66 +132,87 @@ func (l *lockout) len() int {
 // works in one of two ways: Allow and Middleware count every request, for
 // the doors where credentials are guessed (sign-in and token issue); Check
 // and Fail count only failures, for doors that honest clients call all the
-// time (Basic credentials on every /v2/ request).
+// time (Basic credentials on every /v2/ request). With SharedLimits the
+// buckets live in Redis (GCRA, redis_rate) and hold across replicas.
 type ClientLimiter struct {
-	rate  rate.Limit
-	burst int
-	mu    sync.Mutex
-	m     *simplelru.LRU[string, *rate.Limiter]
+	name   string
+	limit  redis_rate.Limit
+	shared *SharedLimits
+	mu     sync.Mutex
+	m      *simplelru.LRU[string, *rate.Limiter]
 }
 
 // NewClientLimiter allows perSecond requests (or failures) a second per
-// client, with bursts of burst.
-func NewClientLimiter(perSecond float64, burst int) *ClientLimiter {
+// client, with bursts of burst; name tells its buckets in Redis apart from
+// other limiters'. shared may be nil (counts in this process).
+func NewClientLimiter(name string, perSecond, burst int, shared *SharedLimits) *ClientLimiter {
 	m, _ := simplelru.NewLRU[string, *rate.Limiter](maxTrackedClients, nil)
-	return &ClientLimiter{rate: rate.Limit(perSecond), burst: burst, m: m}
+	return &ClientLimiter{name: name, limit: redis_rate.Limit{Rate: perSecond, Burst: burst, Period: time.Second}, shared: shared, m: m}
 }
 
 func (c *ClientLimiter) bucket(client string, create bool) *rate.Limiter {
 	lim, ok := c.m.Get(client)
 	if !ok && create {
-		lim = rate.NewLimiter(c.rate, c.burst)
+		lim = rate.NewLimiter(rate.Limit(c.limit.Rate), c.limit.Burst)
 		c.m.Add(strings.Clone(client), lim)
 	}
 	return lim
 }
 
 // Allow reports whether a request from client may go ahead now, and counts it.
-func (c *ClientLimiter) Allow(client string) bool {
+func (c *ClientLimiter) Allow(ctx context.Context, client string) bool {
+	key := ClientKey(client)
+	if c.shared != nil {
+		res, err := c.shared.take(ctx, c.name, key, c.limit, 1)
+		if err == nil {
+			return res.Allowed > 0
+		}
+		c.shared.fallback(err)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.bucket(ClientKey(client), true).Allow()
+	return c.bucket(key, true).Allow()
 }
 
 // Check returns a too-many-requests error, saying when to retry, if client
 // has used up its failures; it counts nothing. A nil limiter, or an unknown
 // client (""), is never limited.
-func (c *ClientLimiter) Check(client string) error {
+func (c *ClientLimiter) Check(ctx context.Context, client string) error {
 	if c == nil || client == "" {
 		return nil
 	}
-	now := time.Now()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	lim := c.bucket(ClientKey(client), false)
-	if lim == nil {
-		return nil
-	}
-	if tokens := lim.TokensAt(now); tokens < 1 {
-		wait := time.Duration((1 - tokens) / float64(c.rate) * float64(time.Second))
+	tokens := c.tokens(ctx, ClientKey(client))
+	if tokens < 1 {
+		wait := time.Duration((1 - tokens) / float64(c.limit.Rate) * float64(time.Second))
 		return retryAfter(errdefs.TooManyRequestsf("too many failed sign-ins from your address; slow down"), wait)
 	}
 	return nil
 }
 
-// Fail counts one failure of client.
-func (c *ClientLimiter) Fail(client string) {
-	if c == nil || client == "" {
-		return
+// tokens returns what is left of the bucket of key, counting nothing; a
+// client never seen has a full one.
+func (c *ClientLimiter) tokens(ctx context.Context, key string) float64 {
+	if c.shared != nil {
+		res, err := c.shared.take(ctx, c.name, key, c.limit, 0)
+		if err == nil {
+			return float64(res.Remaining)
+		}
+		c.shared.fallback(err)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.bucket(ClientKey(client), true).Allow()
+	if lim := c.bucket(key, false); lim != nil {
+		return lim.TokensAt(time.Now())
+	}
+	return float64(c.limit.Burst)
+}
+
+// Fail counts one failure of client.
+func (c *ClientLimiter) Fail(ctx context.Context, client string) {
+	if c == nil || client == "" {
+		return
+	}
+	c.Allow(ctx, client)
 }
 
 // ClientKey is the key a client address is limited by: the address
@@ -179,11 +229,14 @@ func ClientKey(addr string) string {
 // Middleware answers 429 with Retry-After to clients over their limit.
 func (c *ClientLimiter) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		host, _, err := net.SplitHostPort(r.RemoteAddr)
-		if err != nil {
-			host = r.RemoteAddr
+		client := audit.ClientIP(r.Context())
+		if client == "" { // not behind audit.Middleware, as in unit tests
+			client = r.RemoteAddr
+			if host, _, err := net.SplitHostPort(client); err == nil {
+				client = host
+			}
 		}
-		if !c.Allow(host) {
+		if !c.Allow(r.Context(), client) {
 			w.Header().Set("Retry-After", "1")
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusTooManyRequests)

@@ -99,16 +99,16 @@ func userViewer(u *ent.User) *viewer.Viewer {
 func (s *Service) Password(ctx context.Context, username, secret string) (*viewer.Viewer, error) {
 	now := time.Now()
 	client := audit.ClientIP(ctx)
-	if err := s.FailedLogins.Check(client); err != nil {
+	if err := s.FailedLogins.Check(ctx, client); err != nil {
 		return nil, err
 	}
 	if username == "" || len(username) > maxUsernameLen || len(secret) > maxSecretLen {
-		s.FailedLogins.Fail(client)
+		s.FailedLogins.Fail(ctx, client)
 		return nil, ErrBadCredentials
 	}
 	lockable := !strings.HasPrefix(username, s.RobotPrefix) && !tokenShaped(secret)
 	if lockable {
-		if err := s.lockout.check(username, now); err != nil {
+		if err := s.lockout.check(ctx, username, now); err != nil {
 			return nil, err
 		}
 	}
@@ -116,16 +116,20 @@ func (s *Service) Password(ctx context.Context, username, secret string) (*viewe
 	switch {
 	case err == nil:
 		if lockable {
-			s.lockout.succeed(username)
+			s.lockout.succeed(ctx, username)
 		}
 	case errors.Is(err, errdefs.ErrUnauthenticated):
-		s.FailedLogins.Fail(client)
+		s.FailedLogins.Fail(ctx, client)
 		if lockable {
-			s.lockout.fail(username, now)
+			s.lockout.fail(ctx, username, now)
 		}
 	}
 	return v, err
 }
+
+// ShareLimits keeps the account lockouts in shared (Redis), so that they
+// hold on every replica. Call it before serving.
+func (s *Service) ShareLimits(shared *SharedLimits) { s.lockout.shared = shared }
 
 // tokenShaped reports whether a secret sent as a password is an access
 // token or robot secret rather than a password.

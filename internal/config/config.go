@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -17,6 +18,8 @@ import (
 
 	"github.com/spf13/pflag"
 	"gopkg.in/yaml.v3"
+
+	"github.com/berth-registry/berth/internal/secrets"
 )
 
 // Config is every setting of `berth serve`.
@@ -31,6 +34,11 @@ type Config struct {
 	// AdminPassword is the password of the admin user created on first
 	// start; empty means a random one, printed once.
 	AdminPassword string `yaml:"admin_password"`
+	// SecretKey encrypts the secrets berth stores in its database (see
+	// internal/secrets): 32 random bytes in base64 or hex. Required with
+	// PostgreSQL, where every replica must share it; empty on SQLite means
+	// the key in <data dir>/secret.key, generated on first start.
+	SecretKey string `yaml:"secret_key"`
 
 	// AuthMode is "db" (local users) or "oidc" (single sign-on; local
 	// password sign-in stays open to local system admins only).
@@ -95,6 +103,9 @@ type Config struct {
 	// StorageRedirect answers blob GETs with a 307 to a presigned URL
 	// when the driver can presign ("true" or "false").
 	StorageRedirect string `yaml:"storage_redirect"`
+	// TrustedProxies lists the networks (CIDR, comma-separated) of the
+	// reverse proxies whose X-Forwarded-For is believed.
+	TrustedProxies string `yaml:"trusted_proxies"`
 }
 
 // Setting describes one setting: its flag, environment variable, YAML key
@@ -114,6 +125,7 @@ var Settings = []Setting{
 	{"log-format", "BERTH_LOG_FORMAT", "log_format", "text", "text or json", func(c *Config) *string { return &c.LogFormat }},
 	{"external-url", "BERTH_EXTERNAL_URL", "external_url", "", "the URL clients use to reach berth (default http://localhost:<port>)", func(c *Config) *string { return &c.ExternalURL }},
 	{"admin-password", "BERTH_ADMIN_PASSWORD", "admin_password", "", "password of the admin user created on first start (default: random, printed once)", func(c *Config) *string { return &c.AdminPassword }},
+	{"secret-key", "BERTH_SECRET_KEY", "secret_key", "", "key encrypting the secrets stored in the database: 32 random bytes in base64 or hex (openssl rand -base64 32); required with PostgreSQL, generated into the data dir on SQLite", func(c *Config) *string { return &c.SecretKey }},
 	{"auth-mode", "BERTH_AUTH_MODE", "auth_mode", "db", "db (local users) or oidc (single sign-on)", func(c *Config) *string { return &c.AuthMode }},
 	{"oidc-issuer", "BERTH_OIDC_ISSUER", "oidc_issuer", "", "OpenID provider issuer URL (required in oidc mode)", func(c *Config) *string { return &c.OIDCIssuer }},
 	{"oidc-client-id", "BERTH_OIDC_CLIENT_ID", "oidc_client_id", "", "OAuth client ID registered at the provider (required in oidc mode)", func(c *Config) *string { return &c.OIDCClientID }},
@@ -141,6 +153,7 @@ var Settings = []Setting{
 	{"s3-secret-key", "BERTH_S3_SECRET_KEY", "s3_secret_key", "", "S3 secret access key (prefer the environment or the file: flags show in process listings)", func(c *Config) *string { return &c.S3SecretKey }},
 	{"s3-path-style", "BERTH_S3_PATH_STYLE", "s3_path_style", "false", "address the bucket in the URL path instead of the host name (true or false; most non-AWS servers need true)", func(c *Config) *string { return &c.S3PathStyle }},
 	{"storage-redirect", "BERTH_STORAGE_REDIRECT", "storage_redirect", "false", "answer blob GETs with a 307 to a 15-minute presigned storage URL when the driver can presign, i.e. s3 (true or false); clients must reach --s3-endpoint", func(c *Config) *string { return &c.StorageRedirect }},
+	{"trusted-proxies", "BERTH_TRUSTED_PROXIES", "trusted_proxies", "", "comma-separated CIDRs of reverse proxies (an Ingress controller, a load balancer) whose X-Forwarded-For names the client for rate limits, lockouts and the audit log; empty: the direct peer is the client", func(c *Config) *string { return &c.TrustedProxies }},
 	{"metrics-addr", "BERTH_METRICS_ADDR", "metrics_addr", "", "separate host:port serving /metrics; empty serves it on --addr", func(c *Config) *string { return &c.MetricsAddr }},
 }
 
@@ -160,7 +173,7 @@ func (e *Error) Error() string {
 func AddFlags(fs *pflag.FlagSet) {
 	fs.String("config", "", "YAML configuration file (env BERTH_CONFIG)")
 	for _, s := range Settings {
-		if s.Flag == "admin-password" {
+		if s.Flag == "admin-password" || s.Flag == "secret-key" {
 			continue // secrets stay out of process listings: environment or file only
 		}
 		fs.String(s.Flag, s.Default, fmt.Sprintf("%s (env %s)", s.Usage, s.Env))
@@ -255,6 +268,9 @@ func (c *Config) Validate() error {
 			return &Error{Setting: "--database-url (BERTH_DATABASE_URL)", Msg: fmt.Sprintf("scheme %q is not postgres or sqlite", u.Scheme)}
 		}
 	}
+	if _, err := c.TrustedProxyNetworks(); err != nil {
+		return err
+	}
 	if c.RobotPrefix == "" || len(c.RobotPrefix) > 32 || strings.ContainsAny(c.RobotPrefix, " :/@") {
 		return &Error{Setting: "--robot-prefix (BERTH_ROBOT_PREFIX)", Msg: fmt.Sprintf("%q must be 1 to 32 characters without spaces, ':', '/' or '@'", c.RobotPrefix)}
 	}
@@ -294,7 +310,41 @@ func (c *Config) Validate() error {
 	if err := c.validateStorage(); err != nil {
 		return err
 	}
+	if c.SecretKey != "" {
+		if _, err := secrets.ParseKey(c.SecretKey); err != nil {
+			return &Error{Setting: SecretKeySetting, Msg: err.Error()}
+		}
+	}
 	return c.validateAuth()
+}
+
+// SecretKeySetting names the secret key in errors. It has no flag: like
+// the admin password it stays out of process listings.
+const SecretKeySetting = secrets.Setting + " (secret_key)"
+
+// RequireSecretKey checks the secret key for the commands that read or
+// write stored secrets (serve, migrate, admin rotate-token-key): well
+// formed if set, and set when the database is PostgreSQL, whose replicas
+// must all encrypt with the same key, so none may generate its own.
+// Validate checks only the form: `berth gc` and `berth admin user` touch
+// no stored secret and run without the key.
+func (c *Config) RequireSecretKey() error {
+	if c.SecretKey == "" {
+		if c.UsesPostgres() {
+			return &Error{Setting: SecretKeySetting, Msg: "required with PostgreSQL, where every replica must encrypt stored secrets with the same key: " +
+				secrets.GenerateAdvice + " and give it to every replica"}
+		}
+		return nil
+	}
+	if _, err := secrets.ParseKey(c.SecretKey); err != nil {
+		return &Error{Setting: SecretKeySetting, Msg: err.Error()}
+	}
+	return nil
+}
+
+// UsesPostgres reports whether the database is PostgreSQL (else SQLite).
+func (c *Config) UsesPostgres() bool {
+	return strings.HasPrefix(c.DatabaseURL, "postgres://") || strings.HasPrefix(c.DatabaseURL, "postgresql://")
 }
 
 // maxS3SettingLength bounds the free-form S3 settings.
@@ -376,6 +426,31 @@ func validBucketName(b string) bool {
 func (c *Config) S3PathStyleAddressing() bool {
 	v, _ := strconv.ParseBool(c.S3PathStyle)
 	return v
+}
+
+// TrustedProxyNetworks parses TrustedProxies: CIDRs, or single
+// addresses (a /32 or /128).
+func (c *Config) TrustedProxyNetworks() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(c.TrustedProxies, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			a, aerr := netip.ParseAddr(f)
+			if aerr != nil {
+				return nil, &Error{Setting: "--trusted-proxies (BERTH_TRUSTED_PROXIES)", Msg: fmt.Sprintf("%q is not a CIDR such as 10.0.0.0/8 or an address", f)}
+			}
+			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	if len(out) > 256 {
+		return nil, &Error{Setting: "--trusted-proxies (BERTH_TRUSTED_PROXIES)", Msg: "more than 256 networks"}
+	}
+	return out, nil
 }
 
 // StorageRedirects reports whether blob GETs redirect to presigned URLs.

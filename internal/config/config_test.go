@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -249,5 +250,47 @@ func TestBadS3SettingsNameTheSetting(t *testing.T) {
 				t.Fatalf("error %q does not name %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// The secret key comes from the environment or the file, never a flag
+// (process listings show flags); a malformed key is refused by every
+// command, a missing one only where the database is PostgreSQL.
+func TestSecretKeyIsEnvironmentOrFileOnlyAndRequiredWithPostgres(t *testing.T) {
+	const key = "WWmcbP5hxiwqwdl9Ss5vEJWywxHAzkhkTSUdCW3V+00="
+	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	AddFlags(fs)
+	if err := fs.Parse([]string{"--secret-key", key}); err == nil {
+		t.Error("--secret-key is a flag")
+	}
+	c, err := load(t, map[string]string{"BERTH_SECRET_KEY": key})
+	if err != nil || c.SecretKey != key {
+		t.Fatalf("from the environment: %q, %v", c.SecretKey, err)
+	}
+	file := filepath.Join(t.TempDir(), "berth.yaml")
+	os.WriteFile(file, []byte("secret_key: "+key+"\ndatabase_url: postgres://berth@db/berth\n"), 0o600)
+	if c, err = load(t, nil, "--config", file); err != nil || c.SecretKey != key || c.RequireSecretKey() != nil {
+		t.Fatalf("from the file: %q, %v", c.SecretKey, err)
+	}
+
+	for name, bad := range map[string]string{"short": "0123456789abcdef0123456789abcdef", "not an encoding": "my secret key!"} {
+		_, err := load(t, map[string]string{"BERTH_SECRET_KEY": bad})
+		var cerr *Error
+		if !errors.As(err, &cerr) || cerr.Setting != "BERTH_SECRET_KEY (secret_key)" || !strings.Contains(err.Error(), "openssl rand -base64 32") {
+			t.Errorf("%s key: %v; want an error naming BERTH_SECRET_KEY saying how to generate one", name, err)
+		}
+	}
+
+	c, err = load(t, map[string]string{"BERTH_DATABASE_URL": "postgresql://berth@db/berth"})
+	if err != nil {
+		t.Fatalf("berth gc and berth admin user run on PostgreSQL without the key: %v", err)
+	}
+	var cerr *Error
+	if err := c.RequireSecretKey(); !errors.As(err, &cerr) || !strings.Contains(err.Error(), "BERTH_SECRET_KEY") || !strings.Contains(err.Error(), "PostgreSQL") {
+		t.Errorf("PostgreSQL without a key: %v; want an error naming BERTH_SECRET_KEY", err)
+	}
+	if c, _ := load(t, nil); c.RequireSecretKey() != nil {
+		t.Error("SQLite without a key is refused; it generates one")
 	}
 }

@@ -44,11 +44,16 @@ type DB struct {
 // ErrBadURL is returned for a database URL berth cannot use.
 var ErrBadURL = errors.New("unsupported database URL")
 
+// DriverWrapper decorates the driver the ent client talks to, for
+// instrumentation such as tracing (internal/telemetry).
+type DriverWrapper func(dialect.Driver) dialect.Driver
+
 // Open connects to rawURL: "postgres://..." (or "postgresql://...") for
 // PostgreSQL, "sqlite:///path/to/file.db" or a plain file path for SQLite.
 // An empty URL means SQLite at dataDir/berth.db. Open pings the database, so
-// an unreachable server fails here and not at the first request.
-func Open(ctx context.Context, rawURL, dataDir string) (*DB, error) {
+// an unreachable server fails here and not at the first request. The
+// client uses the driver as wrapped by wrap, in order.
+func Open(ctx context.Context, rawURL, dataDir string, wrap ...DriverWrapper) (*DB, error) {
 	kind, dsn, err := parse(rawURL, dataDir)
 	if err != nil {
 		return nil, err
@@ -76,8 +81,11 @@ func Open(ctx context.Context, rawURL, dataDir string) (*DB, error) {
 		}
 		// SQLite allows one writer at a time; a small pool with immediate
 		// transactions and a busy timeout keeps writers queueing instead of
-		// failing with SQLITE_BUSY.
+		// failing with SQLITE_BUSY. Idle connections are kept, all of
+		// them: opening one (with its pragmas) per request under load cost
+		// more than the queries it ran.
 		db.SetMaxOpenConns(8)
+		db.SetMaxIdleConns(8)
 		drv = entsql.OpenDB(dialect.SQLite, db)
 	}
 	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -86,7 +94,11 @@ func Open(ctx context.Context, rawURL, dataDir string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("connecting to %s database: %w", kind, err)
 	}
-	out := &DB{Client: ent.NewClient(ent.Driver(drv)), Kind: kind, sql: db, dsn: dsn}
+	var client dialect.Driver = drv
+	for _, w := range wrap {
+		client = w(client)
+	}
+	out := &DB{Client: ent.NewClient(ent.Driver(client)), Kind: kind, sql: db, dsn: dsn}
 	if kind == Postgres {
 		out.URL = dsn
 	}

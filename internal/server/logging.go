@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // statusRecorder remembers the status and size of a response.
@@ -86,10 +88,15 @@ func logRequests(log *slog.Logger, m *metrics, next http.Handler) http.Handler {
 		}
 		elapsed := time.Since(start)
 		m.observe(r, status, elapsed, body.n, rec.bytes)
-		log.Log(r.Context(), level, "request",
-			"request_id", id, "method", r.Method, "path", r.URL.Path, "status", status,
+		args := []any{"request_id", id, "method", r.Method, "path", r.URL.Path, "status", status,
 			"bytes", rec.bytes, "duration_ms", elapsed.Milliseconds(),
-			"remote", r.RemoteAddr)
+			"remote", r.RemoteAddr}
+		// With tracing on, the server span around this handler ties the
+		// line to its trace.
+		if sc := trace.SpanContextFromContext(r.Context()); sc.IsValid() {
+			args = append(args, "trace_id", sc.TraceID().String(), "span_id", sc.SpanID().String())
+		}
+		log.Log(r.Context(), level, "request", args...)
 	})
 }
 

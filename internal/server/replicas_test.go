@@ -25,7 +25,7 @@ func TestThreeReplicasStartTogether(t *testing.T) {
 	for i := range servers {
 		wg.Go(func() {
 			cfg := newConfig(t)
-			cfg.DatabaseURL = url
+			cfg.DatabaseURL, cfg.SecretKey = url, dbtest.SecretKey
 			servers[i], errs[i] = server.New(context.Background(), cfg, server.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		})
 	}

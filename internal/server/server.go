@@ -24,6 +24,7 @@ import (
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/auth/oidc"
 	"github.com/berth-registry/berth/internal/auth/token"
+	"github.com/berth-registry/berth/internal/clientip"
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/database"
 	"github.com/berth-registry/berth/internal/events"
@@ -31,6 +32,7 @@ import (
 	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/projects"
 	"github.com/berth-registry/berth/internal/retention"
+	"github.com/berth-registry/berth/internal/telemetry"
 	"github.com/berth-registry/berth/internal/webhooks"
 	"github.com/berth-registry/berth/portal"
 	"github.com/berth-registry/berth/registry"
@@ -55,6 +57,9 @@ type Server struct {
 	// set; metricsAddr is that listener's address once Run has opened it.
 	metrics     http.Handler
 	metricsAddr net.Addr
+	// tracing is OpenTelemetry's wiring (telemetry.go); off unless an
+	// OTLP endpoint is set.
+	tracing telemetry.Tracing
 }
 
 // Options are what the caller (the CLI) supplies besides configuration.
@@ -69,17 +74,32 @@ type Options struct {
 // configured, creates the admin user on first start, and wires the routes.
 func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error) {
 	s := &Server{cfg: cfg, log: opts.Logger}
-	db, err := OpenDatabase(ctx, cfg)
+	if err := s.startTracing(ctx, opts.Version); err != nil {
+		return nil, err
+	}
+	// Before the database: on PostgreSQL without a key, refuse at once.
+	box, err := OpenSecrets(cfg, s.log)
 	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	db, err := OpenDatabase(ctx, cfg, s.tracedDatabase()...)
+	if err != nil {
+		s.Close()
 		return nil, err
 	}
 	s.db = db
 	s.closers = append(s.closers, db.Close)
+	if err := SealStoredSecrets(ctx, db, box, s.log); err != nil {
+		s.Close()
+		return nil, err
+	}
 	s.blobs, err = OpenStore(cfg)
 	if err != nil {
 		s.Close()
 		return nil, err
 	}
+	s.blobs = s.tracedStorage(s.blobs)
 	if cfg.RedisURL != "" {
 		ropts, err := redis.ParseURL(cfg.RedisURL)
 		if err != nil {
@@ -102,9 +122,21 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	s.closers = append(s.closers, recorder.Close)
 	authSvc := auth.New(db.Client)
 	authSvc.Audit = recorder
+	// With Redis, the installation's id names its channels (events, cache
+	// invalidations) and keys (rate limits, lockouts).
+	installation := ""
+	var limits *auth.SharedLimits
+	if s.redis != nil {
+		if installation, err = database.InstallationID(ctx, db.Client); err != nil {
+			s.Close()
+			return nil, err
+		}
+		limits = auth.NewSharedLimits(s.redis, "berth:"+installation+":", s.log)
+		authSvc.ShareLimits(limits)
+	}
 	// Failed sign-ins are limited per client on every door that takes
 	// credentials (/v2/ and /graphql Basic, /service/token, /auth/login).
-	authSvc.FailedLogins = auth.NewClientLimiter(10, 50)
+	authSvc.FailedLogins = auth.NewClientLimiter("failed-signins", 10, 50, limits)
 	if cfg.RobotPrefix != "" {
 		authSvc.RobotPrefix = cfg.RobotPrefix
 	}
@@ -126,30 +158,23 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 
 	// Token signing keys live in the database, shared by every replica; a
 	// key file of an earlier version becomes the first key.
-	keys, err := token.OpenKeyring(ctx, db.Client, filepath.Join(cfg.DataDir, "token-signing-key.pem"), token.KeyKeep)
+	keys, err := token.OpenKeyring(ctx, db.Client, box, filepath.Join(cfg.DataDir, "token-signing-key.pem"), token.KeyKeep)
 	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("loading the token signing keys: %w", err)
 	}
-	// With Redis, one channel per installation for events and one for
-	// cache invalidations.
-	installation := ""
-	if s.redis != nil {
-		if installation, err = database.InstallationID(ctx, db.Client); err != nil {
-			s.Close()
-			return nil, err
-		}
+	webhookSvc := webhooks.New(webhooks.Options{Client: db.Client, Auth: authSvc, Logger: s.log,
+		AllowPrivate: cfg.WebhookPrivateAllowed(), ExternalURL: cfg.PublicURL(), Secrets: box})
+	bus, err := events.NewBus(ctx, s.redis, "berth:events:"+installation, s.log)
+	if err != nil {
+		s.Close()
+		return nil, &config.Error{Setting: "--redis-url (BERTH_REDIS_URL)", Msg: "subscribing to events: " + err.Error()}
 	}
-	// The event dispatcher is made below; changes committed before then
-	// wait for its first poll.
-	var dispatcher *events.Dispatcher
+	s.closers = append(s.closers, bus.Close)
+	dispatcher := events.NewDispatcher(db.Client, bus, s.log, webhookSvc)
 	contentOpts := artifacts.Options{
 		Client: db.Client, Blobs: s.blobs, Auth: authSvc, ExternalURL: cfg.PublicURL(), Logger: s.log, Audit: recorder,
-		OnChange: func() {
-			if dispatcher != nil {
-				dispatcher.Notify()
-			}
-		},
+		OnChange: dispatcher.Notify,
 	}
 	var shared *forgets
 	if s.redis != nil {
@@ -168,21 +193,12 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		s.background(run)
 	}
 	collector := NewCollector(cfg, db, s.blobs, artifactSvc, s.log)
-	webhookSvc := webhooks.New(webhooks.Options{Client: db.Client, Auth: authSvc, Logger: s.log,
-		AllowPrivate: cfg.WebhookPrivateAllowed(), ExternalURL: cfg.PublicURL()})
 	retentionSvc := retention.New(retention.Options{Client: db.Client, Auth: authSvc, Content: artifactSvc, Logger: s.log})
-	bus, err := events.NewBus(ctx, s.redis, "berth:events:"+installation, s.log)
-	if err != nil {
-		s.Close()
-		return nil, &config.Error{Setting: "--redis-url (BERTH_REDIS_URL)", Msg: "subscribing to events: " + err.Error()}
-	}
-	s.closers = append(s.closers, bus.Close)
 	jobSvc, err := s.startJobs(ctx, collector, webhookSvc, retentionSvc, recorder)
 	if err != nil {
 		s.Close()
 		return nil, err
 	}
-	dispatcher = events.NewDispatcher(db.Client, bus, s.log, webhookSvc)
 	s.background(dispatcher.Run)
 	tokens := token.New(token.Options{Keys: keys, Auth: authSvc, Client: db.Client, Grants: artifactSvc, Logger: s.log, Audit: recorder})
 	registryHandler := registry.New(registry.Options{
@@ -191,7 +207,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	})
 
 	oidcSvc := oidc.New(oidc.Options{Client: db.Client, Auth: authSvc, Defaults: oidc.SettingsFromConfig(cfg),
-		ExternalURL: cfg.PublicURL(), Logger: s.log, AllowPrivate: cfg.OIDCPrivateAllowed()})
+		ExternalURL: cfg.PublicURL(), Logger: s.log, AllowPrivate: cfg.OIDCPrivateAllowed(), Secrets: box})
 	resolver := &graph.Resolver{
 		OIDC:            oidcSvc,
 		DB:              db,
@@ -216,9 +232,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	mux.Handle("/v2/", registryHandler)
 	// The doors where credentials are guessed are rate limited per client;
 	// accounts also lock out with back-off after repeated failures (auth).
-	doors := auth.NewClientLimiter(50, 500)
+	doors := auth.NewClientLimiter("doors", 50, 500, limits)
 	mux.Handle("/service/token", doors.Middleware(tokens))
-	mux.Handle("/graphql", withViewer(graph.NewHandler(resolver, s.log)))
+	mux.Handle("/graphql", withViewer(graph.NewHandler(resolver, s.log, s.tracedGraphQL()...)))
 	authSvc.PasswordPolicy = oidcSvc.LocalPasswordPolicy
 	mux.Handle("/auth/login", doors.Middleware(authSvc.LoginHandler(secure)))
 	oidcSvc.Mount(mux, doors.Middleware) // /auth/oidc/{login,callback,onboard,logout}
@@ -236,7 +252,12 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		mux.Handle("/metrics", http.NotFoundHandler())
 		s.metrics = m.handler()
 	}
-	s.handler = logRequests(s.log, m, securityHeaders(audit.Middleware(mux)))
+	proxies, err := cfg.TrustedProxyNetworks()
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.handler = s.tracedRequests(logRequests(s.log, m, securityHeaders(audit.Middleware(clientip.New(proxies).Addr, mux))))
 	s.audit = recorder
 	return s, nil
 }
@@ -281,11 +302,11 @@ func (s *Server) background(fn func(context.Context)) {
 
 // OpenDatabase creates the data directory, opens the configured database
 // and migrates it. Problems with the settings come back as *config.Error.
-func OpenDatabase(ctx context.Context, cfg *config.Config) (*database.DB, error) {
+func OpenDatabase(ctx context.Context, cfg *config.Config, wrap ...database.DriverWrapper) (*database.DB, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, &config.Error{Setting: "--data-dir (BERTH_DATA_DIR)", Msg: err.Error()}
 	}
-	db, err := database.Open(ctx, cfg.DatabaseURL, cfg.DataDir)
+	db, err := database.Open(ctx, cfg.DatabaseURL, cfg.DataDir, wrap...)
 	if err != nil {
 		return nil, &config.Error{Setting: "--database-url (BERTH_DATABASE_URL)", Msg: err.Error()}
 	}

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/database/dbtest"
 	"github.com/berth-registry/berth/internal/server/servertest"
 	"github.com/berth-registry/berth/internal/viewer"
@@ -246,5 +247,67 @@ func TestWrongSecretsDoNotLockRobotsOrTokensOut(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestForwardedForNamesTheClientOnlyBehindTrustedProxies: behind a proxy
+// in --trusted-proxies, failed sign-ins count against the address the
+// proxy names, so one client behind it is limited and another is not,
+// and the audit log records that address; from any other peer the header
+// is ignored, so rotating it does not escape the limit.
+func TestForwardedForNamesTheClientOnlyBehindTrustedProxies(t *testing.T) {
+	s := servertest.Start(t, "sqlite", func(c *config.Config) { c.TrustedProxies = "127.0.3.1/32, ::1" })
+	proxy, direct := clientAt("127.0.3.1"), clientAt("127.0.3.2")
+	fail := func(c *http.Client, forwarded string, i int) int {
+		req := basicTo(http.MethodGet, "/v2/", "")(s.URL, fmt.Sprintf("nobody-%d", i), "berth_wrong")
+		req.Header.Set("X-Forwarded-For", forwarded)
+		return send(t, c, req).StatusCode
+	}
+	limitedAt := func(c *http.Client, forwarded func(i int) string) int {
+		for i := 0; i < 100; i++ {
+			if fail(c, forwarded(i), i) == http.StatusTooManyRequests {
+				return i
+			}
+		}
+		return -1
+	}
+	if n := limitedAt(proxy, func(int) string { return "6.6.6.6, 198.51.100.1" }); n < 0 {
+		t.Fatal("a client behind the trusted proxy is never limited")
+	}
+	req := basicTo(http.MethodGet, "/v2/", "")(s.URL, servertest.Admin.Username, servertest.Admin.Password)
+	req.Header.Set("X-Forwarded-For", "198.51.100.2")
+	if st := send(t, proxy, req).StatusCode; st != http.StatusOK {
+		t.Fatalf("another client behind the same proxy: %d", st)
+	}
+	if n := limitedAt(direct, func(i int) string { return fmt.Sprintf("198.51.100.%d", 10+i) }); n < 0 {
+		t.Fatal("a peer that is not a trusted proxy escaped the limit by rotating X-Forwarded-For")
+	}
+	// Portal sign-ins are audited with the client's address.
+	login := func(c *http.Client, forwarded string) {
+		req, _ := http.NewRequest(http.MethodPost, s.URL+"/auth/login", strings.NewReader(`{"username":"admin","password":"wrong-password"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Forwarded-For", forwarded)
+		if st := send(t, c, req).StatusCode; st != http.StatusUnauthorized {
+			t.Fatalf("wrong password at /auth/login: %d", st)
+		}
+	}
+	login(clientAt("127.0.3.1"), "6.6.6.6, 198.51.100.1")
+	login(clientAt("127.0.3.3"), "198.51.100.10")
+	s.Berth.Audit().Flush(context.Background())
+	var logs struct {
+		AuditLogs struct {
+			Edges []struct {
+				Node struct{ ClientIP, Result string }
+			}
+		}
+	}
+	s.MustDo(servertest.Admin, `{ auditLogs(first: 100, where: {clientIPIn: ["198.51.100.1", "127.0.3.3", "6.6.6.6", "127.0.3.1", "198.51.100.10"]}) {
+		edges { node { clientIP result } } } }`, nil, &logs)
+	seen := map[string]bool{}
+	for _, e := range logs.AuditLogs.Edges {
+		seen[e.Node.ClientIP] = true
+	}
+	if !seen["198.51.100.1"] || !seen["127.0.3.3"] || seen["6.6.6.6"] || seen["127.0.3.1"] || seen["198.51.100.10"] {
+		t.Errorf("audit client addresses: %v; want the forwarded one behind the proxy and the peer otherwise", seen)
 	}
 }

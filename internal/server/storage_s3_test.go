@@ -357,9 +357,11 @@ func TestS3ChunkedUploadStartedOnOneReplicaFinishesOnAnother(t *testing.T) {
 
 func testS3ChunkedUploadAcrossReplicas(t *testing.T, srv *s3test.Server, kind string) {
 	opts := srv.Bucket(t)
+	// Replicas share the database and so the key of its secrets, which
+	// on SQLite would otherwise be each data dir's own.
 	var dbURL string
-	first := servertest.Start(t, kind, onS3(opts, false), func(c *config.Config) { dbURL = c.DatabaseURL })
-	second := servertest.Start(t, kind, onS3(opts, false), func(c *config.Config) { c.DatabaseURL = dbURL })
+	first := servertest.Start(t, kind, onS3(opts, false), func(c *config.Config) { dbURL, c.SecretKey = c.DatabaseURL, dbtest.SecretKey })
+	second := servertest.Start(t, kind, onS3(opts, false), func(c *config.Config) { c.DatabaseURL, c.SecretKey = dbURL, dbtest.SecretKey })
 	first.CreateProject(s3Admin, "team", false)
 	a, b := s3Client{t: t, base: first.URL}, s3Client{t: t, base: second.URL}
 

@@ -246,10 +246,17 @@ func (s *Service) deliver(ctx context.Context, pol *ent.WebhookPolicy, t rules.W
 	if err != nil {
 		return delivered{}, fmt.Errorf("encoding a webhook body: %w", err)
 	}
+	secret, err := s.signingSecret(pol)
+	if err != nil {
+		return delivered{}, err
+	}
+	if t.AuthHeader, err = s.authHeader(pol.ProjectID, t); err != nil {
+		return delivered{}, err
+	}
 	res := s.post(ctx, t, body, http.Header{
 		"Content-Type":     {contentType},
 		"User-Agent":       {"berth-webhook"},
-		SignatureHeader:    {Sign(pol.Secret, body)},
+		SignatureHeader:    {Sign(secret, body)},
 		"X-Berth-Event":    {string(e.Type)},
 		"X-Berth-Delivery": {deliveryID},
 	})

@@ -100,8 +100,8 @@ func (s *Service) Create(ctx context.Context, projectName string, in PolicyInput
 		SetName(in.Name).
 		SetDescription(in.Description).
 		SetEventTypes(types).
-		SetTargets(targets).
-		SetSecret(secret).
+		SetTargets(s.sealHeaders(p.ID, targets)).
+		SetSecret(s.opts.Secrets.Seal(secret, secretAD(p.ID))).
 		SetEnabled(in.Enabled).
 		SetCreatedBy(viewer.FromContext(ctx).Name()).
 		Save(auth.Allow(ctx))
@@ -149,7 +149,12 @@ func (s *Service) Update(ctx context.Context, id int, in PolicyUpdate) (*ent.Web
 		kept := make([]rules.WebhookTarget, len(in.Targets))
 		for i, t := range in.Targets {
 			if t.AuthHeader == "" {
-				t.AuthHeader = old[strings.TrimSpace(t.URL)]
+				url := strings.TrimSpace(t.URL)
+				h, err := s.authHeader(pol.ProjectID, rules.WebhookTarget{URL: url, AuthHeader: old[url]})
+				if err != nil {
+					return nil, err
+				}
+				t.AuthHeader = h
 			}
 			kept[i] = t
 		}
@@ -157,7 +162,7 @@ func (s *Service) Update(ctx context.Context, id int, in PolicyUpdate) (*ent.Web
 		if err != nil {
 			return nil, err
 		}
-		upd.SetTargets(targets)
+		upd.SetTargets(s.sealHeaders(pol.ProjectID, targets))
 	}
 	if in.Enabled != nil {
 		upd.SetEnabled(*in.Enabled)

@@ -23,6 +23,7 @@ import (
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/errdefs"
 	"github.com/berth-registry/berth/internal/jobs"
+	"github.com/berth-registry/berth/internal/secrets"
 	"github.com/berth-registry/berth/internal/viewer"
 )
 
@@ -37,6 +38,9 @@ type Options struct {
 	// ExternalURL is berth's public URL; CloudEvents name their source
 	// after it.
 	ExternalURL string
+	// Secrets seals the policies' signing secrets and targets' auth
+	// headers in the database. Required.
+	Secrets *secrets.Box
 }
 
 // Service manages webhook policies and delivers events.

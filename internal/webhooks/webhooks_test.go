@@ -24,12 +24,14 @@ import (
 	"github.com/berth-registry/berth/ent"
 	"github.com/berth-registry/berth/ent/schema/rules"
 	"github.com/berth-registry/berth/ent/webhookdelivery"
+	"github.com/berth-registry/berth/ent/webhookpolicy"
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/database"
 	"github.com/berth-registry/berth/internal/database/dbtest"
 	"github.com/berth-registry/berth/internal/errdefs"
 	"github.com/berth-registry/berth/internal/events"
 	"github.com/berth-registry/berth/internal/jobs"
+	"github.com/berth-registry/berth/internal/secrets"
 	"github.com/berth-registry/berth/internal/viewer"
 	"github.com/berth-registry/berth/internal/webhooks"
 )
@@ -53,7 +55,7 @@ func start(t *testing.T, db *database.DB, allowPrivate bool) *fixture {
 	}
 	log := slog.New(slog.DiscardHandler)
 	svc := webhooks.New(webhooks.Options{Client: db.Client, Auth: auth.New(db.Client), Logger: log,
-		AllowPrivate: allowPrivate, ExternalURL: "https://berth.example.com/"})
+		AllowPrivate: allowPrivate, ExternalURL: "https://berth.example.com/", Secrets: testBox(t)})
 	workers := river.NewWorkers()
 	river.AddWorker(workers, svc.Worker())
 	q, err := jobs.New(ctx, jobs.Options{DB: db, Logger: log, Workers: workers, RetryDelay: 100 * time.Millisecond,
@@ -476,7 +478,7 @@ func TestPrivateTargetsAreRefusedUnlessAllowed(t *testing.T) {
 		// name resolves elsewhere since) is still not reached: the
 		// address is checked when it is dialed.
 		r := newReceiver(t)
-		allowed := webhooks.New(webhooks.Options{Client: db.Client, Auth: auth.New(db.Client), AllowPrivate: true})
+		allowed := webhooks.New(webhooks.Options{Client: db.Client, Auth: auth.New(db.Client), AllowPrivate: true, Secrets: testBox(t)})
 		inner, _, err := allowed.Create(f.ctx, "team-a", webhooks.PolicyInput{Name: "inner", EventTypes: []events.Type{events.PushArtifact},
 			Targets: []rules.WebhookTarget{target(r.URL, rules.FormatJSON)}, Enabled: true})
 		if err != nil {
@@ -543,23 +545,179 @@ func TestPoliciesAreValidated(t *testing.T) {
 func TestUpdateKeepsTheAuthHeaderOfATargetWithTheSameURL(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *database.DB) {
 		f := start(t, db, true)
-		a, b := target("https://a.example.com/", rules.FormatJSON), target("https://b.example.com/", rules.FormatSlack)
+		ra, rb, rc := newReceiver(t), newReceiver(t), newReceiver(t)
+		a, b := target(ra.URL+"/a", rules.FormatJSON), target(rb.URL+"/b", rules.FormatSlack)
 		a.AuthHeader, b.AuthHeader = "Bearer a", "Bearer b"
-		pol, _ := f.create(t, "p", []events.Type{events.PushArtifact}, a, b)
+		pol, secret := f.create(t, "p", []events.Type{events.PushArtifact}, a, b)
 		name := "renamed"
 		upd, err := f.svc.Update(f.ctx, pol.ID, webhooks.PolicyUpdate{Name: &name, Targets: []rules.WebhookTarget{
-			target("https://a.example.com/", rules.FormatCloudEvents), target("https://c.example.com/", rules.FormatJSON),
+			target(" "+ra.URL+"/a", rules.FormatCloudEvents), target(rc.URL+"/c", rules.FormatJSON),
 		}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		got := upd.Targets
-		if upd.Name != "renamed" || len(got) != 2 || got[0].AuthHeader != "Bearer a" || got[0].Format != rules.FormatCloudEvents || got[1].AuthHeader != "" {
+		if upd.Name != "renamed" || len(got) != 2 || got[0].AuthHeader == "" || got[0].Format != rules.FormatCloudEvents || got[1].AuthHeader != "" {
 			t.Fatalf("targets after update: %+v", got)
 		}
 		if upd.Secret != pol.Secret {
 			t.Fatal("an update changed the secret")
 		}
+		// The kept header is the one sent, and the secret still signs.
+		if _, err := f.svc.Test(f.ctx, pol.ID); err != nil {
+			t.Fatal(err)
+		}
+		ka, kc := ra.wait(t, 1)[0], rc.wait(t, 1)[0]
+		if h := ka.header.Get("Authorization"); h != "Bearer a" {
+			t.Errorf("the kept target sends Authorization %q, want the header it had", h)
+		}
+		if h := kc.header.Get("Authorization"); h != "" {
+			t.Errorf("the new target without a header sends Authorization %q", h)
+		}
+		if ka.header.Get("X-Berth-Signature") != signed(secret, ka.body) {
+			t.Error("after an update the signature no longer verifies with the policy's secret")
+		}
+	})
+}
+
+// testBox seals secrets under a fixed key.
+func testBox(t *testing.T) *secrets.Box {
+	t.Helper()
+	box, err := secrets.New(dbtest.SecretKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return box
+}
+
+// rawPolicy reads a policy's secret and targets as the database holds
+// them, past ent: the secret, the targets' JSON and their auth headers.
+func rawPolicy(t *testing.T, db *database.DB, id int) (secret, targets string, headers []string) {
+	t.Helper()
+	q := fmt.Sprintf("SELECT %s, %s FROM %s WHERE id = %d", webhookpolicy.FieldSecret, webhookpolicy.FieldTargets, webhookpolicy.Table, id)
+	if err := db.SQL().QueryRow(q).Scan(&secret, &targets); err != nil {
+		t.Fatal(err)
+	}
+	var ts []rules.WebhookTarget
+	if err := json.Unmarshal([]byte(targets), &ts); err != nil {
+		t.Fatal(err)
+	}
+	for _, tg := range ts {
+		headers = append(headers, tg.AuthHeader)
+	}
+	return secret, targets, headers
+}
+
+// TestSecretsAreStoredEncryptedAndStillSign: the database holds the
+// signing secret and the auth header sealed (v1:...), never in
+// plaintext, and deliveries still carry the header and a signature
+// that verifies with the secret shown at creation.
+func TestSecretsAreStoredEncryptedAndStillSign(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		f := start(t, db, true)
+		r := newReceiver(t)
+		tg := target(r.URL+"/hook", rules.FormatJSON)
+		tg.AuthHeader = "Bearer stored-sealed"
+		pol, secret := f.create(t, "sealed", []events.Type{events.PushArtifact}, tg)
+
+		rawSecret, rawTargets, headers := rawPolicy(t, db, pol.ID)
+		if !strings.HasPrefix(rawSecret, "v1:") || strings.Contains(rawSecret, secret) {
+			t.Errorf("stored secret %q is not sealed", rawSecret)
+		}
+		if strings.Contains(rawTargets, "stored-sealed") || !strings.HasPrefix(headers[0], "v1:") {
+			t.Errorf("stored targets %s hold the auth header in plaintext", rawTargets)
+		}
+
+		if err := f.svc.Enqueue(f.ctx, []events.Event{pushed}); err != nil {
+			t.Fatal(err)
+		}
+		got := r.wait(t, 1)[0]
+		if got.header.Get("X-Berth-Signature") != signed(secret, got.body) {
+			t.Error("the signature does not verify with the secret shown at creation")
+		}
+		if h := got.header.Get("Authorization"); h != "Bearer stored-sealed" {
+			t.Errorf("Authorization %q", h)
+		}
+
+		// Under another key the delivery fails and says which setting.
+		other, _ := secrets.New(secrets.GenerateKey())
+		wrong := webhooks.New(webhooks.Options{Client: db.Client, Auth: auth.New(db.Client), AllowPrivate: true, Secrets: other})
+		if _, err := wrong.Test(f.ctx, pol.ID); !errors.Is(err, secrets.ErrUndecryptable) || !strings.Contains(err.Error(), "BERTH_SECRET_KEY") {
+			t.Errorf("a test delivery under another key: %v; want an error naming BERTH_SECRET_KEY", err)
+		}
+	})
+}
+
+// TestPlaintextSecretsFromBeforeAreSealedOnce: a policy stored in
+// plaintext by an earlier version still delivers, SealPlaintext seals it
+// without touching updated_at, and a second run seals nothing.
+func TestPlaintextSecretsFromBeforeAreSealedOnce(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		f := start(t, db, true)
+		withHeader, without := newReceiver(t), newReceiver(t)
+		tg := target(withHeader.URL+"/old", rules.FormatJSON)
+		tg.AuthHeader = "Bearer from-before"
+		bare := target(without.URL+"/bare", rules.FormatJSON)
+		old, err := db.WebhookPolicy.Create().SetProjectID(f.project.ID).SetName("old").
+			SetEventTypes([]string{string(events.PushArtifact)}).SetTargets([]rules.WebhookTarget{tg, bare}).
+			SetSecret("plaintext-secret-from-before").Save(f.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// deliver sends a test event and checks what the n-th request
+		// to each target carried.
+		deliver := func(n int, when string) {
+			t.Helper()
+			if _, err := f.svc.Test(f.ctx, old.ID); err != nil {
+				t.Fatal(err)
+			}
+			for r, auth := range map[*receiver]string{withHeader: "Bearer from-before", without: ""} {
+				got := r.wait(t, n)[n-1]
+				if got.header.Get("X-Berth-Signature") != signed("plaintext-secret-from-before", got.body) {
+					t.Errorf("%s: the signature does not verify with the secret stored before", when)
+				}
+				if h := got.header.Get("Authorization"); h != auth {
+					t.Errorf("%s: Authorization %q, want %q", when, h, auth)
+				}
+			}
+		}
+		deliver(1, "in plaintext")
+
+		seal := func() int {
+			t.Helper()
+			tx, err := db.Tx(f.ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, err := webhooks.SealPlaintext(f.ctx, tx, testBox(t))
+			if err != nil {
+				tx.Rollback()
+				t.Fatal(err)
+			}
+			if err := tx.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		before := db.WebhookPolicy.GetX(f.ctx, old.ID)
+		if n := seal(); n != 2 {
+			t.Errorf("sealed %d values, want 2 (the secret and one auth header)", n)
+		}
+		rawSecret, rawTargets, headers := rawPolicy(t, db, old.ID)
+		if !strings.HasPrefix(rawSecret, "v1:") || strings.Contains(rawTargets, "from-before") || !strings.HasPrefix(headers[0], "v1:") || headers[1] != "" {
+			t.Errorf("after sealing: secret %q, targets %s", rawSecret, rawTargets)
+		}
+		if after := db.WebhookPolicy.GetX(f.ctx, old.ID); !after.UpdatedAt.Equal(before.UpdatedAt) {
+			t.Errorf("sealing changed updated_at from %v to %v", before.UpdatedAt, after.UpdatedAt)
+		}
+		if n := seal(); n != 0 {
+			t.Errorf("a second run sealed %d values, want 0", n)
+		}
+		if s2, _, _ := rawPolicy(t, db, old.ID); s2 != rawSecret {
+			t.Error("a second run sealed the secret again")
+		}
+
+		deliver(2, "sealed")
 	})
 }
 

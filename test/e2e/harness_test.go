@@ -141,6 +141,11 @@ func startBinary(t *testing.T, bin, kind string) *target {
 	// The database comes from --database-url (or the SQLite default in the
 	// data dir), never from a BERTH_DATABASE_URL of the caller's shell.
 	cmd.Env = append(withoutEnv(os.Environ(), "BERTH_DATABASE_URL"), "BERTH_ADMIN_PASSWORD="+adminPassword)
+	if kind != "sqlite" {
+		// Required on PostgreSQL; on SQLite berth generates one into the
+		// data dir.
+		cmd.Env = append(cmd.Env, "BERTH_SECRET_KEY="+dbtest.SecretKey)
+	}
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {

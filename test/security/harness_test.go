@@ -204,6 +204,12 @@ func startServer(t *testing.T, kind string, opts serverOptions) *server {
 	}
 	s.cmd = exec.Command(bin, args...)
 	s.cmd.Env = append(os.Environ(), "BERTH_ADMIN_PASSWORD="+s.adminPass)
+	if kind == database.Postgres {
+		// Required on PostgreSQL; on SQLite berth generates one into the
+		// data dir.
+		s.cmd.Env = append(s.cmd.Env, "BERTH_SECRET_KEY="+dbtest.SecretKey)
+		s.secrets.add(dbtest.SecretKey)
+	}
 	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
 	if err := s.cmd.Start(); err != nil {
 		logFile.Close()

@@ -54,7 +54,7 @@ func (s *Service) cookieSealer(ctx context.Context) (*sealer, error) {
 	// Two replicas may race to create the key: the loser's insert is ignored
 	// and both read back the one that won.
 	err := s.client.Setting.Create().SetKey(cookieKeySetting).
-		SetValue(base64.RawStdEncoding.EncodeToString(key)).
+		SetValue(s.secrets.Seal(base64.RawStdEncoding.EncodeToString(key), cookieKeyAD)).
 		OnConflictColumns(setting.FieldKey).DoNothing().Exec(sys)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("creating the sign-in cookie key: %w", err)
@@ -63,7 +63,11 @@ func (s *Service) cookieSealer(ctx context.Context) (*sealer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the sign-in cookie key: %w", err)
 	}
-	key, err = base64.RawStdEncoding.DecodeString(row.Value)
+	value, err := s.secrets.Open(row.Value, cookieKeyAD)
+	if err != nil {
+		return nil, fmt.Errorf("the sign-in cookie key: %w", err)
+	}
+	key, err = base64.RawStdEncoding.DecodeString(value)
 	if err != nil || len(key) != 32 {
 		return nil, fmt.Errorf("the stored sign-in cookie key is malformed")
 	}

@@ -34,6 +34,7 @@ import (
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/egress"
 	"github.com/berth-registry/berth/internal/errdefs"
+	"github.com/berth-registry/berth/internal/secrets"
 	"github.com/berth-registry/berth/internal/viewer"
 )
 
@@ -65,6 +66,9 @@ type Options struct {
 	// HTTPClient talks to the provider; nil means an egress client with a
 	// 15s timeout that refuses private addresses unless AllowPrivate.
 	HTTPClient *http.Client
+	// Secrets seals the client secret of the stored settings and the
+	// sign-in cookie key in the database. Required.
+	Secrets *secrets.Box
 }
 
 // Service is the OpenID relying party of berth.
@@ -76,6 +80,7 @@ type Service struct {
 	secure      bool
 	log         *slog.Logger
 	httpClient  *http.Client
+	secrets     *secrets.Box
 
 	mu        sync.Mutex
 	sealer    *sealer
@@ -102,7 +107,7 @@ func New(opts Options) *Service {
 	return &Service{
 		client: opts.Client, auth: opts.Auth, defaults: opts.Defaults.normalize(),
 		externalURL: ext, secure: strings.HasPrefix(ext, "https://"), log: log, httpClient: hc,
-		providers: map[string]cachedProvider{},
+		secrets: opts.Secrets, providers: map[string]cachedProvider{},
 	}
 }
 

@@ -132,6 +132,9 @@ func (s *Service) Settings(ctx context.Context) (StoredSettings, error) {
 	if err := json.Unmarshal([]byte(row.Value), &st); err != nil {
 		return StoredSettings{}, fmt.Errorf("decoding the stored OIDC settings: %w", err)
 	}
+	if st.ClientSecret, err = s.secrets.Open(st.ClientSecret, clientSecretAD); err != nil {
+		return StoredSettings{}, fmt.Errorf("the client secret of the stored OIDC settings: %w", err)
+	}
 	updated := row.UpdatedAt
 	return StoredSettings{Settings: st.normalize(), Source: SourceDatabase, UpdatedAt: &updated}, nil
 }
@@ -186,7 +189,11 @@ func (s *Service) UpdateSettings(ctx context.Context, u Update) (StoredSettings,
 	if err := st.validate(); err != nil {
 		return StoredSettings{}, err
 	}
-	raw, err := json.Marshal(st)
+	stored := st
+	if stored.ClientSecret != "" {
+		stored.ClientSecret = s.secrets.Seal(stored.ClientSecret, clientSecretAD)
+	}
+	raw, err := json.Marshal(stored)
 	if err != nil {
 		return StoredSettings{}, err
 	}

@@ -14,8 +14,12 @@ import (
 	"sync"
 	"time"
 
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+
 	"github.com/berth-registry/berth/ent"
 	"github.com/berth-registry/berth/ent/signingkey"
+	"github.com/berth-registry/berth/internal/secrets"
 	"github.com/berth-registry/berth/internal/viewer"
 )
 
@@ -27,6 +31,8 @@ import (
 // immediately and signs everywhere within reloadEvery.
 type Keyring struct {
 	client *ent.Client
+	// box seals the private keys in the database.
+	box *secrets.Box
 	// keep is how long a retired key still verifies: the lifetime of the
 	// longest token it may have signed.
 	keep time.Duration
@@ -49,9 +55,10 @@ const KeyKeep = 31 * 24 * time.Hour
 // OpenKeyring loads the keys from the database, creating the first one on
 // a new installation. A key file of an earlier version of berth at
 // legacyPath (if any) becomes that first key, so the tokens it signed stay
-// valid. keep is how long retired keys still verify.
-func OpenKeyring(ctx context.Context, client *ent.Client, legacyPath string, keep time.Duration) (*Keyring, error) {
-	k := &Keyring{client: client, keep: keep}
+// valid. keep is how long retired keys still verify. The private keys are
+// stored sealed by box.
+func OpenKeyring(ctx context.Context, client *ent.Client, box *secrets.Box, legacyPath string, keep time.Duration) (*Keyring, error) {
+	k := &Keyring{client: client, box: box, keep: keep}
 	if err := k.reload(ctx); err != nil {
 		return nil, err
 	}
@@ -66,7 +73,7 @@ func OpenKeyring(ctx context.Context, client *ent.Client, legacyPath string, kee
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
-	if err := addKey(ctx, client, first, 1); err != nil && !ent.IsConstraintError(err) {
+	if err := addKey(ctx, client, box, first, 1); err != nil && !ent.IsConstraintError(err) {
 		return nil, err
 	}
 	// Another replica starting at the same time may have added the first
@@ -83,7 +90,7 @@ func OpenKeyring(ctx context.Context, client *ent.Client, legacyPath string, kee
 // RotateKey adds a new signing key and retires the others; they verify
 // until keep has passed, then the next rotation deletes them. It returns
 // the new key's id.
-func RotateKey(ctx context.Context, client *ent.Client, keep time.Duration) (string, error) {
+func RotateKey(ctx context.Context, client *ent.Client, box *secrets.Box, keep time.Duration) (string, error) {
 	sys := viewer.SystemContext(ctx)
 	now := time.Now()
 	last, err := client.SigningKey.Query().Order(ent.Desc(signingkey.FieldGeneration)).First(sys)
@@ -98,7 +105,7 @@ func RotateKey(ctx context.Context, client *ent.Client, keep time.Duration) (str
 	if err != nil {
 		return "", err
 	}
-	if err := addKey(ctx, client, k, gen); err != nil {
+	if err := addKey(ctx, client, box, k, gen); err != nil {
 		if ent.IsConstraintError(err) {
 			return "", fmt.Errorf("another rotation ran at the same time; run it again if its key is not the one you want")
 		}
@@ -114,8 +121,12 @@ func RotateKey(ctx context.Context, client *ent.Client, keep time.Duration) (str
 	return kid, nil
 }
 
-// addKey stores k (a new key when k is nil) as generation gen.
-func addKey(ctx context.Context, client *ent.Client, k *ecdsa.PrivateKey, gen int) error {
+// privateKeyAD binds a sealed private key to its key id.
+func privateKeyAD(kid string) string { return "signing_key.private_key kid=" + kid }
+
+// addKey stores k (a new key when k is nil) as generation gen, its private
+// key sealed by box.
+func addKey(ctx context.Context, client *ent.Client, box *secrets.Box, k *ecdsa.PrivateKey, gen int) error {
 	if k == nil {
 		var err error
 		if k, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
@@ -126,9 +137,60 @@ func addKey(ctx context.Context, client *ent.Client, k *ecdsa.PrivateKey, gen in
 	if err != nil {
 		return err
 	}
-	return client.SigningKey.Create().SetGeneration(gen).SetKid(keyID(&k.PublicKey)).
-		SetPrivateKey(string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))).
+	kid := keyID(&k.PublicKey)
+	return client.SigningKey.Create().SetGeneration(gen).SetKid(kid).
+		SetPrivateKey(box.Seal(string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})), privateKeyAD(kid))).
 		Exec(viewer.SystemContext(ctx))
+}
+
+// openKey decrypts and parses a stored private key.
+func (k *Keyring) openKey(r *ent.SigningKey) (*ecdsa.PrivateKey, error) {
+	pemText, err := k.box.Open(r.PrivateKey, privateKeyAD(r.Kid))
+	if err != nil {
+		return nil, fmt.Errorf("token signing key %s: %w", r.Kid, err)
+	}
+	priv, err := ParseKey([]byte(pemText))
+	if err != nil {
+		return nil, fmt.Errorf("token signing key %s: %w", r.Kid, err)
+	}
+	return priv, nil
+}
+
+// SealPlaintextKeys encrypts, through tx, the private keys that versions of
+// berth before encryption stored in plaintext, and returns how many it
+// encrypted; run again, it encrypts none. On PostgreSQL it locks the keys
+// it reads, so replicas starting together encrypt each key once.
+func SealPlaintextKeys(ctx context.Context, tx *ent.Tx, box *secrets.Box) (int, error) {
+	sys := viewer.SystemContext(ctx)
+	rows, err := tx.SigningKey.Query().Where(forUpdate).All(sys)
+	if err != nil {
+		return 0, fmt.Errorf("reading token signing keys: %w", err)
+	}
+	n := 0
+	for _, r := range rows {
+		if secrets.Sealed(r.PrivateKey) {
+			continue
+		}
+		// The column is immutable to ent's builders: the statement sets
+		// it itself.
+		sealed := box.Seal(r.PrivateKey, privateKeyAD(r.Kid))
+		err := tx.SigningKey.Update().Where(signingkey.ID(r.ID)).
+			Modify(func(u *entsql.UpdateBuilder) { u.Set(signingkey.FieldPrivateKey, sealed) }).
+			Exec(sys)
+		if err != nil {
+			return n, fmt.Errorf("encrypting token signing key %s: %w", r.Kid, err)
+		}
+		n++
+	}
+	return n, nil
+}
+
+// forUpdate locks the rows a query reads until the transaction ends, on
+// PostgreSQL (SQLite serialises writing transactions instead).
+func forUpdate(s *entsql.Selector) {
+	if s.Dialect() == dialect.Postgres {
+		s.ForUpdate()
+	}
 }
 
 func (k *Keyring) reload(ctx context.Context) error {
@@ -140,9 +202,9 @@ func (k *Keyring) reload(ctx context.Context) error {
 	var current *ecdsa.PrivateKey
 	var kid string
 	for _, r := range rows {
-		priv, err := ParseKey([]byte(r.PrivateKey))
+		priv, err := k.openKey(r)
 		if err != nil {
-			return fmt.Errorf("token signing key %s: %w", r.Kid, err)
+			return err
 		}
 		if r.RetiredAt != nil && time.Since(*r.RetiredAt) > k.keep {
 			continue
@@ -156,7 +218,7 @@ func (k *Keyring) reload(ctx context.Context) error {
 		// Every key retired (a rotation died half-way): the newest signs.
 		for i := len(rows) - 1; i >= 0 && current == nil; i-- {
 			if _, ok := keys[rows[i].Kid]; ok {
-				current, _ = ParseKey([]byte(rows[i].PrivateKey))
+				current, _ = k.openKey(rows[i])
 				kid = rows[i].Kid
 			}
 		}

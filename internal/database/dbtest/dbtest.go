@@ -30,6 +30,12 @@ func PostgresAdminURL() string {
 // PostgreSQL or Redis does not answer (BERTH_TEST_REQUIRE_SERVICES=1, set in CI).
 func RequireServices() bool { return os.Getenv("BERTH_TEST_REQUIRE_SERVICES") == "1" }
 
+// SecretKey is the BERTH_SECRET_KEY (config.Config.SecretKey) of every
+// berth tests start on PostgreSQL, which refuses to start without one;
+// on SQLite tests leave it unset, so berth generates its own into the
+// data dir. Fixed, so that servers sharing a test database share it.
+const SecretKey = "WWmcbP5hxiwqwdl9Ss5vEJWywxHAzkhkTSUdCW3V+00="
+
 // Dialects lists the database kinds every database test runs on.
 var Dialects = []string{database.SQLite, database.Postgres}
 

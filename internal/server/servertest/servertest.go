@@ -11,10 +11,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/berth-registry/berth/internal/config"
+	"github.com/berth-registry/berth/internal/database"
 	"github.com/berth-registry/berth/internal/database/dbtest"
 	"github.com/berth-registry/berth/internal/server"
 	"github.com/berth-registry/berth/registry/registrytest"
@@ -46,13 +49,22 @@ func Start(t testing.TB, kind string, opts ...Option) *Server {
 	cfg.Addr, cfg.DataDir, cfg.DatabaseURL = "127.0.0.1:0", t.TempDir(), dbtest.URL(t, kind)
 	cfg.LogLevel, cfg.AdminPassword = "error", AdminPassword
 	cfg.ExternalURL = "http://" + ln.Addr().String()
+	if kind == database.Postgres {
+		// PostgreSQL refuses to start without a key; on SQLite berth
+		// generates one into the data dir.
+		cfg.SecretKey = dbtest.SecretKey
+	}
 	for _, o := range opts {
 		o(cfg)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	// Errors always reach the test's log (shown when it fails); warnings
+	// too with -v.
+	level := slog.LevelError
 	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		level = slog.LevelWarn
 	}
+	tw := &testWriter{t: t}
+	log := slog.New(slog.NewTextHandler(tw, &slog.HandlerOptions{Level: level}))
 	b, err := server.New(context.Background(), cfg, server.Options{Version: "test", Logger: log})
 	if err != nil {
 		ln.Close()
@@ -66,15 +78,33 @@ func Start(t testing.TB, kind string, opts ...Option) *Server {
 		ts.Close()
 		registrytest.CheckUsage(t, b.Artifacts())
 		b.Close()
+		tw.close()
 	})
 	return &Server{Server: ts, Berth: b, t: t}
 }
 
-type testWriter struct{ t testing.TB }
+// testWriter sends log lines to the test's log until the server is
+// closed, and to standard error after (testing panics on a late Log).
+type testWriter struct {
+	t      testing.TB
+	mu     sync.Mutex
+	closed bool
+}
 
-func (w testWriter) Write(p []byte) (int, error) {
+func (w *testWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return os.Stderr.Write(p)
+	}
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+func (w *testWriter) close() {
+	w.mu.Lock()
+	w.closed = true
+	w.mu.Unlock()
 }
 
 // Creds authenticate a GraphQL request; the zero value is anonymous.

@@ -114,6 +114,28 @@ passwords and keys survive upgrades; otherwise a fresh random one. */}}
 {{- end }}
 {{- end }}
 
+{{/* The key berth encrypts stored secrets with (BERTH_SECRET_KEY):
+secretKey, else the one kept in the release's Secret, else 32 random
+bytes in base64. A kept value of another shape was made by a chart from
+before berth read the key (randAlphaNum, which berth refuses): nothing was
+encrypted with it, so a new key replaces it. */}}
+{{- define "berth.secretKey" -}}
+{{- if .Values.secretKey }}
+{{- .Values.secretKey }}
+{{- else }}
+{{- $secret := lookup "v1" "Secret" .Release.Namespace (include "berth.fullname" .) }}
+{{- $kept := "" }}
+{{- if and $secret $secret.data (hasKey $secret.data "BERTH_SECRET_KEY") }}
+{{- $kept = index $secret.data "BERTH_SECRET_KEY" | b64dec }}
+{{- end }}
+{{- if regexMatch "^[A-Za-z0-9+/]{43}=$" $kept }}
+{{- $kept }}
+{{- else }}
+{{- randBytes 32 }}
+{{- end }}
+{{- end }}
+{{- end }}
+
 {{/* Checks that fail the install early with a line saying what to change. */}}
 {{- define "berth.validate" -}}
 {{- $types := list "ingress" "clusterIP" "nodePort" "loadBalancer" }}
@@ -141,6 +163,9 @@ passwords and keys survive upgrades; otherwise a fresh random one. */}}
 {{- end }}
 {{- if not (has .Values.auth.mode (list "db" "oidc")) }}
 {{- fail (printf "auth.mode %q is not db or oidc" .Values.auth.mode) }}
+{{- end }}
+{{- if and .Values.secretKey (not (regexMatch "^([A-Za-z0-9+/_-]{43,}={0,2}|[0-9a-fA-F]{64,})$" .Values.secretKey)) }}
+{{- fail "secretKey must be 32 random bytes in base64 or hex: generate it with `openssl rand -base64 32`" }}
 {{- end }}
 {{- if and (eq .Values.auth.mode "oidc") (or (not .Values.auth.oidc.issuer) (not .Values.auth.oidc.clientID)) }}
 {{- fail "auth.oidc.issuer and auth.oidc.clientID are required when auth.mode is oidc" }}
