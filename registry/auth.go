@@ -79,6 +79,9 @@ func (h *handler) authenticate(w http.ResponseWriter, r *http.Request) (*http.Re
 			return nil, false
 		}
 		info.viewer, info.claims = c.Viewer(), c
+		ctx = auth.WithTokenScopes(ctx, func(repo string, a auth.Action) bool {
+			return c.Allows("repository", repo, scopeAction(a))
+		})
 	default:
 		h.challengeError(w, r, "", "unsupported authorization scheme")
 		return nil, false

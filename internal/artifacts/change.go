@@ -59,6 +59,9 @@ type writeTx struct {
 	// same run, as its dry run reported.
 	keepGrace bool
 	changes   []*ent.ChangeCreate
+	// touched lists the projects whose content the change records changes
+	// of, whose cached manifests are stale once it commits.
+	touched []string
 	// forget lists repository names to drop from the name cache once the
 	// change is committed.
 	forget []string
@@ -121,6 +124,7 @@ func (s *Service) writeOnce(ctx context.Context, projectID int, fn func(w *write
 	if err := tx.Commit(); err != nil {
 		return err
 	}
+	s.manifests.invalidate(w.touched...)
 	s.Forget(w.forget...)
 	if len(w.changes) > 0 {
 		s.changed()
@@ -214,6 +218,9 @@ func (w *writeTx) record(op change.Operation, project, repo, dgst, mediaType str
 		c.SetTags(tags)
 	}
 	w.changes = append(w.changes, c)
+	if project != "" && (len(w.touched) == 0 || w.touched[len(w.touched)-1] != project) {
+		w.touched = append(w.touched, project)
+	}
 }
 
 func clipActor(name string) string {

@@ -66,9 +66,13 @@ func (s *Service) GetManifest(ctx context.Context, name, reference string, pull 
 	if err != nil {
 		return nil, err
 	}
-	a, err := s.find(ctx, r, reference)
-	if err != nil {
-		return nil, err
+	a := s.manifests.get(r.Project.Name, name, reference)
+	if a == nil {
+		gen := s.manifests.generation(r.Project.Name)
+		if a, err = s.find(ctx, r, reference); err != nil {
+			return nil, err
+		}
+		s.manifests.put(r.Project.Name, name, reference, gen, a)
 	}
 	if pull {
 		s.pulls.record(a, name, viewer.FromContext(ctx).Name())

@@ -68,10 +68,14 @@ type Service struct {
 	// names caches the project and repository rows of recently used
 	// repository names for nameTTL: a pull otherwise spends more time
 	// looking them up than serving the manifest. Only rows are cached,
-	// never decisions: auth.Can still runs on every request, so a role
-	// change applies at once and a visibility change within nameTTL.
+	// never decisions: auth.Can still runs on every request that a
+	// registry token's scopes do not already grant, so a role change
+	// applies at once (for registry tokens, when they expire) and a
+	// visibility change within nameTTL.
 	mu    sync.Mutex
 	names map[string]cachedName
+	// manifests caches recently served manifests (manifestcache.go).
+	manifests *manifestCache
 }
 
 // nameTTL bounds how stale a cached project or repository row may be.
@@ -95,7 +99,7 @@ func New(opts Options) *Service {
 	host := opts.ExternalURL
 	host = strings.TrimPrefix(strings.TrimPrefix(host, "https://"), "http://")
 	host = strings.TrimSuffix(host, "/")
-	s := &Service{client: opts.Client, blobs: opts.Blobs, auth: opts.Auth, host: host, log: opts.Logger, audit: opts.Audit, onChange: opts.OnChange, onForget: opts.OnForget, names: map[string]cachedName{}}
+	s := &Service{client: opts.Client, blobs: opts.Blobs, auth: opts.Auth, host: host, log: opts.Logger, audit: opts.Audit, onChange: opts.OnChange, onForget: opts.OnForget, names: map[string]cachedName{}, manifests: newManifestCache()}
 	s.pulls = newPullRecorder(opts.Client, opts.Logger, opts.PullFlushInterval)
 	s.pulls.onFlush = s.changed
 	return s
@@ -187,6 +191,9 @@ func (s *Service) Access(ctx context.Context, name string, action auth.Action) (
 // gets: the same status and message, so that names of private projects
 // cannot be found by probing (Harbor answers both the same way too).
 func (s *Service) can(ctx context.Context, action auth.Action, p *ent.Project, name string) error {
+	if auth.TokenAllows(ctx, name, action) {
+		return nil // granted when the token was issued (auth/scopes.go)
+	}
 	err := s.auth.Can(ctx, action, p)
 	if err == nil || action == auth.ProjectRead {
 		return err
@@ -245,6 +252,9 @@ func (s *Service) Forget(names ...string) {
 // Dropped drops names from this process's name cache only: for what
 // another replica said it forgot.
 func (s *Service) Dropped(names ...string) {
+	for _, name := range names {
+		s.manifests.invalidate(ProjectName(name))
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, name := range names {

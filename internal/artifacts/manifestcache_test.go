@@ -1,0 +1,92 @@
+package artifacts_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/berth-registry/berth/internal/artifacts"
+	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/database/dbtest"
+	"github.com/berth-registry/berth/internal/viewer"
+)
+
+// TestCachedManifestsFollowChanges: a manifest served from the cache
+// follows a tag moved or deleted by the same process at once, and by
+// another process (a second replica on the same database) within a
+// second; the cache never decides who may read.
+func TestCachedManifestsFollowChanges(t *testing.T) {
+	for _, kind := range dbtest.Dialects {
+		t.Run(kind, func(t *testing.T) {
+			db := dbtest.Open(t, kind)
+			f := newFixture(t, db)
+			other := artifacts.New(artifacts.Options{Client: db.Client, Blobs: f.s.Blobs, Auth: f.s.Auth})
+			t.Cleanup(func() { other.Close() })
+			get := func(s *artifacts.Service, ctx context.Context) (string, error) {
+				a, err := s.GetManifest(ctx, "team/app", "v1", true)
+				if err != nil {
+					return "", err
+				}
+				return a.Digest, nil
+			}
+			first := f.image(f.admin, "team/app", "v1", "amd64").Digest.String()
+			for _, s := range []*artifacts.Service{f.s.Artifacts, other} {
+				for range 2 { // the second from the cache
+					if d, err := get(s, f.dev); err != nil || d != first {
+						t.Fatalf("v1 = %s, %v; want %s", d, err, first)
+					}
+				}
+			}
+			outsider := viewer.NewContext(context.Background(), &viewer.Viewer{Kind: viewer.User, UserID: 999999, Username: "outsider"})
+			if _, err := get(f.s.Artifacts, outsider); err == nil {
+				t.Fatal("an outsider read a cached manifest of a private project")
+			}
+
+			moved := f.image(f.admin, "team/app", "v1", "arm64").Digest.String()
+			if d, err := get(f.s.Artifacts, f.dev); err != nil || d != moved {
+				t.Fatalf("right after the tag moved, the same process serves %s, %v; want %s", d, err, moved)
+			}
+			start := time.Now()
+			for {
+				d, err := get(other, f.dev)
+				if err == nil && d == moved {
+					break
+				}
+				if time.Since(start) > 1500*time.Millisecond {
+					t.Fatalf("another process still serves %s, %v after %v", d, err, time.Since(start))
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+
+			if err := f.s.Artifacts.DeleteManifest(f.admin, "team/app", "v1"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := get(f.s.Artifacts, f.dev); !errors.Is(err, artifacts.ErrManifestUnknown) {
+				t.Fatalf("right after the tag was deleted: %v, want MANIFEST_UNKNOWN", err)
+			}
+		})
+	}
+}
+
+// TestRegistryTokenScopesDecideWithoutTheMembership: a verified registry
+// token's scopes grant what they name (the token service checked the role
+// when it issued them); for anything else the role decides.
+func TestRegistryTokenScopesDecideWithoutTheMembership(t *testing.T) {
+	db := dbtest.Open(t, "sqlite")
+	f := newFixture(t, db)
+	f.image(f.admin, "team/app", "v1", "amd64")
+	outsider := viewer.NewContext(context.Background(), &viewer.Viewer{Kind: viewer.User, UserID: 999999, Username: "outsider"})
+	scoped := auth.WithTokenScopes(outsider, func(repo string, a auth.Action) bool {
+		return repo == "team/app" && a == auth.RepositoryPull
+	})
+	if _, err := f.s.Artifacts.GetManifest(scoped, "team/app", "v1", false); err != nil {
+		t.Fatalf("a token granting pull: %v", err)
+	}
+	if _, err := f.s.Artifacts.Access(scoped, "team/app", auth.RepositoryPush); err == nil {
+		t.Fatal("a token granting pull let an outsider push")
+	}
+	if _, err := f.s.Artifacts.Access(scoped, "team/other", auth.RepositoryPull); err == nil {
+		t.Fatal("a token for one repository opened another")
+	}
+}
