@@ -329,13 +329,16 @@ func (h *handler) appendChunk(ctx context.Context, hold *uploadHold, s *ent.Uplo
 			return s, err
 		}
 	}
-	dst := io.Writer(fw)
-	if hasher != nil {
-		dst = io.MultiWriter(fw, hasher)
-	}
 	// The copy stops if the hold is lost (hold.ctx ends) as well as when
-	// the client goes away.
-	n, copyErr := io.CopyBuffer(dst, storage.ContextReader(hold.ctx, body), make([]byte, copyBuffer))
+	// the client goes away. The hash covers exactly the bytes written.
+	src := storage.ContextReader(hold.ctx, body)
+	var n int64
+	var copyErr error
+	if hasher != nil {
+		n, copyErr = storage.CopyHashing(fw, src, hasher)
+	} else {
+		n, copyErr = io.CopyBuffer(fw, src, make([]byte, copyBuffer))
+	}
 	closeErr := fw.Close()
 	size := fw.Size()
 	var state []byte

@@ -184,7 +184,7 @@ func (b *Blobs) Stage(ctx context.Context, dgst digest.Digest, r io.Reader) (id 
 		}
 	}()
 	h := dgst.Algorithm().Hash()
-	size, err = io.CopyBuffer(io.MultiWriter(w, h), contextReader{ctx, r}, make([]byte, copyBufferSize))
+	size, err = CopyHashing(w, contextReader{ctx, r}, h)
 	if err != nil {
 		return "", 0, fmt.Errorf("put %s: %w", dgst, err)
 	}
