@@ -63,6 +63,9 @@ type Config struct {
 	// MetricsAddr is a separate host:port for /metrics; empty serves it on
 	// the main listener.
 	MetricsAddr string `yaml:"metrics_addr"`
+	// PprofAddr is a loopback host:port serving net/http/pprof; empty
+	// serves no profiles.
+	PprofAddr string `yaml:"pprof_addr"`
 
 	// RobotPrefix starts every robot account's login name.
 	RobotPrefix string `yaml:"robot_prefix"`
@@ -155,6 +158,7 @@ var Settings = []Setting{
 	{"storage-redirect", "BERTH_STORAGE_REDIRECT", "storage_redirect", "false", "answer blob GETs with a 307 to a 15-minute presigned storage URL when the driver can presign, i.e. s3 (true or false); clients must reach --s3-endpoint", func(c *Config) *string { return &c.StorageRedirect }},
 	{"trusted-proxies", "BERTH_TRUSTED_PROXIES", "trusted_proxies", "", "comma-separated CIDRs of reverse proxies (an Ingress controller, a load balancer) whose X-Forwarded-For names the client for rate limits, lockouts and the audit log; empty: the direct peer is the client", func(c *Config) *string { return &c.TrustedProxies }},
 	{"metrics-addr", "BERTH_METRICS_ADDR", "metrics_addr", "", "separate host:port serving /metrics; empty serves it on --addr", func(c *Config) *string { return &c.MetricsAddr }},
+	{"pprof-addr", "BERTH_PPROF_ADDR", "pprof_addr", "", "loopback host:port serving Go profiles (net/http/pprof) under /debug/pprof/, e.g. 127.0.0.1:6060; empty: off", func(c *Config) *string { return &c.PprofAddr }},
 }
 
 // Error is a configuration problem; it names the setting at fault.
@@ -288,6 +292,13 @@ func (c *Config) Validate() error {
 	}
 	if n, err := strconv.Atoi(c.GCWorkers); err != nil || n < 1 || n > 64 {
 		return &Error{Setting: "--gc-workers (BERTH_GC_WORKERS)", Msg: fmt.Sprintf("%q is not a number from 1 to 64", c.GCWorkers)}
+	}
+	if c.PprofAddr != "" {
+		host, port, err := net.SplitHostPort(c.PprofAddr)
+		ip := net.ParseIP(host)
+		if err != nil || port == "" || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
+			return &Error{Setting: "--pprof-addr (BERTH_PPROF_ADDR)", Msg: fmt.Sprintf("%q is not a loopback host:port such as 127.0.0.1:6060: profiles reveal memory contents and must not be reachable from the network", c.PprofAddr)}
+		}
 	}
 	if c.MetricsAddr != "" {
 		if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil || port == "" {

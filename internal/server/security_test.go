@@ -306,3 +306,51 @@ func TestMetricsAddrInUseIsAConfigError(t *testing.T) {
 		t.Fatalf("want a --metrics-addr config error, got %v", err)
 	}
 }
+
+// TestPprofAddrServesProfilesOnLoopbackOnly: --pprof-addr serves Go's
+// profiles on its own loopback listener, never on the main port, and an
+// address reachable from the network is refused at start.
+func TestPprofAddrServesProfilesOnLoopbackOnly(t *testing.T) {
+	for _, bad := range []string{"0.0.0.0:6060", ":6060", "10.1.2.3:6060", "example.com:6060"} {
+		cfg := newConfig(t)
+		cfg.PprofAddr = bad
+		var cerr *config.Error
+		if err := cfg.Validate(); !errors.As(err, &cerr) || !strings.Contains(err.Error(), "loopback") {
+			t.Errorf("--pprof-addr %s: %v, want a refusal naming loopback", bad, err)
+		}
+	}
+	cfg := newConfig(t)
+	cfg.PprofAddr = "127.0.0.1:0"
+	s, err := server.New(context.Background(), cfg, server.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addrs := make(chan [2]net.Addr, 1)
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, func(addr net.Addr) { addrs <- [2]net.Addr{addr, s.PprofAddr()} }) }()
+	var main, prof net.Addr
+	select {
+	case a := <-addrs:
+		main, prof = a[0], a[1]
+	case err := <-done:
+		t.Fatalf("Run: %v", err)
+	}
+	status := func(url string) (int, string) {
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if code, body := status("http://" + prof.String() + "/debug/pprof/goroutine?debug=1"); code != http.StatusOK || !strings.Contains(body, "goroutine profile") {
+		t.Fatalf("goroutine profile: %d", code)
+	}
+	if code, body := status("http://" + main.String() + "/debug/pprof/"); strings.Contains(body, "goroutine") {
+		t.Fatalf("profiles on the main port: %d", code)
+	}
+}

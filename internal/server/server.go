@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"time"
@@ -57,6 +58,8 @@ type Server struct {
 	// set; metricsAddr is that listener's address once Run has opened it.
 	metrics     http.Handler
 	metricsAddr net.Addr
+	// pprofAddr is the --pprof-addr listener's address once Run opened it.
+	pprofAddr net.Addr
 	// tracing is OpenTelemetry's wiring (telemetry.go); off unless an
 	// OTLP endpoint is set.
 	tracing telemetry.Tracing
@@ -412,6 +415,19 @@ func (s *Server) Run(ctx context.Context, ready func(addr net.Addr)) error {
 		s.metricsAddr = mln.Addr()
 		s.log.Info("serving /metrics on its own listener", "addr", mln.Addr().String())
 	}
+	if s.cfg.PprofAddr != "" {
+		pln, err := net.Listen("tcp", s.cfg.PprofAddr)
+		if err != nil {
+			for _, l := range listeners {
+				l.Close()
+			}
+			return &config.Error{Setting: "--pprof-addr (BERTH_PPROF_ADDR)", Msg: err.Error()}
+		}
+		servers = append(servers, &http.Server{Handler: pprofHandler(), ReadHeaderTimeout: 30 * time.Second, ErrorLog: errorLog})
+		listeners = append(listeners, pln)
+		s.pprofAddr = pln.Addr()
+		s.log.Info("serving Go profiles (net/http/pprof) on loopback", "addr", pln.Addr().String())
+	}
 	errc := make(chan error, len(servers))
 	for i, srv := range servers {
 		go func() { errc <- srv.Serve(listeners[i]) }()
@@ -434,6 +450,21 @@ func (s *Server) Run(ctx context.Context, ready func(addr net.Addr)) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// PprofAddr is the address of the profiles with --pprof-addr, known once
+// Run has called its ready function; nil otherwise.
+func (s *Server) PprofAddr() net.Addr { return s.pprofAddr }
+
+// pprofHandler serves net/http/pprof's pages under /debug/pprof/.
+func pprofHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
 
 // MetricsAddr is the address /metrics listens on when --metrics-addr is
