@@ -75,6 +75,7 @@ type Cluster struct {
 
 var (
 	binaryOnce sync.Once
+	binaryDir  string
 	binaryPath string
 	binaryErr  error
 )
@@ -84,26 +85,38 @@ func repoRoot() string {
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 }
 
-// Binary builds cmd/berth once per test process.
-func Binary(t testing.TB) string {
-	t.Helper()
+// BuildBinary builds cmd/berth once per test process, for every test
+// that runs the real binary; RemoveBinary deletes it.
+func BuildBinary() (string, error) {
 	binaryOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "berth-cluster-bin")
-		if err != nil {
-			binaryErr = err
+		if binaryDir, binaryErr = os.MkdirTemp("", "berth-test-bin"); binaryErr != nil {
 			return
 		}
-		binaryPath = filepath.Join(dir, "berth")
+		binaryPath = filepath.Join(binaryDir, "berth")
 		cmd := exec.Command("go", "build", "-o", binaryPath, "./cmd/berth")
 		cmd.Dir = repoRoot()
 		if out, err := cmd.CombinedOutput(); err != nil {
 			binaryErr = fmt.Errorf("go build ./cmd/berth: %v\n%s", err, out)
 		}
 	})
-	if binaryErr != nil {
-		t.Fatal(binaryErr)
+	return binaryPath, binaryErr
+}
+
+// RemoveBinary deletes what BuildBinary built; call it from TestMain.
+func RemoveBinary() {
+	if binaryDir != "" {
+		os.RemoveAll(binaryDir)
 	}
-	return binaryPath
+}
+
+// Binary is BuildBinary for one test, which fails if the build does.
+func Binary(t testing.TB) string {
+	t.Helper()
+	bin, err := BuildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
 }
 
 // Start runs a cluster until the test ends. It needs PostgreSQL and Redis

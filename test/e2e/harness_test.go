@@ -17,13 +17,13 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/berth-registry/berth/internal/database/dbtest"
 	"github.com/berth-registry/berth/internal/testtool"
 	"github.com/berth-registry/berth/registry/registrytest"
+	"github.com/berth-registry/berth/test/cluster"
 )
 
 const (
@@ -52,32 +52,14 @@ type target struct {
 	createProject func(t *testing.T, name string, public bool)
 }
 
-var (
-	binaryOnce sync.Once
-	binaryPath string
-	binaryErr  error
-)
-
 // berthBinary builds cmd/berth once per test run.
-func berthBinary() (string, error) {
-	binaryOnce.Do(func() {
-		if _, err := os.Stat(filepath.Join(repoRoot(), "cmd", "berth")); err != nil {
-			binaryErr = err
-			return
-		}
-		dir, err := os.MkdirTemp("", "berth-e2e-bin")
-		if err != nil {
-			binaryErr = err
-			return
-		}
-		binaryPath = filepath.Join(dir, "berth")
-		cmd := exec.Command("go", "build", "-o", binaryPath, "./cmd/berth")
-		cmd.Dir = repoRoot()
-		if out, err := cmd.CombinedOutput(); err != nil {
-			binaryErr = fmt.Errorf("go build ./cmd/berth: %v\n%s", err, out)
-		}
-	})
-	return binaryPath, binaryErr
+func berthBinary() (string, error) { return cluster.BuildBinary() }
+
+// TestMain removes the binary the tests built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	cluster.RemoveBinary()
+	os.Exit(code)
 }
 
 func freePort(t *testing.T) int {

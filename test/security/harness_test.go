@@ -48,6 +48,7 @@ import (
 
 	"github.com/berth-registry/berth/internal/database"
 	"github.com/berth-registry/berth/internal/database/dbtest"
+	"github.com/berth-registry/berth/test/cluster"
 )
 
 const (
@@ -71,18 +72,10 @@ const (
 	websocketAttackIP = "127.0.0.7"
 )
 
-var (
-	binaryOnce sync.Once
-	binaryDir  string
-	binaryPath string
-	binaryErr  error
-)
-
+// TestMain removes the binary the tests built.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binaryDir != "" {
-		os.RemoveAll(binaryDir)
-	}
+	cluster.RemoveBinary()
 	os.Exit(code)
 }
 
@@ -100,22 +93,7 @@ func berthBinary(t *testing.T) string {
 	if bin := os.Getenv("BERTH_SECURITY_BINARY"); bin != "" {
 		return bin
 	}
-	binaryOnce.Do(func() {
-		binaryDir, binaryErr = os.MkdirTemp("", "berth-security-bin")
-		if binaryErr != nil {
-			return
-		}
-		binaryPath = filepath.Join(binaryDir, "berth")
-		cmd := exec.Command("go", "build", "-o", binaryPath, "./cmd/berth")
-		cmd.Dir = repoRoot()
-		if out, err := cmd.CombinedOutput(); err != nil {
-			binaryErr = fmt.Errorf("go build ./cmd/berth: %v\n%s", err, out)
-		}
-	})
-	if binaryErr != nil {
-		t.Fatal(binaryErr)
-	}
-	return binaryPath
+	return cluster.Binary(t)
 }
 
 func freeAddr(t *testing.T) string {
