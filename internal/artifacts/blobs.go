@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -25,6 +26,11 @@ func (s *Service) BlobSize(ctx context.Context, r *Repo, d digest.Digest) (int64
 	if r.Repository == nil {
 		return 0, blobUnknown(r.Name, d.String())
 	}
+	key := strconv.Itoa(r.Repository.ID) + "@" + d.String()
+	if size, ok := s.manifests.blobSize(r.Project.Name, key); ok {
+		return size, nil
+	}
+	gen := s.manifests.generation(r.Project.Name)
 	b, err := s.client.Blob.Query().
 		Where(blob.Digest(d.String()), blob.SweepingAtIsNil(), blob.HasLinksWith(repositoryblob.RepositoryID(r.Repository.ID))).
 		Only(viewer.SystemContext(ctx))
@@ -34,6 +40,7 @@ func (s *Service) BlobSize(ctx context.Context, r *Repo, d digest.Digest) (int64
 	if err != nil {
 		return 0, err
 	}
+	s.manifests.putBlobSize(r.Project.Name, key, gen, b.Size)
 	return b.Size, nil
 }
 

@@ -74,8 +74,8 @@ type Service struct {
 	// visibility change within nameTTL.
 	mu    sync.Mutex
 	names map[string]cachedName
-	// manifests caches recently served manifests (manifestcache.go).
-	manifests *manifestCache
+	// manifests caches recently served manifests and blob sizes (readcache.go).
+	manifests *readCache
 }
 
 // nameTTL bounds how stale a cached project or repository row may be.
@@ -99,7 +99,7 @@ func New(opts Options) *Service {
 	host := opts.ExternalURL
 	host = strings.TrimPrefix(strings.TrimPrefix(host, "https://"), "http://")
 	host = strings.TrimSuffix(host, "/")
-	s := &Service{client: opts.Client, blobs: opts.Blobs, auth: opts.Auth, host: host, log: opts.Logger, audit: opts.Audit, onChange: opts.OnChange, onForget: opts.OnForget, names: map[string]cachedName{}, manifests: newManifestCache()}
+	s := &Service{client: opts.Client, blobs: opts.Blobs, auth: opts.Auth, host: host, log: opts.Logger, audit: opts.Audit, onChange: opts.OnChange, onForget: opts.OnForget, names: map[string]cachedName{}, manifests: newReadCache()}
 	s.pulls = newPullRecorder(opts.Client, opts.Logger, opts.PullFlushInterval)
 	s.pulls.onFlush = s.changed
 	return s

@@ -90,3 +90,29 @@ func TestRegistryTokenScopesDecideWithoutTheMembership(t *testing.T) {
 		t.Fatal("a token for one repository opened another")
 	}
 }
+
+// TestCachedBlobSizesFollowUnlinks: a blob whose size was served from the
+// cache is unknown right after it is unlinked from the repository.
+func TestCachedBlobSizesFollowUnlinks(t *testing.T) {
+	for _, kind := range dbtest.Dialects {
+		t.Run(kind, func(t *testing.T) {
+			f := newFixture(t, dbtest.Open(t, kind))
+			d := f.blob(f.admin, "team/app", []byte("a layer"))
+			r, err := f.s.Artifacts.Access(f.dev, "team/app", auth.RepositoryPull)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 2 {
+				if size, err := f.s.Artifacts.BlobSize(f.dev, r, d); err != nil || size != 7 {
+					t.Fatalf("BlobSize = %d, %v", size, err)
+				}
+			}
+			if err := f.s.Artifacts.UnlinkBlob(f.admin, "team/app", d); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.s.Artifacts.BlobSize(f.dev, r, d); !errors.Is(err, artifacts.ErrBlobUnknown) {
+				t.Fatalf("right after the unlink: %v, want BLOB_UNKNOWN", err)
+			}
+		})
+	}
+}
