@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/berth-registry/berth/ent"
 	"github.com/berth-registry/berth/internal/auth"
@@ -61,13 +62,26 @@ func (s *Service) LogoutHandler() http.Handler {
 // installation stays reachable when the provider is down or misconfigured.
 // Everyone else signs in with single sign-on and uses access tokens for
 // docker and scripts. In db mode it allows everything.
+//
+// The mode is read at most once a second (Settings refreshes it, and an
+// update through this process at once): a change made through another
+// replica applies here within that second.
 func (s *Service) LocalPasswordPolicy(ctx context.Context, u *ent.User) error {
-	st, err := s.Settings(ctx)
-	if err != nil {
-		return err
+	s.mu.Lock()
+	m := s.mode
+	s.mu.Unlock()
+	if time.Since(m.at) > modeTTL {
+		st, err := s.Settings(ctx)
+		if err != nil {
+			return err
+		}
+		m = cachedMode{mode: st.Mode, provider: st.ProviderName}
 	}
-	if st.Mode != ModeOIDC || (u.Admin && u.OidcSubject == nil) {
+	if m.mode != ModeOIDC || (u.Admin && u.OidcSubject == nil) {
 		return nil
 	}
-	return errdefs.Unauthenticatedf("sign in with %s at %s; password sign-in is reserved for local system administrators (use an access token for docker and scripts)", st.ProviderName, LoginPath)
+	return errdefs.Unauthenticatedf("sign in with %s at %s; password sign-in is reserved for local system administrators (use an access token for docker and scripts)", m.provider, LoginPath)
 }
+
+// modeTTL bounds how long the password policy uses a mode it read.
+const modeTTL = time.Second

@@ -85,6 +85,15 @@ type Service struct {
 	mu        sync.Mutex
 	sealer    *sealer
 	providers map[string]cachedProvider
+	// mode is the sign-in mode as last read, for the password policy that
+	// runs on every Basic-authenticated request (logout.go).
+	mode cachedMode
+}
+
+type cachedMode struct {
+	mode     Mode
+	provider string
+	at       time.Time
 }
 
 type cachedProvider struct {

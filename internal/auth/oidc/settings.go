@@ -121,6 +121,16 @@ func (s Settings) validate() error {
 // admin saved one, the configuration otherwise. It reads the database on
 // every call so that a change on one replica applies on all of them.
 func (s *Service) Settings(ctx context.Context) (StoredSettings, error) {
+	st, err := s.readSettings(ctx)
+	if err == nil {
+		s.mu.Lock()
+		s.mode = cachedMode{mode: st.Mode, provider: st.ProviderName, at: time.Now()}
+		s.mu.Unlock()
+	}
+	return st, err
+}
+
+func (s *Service) readSettings(ctx context.Context) (StoredSettings, error) {
 	row, err := s.client.Setting.Query().Where(setting.Key(settingsKey)).Only(viewer.SystemContext(ctx))
 	if ent.IsNotFound(err) {
 		return StoredSettings{Settings: s.defaults, Source: SourceConfiguration}, nil
