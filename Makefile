@@ -124,9 +124,10 @@ fuzz:
 		done; \
 	done; rm -f fuzz.out
 
-## bench: blob store throughput, then berth against CNCF Distribution
-## (push/pull 256 MiB, manifest GETs) and portal page API times with
-## 10,000 artifacts; prints tables (not part of `make test`)
+## bench: blob store throughput, then berth on SQLite and PostgreSQL
+## against CNCF Distribution (crane push and pull, blob and manifest GETs,
+## zb's mix, memory; BERTH_BENCH_ROUNDS=1 for a quick look), GC, scale-out
+## and portal page API times; prints tables (not part of `make test`)
 bench: tools
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./registry/storage/...
 	$(GO) test -tags bench -count=1 -v -timeout 30m -run 'TestBenchmark|TestPortalPages' ./test/bench/

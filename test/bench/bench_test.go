@@ -1,23 +1,21 @@
 //go:build bench
 
-// Package bench measures berth against CNCF Distribution on the same
-// machine: push and pull of a 256 MiB layer, and manifest GETs per
-// second. Run it with `make bench` (go test -tags bench ./test/bench/);
-// it is not part of `go test ./...`.
+// Package bench measures berth as its users meet it: side by side with
+// CNCF Distribution on the hot paths of a registry (compare_test.go),
+// scaled out behind a proxy (scaleout_test.go), garbage collection and
+// the write path at scale (gc_test.go) and portal pages (pages_test.go).
+// Run it with `make bench` (go test -tags bench ./test/bench/); it is not
+// part of `go test ./...`.
 package bench
 
 import (
 	"bytes"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -29,10 +27,11 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
-	"github.com/berth-registry/berth/internal/database/dbtest"
-	"github.com/berth-registry/berth/registry/registrytest"
+	"github.com/berth-registry/berth/test/cluster"
 )
 
+// layerSize and benchProject are shared by every comparison; the rest
+// shapes measure, which the scale-out benchmark runs through its proxy.
 const (
 	layerSize    = 256 << 20
 	rounds       = 3
@@ -209,6 +208,13 @@ func median(v []float64) float64 {
 	return v[len(v)/2]
 }
 
+// TestMain removes the binary the scale-out benchmark's cluster built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	cluster.RemoveBinary()
+	os.Exit(code)
+}
+
 func freeAddr(t *testing.T) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -221,92 +227,4 @@ func freeAddr(t *testing.T) string {
 func repoRoot() string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
-}
-
-// startDistribution runs CNCF Distribution with filesystem storage.
-func startDistribution(t *testing.T) *target {
-	bin := filepath.Join(repoRoot(), ".tools", "bin", "registry")
-	if _, err := os.Stat(bin); err != nil {
-		t.Skipf("CNCF Distribution not installed at %s (scripts/install-test-tools.sh)", bin)
-	}
-	dir := t.TempDir()
-	addr := freeAddr(t)
-	cfg := fmt.Sprintf("version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: %s\n  delete:\n    enabled: true\nhttp:\n  addr: %s\n", filepath.Join(dir, "data"), addr)
-	cfgPath := filepath.Join(dir, "config.yml")
-	os.WriteFile(cfgPath, []byte(cfg), 0o644)
-	cmd := exec.Command(bin, "serve", cfgPath)
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	base := "http://" + addr
-	for i := 0; ; i++ {
-		if resp, err := http.Get(base + "/v2/"); err == nil {
-			resp.Body.Close()
-			break
-		}
-		if i > 100 {
-			t.Fatalf("distribution did not start:\n%s", logs.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return &target{name: "distribution", base: base}
-}
-
-// startBerth composes berth's registry on SQLite (the embedded default)
-// and authenticates with a registry token, as docker does.
-func startBerth(t *testing.T) *target {
-	db := dbtest.Open(t, "sqlite")
-	s := registrytest.Start(t, db, "")
-	s.CreateUser(t, "bench", "Bench-password-1", true)
-	s.CreateProject(t, benchProject, false)
-	q := url.Values{"service": {"berth"}, "scope": {}}
-	for i := range rounds {
-		q.Add("scope", fmt.Sprintf("repository:%s/layer%d:pull,push", benchProject, i))
-	}
-	req, _ := http.NewRequest("GET", s.URL+"/service/token?"+q.Encode(), nil)
-	req.SetBasicAuth("bench", "Bench-password-1")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var tok struct {
-		Token string `json:"token"`
-	}
-	json.NewDecoder(resp.Body).Decode(&tok)
-	return &target{name: "berth", base: s.URL, auth: "Bearer " + tok.Token}
-}
-
-// TestBenchmarkAgainstDistribution prints the comparison table.
-func TestBenchmarkAgainstDistribution(t *testing.T) {
-	dir := t.TempDir()
-	file := filepath.Join(dir, "layer")
-	f, err := os.Create(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := sha256.New()
-	if _, err := io.CopyN(io.MultiWriter(f, h), rand.Reader, layerSize); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	d := digest.NewDigest(digest.SHA256, h)
-
-	dist := measure(t, startDistribution(t), file, d)
-	berth := measure(t, startBerth(t), file, d)
-
-	var b strings.Builder
-	fmt.Fprintf(&b, "\n| %-34s | %12s | %12s | %16s |\n", "measure", "berth", "distribution", "berth / distrib.")
-	fmt.Fprintf(&b, "|%s|%s|%s|%s|\n", strings.Repeat("-", 36), strings.Repeat("-", 14), strings.Repeat("-", 14), strings.Repeat("-", 18))
-	row := func(name string, x, y float64, unit string) {
-		fmt.Fprintf(&b, "| %-34s | %8.1f %-3s | %8.1f %-3s | %15.2fx |\n", name, x, unit, y, unit, x/y)
-	}
-	row("push 256 MiB layer (median of 3)", berth.pushMBs, dist.pushMBs, "MB/s")
-	row("pull 256 MiB layer (median of 3)", berth.pullMBs, dist.pullMBs, "MB/s")
-	row(fmt.Sprintf("manifest GET, %d clients", getWorkers), berth.getsPerSec, dist.getsPerSec, "r/s")
-	t.Log(b.String())
-	fmt.Print(b.String())
 }

@@ -1,0 +1,602 @@
+//go:build bench
+
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/berth-registry/berth/internal/database"
+)
+
+// defaultRounds is how often every figure is measured on every registry;
+// BERTH_BENCH_ROUNDS overrides it (1 or 2 for a quick look while working).
+const defaultRounds = 5
+
+const (
+	getConns = 16
+	getFor   = 3 * time.Second
+	// dockerAccept is what docker sends when it pulls a manifest.
+	dockerAccept = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, " +
+		"application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json"
+	bigRepo     = benchProject + "/big"
+	bigScope    = "repository:" + bigRepo + ":pull"
+	zbPullTag10 = "tag10485760"
+	zbPullTag   = "tag104857600"
+)
+
+// row is one line of the comparison table.
+type row struct {
+	key, label string
+	lower      bool // lower is better (memory, CPU)
+}
+
+var rows = []row{
+	{key: "push", label: "256 MiB push, crane from an OCI layout (MB/s)"},
+	{key: "pull", label: "256 MiB pull, crane --format oci (MB/s)"},
+	{key: "get-anon", label: "256 MiB blob GET, Go client, anonymous (MB/s)"},
+	{key: "get-bearer", label: "256 MiB blob GET, Go client, Bearer token (MB/s)"},
+	{key: "man-anon", label: fmt.Sprintf("manifest GET, %d connections, anonymous (req/s)", getConns)},
+	{key: "man-bearer", label: fmt.Sprintf("manifest GET, %d connections, Bearer token (req/s)", getConns)},
+	{key: "man-cpu", label: "server CPU per manifest GET, Bearer, PostgreSQL's included (µs)", lower: true},
+	{key: "zb-mono", label: fmt.Sprintf("zb push 10 MB monolithic, %d clients (req/s)", zbClients)},
+	{key: "zb-chunk", label: fmt.Sprintf("zb push 10 MB chunked, %d clients (req/s)", zbClients)},
+	{key: "zb-pull10", label: fmt.Sprintf("zb pull 10 MB, %d clients (req/s)", zbClients)},
+	{key: "zb-pull", label: fmt.Sprintf("zb pull 100 MB, %d clients (req/s)", zbClients)},
+	{key: "rss-start", label: "RSS after start, before any request (MiB, once)", lower: true},
+	{key: "rss-idle", label: "RSS idle after the set-up and a GC of nothing (MiB, once)", lower: true},
+	{key: "rss-push", label: "RSS peak during the 256 MiB push (MiB)", lower: true},
+}
+
+// round is what one round measures with: a new image of one random
+// 256 MiB layer in an OCI layout, pushed under a new tag.
+type round struct {
+	i      int
+	layout string
+	layer  digest.Digest
+	tag    string
+}
+
+// step measures one or more figures on one registry in one round.
+type step struct {
+	name string
+	run  func(reg *registry, rd *round, record func(key string, v float64)) error
+}
+
+// TestBenchmarkAgainstDistribution compares berth on SQLite and on
+// PostgreSQL with CNCF Distribution on the hot paths of a registry, as
+// users meet them: crane pushing and pulling a 256 MiB image, blobs and
+// manifests fetched anonymously from a public project and with a Bearer
+// token as docker fetches them, zot's zb mix, and the servers' memory.
+// Every registry runs as its own process on loopback. Rounds are
+// interleaved: in each round every figure is measured on every registry
+// before the next figure (the registries take turns going first), and the
+// table shows medians, each with its ratio to Distribution from the same
+// run.
+func TestBenchmarkAgainstDistribution(t *testing.T) {
+	n := benchRounds(t)
+	crane := filepath.Join(repoRoot(), ".tools", "bin", "crane")
+	if _, err := os.Stat(crane); err != nil {
+		t.Skipf("crane not installed at %s (make tools)", crane)
+	}
+	started := time.Now()
+	bin := releaseBinary(t)
+	regs := []*registry{startDistribution(t), startBerth(t, bin, database.SQLite), startBerth(t, bin, database.Postgres)}
+	res := results{}
+	time.Sleep(2 * time.Second) // let the set-up's work settle before calling the servers idle
+	for _, reg := range regs {
+		res.add("rss-start", reg, reg.startRSS)
+		v, err := reg.proc.statusMiB("VmRSS")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.add("rss-idle", reg, v)
+		anon, _ := reg.proc.statusMiB("RssAnon")
+		file, _ := reg.proc.statusMiB("RssFile")
+		t.Logf("%s idle: VmRSS %.1f MiB = RssAnon %.1f + RssFile %.1f (+ shmem)", reg.name, v, anon, file)
+	}
+
+	craneEnv := "DOCKER_CONFIG=" + dockerConfig(t, regs)
+	zb10, zb100 := newZBBlob(t, 10<<20), newZBBlob(t, 100<<20)
+	content10, err := os.ReadFile(zb10.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	content100, err := os.ReadFile(zb100.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// zb pulls images each of its clients pushed before it starts the clock.
+	for _, reg := range regs {
+		for c := range zbClients {
+			zc := newZBClient(reg)
+			if err := zc.pushMonolith(fmt.Sprintf("%s/zb/pull-%d", benchProject, c), zbPullTag10, zb10, content10); err != nil {
+				t.Fatalf("%s: %v", reg.name, err)
+			}
+			if err := zc.pushMonolith(fmt.Sprintf("%s/zb/pull-%d", benchProject, c), zbPullTag, zb100, content100); err != nil {
+				t.Fatalf("%s: %v", reg.name, err)
+			}
+			zc.close()
+		}
+	}
+
+	steps := []step{
+		{"crane push", func(reg *registry, rd *round, record func(string, float64)) error {
+			settleDisk()
+			var took time.Duration
+			peak, err := reg.proc.peakDuring(func() (err error) {
+				took, err = runCrane(crane, craneEnv, "push", "--insecure", rd.layout, reg.host+"/"+bigRepo+":"+rd.tag)
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			record("push", layerSize/1e6/took.Seconds())
+			record("rss-push", peak)
+			return nil
+		}},
+		{"crane pull", func(reg *registry, rd *round, record func(string, float64)) error {
+			dir, err := os.MkdirTemp(scratchDir(), "pull")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(dir)
+			took, err := runCrane(crane, craneEnv, "pull", "--insecure", "--format", "oci", reg.host+"/"+bigRepo+":"+rd.tag, filepath.Join(dir, "layout"))
+			if err != nil {
+				return err
+			}
+			record("pull", layerSize/1e6/took.Seconds())
+			return nil
+		}},
+		{"blob GET", func(reg *registry, rd *round, record func(string, float64)) error {
+			u := reg.base + "/v2/" + bigRepo + "/blobs/" + rd.layer.String()
+			v, err := blobGet(u, "")
+			if err != nil {
+				return err
+			}
+			record("get-anon", v)
+			tok, err := reg.token(bigScope)
+			if err != nil {
+				return err
+			}
+			if v, err = blobGet(u, tok); err != nil {
+				return err
+			}
+			record("get-bearer", v)
+			return nil
+		}},
+		{"manifest GET", func(reg *registry, rd *round, record func(string, float64)) error {
+			u := reg.base + "/v2/" + bigRepo + "/manifests/" + rd.tag
+			v, _, err := manifestLoad(u, "")
+			if err != nil {
+				return err
+			}
+			record("man-anon", v)
+			tok, err := reg.token(bigScope)
+			if err != nil {
+				return err
+			}
+			cpu, err := reg.cpuSample()
+			if err != nil {
+				return err
+			}
+			v, count, err := manifestLoad(u, tok)
+			if err != nil {
+				return err
+			}
+			used, err := reg.cpuSince(cpu)
+			if err != nil {
+				return err
+			}
+			record("man-bearer", v)
+			record("man-cpu", float64(used.Microseconds())/float64(count))
+			return nil
+		}},
+		{"zb push monolithic", func(reg *registry, rd *round, record func(string, float64)) error {
+			settleDisk()
+			v, err := zbRun(reg, zbPushes, func(c *zbClient, client, i int) error {
+				return c.pushMonolith(fmt.Sprintf("%s/zb/mono-%d-%d-%d", benchProject, rd.i, client, i), "tag"+strconv.Itoa(i), zb10, content10)
+			})
+			if err != nil {
+				return err
+			}
+			record("zb-mono", v)
+			return nil
+		}},
+		{"zb push chunked", func(reg *registry, rd *round, record func(string, float64)) error {
+			settleDisk()
+			v, err := zbRun(reg, zbPushes, func(c *zbClient, client, i int) error {
+				return c.pushChunked(fmt.Sprintf("%s/zb/chunk-%d-%d-%d", benchProject, rd.i, client, i), "tag"+strconv.Itoa(i), zb10, content10)
+			})
+			if err != nil {
+				return err
+			}
+			record("zb-chunk", v)
+			return nil
+		}},
+		{"zb pull 10 MB", func(reg *registry, rd *round, record func(string, float64)) error {
+			v, err := zbRun(reg, zbPulls10, func(c *zbClient, client, _ int) error {
+				return c.pull(fmt.Sprintf("%s/zb/pull-%d", benchProject, client), zbPullTag10, zb10)
+			})
+			if err != nil {
+				return err
+			}
+			record("zb-pull10", v)
+			return nil
+		}},
+		{"zb pull 100 MB", func(reg *registry, rd *round, record func(string, float64)) error {
+			v, err := zbRun(reg, zbPulls, func(c *zbClient, client, _ int) error {
+				return c.pull(fmt.Sprintf("%s/zb/pull-%d", benchProject, client), zbPullTag, zb100)
+			})
+			if err != nil {
+				return err
+			}
+			record("zb-pull", v)
+			return nil
+		}},
+	}
+
+	for i := range n {
+		rd := newRound(t, i)
+		for _, s := range steps {
+			for k := range regs {
+				reg := regs[(k+i)%len(regs)]
+				if err := s.run(reg, rd, func(key string, v float64) { res.add(key, reg, v) }); err != nil {
+					t.Errorf("round %d, %s on %s: %v", i+1, s.name, reg.name, err)
+				}
+			}
+		}
+		os.RemoveAll(rd.layout)
+		t.Logf("round %d of %d done after %v", i+1, n, time.Since(started).Round(time.Second))
+	}
+	for _, row := range rows {
+		for _, reg := range regs {
+			t.Logf("%-10s %-16s %.1f", row.key, reg.name, res[row.key][reg])
+		}
+	}
+	table := res.table(regs, n)
+	t.Log(table)
+	fmt.Print(table)
+}
+
+// benchRounds reads BERTH_BENCH_ROUNDS.
+func benchRounds(t *testing.T) int {
+	s := os.Getenv("BERTH_BENCH_ROUNDS")
+	if s == "" {
+		return defaultRounds
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		t.Fatalf("BERTH_BENCH_ROUNDS=%q: want a number of rounds, 1 or more", s)
+	}
+	return n
+}
+
+// newRound writes round i's image: an OCI layout holding one image of a
+// random 256 MiB layer, as `crane push <dir>` takes it. Every round's
+// layer is new, so no registry finds it already stored.
+func newRound(t *testing.T, i int) *round {
+	dir := t.TempDir()
+	rd := &round{i: i, layout: dir, tag: fmt.Sprintf("r%d", i)}
+	blobs := filepath.Join(dir, "blobs", "sha256")
+	if err := os.MkdirAll(blobs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tmp := filepath.Join(dir, "layer")
+	f, err := os.Create(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seed [32]byte
+	binary.LittleEndian.PutUint64(seed[:], uint64(time.Now().UnixNano()))
+	binary.LittleEndian.PutUint64(seed[8:], uint64(i))
+	h := sha256.New()
+	if _, err := io.CopyN(io.MultiWriter(f, h), rand.NewChaCha8(seed), layerSize); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	rd.layer = digest.NewDigest(digest.SHA256, h)
+	if err := os.Rename(tmp, filepath.Join(blobs, rd.layer.Encoded())); err != nil {
+		t.Fatal(err)
+	}
+	write := func(b []byte) (digest.Digest, int) {
+		d := digest.FromBytes(b)
+		if err := os.WriteFile(filepath.Join(blobs, d.Encoded()), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return d, len(b)
+	}
+	cfg, _ := json.Marshal(map[string]any{"architecture": "amd64", "os": "linux",
+		"rootfs": map[string]any{"type": "layers", "diff_ids": []digest.Digest{rd.layer}}})
+	cd, cn := write(cfg)
+	m, _ := json.Marshal(map[string]any{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+		"config": map[string]any{"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": cn},
+		"layers": []any{map[string]any{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": rd.layer, "size": layerSize}}})
+	md, mn := write(m)
+	index, _ := json.Marshal(map[string]any{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+		"manifests": []any{map[string]any{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md, "size": mn}}})
+	if err := os.WriteFile(filepath.Join(dir, "index.json"), index, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return rd
+}
+
+// runCrane runs crane and returns how long it took.
+func runCrane(bin, env string, args ...string) (time.Duration, error) {
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	err := cmd.Run()
+	took := time.Since(start)
+	if err != nil {
+		return 0, fmt.Errorf("crane %s: %v\n%s", strings.Join(args, " "), err, out.Bytes())
+	}
+	return took, nil
+}
+
+// settleDisk writes back what earlier measurements left in the page
+// cache, so that a push does not pay for the one before it: berth syncs
+// each blob it stores, and would otherwise wait behind the writeback of
+// whatever a registry that does not sync left dirty.
+func settleDisk() { syscall.Sync() }
+
+// scratchDir is where pulled images go: memory if the machine has
+// /dev/shm, so that writing them back to disk does not disturb the next
+// measurement.
+func scratchDir() string {
+	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
+		return "/dev/shm"
+	}
+	return os.TempDir()
+}
+
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 128<<10); return &b }}
+
+// drain reads r to its end through a 128 KiB buffer, keeping nothing.
+func drain(r io.Reader) (int64, error) {
+	bp := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(bp)
+	var n int64
+	for {
+		k, err := r.Read(*bp)
+		n += int64(k)
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+}
+
+// plainTransport asks for no compression, as curl and wrk do not.
+func plainTransport() *http.Transport {
+	return &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: 1}
+}
+
+// blobGet GETs one 256 MiB blob, with a Bearer token unless tok is "",
+// and returns MB/s.
+func blobGet(u, tok string) (float64, error) {
+	tr := plainTransport()
+	defer tr.CloseIdleConnections()
+	req, _ := http.NewRequest("GET", u, nil)
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	start := time.Now()
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return 0, fmt.Errorf("GET %s: %d: %s", u, resp.StatusCode, b)
+	}
+	n, err := drain(resp.Body)
+	took := time.Since(start)
+	if err != nil || n != layerSize {
+		return 0, fmt.Errorf("GET %s: %d bytes: %v", u, n, err)
+	}
+	return float64(n) / 1e6 / took.Seconds(), nil
+}
+
+// manifestLoad GETs u as docker does (its Accept header, a Bearer token
+// unless tok is "") from getConns clients for getFor, and returns
+// requests per second and how many were answered. Like wrk, each client
+// writes a prepared request on its own keep-alive connection and skips
+// the body by its Content-Length: on two cores the client must cost far
+// less than the servers it measures.
+func manifestLoad(u, tok string) (float64, int64, error) {
+	pu, err := url.Parse(u)
+	if err != nil {
+		return 0, 0, err
+	}
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: berth-bench\r\nAccept: %s\r\n", pu.RequestURI(), pu.Host, dockerAccept)
+	if tok != "" {
+		fmt.Fprintf(&b, "Authorization: Bearer %s\r\n", tok)
+	}
+	b.WriteString("\r\n")
+	req := b.Bytes()
+
+	var ok, failed atomic.Int64
+	var firstErr atomic.Value
+	fail := func(err error) {
+		failed.Add(1)
+		firstErr.CompareAndSwap(nil, err)
+	}
+	deadline := time.Now().Add(getFor)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range getConns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var conn net.Conn
+			var br *bufio.Reader
+			defer func() {
+				if conn != nil {
+					conn.Close()
+				}
+			}()
+			for time.Now().Before(deadline) {
+				if conn == nil {
+					c, err := net.Dial("tcp", pu.Host)
+					if err != nil {
+						fail(err)
+						time.Sleep(10 * time.Millisecond)
+						continue
+					}
+					conn, br = c, bufio.NewReaderSize(c, 64<<10)
+				}
+				status, err := roundTrip(conn, br, req)
+				if err != nil {
+					fail(err)
+					conn.Close()
+					conn = nil
+					continue
+				}
+				if status != http.StatusOK {
+					fail(fmt.Errorf("GET %s: %d", u, status))
+					continue
+				}
+				ok.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	took := time.Since(start)
+	if n := failed.Load(); n > 0 {
+		return 0, 0, fmt.Errorf("%d manifest GETs failed, first: %v", n, firstErr.Load())
+	}
+	return float64(ok.Load()) / took.Seconds(), ok.Load(), nil
+}
+
+// roundTrip writes req and reads one response with a Content-Length body,
+// returning its status.
+func roundTrip(conn net.Conn, br *bufio.Reader, req []byte) (int, error) {
+	if _, err := conn.Write(req); err != nil {
+		return 0, err
+	}
+	line, err := br.ReadSlice('\n')
+	if err != nil {
+		return 0, err
+	}
+	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) {
+		return 0, fmt.Errorf("not an HTTP status line: %q", line)
+	}
+	status, err := strconv.Atoi(string(line[9:12]))
+	if err != nil {
+		return 0, fmt.Errorf("status line %q: %v", line, err)
+	}
+	length := -1
+	for {
+		line, err = br.ReadSlice('\n')
+		if err != nil {
+			return 0, err
+		}
+		if len(bytes.TrimSpace(line)) == 0 {
+			break
+		}
+		k, v, _ := bytes.Cut(line, []byte(":"))
+		if bytes.EqualFold(k, []byte("Content-Length")) {
+			if length, err = strconv.Atoi(string(bytes.TrimSpace(v))); err != nil {
+				return 0, fmt.Errorf("Content-Length %q: %v", v, err)
+			}
+		}
+	}
+	if length < 0 {
+		return 0, errors.New("response without Content-Length")
+	}
+	_, err = br.Discard(length)
+	return status, err
+}
+
+// results holds every measurement of every figure on every registry.
+type results map[string]map[*registry][]float64
+
+func (r results) add(key string, reg *registry, v float64) {
+	if r[key] == nil {
+		r[key] = map[*registry][]float64{}
+	}
+	r[key][reg] = append(r[key][reg], v)
+}
+
+// median is NaN where nothing was measured.
+func (r results) median(key string, reg *registry) float64 {
+	v := append([]float64(nil), r[key][reg]...)
+	if len(v) == 0 {
+		return math.NaN()
+	}
+	return median(v)
+}
+
+// table prints medians as a Markdown table, regs[0] (Distribution) first
+// and every other registry with its ratio to it.
+func (r results) table(regs []*registry, rounds int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n| figure (median of %d rounds) | %s |", rounds, regs[0].name)
+	sep := "\n|---|---:|"
+	for _, reg := range regs[1:] {
+		fmt.Fprintf(&b, " %s | ratio |", reg.name)
+		sep += "---:|---:|"
+	}
+	b.WriteString(sep + "\n")
+	num := func(v float64) string {
+		switch {
+		case math.IsNaN(v):
+			return "failed"
+		case v >= 100:
+			return fmt.Sprintf("%.0f", v)
+		default:
+			return fmt.Sprintf("%.1f", v)
+		}
+	}
+	for _, row := range rows {
+		base := r.median(row.key, regs[0])
+		label := row.label
+		if row.lower {
+			label += ", lower is better"
+		}
+		fmt.Fprintf(&b, "| %s | %s |", label, num(base))
+		for _, reg := range regs[1:] {
+			v := r.median(row.key, reg)
+			ratio := "-"
+			if !math.IsNaN(v) && !math.IsNaN(base) && base > 0 {
+				ratio = fmt.Sprintf("%.2fx", v/base)
+			}
+			fmt.Fprintf(&b, " %s | %s |", num(v), ratio)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
