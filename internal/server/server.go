@@ -13,6 +13,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -262,6 +263,10 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	}
 	s.handler = s.tracedRequests(logRequests(s.log, m, securityHeaders(audit.Middleware(clientip.New(proxies).Addr, mux))))
 	s.audit = recorder
+	// Migrating, hashing the first admin's password and building the
+	// schema left garbage a registry waiting for its first request would
+	// hold for a long time: hand it back now.
+	debug.FreeOSMemory()
 	return s, nil
 }
 
