@@ -28,6 +28,8 @@ type fileWriter struct {
 	f       *os.File
 	size    int64
 	dirty   bool // written since opened, so Close must fsync
+	// flushed is the offset up to which writeback was started.
+	flushed int64
 	state   writerState
 }
 
@@ -87,7 +89,7 @@ func (w *fileWriter) use(f *os.File) error {
 		f.Close()
 		return err
 	}
-	w.f, w.size = f, fi.Size()
+	w.f, w.size, w.flushed = f, fi.Size(), fi.Size()
 	return nil
 }
 
@@ -104,6 +106,10 @@ func (w *fileWriter) Write(p []byte) (int, error) {
 	n, err := w.f.Write(p)
 	w.size += int64(n)
 	w.dirty = w.dirty || n > 0
+	if w.size-w.flushed >= writebackChunk {
+		startWriteback(w.f, w.flushed, w.size-w.flushed)
+		w.flushed = w.size
+	}
 	if err != nil {
 		return n, pathError("write", w.path, err)
 	}
