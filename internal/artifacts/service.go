@@ -79,7 +79,7 @@ type Service struct {
 }
 
 // nameTTL bounds how stale a cached project or repository row may be.
-const nameTTL = 2 * time.Second
+const nameTTL = time.Second
 
 type cachedName struct {
 	project    *ent.Project
