@@ -22,6 +22,8 @@ type ArtifactBlob struct {
 	ArtifactID int `json:"artifact_id,omitempty"`
 	// BlobID holds the value of the "blob_id" field.
 	BlobID int `json:"blob_id,omitempty"`
+	// ProjectID holds the value of the "project_id" field.
+	ProjectID int `json:"project_id,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the ArtifactBlobQuery when eager-loading is set.
 	Edges        ArtifactBlobEdges `json:"edges"`
@@ -68,7 +70,7 @@ func (*ArtifactBlob) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case artifactblob.FieldID, artifactblob.FieldArtifactID, artifactblob.FieldBlobID:
+		case artifactblob.FieldID, artifactblob.FieldArtifactID, artifactblob.FieldBlobID, artifactblob.FieldProjectID:
 			values[i] = new(sql.NullInt64)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -102,6 +104,12 @@ func (_m *ArtifactBlob) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field blob_id", values[i])
 			} else if value.Valid {
 				_m.BlobID = int(value.Int64)
+			}
+		case artifactblob.FieldProjectID:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field project_id", values[i])
+			} else if value.Valid {
+				_m.ProjectID = int(value.Int64)
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -154,6 +162,9 @@ func (_m *ArtifactBlob) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("blob_id=")
 	builder.WriteString(fmt.Sprintf("%v", _m.BlobID))
+	builder.WriteString(", ")
+	builder.WriteString("project_id=")
+	builder.WriteString(fmt.Sprintf("%v", _m.ProjectID))
 	builder.WriteByte(')')
 	return builder.String()
 }

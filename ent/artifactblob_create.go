@@ -35,6 +35,20 @@ func (_c *ArtifactBlobCreate) SetBlobID(v int) *ArtifactBlobCreate {
 	return _c
 }
 
+// SetProjectID sets the "project_id" field.
+func (_c *ArtifactBlobCreate) SetProjectID(v int) *ArtifactBlobCreate {
+	_c.mutation.SetProjectID(v)
+	return _c
+}
+
+// SetNillableProjectID sets the "project_id" field if the given value is not nil.
+func (_c *ArtifactBlobCreate) SetNillableProjectID(v *int) *ArtifactBlobCreate {
+	if v != nil {
+		_c.SetProjectID(*v)
+	}
+	return _c
+}
+
 // SetArtifact sets the "artifact" edge to the Artifact entity.
 func (_c *ArtifactBlobCreate) SetArtifact(v *Artifact) *ArtifactBlobCreate {
 	return _c.SetArtifactID(v.ID)
@@ -118,6 +132,10 @@ func (_c *ArtifactBlobCreate) createSpec() (*ArtifactBlob, *sqlgraph.CreateSpec)
 		_spec = sqlgraph.NewCreateSpec(artifactblob.Table, sqlgraph.NewFieldSpec(artifactblob.FieldID, field.TypeInt))
 	)
 	_spec.OnConflict = _c.conflict
+	if value, ok := _c.mutation.ProjectID(); ok {
+		_spec.SetField(artifactblob.FieldProjectID, field.TypeInt, value)
+		_node.ProjectID = value
+	}
 	if nodes := _c.mutation.ArtifactIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -220,6 +238,9 @@ func (u *ArtifactBlobUpsertOne) UpdateNewValues() *ArtifactBlobUpsertOne {
 		}
 		if _, exists := u.create.mutation.BlobID(); exists {
 			s.SetIgnore(artifactblob.FieldBlobID)
+		}
+		if _, exists := u.create.mutation.ProjectID(); exists {
+			s.SetIgnore(artifactblob.FieldProjectID)
 		}
 	}))
 	return u
@@ -432,6 +453,9 @@ func (u *ArtifactBlobUpsertBulk) UpdateNewValues() *ArtifactBlobUpsertBulk {
 			}
 			if _, exists := b.mutation.BlobID(); exists {
 				s.SetIgnore(artifactblob.FieldBlobID)
+			}
+			if _, exists := b.mutation.ProjectID(); exists {
+				s.SetIgnore(artifactblob.FieldProjectID)
 			}
 		}
 	}))

@@ -89,6 +89,9 @@ func (_u *ArtifactBlobUpdate) sqlSave(ctx context.Context) (_node int, err error
 			}
 		}
 	}
+	if _u.mutation.ProjectIDCleared() {
+		_spec.ClearField(artifactblob.FieldProjectID, field.TypeInt)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -201,6 +204,9 @@ func (_u *ArtifactBlobUpdateOne) sqlSave(ctx context.Context) (_node *ArtifactBl
 				ps[i](selector)
 			}
 		}
+	}
+	if _u.mutation.ProjectIDCleared() {
+		_spec.ClearField(artifactblob.FieldProjectID, field.TypeInt)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &ArtifactBlob{config: _u.config}

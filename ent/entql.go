@@ -97,6 +97,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 		Fields: map[string]*sqlgraph.FieldSpec{
 			artifactblob.FieldArtifactID: {Type: field.TypeInt, Column: artifactblob.FieldArtifactID},
 			artifactblob.FieldBlobID:     {Type: field.TypeInt, Column: artifactblob.FieldBlobID},
+			artifactblob.FieldProjectID:  {Type: field.TypeInt, Column: artifactblob.FieldProjectID},
 		},
 	}
 	graph.Nodes[3] = &sqlgraph.Node{
@@ -1282,6 +1283,11 @@ func (f *ArtifactBlobFilter) WhereArtifactID(p entql.IntP) {
 // WhereBlobID applies the entql int predicate on the blob_id field.
 func (f *ArtifactBlobFilter) WhereBlobID(p entql.IntP) {
 	f.Where(p.Field(artifactblob.FieldBlobID))
+}
+
+// WhereProjectID applies the entql int predicate on the project_id field.
+func (f *ArtifactBlobFilter) WhereProjectID(p entql.IntP) {
+	f.Where(p.Field(artifactblob.FieldProjectID))
 }
 
 // WhereHasArtifact applies a predicate to check if query has an edge artifact.

@@ -2266,6 +2266,8 @@ type ArtifactBlobMutation struct {
 	op              Op
 	typ             string
 	id              *int
+	project_id      *int
+	addproject_id   *int
 	clearedFields   map[string]struct{}
 	artifact        *int
 	clearedartifact bool
@@ -2446,6 +2448,76 @@ func (m *ArtifactBlobMutation) ResetBlobID() {
 	m.blob = nil
 }
 
+// SetProjectID sets the "project_id" field.
+func (m *ArtifactBlobMutation) SetProjectID(i int) {
+	m.project_id = &i
+	m.addproject_id = nil
+}
+
+// ProjectID returns the value of the "project_id" field in the mutation.
+func (m *ArtifactBlobMutation) ProjectID() (r int, exists bool) {
+	v := m.project_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldProjectID returns the old "project_id" field's value of the ArtifactBlob entity.
+// If the ArtifactBlob object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ArtifactBlobMutation) OldProjectID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldProjectID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldProjectID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldProjectID: %w", err)
+	}
+	return oldValue.ProjectID, nil
+}
+
+// AddProjectID adds i to the "project_id" field.
+func (m *ArtifactBlobMutation) AddProjectID(i int) {
+	if m.addproject_id != nil {
+		*m.addproject_id += i
+	} else {
+		m.addproject_id = &i
+	}
+}
+
+// AddedProjectID returns the value that was added to the "project_id" field in this mutation.
+func (m *ArtifactBlobMutation) AddedProjectID() (r int, exists bool) {
+	v := m.addproject_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearProjectID clears the value of the "project_id" field.
+func (m *ArtifactBlobMutation) ClearProjectID() {
+	m.project_id = nil
+	m.addproject_id = nil
+	m.clearedFields[artifactblob.FieldProjectID] = struct{}{}
+}
+
+// ProjectIDCleared returns if the "project_id" field was cleared in this mutation.
+func (m *ArtifactBlobMutation) ProjectIDCleared() bool {
+	_, ok := m.clearedFields[artifactblob.FieldProjectID]
+	return ok
+}
+
+// ResetProjectID resets all changes to the "project_id" field.
+func (m *ArtifactBlobMutation) ResetProjectID() {
+	m.project_id = nil
+	m.addproject_id = nil
+	delete(m.clearedFields, artifactblob.FieldProjectID)
+}
+
 // ClearArtifact clears the "artifact" edge to the Artifact entity.
 func (m *ArtifactBlobMutation) ClearArtifact() {
 	m.clearedartifact = true
@@ -2534,12 +2606,15 @@ func (m *ArtifactBlobMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ArtifactBlobMutation) Fields() []string {
-	fields := make([]string, 0, 2)
+	fields := make([]string, 0, 3)
 	if m.artifact != nil {
 		fields = append(fields, artifactblob.FieldArtifactID)
 	}
 	if m.blob != nil {
 		fields = append(fields, artifactblob.FieldBlobID)
+	}
+	if m.project_id != nil {
+		fields = append(fields, artifactblob.FieldProjectID)
 	}
 	return fields
 }
@@ -2553,6 +2628,8 @@ func (m *ArtifactBlobMutation) Field(name string) (ent.Value, bool) {
 		return m.ArtifactID()
 	case artifactblob.FieldBlobID:
 		return m.BlobID()
+	case artifactblob.FieldProjectID:
+		return m.ProjectID()
 	}
 	return nil, false
 }
@@ -2566,6 +2643,8 @@ func (m *ArtifactBlobMutation) OldField(ctx context.Context, name string) (ent.V
 		return m.OldArtifactID(ctx)
 	case artifactblob.FieldBlobID:
 		return m.OldBlobID(ctx)
+	case artifactblob.FieldProjectID:
+		return m.OldProjectID(ctx)
 	}
 	return nil, fmt.Errorf("unknown ArtifactBlob field %s", name)
 }
@@ -2589,6 +2668,13 @@ func (m *ArtifactBlobMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetBlobID(v)
 		return nil
+	case artifactblob.FieldProjectID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetProjectID(v)
+		return nil
 	}
 	return fmt.Errorf("unknown ArtifactBlob field %s", name)
 }
@@ -2597,6 +2683,9 @@ func (m *ArtifactBlobMutation) SetField(name string, value ent.Value) error {
 // this mutation.
 func (m *ArtifactBlobMutation) AddedFields() []string {
 	var fields []string
+	if m.addproject_id != nil {
+		fields = append(fields, artifactblob.FieldProjectID)
+	}
 	return fields
 }
 
@@ -2605,6 +2694,8 @@ func (m *ArtifactBlobMutation) AddedFields() []string {
 // was not set, or was not defined in the schema.
 func (m *ArtifactBlobMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
+	case artifactblob.FieldProjectID:
+		return m.AddedProjectID()
 	}
 	return nil, false
 }
@@ -2614,6 +2705,13 @@ func (m *ArtifactBlobMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *ArtifactBlobMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case artifactblob.FieldProjectID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddProjectID(v)
+		return nil
 	}
 	return fmt.Errorf("unknown ArtifactBlob numeric field %s", name)
 }
@@ -2621,7 +2719,11 @@ func (m *ArtifactBlobMutation) AddField(name string, value ent.Value) error {
 // ClearedFields returns all nullable fields that were cleared during this
 // mutation.
 func (m *ArtifactBlobMutation) ClearedFields() []string {
-	return nil
+	var fields []string
+	if m.FieldCleared(artifactblob.FieldProjectID) {
+		fields = append(fields, artifactblob.FieldProjectID)
+	}
+	return fields
 }
 
 // FieldCleared returns a boolean indicating if a field with the given name was
@@ -2634,6 +2736,11 @@ func (m *ArtifactBlobMutation) FieldCleared(name string) bool {
 // ClearField clears the value of the field with the given name. It returns an
 // error if the field is not defined in the schema.
 func (m *ArtifactBlobMutation) ClearField(name string) error {
+	switch name {
+	case artifactblob.FieldProjectID:
+		m.ClearProjectID()
+		return nil
+	}
 	return fmt.Errorf("unknown ArtifactBlob nullable field %s", name)
 }
 
@@ -2646,6 +2753,9 @@ func (m *ArtifactBlobMutation) ResetField(name string) error {
 		return nil
 	case artifactblob.FieldBlobID:
 		m.ResetBlobID()
+		return nil
+	case artifactblob.FieldProjectID:
+		m.ResetProjectID()
 		return nil
 	}
 	return fmt.Errorf("unknown ArtifactBlob field %s", name)

@@ -16,6 +16,8 @@ const (
 	FieldArtifactID = "artifact_id"
 	// FieldBlobID holds the string denoting the blob_id field in the database.
 	FieldBlobID = "blob_id"
+	// FieldProjectID holds the string denoting the project_id field in the database.
+	FieldProjectID = "project_id"
 	// EdgeArtifact holds the string denoting the artifact edge name in mutations.
 	EdgeArtifact = "artifact"
 	// EdgeBlob holds the string denoting the blob edge name in mutations.
@@ -43,6 +45,7 @@ var Columns = []string{
 	FieldID,
 	FieldArtifactID,
 	FieldBlobID,
+	FieldProjectID,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -71,6 +74,11 @@ func ByArtifactID(opts ...sql.OrderTermOption) OrderOption {
 // ByBlobID orders the results by the blob_id field.
 func ByBlobID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldBlobID, opts...).ToFunc()
+}
+
+// ByProjectID orders the results by the project_id field.
+func ByProjectID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldProjectID, opts...).ToFunc()
 }
 
 // ByArtifactField orders the results by artifact field.

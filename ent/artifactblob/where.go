@@ -63,6 +63,11 @@ func BlobID(v int) predicate.ArtifactBlob {
 	return predicate.ArtifactBlob(sql.FieldEQ(FieldBlobID, v))
 }
 
+// ProjectID applies equality check predicate on the "project_id" field. It's identical to ProjectIDEQ.
+func ProjectID(v int) predicate.ArtifactBlob {
+	return predicate.ArtifactBlob(sql.FieldEQ(FieldProjectID, v))
+}
+
 // ArtifactIDEQ applies the EQ predicate on the "artifact_id" field.
 func ArtifactIDEQ(v int) predicate.ArtifactBlob {
 	return predicate.ArtifactBlob(sql.FieldEQ(FieldArtifactID, v))
@@ -101,6 +106,56 @@ func BlobIDIn(vs ...int) predicate.ArtifactBlob {
 // BlobIDNotIn applies the NotIn predicate on the "blob_id" field.
 func BlobIDNotIn(vs ...int) predicate.ArtifactBlob {
 	return predicate.ArtifactBlob(sql.FieldNotIn(FieldBlobID, vs...))
+}
+
+// ProjectIDEQ applies the EQ predicate on the "project_id" field.
+func ProjectIDEQ(v int) predicate.ArtifactBlob {
+	return predicate.ArtifactBlob(sql.FieldEQ(FieldProjectID, v))
+}
+
+// ProjectIDNEQ applies the NEQ predicate on the "project_id" field.
+func ProjectIDNEQ(v int) predicate.ArtifactBlob {
+	return predicate.ArtifactBlob(sql.FieldNEQ(FieldProjectID, v))
+}
+
+// ProjectIDIn applies the In predicate on the "project_id" field.
+func ProjectIDIn(vs ...int) predicate.ArtifactBlob {
+	return predicate.ArtifactBlob(sql.FieldIn(FieldProjectID, vs...))
+}
+
+// ProjectIDNotIn applies the NotIn predicate on the "project_id" field.
+func ProjectIDNotIn(vs ...int) predicate.ArtifactBlob {
+	return predicate.ArtifactBlob(sql.FieldNotIn(FieldProjectID, vs...))
+}
+
+// ProjectIDGT applies the GT predicate on the "project_id" field.
+func ProjectIDGT(v int) predicate.ArtifactBlob {
+	return predicate.ArtifactBlob(sql.FieldGT(FieldProjectID, v))
+}
+
+// ProjectIDGTE applies the GTE predicate on the "project_id" field.
+func ProjectIDGTE(v int) predicate.ArtifactBlob {
+	return predicate.ArtifactBlob(sql.FieldGTE(FieldProjectID, v))
+}
+
+// ProjectIDLT applies the LT predicate on the "project_id" field.
+func ProjectIDLT(v int) predicate.ArtifactBlob {
+	return predicate.ArtifactBlob(sql.FieldLT(FieldProjectID, v))
+}
+
+// ProjectIDLTE applies the LTE predicate on the "project_id" field.
+func ProjectIDLTE(v int) predicate.ArtifactBlob {
+	return predicate.ArtifactBlob(sql.FieldLTE(FieldProjectID, v))
+}
+
+// ProjectIDIsNil applies the IsNil predicate on the "project_id" field.
+func ProjectIDIsNil() predicate.ArtifactBlob {
+	return predicate.ArtifactBlob(sql.FieldIsNull(FieldProjectID))
+}
+
+// ProjectIDNotNil applies the NotNil predicate on the "project_id" field.
+func ProjectIDNotNil() predicate.ArtifactBlob {
+	return predicate.ArtifactBlob(sql.FieldNotNull(FieldProjectID))
 }
 
 // HasArtifact applies the HasEdge predicate on the "artifact" edge.

@@ -88,6 +88,7 @@ var (
 	// ArtifactBlobsColumns holds the columns for the "artifact_blobs" table.
 	ArtifactBlobsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "project_id", Type: field.TypeInt, Nullable: true},
 		{Name: "artifact_id", Type: field.TypeInt},
 		{Name: "blob_id", Type: field.TypeInt},
 	}
@@ -99,13 +100,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "artifact_blobs_artifacts_blob_refs",
-				Columns:    []*schema.Column{ArtifactBlobsColumns[1]},
+				Columns:    []*schema.Column{ArtifactBlobsColumns[2]},
 				RefColumns: []*schema.Column{ArtifactsColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
 			{
 				Symbol:     "artifact_blobs_blobs_refs",
-				Columns:    []*schema.Column{ArtifactBlobsColumns[2]},
+				Columns:    []*schema.Column{ArtifactBlobsColumns[3]},
 				RefColumns: []*schema.Column{BlobsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -114,12 +115,12 @@ var (
 			{
 				Name:    "artifactblob_artifact_id_blob_id",
 				Unique:  true,
-				Columns: []*schema.Column{ArtifactBlobsColumns[1], ArtifactBlobsColumns[2]},
+				Columns: []*schema.Column{ArtifactBlobsColumns[2], ArtifactBlobsColumns[3]},
 			},
 			{
-				Name:    "artifactblob_blob_id",
+				Name:    "artifactblob_blob_id_project_id",
 				Unique:  false,
-				Columns: []*schema.Column{ArtifactBlobsColumns[2]},
+				Columns: []*schema.Column{ArtifactBlobsColumns[3], ArtifactBlobsColumns[1]},
 			},
 		},
 	}

@@ -24,6 +24,11 @@ func (ArtifactBlob) Fields() []ent.Field {
 	return []ent.Field{
 		field.Int("artifact_id").Immutable(),
 		field.Int("blob_id").Immutable(),
+		// project_id is the project of the artifact, copied here so that
+		// "does project P reference blob B" is one index probe however
+		// many artifacts share B (a base layer under a million images).
+		// Rows from before it are filled in at start-up.
+		field.Int("project_id").Optional().Immutable(),
 	}
 }
 
@@ -41,7 +46,7 @@ func (ArtifactBlob) Edges() []ent.Edge {
 func (ArtifactBlob) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("artifact_id", "blob_id").Unique(),
-		index.Fields("blob_id"),
+		index.Fields("blob_id", "project_id"),
 	}
 }
 

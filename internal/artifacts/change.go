@@ -11,7 +11,6 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/berth-registry/berth/ent"
-	"github.com/berth-registry/berth/ent/artifact"
 	"github.com/berth-registry/berth/ent/artifactblob"
 	"github.com/berth-registry/berth/ent/blob"
 	"github.com/berth-registry/berth/ent/change"
@@ -240,14 +239,15 @@ func (w *writeTx) referenced(artifactID int, blobIDs []int) error {
 	if len(blobIDs) == 0 {
 		return nil
 	}
-	if w.project != nil {
-		added, err := w.sumUnreferenced(blobIDs)
-		if err != nil {
-			return err
-		}
-		w.delta += added
+	if w.project == nil {
+		return errors.New("artifacts: references recorded outside a project's change")
 	}
-	if err := referenceBlobs(w.ctx, w.client, artifactID, blobIDs); err != nil {
+	added, err := w.sumUnreferenced(blobIDs)
+	if err != nil {
+		return err
+	}
+	w.delta += added
+	if err := referenceBlobs(w.ctx, w.client, w.project.ID, artifactID, blobIDs); err != nil {
 		return err
 	}
 	// The references now hold the blobs' rows, so no collection can mark
@@ -264,31 +264,27 @@ func (w *writeTx) referenced(artifactID int, blobIDs []int) error {
 }
 
 // sumUnreferenced sums the sizes of the blobs among ids that no artifact
-// of the change's project references. It starts from the references of
-// those blobs (the index on the references' blob column) and joins up to
-// their projects, so its cost follows len(ids) and how widely they are
-// shared, not the size of the project, whatever statistics the planner has.
+// of the change's project references. Each blob costs one probe of the
+// references' (blob, project) index, however many artifacts share it: a
+// push onto a base layer under a million images costs what the first did.
 func (w *writeTx) sumUnreferenced(ids []int) (int64, error) {
-	sys := viewer.SystemContext(w.ctx)
-	held, err := w.client.ArtifactBlob.Query().Where(artifactblob.BlobIDIn(ids...), func(s *entsql.Selector) {
-		arts := entsql.Table(artifact.Table)
-		repos := entsql.Table(repository.Table)
-		s.Join(arts).On(s.C(artifactblob.FieldArtifactID), arts.C(artifact.FieldID)).
-			Join(repos).On(arts.C(artifact.FieldRepositoryID), repos.C(repository.FieldID)).
-			Where(entsql.EQ(repos.C(repository.FieldProjectID), w.project.ID))
-	}).Unique(true).Select(artifactblob.FieldBlobID).Ints(sys)
+	q := w.client.Blob.Query().Where(blob.IDIn(ids...), notReferencedBy(w.project.ID))
+	sum, err := blobBytes(viewer.SystemContext(w.ctx), q)
 	if err != nil {
-		return 0, wrapf(err, "finding the project's references")
-	}
-	q := w.client.Blob.Query().Where(blob.IDIn(ids...))
-	if len(held) > 0 {
-		q.Where(blob.IDNotIn(held...))
-	}
-	sum, err := blobBytes(sys, q)
-	if err != nil {
-		return 0, wrapf(err, "summing blob sizes")
+		return 0, wrapf(err, "summing the sizes of blobs new to the project")
 	}
 	return sum, nil
+}
+
+// notReferencedBy matches blobs no artifact of project projectID
+// references, as a correlated NOT EXISTS the (blob, project) index answers.
+func notReferencedBy(projectID int) predicate.Blob {
+	return func(s *entsql.Selector) {
+		refs := entsql.Table(artifactblob.Table)
+		s.Where(entsql.Not(entsql.Exists(entsql.Select(refs.C(artifactblob.FieldBlobID)).From(refs).
+			Where(entsql.And(entsql.ColumnsEQ(refs.C(artifactblob.FieldBlobID), s.C(blob.FieldID)),
+				entsql.EQ(refs.C(artifactblob.FieldProjectID), projectID))))))
+	}
 }
 
 // unreferenced matches blobs no artifact references, as a correlated

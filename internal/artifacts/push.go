@@ -47,6 +47,63 @@ func (s *Service) PutManifest(ctx context.Context, name, reference, contentType 
 	if err != nil {
 		return nil, fmt.Errorf("reading manifest: %w", err)
 	}
+	p, err := checkManifest(contentType, reference, raw, tags)
+	if err != nil {
+		return nil, err
+	}
+	dgst, m := p.dgst, p.m
+	var a *ent.Artifact
+	for attempt := 0; ; attempt++ {
+		a, err = s.storeManifest(ctx, r, p)
+		// Two pushes creating the same row race on a unique index; the
+		// loser retries and finds the winner's row.
+		if err == nil || !ent.IsConstraintError(err) || attempt == 2 {
+			break
+		}
+		r.Repository = nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	res = &PushResult{Artifact: a, Digest: dgst}
+	if m.Subject != nil {
+		res.Subject = m.Subject.Digest
+	}
+	return res, nil
+}
+
+func looksLikeDigest(ref string) bool {
+	for _, c := range ref {
+		if c == ':' {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Service) storeManifest(ctx context.Context, r *Repo, p *manifestPush) (a *ent.Artifact, err error) {
+	err = s.write(ctx, r.Project.ID, func(w *writeTx) (err error) {
+		a, err = w.putManifest(s, r, p.dgst, p.raw, p.m, p.size, p.tags)
+		return err
+	})
+	return a, err
+}
+
+// manifestPush is a manifest read, checked and parsed, ready to store.
+type manifestPush struct {
+	dgst digest.Digest
+	raw  []byte
+	m    *Manifest
+	size int64
+	// tags includes the reference when it is a tag.
+	tags []string
+}
+
+// checkManifest checks manifest raw, pushed under reference (a tag or a
+// digest) with content type contentType and extra tags: its size, its
+// digest against a digest reference, the tags' syntax, and the manifest
+// itself.
+func checkManifest(contentType, reference string, raw []byte, tags []string) (*manifestPush, error) {
 	if len(raw) > MaxManifestSize {
 		return nil, coded(ErrManifestTooLarge, errdefs.Invalidf, "manifest exceeds the %d-byte limit", MaxManifestSize)
 	}
@@ -76,45 +133,11 @@ func (s *Service) PutManifest(ctx context.Context, name, reference, contentType 
 	if err != nil {
 		return nil, err
 	}
-	var a *ent.Artifact
-	for attempt := 0; ; attempt++ {
-		a, err = s.storeManifest(ctx, r, dgst, raw, m, tags)
-		// Two pushes creating the same row race on a unique index; the
-		// loser retries and finds the winner's row.
-		if err == nil || !ent.IsConstraintError(err) || attempt == 2 {
-			break
-		}
-		r.Repository = nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	res = &PushResult{Artifact: a, Digest: dgst}
-	if m.Subject != nil {
-		res.Subject = m.Subject.Digest
-	}
-	return res, nil
-}
-
-func looksLikeDigest(ref string) bool {
-	for _, c := range ref {
-		if c == ':' {
-			return true
-		}
-	}
-	return false
-}
-
-func (s *Service) storeManifest(ctx context.Context, r *Repo, dgst digest.Digest, raw []byte, m *Manifest, tags []string) (a *ent.Artifact, err error) {
 	size, err := manifestSize(raw, m)
 	if err != nil {
 		return nil, err
 	}
-	err = s.write(ctx, r.Project.ID, func(w *writeTx) (err error) {
-		a, err = w.putManifest(s, r, dgst, raw, m, size, tags)
-		return err
-	})
-	return a, err
+	return &manifestPush{dgst: dgst, raw: raw, m: m, size: size, tags: tags}, nil
 }
 
 // manifestSize is the size of an artifact: its manifest, config and layers

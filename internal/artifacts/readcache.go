@@ -50,10 +50,10 @@ const (
 	manifestTTL = time.Second
 	// A few thousand manifests of at most 64 KiB, at most 8 MiB in all:
 	// real manifests are a few KiB, and the few huge ones are cold.
-	readCacheEntries = 4096
-	readCacheBytes   = 8 << 20
-	maxCachedManifest    = 64 << 10
-	blobSizeEntries      = 16384
+	readCacheEntries  = 4096
+	readCacheBytes    = 8 << 20
+	maxCachedManifest = 64 << 10
+	blobSizeEntries   = 16384
 )
 
 func newReadCache() *readCache {

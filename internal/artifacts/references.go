@@ -2,6 +2,7 @@ package artifacts
 
 import (
 	"context"
+	"database/sql"
 	"slices"
 
 	"github.com/berth-registry/berth/ent"
@@ -16,9 +17,10 @@ import (
 // removed with it by the database (ON DELETE CASCADE). Garbage collection
 // and quotas read them; nothing has to parse manifests again.
 
-// referenceBlobs records that artifact artifactID needs the blobs blobIDs.
-// Recording a reference twice is harmless.
-func referenceBlobs(ctx context.Context, client *ent.Client, artifactID int, blobIDs []int) error {
+// referenceBlobs records that artifact artifactID of project projectID (0
+// when the caller does not know it: FillReferenceProjects fills it in)
+// needs the blobs blobIDs. Recording a reference twice is harmless.
+func referenceBlobs(ctx context.Context, client *ent.Client, projectID, artifactID int, blobIDs []int) error {
 	slices.Sort(blobIDs)
 	blobIDs = slices.Compact(blobIDs)
 	if len(blobIDs) == 0 {
@@ -27,6 +29,9 @@ func referenceBlobs(ctx context.Context, client *ent.Client, artifactID int, blo
 	creates := make([]*ent.ArtifactBlobCreate, len(blobIDs))
 	for i, id := range blobIDs {
 		creates[i] = client.ArtifactBlob.Create().SetArtifactID(artifactID).SetBlobID(id)
+		if projectID != 0 {
+			creates[i].SetProjectID(projectID)
+		}
 	}
 	err := client.ArtifactBlob.CreateBulk(creates...).
 		OnConflictColumns(artifactblob.FieldArtifactID, artifactblob.FieldBlobID).Ignore().
@@ -86,7 +91,7 @@ func BackfillReferences(ctx context.Context, client *ent.Client) (int, error) {
 			if err != nil {
 				return done, err
 			}
-			if err := referenceBlobs(ctx, client, a.ID, ids); err != nil {
+			if err := referenceBlobs(ctx, client, 0, a.ID, ids); err != nil {
 				return done, err
 			}
 			done++
@@ -95,4 +100,18 @@ func BackfillReferences(ctx context.Context, client *ent.Client) (int, error) {
 			return done, nil
 		}
 	}
+}
+
+// FillReferenceProjects copies each reference's project from its artifact
+// where it is missing: references recorded before they carried it, or by
+// BackfillReferences. It runs at start-up: one statement, which reads the
+// references once when there is nothing to fill.
+func FillReferenceProjects(ctx context.Context, db *sql.DB) (int64, error) {
+	res, err := db.ExecContext(ctx, `UPDATE artifact_blobs SET project_id = (
+		SELECT repositories.project_id FROM artifacts JOIN repositories ON repositories.id = artifacts.repository_id
+		WHERE artifacts.id = artifact_blobs.artifact_id) WHERE project_id IS NULL`)
+	if err != nil {
+		return 0, wrapf(err, "filling in the projects of blob references")
+	}
+	return res.RowsAffected()
 }

@@ -80,6 +80,17 @@ func TestManifestsReferenceTheirConfigAndLayers(t *testing.T) {
 		if got := referenced(t, db, img.Artifact.ID); !slices.Equal(got, want) {
 			t.Fatalf("after backfill the image references %v, want %v", got, want)
 		}
+		// They carry their project once it is filled in, as pushes record it.
+		if n, err := artifacts.FillReferenceProjects(context.Background(), db.SQL()); err != nil || n != 2 {
+			t.Fatalf("filling projects = %d, %v; want 2 references", n, err)
+		}
+		team := db.Repository.GetX(sys, img.Artifact.RepositoryID).ProjectID
+		if n := db.ArtifactBlob.Query().Where(artifactblob.ProjectID(team)).CountX(sys); n != 2 {
+			t.Fatalf("%d references carry the project, want 2", n)
+		}
+		if n, err := artifacts.FillReferenceProjects(context.Background(), db.SQL()); err != nil || n != 0 {
+			t.Fatalf("filling again = %d, %v; want nothing to do", n, err)
+		}
 		if n, err := artifacts.BackfillReferences(context.Background(), db.Client); err != nil || n != 0 {
 			t.Fatalf("second backfill = %d, %v; want nothing to do", n, err)
 		}

@@ -327,6 +327,10 @@ func OpenDatabase(ctx context.Context, cfg *config.Config, wrap ...database.Driv
 		db.Close()
 		return nil, fmt.Errorf("recording blob references of existing artifacts: %w", err)
 	}
+	if _, err := artifacts.FillReferenceProjects(ctx, db.SQL()); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return db, nil
 }
 
