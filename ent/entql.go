@@ -295,13 +295,14 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "Repository",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			repository.FieldCreatedAt:   {Type: field.TypeTime, Column: repository.FieldCreatedAt},
-			repository.FieldUpdatedAt:   {Type: field.TypeTime, Column: repository.FieldUpdatedAt},
-			repository.FieldName:        {Type: field.TypeString, Column: repository.FieldName},
-			repository.FieldProjectID:   {Type: field.TypeInt, Column: repository.FieldProjectID},
-			repository.FieldDescription: {Type: field.TypeString, Column: repository.FieldDescription},
-			repository.FieldPullCount:   {Type: field.TypeInt64, Column: repository.FieldPullCount},
-			repository.FieldPushedAt:    {Type: field.TypeTime, Column: repository.FieldPushedAt},
+			repository.FieldCreatedAt:     {Type: field.TypeTime, Column: repository.FieldCreatedAt},
+			repository.FieldUpdatedAt:     {Type: field.TypeTime, Column: repository.FieldUpdatedAt},
+			repository.FieldName:          {Type: field.TypeString, Column: repository.FieldName},
+			repository.FieldProjectID:     {Type: field.TypeInt, Column: repository.FieldProjectID},
+			repository.FieldDescription:   {Type: field.TypeString, Column: repository.FieldDescription},
+			repository.FieldPullCount:     {Type: field.TypeInt64, Column: repository.FieldPullCount},
+			repository.FieldPushedAt:      {Type: field.TypeTime, Column: repository.FieldPushedAt},
+			repository.FieldArtifactCount: {Type: field.TypeInt64, Column: repository.FieldArtifactCount},
 		},
 	}
 	graph.Nodes[13] = &sqlgraph.Node{
@@ -2226,6 +2227,11 @@ func (f *RepositoryFilter) WherePullCount(p entql.Int64P) {
 // WherePushedAt applies the entql time.Time predicate on the pushed_at field.
 func (f *RepositoryFilter) WherePushedAt(p entql.TimeP) {
 	f.Where(p.Field(repository.FieldPushedAt))
+}
+
+// WhereArtifactCount applies the entql int64 predicate on the artifact_count field.
+func (f *RepositoryFilter) WhereArtifactCount(p entql.Int64P) {
+	f.Where(p.Field(repository.FieldArtifactCount))
 }
 
 // WhereHasProject applies a predicate to check if query has an edge project.

@@ -10224,6 +10224,8 @@ type RepositoryMutation struct {
 	pull_count        *int64
 	addpull_count     *int64
 	pushed_at         *time.Time
+	artifact_count    *int64
+	addartifact_count *int64
 	clearedFields     map[string]struct{}
 	project           *int
 	clearedproject    bool
@@ -10624,6 +10626,62 @@ func (m *RepositoryMutation) ResetPushedAt() {
 	delete(m.clearedFields, repository.FieldPushedAt)
 }
 
+// SetArtifactCount sets the "artifact_count" field.
+func (m *RepositoryMutation) SetArtifactCount(i int64) {
+	m.artifact_count = &i
+	m.addartifact_count = nil
+}
+
+// ArtifactCount returns the value of the "artifact_count" field in the mutation.
+func (m *RepositoryMutation) ArtifactCount() (r int64, exists bool) {
+	v := m.artifact_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldArtifactCount returns the old "artifact_count" field's value of the Repository entity.
+// If the Repository object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RepositoryMutation) OldArtifactCount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldArtifactCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldArtifactCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldArtifactCount: %w", err)
+	}
+	return oldValue.ArtifactCount, nil
+}
+
+// AddArtifactCount adds i to the "artifact_count" field.
+func (m *RepositoryMutation) AddArtifactCount(i int64) {
+	if m.addartifact_count != nil {
+		*m.addartifact_count += i
+	} else {
+		m.addartifact_count = &i
+	}
+}
+
+// AddedArtifactCount returns the value that was added to the "artifact_count" field in this mutation.
+func (m *RepositoryMutation) AddedArtifactCount() (r int64, exists bool) {
+	v := m.addartifact_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetArtifactCount resets all changes to the "artifact_count" field.
+func (m *RepositoryMutation) ResetArtifactCount() {
+	m.artifact_count = nil
+	m.addartifact_count = nil
+}
+
 // ClearProject clears the "project" edge to the Project entity.
 func (m *RepositoryMutation) ClearProject() {
 	m.clearedproject = true
@@ -10847,7 +10905,7 @@ func (m *RepositoryMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *RepositoryMutation) Fields() []string {
-	fields := make([]string, 0, 7)
+	fields := make([]string, 0, 8)
 	if m.created_at != nil {
 		fields = append(fields, repository.FieldCreatedAt)
 	}
@@ -10868,6 +10926,9 @@ func (m *RepositoryMutation) Fields() []string {
 	}
 	if m.pushed_at != nil {
 		fields = append(fields, repository.FieldPushedAt)
+	}
+	if m.artifact_count != nil {
+		fields = append(fields, repository.FieldArtifactCount)
 	}
 	return fields
 }
@@ -10891,6 +10952,8 @@ func (m *RepositoryMutation) Field(name string) (ent.Value, bool) {
 		return m.PullCount()
 	case repository.FieldPushedAt:
 		return m.PushedAt()
+	case repository.FieldArtifactCount:
+		return m.ArtifactCount()
 	}
 	return nil, false
 }
@@ -10914,6 +10977,8 @@ func (m *RepositoryMutation) OldField(ctx context.Context, name string) (ent.Val
 		return m.OldPullCount(ctx)
 	case repository.FieldPushedAt:
 		return m.OldPushedAt(ctx)
+	case repository.FieldArtifactCount:
+		return m.OldArtifactCount(ctx)
 	}
 	return nil, fmt.Errorf("unknown Repository field %s", name)
 }
@@ -10972,6 +11037,13 @@ func (m *RepositoryMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetPushedAt(v)
 		return nil
+	case repository.FieldArtifactCount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetArtifactCount(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Repository field %s", name)
 }
@@ -10983,6 +11055,9 @@ func (m *RepositoryMutation) AddedFields() []string {
 	if m.addpull_count != nil {
 		fields = append(fields, repository.FieldPullCount)
 	}
+	if m.addartifact_count != nil {
+		fields = append(fields, repository.FieldArtifactCount)
+	}
 	return fields
 }
 
@@ -10993,6 +11068,8 @@ func (m *RepositoryMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
 	case repository.FieldPullCount:
 		return m.AddedPullCount()
+	case repository.FieldArtifactCount:
+		return m.AddedArtifactCount()
 	}
 	return nil, false
 }
@@ -11008,6 +11085,13 @@ func (m *RepositoryMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddPullCount(v)
+		return nil
+	case repository.FieldArtifactCount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddArtifactCount(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Repository numeric field %s", name)
@@ -11065,6 +11149,9 @@ func (m *RepositoryMutation) ResetField(name string) error {
 		return nil
 	case repository.FieldPushedAt:
 		m.ResetPushedAt()
+		return nil
+	case repository.FieldArtifactCount:
+		m.ResetArtifactCount()
 		return nil
 	}
 	return fmt.Errorf("unknown Repository field %s", name)

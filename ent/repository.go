@@ -32,6 +32,8 @@ type Repository struct {
 	PullCount int64 `json:"pull_count,omitempty"`
 	// PushedAt holds the value of the "pushed_at" field.
 	PushedAt *time.Time `json:"pushed_at,omitempty"`
+	// ArtifactCount holds the value of the "artifact_count" field.
+	ArtifactCount int64 `json:"artifact_count,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the RepositoryQuery when eager-loading is set.
 	Edges        RepositoryEdges `json:"edges"`
@@ -102,7 +104,7 @@ func (*Repository) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case repository.FieldID, repository.FieldProjectID, repository.FieldPullCount:
+		case repository.FieldID, repository.FieldProjectID, repository.FieldPullCount, repository.FieldArtifactCount:
 			values[i] = new(sql.NullInt64)
 		case repository.FieldName, repository.FieldDescription:
 			values[i] = new(sql.NullString)
@@ -171,6 +173,12 @@ func (_m *Repository) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.PushedAt = new(time.Time)
 				*_m.PushedAt = value.Time
+			}
+		case repository.FieldArtifactCount:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field artifact_count", values[i])
+			} else if value.Valid {
+				_m.ArtifactCount = value.Int64
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -250,6 +258,9 @@ func (_m *Repository) String() string {
 		builder.WriteString("pushed_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
+	builder.WriteString(", ")
+	builder.WriteString("artifact_count=")
+	builder.WriteString(fmt.Sprintf("%v", _m.ArtifactCount))
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -108,6 +108,20 @@ func (_c *RepositoryCreate) SetNillablePushedAt(v *time.Time) *RepositoryCreate 
 	return _c
 }
 
+// SetArtifactCount sets the "artifact_count" field.
+func (_c *RepositoryCreate) SetArtifactCount(v int64) *RepositoryCreate {
+	_c.mutation.SetArtifactCount(v)
+	return _c
+}
+
+// SetNillableArtifactCount sets the "artifact_count" field if the given value is not nil.
+func (_c *RepositoryCreate) SetNillableArtifactCount(v *int64) *RepositoryCreate {
+	if v != nil {
+		_c.SetArtifactCount(*v)
+	}
+	return _c
+}
+
 // SetProject sets the "project" edge to the Project entity.
 func (_c *RepositoryCreate) SetProject(v *Project) *RepositoryCreate {
 	return _c.SetProjectID(v.ID)
@@ -217,6 +231,10 @@ func (_c *RepositoryCreate) defaults() error {
 		v := repository.DefaultPullCount
 		_c.mutation.SetPullCount(v)
 	}
+	if _, ok := _c.mutation.ArtifactCount(); !ok {
+		v := repository.DefaultArtifactCount
+		_c.mutation.SetArtifactCount(v)
+	}
 	return nil
 }
 
@@ -244,6 +262,9 @@ func (_c *RepositoryCreate) check() error {
 	}
 	if _, ok := _c.mutation.PullCount(); !ok {
 		return &ValidationError{Name: "pull_count", err: errors.New(`ent: missing required field "Repository.pull_count"`)}
+	}
+	if _, ok := _c.mutation.ArtifactCount(); !ok {
+		return &ValidationError{Name: "artifact_count", err: errors.New(`ent: missing required field "Repository.artifact_count"`)}
 	}
 	if len(_c.mutation.ProjectIDs()) == 0 {
 		return &ValidationError{Name: "project", err: errors.New(`ent: missing required edge "Repository.project"`)}
@@ -298,6 +319,10 @@ func (_c *RepositoryCreate) createSpec() (*Repository, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.PushedAt(); ok {
 		_spec.SetField(repository.FieldPushedAt, field.TypeTime, value)
 		_node.PushedAt = &value
+	}
+	if value, ok := _c.mutation.ArtifactCount(); ok {
+		_spec.SetField(repository.FieldArtifactCount, field.TypeInt64, value)
+		_node.ArtifactCount = value
 	}
 	if nodes := _c.mutation.ProjectIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -476,6 +501,24 @@ func (u *RepositoryUpsert) ClearPushedAt() *RepositoryUpsert {
 	return u
 }
 
+// SetArtifactCount sets the "artifact_count" field.
+func (u *RepositoryUpsert) SetArtifactCount(v int64) *RepositoryUpsert {
+	u.Set(repository.FieldArtifactCount, v)
+	return u
+}
+
+// UpdateArtifactCount sets the "artifact_count" field to the value that was provided on create.
+func (u *RepositoryUpsert) UpdateArtifactCount() *RepositoryUpsert {
+	u.SetExcluded(repository.FieldArtifactCount)
+	return u
+}
+
+// AddArtifactCount adds v to the "artifact_count" field.
+func (u *RepositoryUpsert) AddArtifactCount(v int64) *RepositoryUpsert {
+	u.Add(repository.FieldArtifactCount, v)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -594,6 +637,27 @@ func (u *RepositoryUpsertOne) UpdatePushedAt() *RepositoryUpsertOne {
 func (u *RepositoryUpsertOne) ClearPushedAt() *RepositoryUpsertOne {
 	return u.Update(func(s *RepositoryUpsert) {
 		s.ClearPushedAt()
+	})
+}
+
+// SetArtifactCount sets the "artifact_count" field.
+func (u *RepositoryUpsertOne) SetArtifactCount(v int64) *RepositoryUpsertOne {
+	return u.Update(func(s *RepositoryUpsert) {
+		s.SetArtifactCount(v)
+	})
+}
+
+// AddArtifactCount adds v to the "artifact_count" field.
+func (u *RepositoryUpsertOne) AddArtifactCount(v int64) *RepositoryUpsertOne {
+	return u.Update(func(s *RepositoryUpsert) {
+		s.AddArtifactCount(v)
+	})
+}
+
+// UpdateArtifactCount sets the "artifact_count" field to the value that was provided on create.
+func (u *RepositoryUpsertOne) UpdateArtifactCount() *RepositoryUpsertOne {
+	return u.Update(func(s *RepositoryUpsert) {
+		s.UpdateArtifactCount()
 	})
 }
 
@@ -881,6 +945,27 @@ func (u *RepositoryUpsertBulk) UpdatePushedAt() *RepositoryUpsertBulk {
 func (u *RepositoryUpsertBulk) ClearPushedAt() *RepositoryUpsertBulk {
 	return u.Update(func(s *RepositoryUpsert) {
 		s.ClearPushedAt()
+	})
+}
+
+// SetArtifactCount sets the "artifact_count" field.
+func (u *RepositoryUpsertBulk) SetArtifactCount(v int64) *RepositoryUpsertBulk {
+	return u.Update(func(s *RepositoryUpsert) {
+		s.SetArtifactCount(v)
+	})
+}
+
+// AddArtifactCount adds v to the "artifact_count" field.
+func (u *RepositoryUpsertBulk) AddArtifactCount(v int64) *RepositoryUpsertBulk {
+	return u.Update(func(s *RepositoryUpsert) {
+		s.AddArtifactCount(v)
+	})
+}
+
+// UpdateArtifactCount sets the "artifact_count" field to the value that was provided on create.
+func (u *RepositoryUpsertBulk) UpdateArtifactCount() *RepositoryUpsertBulk {
+	return u.Update(func(s *RepositoryUpsert) {
+		s.UpdateArtifactCount()
 	})
 }
 

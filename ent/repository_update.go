@@ -93,6 +93,27 @@ func (_u *RepositoryUpdate) ClearPushedAt() *RepositoryUpdate {
 	return _u
 }
 
+// SetArtifactCount sets the "artifact_count" field.
+func (_u *RepositoryUpdate) SetArtifactCount(v int64) *RepositoryUpdate {
+	_u.mutation.ResetArtifactCount()
+	_u.mutation.SetArtifactCount(v)
+	return _u
+}
+
+// SetNillableArtifactCount sets the "artifact_count" field if the given value is not nil.
+func (_u *RepositoryUpdate) SetNillableArtifactCount(v *int64) *RepositoryUpdate {
+	if v != nil {
+		_u.SetArtifactCount(*v)
+	}
+	return _u
+}
+
+// AddArtifactCount adds value to the "artifact_count" field.
+func (_u *RepositoryUpdate) AddArtifactCount(v int64) *RepositoryUpdate {
+	_u.mutation.AddArtifactCount(v)
+	return _u
+}
+
 // AddArtifactIDs adds the "artifacts" edge to the Artifact entity by IDs.
 func (_u *RepositoryUpdate) AddArtifactIDs(ids ...int) *RepositoryUpdate {
 	_u.mutation.AddArtifactIDs(ids...)
@@ -291,6 +312,12 @@ func (_u *RepositoryUpdate) sqlSave(ctx context.Context) (_node int, err error) 
 	}
 	if _u.mutation.PushedAtCleared() {
 		_spec.ClearField(repository.FieldPushedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ArtifactCount(); ok {
+		_spec.SetField(repository.FieldArtifactCount, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedArtifactCount(); ok {
+		_spec.AddField(repository.FieldArtifactCount, field.TypeInt64, value)
 	}
 	if _u.mutation.ArtifactsCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -507,6 +534,27 @@ func (_u *RepositoryUpdateOne) SetNillablePushedAt(v *time.Time) *RepositoryUpda
 // ClearPushedAt clears the value of the "pushed_at" field.
 func (_u *RepositoryUpdateOne) ClearPushedAt() *RepositoryUpdateOne {
 	_u.mutation.ClearPushedAt()
+	return _u
+}
+
+// SetArtifactCount sets the "artifact_count" field.
+func (_u *RepositoryUpdateOne) SetArtifactCount(v int64) *RepositoryUpdateOne {
+	_u.mutation.ResetArtifactCount()
+	_u.mutation.SetArtifactCount(v)
+	return _u
+}
+
+// SetNillableArtifactCount sets the "artifact_count" field if the given value is not nil.
+func (_u *RepositoryUpdateOne) SetNillableArtifactCount(v *int64) *RepositoryUpdateOne {
+	if v != nil {
+		_u.SetArtifactCount(*v)
+	}
+	return _u
+}
+
+// AddArtifactCount adds value to the "artifact_count" field.
+func (_u *RepositoryUpdateOne) AddArtifactCount(v int64) *RepositoryUpdateOne {
+	_u.mutation.AddArtifactCount(v)
 	return _u
 }
 
@@ -738,6 +786,12 @@ func (_u *RepositoryUpdateOne) sqlSave(ctx context.Context) (_node *Repository, 
 	}
 	if _u.mutation.PushedAtCleared() {
 		_spec.ClearField(repository.FieldPushedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ArtifactCount(); ok {
+		_spec.SetField(repository.FieldArtifactCount, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedArtifactCount(); ok {
+		_spec.AddField(repository.FieldArtifactCount, field.TypeInt64, value)
 	}
 	if _u.mutation.ArtifactsCleared() {
 		edge := &sqlgraph.EdgeSpec{

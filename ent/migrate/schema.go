@@ -391,6 +391,7 @@ var (
 		{Name: "description", Type: field.TypeString, Default: ""},
 		{Name: "pull_count", Type: field.TypeInt64, Default: 0},
 		{Name: "pushed_at", Type: field.TypeTime, Nullable: true},
+		{Name: "artifact_count", Type: field.TypeInt64, Default: "-1"},
 		{Name: "project_id", Type: field.TypeInt},
 	}
 	// RepositoriesTable holds the schema information for the "repositories" table.
@@ -401,7 +402,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "repositories_projects_repositories",
-				Columns:    []*schema.Column{RepositoriesColumns[7]},
+				Columns:    []*schema.Column{RepositoriesColumns[8]},
 				RefColumns: []*schema.Column{ProjectsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -410,7 +411,7 @@ var (
 			{
 				Name:    "repository_project_id_name",
 				Unique:  false,
-				Columns: []*schema.Column{RepositoriesColumns[7], RepositoriesColumns[3]},
+				Columns: []*schema.Column{RepositoriesColumns[8], RepositoriesColumns[3]},
 			},
 		},
 	}

@@ -29,6 +29,8 @@ const (
 	FieldPullCount = "pull_count"
 	// FieldPushedAt holds the string denoting the pushed_at field in the database.
 	FieldPushedAt = "pushed_at"
+	// FieldArtifactCount holds the string denoting the artifact_count field in the database.
+	FieldArtifactCount = "artifact_count"
 	// EdgeProject holds the string denoting the project edge name in mutations.
 	EdgeProject = "project"
 	// EdgeArtifacts holds the string denoting the artifacts edge name in mutations.
@@ -79,6 +81,7 @@ var Columns = []string{
 	FieldDescription,
 	FieldPullCount,
 	FieldPushedAt,
+	FieldArtifactCount,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -111,6 +114,8 @@ var (
 	DefaultDescription string
 	// DefaultPullCount holds the default value on creation for the "pull_count" field.
 	DefaultPullCount int64
+	// DefaultArtifactCount holds the default value on creation for the "artifact_count" field.
+	DefaultArtifactCount int64
 )
 
 // OrderOption defines the ordering options for the Repository queries.
@@ -154,6 +159,11 @@ func ByPullCount(opts ...sql.OrderTermOption) OrderOption {
 // ByPushedAt orders the results by the pushed_at field.
 func ByPushedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldPushedAt, opts...).ToFunc()
+}
+
+// ByArtifactCount orders the results by the artifact_count field.
+func ByArtifactCount(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldArtifactCount, opts...).ToFunc()
 }
 
 // ByProjectField orders the results by project field.

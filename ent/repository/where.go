@@ -90,6 +90,11 @@ func PushedAt(v time.Time) predicate.Repository {
 	return predicate.Repository(sql.FieldEQ(FieldPushedAt, v))
 }
 
+// ArtifactCount applies equality check predicate on the "artifact_count" field. It's identical to ArtifactCountEQ.
+func ArtifactCount(v int64) predicate.Repository {
+	return predicate.Repository(sql.FieldEQ(FieldArtifactCount, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Repository {
 	return predicate.Repository(sql.FieldEQ(FieldCreatedAt, v))
@@ -408,6 +413,46 @@ func PushedAtIsNil() predicate.Repository {
 // PushedAtNotNil applies the NotNil predicate on the "pushed_at" field.
 func PushedAtNotNil() predicate.Repository {
 	return predicate.Repository(sql.FieldNotNull(FieldPushedAt))
+}
+
+// ArtifactCountEQ applies the EQ predicate on the "artifact_count" field.
+func ArtifactCountEQ(v int64) predicate.Repository {
+	return predicate.Repository(sql.FieldEQ(FieldArtifactCount, v))
+}
+
+// ArtifactCountNEQ applies the NEQ predicate on the "artifact_count" field.
+func ArtifactCountNEQ(v int64) predicate.Repository {
+	return predicate.Repository(sql.FieldNEQ(FieldArtifactCount, v))
+}
+
+// ArtifactCountIn applies the In predicate on the "artifact_count" field.
+func ArtifactCountIn(vs ...int64) predicate.Repository {
+	return predicate.Repository(sql.FieldIn(FieldArtifactCount, vs...))
+}
+
+// ArtifactCountNotIn applies the NotIn predicate on the "artifact_count" field.
+func ArtifactCountNotIn(vs ...int64) predicate.Repository {
+	return predicate.Repository(sql.FieldNotIn(FieldArtifactCount, vs...))
+}
+
+// ArtifactCountGT applies the GT predicate on the "artifact_count" field.
+func ArtifactCountGT(v int64) predicate.Repository {
+	return predicate.Repository(sql.FieldGT(FieldArtifactCount, v))
+}
+
+// ArtifactCountGTE applies the GTE predicate on the "artifact_count" field.
+func ArtifactCountGTE(v int64) predicate.Repository {
+	return predicate.Repository(sql.FieldGTE(FieldArtifactCount, v))
+}
+
+// ArtifactCountLT applies the LT predicate on the "artifact_count" field.
+func ArtifactCountLT(v int64) predicate.Repository {
+	return predicate.Repository(sql.FieldLT(FieldArtifactCount, v))
+}
+
+// ArtifactCountLTE applies the LTE predicate on the "artifact_count" field.
+func ArtifactCountLTE(v int64) predicate.Repository {
+	return predicate.Repository(sql.FieldLTE(FieldArtifactCount, v))
 }
 
 // HasProject applies the HasEdge predicate on the "project" edge.

@@ -460,6 +460,10 @@ func init() {
 	repositoryDescPullCount := repositoryFields[3].Descriptor()
 	// repository.DefaultPullCount holds the default value on creation for the pull_count field.
 	repository.DefaultPullCount = repositoryDescPullCount.Default.(int64)
+	// repositoryDescArtifactCount is the schema descriptor for artifact_count field.
+	repositoryDescArtifactCount := repositoryFields[5].Descriptor()
+	// repository.DefaultArtifactCount holds the default value on creation for the artifact_count field.
+	repository.DefaultArtifactCount = repositoryDescArtifactCount.Default.(int64)
 	repositoryblobFields := schema.RepositoryBlob{}.Fields()
 	_ = repositoryblobFields
 	// repositoryblobDescCreatedAt is the schema descriptor for created_at field.

@@ -3,6 +3,7 @@ package schema
 import (
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
+	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
@@ -29,6 +30,12 @@ func (Repository) Fields() []ent.Field {
 			Annotations(entgql.OrderField("PULL_COUNT")),
 		field.Time("pushed_at").Optional().Nillable().
 			Annotations(entgql.OrderField("PUSHED_AT")),
+		// artifact_count is kept by the write path, so that totals over
+		// many repositories need no COUNT over their artifacts. Rows from
+		// before it have -1 (the column's default) until start-up counts
+		// them.
+		field.Int64("artifact_count").Default(0).
+			Annotations(entsql.Default("-1"), entgql.Skip()),
 	}
 }
 

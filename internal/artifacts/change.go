@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/berth-registry/berth/ent"
+	"github.com/berth-registry/berth/ent/artifact"
 	"github.com/berth-registry/berth/ent/artifactblob"
 	"github.com/berth-registry/berth/ent/blob"
 	"github.com/berth-registry/berth/ent/change"
@@ -229,11 +230,20 @@ func clipActor(name string) string {
 	return name
 }
 
-// referenced adds the references of artifact artifactID to blobIDs, and to
-// the project's usage the sizes of those blobs no artifact of the project
+// artifactRefs is an artifact and the blobs it references.
+type artifactRefs struct {
+	artifact int
+	blobs    []int
+}
+
+// referenced records the references of artifacts, and adds to the
+// project's usage the sizes of the blobs no artifact of the project
 // referenced before.
-func (w *writeTx) referenced(artifactID int, blobIDs []int) error {
-	blobIDs = slices.Clone(blobIDs)
+func (w *writeTx) referenced(artifacts ...artifactRefs) error {
+	var blobIDs []int
+	for _, a := range artifacts {
+		blobIDs = append(blobIDs, a.blobs...)
+	}
 	slices.Sort(blobIDs)
 	blobIDs = slices.Compact(blobIDs)
 	if len(blobIDs) == 0 {
@@ -247,7 +257,7 @@ func (w *writeTx) referenced(artifactID int, blobIDs []int) error {
 		return err
 	}
 	w.delta += added
-	if err := referenceBlobs(w.ctx, w.client, w.project.ID, artifactID, blobIDs); err != nil {
+	if err := referenceBlobs(w.ctx, w.client, w.project.ID, artifacts...); err != nil {
 		return err
 	}
 	// The references now hold the blobs' rows, so no collection can mark
@@ -320,12 +330,28 @@ func (w *writeTx) removeArtifacts(where predicate.Artifact) (int, error) {
 	if err != nil {
 		return 0, wrapf(err, "summing manifest sizes")
 	}
+	var perRepo []struct {
+		RepositoryID int `json:"repository_id"`
+		Count        int `json:"count"`
+	}
+	err = w.client.Artifact.Query().Where(where).GroupBy(artifact.FieldRepositoryID).
+		Aggregate(ent.Count()).Scan(sys, &perRepo)
+	if err != nil {
+		return 0, wrapf(err, "counting the artifacts per repository")
+	}
 	if _, err := w.client.Tag.Delete().Where(tag.HasArtifactWith(where)).Exec(allow); err != nil {
 		return 0, err
 	}
 	n, err := w.client.Artifact.Delete().Where(where).Exec(allow)
 	if err != nil || n == 0 {
 		return n, err
+	}
+	for _, r := range perRepo {
+		err := w.client.Repository.Update().Where(repository.ID(r.RepositoryID)).
+			AddArtifactCount(-int64(r.Count)).Exec(allow)
+		if err != nil {
+			return 0, err
+		}
 	}
 	w.delta -= manifests
 	slices.Sort(blobIDs)

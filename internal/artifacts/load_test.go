@@ -97,3 +97,69 @@ func TestPutManifestsStoresABatchAsOneChangeOrNothing(t *testing.T) {
 		}
 	})
 }
+
+// TestRepositoriesKeepTheirArtifactCounts: every change of the write path
+// (push, bulk load, copy with an index's children, delete, repository
+// delete) keeps each repository's artifact count equal to its artifacts;
+// counts from before are filled in at start-up and repaired by a recount.
+func TestRepositoriesKeepTheirArtifactCounts(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		f := newFixture(t, db)
+		svc := f.s.Artifacts
+		sys := viewer.SystemContext(t.Context())
+		check := func(when string) {
+			t.Helper()
+			for _, r := range db.Repository.Query().AllX(sys) {
+				if n := db.Artifact.Query().Where(artifact.RepositoryID(r.ID)).CountX(sys); int64(n) != r.ArtifactCount {
+					t.Fatalf("after %s, %s keeps %d artifacts, has %d", when, r.Name, r.ArtifactCount, n)
+				}
+			}
+		}
+		amd := f.image(f.dev, "team/app", "amd64", "amd64")
+		arm := f.image(f.dev, "team/app", "arm64", "arm64")
+		f.image(f.dev, "team/app", "amd64-again", "amd64") // the same digest again
+		check("pushes")
+		idx := fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":%q,"digest":%q,"size":%d},{"mediaType":%q,"digest":%q,"size":%d}]}`,
+			ociManifest, amd.Digest, len(amd.Artifact.Manifest), ociManifest, arm.Digest, len(arm.Artifact.Manifest))
+		f.manifest(f.dev, "team/app", "multi", "application/vnd.oci.image.index.v1+json", idx)
+		if _, err := svc.CopyArtifact(f.admin, "team/app", "multi", "other/copy", "multi"); err != nil {
+			t.Fatal(err)
+		}
+		check("an index and its copy")
+		base, _ := artifacts.ParseManifest(ociManifest, amd.Artifact.Manifest)
+		var batch []artifacts.LoadManifest
+		for i := 0; i < 3; i++ {
+			raw := fmt.Sprintf(`{"schemaVersion":2,"mediaType":%q,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":%q,"size":%d},"layers":[],"annotations":{"n":"%d"}}`,
+				ociManifest, base.Config.Digest, base.Config.Size, i)
+			batch = append(batch, artifacts.LoadManifest{MediaType: ociManifest, Raw: []byte(raw)})
+		}
+		batch = append(batch, batch[0]) // a digest twice in one batch
+		if _, err := svc.PutManifests(f.dev, "team/app", batch); err != nil {
+			t.Fatal(err)
+		}
+		check("a bulk load")
+		if err := svc.DeleteArtifact(f.admin, "team/app", "multi"); err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.DeleteArtifact(f.admin, "team/app", "arm64"); err != nil {
+			t.Fatal(err)
+		}
+		check("deletes")
+		if err := svc.DeleteRepository(f.admin, "other/copy"); err != nil {
+			t.Fatal(err)
+		}
+		check("a repository delete")
+
+		// Counts from before they were kept, and counts gone wrong.
+		db.Repository.Update().SetArtifactCount(-1).ExecX(sys)
+		if n, err := artifacts.FillArtifactCounts(t.Context(), db.SQL()); err != nil || n == 0 {
+			t.Fatalf("filling counts = %d, %v", n, err)
+		}
+		check("filling counts at start-up")
+		db.Repository.Update().SetArtifactCount(42).ExecX(sys)
+		if _, err := svc.RecalculateUsage(f.admin, "team"); err != nil {
+			t.Fatal(err)
+		}
+		check("a recount")
+	})
+}

@@ -82,9 +82,13 @@ func looksLikeDigest(ref string) bool {
 }
 
 func (s *Service) storeManifest(ctx context.Context, r *Repo, p *manifestPush) (a *ent.Artifact, err error) {
-	err = s.write(ctx, r.Project.ID, func(w *writeTx) (err error) {
-		a, err = w.putManifest(s, r, p.dgst, p.raw, p.m, p.size, p.tags)
-		return err
+	err = s.write(ctx, r.Project.ID, func(w *writeTx) error {
+		as, err := w.putManifests(s, r, []*manifestPush{p})
+		if err != nil {
+			return err
+		}
+		a = as[0]
+		return nil
 	})
 	return a, err
 }
@@ -158,9 +162,15 @@ func manifestSize(raw []byte, m *Manifest) (int64, error) {
 	return size, nil
 }
 
-// putManifest records manifest raw (parsed as m, of size bytes with its
-// blobs) as artifact dgst of repository r, tagged with tags.
-func (w *writeTx) putManifest(s *Service, r *Repo, dgst digest.Digest, raw []byte, m *Manifest, size int64, tags []string) (*ent.Artifact, error) {
+// putManifests records the manifests ps as artifacts of repository r, in
+// order, as one change: a manifest pushed alone is a batch of one, and the
+// bulk loader's batches cost a fixed number of statements, not a number
+// per manifest. Each manifest's blobs must be linked in the repository or
+// readable elsewhere (then they are linked here too); an index's children
+// must be stored in the repository. A digest pushed again (or twice in the
+// batch) keeps its row and has its push time renewed; a tag named twice
+// ends on the last manifest that names it.
+func (w *writeTx) putManifests(s *Service, r *Repo, ps []*manifestPush) ([]*ent.Artifact, error) {
 	ctx, client := w.ctx, w.client
 	sys := viewer.SystemContext(ctx)
 	allow := auth.Allow(ctx)
@@ -168,119 +178,199 @@ func (w *writeTx) putManifest(s *Service, r *Repo, dgst digest.Digest, raw []byt
 	if err != nil {
 		return nil, err
 	}
-	// Blobs: config and layers must be linked here, or readable elsewhere
-	// (then they are linked here too).
-	var refIDs []int
-	if ds := blobDigests(m); len(ds) > 0 {
-		known, err := client.Blob.Query().Where(blob.DigestIn(ds...), blob.SweepingAtIsNil()).
-			Select(blob.FieldID, blob.FieldDigest).
-			WithLinks(func(q *ent.RepositoryBlobQuery) { q.Where(repositoryblob.RepositoryID(repo.ID)) }).
-			All(sys)
-		if err != nil {
+	refs, err := w.manifestBlobs(s, r, repo.ID, ps)
+	if err != nil {
+		return nil, err
+	}
+	children := make([][]int, len(ps))
+	sizes := make([]int64, len(ps))
+	for i, p := range ps {
+		if sizes[i], children[i], err = w.indexChildren(r, repo.ID, p); err != nil {
 			return nil, err
 		}
-		byDigest := make(map[string]*ent.Blob, len(known))
-		linked := map[int]bool{}
-		for _, b := range known {
-			byDigest[b.Digest] = b
-			linked[b.ID] = len(b.Edges.Links) > 0
+	}
+
+	now := time.Now()
+	digests := make([]string, len(ps))
+	for i, p := range ps {
+		digests[i] = p.dgst.String()
+	}
+	existing, err := client.Artifact.Query().Where(artifact.RepositoryID(repo.ID), artifact.DigestIn(digests...)).All(sys)
+	if err != nil {
+		return nil, err
+	}
+	byDigest := make(map[string]*ent.Artifact, len(ps))
+	var renewed []int
+	for _, a := range existing {
+		byDigest[a.Digest] = a
+		renewed = append(renewed, a.ID)
+	}
+	var creates []*ent.ArtifactCreate
+	creating := map[string]bool{}
+	for i, p := range ps {
+		d := digests[i]
+		if byDigest[d] != nil || creating[d] {
+			continue
 		}
-		for _, d := range ds {
+		creating[d] = true
+		c := client.Artifact.Create().
+			SetRepositoryID(repo.ID).
+			SetDigest(d).
+			SetMediaType(p.m.MediaType).
+			SetArtifactType(p.m.Kind).
+			SetOciArtifactType(p.m.ArtifactType).
+			SetSize(sizes[i]).
+			SetManifest(p.raw).
+			SetPushedAt(now).
+			AddChildIDs(children[i]...)
+		if len(p.m.Annotations) > 0 {
+			c.SetAnnotations(p.m.Annotations)
+		}
+		if p.m.Subject != nil {
+			c.SetSubjectDigest(p.m.Subject.Digest.String())
+		}
+		creates = append(creates, c)
+		w.delta += int64(len(p.raw))
+	}
+	if len(creates) > 0 {
+		as, err := client.Artifact.CreateBulk(creates...).Save(allow)
+		if err != nil {
+			return nil, wrapf(err, "recording %d artifacts", len(creates))
+		}
+		for _, a := range as {
+			byDigest[a.Digest] = a
+		}
+	}
+	if len(renewed) > 0 {
+		if err := client.Artifact.Update().Where(artifact.IDIn(renewed...)).SetPushedAt(now).Exec(allow); err != nil {
+			return nil, err
+		}
+	}
+
+	out := make([]*ent.Artifact, len(ps))
+	var all []artifactRefs
+	tags := map[string]int{} // tag name -> artifact id, the last naming wins
+	var order []string
+	for i, p := range ps {
+		a := byDigest[digests[i]]
+		a.PushedAt = now
+		out[i] = a
+		all = append(all, artifactRefs{artifact: a.ID, blobs: refs[i]})
+		for _, t := range p.tags {
+			if _, ok := tags[t]; !ok {
+				order = append(order, t)
+			}
+			tags[t] = a.ID
+		}
+	}
+	if err := w.referenced(all...); err != nil {
+		return nil, err
+	}
+	targets := make([]tagTarget, len(order))
+	for i, t := range order {
+		targets[i] = tagTarget{name: t, artifactID: tags[t]}
+	}
+	if err := w.tags(r.Name, repo.ID, targets); err != nil {
+		return nil, err
+	}
+	err = client.Repository.UpdateOneID(repo.ID).SetPushedAt(now).AddArtifactCount(int64(len(creates))).Exec(allow)
+	if err != nil {
+		return nil, err
+	}
+	for i, p := range ps {
+		w.record(change.OperationARTIFACT_PUSHED, r.Project.Name, r.Name, digests[i], p.m.MediaType, p.tags, sizes[i])
+	}
+	return out, nil
+}
+
+// manifestBlobs returns, for each manifest of ps, the ids of the blobs it
+// references: its config and layers must be linked in repository r
+// (repoID), or readable elsewhere by the caller, and are then linked here.
+func (w *writeTx) manifestBlobs(s *Service, r *Repo, repoID int, ps []*manifestPush) ([][]int, error) {
+	sys := viewer.SystemContext(w.ctx)
+	var ds []string
+	for _, p := range ps {
+		ds = append(ds, blobDigests(p.m)...)
+	}
+	refs := make([][]int, len(ps))
+	if len(ds) == 0 {
+		return refs, nil
+	}
+	slices.Sort(ds)
+	ds = slices.Compact(ds)
+	known, err := w.client.Blob.Query().Where(blob.DigestIn(ds...), blob.SweepingAtIsNil()).
+		Select(blob.FieldID, blob.FieldDigest).
+		WithLinks(func(q *ent.RepositoryBlobQuery) { q.Where(repositoryblob.RepositoryID(repoID)) }).
+		All(sys)
+	if err != nil {
+		return nil, err
+	}
+	byDigest := make(map[string]*ent.Blob, len(known))
+	linked := map[int]bool{}
+	for _, b := range known {
+		byDigest[b.Digest] = b
+		linked[b.ID] = len(b.Edges.Links) > 0
+	}
+	for i, p := range ps {
+		for _, d := range blobDigests(p.m) {
 			b := byDigest[d]
 			if b == nil {
 				return nil, coded(ErrManifestBlobUnknown, errdefs.Invalidf, "blob %s referenced by the manifest is not in repository %q: push it first", d, r.Name)
 			}
-			refIDs = append(refIDs, b.ID)
+			refs[i] = append(refs[i], b.ID)
 			if linked[b.ID] {
 				continue
 			}
-			if _, ok, err := s.readableBlob(ctx, digest.Digest(d)); err != nil {
+			if _, ok, err := s.readableBlob(w.ctx, digest.Digest(d)); err != nil {
 				return nil, err
 			} else if !ok {
 				return nil, coded(ErrManifestBlobUnknown, errdefs.Invalidf, "blob %s referenced by the manifest is not in repository %q: push it first", d, r.Name)
 			}
-			if err := w.link(repo.ID, b.ID); err != nil {
+			if err := w.link(repoID, b.ID); err != nil {
 				return nil, err
 			}
 			linked[b.ID] = true
 		}
 	}
-	// Children of an index must be stored in the same repository.
-	var childIDs []int
-	if len(m.Manifests) > 0 {
-		ds := make([]string, len(m.Manifests))
-		for i, c := range m.Manifests {
-			ds[i] = c.Digest.String()
-		}
-		children, err := client.Artifact.Query().
-			Where(artifact.RepositoryID(repo.ID), artifact.DigestIn(ds...)).
-			Select(artifact.FieldID, artifact.FieldDigest, artifact.FieldSize).All(sys)
-		if err != nil {
-			return nil, err
-		}
-		found := map[string]*ent.Artifact{}
-		for _, c := range children {
-			found[c.Digest] = c
-		}
-		for _, d := range ds {
-			c := found[d]
-			if c == nil {
-				return nil, coded(ErrManifestBlobUnknown, errdefs.Invalidf, "manifest %s listed by the index is not in repository %q: push it first", d, r.Name)
-			}
-			if !slices.Contains(childIDs, c.ID) {
-				childIDs = append(childIDs, c.ID)
-				if size, err = addSize(size, c.Size); err != nil {
-					return nil, err
-				}
-			}
-		}
-	}
+	return refs, nil
+}
 
-	now := time.Now()
-	a, err := client.Artifact.Query().Where(artifact.RepositoryID(repo.ID), artifact.Digest(dgst.String())).Only(sys)
-	switch {
-	case ent.IsNotFound(err):
-		c := client.Artifact.Create().
-			SetRepositoryID(repo.ID).
-			SetDigest(dgst.String()).
-			SetMediaType(m.MediaType).
-			SetArtifactType(m.Kind).
-			SetOciArtifactType(m.ArtifactType).
-			SetSize(size).
-			SetManifest(raw).
-			SetPushedAt(now).
-			AddChildIDs(childIDs...)
-		if len(m.Annotations) > 0 {
-			c.SetAnnotations(m.Annotations)
+// indexChildren returns the size of manifest p with its children, and the
+// ids of its children (an index's manifests), which must be stored in
+// repository r (repoID).
+func (w *writeTx) indexChildren(r *Repo, repoID int, p *manifestPush) (int64, []int, error) {
+	size := p.size
+	if len(p.m.Manifests) == 0 {
+		return size, nil, nil
+	}
+	ds := make([]string, len(p.m.Manifests))
+	for i, c := range p.m.Manifests {
+		ds[i] = c.Digest.String()
+	}
+	children, err := w.client.Artifact.Query().
+		Where(artifact.RepositoryID(repoID), artifact.DigestIn(ds...)).
+		Select(artifact.FieldID, artifact.FieldDigest, artifact.FieldSize).All(viewer.SystemContext(w.ctx))
+	if err != nil {
+		return 0, nil, err
+	}
+	found := map[string]*ent.Artifact{}
+	for _, c := range children {
+		found[c.Digest] = c
+	}
+	var ids []int
+	for _, d := range ds {
+		c := found[d]
+		if c == nil {
+			return 0, nil, coded(ErrManifestBlobUnknown, errdefs.Invalidf, "manifest %s listed by the index is not in repository %q: push it first", d, r.Name)
 		}
-		if m.Subject != nil {
-			c.SetSubjectDigest(m.Subject.Digest.String())
-		}
-		a, err = c.Save(allow)
-		if err != nil {
-			return nil, wrapf(err, "recording artifact %s", dgst)
-		}
-		w.delta += int64(len(raw))
-	case err != nil:
-		return nil, err
-	default:
-		if a, err = a.Update().SetPushedAt(now).Save(allow); err != nil {
-			return nil, err
+		if !slices.Contains(ids, c.ID) {
+			ids = append(ids, c.ID)
+			if size, err = addSize(size, c.Size); err != nil {
+				return 0, nil, err
+			}
 		}
 	}
-	if err := w.referenced(a.ID, refIDs); err != nil {
-		return nil, err
-	}
-	for _, t := range tags {
-		if _, err := w.tag(r.Name, repo.ID, a.ID, t); err != nil {
-			return nil, err
-		}
-	}
-	if err := client.Repository.UpdateOneID(repo.ID).SetPushedAt(now).Exec(allow); err != nil {
-		return nil, err
-	}
-	w.record(change.OperationARTIFACT_PUSHED, r.Project.Name, r.Name, dgst.String(), m.MediaType, tags, size)
-	return a, nil
+	return size, ids, nil
 }
 
 // addSize adds a descriptor's size to an artifact's total, refusing

@@ -3,7 +3,6 @@ package artifacts
 import (
 	"context"
 	"database/sql"
-	"slices"
 
 	"github.com/berth-registry/berth/ent"
 	"github.com/berth-registry/berth/ent/artifact"
@@ -17,27 +16,35 @@ import (
 // removed with it by the database (ON DELETE CASCADE). Garbage collection
 // and quotas read them; nothing has to parse manifests again.
 
-// referenceBlobs records that artifact artifactID of project projectID (0
-// when the caller does not know it: FillReferenceProjects fills it in)
-// needs the blobs blobIDs. Recording a reference twice is harmless.
-func referenceBlobs(ctx context.Context, client *ent.Client, projectID, artifactID int, blobIDs []int) error {
-	slices.Sort(blobIDs)
-	blobIDs = slices.Compact(blobIDs)
-	if len(blobIDs) == 0 {
-		return nil
-	}
-	creates := make([]*ent.ArtifactBlobCreate, len(blobIDs))
-	for i, id := range blobIDs {
-		creates[i] = client.ArtifactBlob.Create().SetArtifactID(artifactID).SetBlobID(id)
-		if projectID != 0 {
-			creates[i].SetProjectID(projectID)
+// referenceBlobs records that each of artifacts, of project projectID (0
+// when the caller does not know it: FillReferenceProjects fills it in),
+// needs its blobs. Recording a reference twice is harmless.
+func referenceBlobs(ctx context.Context, client *ent.Client, projectID int, artifacts ...artifactRefs) error {
+	var creates []*ent.ArtifactBlobCreate
+	// One statement may not name a row twice (PostgreSQL's upsert
+	// refuses): an artifact listed twice, or a blob twice in one manifest.
+	seen := map[[2]int]bool{}
+	for _, a := range artifacts {
+		for _, id := range a.blobs {
+			if seen[[2]int{a.artifact, id}] {
+				continue
+			}
+			seen[[2]int{a.artifact, id}] = true
+			c := client.ArtifactBlob.Create().SetArtifactID(a.artifact).SetBlobID(id)
+			if projectID != 0 {
+				c.SetProjectID(projectID)
+			}
+			creates = append(creates, c)
 		}
+	}
+	if len(creates) == 0 {
+		return nil
 	}
 	err := client.ArtifactBlob.CreateBulk(creates...).
 		OnConflictColumns(artifactblob.FieldArtifactID, artifactblob.FieldBlobID).Ignore().
 		Exec(viewer.SystemContext(ctx))
 	if err != nil {
-		return wrapf(err, "recording the blobs artifact %d references", artifactID)
+		return wrapf(err, "recording the blobs of %d artifacts", len(artifacts))
 	}
 	return nil
 }
@@ -91,7 +98,7 @@ func BackfillReferences(ctx context.Context, client *ent.Client) (int, error) {
 			if err != nil {
 				return done, err
 			}
-			if err := referenceBlobs(ctx, client, 0, a.ID, ids); err != nil {
+			if err := referenceBlobs(ctx, client, 0, artifactRefs{a.ID, ids}); err != nil {
 				return done, err
 			}
 			done++
@@ -112,6 +119,18 @@ func FillReferenceProjects(ctx context.Context, db *sql.DB) (int64, error) {
 		WHERE artifacts.id = artifact_blobs.artifact_id) WHERE project_id IS NULL`)
 	if err != nil {
 		return 0, wrapf(err, "filling in the projects of blob references")
+	}
+	return res.RowsAffected()
+}
+
+// FillArtifactCounts counts the artifacts of each repository whose count
+// is not kept yet (-1: rows from before the count). It runs at start-up:
+// one statement over the repositories when there is nothing to count.
+func FillArtifactCounts(ctx context.Context, db *sql.DB) (int64, error) {
+	res, err := db.ExecContext(ctx, `UPDATE repositories SET artifact_count = (
+		SELECT COUNT(*) FROM artifacts WHERE artifacts.repository_id = repositories.id) WHERE artifact_count < 0`)
+	if err != nil {
+		return 0, wrapf(err, "counting the artifacts of repositories")
 	}
 	return res.RowsAffected()
 }

@@ -88,7 +88,27 @@ func recountUsage(ctx context.Context, client *ent.Client, projectID int) (int64
 		return 0, wrapf(err, "summing the manifests of project %d", projectID)
 	}
 	used := blobs + manifests
-	return used, client.Project.UpdateOneID(projectID).SetUsedBytes(used).Exec(auth.Allow(ctx))
+	if err := client.Project.UpdateOneID(projectID).SetUsedBytes(used).Exec(auth.Allow(ctx)); err != nil {
+		return 0, err
+	}
+	// The repositories' artifact counts are kept the same way: recount them.
+	var counts []struct {
+		RepositoryID int `json:"repository_id"`
+		Count        int `json:"count"`
+	}
+	err = client.Artifact.Query().Where(artifact.HasRepositoryWith(repository.ProjectID(projectID))).
+		GroupBy(artifact.FieldRepositoryID).Aggregate(ent.Count()).Scan(sys, &counts)
+	if err != nil {
+		return 0, wrapf(err, "counting the artifacts of project %d", projectID)
+	}
+	err = client.Repository.Update().Where(repository.ProjectID(projectID)).SetArtifactCount(0).Exec(auth.Allow(ctx))
+	for _, c := range counts {
+		if err != nil {
+			break
+		}
+		err = client.Repository.UpdateOneID(c.RepositoryID).SetArtifactCount(int64(c.Count)).Exec(auth.Allow(ctx))
+	}
+	return used, err
 }
 
 // blobBytes sums the sizes of the blobs q matches.

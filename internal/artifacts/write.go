@@ -295,19 +295,8 @@ func (s *Service) CreateTag(ctx context.Context, repo, reference, name string) (
 // one tag both succeed and the one that commits last wins: the tag row is
 // one row, written by whole-row upserts.
 func (w *writeTx) tag(repo string, repoID, artifactID int, name string) (int, error) {
-	rule, err := w.immutable(repo, name)
-	if err != nil {
+	if err := w.tagMovable(repo, repoID, tagTarget{name, artifactID}); err != nil {
 		return 0, err
-	}
-	if rule != nil {
-		current, err := w.client.Tag.Query().Where(tag.RepositoryID(repoID), tag.Name(name)).
-			Select(tag.FieldArtifactID).Only(viewer.SystemContext(w.ctx))
-		if err != nil && !ent.IsNotFound(err) {
-			return 0, err
-		}
-		if current != nil && current.ArtifactID != artifactID {
-			return 0, immutableError(rule, repo, name, "it cannot be moved to another artifact")
-		}
 	}
 	id, err := w.client.Tag.Create().SetName(name).SetRepositoryID(repoID).SetArtifactID(artifactID).
 		OnConflictColumns(tag.FieldRepositoryID, tag.FieldName).UpdateArtifactID().UpdateUpdatedAt().
@@ -316,6 +305,52 @@ func (w *writeTx) tag(repo string, repoID, artifactID int, name string) (int, er
 		return 0, wrapf(err, "tagging %q", name)
 	}
 	return id, nil
+}
+
+// tagTarget is a tag name and the artifact it is to point at.
+type tagTarget struct {
+	name       string
+	artifactID int
+}
+
+// tags points tags of repository repoID at their artifacts, as tag does,
+// in one statement. The names must be distinct.
+func (w *writeTx) tags(repo string, repoID int, targets []tagTarget) error {
+	creates := make([]*ent.TagCreate, len(targets))
+	for i, t := range targets {
+		if err := w.tagMovable(repo, repoID, t); err != nil {
+			return err
+		}
+		creates[i] = w.client.Tag.Create().SetName(t.name).SetRepositoryID(repoID).SetArtifactID(t.artifactID)
+	}
+	if len(creates) == 0 {
+		return nil
+	}
+	err := w.client.Tag.CreateBulk(creates...).
+		OnConflictColumns(tag.FieldRepositoryID, tag.FieldName).UpdateArtifactID().UpdateUpdatedAt().
+		Exec(auth.Allow(w.ctx))
+	if err != nil {
+		return wrapf(err, "tagging %d tags", len(creates))
+	}
+	return nil
+}
+
+// tagMovable refuses pointing t at its artifact when an immutability rule
+// selects the tag and it points at another artifact already.
+func (w *writeTx) tagMovable(repo string, repoID int, t tagTarget) error {
+	rule, err := w.immutable(repo, t.name)
+	if err != nil || rule == nil {
+		return err
+	}
+	current, err := w.client.Tag.Query().Where(tag.RepositoryID(repoID), tag.Name(t.name)).
+		Select(tag.FieldArtifactID).Only(viewer.SystemContext(w.ctx))
+	if err != nil && !ent.IsNotFound(err) {
+		return err
+	}
+	if current != nil && current.ArtifactID != t.artifactID {
+		return immutableError(rule, repo, t.name, "it cannot be moved to another artifact")
+	}
+	return nil
 }
 
 // CopyArtifact copies the artifact reference names in srcRepo into dstRepo
@@ -422,8 +457,11 @@ func (w *writeTx) copyInto(a *ent.Artifact, repoID int) (*ent.Artifact, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := client.Repository.UpdateOneID(repoID).AddArtifactCount(1).Exec(auth.Allow(ctx)); err != nil {
+		return nil, err
+	}
 	w.delta += int64(len(a.Manifest))
-	return copied, w.referenced(copied.ID, blobIDs)
+	return copied, w.referenced(artifactRefs{copied.ID, blobIDs})
 }
 
 // DeleteRepository deletes repository name with its artifacts and tags;

@@ -331,6 +331,10 @@ func OpenDatabase(ctx context.Context, cfg *config.Config, wrap ...database.Driv
 		db.Close()
 		return nil, err
 	}
+	if _, err := artifacts.FillArtifactCounts(ctx, db.SQL()); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return db, nil
 }
 

@@ -1,13 +1,25 @@
 package e2e
 
 import (
+	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	coderws "github.com/coder/websocket"
 
 	"github.com/berth-registry/berth/internal/database/dbtest"
 )
@@ -58,12 +70,18 @@ func TestDockerLoginTagPushPullLogout(t *testing.T) {
 			t.Fatalf("docker login as %s: %v\n%s", user, err, out)
 		}
 	}
+	// A CloudEvents webhook and a subscription watch the project.
+	hook := watchPushes(t, tg, "library")
+
 	login(adminUser, adminPassword)
 	run(t, env, docker, "tag", local, ref)
 	pushed := run(t, env, docker, "push", ref)
-	if !strings.Contains(pushed, "digest: sha256:") {
+	pushedAt := time.Now()
+	m := regexp.MustCompile(`digest: (sha256:[0-9a-f]{64})`).FindStringSubmatch(pushed)
+	if m == nil {
 		t.Fatalf("docker push printed no digest:\n%s", pushed)
 	}
+	hook.expect(t, m[1], "library/hello", pushedAt)
 	run(t, env, docker, "rmi", ref)
 	run(t, env, docker, "pull", ref)
 	var inspect []struct{ RepoDigests []string }
@@ -89,4 +107,112 @@ func TestDockerLoginTagPushPullLogout(t *testing.T) {
 	run(t, env, docker, "tag", local, tg.Host+"/library/hello:robot")
 	run(t, env, docker, "push", tg.Host+"/library/hello:robot")
 	run(t, env, docker, "logout", tg.Host)
+}
+
+// pushWatch is a webhook receiver and a graphql-transport-ws subscription
+// on one project's PUSH_ARTIFACT events.
+type pushWatch struct {
+	secret     string
+	deliveries chan delivery
+	events     chan map[string]any
+}
+
+type delivery struct {
+	body      []byte
+	signature string
+	at        time.Time
+}
+
+// watchPushes creates a CloudEvents webhook policy on project with a
+// receiver on loopback, and subscribes to its pushes with an access token
+// in the connection_init payload, as a script would.
+func watchPushes(t *testing.T, tg *target, project string) *pushWatch {
+	t.Helper()
+	w := &pushWatch{deliveries: make(chan delivery, 8), events: make(chan map[string]any, 8)}
+	recv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.deliveries <- delivery{body: body, signature: r.Header.Get("X-Berth-Signature"), at: time.Now()}
+		rw.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(recv.Close)
+	var policy struct{ CreateWebhookPolicy struct{ Secret string } }
+	gql(t, tg, adminUser, adminPassword, fmt.Sprintf(`mutation { createWebhookPolicy(project: %q, input: {name: "ci", eventTypes: [PUSH_ARTIFACT], targets: [{url: %q, format: CLOUDEVENTS}]}) { secret } }`, project, recv.URL), &policy)
+	w.secret = policy.CreateWebhookPolicy.Secret
+
+	var tok struct{ CreateAccessToken struct{ Secret string } }
+	gql(t, tg, adminUser, adminPassword, `mutation { createAccessToken(input: {name: "watch"}) { secret } }`, &tok)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	c, _, err := coderws.Dial(ctx, "ws"+strings.TrimPrefix(tg.URL, "http")+"/graphql", &coderws.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+	if err != nil {
+		t.Fatalf("dialing the subscription: %v", err)
+	}
+	t.Cleanup(func() { c.CloseNow() })
+	send := func(v any) {
+		raw, _ := json.Marshal(v)
+		if err := c.Write(ctx, coderws.MessageText, raw); err != nil {
+			t.Fatalf("writing to the subscription: %v", err)
+		}
+	}
+	send(map[string]any{"type": "connection_init", "payload": map[string]any{"Authorization": "Bearer " + tok.CreateAccessToken.Secret}})
+	if _, raw, err := c.Read(ctx); err != nil || !strings.Contains(string(raw), `"connection_ack"`) {
+		t.Fatalf("connection_init answered %s, %v", raw, err)
+	}
+	send(map[string]any{"id": "1", "type": "subscribe", "payload": map[string]any{
+		"query": fmt.Sprintf(`subscription { events(project: %q, types: [PUSH_ARTIFACT]) { type project repository digest tags actor occurredAt } }`, project)}})
+	go func() {
+		for {
+			_, raw, err := c.Read(ctx)
+			if err != nil {
+				return
+			}
+			var m struct {
+				Type    string
+				Payload struct {
+					Data struct{ Events map[string]any }
+				}
+			}
+			if json.Unmarshal(raw, &m) == nil && m.Type == "next" {
+				w.events <- m.Payload.Data.Events
+			}
+		}
+	}()
+	return w
+}
+
+// expect waits for the push of digest to repository to reach the webhook,
+// signed and within a second of pushedAt, and the subscription.
+func (w *pushWatch) expect(t *testing.T, digest, repository string, pushedAt time.Time) {
+	t.Helper()
+	select {
+	case d := <-w.deliveries:
+		if late := d.at.Sub(pushedAt); late > time.Second {
+			t.Errorf("the webhook got the push %v after docker push returned; want within a second", late)
+		}
+		mac := hmac.New(sha256.New, []byte(w.secret))
+		mac.Write(d.body)
+		if want := "sha256=" + hex.EncodeToString(mac.Sum(nil)); d.signature != want {
+			t.Errorf("X-Berth-Signature = %q, want the HMAC of the body, %q", d.signature, want)
+		}
+		var ce struct {
+			SpecVersion, Type string
+			Data              struct{ Type, Repository, Digest string }
+		}
+		if err := json.Unmarshal(d.body, &ce); err != nil {
+			t.Fatalf("the delivery is not JSON: %v\n%s", err, d.body)
+		}
+		if ce.SpecVersion != "1.0" || ce.Type != "io.berth.artifact.pushed" || ce.Data.Type != "PUSH_ARTIFACT" || ce.Data.Digest != digest || ce.Data.Repository != repository {
+			t.Errorf("the delivery is not the CloudEvent of the push of %s: %s", digest, d.body)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no webhook delivery within 10 s of docker push")
+	}
+	select {
+	case e := <-w.events:
+		if e["type"] != "PUSH_ARTIFACT" || e["digest"] != digest || e["repository"] != repository {
+			t.Errorf("the subscription got %v, want the push of %s", e, digest)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the subscription saw no event within 10 s of docker push")
+	}
 }

@@ -114,7 +114,8 @@ func startBinary(t *testing.T, bin, kind string) *target {
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	url := "http://" + addr
 	dir := t.TempDir()
-	args := []string{"serve", "--addr", addr, "--data-dir", dir, "--external-url", url, "--log-level", "warn"}
+	// Webhook receivers in the tests listen on loopback.
+	args := []string{"serve", "--addr", addr, "--data-dir", dir, "--external-url", url, "--log-level", "warn", "--webhook-allow-private"}
 	if kind != "sqlite" {
 		args = append(args, "--database-url", dbtest.URL(t, kind))
 	}
