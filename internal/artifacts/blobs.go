@@ -193,8 +193,16 @@ func (s *Service) MountBlob(ctx context.Context, r *Repo, from string, d digest.
 
 // readableBlob reports whether some repository the caller may see links d.
 func (s *Service) readableBlob(ctx context.Context, d digest.Digest) (int64, bool, error) {
+	return readableBlob(ctx, s.client, d)
+}
+
+// readableBlob asks client: inside a write, the transaction's, so that it
+// needs no second connection. (SQLite's pool is small: writers waiting
+// for the write lock could hold every other connection, and the write
+// holding the lock would wait on them for the whole busy timeout.)
+func readableBlob(ctx context.Context, client *ent.Client, d digest.Digest) (int64, bool, error) {
 	sys := viewer.SystemContext(ctx)
-	b, err := s.client.Blob.Query().Where(blob.Digest(d.String()), blob.SweepingAtIsNil()).Only(sys)
+	b, err := client.Blob.Query().Where(blob.Digest(d.String()), blob.SweepingAtIsNil()).Only(sys)
 	if ent.IsNotFound(err) {
 		return 0, false, nil
 	}
@@ -202,7 +210,7 @@ func (s *Service) readableBlob(ctx context.Context, d digest.Digest) (int64, boo
 		return 0, false, err
 	}
 	// The caller's own context: privacy rules keep only visible repositories.
-	ok, err := s.client.Repository.Query().
+	ok, err := client.Repository.Query().
 		Where(repository.HasBlobLinksWith(repositoryblob.BlobID(b.ID))).Exist(ctx)
 	if err != nil {
 		return 0, false, err

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/berth-registry/berth/ent/artifact"
 	"github.com/berth-registry/berth/ent/change"
@@ -161,5 +163,44 @@ func TestRepositoriesKeepTheirArtifactCounts(t *testing.T) {
 			t.Fatal(err)
 		}
 		check("a recount")
+	})
+}
+
+// TestConcurrentPushesIntoNewRepositoriesDoNotWaitOnThePool: a manifest
+// whose blobs are linked only elsewhere is checked for the caller inside
+// its write. That check used a second connection: on SQLite, with every
+// other connection of the small pool held by pushes queueing for the
+// write lock, the push holding the lock waited on the pool and the others
+// failed with SQLITE_BUSY after the busy timeout.
+func TestConcurrentPushesIntoNewRepositoriesDoNotWaitOnThePool(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		f := newFixture(t, db)
+		img := f.image(f.dev, "team/base", "v1", "amd64")
+		base, err := artifacts.ParseManifest(ociManifest, img.Artifact.Manifest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		var wg sync.WaitGroup
+		errs := make(chan error, 24)
+		for i := 0; i < 24; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				raw := fmt.Sprintf(`{"schemaVersion":2,"mediaType":%q,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":%q,"size":%d},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":%q,"size":%d}]}`,
+					ociManifest, base.Config.Digest, base.Config.Size, base.Layers[0].Digest, base.Layers[0].Size)
+				if _, err := f.s.Artifacts.PutManifest(f.dev, fmt.Sprintf("team/new-%d", i), "v1", ociManifest, strings.NewReader(raw), nil); err != nil {
+					errs <- err
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("24 pushes took %v: they waited on each other", d)
+		}
 	})
 }

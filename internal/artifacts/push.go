@@ -178,7 +178,7 @@ func (w *writeTx) putManifests(s *Service, r *Repo, ps []*manifestPush) ([]*ent.
 	if err != nil {
 		return nil, err
 	}
-	refs, err := w.manifestBlobs(s, r, repo.ID, ps)
+	refs, err := w.manifestBlobs(r, repo.ID, ps)
 	if err != nil {
 		return nil, err
 	}
@@ -286,7 +286,7 @@ func (w *writeTx) putManifests(s *Service, r *Repo, ps []*manifestPush) ([]*ent.
 // manifestBlobs returns, for each manifest of ps, the ids of the blobs it
 // references: its config and layers must be linked in repository r
 // (repoID), or readable elsewhere by the caller, and are then linked here.
-func (w *writeTx) manifestBlobs(s *Service, r *Repo, repoID int, ps []*manifestPush) ([][]int, error) {
+func (w *writeTx) manifestBlobs(r *Repo, repoID int, ps []*manifestPush) ([][]int, error) {
 	sys := viewer.SystemContext(w.ctx)
 	var ds []string
 	for _, p := range ps {
@@ -321,7 +321,7 @@ func (w *writeTx) manifestBlobs(s *Service, r *Repo, repoID int, ps []*manifestP
 			if linked[b.ID] {
 				continue
 			}
-			if _, ok, err := s.readableBlob(w.ctx, digest.Digest(d)); err != nil {
+			if _, ok, err := readableBlob(w.ctx, w.client, digest.Digest(d)); err != nil {
 				return nil, err
 			} else if !ok {
 				return nil, coded(ErrManifestBlobUnknown, errdefs.Invalidf, "blob %s referenced by the manifest is not in repository %q: push it first", d, r.Name)
