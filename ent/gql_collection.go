@@ -1358,6 +1358,11 @@ func (_q *RepositoryQuery) collectField(ctx context.Context, oneNode bool, opCtx
 				selectedFields = append(selectedFields, repository.FieldPushedAt)
 				fieldSeen[repository.FieldPushedAt] = struct{}{}
 			}
+		case "artifactCount":
+			if _, ok := fieldSeen[repository.FieldArtifactCount]; !ok {
+				selectedFields = append(selectedFields, repository.FieldArtifactCount)
+				fieldSeen[repository.FieldArtifactCount] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:

@@ -32,7 +32,7 @@ type Repository struct {
 	PullCount int64 `json:"pull_count,omitempty"`
 	// PushedAt holds the value of the "pushed_at" field.
 	PushedAt *time.Time `json:"pushed_at,omitempty"`
-	// ArtifactCount holds the value of the "artifact_count" field.
+	// how many artifacts the repository holds
 	ArtifactCount int64 `json:"artifact_count,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the RepositoryQuery when eager-loading is set.

@@ -214,6 +214,14 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{ChangesColumns[11]},
 			},
+			{
+				Name:    "changes_unpublished",
+				Unique:  false,
+				Columns: []*schema.Column{ChangesColumns[0]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "published_at IS NULL",
+				},
+			},
 		},
 	}
 	// GarbageCollectionsColumns holds the columns for the "garbage_collections" table.

@@ -5,6 +5,7 @@ import (
 
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
+	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
@@ -52,7 +53,15 @@ func (Change) Fields() []ent.Field {
 
 // Indexes of Change.
 func (Change) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("created_at"), index.Fields("published_at")}
+	return []ent.Index{
+		index.Fields("created_at"),
+		index.Fields("published_at"),
+		// The dispatcher's queue: the unpublished rows in order. Without
+		// it, after a bulk import each batch walked the rows published
+		// before it again.
+		index.Fields("id").StorageKey("changes_unpublished").
+			Annotations(entsql.IndexWhere("published_at IS NULL")),
+	}
 }
 
 // Annotations of Change.

@@ -30,12 +30,13 @@ func (Repository) Fields() []ent.Field {
 			Annotations(entgql.OrderField("PULL_COUNT")),
 		field.Time("pushed_at").Optional().Nillable().
 			Annotations(entgql.OrderField("PUSHED_AT")),
-		// artifact_count is kept by the write path, so that totals over
-		// many repositories need no COUNT over their artifacts. Rows from
-		// before it have -1 (the column's default) until start-up counts
-		// them.
+		// artifact_count is kept by the write path, so that a list of
+		// repositories and totals over many need no COUNT over their
+		// artifacts. Rows from before it have -1 (the column's default)
+		// until start-up counts them.
 		field.Int64("artifact_count").Default(0).
-			Annotations(entsql.Default("-1"), entgql.Skip()),
+			Comment("how many artifacts the repository holds").
+			Annotations(entsql.Default("-1"), entgql.Skip(entgql.SkipWhereInput, entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput)),
 	}
 }
 

@@ -478,17 +478,18 @@ type ComplexityRoot struct {
 	}
 
 	Repository struct {
-		Artifacts   func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ArtifactOrder, where *ent.ArtifactWhereInput) int
-		CreatedAt   func(childComplexity int) int
-		Description func(childComplexity int) int
-		ID          func(childComplexity int) int
-		Name        func(childComplexity int) int
-		Project     func(childComplexity int) int
-		ProjectID   func(childComplexity int) int
-		PullCount   func(childComplexity int) int
-		PushedAt    func(childComplexity int) int
-		Tags        func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.TagOrder, where *ent.TagWhereInput) int
-		UpdatedAt   func(childComplexity int) int
+		ArtifactCount func(childComplexity int) int
+		Artifacts     func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ArtifactOrder, where *ent.ArtifactWhereInput) int
+		CreatedAt     func(childComplexity int) int
+		Description   func(childComplexity int) int
+		ID            func(childComplexity int) int
+		Name          func(childComplexity int) int
+		Project       func(childComplexity int) int
+		ProjectID     func(childComplexity int) int
+		PullCount     func(childComplexity int) int
+		PushedAt      func(childComplexity int) int
+		Tags          func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.TagOrder, where *ent.TagWhereInput) int
+		UpdatedAt     func(childComplexity int) int
 	}
 
 	RepositoryConnection struct {
@@ -3026,6 +3027,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.WebhookPolicies(childComplexity, args["project"].(string)), true
 
+	case "Repository.artifactCount":
+		if e.ComplexityRoot.Repository.ArtifactCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Repository.ArtifactCount(childComplexity), true
 	case "Repository.artifacts":
 		if e.ComplexityRoot.Repository.Artifacts == nil {
 			break
@@ -6619,6 +6626,10 @@ type Repository implements Node {
   description: String!
   pullCount: Int!
   pushedAt: Time
+  """
+  how many artifacts the repository holds
+  """
+  artifactCount: Int!
   project: Project!
   artifacts(
     """
@@ -8538,6 +8549,8 @@ func (ec *executionContext) childFields_Repository(ctx context.Context, field gr
 		return ec.fieldContext_Repository_pullCount(ctx, field)
 	case "pushedAt":
 		return ec.fieldContext_Repository_pushedAt(ctx, field)
+	case "artifactCount":
+		return ec.fieldContext_Repository_artifactCount(ctx, field)
 	case "project":
 		return ec.fieldContext_Repository_project(ctx, field)
 	case "artifacts":
@@ -19631,6 +19644,29 @@ func (ec *executionContext) _Repository_pushedAt(ctx context.Context, field grap
 }
 func (ec *executionContext) fieldContext_Repository_pushedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Repository", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Repository_artifactCount(ctx context.Context, field graphql.CollectedField, obj *ent.Repository) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Repository_artifactCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ArtifactCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Repository_artifactCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Repository", field, false, false, "Int")
 }
 
 func (ec *executionContext) _Repository_project(ctx context.Context, field graphql.CollectedField, obj *ent.Repository) (ret graphql.Marshaler) {
@@ -38015,6 +38051,11 @@ func (ec *executionContext) _Repository(ctx context.Context, sel ast.SelectionSe
 		case "pushedAt":
 			out.Values[i] = ec._Repository_pushedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "artifactCount":
+			out.Values[i] = ec._Repository_artifactCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "project":

@@ -30,7 +30,7 @@ function project(role: string, repositories: string[] = ['library/app']) {
       repositories: {
         totalCount: repositories.length,
         pageInfo: { hasNextPage: false, hasPreviousPage: false, startCursor: null, endCursor: null },
-        edges: repositories.map((name, i) => ({ node: { id: `r${i}`, name, pullCount: 0, pushedAt: null, artifacts: { totalCount: 1 } } })),
+        edges: repositories.map((name, i) => ({ node: { id: `r${i}`, name, pullCount: 0, pushedAt: null, artifactCount: 1 } })),
       },
     },
   };

@@ -91,9 +91,7 @@ const ProjectRepositoriesDocument = graphql(`
             name
             pullCount
             pushedAt
-            artifacts {
-              totalCount
-            }
+            artifactCount
           }
         }
       }
@@ -227,7 +225,7 @@ function RepositoriesTab({ project }: { project: Project }) {
                         </Anchor>
                       </Group>
                     </Table.Td>
-                    <Table.Td ta="right">{r.artifacts.totalCount}</Table.Td>
+                    <Table.Td ta="right">{r.artifactCount}</Table.Td>
                     <Table.Td ta="right">{r.pullCount.toLocaleString('en')}</Table.Td>
                     <Table.Td>
                       <RelativeTime value={r.pushedAt} fz="sm" />
@@ -235,7 +233,7 @@ function RepositoriesTab({ project }: { project: Project }) {
                     <Table.Td>
                       {canDelete && (
                         <Tooltip label="Delete repository">
-                          <ActionIcon variant="subtle" color="red" aria-label={`Delete repository ${r.name}`} onClick={() => setDeleting({ name: r.name, artifacts: r.artifacts.totalCount })}>
+                          <ActionIcon variant="subtle" color="red" aria-label={`Delete repository ${r.name}`} onClick={() => setDeleting({ name: r.name, artifacts: r.artifactCount })}>
                             <IconTrash size={16} />
                           </ActionIcon>
                         </Tooltip>
