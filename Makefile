@@ -130,7 +130,7 @@ fuzz:
 ## and portal page API times; prints tables (not part of `make test`)
 bench: tools
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./registry/storage/...
-	$(GO) test -tags bench -count=1 -v -timeout 30m -run 'TestBenchmark|TestPortalPages' ./test/bench/
+	$(GO) test -tags bench -count=1 -v -timeout 60m -run 'TestBenchmark|TestPortalPages' ./test/bench/
 
 clean:
 	rm -rf bin build portal/test-results

@@ -3,7 +3,6 @@ package graph_test
 import (
 	"archive/tar"
 	"bytes"
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -20,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	coderws "github.com/coder/websocket"
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-registry/berth/ent/member"
@@ -29,6 +27,7 @@ import (
 	"github.com/berth-registry/berth/internal/database/dbtest"
 	"github.com/berth-registry/berth/internal/server/servertest"
 	"github.com/berth-registry/berth/internal/testtool"
+	"github.com/berth-registry/berth/test/gqlws"
 )
 
 // craneTool returns the path of crane, skipping (or failing, when services
@@ -82,88 +81,16 @@ func writeLayerTar(t *testing.T, path, name, content string) {
 	}
 }
 
-// subscription is a graphql-transport-ws client of /graphql subscribed to
-// events, as scripts connect: a Bearer token in connection_init.
-type subscription struct {
-	events chan map[string]any
-	errs   chan error
-}
-
-func subscribe(t *testing.T, s *servertest.Server, token, query string) *subscription {
+func subscribe(t *testing.T, s *servertest.Server, token, query string) *gqlws.Subscription {
 	t.Helper()
-	return subscribeWith(t, s, nil, map[string]any{"Authorization": "Bearer " + token}, query)
+	return gqlws.Subscribe(t, s.URL, nil, map[string]any{"Authorization": "Bearer " + token}, query)
 }
 
 // subscribeWith subscribes with the given handshake headers and
 // connection_init payload.
-func subscribeWith(t *testing.T, s *servertest.Server, header http.Header, payload map[string]any, query string) *subscription {
+func subscribeWith(t *testing.T, s *servertest.Server, header http.Header, payload map[string]any, query string) *gqlws.Subscription {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	c, _, err := coderws.Dial(ctx, "ws"+strings.TrimPrefix(s.URL, "http")+"/graphql",
-		&coderws.DialOptions{HTTPHeader: header, Subprotocols: []string{"graphql-transport-ws"}})
-	if err != nil {
-		t.Fatalf("dialing: %v", err)
-	}
-	t.Cleanup(func() { c.CloseNow() })
-	send := func(v any) {
-		raw, _ := json.Marshal(v)
-		if err := c.Write(ctx, coderws.MessageText, raw); err != nil {
-			t.Fatalf("writing: %v", err)
-		}
-	}
-	send(map[string]any{"type": "connection_init", "payload": payload})
-	_, raw, err := c.Read(ctx)
-	if err != nil || !strings.Contains(string(raw), `"connection_ack"`) {
-		t.Fatalf("connection_init answered %s, %v", raw, err)
-	}
-	send(map[string]any{"id": "1", "type": "subscribe", "payload": map[string]any{"query": query}})
-	sub := &subscription{events: make(chan map[string]any, 100), errs: make(chan error, 1)}
-	go func() {
-		for {
-			_, raw, err := c.Read(ctx)
-			if err != nil {
-				sub.errs <- err
-				return
-			}
-			var m struct {
-				Type    string
-				Payload struct {
-					Data   map[string]map[string]any
-					Errors []any
-				}
-			}
-			json.Unmarshal(raw, &m)
-			switch m.Type {
-			case "next":
-				if m.Payload.Errors != nil {
-					sub.errs <- &json.UnsupportedValueError{Str: string(raw)}
-					return
-				}
-				sub.events <- m.Payload.Data["events"]
-			case "error", "complete":
-				sub.errs <- &json.UnsupportedValueError{Str: string(raw)}
-				return
-			}
-		}
-	}()
-	// The server registers the subscription after it has read the
-	// subscribe message; give it a moment before anything is pushed.
-	time.Sleep(200 * time.Millisecond)
-	return sub
-}
-
-func (s *subscription) next(t *testing.T, within time.Duration) map[string]any {
-	t.Helper()
-	select {
-	case e := <-s.events:
-		return e
-	case err := <-s.errs:
-		t.Fatalf("subscription ended: %v", err)
-	case <-time.After(within):
-		t.Fatalf("no event within %s", within)
-	}
-	return nil
+	return gqlws.Subscribe(t, s.URL, header, payload, query)
 }
 
 func token(t *testing.T, s *servertest.Server, c servertest.Creds) string {
@@ -253,14 +180,14 @@ func TestPushReachesWebhookAndSubscribersWhoMayRead(t *testing.T) {
 				t.Errorf("CloudEvent %s, want a PUSH_ARTIFACT of team-a/app@%s", d.body, dgst)
 			}
 
-			e := mine.next(t, 5*time.Second)
+			e := mine.Next(t, 5*time.Second)
 			if e["type"] != "PUSH_ARTIFACT" || e["digest"] != dgst || e["project"] != "team-a" || e["actor"] != "alice" {
 				t.Errorf("alice's subscription got %v", e)
 			}
 			// bob may not read team-a; his own project's push reaches him.
 			own := cranePush(t, s, "bob", "bob-password", "team-b/tool:v1", "pushed by bob")
 			for {
-				e := theirs.next(t, 5*time.Second)
+				e := theirs.Next(t, 5*time.Second)
 				if e["project"] != "team-b" {
 					t.Fatalf("bob received an event of %v: %v", e["project"], e)
 				}
@@ -269,7 +196,7 @@ func TestPushReachesWebhookAndSubscribersWhoMayRead(t *testing.T) {
 				}
 			}
 			select {
-			case e := <-mine.events:
+			case e := <-mine.Events:
 				t.Errorf("alice received an event of team-b: %v", e)
 			default:
 			}
@@ -311,8 +238,8 @@ func TestEventsReachEveryProcessThroughRedis(t *testing.T) {
 	onA, onB := subscribe(t, a, tok, query), subscribe(t, b, tok, query)
 	for i, s := range []*servertest.Server{a, b} {
 		dgst := cranePush(t, s, "admin", servertest.AdminPassword, "team-a/app:v1", fmt.Sprintf("pushed through server %d", i))
-		for name, sub := range map[string]*subscription{"a": onA, "b": onB} {
-			if e := sub.next(t, 5*time.Second); e["digest"] != dgst {
+		for name, sub := range map[string]*gqlws.Subscription{"a": onA, "b": onB} {
+			if e := sub.Next(t, 5*time.Second); e["digest"] != dgst {
 				t.Errorf("the subscriber of server %s got %v, want the push of %s", name, e, dgst)
 			}
 		}
@@ -340,7 +267,7 @@ func TestSubscribersGetOnlyWhatTheyMayRead(t *testing.T) {
 		s.MustDo(alice, `mutation { createAccessToken(input: {name: "ro", readOnly: true}) { secret } }`, nil, &ro)
 
 		const query = `subscription { events(types: [PUSH_ARTIFACT]) { project digest } }`
-		subs := map[string]*subscription{
+		subs := map[string]*gqlws.Subscription{
 			"robot of team-b":         subscribeWith(t, s, basicHeader(robot.CreateRobot.Login, robot.CreateRobot.Secret), nil, query),
 			"alice's read-only token": subscribe(t, s, ro.CreateAccessToken.Secret, query),
 			"bob":                     subscribe(t, s, token(t, s, servertest.Basic("bob", "bob-password")), query),
@@ -359,12 +286,12 @@ func TestSubscribersGetOnlyWhatTheyMayRead(t *testing.T) {
 		}
 		for name, sub := range subs {
 			for _, p := range want[name] {
-				if e := sub.next(t, 5*time.Second); e["project"] != p {
+				if e := sub.Next(t, 5*time.Second); e["project"] != p {
 					t.Errorf("%s got an event of %v, want %s next", name, e["project"], p)
 				}
 			}
 			select {
-			case e := <-sub.events:
+			case e := <-sub.Events:
 				t.Errorf("%s also got %v", name, e)
 			case <-time.After(300 * time.Millisecond):
 			}
@@ -382,7 +309,7 @@ func TestQuotaEvents(t *testing.T) {
 			`subscription { events(project: "team-a", types: [QUOTA_WARNING, QUOTA_EXCEEDED]) { type project size detail } }`)
 		c := registryClient{t, s.URL, "admin", servertest.AdminPassword}
 		pushLayers(c, "team-a/app", "v1", []byte(`{"architecture":"amd64","os":"linux"}`), bytes.Repeat([]byte("w"), 8800))
-		e := sub.next(t, 5*time.Second)
+		e := sub.Next(t, 5*time.Second)
 		if e["type"] != "QUOTA_WARNING" || e["detail"].(map[string]any)["quotaBytes"] != float64(10000) {
 			t.Errorf("after a push past 85%%: %v", e)
 		}
@@ -390,7 +317,7 @@ func TestQuotaEvents(t *testing.T) {
 		if st, body := c.do("POST", "/v2/team-a/app/blobs/uploads/?digest="+digest.FromBytes(big).String(), big); st != http.StatusForbidden || !strings.Contains(string(body), "DENIED") {
 			t.Fatalf("a blob over the quota: %d %s", st, body)
 		}
-		e = sub.next(t, 5*time.Second)
+		e = sub.Next(t, 5*time.Second)
 		if e["type"] != "QUOTA_EXCEEDED" || e["detail"].(map[string]any)["refusedBytes"] != float64(5000) {
 			t.Errorf("after a push over the quota: %v", e)
 		}
@@ -407,7 +334,7 @@ func TestEveryKindOfChangeBecomesAnEvent(t *testing.T) {
 		dgst := cranePush(t, s, "admin", servertest.AdminPassword, "team-a/app:v1", "events")
 		expect := func(typ string, tags ...string) map[string]any {
 			t.Helper()
-			e := sub.next(t, 10*time.Second)
+			e := sub.Next(t, 10*time.Second)
 			if e["type"] != typ || e["digest"] != dgst || e["actor"] != "admin" || fmt.Sprint(e["tags"]) != fmt.Sprint(tags) {
 				t.Errorf("got %v, want %s of %s with tags %v", e, typ, dgst, tags)
 			}

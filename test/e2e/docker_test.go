@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -19,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	coderws "github.com/coder/websocket"
+	"github.com/berth-registry/berth/test/gqlws"
 
 	"github.com/berth-registry/berth/internal/database/dbtest"
 )
@@ -114,7 +113,7 @@ func TestDockerLoginTagPushPullLogout(t *testing.T) {
 type pushWatch struct {
 	secret     string
 	deliveries chan delivery
-	events     chan map[string]any
+	sub        *gqlws.Subscription
 }
 
 type delivery struct {
@@ -128,7 +127,7 @@ type delivery struct {
 // in the connection_init payload, as a script would.
 func watchPushes(t *testing.T, tg *target, project string) *pushWatch {
 	t.Helper()
-	w := &pushWatch{deliveries: make(chan delivery, 8), events: make(chan map[string]any, 8)}
+	w := &pushWatch{deliveries: make(chan delivery, 8)}
 	recv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		w.deliveries <- delivery{body: body, signature: r.Header.Get("X-Berth-Signature"), at: time.Now()}
@@ -141,42 +140,8 @@ func watchPushes(t *testing.T, tg *target, project string) *pushWatch {
 
 	var tok struct{ CreateAccessToken struct{ Secret string } }
 	gql(t, tg, adminUser, adminPassword, `mutation { createAccessToken(input: {name: "watch"}) { secret } }`, &tok)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	c, _, err := coderws.Dial(ctx, "ws"+strings.TrimPrefix(tg.URL, "http")+"/graphql", &coderws.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
-	if err != nil {
-		t.Fatalf("dialing the subscription: %v", err)
-	}
-	t.Cleanup(func() { c.CloseNow() })
-	send := func(v any) {
-		raw, _ := json.Marshal(v)
-		if err := c.Write(ctx, coderws.MessageText, raw); err != nil {
-			t.Fatalf("writing to the subscription: %v", err)
-		}
-	}
-	send(map[string]any{"type": "connection_init", "payload": map[string]any{"Authorization": "Bearer " + tok.CreateAccessToken.Secret}})
-	if _, raw, err := c.Read(ctx); err != nil || !strings.Contains(string(raw), `"connection_ack"`) {
-		t.Fatalf("connection_init answered %s, %v", raw, err)
-	}
-	send(map[string]any{"id": "1", "type": "subscribe", "payload": map[string]any{
-		"query": fmt.Sprintf(`subscription { events(project: %q, types: [PUSH_ARTIFACT]) { type project repository digest tags actor occurredAt } }`, project)}})
-	go func() {
-		for {
-			_, raw, err := c.Read(ctx)
-			if err != nil {
-				return
-			}
-			var m struct {
-				Type    string
-				Payload struct {
-					Data struct{ Events map[string]any }
-				}
-			}
-			if json.Unmarshal(raw, &m) == nil && m.Type == "next" {
-				w.events <- m.Payload.Data.Events
-			}
-		}
-	}()
+	w.sub = gqlws.Subscribe(t, tg.URL, nil, map[string]any{"Authorization": "Bearer " + tok.CreateAccessToken.Secret},
+		fmt.Sprintf(`subscription { events(project: %q, types: [PUSH_ARTIFACT]) { type project repository digest tags actor occurredAt } }`, project))
 	return w
 }
 
@@ -207,12 +172,7 @@ func (w *pushWatch) expect(t *testing.T, digest, repository string, pushedAt tim
 	case <-time.After(10 * time.Second):
 		t.Fatal("no webhook delivery within 10 s of docker push")
 	}
-	select {
-	case e := <-w.events:
-		if e["type"] != "PUSH_ARTIFACT" || e["digest"] != digest || e["repository"] != repository {
-			t.Errorf("the subscription got %v, want the push of %s", e, digest)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the subscription saw no event within 10 s of docker push")
+	if e := w.sub.Next(t, 10*time.Second); e["type"] != "PUSH_ARTIFACT" || e["digest"] != digest || e["repository"] != repository {
+		t.Errorf("the subscription got %v, want the push of %s", e, digest)
 	}
 }
