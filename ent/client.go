@@ -26,6 +26,9 @@ import (
 	"github.com/berth-registry/berth/ent/label"
 	"github.com/berth-registry/berth/ent/lease"
 	"github.com/berth-registry/berth/ent/member"
+	"github.com/berth-registry/berth/ent/osvaffected"
+	"github.com/berth-registry/berth/ent/osvecosystem"
+	"github.com/berth-registry/berth/ent/osvrecord"
 	"github.com/berth-registry/berth/ent/project"
 	"github.com/berth-registry/berth/ent/repository"
 	"github.com/berth-registry/berth/ent/repositoryblob"
@@ -72,6 +75,12 @@ type Client struct {
 	Lease *LeaseClient
 	// Member is the client for interacting with the Member builders.
 	Member *MemberClient
+	// OSVAffected is the client for interacting with the OSVAffected builders.
+	OSVAffected *OSVAffectedClient
+	// OSVEcosystem is the client for interacting with the OSVEcosystem builders.
+	OSVEcosystem *OSVEcosystemClient
+	// OSVRecord is the client for interacting with the OSVRecord builders.
+	OSVRecord *OSVRecordClient
 	// Project is the client for interacting with the Project builders.
 	Project *ProjectClient
 	// Repository is the client for interacting with the Repository builders.
@@ -124,6 +133,9 @@ func (c *Client) init() {
 	c.Label = NewLabelClient(c.config)
 	c.Lease = NewLeaseClient(c.config)
 	c.Member = NewMemberClient(c.config)
+	c.OSVAffected = NewOSVAffectedClient(c.config)
+	c.OSVEcosystem = NewOSVEcosystemClient(c.config)
+	c.OSVRecord = NewOSVRecordClient(c.config)
 	c.Project = NewProjectClient(c.config)
 	c.Repository = NewRepositoryClient(c.config)
 	c.RepositoryBlob = NewRepositoryBlobClient(c.config)
@@ -242,6 +254,9 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Label:              NewLabelClient(cfg),
 		Lease:              NewLeaseClient(cfg),
 		Member:             NewMemberClient(cfg),
+		OSVAffected:        NewOSVAffectedClient(cfg),
+		OSVEcosystem:       NewOSVEcosystemClient(cfg),
+		OSVRecord:          NewOSVRecordClient(cfg),
 		Project:            NewProjectClient(cfg),
 		Repository:         NewRepositoryClient(cfg),
 		RepositoryBlob:     NewRepositoryBlobClient(cfg),
@@ -287,6 +302,9 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Label:              NewLabelClient(cfg),
 		Lease:              NewLeaseClient(cfg),
 		Member:             NewMemberClient(cfg),
+		OSVAffected:        NewOSVAffectedClient(cfg),
+		OSVEcosystem:       NewOSVEcosystemClient(cfg),
+		OSVRecord:          NewOSVRecordClient(cfg),
 		Project:            NewProjectClient(cfg),
 		Repository:         NewRepositoryClient(cfg),
 		RepositoryBlob:     NewRepositoryBlobClient(cfg),
@@ -332,10 +350,11 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.AccessToken, c.Artifact, c.ArtifactBlob, c.AuditLog, c.Blob, c.Change,
-		c.GarbageCollection, c.ImmutabilityRule, c.Label, c.Lease, c.Member, c.Project,
-		c.Repository, c.RepositoryBlob, c.RetentionExecution, c.RetentionPolicy,
-		c.Robot, c.Schedule, c.Session, c.Setting, c.SigningKey, c.Tag,
-		c.UploadSession, c.User, c.WebhookDelivery, c.WebhookPolicy,
+		c.GarbageCollection, c.ImmutabilityRule, c.Label, c.Lease, c.Member,
+		c.OSVAffected, c.OSVEcosystem, c.OSVRecord, c.Project, c.Repository,
+		c.RepositoryBlob, c.RetentionExecution, c.RetentionPolicy, c.Robot, c.Schedule,
+		c.Session, c.Setting, c.SigningKey, c.Tag, c.UploadSession, c.User,
+		c.WebhookDelivery, c.WebhookPolicy,
 	} {
 		n.Use(hooks...)
 	}
@@ -346,10 +365,11 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.AccessToken, c.Artifact, c.ArtifactBlob, c.AuditLog, c.Blob, c.Change,
-		c.GarbageCollection, c.ImmutabilityRule, c.Label, c.Lease, c.Member, c.Project,
-		c.Repository, c.RepositoryBlob, c.RetentionExecution, c.RetentionPolicy,
-		c.Robot, c.Schedule, c.Session, c.Setting, c.SigningKey, c.Tag,
-		c.UploadSession, c.User, c.WebhookDelivery, c.WebhookPolicy,
+		c.GarbageCollection, c.ImmutabilityRule, c.Label, c.Lease, c.Member,
+		c.OSVAffected, c.OSVEcosystem, c.OSVRecord, c.Project, c.Repository,
+		c.RepositoryBlob, c.RetentionExecution, c.RetentionPolicy, c.Robot, c.Schedule,
+		c.Session, c.Setting, c.SigningKey, c.Tag, c.UploadSession, c.User,
+		c.WebhookDelivery, c.WebhookPolicy,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -380,6 +400,12 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Lease.mutate(ctx, m)
 	case *MemberMutation:
 		return c.Member.mutate(ctx, m)
+	case *OSVAffectedMutation:
+		return c.OSVAffected.mutate(ctx, m)
+	case *OSVEcosystemMutation:
+		return c.OSVEcosystem.mutate(ctx, m)
+	case *OSVRecordMutation:
+		return c.OSVRecord.mutate(ctx, m)
 	case *ProjectMutation:
 		return c.Project.mutate(ctx, m)
 	case *RepositoryMutation:
@@ -2123,6 +2149,440 @@ func (c *MemberClient) mutate(ctx context.Context, m *MemberMutation) (Value, er
 		return (&MemberDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Member mutation op: %q", m.Op())
+	}
+}
+
+// OSVAffectedClient is a client for the OSVAffected schema.
+type OSVAffectedClient struct {
+	config
+}
+
+// NewOSVAffectedClient returns a client for the OSVAffected from the given config.
+func NewOSVAffectedClient(c config) *OSVAffectedClient {
+	return &OSVAffectedClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `osvaffected.Hooks(f(g(h())))`.
+func (c *OSVAffectedClient) Use(hooks ...Hook) {
+	c.hooks.OSVAffected = append(c.hooks.OSVAffected, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `osvaffected.Intercept(f(g(h())))`.
+func (c *OSVAffectedClient) Intercept(interceptors ...Interceptor) {
+	c.inters.OSVAffected = append(c.inters.OSVAffected, interceptors...)
+}
+
+// Create returns a builder for creating a OSVAffected entity.
+func (c *OSVAffectedClient) Create() *OSVAffectedCreate {
+	mutation := newOSVAffectedMutation(c.config, OpCreate)
+	return &OSVAffectedCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of OSVAffected entities.
+func (c *OSVAffectedClient) CreateBulk(builders ...*OSVAffectedCreate) *OSVAffectedCreateBulk {
+	return &OSVAffectedCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *OSVAffectedClient) MapCreateBulk(slice any, setFunc func(*OSVAffectedCreate, int)) *OSVAffectedCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &OSVAffectedCreateBulk{err: fmt.Errorf("calling to OSVAffectedClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*OSVAffectedCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &OSVAffectedCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for OSVAffected.
+func (c *OSVAffectedClient) Update() *OSVAffectedUpdate {
+	mutation := newOSVAffectedMutation(c.config, OpUpdate)
+	return &OSVAffectedUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *OSVAffectedClient) UpdateOne(_m *OSVAffected) *OSVAffectedUpdateOne {
+	mutation := newOSVAffectedMutation(c.config, OpUpdateOne, withOSVAffected(_m))
+	return &OSVAffectedUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *OSVAffectedClient) UpdateOneID(id int) *OSVAffectedUpdateOne {
+	mutation := newOSVAffectedMutation(c.config, OpUpdateOne, withOSVAffectedID(id))
+	return &OSVAffectedUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for OSVAffected.
+func (c *OSVAffectedClient) Delete() *OSVAffectedDelete {
+	mutation := newOSVAffectedMutation(c.config, OpDelete)
+	return &OSVAffectedDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *OSVAffectedClient) DeleteOne(_m *OSVAffected) *OSVAffectedDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *OSVAffectedClient) DeleteOneID(id int) *OSVAffectedDeleteOne {
+	builder := c.Delete().Where(osvaffected.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &OSVAffectedDeleteOne{builder}
+}
+
+// Query returns a query builder for OSVAffected.
+func (c *OSVAffectedClient) Query() *OSVAffectedQuery {
+	return &OSVAffectedQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeOSVAffected},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a OSVAffected entity by its id.
+func (c *OSVAffectedClient) Get(ctx context.Context, id int) (*OSVAffected, error) {
+	return c.Query().Where(osvaffected.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *OSVAffectedClient) GetX(ctx context.Context, id int) *OSVAffected {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryRecord queries the record edge of a OSVAffected.
+func (c *OSVAffectedClient) QueryRecord(_m *OSVAffected) *OSVRecordQuery {
+	query := (&OSVRecordClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(osvaffected.Table, osvaffected.FieldID, id),
+			sqlgraph.To(osvrecord.Table, osvrecord.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, osvaffected.RecordTable, osvaffected.RecordColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *OSVAffectedClient) Hooks() []Hook {
+	hooks := c.hooks.OSVAffected
+	return append(hooks[:len(hooks):len(hooks)], osvaffected.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *OSVAffectedClient) Interceptors() []Interceptor {
+	return c.inters.OSVAffected
+}
+
+func (c *OSVAffectedClient) mutate(ctx context.Context, m *OSVAffectedMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&OSVAffectedCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&OSVAffectedUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&OSVAffectedUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&OSVAffectedDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown OSVAffected mutation op: %q", m.Op())
+	}
+}
+
+// OSVEcosystemClient is a client for the OSVEcosystem schema.
+type OSVEcosystemClient struct {
+	config
+}
+
+// NewOSVEcosystemClient returns a client for the OSVEcosystem from the given config.
+func NewOSVEcosystemClient(c config) *OSVEcosystemClient {
+	return &OSVEcosystemClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `osvecosystem.Hooks(f(g(h())))`.
+func (c *OSVEcosystemClient) Use(hooks ...Hook) {
+	c.hooks.OSVEcosystem = append(c.hooks.OSVEcosystem, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `osvecosystem.Intercept(f(g(h())))`.
+func (c *OSVEcosystemClient) Intercept(interceptors ...Interceptor) {
+	c.inters.OSVEcosystem = append(c.inters.OSVEcosystem, interceptors...)
+}
+
+// Create returns a builder for creating a OSVEcosystem entity.
+func (c *OSVEcosystemClient) Create() *OSVEcosystemCreate {
+	mutation := newOSVEcosystemMutation(c.config, OpCreate)
+	return &OSVEcosystemCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of OSVEcosystem entities.
+func (c *OSVEcosystemClient) CreateBulk(builders ...*OSVEcosystemCreate) *OSVEcosystemCreateBulk {
+	return &OSVEcosystemCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *OSVEcosystemClient) MapCreateBulk(slice any, setFunc func(*OSVEcosystemCreate, int)) *OSVEcosystemCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &OSVEcosystemCreateBulk{err: fmt.Errorf("calling to OSVEcosystemClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*OSVEcosystemCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &OSVEcosystemCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for OSVEcosystem.
+func (c *OSVEcosystemClient) Update() *OSVEcosystemUpdate {
+	mutation := newOSVEcosystemMutation(c.config, OpUpdate)
+	return &OSVEcosystemUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *OSVEcosystemClient) UpdateOne(_m *OSVEcosystem) *OSVEcosystemUpdateOne {
+	mutation := newOSVEcosystemMutation(c.config, OpUpdateOne, withOSVEcosystem(_m))
+	return &OSVEcosystemUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *OSVEcosystemClient) UpdateOneID(id int) *OSVEcosystemUpdateOne {
+	mutation := newOSVEcosystemMutation(c.config, OpUpdateOne, withOSVEcosystemID(id))
+	return &OSVEcosystemUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for OSVEcosystem.
+func (c *OSVEcosystemClient) Delete() *OSVEcosystemDelete {
+	mutation := newOSVEcosystemMutation(c.config, OpDelete)
+	return &OSVEcosystemDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *OSVEcosystemClient) DeleteOne(_m *OSVEcosystem) *OSVEcosystemDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *OSVEcosystemClient) DeleteOneID(id int) *OSVEcosystemDeleteOne {
+	builder := c.Delete().Where(osvecosystem.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &OSVEcosystemDeleteOne{builder}
+}
+
+// Query returns a query builder for OSVEcosystem.
+func (c *OSVEcosystemClient) Query() *OSVEcosystemQuery {
+	return &OSVEcosystemQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeOSVEcosystem},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a OSVEcosystem entity by its id.
+func (c *OSVEcosystemClient) Get(ctx context.Context, id int) (*OSVEcosystem, error) {
+	return c.Query().Where(osvecosystem.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *OSVEcosystemClient) GetX(ctx context.Context, id int) *OSVEcosystem {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *OSVEcosystemClient) Hooks() []Hook {
+	hooks := c.hooks.OSVEcosystem
+	return append(hooks[:len(hooks):len(hooks)], osvecosystem.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *OSVEcosystemClient) Interceptors() []Interceptor {
+	return c.inters.OSVEcosystem
+}
+
+func (c *OSVEcosystemClient) mutate(ctx context.Context, m *OSVEcosystemMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&OSVEcosystemCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&OSVEcosystemUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&OSVEcosystemUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&OSVEcosystemDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown OSVEcosystem mutation op: %q", m.Op())
+	}
+}
+
+// OSVRecordClient is a client for the OSVRecord schema.
+type OSVRecordClient struct {
+	config
+}
+
+// NewOSVRecordClient returns a client for the OSVRecord from the given config.
+func NewOSVRecordClient(c config) *OSVRecordClient {
+	return &OSVRecordClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `osvrecord.Hooks(f(g(h())))`.
+func (c *OSVRecordClient) Use(hooks ...Hook) {
+	c.hooks.OSVRecord = append(c.hooks.OSVRecord, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `osvrecord.Intercept(f(g(h())))`.
+func (c *OSVRecordClient) Intercept(interceptors ...Interceptor) {
+	c.inters.OSVRecord = append(c.inters.OSVRecord, interceptors...)
+}
+
+// Create returns a builder for creating a OSVRecord entity.
+func (c *OSVRecordClient) Create() *OSVRecordCreate {
+	mutation := newOSVRecordMutation(c.config, OpCreate)
+	return &OSVRecordCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of OSVRecord entities.
+func (c *OSVRecordClient) CreateBulk(builders ...*OSVRecordCreate) *OSVRecordCreateBulk {
+	return &OSVRecordCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *OSVRecordClient) MapCreateBulk(slice any, setFunc func(*OSVRecordCreate, int)) *OSVRecordCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &OSVRecordCreateBulk{err: fmt.Errorf("calling to OSVRecordClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*OSVRecordCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &OSVRecordCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for OSVRecord.
+func (c *OSVRecordClient) Update() *OSVRecordUpdate {
+	mutation := newOSVRecordMutation(c.config, OpUpdate)
+	return &OSVRecordUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *OSVRecordClient) UpdateOne(_m *OSVRecord) *OSVRecordUpdateOne {
+	mutation := newOSVRecordMutation(c.config, OpUpdateOne, withOSVRecord(_m))
+	return &OSVRecordUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *OSVRecordClient) UpdateOneID(id int) *OSVRecordUpdateOne {
+	mutation := newOSVRecordMutation(c.config, OpUpdateOne, withOSVRecordID(id))
+	return &OSVRecordUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for OSVRecord.
+func (c *OSVRecordClient) Delete() *OSVRecordDelete {
+	mutation := newOSVRecordMutation(c.config, OpDelete)
+	return &OSVRecordDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *OSVRecordClient) DeleteOne(_m *OSVRecord) *OSVRecordDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *OSVRecordClient) DeleteOneID(id int) *OSVRecordDeleteOne {
+	builder := c.Delete().Where(osvrecord.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &OSVRecordDeleteOne{builder}
+}
+
+// Query returns a query builder for OSVRecord.
+func (c *OSVRecordClient) Query() *OSVRecordQuery {
+	return &OSVRecordQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeOSVRecord},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a OSVRecord entity by its id.
+func (c *OSVRecordClient) Get(ctx context.Context, id int) (*OSVRecord, error) {
+	return c.Query().Where(osvrecord.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *OSVRecordClient) GetX(ctx context.Context, id int) *OSVRecord {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryAffected queries the affected edge of a OSVRecord.
+func (c *OSVRecordClient) QueryAffected(_m *OSVRecord) *OSVAffectedQuery {
+	query := (&OSVAffectedClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(osvrecord.Table, osvrecord.FieldID, id),
+			sqlgraph.To(osvaffected.Table, osvaffected.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, osvrecord.AffectedTable, osvrecord.AffectedColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *OSVRecordClient) Hooks() []Hook {
+	hooks := c.hooks.OSVRecord
+	return append(hooks[:len(hooks):len(hooks)], osvrecord.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *OSVRecordClient) Interceptors() []Interceptor {
+	return c.inters.OSVRecord
+}
+
+func (c *OSVRecordClient) mutate(ctx context.Context, m *OSVRecordMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&OSVRecordCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&OSVRecordUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&OSVRecordUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&OSVRecordDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown OSVRecord mutation op: %q", m.Op())
 	}
 }
 
@@ -4410,16 +4870,17 @@ func (c *WebhookPolicyClient) mutate(ctx context.Context, m *WebhookPolicyMutati
 type (
 	hooks struct {
 		AccessToken, Artifact, ArtifactBlob, AuditLog, Blob, Change, GarbageCollection,
-		ImmutabilityRule, Label, Lease, Member, Project, Repository, RepositoryBlob,
-		RetentionExecution, RetentionPolicy, Robot, Schedule, Session, Setting,
-		SigningKey, Tag, UploadSession, User, WebhookDelivery, WebhookPolicy []ent.Hook
+		ImmutabilityRule, Label, Lease, Member, OSVAffected, OSVEcosystem, OSVRecord,
+		Project, Repository, RepositoryBlob, RetentionExecution, RetentionPolicy,
+		Robot, Schedule, Session, Setting, SigningKey, Tag, UploadSession, User,
+		WebhookDelivery, WebhookPolicy []ent.Hook
 	}
 	inters struct {
 		AccessToken, Artifact, ArtifactBlob, AuditLog, Blob, Change, GarbageCollection,
-		ImmutabilityRule, Label, Lease, Member, Project, Repository, RepositoryBlob,
-		RetentionExecution, RetentionPolicy, Robot, Schedule, Session, Setting,
-		SigningKey, Tag, UploadSession, User, WebhookDelivery,
-		WebhookPolicy []ent.Interceptor
+		ImmutabilityRule, Label, Lease, Member, OSVAffected, OSVEcosystem, OSVRecord,
+		Project, Repository, RepositoryBlob, RetentionExecution, RetentionPolicy,
+		Robot, Schedule, Session, Setting, SigningKey, Tag, UploadSession, User,
+		WebhookDelivery, WebhookPolicy []ent.Interceptor
 	}
 )
 

@@ -23,6 +23,9 @@ import (
 	"github.com/berth-registry/berth/ent/label"
 	"github.com/berth-registry/berth/ent/lease"
 	"github.com/berth-registry/berth/ent/member"
+	"github.com/berth-registry/berth/ent/osvaffected"
+	"github.com/berth-registry/berth/ent/osvecosystem"
+	"github.com/berth-registry/berth/ent/osvrecord"
 	"github.com/berth-registry/berth/ent/project"
 	"github.com/berth-registry/berth/ent/repository"
 	"github.com/berth-registry/berth/ent/repositoryblob"
@@ -109,6 +112,9 @@ func checkColumn(t, c string) error {
 			label.Table:              label.ValidColumn,
 			lease.Table:              lease.ValidColumn,
 			member.Table:             member.ValidColumn,
+			osvaffected.Table:        osvaffected.ValidColumn,
+			osvecosystem.Table:       osvecosystem.ValidColumn,
+			osvrecord.Table:          osvrecord.ValidColumn,
 			project.Table:            project.ValidColumn,
 			repository.Table:         repository.ValidColumn,
 			repositoryblob.Table:     repositoryblob.ValidColumn,

@@ -14,6 +14,9 @@ import (
 	"github.com/berth-registry/berth/ent/label"
 	"github.com/berth-registry/berth/ent/lease"
 	"github.com/berth-registry/berth/ent/member"
+	"github.com/berth-registry/berth/ent/osvaffected"
+	"github.com/berth-registry/berth/ent/osvecosystem"
+	"github.com/berth-registry/berth/ent/osvrecord"
 	"github.com/berth-registry/berth/ent/predicate"
 	"github.com/berth-registry/berth/ent/project"
 	"github.com/berth-registry/berth/ent/repository"
@@ -39,7 +42,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 26)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 29)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   accesstoken.Table,
@@ -266,6 +269,71 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   osvaffected.Table,
+			Columns: osvaffected.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: osvaffected.FieldID,
+			},
+		},
+		Type: "OSVAffected",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			osvaffected.FieldRecordID:      {Type: field.TypeInt, Column: osvaffected.FieldRecordID},
+			osvaffected.FieldEcosystem:     {Type: field.TypeString, Column: osvaffected.FieldEcosystem},
+			osvaffected.FieldEcosystemBase: {Type: field.TypeString, Column: osvaffected.FieldEcosystemBase},
+			osvaffected.FieldName:          {Type: field.TypeString, Column: osvaffected.FieldName},
+			osvaffected.FieldNameKey:       {Type: field.TypeString, Column: osvaffected.FieldNameKey},
+			osvaffected.FieldRanges:        {Type: field.TypeJSON, Column: osvaffected.FieldRanges},
+			osvaffected.FieldVersions:      {Type: field.TypeJSON, Column: osvaffected.FieldVersions},
+			osvaffected.FieldFixed:         {Type: field.TypeJSON, Column: osvaffected.FieldFixed},
+			osvaffected.FieldSeverity:      {Type: field.TypeEnum, Column: osvaffected.FieldSeverity},
+			osvaffected.FieldCvssVector:    {Type: field.TypeString, Column: osvaffected.FieldCvssVector},
+			osvaffected.FieldCvssScore:     {Type: field.TypeFloat64, Column: osvaffected.FieldCvssScore},
+		},
+	}
+	graph.Nodes[12] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   osvecosystem.Table,
+			Columns: osvecosystem.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: osvecosystem.FieldID,
+			},
+		},
+		Type: "OSVEcosystem",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			osvecosystem.FieldName:         {Type: field.TypeString, Column: osvecosystem.FieldName},
+			osvecosystem.FieldRecords:      {Type: field.TypeInt, Column: osvecosystem.FieldRecords},
+			osvecosystem.FieldLastModified: {Type: field.TypeTime, Column: osvecosystem.FieldLastModified},
+			osvecosystem.FieldUpdatedAt:    {Type: field.TypeTime, Column: osvecosystem.FieldUpdatedAt},
+		},
+	}
+	graph.Nodes[13] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   osvrecord.Table,
+			Columns: osvrecord.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: osvrecord.FieldID,
+			},
+		},
+		Type: "OSVRecord",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			osvrecord.FieldOsvID:      {Type: field.TypeString, Column: osvrecord.FieldOsvID},
+			osvrecord.FieldAliases:    {Type: field.TypeJSON, Column: osvrecord.FieldAliases},
+			osvrecord.FieldModified:   {Type: field.TypeTime, Column: osvrecord.FieldModified},
+			osvrecord.FieldPublished:  {Type: field.TypeTime, Column: osvrecord.FieldPublished},
+			osvrecord.FieldSummary:    {Type: field.TypeString, Column: osvrecord.FieldSummary},
+			osvrecord.FieldDetails:    {Type: field.TypeString, Column: osvrecord.FieldDetails},
+			osvrecord.FieldSeverity:   {Type: field.TypeEnum, Column: osvrecord.FieldSeverity},
+			osvrecord.FieldCvssVector: {Type: field.TypeString, Column: osvrecord.FieldCvssVector},
+			osvrecord.FieldCvssScore:  {Type: field.TypeFloat64, Column: osvrecord.FieldCvssScore},
+			osvrecord.FieldReferences: {Type: field.TypeJSON, Column: osvrecord.FieldReferences},
+			osvrecord.FieldImportedAt: {Type: field.TypeTime, Column: osvrecord.FieldImportedAt},
+		},
+	}
+	graph.Nodes[14] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   project.Table,
 			Columns: project.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -284,7 +352,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			project.FieldUsedBytes:   {Type: field.TypeInt64, Column: project.FieldUsedBytes},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   repository.Table,
 			Columns: repository.Columns,
@@ -305,7 +373,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			repository.FieldArtifactCount: {Type: field.TypeInt64, Column: repository.FieldArtifactCount},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   repositoryblob.Table,
 			Columns: repositoryblob.Columns,
@@ -321,7 +389,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			repositoryblob.FieldCreatedAt:    {Type: field.TypeTime, Column: repositoryblob.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   retentionexecution.Table,
 			Columns: retentionexecution.Columns,
@@ -345,7 +413,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			retentionexecution.FieldLog:           {Type: field.TypeString, Column: retentionexecution.FieldLog},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   retentionpolicy.Table,
 			Columns: retentionpolicy.Columns,
@@ -363,7 +431,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			retentionpolicy.FieldUpdatedBy: {Type: field.TypeString, Column: retentionpolicy.FieldUpdatedBy},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   robot.Table,
 			Columns: robot.Columns,
@@ -388,7 +456,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			robot.FieldLastUsedAt:  {Type: field.TypeTime, Column: robot.FieldLastUsedAt},
 		},
 	}
-	graph.Nodes[17] = &sqlgraph.Node{
+	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   schedule.Table,
 			Columns: schedule.Columns,
@@ -408,7 +476,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			schedule.FieldUpdatedBy: {Type: field.TypeString, Column: schedule.FieldUpdatedBy},
 		},
 	}
-	graph.Nodes[18] = &sqlgraph.Node{
+	graph.Nodes[21] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   session.Table,
 			Columns: session.Columns,
@@ -426,7 +494,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			session.FieldCreatedAt: {Type: field.TypeTime, Column: session.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[19] = &sqlgraph.Node{
+	graph.Nodes[22] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   setting.Table,
 			Columns: setting.Columns,
@@ -442,7 +510,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			setting.FieldUpdatedAt: {Type: field.TypeTime, Column: setting.FieldUpdatedAt},
 		},
 	}
-	graph.Nodes[20] = &sqlgraph.Node{
+	graph.Nodes[23] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   signingkey.Table,
 			Columns: signingkey.Columns,
@@ -460,7 +528,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			signingkey.FieldRetiredAt:  {Type: field.TypeTime, Column: signingkey.FieldRetiredAt},
 		},
 	}
-	graph.Nodes[21] = &sqlgraph.Node{
+	graph.Nodes[24] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   tag.Table,
 			Columns: tag.Columns,
@@ -478,7 +546,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			tag.FieldArtifactID:   {Type: field.TypeInt, Column: tag.FieldArtifactID},
 		},
 	}
-	graph.Nodes[22] = &sqlgraph.Node{
+	graph.Nodes[25] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   uploadsession.Table,
 			Columns: uploadsession.Columns,
@@ -500,7 +568,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			uploadsession.FieldUpdatedAt:   {Type: field.TypeTime, Column: uploadsession.FieldUpdatedAt},
 		},
 	}
-	graph.Nodes[23] = &sqlgraph.Node{
+	graph.Nodes[26] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -525,7 +593,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldSecurityStamp: {Type: field.TypeString, Column: user.FieldSecurityStamp},
 		},
 	}
-	graph.Nodes[24] = &sqlgraph.Node{
+	graph.Nodes[27] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookdelivery.Table,
 			Columns: webhookdelivery.Columns,
@@ -552,7 +620,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhookdelivery.FieldCreatedAt:    {Type: field.TypeTime, Column: webhookdelivery.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[25] = &sqlgraph.Node{
+	graph.Nodes[28] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookpolicy.Table,
 			Columns: webhookpolicy.Columns,
@@ -754,6 +822,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Member",
 		"User",
+	)
+	graph.MustAddE(
+		"record",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   osvaffected.RecordTable,
+			Columns: []string{osvaffected.RecordColumn},
+			Bidi:    false,
+		},
+		"OSVAffected",
+		"OSVRecord",
+	)
+	graph.MustAddE(
+		"affected",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   osvrecord.AffectedTable,
+			Columns: []string{osvrecord.AffectedColumn},
+			Bidi:    false,
+		},
+		"OSVRecord",
+		"OSVAffected",
 	)
 	graph.MustAddE(
 		"repositories",
@@ -2024,6 +2116,284 @@ func (f *MemberFilter) WhereHasUserWith(preds ...predicate.User) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *OSVAffectedQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the OSVAffectedQuery builder.
+func (_q *OSVAffectedQuery) Filter() *OSVAffectedFilter {
+	return &OSVAffectedFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *OSVAffectedMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the OSVAffectedMutation builder.
+func (m *OSVAffectedMutation) Filter() *OSVAffectedFilter {
+	return &OSVAffectedFilter{config: m.config, predicateAdder: m}
+}
+
+// OSVAffectedFilter provides a generic filtering capability at runtime for OSVAffectedQuery.
+type OSVAffectedFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *OSVAffectedFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *OSVAffectedFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(osvaffected.FieldID))
+}
+
+// WhereRecordID applies the entql int predicate on the record_id field.
+func (f *OSVAffectedFilter) WhereRecordID(p entql.IntP) {
+	f.Where(p.Field(osvaffected.FieldRecordID))
+}
+
+// WhereEcosystem applies the entql string predicate on the ecosystem field.
+func (f *OSVAffectedFilter) WhereEcosystem(p entql.StringP) {
+	f.Where(p.Field(osvaffected.FieldEcosystem))
+}
+
+// WhereEcosystemBase applies the entql string predicate on the ecosystem_base field.
+func (f *OSVAffectedFilter) WhereEcosystemBase(p entql.StringP) {
+	f.Where(p.Field(osvaffected.FieldEcosystemBase))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *OSVAffectedFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(osvaffected.FieldName))
+}
+
+// WhereNameKey applies the entql string predicate on the name_key field.
+func (f *OSVAffectedFilter) WhereNameKey(p entql.StringP) {
+	f.Where(p.Field(osvaffected.FieldNameKey))
+}
+
+// WhereRanges applies the entql json.RawMessage predicate on the ranges field.
+func (f *OSVAffectedFilter) WhereRanges(p entql.BytesP) {
+	f.Where(p.Field(osvaffected.FieldRanges))
+}
+
+// WhereVersions applies the entql json.RawMessage predicate on the versions field.
+func (f *OSVAffectedFilter) WhereVersions(p entql.BytesP) {
+	f.Where(p.Field(osvaffected.FieldVersions))
+}
+
+// WhereFixed applies the entql json.RawMessage predicate on the fixed field.
+func (f *OSVAffectedFilter) WhereFixed(p entql.BytesP) {
+	f.Where(p.Field(osvaffected.FieldFixed))
+}
+
+// WhereSeverity applies the entql string predicate on the severity field.
+func (f *OSVAffectedFilter) WhereSeverity(p entql.StringP) {
+	f.Where(p.Field(osvaffected.FieldSeverity))
+}
+
+// WhereCvssVector applies the entql string predicate on the cvss_vector field.
+func (f *OSVAffectedFilter) WhereCvssVector(p entql.StringP) {
+	f.Where(p.Field(osvaffected.FieldCvssVector))
+}
+
+// WhereCvssScore applies the entql float64 predicate on the cvss_score field.
+func (f *OSVAffectedFilter) WhereCvssScore(p entql.Float64P) {
+	f.Where(p.Field(osvaffected.FieldCvssScore))
+}
+
+// WhereHasRecord applies a predicate to check if query has an edge record.
+func (f *OSVAffectedFilter) WhereHasRecord() {
+	f.Where(entql.HasEdge("record"))
+}
+
+// WhereHasRecordWith applies a predicate to check if query has an edge record with a given conditions (other predicates).
+func (f *OSVAffectedFilter) WhereHasRecordWith(preds ...predicate.OSVRecord) {
+	f.Where(entql.HasEdgeWith("record", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *OSVEcosystemQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the OSVEcosystemQuery builder.
+func (_q *OSVEcosystemQuery) Filter() *OSVEcosystemFilter {
+	return &OSVEcosystemFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *OSVEcosystemMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the OSVEcosystemMutation builder.
+func (m *OSVEcosystemMutation) Filter() *OSVEcosystemFilter {
+	return &OSVEcosystemFilter{config: m.config, predicateAdder: m}
+}
+
+// OSVEcosystemFilter provides a generic filtering capability at runtime for OSVEcosystemQuery.
+type OSVEcosystemFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *OSVEcosystemFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *OSVEcosystemFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(osvecosystem.FieldID))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *OSVEcosystemFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(osvecosystem.FieldName))
+}
+
+// WhereRecords applies the entql int predicate on the records field.
+func (f *OSVEcosystemFilter) WhereRecords(p entql.IntP) {
+	f.Where(p.Field(osvecosystem.FieldRecords))
+}
+
+// WhereLastModified applies the entql time.Time predicate on the last_modified field.
+func (f *OSVEcosystemFilter) WhereLastModified(p entql.TimeP) {
+	f.Where(p.Field(osvecosystem.FieldLastModified))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *OSVEcosystemFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(osvecosystem.FieldUpdatedAt))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *OSVRecordQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the OSVRecordQuery builder.
+func (_q *OSVRecordQuery) Filter() *OSVRecordFilter {
+	return &OSVRecordFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *OSVRecordMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the OSVRecordMutation builder.
+func (m *OSVRecordMutation) Filter() *OSVRecordFilter {
+	return &OSVRecordFilter{config: m.config, predicateAdder: m}
+}
+
+// OSVRecordFilter provides a generic filtering capability at runtime for OSVRecordQuery.
+type OSVRecordFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *OSVRecordFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *OSVRecordFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(osvrecord.FieldID))
+}
+
+// WhereOsvID applies the entql string predicate on the osv_id field.
+func (f *OSVRecordFilter) WhereOsvID(p entql.StringP) {
+	f.Where(p.Field(osvrecord.FieldOsvID))
+}
+
+// WhereAliases applies the entql json.RawMessage predicate on the aliases field.
+func (f *OSVRecordFilter) WhereAliases(p entql.BytesP) {
+	f.Where(p.Field(osvrecord.FieldAliases))
+}
+
+// WhereModified applies the entql time.Time predicate on the modified field.
+func (f *OSVRecordFilter) WhereModified(p entql.TimeP) {
+	f.Where(p.Field(osvrecord.FieldModified))
+}
+
+// WherePublished applies the entql time.Time predicate on the published field.
+func (f *OSVRecordFilter) WherePublished(p entql.TimeP) {
+	f.Where(p.Field(osvrecord.FieldPublished))
+}
+
+// WhereSummary applies the entql string predicate on the summary field.
+func (f *OSVRecordFilter) WhereSummary(p entql.StringP) {
+	f.Where(p.Field(osvrecord.FieldSummary))
+}
+
+// WhereDetails applies the entql string predicate on the details field.
+func (f *OSVRecordFilter) WhereDetails(p entql.StringP) {
+	f.Where(p.Field(osvrecord.FieldDetails))
+}
+
+// WhereSeverity applies the entql string predicate on the severity field.
+func (f *OSVRecordFilter) WhereSeverity(p entql.StringP) {
+	f.Where(p.Field(osvrecord.FieldSeverity))
+}
+
+// WhereCvssVector applies the entql string predicate on the cvss_vector field.
+func (f *OSVRecordFilter) WhereCvssVector(p entql.StringP) {
+	f.Where(p.Field(osvrecord.FieldCvssVector))
+}
+
+// WhereCvssScore applies the entql float64 predicate on the cvss_score field.
+func (f *OSVRecordFilter) WhereCvssScore(p entql.Float64P) {
+	f.Where(p.Field(osvrecord.FieldCvssScore))
+}
+
+// WhereReferences applies the entql json.RawMessage predicate on the references field.
+func (f *OSVRecordFilter) WhereReferences(p entql.BytesP) {
+	f.Where(p.Field(osvrecord.FieldReferences))
+}
+
+// WhereImportedAt applies the entql time.Time predicate on the imported_at field.
+func (f *OSVRecordFilter) WhereImportedAt(p entql.TimeP) {
+	f.Where(p.Field(osvrecord.FieldImportedAt))
+}
+
+// WhereHasAffected applies a predicate to check if query has an edge affected.
+func (f *OSVRecordFilter) WhereHasAffected() {
+	f.Where(entql.HasEdge("affected"))
+}
+
+// WhereHasAffectedWith applies a predicate to check if query has an edge affected with a given conditions (other predicates).
+func (f *OSVRecordFilter) WhereHasAffectedWith(preds ...predicate.OSVAffected) {
+	f.Where(entql.HasEdgeWith("affected", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *ProjectQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -2052,7 +2422,7 @@ type ProjectFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProjectFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2183,7 +2553,7 @@ type RepositoryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RepositoryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2319,7 +2689,7 @@ type RepositoryBlobFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RepositoryBlobFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2402,7 +2772,7 @@ type RetentionExecutionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RetentionExecutionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2497,7 +2867,7 @@ type RetentionPolicyFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RetentionPolicyFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2562,7 +2932,7 @@ type RobotFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RobotFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2676,7 +3046,7 @@ type ScheduleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ScheduleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2751,7 +3121,7 @@ type SessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2830,7 +3200,7 @@ type SettingFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SettingFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2885,7 +3255,7 @@ type SigningKeyFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SigningKeyFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2950,7 +3320,7 @@ type TagFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TagFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3043,7 +3413,7 @@ type UploadSessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UploadSessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3128,7 +3498,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3270,7 +3640,7 @@ type WebhookDeliveryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookDeliveryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3380,7 +3750,7 @@ type WebhookPolicyFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookPolicyFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

@@ -22,6 +22,9 @@ import (
 	"github.com/berth-registry/berth/ent/label"
 	"github.com/berth-registry/berth/ent/lease"
 	"github.com/berth-registry/berth/ent/member"
+	"github.com/berth-registry/berth/ent/osvaffected"
+	"github.com/berth-registry/berth/ent/osvecosystem"
+	"github.com/berth-registry/berth/ent/osvrecord"
 	"github.com/berth-registry/berth/ent/predicate"
 	"github.com/berth-registry/berth/ent/project"
 	"github.com/berth-registry/berth/ent/repository"
@@ -30,6 +33,7 @@ import (
 	"github.com/berth-registry/berth/ent/retentionpolicy"
 	"github.com/berth-registry/berth/ent/robot"
 	"github.com/berth-registry/berth/ent/schedule"
+	"github.com/berth-registry/berth/ent/schema/osvrange"
 	"github.com/berth-registry/berth/ent/schema/robotperm"
 	"github.com/berth-registry/berth/ent/schema/rules"
 	"github.com/berth-registry/berth/ent/session"
@@ -62,6 +66,9 @@ const (
 	TypeLabel              = "Label"
 	TypeLease              = "Lease"
 	TypeMember             = "Member"
+	TypeOSVAffected        = "OSVAffected"
+	TypeOSVEcosystem       = "OSVEcosystem"
+	TypeOSVRecord          = "OSVRecord"
 	TypeProject            = "Project"
 	TypeRepository         = "Repository"
 	TypeRepositoryBlob     = "RepositoryBlob"
@@ -9148,6 +9155,2708 @@ func (m *MemberMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown Member edge %s", name)
+}
+
+// OSVAffectedMutation represents an operation that mutates the OSVAffected nodes in the graph.
+type OSVAffectedMutation struct {
+	config
+	op             Op
+	typ            string
+	id             *int
+	ecosystem      *string
+	ecosystem_base *string
+	name           *string
+	name_key       *string
+	ranges         *[]osvrange.Range
+	appendranges   []osvrange.Range
+	versions       *[]string
+	appendversions []string
+	fixed          *[]string
+	appendfixed    []string
+	severity       *osvaffected.Severity
+	cvss_vector    *string
+	cvss_score     *float64
+	addcvss_score  *float64
+	clearedFields  map[string]struct{}
+	record         *int
+	clearedrecord  bool
+	done           bool
+	oldValue       func(context.Context) (*OSVAffected, error)
+	predicates     []predicate.OSVAffected
+}
+
+var _ ent.Mutation = (*OSVAffectedMutation)(nil)
+
+// osvaffectedOption allows management of the mutation configuration using functional options.
+type osvaffectedOption func(*OSVAffectedMutation)
+
+// newOSVAffectedMutation creates new mutation for the OSVAffected entity.
+func newOSVAffectedMutation(c config, op Op, opts ...osvaffectedOption) *OSVAffectedMutation {
+	m := &OSVAffectedMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeOSVAffected,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withOSVAffectedID sets the ID field of the mutation.
+func withOSVAffectedID(id int) osvaffectedOption {
+	return func(m *OSVAffectedMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *OSVAffected
+		)
+		m.oldValue = func(ctx context.Context) (*OSVAffected, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().OSVAffected.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withOSVAffected sets the old OSVAffected of the mutation.
+func withOSVAffected(node *OSVAffected) osvaffectedOption {
+	return func(m *OSVAffectedMutation) {
+		m.oldValue = func(context.Context) (*OSVAffected, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m OSVAffectedMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m OSVAffectedMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *OSVAffectedMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *OSVAffectedMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().OSVAffected.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetRecordID sets the "record_id" field.
+func (m *OSVAffectedMutation) SetRecordID(i int) {
+	m.record = &i
+}
+
+// RecordID returns the value of the "record_id" field in the mutation.
+func (m *OSVAffectedMutation) RecordID() (r int, exists bool) {
+	v := m.record
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRecordID returns the old "record_id" field's value of the OSVAffected entity.
+// If the OSVAffected object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OSVAffectedMutation) OldRecordID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRecordID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRecordID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRecordID: %w", err)
+	}
+	return oldValue.RecordID, nil
+}
+
+// ResetRecordID resets all changes to the "record_id" field.
+func (m *OSVAffectedMutation) ResetRecordID() {
+	m.record = nil
+}
+
+// SetEcosystem sets the "ecosystem" field.
+func (m *OSVAffectedMutation) SetEcosystem(s string) {
+	m.ecosystem = &s
+}
+
+// Ecosystem returns the value of the "ecosystem" field in the mutation.
+func (m *OSVAffectedMutation) Ecosystem() (r string, exists bool) {
+	v := m.ecosystem
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEcosystem returns the old "ecosystem" field's value of the OSVAffected entity.
+// If the OSVAffected object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OSVAffectedMutation) OldEcosystem(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEcosystem is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEcosystem requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEcosystem: %w", err)
+	}
+	return oldValue.Ecosystem, nil
+}
+
+// ResetEcosystem resets all changes to the "ecosystem" field.
+func (m *OSVAffectedMutation) ResetEcosystem() {
+	m.ecosystem = nil
+}
+
+// SetEcosystemBase sets the "ecosystem_base" field.
+func (m *OSVAffectedMutation) SetEcosystemBase(s string) {
+	m.ecosystem_base = &s
+}
+
+// EcosystemBase returns the value of the "ecosystem_base" field in the mutation.
+func (m *OSVAffectedMutation) EcosystemBase() (r string, exists bool) {
+	v := m.ecosystem_base
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEcosystemBase returns the old "ecosystem_base" field's value of the OSVAffected entity.
+// If the OSVAffected object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OSVAffectedMutation) OldEcosystemBase(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEcosystemBase is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEcosystemBase requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEcosystemBase: %w", err)
+	}
+	return oldValue.EcosystemBase, nil
+}
+
+// ResetEcosystemBase resets all changes to the "ecosystem_base" field.
+func (m *OSVAffectedMutation) ResetEcosystemBase() {
+	m.ecosystem_base = nil
+}
+
+// SetName sets the "name" field.
+func (m *OSVAffectedMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *OSVAffectedMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the OSVAffected entity.
+// If the OSVAffected object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OSVAffectedMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *OSVAffectedMutation) ResetName() {
+	m.name = nil
+}
+
+// SetNameKey sets the "name_key" field.
+func (m *OSVAffectedMutation) SetNameKey(s string) {
+	m.name_key = &s
+}
+
+// NameKey returns the value of the "name_key" field in the mutation.
+func (m *OSVAffectedMutation) NameKey() (r string, exists bool) {
+	v := m.name_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNameKey returns the old "name_key" field's value of the OSVAffected entity.
+// If the OSVAffected object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OSVAffectedMutation) OldNameKey(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNameKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNameKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNameKey: %w", err)
+	}
+	return oldValue.NameKey, nil
+}
+
+// ResetNameKey resets all changes to the "name_key" field.
+func (m *OSVAffectedMutation) ResetNameKey() {
+	m.name_key = nil
+}
+
+// SetRanges sets the "ranges" field.
+func (m *OSVAffectedMutation) SetRanges(o []osvrange.Range) {
+	m.ranges = &o
+	m.appendranges = nil
+}
+
+// Ranges returns the value of the "ranges" field in the mutation.
+func (m *OSVAffectedMutation) Ranges() (r []osvrange.Range, exists bool) {
+	v := m.ranges
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRanges returns the old "ranges" field's value of the OSVAffected entity.
+// If the OSVAffected object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OSVAffectedMutation) OldRanges(ctx context.Context) (v []osvrange.Range, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRanges is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRanges requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRanges: %w", err)
+	}
+	return oldValue.Ranges, nil
+}
+
+// AppendRanges adds o to the "ranges" field.
+func (m *OSVAffectedMutation) AppendRanges(o []osvrange.Range) {
+	m.appendranges = append(m.appendranges, o...)
+}
+
+// AppendedRanges returns the list of values that were appended to the "ranges" field in this mutation.
+func (m *OSVAffectedMutation) AppendedRanges() ([]osvrange.Range, bool) {
+	if len(m.appendranges) == 0 {
+		return nil, false
+	}
+	return m.appendranges, true
+}
+
+// ClearRanges clears the value of the "ranges" field.
+func (m *OSVAffectedMutation) ClearRanges() {
+	m.ranges = nil
+	m.appendranges = nil
+	m.clearedFields[osvaffected.FieldRanges] = struct{}{}
+}
+
+// RangesCleared returns if the "ranges" field was cleared in this mutation.
+func (m *OSVAffectedMutation) RangesCleared() bool {
+	_, ok := m.clearedFields[osvaffected.FieldRanges]
+	return ok
+}
+
+// ResetRanges resets all changes to the "ranges" field.
+func (m *OSVAffectedMutation) ResetRanges() {
+	m.ranges = nil
+	m.appendranges = nil
+	delete(m.clearedFields, osvaffected.FieldRanges)
+}
+
+// SetVersions sets the "versions" field.
+func (m *OSVAffectedMutation) SetVersions(s []string) {
+	m.versions = &s
+	m.appendversions = nil
+}
+
+// Versions returns the value of the "versions" field in the mutation.
+func (m *OSVAffectedMutation) Versions() (r []string, exists bool) {
+	v := m.versions
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldVersions returns the old "versions" field's value of the OSVAffected entity.
+// If the OSVAffected object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OSVAffectedMutation) OldVersions(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldVersions is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldVersions requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldVersions: %w", err)
+	}
+	return oldValue.Versions, nil
+}
+
+// AppendVersions adds s to the "versions" field.
+func (m *OSVAffectedMutation) AppendVersions(s []string) {
+	m.appendversions = append(m.appendversions, s...)
+}
+
+// AppendedVersions returns the list of values that were appended to the "versions" field in this mutation.
+func (m *OSVAffectedMutation) AppendedVersions() ([]string, bool) {
+	if len(m.appendversions) == 0 {
+		return nil, false
+	}
+	return m.appendversions, true
+}
+
+// ClearVersions clears the value of the "versions" field.
+func (m *OSVAffectedMutation) ClearVersions() {
+	m.versions = nil
+	m.appendversions = nil
+	m.clearedFields[osvaffected.FieldVersions] = struct{}{}
+}
+
+// VersionsCleared returns if the "versions" field was cleared in this mutation.
+func (m *OSVAffectedMutation) VersionsCleared() bool {
+	_, ok := m.clearedFields[osvaffected.FieldVersions]
+	return ok
+}
+
+// ResetVersions resets all changes to the "versions" field.
+func (m *OSVAffectedMutation) ResetVersions() {
+	m.versions = nil
+	m.appendversions = nil
+	delete(m.clearedFields, osvaffected.FieldVersions)
+}
+
+// SetFixed sets the "fixed" field.
+func (m *OSVAffectedMutation) SetFixed(s []string) {
+	m.fixed = &s
+	m.appendfixed = nil
+}
+
+// Fixed returns the value of the "fixed" field in the mutation.
+func (m *OSVAffectedMutation) Fixed() (r []string, exists bool) {
+	v := m.fixed
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFixed returns the old "fixed" field's value of the OSVAffected entity.
+// If the OSVAffected object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OSVAffectedMutation) OldFixed(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFixed is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFixed requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFixed: %w", err)
+	}
+	return oldValue.Fixed, nil
+}
+
+// AppendFixed adds s to the "fixed" field.
+func (m *OSVAffectedMutation) AppendFixed(s []string) {
+	m.appendfixed = append(m.appendfixed, s...)
+}
+
+// AppendedFixed returns the list of values that were appended to the "fixed" field in this mutation.
+func (m *OSVAffectedMutation) AppendedFixed() ([]string, bool) {
+	if len(m.appendfixed) == 0 {
+		return nil, false
+	}
+	return m.appendfixed, true
+}
+
+// ClearFixed clears the value of the "fixed" field.
+func (m *OSVAffectedMutation) ClearFixed() {
+	m.fixed = nil
+	m.appendfixed = nil
+	m.clearedFields[osvaffected.FieldFixed] = struct{}{}
+}
+
+// FixedCleared returns if the "fixed" field was cleared in this mutation.
+func (m *OSVAffectedMutation) FixedCleared() bool {
+	_, ok := m.clearedFields[osvaffected.FieldFixed]
+	return ok
+}
+
+// ResetFixed resets all changes to the "fixed" field.
+func (m *OSVAffectedMutation) ResetFixed() {
+	m.fixed = nil
+	m.appendfixed = nil
+	delete(m.clearedFields, osvaffected.FieldFixed)
+}
+
+// SetSeverity sets the "severity" field.
+func (m *OSVAffectedMutation) SetSeverity(o osvaffected.Severity) {
+	m.severity = &o
+}
+
+// Severity returns the value of the "severity" field in the mutation.
+func (m *OSVAffectedMutation) Severity() (r osvaffected.Severity, exists bool) {
+	v := m.severity
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSeverity returns the old "severity" field's value of the OSVAffected entity.
+// If the OSVAffected object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OSVAffectedMutation) OldSeverity(ctx context.Context) (v osvaffected.Severity, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSeverity is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSeverity requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSeverity: %w", err)
+	}
+	return oldValue.Severity, nil
+}
+
+// ResetSeverity resets all changes to the "severity" field.
+func (m *OSVAffectedMutation) ResetSeverity() {
+	m.severity = nil
+}
+
+// SetCvssVector sets the "cvss_vector" field.
+func (m *OSVAffectedMutation) SetCvssVector(s string) {
+	m.cvss_vector = &s
+}
+
+// CvssVector returns the value of the "cvss_vector" field in the mutation.
+func (m *OSVAffectedMutation) CvssVector() (r string, exists bool) {
+	v := m.cvss_vector
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCvssVector returns the old "cvss_vector" field's value of the OSVAffected entity.
+// If the OSVAffected object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OSVAffectedMutation) OldCvssVector(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCvssVector is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCvssVector requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCvssVector: %w", err)
+	}
+	return oldValue.CvssVector, nil
+}
+
+// ResetCvssVector resets all changes to the "cvss_vector" field.
+func (m *OSVAffectedMutation) ResetCvssVector() {
+	m.cvss_vector = nil
+}
+
+// SetCvssScore sets the "cvss_score" field.
+func (m *OSVAffectedMutation) SetCvssScore(f float64) {
+	m.cvss_score = &f
+	m.addcvss_score = nil
+}
+
+// CvssScore returns the value of the "cvss_score" field in the mutation.
+func (m *OSVAffectedMutation) CvssScore() (r float64, exists bool) {
+	v := m.cvss_score
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCvssScore returns the old "cvss_score" field's value of the OSVAffected entity.
+// If the OSVAffected object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OSVAffectedMutation) OldCvssScore(ctx context.Context) (v float64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCvssScore is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCvssScore requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCvssScore: %w", err)
+	}
+	return oldValue.CvssScore, nil
+}
+
+// AddCvssScore adds f to the "cvss_score" field.
+func (m *OSVAffectedMutation) AddCvssScore(f float64) {
+	if m.addcvss_score != nil {
+		*m.addcvss_score += f
+	} else {
+		m.addcvss_score = &f
+	}
+}
+
+// AddedCvssScore returns the value that was added to the "cvss_score" field in this mutation.
+func (m *OSVAffectedMutation) AddedCvssScore() (r float64, exists bool) {
+	v := m.addcvss_score
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetCvssScore resets all changes to the "cvss_score" field.
+func (m *OSVAffectedMutation) ResetCvssScore() {
+	m.cvss_score = nil
+	m.addcvss_score = nil
+}
+
+// ClearRecord clears the "record" edge to the OSVRecord entity.
+func (m *OSVAffectedMutation) ClearRecord() {
+	m.clearedrecord = true
+	m.clearedFields[osvaffected.FieldRecordID] = struct{}{}
+}
+
+// RecordCleared reports if the "record" edge to the OSVRecord entity was cleared.
+func (m *OSVAffectedMutation) RecordCleared() bool {
+	return m.clearedrecord
+}
+
+// RecordIDs returns the "record" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// RecordID instead. It exists only for internal usage by the builders.
+func (m *OSVAffectedMutation) RecordIDs() (ids []int) {
+	if id := m.record; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetRecord resets all changes to the "record" edge.
+func (m *OSVAffectedMutation) ResetRecord() {
+	m.record = nil
+	m.clearedrecord = false
+}
+
+// Where appends a list predicates to the OSVAffectedMutation builder.
+func (m *OSVAffectedMutation) Where(ps ...predicate.OSVAffected) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the OSVAffectedMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *OSVAffectedMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.OSVAffected, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *OSVAffectedMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *OSVAffectedMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (OSVAffected).
+func (m *OSVAffectedMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *OSVAffectedMutation) Fields() []string {
+	fields := make([]string, 0, 11)
+	if m.record != nil {
+		fields = append(fields, osvaffected.FieldRecordID)
+	}
+	if m.ecosystem != nil {
+		fields = append(fields, osvaffected.FieldEcosystem)
+	}
+	if m.ecosystem_base != nil {
+		fields = append(fields, osvaffected.FieldEcosystemBase)
+	}
+	if m.name != nil {
+		fields = append(fields, osvaffected.FieldName)
+	}
+	if m.name_key != nil {
+		fields = append(fields, osvaffected.FieldNameKey)
+	}
+	if m.ranges != nil {
+		fields = append(fields, osvaffected.FieldRanges)
+	}
+	if m.versions != nil {
+		fields = append(fields, osvaffected.FieldVersions)
+	}
+	if m.fixed != nil {
+		fields = append(fields, osvaffected.FieldFixed)
+	}
+	if m.severity != nil {
+		fields = append(fields, osvaffected.FieldSeverity)
+	}
+	if m.cvss_vector != nil {
+		fields = append(fields, osvaffected.FieldCvssVector)
+	}
+	if m.cvss_score != nil {
+		fields = append(fields, osvaffected.FieldCvssScore)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *OSVAffectedMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case osvaffected.FieldRecordID:
+		return m.RecordID()
+	case osvaffected.FieldEcosystem:
+		return m.Ecosystem()
+	case osvaffected.FieldEcosystemBase:
+		return m.EcosystemBase()
+	case osvaffected.FieldName:
+		return m.Name()
+	case osvaffected.FieldNameKey:
+		return m.NameKey()
+	case osvaffected.FieldRanges:
+		return m.Ranges()
+	case osvaffected.FieldVersions:
+		return m.Versions()
+	case osvaffected.FieldFixed:
+		return m.Fixed()
+	case osvaffected.FieldSeverity:
+		return m.Severity()
+	case osvaffected.FieldCvssVector:
+		return m.CvssVector()
+	case osvaffected.FieldCvssScore:
+		return m.CvssScore()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *OSVAffectedMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case osvaffected.FieldRecordID:
+		return m.OldRecordID(ctx)
+	case osvaffected.FieldEcosystem:
+		return m.OldEcosystem(ctx)
+	case osvaffected.FieldEcosystemBase:
+		return m.OldEcosystemBase(ctx)
+	case osvaffected.FieldName:
+		return m.OldName(ctx)
+	case osvaffected.FieldNameKey:
+		return m.OldNameKey(ctx)
+	case osvaffected.FieldRanges:
+		return m.OldRanges(ctx)
+	case osvaffected.FieldVersions:
+		return m.OldVersions(ctx)
+	case osvaffected.FieldFixed:
+		return m.OldFixed(ctx)
+	case osvaffected.FieldSeverity:
+		return m.OldSeverity(ctx)
+	case osvaffected.FieldCvssVector:
+		return m.OldCvssVector(ctx)
+	case osvaffected.FieldCvssScore:
+		return m.OldCvssScore(ctx)
+	}
+	return nil, fmt.Errorf("unknown OSVAffected field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *OSVAffectedMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case osvaffected.FieldRecordID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRecordID(v)
+		return nil
+	case osvaffected.FieldEcosystem:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEcosystem(v)
+		return nil
+	case osvaffected.FieldEcosystemBase:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEcosystemBase(v)
+		return nil
+	case osvaffected.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case osvaffected.FieldNameKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNameKey(v)
+		return nil
+	case osvaffected.FieldRanges:
+		v, ok := value.([]osvrange.Range)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRanges(v)
+		return nil
+	case osvaffected.FieldVersions:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetVersions(v)
+		return nil
+	case osvaffected.FieldFixed:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFixed(v)
+		return nil
+	case osvaffected.FieldSeverity:
+		v, ok := value.(osvaffected.Severity)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSeverity(v)
+		return nil
+	case osvaffected.FieldCvssVector:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCvssVector(v)
+		return nil
+	case osvaffected.FieldCvssScore:
+		v, ok := value.(float64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCvssScore(v)
+		return nil
+	}
+	return fmt.Errorf("unknown OSVAffected field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *OSVAffectedMutation) AddedFields() []string {
+	var fields []string
+	if m.addcvss_score != nil {
+		fields = append(fields, osvaffected.FieldCvssScore)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *OSVAffectedMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case osvaffected.FieldCvssScore:
+		return m.AddedCvssScore()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *OSVAffectedMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case osvaffected.FieldCvssScore:
+		v, ok := value.(float64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCvssScore(v)
+		return nil
+	}
+	return fmt.Errorf("unknown OSVAffected numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *OSVAffectedMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(osvaffected.FieldRanges) {
+		fields = append(fields, osvaffected.FieldRanges)
+	}
+	if m.FieldCleared(osvaffected.FieldVersions) {
+		fields = append(fields, osvaffected.FieldVersions)
+	}
+	if m.FieldCleared(osvaffected.FieldFixed) {
+		fields = append(fields, osvaffected.FieldFixed)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *OSVAffectedMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *OSVAffectedMutation) ClearField(name string) error {
+	switch name {
+	case osvaffected.FieldRanges:
+		m.ClearRanges()
+		return nil
+	case osvaffected.FieldVersions:
+		m.ClearVersions()
+		return nil
+	case osvaffected.FieldFixed:
+		m.ClearFixed()
+		return nil
+	}
+	return fmt.Errorf("unknown OSVAffected nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *OSVAffectedMutation) ResetField(name string) error {
+	switch name {
+	case osvaffected.FieldRecordID:
+		m.ResetRecordID()
+		return nil
+	case osvaffected.FieldEcosystem:
+		m.ResetEcosystem()
+		return nil
+	case osvaffected.FieldEcosystemBase:
+		m.ResetEcosystemBase()
+		return nil
+	case osvaffected.FieldName:
+		m.ResetName()
+		return nil
+	case osvaffected.FieldNameKey:
+		m.ResetNameKey()
+		return nil
+	case osvaffected.FieldRanges:
+		m.ResetRanges()
+		return nil
+	case osvaffected.FieldVersions:
+		m.ResetVersions()
+		return nil
+	case osvaffected.FieldFixed:
+		m.ResetFixed()
+		return nil
+	case osvaffected.FieldSeverity:
+		m.ResetSeverity()
+		return nil
+	case osvaffected.FieldCvssVector:
+		m.ResetCvssVector()
+		return nil
+	case osvaffected.FieldCvssScore:
+		m.ResetCvssScore()
+		return nil
+	}
+	return fmt.Errorf("unknown OSVAffected field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *OSVAffectedMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.record != nil {
+		edges = append(edges, osvaffected.EdgeRecord)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *OSVAffectedMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case osvaffected.EdgeRecord:
+		if id := m.record; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *OSVAffectedMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *OSVAffectedMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *OSVAffectedMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedrecord {
+		edges = append(edges, osvaffected.EdgeRecord)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *OSVAffectedMutation) EdgeCleared(name string) bool {
+	switch name {
+	case osvaffected.EdgeRecord:
+		return m.clearedrecord
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *OSVAffectedMutation) ClearEdge(name string) error {
+	switch name {
+	case osvaffected.EdgeRecord:
+		m.ClearRecord()
+		return nil
+	}
+	return fmt.Errorf("unknown OSVAffected unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *OSVAffectedMutation) ResetEdge(name string) error {
+	switch name {
+	case osvaffected.EdgeRecord:
+		m.ResetRecord()
+		return nil
+	}
+	return fmt.Errorf("unknown OSVAffected edge %s", name)
+}
+
+// OSVEcosystemMutation represents an operation that mutates the OSVEcosystem nodes in the graph.
+type OSVEcosystemMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	name          *string
+	records       *int
+	addrecords    *int
+	last_modified *time.Time
+	updated_at    *time.Time
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*OSVEcosystem, error)
+	predicates    []predicate.OSVEcosystem
+}
+
+var _ ent.Mutation = (*OSVEcosystemMutation)(nil)
+
+// osvecosystemOption allows management of the mutation configuration using functional options.
+type osvecosystemOption func(*OSVEcosystemMutation)
+
+// newOSVEcosystemMutation creates new mutation for the OSVEcosystem entity.
+func newOSVEcosystemMutation(c config, op Op, opts ...osvecosystemOption) *OSVEcosystemMutation {
+	m := &OSVEcosystemMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeOSVEcosystem,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withOSVEcosystemID sets the ID field of the mutation.
+func withOSVEcosystemID(id int) osvecosystemOption {
+	return func(m *OSVEcosystemMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *OSVEcosystem
+		)
+		m.oldValue = func(ctx context.Context) (*OSVEcosystem, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().OSVEcosystem.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withOSVEcosystem sets the old OSVEcosystem of the mutation.
+func withOSVEcosystem(node *OSVEcosystem) osvecosystemOption {
+	return func(m *OSVEcosystemMutation) {
+		m.oldValue = func(context.Context) (*OSVEcosystem, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m OSVEcosystemMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m OSVEcosystemMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *OSVEcosystemMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *OSVEcosystemMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().OSVEcosystem.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetName sets the "name" field.
+func (m *OSVEcosystemMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *OSVEcosystemMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the OSVEcosystem entity.
+// If the OSVEcosystem object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OSVEcosystemMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *OSVEcosystemMutation) ResetName() {
+	m.name = nil
+}
+
+// SetRecords sets the "records" field.
+func (m *OSVEcosystemMutation) SetRecords(i int) {
+	m.records = &i
+	m.addrecords = nil
+}
+
+// Records returns the value of the "records" field in the mutation.
+func (m *OSVEcosystemMutation) Records() (r int, exists bool) {
+	v := m.records
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRecords returns the old "records" field's value of the OSVEcosystem entity.
+// If the OSVEcosystem object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OSVEcosystemMutation) OldRecords(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRecords is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRecords requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRecords: %w", err)
+	}
+	return oldValue.Records, nil
+}
+
+// AddRecords adds i to the "records" field.
+func (m *OSVEcosystemMutation) AddRecords(i int) {
+	if m.addrecords != nil {
+		*m.addrecords += i
+	} else {
+		m.addrecords = &i
+	}
+}
+
+// AddedRecords returns the value that was added to the "records" field in this mutation.
+func (m *OSVEcosystemMutation) AddedRecords() (r int, exists bool) {
+	v := m.addrecords
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRecords resets all changes to the "records" field.
+func (m *OSVEcosystemMutation) ResetRecords() {
+	m.records = nil
+	m.addrecords = nil
+}
+
+// SetLastModified sets the "last_modified" field.
+func (m *OSVEcosystemMutation) SetLastModified(t time.Time) {
+	m.last_modified = &t
+}
+
+// LastModified returns the value of the "last_modified" field in the mutation.
+func (m *OSVEcosystemMutation) LastModified() (r time.Time, exists bool) {
+	v := m.last_modified
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastModified returns the old "last_modified" field's value of the OSVEcosystem entity.
+// If the OSVEcosystem object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OSVEcosystemMutation) OldLastModified(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastModified is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastModified requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastModified: %w", err)
+	}
+	return oldValue.LastModified, nil
+}
+
+// ClearLastModified clears the value of the "last_modified" field.
+func (m *OSVEcosystemMutation) ClearLastModified() {
+	m.last_modified = nil
+	m.clearedFields[osvecosystem.FieldLastModified] = struct{}{}
+}
+
+// LastModifiedCleared returns if the "last_modified" field was cleared in this mutation.
+func (m *OSVEcosystemMutation) LastModifiedCleared() bool {
+	_, ok := m.clearedFields[osvecosystem.FieldLastModified]
+	return ok
+}
+
+// ResetLastModified resets all changes to the "last_modified" field.
+func (m *OSVEcosystemMutation) ResetLastModified() {
+	m.last_modified = nil
+	delete(m.clearedFields, osvecosystem.FieldLastModified)
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *OSVEcosystemMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *OSVEcosystemMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the OSVEcosystem entity.
+// If the OSVEcosystem object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OSVEcosystemMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *OSVEcosystemMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// Where appends a list predicates to the OSVEcosystemMutation builder.
+func (m *OSVEcosystemMutation) Where(ps ...predicate.OSVEcosystem) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the OSVEcosystemMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *OSVEcosystemMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.OSVEcosystem, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *OSVEcosystemMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *OSVEcosystemMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (OSVEcosystem).
+func (m *OSVEcosystemMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *OSVEcosystemMutation) Fields() []string {
+	fields := make([]string, 0, 4)
+	if m.name != nil {
+		fields = append(fields, osvecosystem.FieldName)
+	}
+	if m.records != nil {
+		fields = append(fields, osvecosystem.FieldRecords)
+	}
+	if m.last_modified != nil {
+		fields = append(fields, osvecosystem.FieldLastModified)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, osvecosystem.FieldUpdatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *OSVEcosystemMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case osvecosystem.FieldName:
+		return m.Name()
+	case osvecosystem.FieldRecords:
+		return m.Records()
+	case osvecosystem.FieldLastModified:
+		return m.LastModified()
+	case osvecosystem.FieldUpdatedAt:
+		return m.UpdatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *OSVEcosystemMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case osvecosystem.FieldName:
+		return m.OldName(ctx)
+	case osvecosystem.FieldRecords:
+		return m.OldRecords(ctx)
+	case osvecosystem.FieldLastModified:
+		return m.OldLastModified(ctx)
+	case osvecosystem.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown OSVEcosystem field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *OSVEcosystemMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case osvecosystem.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case osvecosystem.FieldRecords:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRecords(v)
+		return nil
+	case osvecosystem.FieldLastModified:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastModified(v)
+		return nil
+	case osvecosystem.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown OSVEcosystem field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *OSVEcosystemMutation) AddedFields() []string {
+	var fields []string
+	if m.addrecords != nil {
+		fields = append(fields, osvecosystem.FieldRecords)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *OSVEcosystemMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case osvecosystem.FieldRecords:
+		return m.AddedRecords()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *OSVEcosystemMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case osvecosystem.FieldRecords:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRecords(v)
+		return nil
+	}
+	return fmt.Errorf("unknown OSVEcosystem numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *OSVEcosystemMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(osvecosystem.FieldLastModified) {
+		fields = append(fields, osvecosystem.FieldLastModified)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *OSVEcosystemMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *OSVEcosystemMutation) ClearField(name string) error {
+	switch name {
+	case osvecosystem.FieldLastModified:
+		m.ClearLastModified()
+		return nil
+	}
+	return fmt.Errorf("unknown OSVEcosystem nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *OSVEcosystemMutation) ResetField(name string) error {
+	switch name {
+	case osvecosystem.FieldName:
+		m.ResetName()
+		return nil
+	case osvecosystem.FieldRecords:
+		m.ResetRecords()
+		return nil
+	case osvecosystem.FieldLastModified:
+		m.ResetLastModified()
+		return nil
+	case osvecosystem.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown OSVEcosystem field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *OSVEcosystemMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *OSVEcosystemMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *OSVEcosystemMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *OSVEcosystemMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *OSVEcosystemMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *OSVEcosystemMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *OSVEcosystemMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown OSVEcosystem unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *OSVEcosystemMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown OSVEcosystem edge %s", name)
+}
+
+// OSVRecordMutation represents an operation that mutates the OSVRecord nodes in the graph.
+type OSVRecordMutation struct {
+	config
+	op               Op
+	typ              string
+	id               *int
+	osv_id           *string
+	aliases          *[]string
+	appendaliases    []string
+	modified         *time.Time
+	published        *time.Time
+	summary          *string
+	details          *string
+	severity         *osvrecord.Severity
+	cvss_vector      *string
+	cvss_score       *float64
+	addcvss_score    *float64
+	references       *[]string
+	appendreferences []string
+	imported_at      *time.Time
+	clearedFields    map[string]struct{}
+	affected         map[int]struct{}
+	removedaffected  map[int]struct{}
+	clearedaffected  bool
+	done             bool
+	oldValue         func(context.Context) (*OSVRecord, error)
+	predicates       []predicate.OSVRecord
+}
+
+var _ ent.Mutation = (*OSVRecordMutation)(nil)
+
+// osvrecordOption allows management of the mutation configuration using functional options.
+type osvrecordOption func(*OSVRecordMutation)
+
+// newOSVRecordMutation creates new mutation for the OSVRecord entity.
+func newOSVRecordMutation(c config, op Op, opts ...osvrecordOption) *OSVRecordMutation {
+	m := &OSVRecordMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeOSVRecord,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withOSVRecordID sets the ID field of the mutation.
+func withOSVRecordID(id int) osvrecordOption {
+	return func(m *OSVRecordMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *OSVRecord
+		)
+		m.oldValue = func(ctx context.Context) (*OSVRecord, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().OSVRecord.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withOSVRecord sets the old OSVRecord of the mutation.
+func withOSVRecord(node *OSVRecord) osvrecordOption {
+	return func(m *OSVRecordMutation) {
+		m.oldValue = func(context.Context) (*OSVRecord, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m OSVRecordMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m OSVRecordMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *OSVRecordMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *OSVRecordMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().OSVRecord.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetOsvID sets the "osv_id" field.
+func (m *OSVRecordMutation) SetOsvID(s string) {
+	m.osv_id = &s
+}
+
+// OsvID returns the value of the "osv_id" field in the mutation.
+func (m *OSVRecordMutation) OsvID() (r string, exists bool) {
+	v := m.osv_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOsvID returns the old "osv_id" field's value of the OSVRecord entity.
+// If the OSVRecord object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OSVRecordMutation) OldOsvID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOsvID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOsvID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOsvID: %w", err)
+	}
+	return oldValue.OsvID, nil
+}
+
+// ResetOsvID resets all changes to the "osv_id" field.
+func (m *OSVRecordMutation) ResetOsvID() {
+	m.osv_id = nil
+}
+
+// SetAliases sets the "aliases" field.
+func (m *OSVRecordMutation) SetAliases(s []string) {
+	m.aliases = &s
+	m.appendaliases = nil
+}
+
+// Aliases returns the value of the "aliases" field in the mutation.
+func (m *OSVRecordMutation) Aliases() (r []string, exists bool) {
+	v := m.aliases
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAliases returns the old "aliases" field's value of the OSVRecord entity.
+// If the OSVRecord object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OSVRecordMutation) OldAliases(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAliases is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAliases requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAliases: %w", err)
+	}
+	return oldValue.Aliases, nil
+}
+
+// AppendAliases adds s to the "aliases" field.
+func (m *OSVRecordMutation) AppendAliases(s []string) {
+	m.appendaliases = append(m.appendaliases, s...)
+}
+
+// AppendedAliases returns the list of values that were appended to the "aliases" field in this mutation.
+func (m *OSVRecordMutation) AppendedAliases() ([]string, bool) {
+	if len(m.appendaliases) == 0 {
+		return nil, false
+	}
+	return m.appendaliases, true
+}
+
+// ClearAliases clears the value of the "aliases" field.
+func (m *OSVRecordMutation) ClearAliases() {
+	m.aliases = nil
+	m.appendaliases = nil
+	m.clearedFields[osvrecord.FieldAliases] = struct{}{}
+}
+
+// AliasesCleared returns if the "aliases" field was cleared in this mutation.
+func (m *OSVRecordMutation) AliasesCleared() bool {
+	_, ok := m.clearedFields[osvrecord.FieldAliases]
+	return ok
+}
+
+// ResetAliases resets all changes to the "aliases" field.
+func (m *OSVRecordMutation) ResetAliases() {
+	m.aliases = nil
+	m.appendaliases = nil
+	delete(m.clearedFields, osvrecord.FieldAliases)
+}
+
+// SetModified sets the "modified" field.
+func (m *OSVRecordMutation) SetModified(t time.Time) {
+	m.modified = &t
+}
+
+// Modified returns the value of the "modified" field in the mutation.
+func (m *OSVRecordMutation) Modified() (r time.Time, exists bool) {
+	v := m.modified
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldModified returns the old "modified" field's value of the OSVRecord entity.
+// If the OSVRecord object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OSVRecordMutation) OldModified(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldModified is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldModified requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldModified: %w", err)
+	}
+	return oldValue.Modified, nil
+}
+
+// ResetModified resets all changes to the "modified" field.
+func (m *OSVRecordMutation) ResetModified() {
+	m.modified = nil
+}
+
+// SetPublished sets the "published" field.
+func (m *OSVRecordMutation) SetPublished(t time.Time) {
+	m.published = &t
+}
+
+// Published returns the value of the "published" field in the mutation.
+func (m *OSVRecordMutation) Published() (r time.Time, exists bool) {
+	v := m.published
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPublished returns the old "published" field's value of the OSVRecord entity.
+// If the OSVRecord object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OSVRecordMutation) OldPublished(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPublished is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPublished requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPublished: %w", err)
+	}
+	return oldValue.Published, nil
+}
+
+// ClearPublished clears the value of the "published" field.
+func (m *OSVRecordMutation) ClearPublished() {
+	m.published = nil
+	m.clearedFields[osvrecord.FieldPublished] = struct{}{}
+}
+
+// PublishedCleared returns if the "published" field was cleared in this mutation.
+func (m *OSVRecordMutation) PublishedCleared() bool {
+	_, ok := m.clearedFields[osvrecord.FieldPublished]
+	return ok
+}
+
+// ResetPublished resets all changes to the "published" field.
+func (m *OSVRecordMutation) ResetPublished() {
+	m.published = nil
+	delete(m.clearedFields, osvrecord.FieldPublished)
+}
+
+// SetSummary sets the "summary" field.
+func (m *OSVRecordMutation) SetSummary(s string) {
+	m.summary = &s
+}
+
+// Summary returns the value of the "summary" field in the mutation.
+func (m *OSVRecordMutation) Summary() (r string, exists bool) {
+	v := m.summary
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSummary returns the old "summary" field's value of the OSVRecord entity.
+// If the OSVRecord object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OSVRecordMutation) OldSummary(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSummary is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSummary requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSummary: %w", err)
+	}
+	return oldValue.Summary, nil
+}
+
+// ResetSummary resets all changes to the "summary" field.
+func (m *OSVRecordMutation) ResetSummary() {
+	m.summary = nil
+}
+
+// SetDetails sets the "details" field.
+func (m *OSVRecordMutation) SetDetails(s string) {
+	m.details = &s
+}
+
+// Details returns the value of the "details" field in the mutation.
+func (m *OSVRecordMutation) Details() (r string, exists bool) {
+	v := m.details
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDetails returns the old "details" field's value of the OSVRecord entity.
+// If the OSVRecord object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OSVRecordMutation) OldDetails(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDetails is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDetails requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDetails: %w", err)
+	}
+	return oldValue.Details, nil
+}
+
+// ResetDetails resets all changes to the "details" field.
+func (m *OSVRecordMutation) ResetDetails() {
+	m.details = nil
+}
+
+// SetSeverity sets the "severity" field.
+func (m *OSVRecordMutation) SetSeverity(o osvrecord.Severity) {
+	m.severity = &o
+}
+
+// Severity returns the value of the "severity" field in the mutation.
+func (m *OSVRecordMutation) Severity() (r osvrecord.Severity, exists bool) {
+	v := m.severity
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSeverity returns the old "severity" field's value of the OSVRecord entity.
+// If the OSVRecord object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OSVRecordMutation) OldSeverity(ctx context.Context) (v osvrecord.Severity, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSeverity is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSeverity requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSeverity: %w", err)
+	}
+	return oldValue.Severity, nil
+}
+
+// ResetSeverity resets all changes to the "severity" field.
+func (m *OSVRecordMutation) ResetSeverity() {
+	m.severity = nil
+}
+
+// SetCvssVector sets the "cvss_vector" field.
+func (m *OSVRecordMutation) SetCvssVector(s string) {
+	m.cvss_vector = &s
+}
+
+// CvssVector returns the value of the "cvss_vector" field in the mutation.
+func (m *OSVRecordMutation) CvssVector() (r string, exists bool) {
+	v := m.cvss_vector
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCvssVector returns the old "cvss_vector" field's value of the OSVRecord entity.
+// If the OSVRecord object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OSVRecordMutation) OldCvssVector(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCvssVector is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCvssVector requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCvssVector: %w", err)
+	}
+	return oldValue.CvssVector, nil
+}
+
+// ResetCvssVector resets all changes to the "cvss_vector" field.
+func (m *OSVRecordMutation) ResetCvssVector() {
+	m.cvss_vector = nil
+}
+
+// SetCvssScore sets the "cvss_score" field.
+func (m *OSVRecordMutation) SetCvssScore(f float64) {
+	m.cvss_score = &f
+	m.addcvss_score = nil
+}
+
+// CvssScore returns the value of the "cvss_score" field in the mutation.
+func (m *OSVRecordMutation) CvssScore() (r float64, exists bool) {
+	v := m.cvss_score
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCvssScore returns the old "cvss_score" field's value of the OSVRecord entity.
+// If the OSVRecord object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OSVRecordMutation) OldCvssScore(ctx context.Context) (v float64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCvssScore is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCvssScore requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCvssScore: %w", err)
+	}
+	return oldValue.CvssScore, nil
+}
+
+// AddCvssScore adds f to the "cvss_score" field.
+func (m *OSVRecordMutation) AddCvssScore(f float64) {
+	if m.addcvss_score != nil {
+		*m.addcvss_score += f
+	} else {
+		m.addcvss_score = &f
+	}
+}
+
+// AddedCvssScore returns the value that was added to the "cvss_score" field in this mutation.
+func (m *OSVRecordMutation) AddedCvssScore() (r float64, exists bool) {
+	v := m.addcvss_score
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetCvssScore resets all changes to the "cvss_score" field.
+func (m *OSVRecordMutation) ResetCvssScore() {
+	m.cvss_score = nil
+	m.addcvss_score = nil
+}
+
+// SetReferences sets the "references" field.
+func (m *OSVRecordMutation) SetReferences(s []string) {
+	m.references = &s
+	m.appendreferences = nil
+}
+
+// References returns the value of the "references" field in the mutation.
+func (m *OSVRecordMutation) References() (r []string, exists bool) {
+	v := m.references
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReferences returns the old "references" field's value of the OSVRecord entity.
+// If the OSVRecord object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OSVRecordMutation) OldReferences(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReferences is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReferences requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReferences: %w", err)
+	}
+	return oldValue.References, nil
+}
+
+// AppendReferences adds s to the "references" field.
+func (m *OSVRecordMutation) AppendReferences(s []string) {
+	m.appendreferences = append(m.appendreferences, s...)
+}
+
+// AppendedReferences returns the list of values that were appended to the "references" field in this mutation.
+func (m *OSVRecordMutation) AppendedReferences() ([]string, bool) {
+	if len(m.appendreferences) == 0 {
+		return nil, false
+	}
+	return m.appendreferences, true
+}
+
+// ClearReferences clears the value of the "references" field.
+func (m *OSVRecordMutation) ClearReferences() {
+	m.references = nil
+	m.appendreferences = nil
+	m.clearedFields[osvrecord.FieldReferences] = struct{}{}
+}
+
+// ReferencesCleared returns if the "references" field was cleared in this mutation.
+func (m *OSVRecordMutation) ReferencesCleared() bool {
+	_, ok := m.clearedFields[osvrecord.FieldReferences]
+	return ok
+}
+
+// ResetReferences resets all changes to the "references" field.
+func (m *OSVRecordMutation) ResetReferences() {
+	m.references = nil
+	m.appendreferences = nil
+	delete(m.clearedFields, osvrecord.FieldReferences)
+}
+
+// SetImportedAt sets the "imported_at" field.
+func (m *OSVRecordMutation) SetImportedAt(t time.Time) {
+	m.imported_at = &t
+}
+
+// ImportedAt returns the value of the "imported_at" field in the mutation.
+func (m *OSVRecordMutation) ImportedAt() (r time.Time, exists bool) {
+	v := m.imported_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldImportedAt returns the old "imported_at" field's value of the OSVRecord entity.
+// If the OSVRecord object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OSVRecordMutation) OldImportedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldImportedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldImportedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldImportedAt: %w", err)
+	}
+	return oldValue.ImportedAt, nil
+}
+
+// ResetImportedAt resets all changes to the "imported_at" field.
+func (m *OSVRecordMutation) ResetImportedAt() {
+	m.imported_at = nil
+}
+
+// AddAffectedIDs adds the "affected" edge to the OSVAffected entity by ids.
+func (m *OSVRecordMutation) AddAffectedIDs(ids ...int) {
+	if m.affected == nil {
+		m.affected = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.affected[ids[i]] = struct{}{}
+	}
+}
+
+// ClearAffected clears the "affected" edge to the OSVAffected entity.
+func (m *OSVRecordMutation) ClearAffected() {
+	m.clearedaffected = true
+}
+
+// AffectedCleared reports if the "affected" edge to the OSVAffected entity was cleared.
+func (m *OSVRecordMutation) AffectedCleared() bool {
+	return m.clearedaffected
+}
+
+// RemoveAffectedIDs removes the "affected" edge to the OSVAffected entity by IDs.
+func (m *OSVRecordMutation) RemoveAffectedIDs(ids ...int) {
+	if m.removedaffected == nil {
+		m.removedaffected = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.affected, ids[i])
+		m.removedaffected[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedAffected returns the removed IDs of the "affected" edge to the OSVAffected entity.
+func (m *OSVRecordMutation) RemovedAffectedIDs() (ids []int) {
+	for id := range m.removedaffected {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// AffectedIDs returns the "affected" edge IDs in the mutation.
+func (m *OSVRecordMutation) AffectedIDs() (ids []int) {
+	for id := range m.affected {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetAffected resets all changes to the "affected" edge.
+func (m *OSVRecordMutation) ResetAffected() {
+	m.affected = nil
+	m.clearedaffected = false
+	m.removedaffected = nil
+}
+
+// Where appends a list predicates to the OSVRecordMutation builder.
+func (m *OSVRecordMutation) Where(ps ...predicate.OSVRecord) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the OSVRecordMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *OSVRecordMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.OSVRecord, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *OSVRecordMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *OSVRecordMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (OSVRecord).
+func (m *OSVRecordMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *OSVRecordMutation) Fields() []string {
+	fields := make([]string, 0, 11)
+	if m.osv_id != nil {
+		fields = append(fields, osvrecord.FieldOsvID)
+	}
+	if m.aliases != nil {
+		fields = append(fields, osvrecord.FieldAliases)
+	}
+	if m.modified != nil {
+		fields = append(fields, osvrecord.FieldModified)
+	}
+	if m.published != nil {
+		fields = append(fields, osvrecord.FieldPublished)
+	}
+	if m.summary != nil {
+		fields = append(fields, osvrecord.FieldSummary)
+	}
+	if m.details != nil {
+		fields = append(fields, osvrecord.FieldDetails)
+	}
+	if m.severity != nil {
+		fields = append(fields, osvrecord.FieldSeverity)
+	}
+	if m.cvss_vector != nil {
+		fields = append(fields, osvrecord.FieldCvssVector)
+	}
+	if m.cvss_score != nil {
+		fields = append(fields, osvrecord.FieldCvssScore)
+	}
+	if m.references != nil {
+		fields = append(fields, osvrecord.FieldReferences)
+	}
+	if m.imported_at != nil {
+		fields = append(fields, osvrecord.FieldImportedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *OSVRecordMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case osvrecord.FieldOsvID:
+		return m.OsvID()
+	case osvrecord.FieldAliases:
+		return m.Aliases()
+	case osvrecord.FieldModified:
+		return m.Modified()
+	case osvrecord.FieldPublished:
+		return m.Published()
+	case osvrecord.FieldSummary:
+		return m.Summary()
+	case osvrecord.FieldDetails:
+		return m.Details()
+	case osvrecord.FieldSeverity:
+		return m.Severity()
+	case osvrecord.FieldCvssVector:
+		return m.CvssVector()
+	case osvrecord.FieldCvssScore:
+		return m.CvssScore()
+	case osvrecord.FieldReferences:
+		return m.References()
+	case osvrecord.FieldImportedAt:
+		return m.ImportedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *OSVRecordMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case osvrecord.FieldOsvID:
+		return m.OldOsvID(ctx)
+	case osvrecord.FieldAliases:
+		return m.OldAliases(ctx)
+	case osvrecord.FieldModified:
+		return m.OldModified(ctx)
+	case osvrecord.FieldPublished:
+		return m.OldPublished(ctx)
+	case osvrecord.FieldSummary:
+		return m.OldSummary(ctx)
+	case osvrecord.FieldDetails:
+		return m.OldDetails(ctx)
+	case osvrecord.FieldSeverity:
+		return m.OldSeverity(ctx)
+	case osvrecord.FieldCvssVector:
+		return m.OldCvssVector(ctx)
+	case osvrecord.FieldCvssScore:
+		return m.OldCvssScore(ctx)
+	case osvrecord.FieldReferences:
+		return m.OldReferences(ctx)
+	case osvrecord.FieldImportedAt:
+		return m.OldImportedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown OSVRecord field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *OSVRecordMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case osvrecord.FieldOsvID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOsvID(v)
+		return nil
+	case osvrecord.FieldAliases:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAliases(v)
+		return nil
+	case osvrecord.FieldModified:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetModified(v)
+		return nil
+	case osvrecord.FieldPublished:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPublished(v)
+		return nil
+	case osvrecord.FieldSummary:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSummary(v)
+		return nil
+	case osvrecord.FieldDetails:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDetails(v)
+		return nil
+	case osvrecord.FieldSeverity:
+		v, ok := value.(osvrecord.Severity)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSeverity(v)
+		return nil
+	case osvrecord.FieldCvssVector:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCvssVector(v)
+		return nil
+	case osvrecord.FieldCvssScore:
+		v, ok := value.(float64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCvssScore(v)
+		return nil
+	case osvrecord.FieldReferences:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReferences(v)
+		return nil
+	case osvrecord.FieldImportedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetImportedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown OSVRecord field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *OSVRecordMutation) AddedFields() []string {
+	var fields []string
+	if m.addcvss_score != nil {
+		fields = append(fields, osvrecord.FieldCvssScore)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *OSVRecordMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case osvrecord.FieldCvssScore:
+		return m.AddedCvssScore()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *OSVRecordMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case osvrecord.FieldCvssScore:
+		v, ok := value.(float64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCvssScore(v)
+		return nil
+	}
+	return fmt.Errorf("unknown OSVRecord numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *OSVRecordMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(osvrecord.FieldAliases) {
+		fields = append(fields, osvrecord.FieldAliases)
+	}
+	if m.FieldCleared(osvrecord.FieldPublished) {
+		fields = append(fields, osvrecord.FieldPublished)
+	}
+	if m.FieldCleared(osvrecord.FieldReferences) {
+		fields = append(fields, osvrecord.FieldReferences)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *OSVRecordMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *OSVRecordMutation) ClearField(name string) error {
+	switch name {
+	case osvrecord.FieldAliases:
+		m.ClearAliases()
+		return nil
+	case osvrecord.FieldPublished:
+		m.ClearPublished()
+		return nil
+	case osvrecord.FieldReferences:
+		m.ClearReferences()
+		return nil
+	}
+	return fmt.Errorf("unknown OSVRecord nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *OSVRecordMutation) ResetField(name string) error {
+	switch name {
+	case osvrecord.FieldOsvID:
+		m.ResetOsvID()
+		return nil
+	case osvrecord.FieldAliases:
+		m.ResetAliases()
+		return nil
+	case osvrecord.FieldModified:
+		m.ResetModified()
+		return nil
+	case osvrecord.FieldPublished:
+		m.ResetPublished()
+		return nil
+	case osvrecord.FieldSummary:
+		m.ResetSummary()
+		return nil
+	case osvrecord.FieldDetails:
+		m.ResetDetails()
+		return nil
+	case osvrecord.FieldSeverity:
+		m.ResetSeverity()
+		return nil
+	case osvrecord.FieldCvssVector:
+		m.ResetCvssVector()
+		return nil
+	case osvrecord.FieldCvssScore:
+		m.ResetCvssScore()
+		return nil
+	case osvrecord.FieldReferences:
+		m.ResetReferences()
+		return nil
+	case osvrecord.FieldImportedAt:
+		m.ResetImportedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown OSVRecord field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *OSVRecordMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.affected != nil {
+		edges = append(edges, osvrecord.EdgeAffected)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *OSVRecordMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case osvrecord.EdgeAffected:
+		ids := make([]ent.Value, 0, len(m.affected))
+		for id := range m.affected {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *OSVRecordMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.removedaffected != nil {
+		edges = append(edges, osvrecord.EdgeAffected)
+	}
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *OSVRecordMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case osvrecord.EdgeAffected:
+		ids := make([]ent.Value, 0, len(m.removedaffected))
+		for id := range m.removedaffected {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *OSVRecordMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedaffected {
+		edges = append(edges, osvrecord.EdgeAffected)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *OSVRecordMutation) EdgeCleared(name string) bool {
+	switch name {
+	case osvrecord.EdgeAffected:
+		return m.clearedaffected
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *OSVRecordMutation) ClearEdge(name string) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown OSVRecord unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *OSVRecordMutation) ResetEdge(name string) error {
+	switch name {
+	case osvrecord.EdgeAffected:
+		m.ResetAffected()
+		return nil
+	}
+	return fmt.Errorf("unknown OSVRecord edge %s", name)
 }
 
 // ProjectMutation represents an operation that mutates the Project nodes in the graph.

@@ -36,6 +36,12 @@ type Tx struct {
 	Lease *LeaseClient
 	// Member is the client for interacting with the Member builders.
 	Member *MemberClient
+	// OSVAffected is the client for interacting with the OSVAffected builders.
+	OSVAffected *OSVAffectedClient
+	// OSVEcosystem is the client for interacting with the OSVEcosystem builders.
+	OSVEcosystem *OSVEcosystemClient
+	// OSVRecord is the client for interacting with the OSVRecord builders.
+	OSVRecord *OSVRecordClient
 	// Project is the client for interacting with the Project builders.
 	Project *ProjectClient
 	// Repository is the client for interacting with the Repository builders.
@@ -208,6 +214,9 @@ func (tx *Tx) init() {
 	tx.Label = NewLabelClient(tx.config)
 	tx.Lease = NewLeaseClient(tx.config)
 	tx.Member = NewMemberClient(tx.config)
+	tx.OSVAffected = NewOSVAffectedClient(tx.config)
+	tx.OSVEcosystem = NewOSVEcosystemClient(tx.config)
+	tx.OSVRecord = NewOSVRecordClient(tx.config)
 	tx.Project = NewProjectClient(tx.config)
 	tx.Repository = NewRepositoryClient(tx.config)
 	tx.RepositoryBlob = NewRepositoryBlobClient(tx.config)

@@ -28,7 +28,7 @@ func newRootCommand() *cobra.Command {
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	config.AddFlags(root.PersistentFlags())
-	root.AddCommand(newServeCommand(), newMigrateCommand(), newAdminCommand(), newGCCommand(), newVersionCommand())
+	root.AddCommand(newServeCommand(), newMigrateCommand(), newAdminCommand(), newGCCommand(), newVulndbCommand(), newVersionCommand())
 	return root
 }
 

@@ -141,6 +141,42 @@ func (f MemberFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, erro
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.MemberMutation", m)
 }
 
+// The OSVAffectedFunc type is an adapter to allow the use of ordinary
+// function as OSVAffected mutator.
+type OSVAffectedFunc func(context.Context, *ent.OSVAffectedMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f OSVAffectedFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.OSVAffectedMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.OSVAffectedMutation", m)
+}
+
+// The OSVEcosystemFunc type is an adapter to allow the use of ordinary
+// function as OSVEcosystem mutator.
+type OSVEcosystemFunc func(context.Context, *ent.OSVEcosystemMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f OSVEcosystemFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.OSVEcosystemMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.OSVEcosystemMutation", m)
+}
+
+// The OSVRecordFunc type is an adapter to allow the use of ordinary
+// function as OSVRecord mutator.
+type OSVRecordFunc func(context.Context, *ent.OSVRecordMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f OSVRecordFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.OSVRecordMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.OSVRecordMutation", m)
+}
+
 // The ProjectFunc type is an adapter to allow the use of ordinary
 // function as Project mutator.
 type ProjectFunc func(context.Context, *ent.ProjectMutation) (ent.Value, error)

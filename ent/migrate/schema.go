@@ -373,6 +373,87 @@ var (
 			},
 		},
 	}
+	// OsvAffectedColumns holds the columns for the "osv_affected" table.
+	OsvAffectedColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "ecosystem", Type: field.TypeString, Size: 128},
+		{Name: "ecosystem_base", Type: field.TypeString, Size: 128},
+		{Name: "name", Type: field.TypeString, Size: 512},
+		{Name: "name_key", Type: field.TypeString, Size: 512},
+		{Name: "ranges", Type: field.TypeJSON, Nullable: true},
+		{Name: "versions", Type: field.TypeJSON, Nullable: true},
+		{Name: "fixed", Type: field.TypeJSON, Nullable: true},
+		{Name: "severity", Type: field.TypeEnum, Enums: []string{"CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"}, Default: "UNKNOWN"},
+		{Name: "cvss_vector", Type: field.TypeString, Size: 256, Default: ""},
+		{Name: "cvss_score", Type: field.TypeFloat64, Default: 0},
+		{Name: "record_id", Type: field.TypeInt},
+	}
+	// OsvAffectedTable holds the schema information for the "osv_affected" table.
+	OsvAffectedTable = &schema.Table{
+		Name:       "osv_affected",
+		Columns:    OsvAffectedColumns,
+		PrimaryKey: []*schema.Column{OsvAffectedColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "osv_affected_osv_records_affected",
+				Columns:    []*schema.Column{OsvAffectedColumns[11]},
+				RefColumns: []*schema.Column{OsvRecordsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "osvaffected_ecosystem_name_key",
+				Unique:  false,
+				Columns: []*schema.Column{OsvAffectedColumns[1], OsvAffectedColumns[4]},
+			},
+			{
+				Name:    "osvaffected_record_id",
+				Unique:  false,
+				Columns: []*schema.Column{OsvAffectedColumns[11]},
+			},
+			{
+				Name:    "osvaffected_ecosystem_base",
+				Unique:  false,
+				Columns: []*schema.Column{OsvAffectedColumns[2]},
+			},
+		},
+	}
+	// OsvEcosystemsColumns holds the columns for the "osv_ecosystems" table.
+	OsvEcosystemsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "name", Type: field.TypeString, Unique: true, Size: 128},
+		{Name: "records", Type: field.TypeInt, Default: 0},
+		{Name: "last_modified", Type: field.TypeTime, Nullable: true},
+		{Name: "updated_at", Type: field.TypeTime},
+	}
+	// OsvEcosystemsTable holds the schema information for the "osv_ecosystems" table.
+	OsvEcosystemsTable = &schema.Table{
+		Name:       "osv_ecosystems",
+		Columns:    OsvEcosystemsColumns,
+		PrimaryKey: []*schema.Column{OsvEcosystemsColumns[0]},
+	}
+	// OsvRecordsColumns holds the columns for the "osv_records" table.
+	OsvRecordsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "osv_id", Type: field.TypeString, Unique: true, Size: 128},
+		{Name: "aliases", Type: field.TypeJSON, Nullable: true},
+		{Name: "modified", Type: field.TypeTime},
+		{Name: "published", Type: field.TypeTime, Nullable: true},
+		{Name: "summary", Type: field.TypeString, Size: 1024, Default: ""},
+		{Name: "details", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "severity", Type: field.TypeEnum, Enums: []string{"CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"}, Default: "UNKNOWN"},
+		{Name: "cvss_vector", Type: field.TypeString, Size: 256, Default: ""},
+		{Name: "cvss_score", Type: field.TypeFloat64, Default: 0},
+		{Name: "references", Type: field.TypeJSON, Nullable: true},
+		{Name: "imported_at", Type: field.TypeTime},
+	}
+	// OsvRecordsTable holds the schema information for the "osv_records" table.
+	OsvRecordsTable = &schema.Table{
+		Name:       "osv_records",
+		Columns:    OsvRecordsColumns,
+		PrimaryKey: []*schema.Column{OsvRecordsColumns[0]},
+	}
 	// ProjectsColumns holds the columns for the "projects" table.
 	ProjectsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -820,6 +901,9 @@ var (
 		LabelsTable,
 		LeasesTable,
 		MembersTable,
+		OsvAffectedTable,
+		OsvEcosystemsTable,
+		OsvRecordsTable,
 		ProjectsTable,
 		RepositoriesTable,
 		RepositoryBlobsTable,
@@ -880,6 +964,17 @@ func init() {
 	MembersTable.ForeignKeys[1].RefTable = UsersTable
 	MembersTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(21474836480),
+	}
+	OsvAffectedTable.ForeignKeys[0].RefTable = OsvRecordsTable
+	OsvAffectedTable.Annotation = &entsql.Annotation{
+		Table:          "osv_affected",
+		IncrementStart: func(i int) *int { return &i }(124554051584),
+	}
+	OsvEcosystemsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(115964116992),
+	}
+	OsvRecordsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(120259084288),
 	}
 	ProjectsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(25769803776),

@@ -39,6 +39,15 @@ type Lease func(*sql.Selector)
 // Member is the predicate function for member builders.
 type Member func(*sql.Selector)
 
+// OSVAffected is the predicate function for osvaffected builders.
+type OSVAffected func(*sql.Selector)
+
+// OSVEcosystem is the predicate function for osvecosystem builders.
+type OSVEcosystem func(*sql.Selector)
+
+// OSVRecord is the predicate function for osvrecord builders.
+type OSVRecord func(*sql.Selector)
+
 // Project is the predicate function for project builders.
 type Project func(*sql.Selector)
 

@@ -375,6 +375,78 @@ func (f MemberMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.MemberMutation", m)
 }
 
+// The OSVAffectedQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type OSVAffectedQueryRuleFunc func(context.Context, *ent.OSVAffectedQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f OSVAffectedQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.OSVAffectedQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.OSVAffectedQuery", q)
+}
+
+// The OSVAffectedMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type OSVAffectedMutationRuleFunc func(context.Context, *ent.OSVAffectedMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f OSVAffectedMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.OSVAffectedMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.OSVAffectedMutation", m)
+}
+
+// The OSVEcosystemQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type OSVEcosystemQueryRuleFunc func(context.Context, *ent.OSVEcosystemQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f OSVEcosystemQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.OSVEcosystemQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.OSVEcosystemQuery", q)
+}
+
+// The OSVEcosystemMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type OSVEcosystemMutationRuleFunc func(context.Context, *ent.OSVEcosystemMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f OSVEcosystemMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.OSVEcosystemMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.OSVEcosystemMutation", m)
+}
+
+// The OSVRecordQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type OSVRecordQueryRuleFunc func(context.Context, *ent.OSVRecordQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f OSVRecordQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.OSVRecordQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.OSVRecordQuery", q)
+}
+
+// The OSVRecordMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type OSVRecordMutationRuleFunc func(context.Context, *ent.OSVRecordMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f OSVRecordMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.OSVRecordMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.OSVRecordMutation", m)
+}
+
 // The ProjectQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type ProjectQueryRuleFunc func(context.Context, *ent.ProjectQuery) error
@@ -792,6 +864,12 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.MemberQuery:
 		return q.Filter(), nil
+	case *ent.OSVAffectedQuery:
+		return q.Filter(), nil
+	case *ent.OSVEcosystemQuery:
+		return q.Filter(), nil
+	case *ent.OSVRecordQuery:
+		return q.Filter(), nil
 	case *ent.ProjectQuery:
 		return q.Filter(), nil
 	case *ent.RepositoryQuery:
@@ -850,6 +928,12 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.LeaseMutation:
 		return m.Filter(), nil
 	case *ent.MemberMutation:
+		return m.Filter(), nil
+	case *ent.OSVAffectedMutation:
+		return m.Filter(), nil
+	case *ent.OSVEcosystemMutation:
+		return m.Filter(), nil
+	case *ent.OSVRecordMutation:
 		return m.Filter(), nil
 	case *ent.ProjectMutation:
 		return m.Filter(), nil

@@ -16,6 +16,9 @@ import (
 	"github.com/berth-registry/berth/ent/label"
 	"github.com/berth-registry/berth/ent/lease"
 	"github.com/berth-registry/berth/ent/member"
+	"github.com/berth-registry/berth/ent/osvaffected"
+	"github.com/berth-registry/berth/ent/osvecosystem"
+	"github.com/berth-registry/berth/ent/osvrecord"
 	"github.com/berth-registry/berth/ent/project"
 	"github.com/berth-registry/berth/ent/repository"
 	"github.com/berth-registry/berth/ent/repositoryblob"
@@ -352,6 +355,189 @@ func init() {
 	memberDescGroupName := memberFields[2].Descriptor()
 	// member.GroupNameValidator is a validator for the "group_name" field. It is called by the builders before save.
 	member.GroupNameValidator = memberDescGroupName.Validators[0].(func(string) error)
+	osvaffected.Policy = privacy.NewPolicies(schema.OSVAffected{})
+	osvaffected.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := osvaffected.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	osvaffectedFields := schema.OSVAffected{}.Fields()
+	_ = osvaffectedFields
+	// osvaffectedDescEcosystem is the schema descriptor for ecosystem field.
+	osvaffectedDescEcosystem := osvaffectedFields[1].Descriptor()
+	// osvaffected.EcosystemValidator is a validator for the "ecosystem" field. It is called by the builders before save.
+	osvaffected.EcosystemValidator = func() func(string) error {
+		validators := osvaffectedDescEcosystem.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(ecosystem string) error {
+			for _, fn := range fns {
+				if err := fn(ecosystem); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// osvaffectedDescEcosystemBase is the schema descriptor for ecosystem_base field.
+	osvaffectedDescEcosystemBase := osvaffectedFields[2].Descriptor()
+	// osvaffected.EcosystemBaseValidator is a validator for the "ecosystem_base" field. It is called by the builders before save.
+	osvaffected.EcosystemBaseValidator = func() func(string) error {
+		validators := osvaffectedDescEcosystemBase.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(ecosystem_base string) error {
+			for _, fn := range fns {
+				if err := fn(ecosystem_base); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// osvaffectedDescName is the schema descriptor for name field.
+	osvaffectedDescName := osvaffectedFields[3].Descriptor()
+	// osvaffected.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	osvaffected.NameValidator = func() func(string) error {
+		validators := osvaffectedDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// osvaffectedDescNameKey is the schema descriptor for name_key field.
+	osvaffectedDescNameKey := osvaffectedFields[4].Descriptor()
+	// osvaffected.NameKeyValidator is a validator for the "name_key" field. It is called by the builders before save.
+	osvaffected.NameKeyValidator = func() func(string) error {
+		validators := osvaffectedDescNameKey.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name_key string) error {
+			for _, fn := range fns {
+				if err := fn(name_key); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// osvaffectedDescCvssVector is the schema descriptor for cvss_vector field.
+	osvaffectedDescCvssVector := osvaffectedFields[9].Descriptor()
+	// osvaffected.DefaultCvssVector holds the default value on creation for the cvss_vector field.
+	osvaffected.DefaultCvssVector = osvaffectedDescCvssVector.Default.(string)
+	// osvaffected.CvssVectorValidator is a validator for the "cvss_vector" field. It is called by the builders before save.
+	osvaffected.CvssVectorValidator = osvaffectedDescCvssVector.Validators[0].(func(string) error)
+	// osvaffectedDescCvssScore is the schema descriptor for cvss_score field.
+	osvaffectedDescCvssScore := osvaffectedFields[10].Descriptor()
+	// osvaffected.DefaultCvssScore holds the default value on creation for the cvss_score field.
+	osvaffected.DefaultCvssScore = osvaffectedDescCvssScore.Default.(float64)
+	osvecosystem.Policy = privacy.NewPolicies(schema.OSVEcosystem{})
+	osvecosystem.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := osvecosystem.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	osvecosystemFields := schema.OSVEcosystem{}.Fields()
+	_ = osvecosystemFields
+	// osvecosystemDescName is the schema descriptor for name field.
+	osvecosystemDescName := osvecosystemFields[0].Descriptor()
+	// osvecosystem.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	osvecosystem.NameValidator = func() func(string) error {
+		validators := osvecosystemDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// osvecosystemDescRecords is the schema descriptor for records field.
+	osvecosystemDescRecords := osvecosystemFields[1].Descriptor()
+	// osvecosystem.DefaultRecords holds the default value on creation for the records field.
+	osvecosystem.DefaultRecords = osvecosystemDescRecords.Default.(int)
+	// osvecosystemDescUpdatedAt is the schema descriptor for updated_at field.
+	osvecosystemDescUpdatedAt := osvecosystemFields[3].Descriptor()
+	// osvecosystem.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	osvecosystem.DefaultUpdatedAt = osvecosystemDescUpdatedAt.Default.(func() time.Time)
+	osvrecord.Policy = privacy.NewPolicies(schema.OSVRecord{})
+	osvrecord.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := osvrecord.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	osvrecordFields := schema.OSVRecord{}.Fields()
+	_ = osvrecordFields
+	// osvrecordDescOsvID is the schema descriptor for osv_id field.
+	osvrecordDescOsvID := osvrecordFields[0].Descriptor()
+	// osvrecord.OsvIDValidator is a validator for the "osv_id" field. It is called by the builders before save.
+	osvrecord.OsvIDValidator = func() func(string) error {
+		validators := osvrecordDescOsvID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(osv_id string) error {
+			for _, fn := range fns {
+				if err := fn(osv_id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// osvrecordDescSummary is the schema descriptor for summary field.
+	osvrecordDescSummary := osvrecordFields[4].Descriptor()
+	// osvrecord.DefaultSummary holds the default value on creation for the summary field.
+	osvrecord.DefaultSummary = osvrecordDescSummary.Default.(string)
+	// osvrecord.SummaryValidator is a validator for the "summary" field. It is called by the builders before save.
+	osvrecord.SummaryValidator = osvrecordDescSummary.Validators[0].(func(string) error)
+	// osvrecordDescDetails is the schema descriptor for details field.
+	osvrecordDescDetails := osvrecordFields[5].Descriptor()
+	// osvrecord.DefaultDetails holds the default value on creation for the details field.
+	osvrecord.DefaultDetails = osvrecordDescDetails.Default.(string)
+	// osvrecordDescCvssVector is the schema descriptor for cvss_vector field.
+	osvrecordDescCvssVector := osvrecordFields[7].Descriptor()
+	// osvrecord.DefaultCvssVector holds the default value on creation for the cvss_vector field.
+	osvrecord.DefaultCvssVector = osvrecordDescCvssVector.Default.(string)
+	// osvrecord.CvssVectorValidator is a validator for the "cvss_vector" field. It is called by the builders before save.
+	osvrecord.CvssVectorValidator = osvrecordDescCvssVector.Validators[0].(func(string) error)
+	// osvrecordDescCvssScore is the schema descriptor for cvss_score field.
+	osvrecordDescCvssScore := osvrecordFields[8].Descriptor()
+	// osvrecord.DefaultCvssScore holds the default value on creation for the cvss_score field.
+	osvrecord.DefaultCvssScore = osvrecordDescCvssScore.Default.(float64)
+	// osvrecordDescImportedAt is the schema descriptor for imported_at field.
+	osvrecordDescImportedAt := osvrecordFields[10].Descriptor()
+	// osvrecord.DefaultImportedAt holds the default value on creation for the imported_at field.
+	osvrecord.DefaultImportedAt = osvrecordDescImportedAt.Default.(func() time.Time)
 	projectMixin := schema.Project{}.Mixin()
 	project.Policy = privacy.NewPolicies(schema.Project{})
 	project.Hooks[0] = func(next ent.Mutator) ent.Mutator {
