@@ -226,7 +226,7 @@ func (s *Service) verifyPassword(ctx context.Context, hash, password string) boo
 }
 
 // releaseHashMemory returns the memory argon2id checks took (argonMemory,
-// 19 MiB each) to the operating system a second after the last of a
+// 12 MiB each) to the operating system a second after the last of a
 // burst, at most once a second. The heap would otherwise keep it until its
 // next collection, which on an idle registry may not come: a few sign-ins
 // left it holding tens of megabytes it does not use.

@@ -13,7 +13,6 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -32,6 +31,7 @@ import (
 	"github.com/berth-registry/berth/internal/events"
 	"github.com/berth-registry/berth/internal/gc"
 	"github.com/berth-registry/berth/internal/jobs"
+	"github.com/berth-registry/berth/internal/procmem"
 	"github.com/berth-registry/berth/internal/projects"
 	"github.com/berth-registry/berth/internal/retention"
 	"github.com/berth-registry/berth/internal/telemetry"
@@ -263,10 +263,6 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	}
 	s.handler = s.tracedRequests(logRequests(s.log, m, securityHeaders(audit.Middleware(clientip.New(proxies).Addr, mux))))
 	s.audit = recorder
-	// Migrating, hashing the first admin's password and building the
-	// schema left garbage a registry waiting for its first request would
-	// hold for a long time: hand it back now.
-	debug.FreeOSMemory()
 	return s, nil
 }
 
@@ -444,6 +440,12 @@ func (s *Server) Run(ctx context.Context, ready func(addr net.Addr)) error {
 	errc := make(chan error, len(servers))
 	for i, srv := range servers {
 		go func() { errc <- srv.Serve(listeners[i]) }()
+	}
+	// Migrating, hashing the first admin's password, building the schema
+	// and starting the job queue left garbage and code pages a registry
+	// waiting for its first request would hold for a long time.
+	if n := procmem.ReleaseStartup(); n > 0 {
+		s.log.Debug("released start-up memory", "code_mappings_bytes", n)
 	}
 	if ready != nil {
 		ready(ln.Addr())
