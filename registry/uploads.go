@@ -261,7 +261,7 @@ func (h *handler) patchUpload(w http.ResponseWriter, r *http.Request, name, id s
 	if !ok {
 		return
 	}
-	s, err := h.appendChunk(r.Context(), hold, s, r.Body)
+	s, err := h.appendChunk(r.Context(), hold, s, r.Body, false)
 	if err != nil {
 		h.chunkError(w, r, name, s, err)
 		return
@@ -304,7 +304,11 @@ func (h *handler) chunkError(w http.ResponseWriter, r *http.Request, name string
 // happens, the session afterwards tells the truth about the stored bytes:
 // if they cannot be matched with the hash state any more, the state is
 // dropped and the final PUT reads the upload back to verify it.
-func (h *handler) appendChunk(ctx context.Context, hold *uploadHold, s *ent.UploadSession, body io.Reader) (*ent.UploadSession, error) {
+//
+// With keep, a chunk written whole leaves the hold held and the new state
+// only in s: the caller (a PUT that commits right after) saves it or
+// deletes the session, which spares a push two UPDATEs of the session.
+func (h *handler) appendChunk(ctx context.Context, hold *uploadHold, s *ent.UploadSession, body io.Reader, keep bool) (*ent.UploadSession, error) {
 	fw, err := h.blobs.UploadWriter(ctx, s.UUID, s.Offset)
 	var oe *storage.UploadOffsetError
 	if errors.As(err, &oe) {
@@ -351,6 +355,10 @@ func (h *handler) appendChunk(ctx context.Context, hold *uploadHold, s *ent.Uplo
 			return s, err
 		}
 	}
+	if keep && copyErr == nil && closeErr == nil {
+		s.Offset, s.HashState = size, state
+		return s, nil
+	}
 	// The session must be updated even when the client went away.
 	if err := hold.save(ctx, size, state); err != nil {
 		return s, err
@@ -387,17 +395,24 @@ func (h *handler) finishUpload(w http.ResponseWriter, r *http.Request, name, id 
 		return
 	}
 	if r.ContentLength != 0 {
-		if s, err = h.appendChunk(ctx, hold, s, r.Body); err != nil {
+		if s, err = h.appendChunk(ctx, hold, s, r.Body, true); err != nil {
 			h.chunkError(w, r, name, s, err)
 			return
 		}
-		// appendChunk gave the hold up with the new state; take it again
-		// for the commit.
-		if hold, ok = h.hold(w, r, name, s); !ok {
+	}
+	// The hold is kept through the commit, which deletes the session; if
+	// anything fails first, the session is saved as the stored bytes
+	// stand (the last chunk included) and the hold given up.
+	committed := false
+	defer func() {
+		if committed {
+			hold.halt()
 			return
 		}
-	}
-	defer hold.release(ctx)
+		if err := hold.save(ctx, s.Offset, s.HashState); err != nil && !errors.Is(err, errUploadBusy) {
+			h.log.Warn("saving an upload session after a failed commit", "upload", s.UUID, "err", err)
+		}
+	}()
 	if err := h.art.CheckQuota(ctx, repo, d, s.Offset); err != nil {
 		h.writeError(w, r, err)
 		return
@@ -418,6 +433,7 @@ func (h *handler) finishUpload(w http.ResponseWriter, r *http.Request, name, id 
 		h.writeError(w, r, err)
 		return
 	}
+	committed = true
 	if err := h.db.UploadSession.DeleteOneID(s.ID).Exec(viewer.SystemContext(ctx)); err != nil {
 		h.log.Warn("deleting finished upload session", "upload", s.UUID, "err", err)
 	}

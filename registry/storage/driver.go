@@ -73,8 +73,11 @@ type Driver interface {
 // FileWriter receives the bytes of a pending write. It is not safe for
 // concurrent use.
 //
-// Close keeps the bytes durably so that the write can be continued later;
-// Commit makes them visible at the path; Cancel throws them away. After
+// Close keeps the bytes so that the write can be continued later, by this
+// process or another; Commit makes them durable and visible at the path;
+// Cancel throws them away. Close need not make the bytes durable: after a
+// crash of the machine a pending write may hold fewer bytes than were
+// written (never other bytes), which a reopened writer's Size shows. After
 // any of the three, Write, Commit and Cancel fail, while Close does nothing
 // and returns nil, so "defer w.Close()" is always safe.
 type FileWriter interface {

@@ -27,7 +27,6 @@ type fileWriter struct {
 	pending string // where the bytes are until then
 	f       *os.File
 	size    int64
-	dirty   bool // written since opened, so Close must fsync
 	// flushed is the offset up to which writeback was started.
 	flushed int64
 	state   writerState
@@ -105,7 +104,6 @@ func (w *fileWriter) Write(p []byte) (int, error) {
 	}
 	n, err := w.f.Write(p)
 	w.size += int64(n)
-	w.dirty = w.dirty || n > 0
 	if w.size-w.flushed >= writebackChunk {
 		startWriteback(w.f, w.flushed, w.size-w.flushed)
 		w.flushed = w.size
@@ -119,7 +117,14 @@ func (w *fileWriter) Write(p []byte) (int, error) {
 // Size returns the number of pending bytes.
 func (w *fileWriter) Size() int64 { return w.size }
 
-// Close fsyncs what was written and keeps it pending.
+// Close keeps what was written pending, without an fsync: one chunk of a
+// chunked upload is not worth a disk flush, Commit makes the whole write
+// durable. The caller records the new size (and hash state) when Close
+// returns; if the machine crashes before the bytes reach the disk, the
+// file is shorter than recorded (ext4, XFS and btrfs extend a file's size
+// on disk only once its data is written), the next writer sees that in
+// Size and the upload continues from, or is verified against, the bytes
+// that are really there.
 func (w *fileWriter) Close() error {
 	if w.state != stateOpen {
 		return nil
@@ -127,14 +132,6 @@ func (w *fileWriter) Close() error {
 	w.state = stateClosed
 	if w.f == nil {
 		return nil
-	}
-	// The caller records the new size (and hash state) once Close
-	// returns, so the bytes must be on disk by then.
-	if w.dirty {
-		if err := w.f.Sync(); err != nil {
-			w.f.Close()
-			return pathError("close", w.path, err)
-		}
 	}
 	if err := w.f.Close(); err != nil {
 		return pathError("close", w.path, err)
