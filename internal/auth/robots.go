@@ -219,6 +219,7 @@ func (s *Service) writableRobot(ctx context.Context, id int) (*ent.Robot, *ent.P
 // UpdateRobot changes a robot's description, permissions, expiry or
 // disabled flag.
 func (s *Service) UpdateRobot(ctx context.Context, id int, in RobotUpdate) (*ent.Robot, error) {
+	defer s.recent.clear() // sign-ins reused from before the change must not outlive it
 	r, p, err := s.writableRobot(ctx, id)
 	if err != nil {
 		return nil, err
@@ -253,6 +254,7 @@ func (s *Service) UpdateRobot(ctx context.Context, id int, in RobotUpdate) (*ent
 
 // RefreshRobotSecret replaces a robot's secret; the old one stops working.
 func (s *Service) RefreshRobotSecret(ctx context.Context, id int) (*ent.Robot, string, error) {
+	defer s.recent.clear() // sign-ins reused from before the change must not outlive it
 	r, _, err := s.writableRobot(ctx, id)
 	if err != nil {
 		return nil, "", err
@@ -264,6 +266,7 @@ func (s *Service) RefreshRobotSecret(ctx context.Context, id int) (*ent.Robot, s
 
 // DeleteRobot deletes a robot account.
 func (s *Service) DeleteRobot(ctx context.Context, id int) error {
+	defer s.recent.clear() // sign-ins reused from before the change must not outlive it
 	r, _, err := s.writableRobot(ctx, id)
 	if err != nil {
 		return err

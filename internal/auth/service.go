@@ -66,6 +66,65 @@ type Service struct {
 	dummyHash string
 	// releasing is set while a release of hash memory is scheduled.
 	releasing atomic.Bool
+	// recent remembers, for signInCacheFor, who a (name, secret) pair
+	// signed in as, so that clients sending Basic credentials on every
+	// request (zb, scripts with curl -u) cost no query per request.
+	recent signInCache
+}
+
+// signInCacheFor is how long a successful Basic sign-in is reused: a
+// disabled account, a changed password or a deleted token is refused on
+// every replica within it, as project and repository changes are.
+const signInCacheFor = time.Second
+
+// signInCache maps hashes of (name, secret) to the viewer they signed in
+// as. No secret is kept in memory.
+type signInCache struct {
+	mu      sync.Mutex
+	entries map[[32]byte]signedIn
+}
+
+type signedIn struct {
+	v     viewer.Viewer
+	until time.Time
+}
+
+func signInKey(username, secret string) [32]byte {
+	return sha256.Sum256([]byte(username + "\x00" + secret))
+}
+
+func (c *signInCache) get(key [32]byte, now time.Time) (*viewer.Viewer, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[key]
+	if !ok || !now.Before(e.until) {
+		return nil, false
+	}
+	v := e.v
+	return &v, true
+}
+
+// clear forgets every reused sign-in: an account, token or robot changed.
+func (c *signInCache) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.entries)
+}
+
+func (c *signInCache) put(key [32]byte, v *viewer.Viewer, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil || len(c.entries) >= 10000 {
+		for k, e := range c.entries {
+			if !now.Before(e.until) {
+				delete(c.entries, k)
+			}
+		}
+		if c.entries == nil || len(c.entries) >= 10000 {
+			c.entries = map[[32]byte]signedIn{}
+		}
+	}
+	c.entries[key] = signedIn{v: *v, until: now.Add(signInCacheFor)}
 }
 
 // New returns a Service over client.
@@ -116,12 +175,17 @@ func (s *Service) Password(ctx context.Context, username, secret string) (*viewe
 			return nil, err
 		}
 	}
+	key := signInKey(username, secret)
+	if v, ok := s.recent.get(key, now); ok {
+		return v, nil
+	}
 	v, err := s.password(ctx, username, secret)
 	switch {
 	case err == nil:
 		if lockable {
 			s.lockout.succeed(ctx, username)
 		}
+		s.recent.put(key, v, now)
 	case errors.Is(err, errdefs.ErrUnauthenticated):
 		s.FailedLogins.Fail(ctx, client)
 		if lockable {

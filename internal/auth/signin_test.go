@@ -241,3 +241,44 @@ func TestPasswordResetAndDisableEndAllSessions(t *testing.T) {
 		}
 	})
 }
+
+// TestBasicSignInsAreReusedForASecondOnly: clients that send Basic
+// credentials on every request reuse a sign-in for signInCacheFor; an
+// account disabled by another replica (straight in the database, not
+// through this Service) is refused here once that second is over, and a
+// change made through this Service is refused at once.
+func TestBasicSignInsAreReusedForASecondOnly(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		s, u := newAuth(t, db)
+		ctx := context.Background()
+		if _, err := s.Password(ctx, "alice", alicePassword); err != nil {
+			t.Fatal(err)
+		}
+		sys := viewer.SystemContext(ctx)
+		if err := db.Client.User.UpdateOneID(u.ID).SetDisabled(true).Exec(sys); err != nil {
+			t.Fatal(err)
+		}
+		disabled := time.Now()
+		if v, err := s.Password(ctx, "alice", alicePassword); err != nil || v.UserID != u.ID {
+			t.Fatalf("within the second the sign-in is reused: got %+v, %v", v, err)
+		}
+		time.Sleep(time.Until(disabled.Add(signInCacheFor + 50*time.Millisecond)))
+		if _, err := s.Password(ctx, "alice", alicePassword); !errors.Is(err, ErrBadCredentials) {
+			t.Fatalf("a second after another replica disabled the account: want bad credentials, got %v", err)
+		}
+
+		if err := db.Client.User.UpdateOneID(u.ID).SetDisabled(false).Exec(sys); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Password(ctx, "alice", alicePassword); err != nil {
+			t.Fatal(err)
+		}
+		disable := true
+		if _, err := s.UpdateUser(sys, u.ID, UserUpdate{Disabled: &disable}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Password(ctx, "alice", alicePassword); !errors.Is(err, ErrBadCredentials) {
+			t.Fatalf("right after this replica disabled the account: want bad credentials, got %v", err)
+		}
+	})
+}

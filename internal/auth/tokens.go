@@ -60,6 +60,7 @@ func (s *Service) CreateAccessToken(ctx context.Context, in TokenInput) (*ent.Ac
 
 // RevokeAccessToken deletes one of the caller's tokens (admins: anyone's).
 func (s *Service) RevokeAccessToken(ctx context.Context, id int) error {
+	defer s.recent.clear() // sign-ins reused from before the change must not outlive it
 	if _, err := RequireUser(ctx); err != nil {
 		return err
 	}

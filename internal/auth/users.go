@@ -86,6 +86,7 @@ func (s *Service) CreateUser(ctx context.Context, in UserInput) (*ent.User, erro
 // UpdateUser changes a user. Admins may change anyone; users may change
 // their own email and display name.
 func (s *Service) UpdateUser(ctx context.Context, id int, in UserUpdate) (*ent.User, error) {
+	defer s.recent.clear() // sign-ins reused from before the change must not outlive it
 	v, err := RequireUser(ctx)
 	if err != nil {
 		return nil, err
@@ -167,6 +168,7 @@ func endSessions(ctx context.Context, tx *ent.Tx, userID, keep int) error {
 
 // DeleteUser deletes a user with their memberships, sessions and tokens.
 func (s *Service) DeleteUser(ctx context.Context, id int) error {
+	defer s.recent.clear() // sign-ins reused from before the change must not outlive it
 	v, err := RequireAdmin(ctx)
 	if err != nil {
 		return err
@@ -198,6 +200,7 @@ func (s *Service) DeleteUser(ctx context.Context, id int) error {
 
 // ChangePassword changes the caller's own password after checking the old one.
 func (s *Service) ChangePassword(ctx context.Context, oldPassword, newPassword string) error {
+	defer s.recent.clear() // sign-ins reused from before the change must not outlive it
 	v, err := RequireUser(ctx)
 	if err != nil {
 		return err
@@ -227,6 +230,7 @@ func (s *Service) SetPassword(ctx context.Context, username, password string) er
 }
 
 func (s *Service) setPassword(ctx context.Context, username, password string, keepSession int) error {
+	defer s.recent.clear() // sign-ins reused from before the change must not outlive it
 	if err := ValidatePassword(password); err != nil {
 		return err
 	}
