@@ -15,6 +15,7 @@ import (
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
+	"entgo.io/ent/dialect/sql/schema"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
 	_ "modernc.org/sqlite"             // registers the "sqlite" database/sql driver
 
@@ -39,6 +40,9 @@ type DB struct {
 	sql *sql.DB
 	// dsn reopens SQLite's file.
 	dsn string
+	// Warnings are what Migrate could not do but berth works without,
+	// for the server to log.
+	Warnings []string
 }
 
 // ErrBadURL is returned for a database URL berth cannot use.
@@ -168,10 +172,10 @@ func (db *DB) Migrate(ctx context.Context) error {
 		}
 		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrateLock)
 	}
-	if err := db.Schema.Create(ctx, migrate.WithDropIndex(true)); err != nil {
+	if err := db.Schema.Create(ctx, migrate.WithDropIndex(true), schema.WithDiffHook(keepSearchIndexes)); err != nil {
 		return fmt.Errorf("migrating %s schema: %w", db.Kind, err)
 	}
-	return nil
+	return db.createSearchIndexes(ctx)
 }
 
 // Ping checks that the database answers, for readiness probes.

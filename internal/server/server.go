@@ -318,6 +318,9 @@ func OpenDatabase(ctx context.Context, cfg *config.Config, wrap ...database.Driv
 		db.Close()
 		return nil, err
 	}
+	for _, w := range db.Warnings {
+		slog.Warn(w)
+	}
 	// Artifacts pushed before references were rows get them now (once).
 	if _, err := artifacts.BackfillReferences(ctx, db.Client); err != nil {
 		db.Close()

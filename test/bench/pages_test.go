@@ -311,7 +311,7 @@ func scalePages(t *testing.T, s *servertest.Server, sess servertest.Creds, perRe
 		{"repository filtered by tag", doc("RepositoryPage"), repoVars(map[string]any{"where": map[string]any{"hasTagsWith": []any{map[string]any{"nameContainsFold": tag}}}})},
 		{"artifact", doc("ArtifactPage"), map[string]any{"repository": repo, "reference": first.Repository.Artifacts.Edges[0].Node.Digest}},
 		{"search for a tag", doc("GlobalSearch"), search(tag, map[string]any{"hasTagsWith": []any{map[string]any{"nameContainsFold": tag}}}, map[string]any{})},
-		{"search for a digest", doc("GlobalSearch"), search(hex, map[string]any{"digestContains": hex}, map[string]any{})},
+		{"search for a digest", doc("GlobalSearch"), search(hex, map[string]any{"digestHasPrefix": "sha256:" + hex}, map[string]any{})},
 	}
 }
 

@@ -32,7 +32,7 @@ describe('searchVariables', () => {
     expect(v.withArtifacts).toBe(true);
   });
   it('filters artifacts by digest', () => {
-    expect(searchVariables(planSearch('sha256:ab12cd')!).artifactWhere).toEqual({ digestContains: 'ab12cd' });
+    expect(searchVariables(planSearch('sha256:ab12cd')!).artifactWhere).toEqual({ digestHasPrefix: 'sha256:ab12cd' });
   });
 });
 

@@ -46,7 +46,8 @@ export function searchVariables(plan: SearchPlan) {
   let artifactWhere: Record<string, unknown> = { idIn: [] };
   let artifactRepositoryWhere: Record<string, unknown> = {};
   if (plan.artifact && 'digest' in plan.artifact) {
-    artifactWhere = { digestContains: plan.artifact.digest };
+    // A prefix, which the search index serves (a substring would read every artifact).
+    artifactWhere = { digestHasPrefix: `sha256:${plan.artifact.digest}` };
   } else if (plan.artifact) {
     artifactWhere = { hasTagsWith: [{ nameContainsFold: plan.artifact.tag }] };
     if (plan.artifact.repository) artifactRepositoryWhere = { nameContainsFold: plan.artifact.repository };

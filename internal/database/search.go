@@ -1,0 +1,102 @@
+package database
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	atlas "ariga.io/atlas/sql/schema"
+	"entgo.io/ent/dialect/sql/schema"
+)
+
+// The portal's search box finds tags by any part of their name and
+// artifacts by the first digits of their digest, across every repository
+// a user can read. At a million tags neither is served by the indexes
+// ent declares: a substring match reads every tag, and LIKE 'sha256:ab%'
+// cannot use a B-tree under PostgreSQL's linguistic collations or
+// SQLite's case-insensitive LIKE. So berth keeps search indexes of its
+// own, named with searchPrefix, which schema migration leaves alone:
+//
+//   - PostgreSQL: a trigram GIN index on tags.name (pg_trgm), which the
+//     ILIKE '%text%' of a nameContainsFold filter uses, and a
+//     text_pattern_ops B-tree on artifacts.digest, which the LIKE
+//     'prefix%' of a digestHasPrefix filter uses.
+//   - SQLite: a NOCASE index on artifacts.digest, which its LIKE
+//     'prefix%' uses. A tag substring on SQLite still reads every tag.
+const searchPrefix = "search_"
+
+// createSearchIndexes creates the search indexes that do not exist yet.
+// Creating them over existing rows happens once, on the first start of a
+// version that has them: at a million artifacts, seconds.
+func (db *DB) createSearchIndexes(ctx context.Context) error {
+	var stmts []string
+	switch db.Kind {
+	case Postgres:
+		// pg_trgm is a trusted extension (PostgreSQL 13 and later): the
+		// database's owner may create it. Where it cannot be created, tag
+		// search still works, reading every tag.
+		if _, err := db.sql.ExecContext(ctx, "CREATE EXTENSION IF NOT EXISTS pg_trgm"); err != nil {
+			db.Warnings = append(db.Warnings, fmt.Sprintf("tag search reads every tag: creating the pg_trgm extension failed (%v); a superuser can run CREATE EXTENSION pg_trgm in berth's database", err))
+		} else {
+			stmts = append(stmts, "CREATE INDEX IF NOT EXISTS search_tags_name_trgm ON tags USING gin (name gin_trgm_ops)")
+		}
+		stmts = append(stmts, "CREATE INDEX IF NOT EXISTS search_artifacts_digest_prefix ON artifacts (digest text_pattern_ops)")
+	case SQLite:
+		stmts = append(stmts, "CREATE INDEX IF NOT EXISTS search_artifacts_digest_prefix ON artifacts (digest COLLATE NOCASE)")
+	}
+	return withSQLTx(ctx, db.sql, func(tx *sql.Tx) error {
+		for _, s := range stmts {
+			if _, err := tx.ExecContext(ctx, s); err != nil {
+				return fmt.Errorf("creating the search indexes: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+func withSQLTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// keepSearchIndexes stops schema migration from dropping the search
+// indexes, which ent's schema does not declare.
+func keepSearchIndexes(next schema.Differ) schema.Differ {
+	return schema.DiffFunc(func(current, desired *atlas.Schema) ([]atlas.Change, error) {
+		changes, err := next.Diff(current, desired)
+		if err != nil {
+			return nil, err
+		}
+		kept := changes[:0]
+		for _, c := range changes {
+			switch c := c.(type) {
+			case *atlas.DropTable:
+				if strings.HasPrefix(c.T.Name, searchPrefix) {
+					continue
+				}
+			case *atlas.ModifyTable:
+				inner := c.Changes[:0]
+				for _, ic := range c.Changes {
+					if d, ok := ic.(*atlas.DropIndex); ok && strings.HasPrefix(d.I.Name, searchPrefix) {
+						continue
+					}
+					inner = append(inner, ic)
+				}
+				c.Changes = inner
+				if len(c.Changes) == 0 {
+					continue
+				}
+			}
+			kept = append(kept, c)
+		}
+		return kept, nil
+	})
+}
