@@ -35,6 +35,8 @@ import (
 	"github.com/berth-registry/berth/ent/retentionexecution"
 	"github.com/berth-registry/berth/ent/retentionpolicy"
 	"github.com/berth-registry/berth/ent/robot"
+	"github.com/berth-registry/berth/ent/scanfinding"
+	"github.com/berth-registry/berth/ent/scanreport"
 	"github.com/berth-registry/berth/ent/schedule"
 	"github.com/berth-registry/berth/ent/session"
 	"github.com/berth-registry/berth/ent/setting"
@@ -93,6 +95,10 @@ type Client struct {
 	RetentionPolicy *RetentionPolicyClient
 	// Robot is the client for interacting with the Robot builders.
 	Robot *RobotClient
+	// ScanFinding is the client for interacting with the ScanFinding builders.
+	ScanFinding *ScanFindingClient
+	// ScanReport is the client for interacting with the ScanReport builders.
+	ScanReport *ScanReportClient
 	// Schedule is the client for interacting with the Schedule builders.
 	Schedule *ScheduleClient
 	// Session is the client for interacting with the Session builders.
@@ -142,6 +148,8 @@ func (c *Client) init() {
 	c.RetentionExecution = NewRetentionExecutionClient(c.config)
 	c.RetentionPolicy = NewRetentionPolicyClient(c.config)
 	c.Robot = NewRobotClient(c.config)
+	c.ScanFinding = NewScanFindingClient(c.config)
+	c.ScanReport = NewScanReportClient(c.config)
 	c.Schedule = NewScheduleClient(c.config)
 	c.Session = NewSessionClient(c.config)
 	c.Setting = NewSettingClient(c.config)
@@ -263,6 +271,8 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		RetentionExecution: NewRetentionExecutionClient(cfg),
 		RetentionPolicy:    NewRetentionPolicyClient(cfg),
 		Robot:              NewRobotClient(cfg),
+		ScanFinding:        NewScanFindingClient(cfg),
+		ScanReport:         NewScanReportClient(cfg),
 		Schedule:           NewScheduleClient(cfg),
 		Session:            NewSessionClient(cfg),
 		Setting:            NewSettingClient(cfg),
@@ -311,6 +321,8 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		RetentionExecution: NewRetentionExecutionClient(cfg),
 		RetentionPolicy:    NewRetentionPolicyClient(cfg),
 		Robot:              NewRobotClient(cfg),
+		ScanFinding:        NewScanFindingClient(cfg),
+		ScanReport:         NewScanReportClient(cfg),
 		Schedule:           NewScheduleClient(cfg),
 		Session:            NewSessionClient(cfg),
 		Setting:            NewSettingClient(cfg),
@@ -352,9 +364,9 @@ func (c *Client) Use(hooks ...Hook) {
 		c.AccessToken, c.Artifact, c.ArtifactBlob, c.AuditLog, c.Blob, c.Change,
 		c.GarbageCollection, c.ImmutabilityRule, c.Label, c.Lease, c.Member,
 		c.OSVAffected, c.OSVEcosystem, c.OSVRecord, c.Project, c.Repository,
-		c.RepositoryBlob, c.RetentionExecution, c.RetentionPolicy, c.Robot, c.Schedule,
-		c.Session, c.Setting, c.SigningKey, c.Tag, c.UploadSession, c.User,
-		c.WebhookDelivery, c.WebhookPolicy,
+		c.RepositoryBlob, c.RetentionExecution, c.RetentionPolicy, c.Robot,
+		c.ScanFinding, c.ScanReport, c.Schedule, c.Session, c.Setting, c.SigningKey,
+		c.Tag, c.UploadSession, c.User, c.WebhookDelivery, c.WebhookPolicy,
 	} {
 		n.Use(hooks...)
 	}
@@ -367,9 +379,9 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 		c.AccessToken, c.Artifact, c.ArtifactBlob, c.AuditLog, c.Blob, c.Change,
 		c.GarbageCollection, c.ImmutabilityRule, c.Label, c.Lease, c.Member,
 		c.OSVAffected, c.OSVEcosystem, c.OSVRecord, c.Project, c.Repository,
-		c.RepositoryBlob, c.RetentionExecution, c.RetentionPolicy, c.Robot, c.Schedule,
-		c.Session, c.Setting, c.SigningKey, c.Tag, c.UploadSession, c.User,
-		c.WebhookDelivery, c.WebhookPolicy,
+		c.RepositoryBlob, c.RetentionExecution, c.RetentionPolicy, c.Robot,
+		c.ScanFinding, c.ScanReport, c.Schedule, c.Session, c.Setting, c.SigningKey,
+		c.Tag, c.UploadSession, c.User, c.WebhookDelivery, c.WebhookPolicy,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -418,6 +430,10 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.RetentionPolicy.mutate(ctx, m)
 	case *RobotMutation:
 		return c.Robot.mutate(ctx, m)
+	case *ScanFindingMutation:
+		return c.ScanFinding.mutate(ctx, m)
+	case *ScanReportMutation:
+		return c.ScanReport.mutate(ctx, m)
 	case *ScheduleMutation:
 		return c.Schedule.mutate(ctx, m)
 	case *SessionMutation:
@@ -3565,6 +3581,322 @@ func (c *RobotClient) mutate(ctx context.Context, m *RobotMutation) (Value, erro
 	}
 }
 
+// ScanFindingClient is a client for the ScanFinding schema.
+type ScanFindingClient struct {
+	config
+}
+
+// NewScanFindingClient returns a client for the ScanFinding from the given config.
+func NewScanFindingClient(c config) *ScanFindingClient {
+	return &ScanFindingClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `scanfinding.Hooks(f(g(h())))`.
+func (c *ScanFindingClient) Use(hooks ...Hook) {
+	c.hooks.ScanFinding = append(c.hooks.ScanFinding, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `scanfinding.Intercept(f(g(h())))`.
+func (c *ScanFindingClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ScanFinding = append(c.inters.ScanFinding, interceptors...)
+}
+
+// Create returns a builder for creating a ScanFinding entity.
+func (c *ScanFindingClient) Create() *ScanFindingCreate {
+	mutation := newScanFindingMutation(c.config, OpCreate)
+	return &ScanFindingCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ScanFinding entities.
+func (c *ScanFindingClient) CreateBulk(builders ...*ScanFindingCreate) *ScanFindingCreateBulk {
+	return &ScanFindingCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ScanFindingClient) MapCreateBulk(slice any, setFunc func(*ScanFindingCreate, int)) *ScanFindingCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ScanFindingCreateBulk{err: fmt.Errorf("calling to ScanFindingClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ScanFindingCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ScanFindingCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ScanFinding.
+func (c *ScanFindingClient) Update() *ScanFindingUpdate {
+	mutation := newScanFindingMutation(c.config, OpUpdate)
+	return &ScanFindingUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ScanFindingClient) UpdateOne(_m *ScanFinding) *ScanFindingUpdateOne {
+	mutation := newScanFindingMutation(c.config, OpUpdateOne, withScanFinding(_m))
+	return &ScanFindingUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ScanFindingClient) UpdateOneID(id int) *ScanFindingUpdateOne {
+	mutation := newScanFindingMutation(c.config, OpUpdateOne, withScanFindingID(id))
+	return &ScanFindingUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ScanFinding.
+func (c *ScanFindingClient) Delete() *ScanFindingDelete {
+	mutation := newScanFindingMutation(c.config, OpDelete)
+	return &ScanFindingDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ScanFindingClient) DeleteOne(_m *ScanFinding) *ScanFindingDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ScanFindingClient) DeleteOneID(id int) *ScanFindingDeleteOne {
+	builder := c.Delete().Where(scanfinding.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ScanFindingDeleteOne{builder}
+}
+
+// Query returns a query builder for ScanFinding.
+func (c *ScanFindingClient) Query() *ScanFindingQuery {
+	return &ScanFindingQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeScanFinding},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ScanFinding entity by its id.
+func (c *ScanFindingClient) Get(ctx context.Context, id int) (*ScanFinding, error) {
+	return c.Query().Where(scanfinding.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ScanFindingClient) GetX(ctx context.Context, id int) *ScanFinding {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryScan queries the scan edge of a ScanFinding.
+func (c *ScanFindingClient) QueryScan(_m *ScanFinding) *ScanReportQuery {
+	query := (&ScanReportClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(scanfinding.Table, scanfinding.FieldID, id),
+			sqlgraph.To(scanreport.Table, scanreport.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, scanfinding.ScanTable, scanfinding.ScanColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *ScanFindingClient) Hooks() []Hook {
+	hooks := c.hooks.ScanFinding
+	return append(hooks[:len(hooks):len(hooks)], scanfinding.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ScanFindingClient) Interceptors() []Interceptor {
+	return c.inters.ScanFinding
+}
+
+func (c *ScanFindingClient) mutate(ctx context.Context, m *ScanFindingMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ScanFindingCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ScanFindingUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ScanFindingUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ScanFindingDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ScanFinding mutation op: %q", m.Op())
+	}
+}
+
+// ScanReportClient is a client for the ScanReport schema.
+type ScanReportClient struct {
+	config
+}
+
+// NewScanReportClient returns a client for the ScanReport from the given config.
+func NewScanReportClient(c config) *ScanReportClient {
+	return &ScanReportClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `scanreport.Hooks(f(g(h())))`.
+func (c *ScanReportClient) Use(hooks ...Hook) {
+	c.hooks.ScanReport = append(c.hooks.ScanReport, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `scanreport.Intercept(f(g(h())))`.
+func (c *ScanReportClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ScanReport = append(c.inters.ScanReport, interceptors...)
+}
+
+// Create returns a builder for creating a ScanReport entity.
+func (c *ScanReportClient) Create() *ScanReportCreate {
+	mutation := newScanReportMutation(c.config, OpCreate)
+	return &ScanReportCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ScanReport entities.
+func (c *ScanReportClient) CreateBulk(builders ...*ScanReportCreate) *ScanReportCreateBulk {
+	return &ScanReportCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ScanReportClient) MapCreateBulk(slice any, setFunc func(*ScanReportCreate, int)) *ScanReportCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ScanReportCreateBulk{err: fmt.Errorf("calling to ScanReportClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ScanReportCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ScanReportCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ScanReport.
+func (c *ScanReportClient) Update() *ScanReportUpdate {
+	mutation := newScanReportMutation(c.config, OpUpdate)
+	return &ScanReportUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ScanReportClient) UpdateOne(_m *ScanReport) *ScanReportUpdateOne {
+	mutation := newScanReportMutation(c.config, OpUpdateOne, withScanReport(_m))
+	return &ScanReportUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ScanReportClient) UpdateOneID(id int) *ScanReportUpdateOne {
+	mutation := newScanReportMutation(c.config, OpUpdateOne, withScanReportID(id))
+	return &ScanReportUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ScanReport.
+func (c *ScanReportClient) Delete() *ScanReportDelete {
+	mutation := newScanReportMutation(c.config, OpDelete)
+	return &ScanReportDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ScanReportClient) DeleteOne(_m *ScanReport) *ScanReportDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ScanReportClient) DeleteOneID(id int) *ScanReportDeleteOne {
+	builder := c.Delete().Where(scanreport.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ScanReportDeleteOne{builder}
+}
+
+// Query returns a query builder for ScanReport.
+func (c *ScanReportClient) Query() *ScanReportQuery {
+	return &ScanReportQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeScanReport},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ScanReport entity by its id.
+func (c *ScanReportClient) Get(ctx context.Context, id int) (*ScanReport, error) {
+	return c.Query().Where(scanreport.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ScanReportClient) GetX(ctx context.Context, id int) *ScanReport {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryArtifact queries the artifact edge of a ScanReport.
+func (c *ScanReportClient) QueryArtifact(_m *ScanReport) *ArtifactQuery {
+	query := (&ArtifactClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(scanreport.Table, scanreport.FieldID, id),
+			sqlgraph.To(artifact.Table, artifact.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, scanreport.ArtifactTable, scanreport.ArtifactColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryFindings queries the findings edge of a ScanReport.
+func (c *ScanReportClient) QueryFindings(_m *ScanReport) *ScanFindingQuery {
+	query := (&ScanFindingClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(scanreport.Table, scanreport.FieldID, id),
+			sqlgraph.To(scanfinding.Table, scanfinding.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, scanreport.FindingsTable, scanreport.FindingsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *ScanReportClient) Hooks() []Hook {
+	hooks := c.hooks.ScanReport
+	return append(hooks[:len(hooks):len(hooks)], scanreport.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ScanReportClient) Interceptors() []Interceptor {
+	return c.inters.ScanReport
+}
+
+func (c *ScanReportClient) mutate(ctx context.Context, m *ScanReportMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ScanReportCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ScanReportUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ScanReportUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ScanReportDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ScanReport mutation op: %q", m.Op())
+	}
+}
+
 // ScheduleClient is a client for the Schedule schema.
 type ScheduleClient struct {
 	config
@@ -4872,15 +5204,15 @@ type (
 		AccessToken, Artifact, ArtifactBlob, AuditLog, Blob, Change, GarbageCollection,
 		ImmutabilityRule, Label, Lease, Member, OSVAffected, OSVEcosystem, OSVRecord,
 		Project, Repository, RepositoryBlob, RetentionExecution, RetentionPolicy,
-		Robot, Schedule, Session, Setting, SigningKey, Tag, UploadSession, User,
-		WebhookDelivery, WebhookPolicy []ent.Hook
+		Robot, ScanFinding, ScanReport, Schedule, Session, Setting, SigningKey, Tag,
+		UploadSession, User, WebhookDelivery, WebhookPolicy []ent.Hook
 	}
 	inters struct {
 		AccessToken, Artifact, ArtifactBlob, AuditLog, Blob, Change, GarbageCollection,
 		ImmutabilityRule, Label, Lease, Member, OSVAffected, OSVEcosystem, OSVRecord,
 		Project, Repository, RepositoryBlob, RetentionExecution, RetentionPolicy,
-		Robot, Schedule, Session, Setting, SigningKey, Tag, UploadSession, User,
-		WebhookDelivery, WebhookPolicy []ent.Interceptor
+		Robot, ScanFinding, ScanReport, Schedule, Session, Setting, SigningKey, Tag,
+		UploadSession, User, WebhookDelivery, WebhookPolicy []ent.Interceptor
 	}
 )
 

@@ -32,6 +32,8 @@ import (
 	"github.com/berth-registry/berth/ent/retentionexecution"
 	"github.com/berth-registry/berth/ent/retentionpolicy"
 	"github.com/berth-registry/berth/ent/robot"
+	"github.com/berth-registry/berth/ent/scanfinding"
+	"github.com/berth-registry/berth/ent/scanreport"
 	"github.com/berth-registry/berth/ent/schedule"
 	"github.com/berth-registry/berth/ent/session"
 	"github.com/berth-registry/berth/ent/setting"
@@ -121,6 +123,8 @@ func checkColumn(t, c string) error {
 			retentionexecution.Table: retentionexecution.ValidColumn,
 			retentionpolicy.Table:    retentionpolicy.ValidColumn,
 			robot.Table:              robot.ValidColumn,
+			scanfinding.Table:        scanfinding.ValidColumn,
+			scanreport.Table:         scanreport.ValidColumn,
 			schedule.Table:           schedule.ValidColumn,
 			session.Table:            session.ValidColumn,
 			setting.Table:            setting.ValidColumn,

@@ -24,6 +24,8 @@ import (
 	"github.com/berth-registry/berth/ent/retentionexecution"
 	"github.com/berth-registry/berth/ent/retentionpolicy"
 	"github.com/berth-registry/berth/ent/robot"
+	"github.com/berth-registry/berth/ent/scanfinding"
+	"github.com/berth-registry/berth/ent/scanreport"
 	"github.com/berth-registry/berth/ent/schedule"
 	"github.com/berth-registry/berth/ent/session"
 	"github.com/berth-registry/berth/ent/setting"
@@ -42,7 +44,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 29)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 31)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   accesstoken.Table,
@@ -350,6 +352,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			project.FieldDescription: {Type: field.TypeString, Column: project.FieldDescription},
 			project.FieldQuotaBytes:  {Type: field.TypeInt64, Column: project.FieldQuotaBytes},
 			project.FieldUsedBytes:   {Type: field.TypeInt64, Column: project.FieldUsedBytes},
+			project.FieldScanOnPush:  {Type: field.TypeBool, Column: project.FieldScanOnPush},
 		},
 	}
 	graph.Nodes[15] = &sqlgraph.Node{
@@ -458,6 +461,65 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   scanfinding.Table,
+			Columns: scanfinding.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: scanfinding.FieldID,
+			},
+		},
+		Type: "ScanFinding",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			scanfinding.FieldScanID:           {Type: field.TypeInt, Column: scanfinding.FieldScanID},
+			scanfinding.FieldPosition:         {Type: field.TypeInt, Column: scanfinding.FieldPosition},
+			scanfinding.FieldOsvID:            {Type: field.TypeString, Column: scanfinding.FieldOsvID},
+			scanfinding.FieldAliases:          {Type: field.TypeJSON, Column: scanfinding.FieldAliases},
+			scanfinding.FieldPackageName:      {Type: field.TypeString, Column: scanfinding.FieldPackageName},
+			scanfinding.FieldSourcePackage:    {Type: field.TypeString, Column: scanfinding.FieldSourcePackage},
+			scanfinding.FieldEcosystem:        {Type: field.TypeString, Column: scanfinding.FieldEcosystem},
+			scanfinding.FieldInstalledVersion: {Type: field.TypeString, Column: scanfinding.FieldInstalledVersion},
+			scanfinding.FieldFixedVersion:     {Type: field.TypeString, Column: scanfinding.FieldFixedVersion},
+			scanfinding.FieldSeverity:         {Type: field.TypeEnum, Column: scanfinding.FieldSeverity},
+			scanfinding.FieldCvssScore:        {Type: field.TypeFloat64, Column: scanfinding.FieldCvssScore},
+			scanfinding.FieldCvssVector:       {Type: field.TypeString, Column: scanfinding.FieldCvssVector},
+			scanfinding.FieldSummary:          {Type: field.TypeString, Column: scanfinding.FieldSummary},
+			scanfinding.FieldLinks:            {Type: field.TypeJSON, Column: scanfinding.FieldLinks},
+			scanfinding.FieldLayerDigest:      {Type: field.TypeString, Column: scanfinding.FieldLayerDigest},
+		},
+	}
+	graph.Nodes[21] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   scanreport.Table,
+			Columns: scanreport.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: scanreport.FieldID,
+			},
+		},
+		Type: "ScanReport",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			scanreport.FieldArtifactID:   {Type: field.TypeInt, Column: scanreport.FieldArtifactID},
+			scanreport.FieldStatus:       {Type: field.TypeEnum, Column: scanreport.FieldStatus},
+			scanreport.FieldError:        {Type: field.TypeString, Column: scanreport.FieldError},
+			scanreport.FieldRequestedBy:  {Type: field.TypeString, Column: scanreport.FieldRequestedBy},
+			scanreport.FieldJobID:        {Type: field.TypeInt64, Column: scanreport.FieldJobID},
+			scanreport.FieldRequestedAt:  {Type: field.TypeTime, Column: scanreport.FieldRequestedAt},
+			scanreport.FieldStartedAt:    {Type: field.TypeTime, Column: scanreport.FieldStartedAt},
+			scanreport.FieldFinishedAt:   {Type: field.TypeTime, Column: scanreport.FieldFinishedAt},
+			scanreport.FieldOs:           {Type: field.TypeString, Column: scanreport.FieldOs},
+			scanreport.FieldPackageCount: {Type: field.TypeInt, Column: scanreport.FieldPackageCount},
+			scanreport.FieldCritical:     {Type: field.TypeInt, Column: scanreport.FieldCritical},
+			scanreport.FieldHigh:         {Type: field.TypeInt, Column: scanreport.FieldHigh},
+			scanreport.FieldMedium:       {Type: field.TypeInt, Column: scanreport.FieldMedium},
+			scanreport.FieldLow:          {Type: field.TypeInt, Column: scanreport.FieldLow},
+			scanreport.FieldUnknown:      {Type: field.TypeInt, Column: scanreport.FieldUnknown},
+			scanreport.FieldFixable:      {Type: field.TypeInt, Column: scanreport.FieldFixable},
+			scanreport.FieldDbState:      {Type: field.TypeString, Column: scanreport.FieldDbState},
+			scanreport.FieldDbUpdatedAt:  {Type: field.TypeTime, Column: scanreport.FieldDbUpdatedAt},
+		},
+	}
+	graph.Nodes[22] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   schedule.Table,
 			Columns: schedule.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -476,7 +538,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			schedule.FieldUpdatedBy: {Type: field.TypeString, Column: schedule.FieldUpdatedBy},
 		},
 	}
-	graph.Nodes[21] = &sqlgraph.Node{
+	graph.Nodes[23] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   session.Table,
 			Columns: session.Columns,
@@ -494,7 +556,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			session.FieldCreatedAt: {Type: field.TypeTime, Column: session.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[22] = &sqlgraph.Node{
+	graph.Nodes[24] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   setting.Table,
 			Columns: setting.Columns,
@@ -510,7 +572,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			setting.FieldUpdatedAt: {Type: field.TypeTime, Column: setting.FieldUpdatedAt},
 		},
 	}
-	graph.Nodes[23] = &sqlgraph.Node{
+	graph.Nodes[25] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   signingkey.Table,
 			Columns: signingkey.Columns,
@@ -528,7 +590,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			signingkey.FieldRetiredAt:  {Type: field.TypeTime, Column: signingkey.FieldRetiredAt},
 		},
 	}
-	graph.Nodes[24] = &sqlgraph.Node{
+	graph.Nodes[26] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   tag.Table,
 			Columns: tag.Columns,
@@ -546,7 +608,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			tag.FieldArtifactID:   {Type: field.TypeInt, Column: tag.FieldArtifactID},
 		},
 	}
-	graph.Nodes[25] = &sqlgraph.Node{
+	graph.Nodes[27] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   uploadsession.Table,
 			Columns: uploadsession.Columns,
@@ -568,7 +630,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			uploadsession.FieldUpdatedAt:   {Type: field.TypeTime, Column: uploadsession.FieldUpdatedAt},
 		},
 	}
-	graph.Nodes[26] = &sqlgraph.Node{
+	graph.Nodes[28] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -593,7 +655,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldSecurityStamp: {Type: field.TypeString, Column: user.FieldSecurityStamp},
 		},
 	}
-	graph.Nodes[27] = &sqlgraph.Node{
+	graph.Nodes[29] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookdelivery.Table,
 			Columns: webhookdelivery.Columns,
@@ -620,7 +682,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhookdelivery.FieldCreatedAt:    {Type: field.TypeTime, Column: webhookdelivery.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[28] = &sqlgraph.Node{
+	graph.Nodes[30] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookpolicy.Table,
 			Columns: webhookpolicy.Columns,
@@ -978,6 +1040,42 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Robot",
 		"Project",
+	)
+	graph.MustAddE(
+		"scan",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   scanfinding.ScanTable,
+			Columns: []string{scanfinding.ScanColumn},
+			Bidi:    false,
+		},
+		"ScanFinding",
+		"ScanReport",
+	)
+	graph.MustAddE(
+		"artifact",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   scanreport.ArtifactTable,
+			Columns: []string{scanreport.ArtifactColumn},
+			Bidi:    false,
+		},
+		"ScanReport",
+		"Artifact",
+	)
+	graph.MustAddE(
+		"findings",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   scanreport.FindingsTable,
+			Columns: []string{scanreport.FindingsColumn},
+			Bidi:    false,
+		},
+		"ScanReport",
+		"ScanFinding",
 	)
 	graph.MustAddE(
 		"user",
@@ -2468,6 +2566,11 @@ func (f *ProjectFilter) WhereUsedBytes(p entql.Int64P) {
 	f.Where(p.Field(project.FieldUsedBytes))
 }
 
+// WhereScanOnPush applies the entql bool predicate on the scan_on_push field.
+func (f *ProjectFilter) WhereScanOnPush(p entql.BoolP) {
+	f.Where(p.Field(project.FieldScanOnPush))
+}
+
 // WhereHasRepositories applies a predicate to check if query has an edge repositories.
 func (f *ProjectFilter) WhereHasRepositories() {
 	f.Where(entql.HasEdge("repositories"))
@@ -3018,6 +3121,293 @@ func (f *RobotFilter) WhereHasProjectWith(preds ...predicate.Project) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *ScanFindingQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ScanFindingQuery builder.
+func (_q *ScanFindingQuery) Filter() *ScanFindingFilter {
+	return &ScanFindingFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ScanFindingMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ScanFindingMutation builder.
+func (m *ScanFindingMutation) Filter() *ScanFindingFilter {
+	return &ScanFindingFilter{config: m.config, predicateAdder: m}
+}
+
+// ScanFindingFilter provides a generic filtering capability at runtime for ScanFindingQuery.
+type ScanFindingFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ScanFindingFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *ScanFindingFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(scanfinding.FieldID))
+}
+
+// WhereScanID applies the entql int predicate on the scan_id field.
+func (f *ScanFindingFilter) WhereScanID(p entql.IntP) {
+	f.Where(p.Field(scanfinding.FieldScanID))
+}
+
+// WherePosition applies the entql int predicate on the position field.
+func (f *ScanFindingFilter) WherePosition(p entql.IntP) {
+	f.Where(p.Field(scanfinding.FieldPosition))
+}
+
+// WhereOsvID applies the entql string predicate on the osv_id field.
+func (f *ScanFindingFilter) WhereOsvID(p entql.StringP) {
+	f.Where(p.Field(scanfinding.FieldOsvID))
+}
+
+// WhereAliases applies the entql json.RawMessage predicate on the aliases field.
+func (f *ScanFindingFilter) WhereAliases(p entql.BytesP) {
+	f.Where(p.Field(scanfinding.FieldAliases))
+}
+
+// WherePackageName applies the entql string predicate on the package_name field.
+func (f *ScanFindingFilter) WherePackageName(p entql.StringP) {
+	f.Where(p.Field(scanfinding.FieldPackageName))
+}
+
+// WhereSourcePackage applies the entql string predicate on the source_package field.
+func (f *ScanFindingFilter) WhereSourcePackage(p entql.StringP) {
+	f.Where(p.Field(scanfinding.FieldSourcePackage))
+}
+
+// WhereEcosystem applies the entql string predicate on the ecosystem field.
+func (f *ScanFindingFilter) WhereEcosystem(p entql.StringP) {
+	f.Where(p.Field(scanfinding.FieldEcosystem))
+}
+
+// WhereInstalledVersion applies the entql string predicate on the installed_version field.
+func (f *ScanFindingFilter) WhereInstalledVersion(p entql.StringP) {
+	f.Where(p.Field(scanfinding.FieldInstalledVersion))
+}
+
+// WhereFixedVersion applies the entql string predicate on the fixed_version field.
+func (f *ScanFindingFilter) WhereFixedVersion(p entql.StringP) {
+	f.Where(p.Field(scanfinding.FieldFixedVersion))
+}
+
+// WhereSeverity applies the entql string predicate on the severity field.
+func (f *ScanFindingFilter) WhereSeverity(p entql.StringP) {
+	f.Where(p.Field(scanfinding.FieldSeverity))
+}
+
+// WhereCvssScore applies the entql float64 predicate on the cvss_score field.
+func (f *ScanFindingFilter) WhereCvssScore(p entql.Float64P) {
+	f.Where(p.Field(scanfinding.FieldCvssScore))
+}
+
+// WhereCvssVector applies the entql string predicate on the cvss_vector field.
+func (f *ScanFindingFilter) WhereCvssVector(p entql.StringP) {
+	f.Where(p.Field(scanfinding.FieldCvssVector))
+}
+
+// WhereSummary applies the entql string predicate on the summary field.
+func (f *ScanFindingFilter) WhereSummary(p entql.StringP) {
+	f.Where(p.Field(scanfinding.FieldSummary))
+}
+
+// WhereLinks applies the entql json.RawMessage predicate on the links field.
+func (f *ScanFindingFilter) WhereLinks(p entql.BytesP) {
+	f.Where(p.Field(scanfinding.FieldLinks))
+}
+
+// WhereLayerDigest applies the entql string predicate on the layer_digest field.
+func (f *ScanFindingFilter) WhereLayerDigest(p entql.StringP) {
+	f.Where(p.Field(scanfinding.FieldLayerDigest))
+}
+
+// WhereHasScan applies a predicate to check if query has an edge scan.
+func (f *ScanFindingFilter) WhereHasScan() {
+	f.Where(entql.HasEdge("scan"))
+}
+
+// WhereHasScanWith applies a predicate to check if query has an edge scan with a given conditions (other predicates).
+func (f *ScanFindingFilter) WhereHasScanWith(preds ...predicate.ScanReport) {
+	f.Where(entql.HasEdgeWith("scan", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *ScanReportQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ScanReportQuery builder.
+func (_q *ScanReportQuery) Filter() *ScanReportFilter {
+	return &ScanReportFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ScanReportMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ScanReportMutation builder.
+func (m *ScanReportMutation) Filter() *ScanReportFilter {
+	return &ScanReportFilter{config: m.config, predicateAdder: m}
+}
+
+// ScanReportFilter provides a generic filtering capability at runtime for ScanReportQuery.
+type ScanReportFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ScanReportFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *ScanReportFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(scanreport.FieldID))
+}
+
+// WhereArtifactID applies the entql int predicate on the artifact_id field.
+func (f *ScanReportFilter) WhereArtifactID(p entql.IntP) {
+	f.Where(p.Field(scanreport.FieldArtifactID))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *ScanReportFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(scanreport.FieldStatus))
+}
+
+// WhereError applies the entql string predicate on the error field.
+func (f *ScanReportFilter) WhereError(p entql.StringP) {
+	f.Where(p.Field(scanreport.FieldError))
+}
+
+// WhereRequestedBy applies the entql string predicate on the requested_by field.
+func (f *ScanReportFilter) WhereRequestedBy(p entql.StringP) {
+	f.Where(p.Field(scanreport.FieldRequestedBy))
+}
+
+// WhereJobID applies the entql int64 predicate on the job_id field.
+func (f *ScanReportFilter) WhereJobID(p entql.Int64P) {
+	f.Where(p.Field(scanreport.FieldJobID))
+}
+
+// WhereRequestedAt applies the entql time.Time predicate on the requested_at field.
+func (f *ScanReportFilter) WhereRequestedAt(p entql.TimeP) {
+	f.Where(p.Field(scanreport.FieldRequestedAt))
+}
+
+// WhereStartedAt applies the entql time.Time predicate on the started_at field.
+func (f *ScanReportFilter) WhereStartedAt(p entql.TimeP) {
+	f.Where(p.Field(scanreport.FieldStartedAt))
+}
+
+// WhereFinishedAt applies the entql time.Time predicate on the finished_at field.
+func (f *ScanReportFilter) WhereFinishedAt(p entql.TimeP) {
+	f.Where(p.Field(scanreport.FieldFinishedAt))
+}
+
+// WhereOs applies the entql string predicate on the os field.
+func (f *ScanReportFilter) WhereOs(p entql.StringP) {
+	f.Where(p.Field(scanreport.FieldOs))
+}
+
+// WherePackageCount applies the entql int predicate on the package_count field.
+func (f *ScanReportFilter) WherePackageCount(p entql.IntP) {
+	f.Where(p.Field(scanreport.FieldPackageCount))
+}
+
+// WhereCritical applies the entql int predicate on the critical field.
+func (f *ScanReportFilter) WhereCritical(p entql.IntP) {
+	f.Where(p.Field(scanreport.FieldCritical))
+}
+
+// WhereHigh applies the entql int predicate on the high field.
+func (f *ScanReportFilter) WhereHigh(p entql.IntP) {
+	f.Where(p.Field(scanreport.FieldHigh))
+}
+
+// WhereMedium applies the entql int predicate on the medium field.
+func (f *ScanReportFilter) WhereMedium(p entql.IntP) {
+	f.Where(p.Field(scanreport.FieldMedium))
+}
+
+// WhereLow applies the entql int predicate on the low field.
+func (f *ScanReportFilter) WhereLow(p entql.IntP) {
+	f.Where(p.Field(scanreport.FieldLow))
+}
+
+// WhereUnknown applies the entql int predicate on the unknown field.
+func (f *ScanReportFilter) WhereUnknown(p entql.IntP) {
+	f.Where(p.Field(scanreport.FieldUnknown))
+}
+
+// WhereFixable applies the entql int predicate on the fixable field.
+func (f *ScanReportFilter) WhereFixable(p entql.IntP) {
+	f.Where(p.Field(scanreport.FieldFixable))
+}
+
+// WhereDbState applies the entql string predicate on the db_state field.
+func (f *ScanReportFilter) WhereDbState(p entql.StringP) {
+	f.Where(p.Field(scanreport.FieldDbState))
+}
+
+// WhereDbUpdatedAt applies the entql time.Time predicate on the db_updated_at field.
+func (f *ScanReportFilter) WhereDbUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(scanreport.FieldDbUpdatedAt))
+}
+
+// WhereHasArtifact applies a predicate to check if query has an edge artifact.
+func (f *ScanReportFilter) WhereHasArtifact() {
+	f.Where(entql.HasEdge("artifact"))
+}
+
+// WhereHasArtifactWith applies a predicate to check if query has an edge artifact with a given conditions (other predicates).
+func (f *ScanReportFilter) WhereHasArtifactWith(preds ...predicate.Artifact) {
+	f.Where(entql.HasEdgeWith("artifact", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasFindings applies a predicate to check if query has an edge findings.
+func (f *ScanReportFilter) WhereHasFindings() {
+	f.Where(entql.HasEdge("findings"))
+}
+
+// WhereHasFindingsWith applies a predicate to check if query has an edge findings with a given conditions (other predicates).
+func (f *ScanReportFilter) WhereHasFindingsWith(preds ...predicate.ScanFinding) {
+	f.Where(entql.HasEdgeWith("findings", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *ScheduleQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -3046,7 +3436,7 @@ type ScheduleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ScheduleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3121,7 +3511,7 @@ type SessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3200,7 +3590,7 @@ type SettingFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SettingFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3255,7 +3645,7 @@ type SigningKeyFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SigningKeyFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3320,7 +3710,7 @@ type TagFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TagFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3413,7 +3803,7 @@ type UploadSessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UploadSessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3498,7 +3888,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3640,7 +4030,7 @@ type WebhookDeliveryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookDeliveryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3750,7 +4140,7 @@ type WebhookPolicyFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookPolicyFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

@@ -1046,6 +1046,11 @@ func (_q *ProjectQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 				selectedFields = append(selectedFields, project.FieldUsedBytes)
 				fieldSeen[project.FieldUsedBytes] = struct{}{}
 			}
+		case "scanOnPush":
+			if _, ok := fieldSeen[project.FieldScanOnPush]; !ok {
+				selectedFields = append(selectedFields, project.FieldScanOnPush)
+				fieldSeen[project.FieldScanOnPush] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:

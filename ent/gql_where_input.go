@@ -2892,6 +2892,10 @@ type ProjectWhereInput struct {
 	UsedBytesLT    *int64  `json:"usedBytesLT,omitempty"`
 	UsedBytesLTE   *int64  `json:"usedBytesLTE,omitempty"`
 
+	// "scan_on_push" field predicates.
+	ScanOnPush    *bool `json:"scanOnPush,omitempty"`
+	ScanOnPushNEQ *bool `json:"scanOnPushNEQ,omitempty"`
+
 	// "repositories" edge predicates.
 	HasRepositories     *bool                   `json:"hasRepositories,omitempty"`
 	HasRepositoriesWith []*RepositoryWhereInput `json:"hasRepositoriesWith,omitempty"`
@@ -3179,6 +3183,12 @@ func (i *ProjectWhereInput) P() (predicate.Project, error) {
 	}
 	if i.UsedBytesLTE != nil {
 		predicates = append(predicates, project.UsedBytesLTE(*i.UsedBytesLTE))
+	}
+	if i.ScanOnPush != nil {
+		predicates = append(predicates, project.ScanOnPushEQ(*i.ScanOnPush))
+	}
+	if i.ScanOnPushNEQ != nil {
+		predicates = append(predicates, project.ScanOnPushNEQ(*i.ScanOnPushNEQ))
 	}
 
 	if i.HasRepositories != nil {

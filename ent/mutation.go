@@ -32,6 +32,8 @@ import (
 	"github.com/berth-registry/berth/ent/retentionexecution"
 	"github.com/berth-registry/berth/ent/retentionpolicy"
 	"github.com/berth-registry/berth/ent/robot"
+	"github.com/berth-registry/berth/ent/scanfinding"
+	"github.com/berth-registry/berth/ent/scanreport"
 	"github.com/berth-registry/berth/ent/schedule"
 	"github.com/berth-registry/berth/ent/schema/osvrange"
 	"github.com/berth-registry/berth/ent/schema/robotperm"
@@ -75,6 +77,8 @@ const (
 	TypeRetentionExecution = "RetentionExecution"
 	TypeRetentionPolicy    = "RetentionPolicy"
 	TypeRobot              = "Robot"
+	TypeScanFinding        = "ScanFinding"
+	TypeScanReport         = "ScanReport"
 	TypeSchedule           = "Schedule"
 	TypeSession            = "Session"
 	TypeSetting            = "Setting"
@@ -11874,6 +11878,7 @@ type ProjectMutation struct {
 	addquota_bytes      *int64
 	used_bytes          *int64
 	addused_bytes       *int64
+	scan_on_push        *bool
 	clearedFields       map[string]struct{}
 	repositories        map[int]struct{}
 	removedrepositories map[int]struct{}
@@ -12282,6 +12287,42 @@ func (m *ProjectMutation) ResetUsedBytes() {
 	m.addused_bytes = nil
 }
 
+// SetScanOnPush sets the "scan_on_push" field.
+func (m *ProjectMutation) SetScanOnPush(b bool) {
+	m.scan_on_push = &b
+}
+
+// ScanOnPush returns the value of the "scan_on_push" field in the mutation.
+func (m *ProjectMutation) ScanOnPush() (r bool, exists bool) {
+	v := m.scan_on_push
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldScanOnPush returns the old "scan_on_push" field's value of the Project entity.
+// If the Project object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProjectMutation) OldScanOnPush(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldScanOnPush is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldScanOnPush requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldScanOnPush: %w", err)
+	}
+	return oldValue.ScanOnPush, nil
+}
+
+// ResetScanOnPush resets all changes to the "scan_on_push" field.
+func (m *ProjectMutation) ResetScanOnPush() {
+	m.scan_on_push = nil
+}
+
 // AddRepositoryIDs adds the "repositories" edge to the Repository entity by ids.
 func (m *ProjectMutation) AddRepositoryIDs(ids ...int) {
 	if m.repositories == nil {
@@ -12532,7 +12573,7 @@ func (m *ProjectMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ProjectMutation) Fields() []string {
-	fields := make([]string, 0, 7)
+	fields := make([]string, 0, 8)
 	if m.created_at != nil {
 		fields = append(fields, project.FieldCreatedAt)
 	}
@@ -12553,6 +12594,9 @@ func (m *ProjectMutation) Fields() []string {
 	}
 	if m.used_bytes != nil {
 		fields = append(fields, project.FieldUsedBytes)
+	}
+	if m.scan_on_push != nil {
+		fields = append(fields, project.FieldScanOnPush)
 	}
 	return fields
 }
@@ -12576,6 +12620,8 @@ func (m *ProjectMutation) Field(name string) (ent.Value, bool) {
 		return m.QuotaBytes()
 	case project.FieldUsedBytes:
 		return m.UsedBytes()
+	case project.FieldScanOnPush:
+		return m.ScanOnPush()
 	}
 	return nil, false
 }
@@ -12599,6 +12645,8 @@ func (m *ProjectMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldQuotaBytes(ctx)
 	case project.FieldUsedBytes:
 		return m.OldUsedBytes(ctx)
+	case project.FieldScanOnPush:
+		return m.OldScanOnPush(ctx)
 	}
 	return nil, fmt.Errorf("unknown Project field %s", name)
 }
@@ -12656,6 +12704,13 @@ func (m *ProjectMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetUsedBytes(v)
+		return nil
+	case project.FieldScanOnPush:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetScanOnPush(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Project field %s", name)
@@ -12753,6 +12808,9 @@ func (m *ProjectMutation) ResetField(name string) error {
 		return nil
 	case project.FieldUsedBytes:
 		m.ResetUsedBytes()
+		return nil
+	case project.FieldScanOnPush:
+		m.ResetScanOnPush()
 		return nil
 	}
 	return fmt.Errorf("unknown Project field %s", name)
@@ -17286,6 +17344,2996 @@ func (m *RobotMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown Robot edge %s", name)
+}
+
+// ScanFindingMutation represents an operation that mutates the ScanFinding nodes in the graph.
+type ScanFindingMutation struct {
+	config
+	op                Op
+	typ               string
+	id                *int
+	position          *int
+	addposition       *int
+	osv_id            *string
+	aliases           *[]string
+	appendaliases     []string
+	package_name      *string
+	source_package    *string
+	ecosystem         *string
+	installed_version *string
+	fixed_version     *string
+	severity          *scanfinding.Severity
+	cvss_score        *float64
+	addcvss_score     *float64
+	cvss_vector       *string
+	summary           *string
+	links             *[]string
+	appendlinks       []string
+	layer_digest      *string
+	clearedFields     map[string]struct{}
+	scan              *int
+	clearedscan       bool
+	done              bool
+	oldValue          func(context.Context) (*ScanFinding, error)
+	predicates        []predicate.ScanFinding
+}
+
+var _ ent.Mutation = (*ScanFindingMutation)(nil)
+
+// scanfindingOption allows management of the mutation configuration using functional options.
+type scanfindingOption func(*ScanFindingMutation)
+
+// newScanFindingMutation creates new mutation for the ScanFinding entity.
+func newScanFindingMutation(c config, op Op, opts ...scanfindingOption) *ScanFindingMutation {
+	m := &ScanFindingMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeScanFinding,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withScanFindingID sets the ID field of the mutation.
+func withScanFindingID(id int) scanfindingOption {
+	return func(m *ScanFindingMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ScanFinding
+		)
+		m.oldValue = func(ctx context.Context) (*ScanFinding, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ScanFinding.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withScanFinding sets the old ScanFinding of the mutation.
+func withScanFinding(node *ScanFinding) scanfindingOption {
+	return func(m *ScanFindingMutation) {
+		m.oldValue = func(context.Context) (*ScanFinding, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ScanFindingMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ScanFindingMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ScanFindingMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ScanFindingMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ScanFinding.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetScanID sets the "scan_id" field.
+func (m *ScanFindingMutation) SetScanID(i int) {
+	m.scan = &i
+}
+
+// ScanID returns the value of the "scan_id" field in the mutation.
+func (m *ScanFindingMutation) ScanID() (r int, exists bool) {
+	v := m.scan
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldScanID returns the old "scan_id" field's value of the ScanFinding entity.
+// If the ScanFinding object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScanFindingMutation) OldScanID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldScanID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldScanID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldScanID: %w", err)
+	}
+	return oldValue.ScanID, nil
+}
+
+// ResetScanID resets all changes to the "scan_id" field.
+func (m *ScanFindingMutation) ResetScanID() {
+	m.scan = nil
+}
+
+// SetPosition sets the "position" field.
+func (m *ScanFindingMutation) SetPosition(i int) {
+	m.position = &i
+	m.addposition = nil
+}
+
+// Position returns the value of the "position" field in the mutation.
+func (m *ScanFindingMutation) Position() (r int, exists bool) {
+	v := m.position
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPosition returns the old "position" field's value of the ScanFinding entity.
+// If the ScanFinding object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScanFindingMutation) OldPosition(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPosition is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPosition requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPosition: %w", err)
+	}
+	return oldValue.Position, nil
+}
+
+// AddPosition adds i to the "position" field.
+func (m *ScanFindingMutation) AddPosition(i int) {
+	if m.addposition != nil {
+		*m.addposition += i
+	} else {
+		m.addposition = &i
+	}
+}
+
+// AddedPosition returns the value that was added to the "position" field in this mutation.
+func (m *ScanFindingMutation) AddedPosition() (r int, exists bool) {
+	v := m.addposition
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPosition resets all changes to the "position" field.
+func (m *ScanFindingMutation) ResetPosition() {
+	m.position = nil
+	m.addposition = nil
+}
+
+// SetOsvID sets the "osv_id" field.
+func (m *ScanFindingMutation) SetOsvID(s string) {
+	m.osv_id = &s
+}
+
+// OsvID returns the value of the "osv_id" field in the mutation.
+func (m *ScanFindingMutation) OsvID() (r string, exists bool) {
+	v := m.osv_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOsvID returns the old "osv_id" field's value of the ScanFinding entity.
+// If the ScanFinding object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScanFindingMutation) OldOsvID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOsvID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOsvID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOsvID: %w", err)
+	}
+	return oldValue.OsvID, nil
+}
+
+// ResetOsvID resets all changes to the "osv_id" field.
+func (m *ScanFindingMutation) ResetOsvID() {
+	m.osv_id = nil
+}
+
+// SetAliases sets the "aliases" field.
+func (m *ScanFindingMutation) SetAliases(s []string) {
+	m.aliases = &s
+	m.appendaliases = nil
+}
+
+// Aliases returns the value of the "aliases" field in the mutation.
+func (m *ScanFindingMutation) Aliases() (r []string, exists bool) {
+	v := m.aliases
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAliases returns the old "aliases" field's value of the ScanFinding entity.
+// If the ScanFinding object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScanFindingMutation) OldAliases(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAliases is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAliases requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAliases: %w", err)
+	}
+	return oldValue.Aliases, nil
+}
+
+// AppendAliases adds s to the "aliases" field.
+func (m *ScanFindingMutation) AppendAliases(s []string) {
+	m.appendaliases = append(m.appendaliases, s...)
+}
+
+// AppendedAliases returns the list of values that were appended to the "aliases" field in this mutation.
+func (m *ScanFindingMutation) AppendedAliases() ([]string, bool) {
+	if len(m.appendaliases) == 0 {
+		return nil, false
+	}
+	return m.appendaliases, true
+}
+
+// ClearAliases clears the value of the "aliases" field.
+func (m *ScanFindingMutation) ClearAliases() {
+	m.aliases = nil
+	m.appendaliases = nil
+	m.clearedFields[scanfinding.FieldAliases] = struct{}{}
+}
+
+// AliasesCleared returns if the "aliases" field was cleared in this mutation.
+func (m *ScanFindingMutation) AliasesCleared() bool {
+	_, ok := m.clearedFields[scanfinding.FieldAliases]
+	return ok
+}
+
+// ResetAliases resets all changes to the "aliases" field.
+func (m *ScanFindingMutation) ResetAliases() {
+	m.aliases = nil
+	m.appendaliases = nil
+	delete(m.clearedFields, scanfinding.FieldAliases)
+}
+
+// SetPackageName sets the "package_name" field.
+func (m *ScanFindingMutation) SetPackageName(s string) {
+	m.package_name = &s
+}
+
+// PackageName returns the value of the "package_name" field in the mutation.
+func (m *ScanFindingMutation) PackageName() (r string, exists bool) {
+	v := m.package_name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPackageName returns the old "package_name" field's value of the ScanFinding entity.
+// If the ScanFinding object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScanFindingMutation) OldPackageName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPackageName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPackageName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPackageName: %w", err)
+	}
+	return oldValue.PackageName, nil
+}
+
+// ResetPackageName resets all changes to the "package_name" field.
+func (m *ScanFindingMutation) ResetPackageName() {
+	m.package_name = nil
+}
+
+// SetSourcePackage sets the "source_package" field.
+func (m *ScanFindingMutation) SetSourcePackage(s string) {
+	m.source_package = &s
+}
+
+// SourcePackage returns the value of the "source_package" field in the mutation.
+func (m *ScanFindingMutation) SourcePackage() (r string, exists bool) {
+	v := m.source_package
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSourcePackage returns the old "source_package" field's value of the ScanFinding entity.
+// If the ScanFinding object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScanFindingMutation) OldSourcePackage(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSourcePackage is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSourcePackage requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSourcePackage: %w", err)
+	}
+	return oldValue.SourcePackage, nil
+}
+
+// ResetSourcePackage resets all changes to the "source_package" field.
+func (m *ScanFindingMutation) ResetSourcePackage() {
+	m.source_package = nil
+}
+
+// SetEcosystem sets the "ecosystem" field.
+func (m *ScanFindingMutation) SetEcosystem(s string) {
+	m.ecosystem = &s
+}
+
+// Ecosystem returns the value of the "ecosystem" field in the mutation.
+func (m *ScanFindingMutation) Ecosystem() (r string, exists bool) {
+	v := m.ecosystem
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEcosystem returns the old "ecosystem" field's value of the ScanFinding entity.
+// If the ScanFinding object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScanFindingMutation) OldEcosystem(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEcosystem is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEcosystem requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEcosystem: %w", err)
+	}
+	return oldValue.Ecosystem, nil
+}
+
+// ResetEcosystem resets all changes to the "ecosystem" field.
+func (m *ScanFindingMutation) ResetEcosystem() {
+	m.ecosystem = nil
+}
+
+// SetInstalledVersion sets the "installed_version" field.
+func (m *ScanFindingMutation) SetInstalledVersion(s string) {
+	m.installed_version = &s
+}
+
+// InstalledVersion returns the value of the "installed_version" field in the mutation.
+func (m *ScanFindingMutation) InstalledVersion() (r string, exists bool) {
+	v := m.installed_version
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldInstalledVersion returns the old "installed_version" field's value of the ScanFinding entity.
+// If the ScanFinding object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScanFindingMutation) OldInstalledVersion(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldInstalledVersion is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldInstalledVersion requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldInstalledVersion: %w", err)
+	}
+	return oldValue.InstalledVersion, nil
+}
+
+// ResetInstalledVersion resets all changes to the "installed_version" field.
+func (m *ScanFindingMutation) ResetInstalledVersion() {
+	m.installed_version = nil
+}
+
+// SetFixedVersion sets the "fixed_version" field.
+func (m *ScanFindingMutation) SetFixedVersion(s string) {
+	m.fixed_version = &s
+}
+
+// FixedVersion returns the value of the "fixed_version" field in the mutation.
+func (m *ScanFindingMutation) FixedVersion() (r string, exists bool) {
+	v := m.fixed_version
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFixedVersion returns the old "fixed_version" field's value of the ScanFinding entity.
+// If the ScanFinding object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScanFindingMutation) OldFixedVersion(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFixedVersion is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFixedVersion requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFixedVersion: %w", err)
+	}
+	return oldValue.FixedVersion, nil
+}
+
+// ResetFixedVersion resets all changes to the "fixed_version" field.
+func (m *ScanFindingMutation) ResetFixedVersion() {
+	m.fixed_version = nil
+}
+
+// SetSeverity sets the "severity" field.
+func (m *ScanFindingMutation) SetSeverity(s scanfinding.Severity) {
+	m.severity = &s
+}
+
+// Severity returns the value of the "severity" field in the mutation.
+func (m *ScanFindingMutation) Severity() (r scanfinding.Severity, exists bool) {
+	v := m.severity
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSeverity returns the old "severity" field's value of the ScanFinding entity.
+// If the ScanFinding object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScanFindingMutation) OldSeverity(ctx context.Context) (v scanfinding.Severity, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSeverity is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSeverity requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSeverity: %w", err)
+	}
+	return oldValue.Severity, nil
+}
+
+// ResetSeverity resets all changes to the "severity" field.
+func (m *ScanFindingMutation) ResetSeverity() {
+	m.severity = nil
+}
+
+// SetCvssScore sets the "cvss_score" field.
+func (m *ScanFindingMutation) SetCvssScore(f float64) {
+	m.cvss_score = &f
+	m.addcvss_score = nil
+}
+
+// CvssScore returns the value of the "cvss_score" field in the mutation.
+func (m *ScanFindingMutation) CvssScore() (r float64, exists bool) {
+	v := m.cvss_score
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCvssScore returns the old "cvss_score" field's value of the ScanFinding entity.
+// If the ScanFinding object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScanFindingMutation) OldCvssScore(ctx context.Context) (v float64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCvssScore is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCvssScore requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCvssScore: %w", err)
+	}
+	return oldValue.CvssScore, nil
+}
+
+// AddCvssScore adds f to the "cvss_score" field.
+func (m *ScanFindingMutation) AddCvssScore(f float64) {
+	if m.addcvss_score != nil {
+		*m.addcvss_score += f
+	} else {
+		m.addcvss_score = &f
+	}
+}
+
+// AddedCvssScore returns the value that was added to the "cvss_score" field in this mutation.
+func (m *ScanFindingMutation) AddedCvssScore() (r float64, exists bool) {
+	v := m.addcvss_score
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetCvssScore resets all changes to the "cvss_score" field.
+func (m *ScanFindingMutation) ResetCvssScore() {
+	m.cvss_score = nil
+	m.addcvss_score = nil
+}
+
+// SetCvssVector sets the "cvss_vector" field.
+func (m *ScanFindingMutation) SetCvssVector(s string) {
+	m.cvss_vector = &s
+}
+
+// CvssVector returns the value of the "cvss_vector" field in the mutation.
+func (m *ScanFindingMutation) CvssVector() (r string, exists bool) {
+	v := m.cvss_vector
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCvssVector returns the old "cvss_vector" field's value of the ScanFinding entity.
+// If the ScanFinding object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScanFindingMutation) OldCvssVector(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCvssVector is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCvssVector requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCvssVector: %w", err)
+	}
+	return oldValue.CvssVector, nil
+}
+
+// ResetCvssVector resets all changes to the "cvss_vector" field.
+func (m *ScanFindingMutation) ResetCvssVector() {
+	m.cvss_vector = nil
+}
+
+// SetSummary sets the "summary" field.
+func (m *ScanFindingMutation) SetSummary(s string) {
+	m.summary = &s
+}
+
+// Summary returns the value of the "summary" field in the mutation.
+func (m *ScanFindingMutation) Summary() (r string, exists bool) {
+	v := m.summary
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSummary returns the old "summary" field's value of the ScanFinding entity.
+// If the ScanFinding object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScanFindingMutation) OldSummary(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSummary is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSummary requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSummary: %w", err)
+	}
+	return oldValue.Summary, nil
+}
+
+// ResetSummary resets all changes to the "summary" field.
+func (m *ScanFindingMutation) ResetSummary() {
+	m.summary = nil
+}
+
+// SetLinks sets the "links" field.
+func (m *ScanFindingMutation) SetLinks(s []string) {
+	m.links = &s
+	m.appendlinks = nil
+}
+
+// Links returns the value of the "links" field in the mutation.
+func (m *ScanFindingMutation) Links() (r []string, exists bool) {
+	v := m.links
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLinks returns the old "links" field's value of the ScanFinding entity.
+// If the ScanFinding object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScanFindingMutation) OldLinks(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLinks is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLinks requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLinks: %w", err)
+	}
+	return oldValue.Links, nil
+}
+
+// AppendLinks adds s to the "links" field.
+func (m *ScanFindingMutation) AppendLinks(s []string) {
+	m.appendlinks = append(m.appendlinks, s...)
+}
+
+// AppendedLinks returns the list of values that were appended to the "links" field in this mutation.
+func (m *ScanFindingMutation) AppendedLinks() ([]string, bool) {
+	if len(m.appendlinks) == 0 {
+		return nil, false
+	}
+	return m.appendlinks, true
+}
+
+// ClearLinks clears the value of the "links" field.
+func (m *ScanFindingMutation) ClearLinks() {
+	m.links = nil
+	m.appendlinks = nil
+	m.clearedFields[scanfinding.FieldLinks] = struct{}{}
+}
+
+// LinksCleared returns if the "links" field was cleared in this mutation.
+func (m *ScanFindingMutation) LinksCleared() bool {
+	_, ok := m.clearedFields[scanfinding.FieldLinks]
+	return ok
+}
+
+// ResetLinks resets all changes to the "links" field.
+func (m *ScanFindingMutation) ResetLinks() {
+	m.links = nil
+	m.appendlinks = nil
+	delete(m.clearedFields, scanfinding.FieldLinks)
+}
+
+// SetLayerDigest sets the "layer_digest" field.
+func (m *ScanFindingMutation) SetLayerDigest(s string) {
+	m.layer_digest = &s
+}
+
+// LayerDigest returns the value of the "layer_digest" field in the mutation.
+func (m *ScanFindingMutation) LayerDigest() (r string, exists bool) {
+	v := m.layer_digest
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLayerDigest returns the old "layer_digest" field's value of the ScanFinding entity.
+// If the ScanFinding object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScanFindingMutation) OldLayerDigest(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLayerDigest is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLayerDigest requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLayerDigest: %w", err)
+	}
+	return oldValue.LayerDigest, nil
+}
+
+// ResetLayerDigest resets all changes to the "layer_digest" field.
+func (m *ScanFindingMutation) ResetLayerDigest() {
+	m.layer_digest = nil
+}
+
+// ClearScan clears the "scan" edge to the ScanReport entity.
+func (m *ScanFindingMutation) ClearScan() {
+	m.clearedscan = true
+	m.clearedFields[scanfinding.FieldScanID] = struct{}{}
+}
+
+// ScanCleared reports if the "scan" edge to the ScanReport entity was cleared.
+func (m *ScanFindingMutation) ScanCleared() bool {
+	return m.clearedscan
+}
+
+// ScanIDs returns the "scan" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ScanID instead. It exists only for internal usage by the builders.
+func (m *ScanFindingMutation) ScanIDs() (ids []int) {
+	if id := m.scan; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetScan resets all changes to the "scan" edge.
+func (m *ScanFindingMutation) ResetScan() {
+	m.scan = nil
+	m.clearedscan = false
+}
+
+// Where appends a list predicates to the ScanFindingMutation builder.
+func (m *ScanFindingMutation) Where(ps ...predicate.ScanFinding) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ScanFindingMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ScanFindingMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ScanFinding, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ScanFindingMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ScanFindingMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ScanFinding).
+func (m *ScanFindingMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ScanFindingMutation) Fields() []string {
+	fields := make([]string, 0, 15)
+	if m.scan != nil {
+		fields = append(fields, scanfinding.FieldScanID)
+	}
+	if m.position != nil {
+		fields = append(fields, scanfinding.FieldPosition)
+	}
+	if m.osv_id != nil {
+		fields = append(fields, scanfinding.FieldOsvID)
+	}
+	if m.aliases != nil {
+		fields = append(fields, scanfinding.FieldAliases)
+	}
+	if m.package_name != nil {
+		fields = append(fields, scanfinding.FieldPackageName)
+	}
+	if m.source_package != nil {
+		fields = append(fields, scanfinding.FieldSourcePackage)
+	}
+	if m.ecosystem != nil {
+		fields = append(fields, scanfinding.FieldEcosystem)
+	}
+	if m.installed_version != nil {
+		fields = append(fields, scanfinding.FieldInstalledVersion)
+	}
+	if m.fixed_version != nil {
+		fields = append(fields, scanfinding.FieldFixedVersion)
+	}
+	if m.severity != nil {
+		fields = append(fields, scanfinding.FieldSeverity)
+	}
+	if m.cvss_score != nil {
+		fields = append(fields, scanfinding.FieldCvssScore)
+	}
+	if m.cvss_vector != nil {
+		fields = append(fields, scanfinding.FieldCvssVector)
+	}
+	if m.summary != nil {
+		fields = append(fields, scanfinding.FieldSummary)
+	}
+	if m.links != nil {
+		fields = append(fields, scanfinding.FieldLinks)
+	}
+	if m.layer_digest != nil {
+		fields = append(fields, scanfinding.FieldLayerDigest)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ScanFindingMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case scanfinding.FieldScanID:
+		return m.ScanID()
+	case scanfinding.FieldPosition:
+		return m.Position()
+	case scanfinding.FieldOsvID:
+		return m.OsvID()
+	case scanfinding.FieldAliases:
+		return m.Aliases()
+	case scanfinding.FieldPackageName:
+		return m.PackageName()
+	case scanfinding.FieldSourcePackage:
+		return m.SourcePackage()
+	case scanfinding.FieldEcosystem:
+		return m.Ecosystem()
+	case scanfinding.FieldInstalledVersion:
+		return m.InstalledVersion()
+	case scanfinding.FieldFixedVersion:
+		return m.FixedVersion()
+	case scanfinding.FieldSeverity:
+		return m.Severity()
+	case scanfinding.FieldCvssScore:
+		return m.CvssScore()
+	case scanfinding.FieldCvssVector:
+		return m.CvssVector()
+	case scanfinding.FieldSummary:
+		return m.Summary()
+	case scanfinding.FieldLinks:
+		return m.Links()
+	case scanfinding.FieldLayerDigest:
+		return m.LayerDigest()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ScanFindingMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case scanfinding.FieldScanID:
+		return m.OldScanID(ctx)
+	case scanfinding.FieldPosition:
+		return m.OldPosition(ctx)
+	case scanfinding.FieldOsvID:
+		return m.OldOsvID(ctx)
+	case scanfinding.FieldAliases:
+		return m.OldAliases(ctx)
+	case scanfinding.FieldPackageName:
+		return m.OldPackageName(ctx)
+	case scanfinding.FieldSourcePackage:
+		return m.OldSourcePackage(ctx)
+	case scanfinding.FieldEcosystem:
+		return m.OldEcosystem(ctx)
+	case scanfinding.FieldInstalledVersion:
+		return m.OldInstalledVersion(ctx)
+	case scanfinding.FieldFixedVersion:
+		return m.OldFixedVersion(ctx)
+	case scanfinding.FieldSeverity:
+		return m.OldSeverity(ctx)
+	case scanfinding.FieldCvssScore:
+		return m.OldCvssScore(ctx)
+	case scanfinding.FieldCvssVector:
+		return m.OldCvssVector(ctx)
+	case scanfinding.FieldSummary:
+		return m.OldSummary(ctx)
+	case scanfinding.FieldLinks:
+		return m.OldLinks(ctx)
+	case scanfinding.FieldLayerDigest:
+		return m.OldLayerDigest(ctx)
+	}
+	return nil, fmt.Errorf("unknown ScanFinding field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ScanFindingMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case scanfinding.FieldScanID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetScanID(v)
+		return nil
+	case scanfinding.FieldPosition:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPosition(v)
+		return nil
+	case scanfinding.FieldOsvID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOsvID(v)
+		return nil
+	case scanfinding.FieldAliases:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAliases(v)
+		return nil
+	case scanfinding.FieldPackageName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPackageName(v)
+		return nil
+	case scanfinding.FieldSourcePackage:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSourcePackage(v)
+		return nil
+	case scanfinding.FieldEcosystem:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEcosystem(v)
+		return nil
+	case scanfinding.FieldInstalledVersion:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetInstalledVersion(v)
+		return nil
+	case scanfinding.FieldFixedVersion:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFixedVersion(v)
+		return nil
+	case scanfinding.FieldSeverity:
+		v, ok := value.(scanfinding.Severity)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSeverity(v)
+		return nil
+	case scanfinding.FieldCvssScore:
+		v, ok := value.(float64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCvssScore(v)
+		return nil
+	case scanfinding.FieldCvssVector:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCvssVector(v)
+		return nil
+	case scanfinding.FieldSummary:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSummary(v)
+		return nil
+	case scanfinding.FieldLinks:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLinks(v)
+		return nil
+	case scanfinding.FieldLayerDigest:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLayerDigest(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ScanFinding field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ScanFindingMutation) AddedFields() []string {
+	var fields []string
+	if m.addposition != nil {
+		fields = append(fields, scanfinding.FieldPosition)
+	}
+	if m.addcvss_score != nil {
+		fields = append(fields, scanfinding.FieldCvssScore)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ScanFindingMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case scanfinding.FieldPosition:
+		return m.AddedPosition()
+	case scanfinding.FieldCvssScore:
+		return m.AddedCvssScore()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ScanFindingMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case scanfinding.FieldPosition:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPosition(v)
+		return nil
+	case scanfinding.FieldCvssScore:
+		v, ok := value.(float64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCvssScore(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ScanFinding numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ScanFindingMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(scanfinding.FieldAliases) {
+		fields = append(fields, scanfinding.FieldAliases)
+	}
+	if m.FieldCleared(scanfinding.FieldLinks) {
+		fields = append(fields, scanfinding.FieldLinks)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ScanFindingMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ScanFindingMutation) ClearField(name string) error {
+	switch name {
+	case scanfinding.FieldAliases:
+		m.ClearAliases()
+		return nil
+	case scanfinding.FieldLinks:
+		m.ClearLinks()
+		return nil
+	}
+	return fmt.Errorf("unknown ScanFinding nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ScanFindingMutation) ResetField(name string) error {
+	switch name {
+	case scanfinding.FieldScanID:
+		m.ResetScanID()
+		return nil
+	case scanfinding.FieldPosition:
+		m.ResetPosition()
+		return nil
+	case scanfinding.FieldOsvID:
+		m.ResetOsvID()
+		return nil
+	case scanfinding.FieldAliases:
+		m.ResetAliases()
+		return nil
+	case scanfinding.FieldPackageName:
+		m.ResetPackageName()
+		return nil
+	case scanfinding.FieldSourcePackage:
+		m.ResetSourcePackage()
+		return nil
+	case scanfinding.FieldEcosystem:
+		m.ResetEcosystem()
+		return nil
+	case scanfinding.FieldInstalledVersion:
+		m.ResetInstalledVersion()
+		return nil
+	case scanfinding.FieldFixedVersion:
+		m.ResetFixedVersion()
+		return nil
+	case scanfinding.FieldSeverity:
+		m.ResetSeverity()
+		return nil
+	case scanfinding.FieldCvssScore:
+		m.ResetCvssScore()
+		return nil
+	case scanfinding.FieldCvssVector:
+		m.ResetCvssVector()
+		return nil
+	case scanfinding.FieldSummary:
+		m.ResetSummary()
+		return nil
+	case scanfinding.FieldLinks:
+		m.ResetLinks()
+		return nil
+	case scanfinding.FieldLayerDigest:
+		m.ResetLayerDigest()
+		return nil
+	}
+	return fmt.Errorf("unknown ScanFinding field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ScanFindingMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.scan != nil {
+		edges = append(edges, scanfinding.EdgeScan)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ScanFindingMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case scanfinding.EdgeScan:
+		if id := m.scan; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ScanFindingMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ScanFindingMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ScanFindingMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedscan {
+		edges = append(edges, scanfinding.EdgeScan)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ScanFindingMutation) EdgeCleared(name string) bool {
+	switch name {
+	case scanfinding.EdgeScan:
+		return m.clearedscan
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ScanFindingMutation) ClearEdge(name string) error {
+	switch name {
+	case scanfinding.EdgeScan:
+		m.ClearScan()
+		return nil
+	}
+	return fmt.Errorf("unknown ScanFinding unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ScanFindingMutation) ResetEdge(name string) error {
+	switch name {
+	case scanfinding.EdgeScan:
+		m.ResetScan()
+		return nil
+	}
+	return fmt.Errorf("unknown ScanFinding edge %s", name)
+}
+
+// ScanReportMutation represents an operation that mutates the ScanReport nodes in the graph.
+type ScanReportMutation struct {
+	config
+	op               Op
+	typ              string
+	id               *int
+	status           *scanreport.Status
+	error            *string
+	requested_by     *string
+	job_id           *int64
+	addjob_id        *int64
+	requested_at     *time.Time
+	started_at       *time.Time
+	finished_at      *time.Time
+	os               *string
+	package_count    *int
+	addpackage_count *int
+	critical         *int
+	addcritical      *int
+	high             *int
+	addhigh          *int
+	medium           *int
+	addmedium        *int
+	low              *int
+	addlow           *int
+	unknown          *int
+	addunknown       *int
+	fixable          *int
+	addfixable       *int
+	db_state         *string
+	db_updated_at    *time.Time
+	clearedFields    map[string]struct{}
+	artifact         *int
+	clearedartifact  bool
+	findings         map[int]struct{}
+	removedfindings  map[int]struct{}
+	clearedfindings  bool
+	done             bool
+	oldValue         func(context.Context) (*ScanReport, error)
+	predicates       []predicate.ScanReport
+}
+
+var _ ent.Mutation = (*ScanReportMutation)(nil)
+
+// scanreportOption allows management of the mutation configuration using functional options.
+type scanreportOption func(*ScanReportMutation)
+
+// newScanReportMutation creates new mutation for the ScanReport entity.
+func newScanReportMutation(c config, op Op, opts ...scanreportOption) *ScanReportMutation {
+	m := &ScanReportMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeScanReport,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withScanReportID sets the ID field of the mutation.
+func withScanReportID(id int) scanreportOption {
+	return func(m *ScanReportMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ScanReport
+		)
+		m.oldValue = func(ctx context.Context) (*ScanReport, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ScanReport.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withScanReport sets the old ScanReport of the mutation.
+func withScanReport(node *ScanReport) scanreportOption {
+	return func(m *ScanReportMutation) {
+		m.oldValue = func(context.Context) (*ScanReport, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ScanReportMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ScanReportMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ScanReportMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ScanReportMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ScanReport.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetArtifactID sets the "artifact_id" field.
+func (m *ScanReportMutation) SetArtifactID(i int) {
+	m.artifact = &i
+}
+
+// ArtifactID returns the value of the "artifact_id" field in the mutation.
+func (m *ScanReportMutation) ArtifactID() (r int, exists bool) {
+	v := m.artifact
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldArtifactID returns the old "artifact_id" field's value of the ScanReport entity.
+// If the ScanReport object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScanReportMutation) OldArtifactID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldArtifactID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldArtifactID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldArtifactID: %w", err)
+	}
+	return oldValue.ArtifactID, nil
+}
+
+// ResetArtifactID resets all changes to the "artifact_id" field.
+func (m *ScanReportMutation) ResetArtifactID() {
+	m.artifact = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *ScanReportMutation) SetStatus(s scanreport.Status) {
+	m.status = &s
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *ScanReportMutation) Status() (r scanreport.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the ScanReport entity.
+// If the ScanReport object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScanReportMutation) OldStatus(ctx context.Context) (v scanreport.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *ScanReportMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetError sets the "error" field.
+func (m *ScanReportMutation) SetError(s string) {
+	m.error = &s
+}
+
+// Error returns the value of the "error" field in the mutation.
+func (m *ScanReportMutation) Error() (r string, exists bool) {
+	v := m.error
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldError returns the old "error" field's value of the ScanReport entity.
+// If the ScanReport object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScanReportMutation) OldError(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldError is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldError requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldError: %w", err)
+	}
+	return oldValue.Error, nil
+}
+
+// ResetError resets all changes to the "error" field.
+func (m *ScanReportMutation) ResetError() {
+	m.error = nil
+}
+
+// SetRequestedBy sets the "requested_by" field.
+func (m *ScanReportMutation) SetRequestedBy(s string) {
+	m.requested_by = &s
+}
+
+// RequestedBy returns the value of the "requested_by" field in the mutation.
+func (m *ScanReportMutation) RequestedBy() (r string, exists bool) {
+	v := m.requested_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRequestedBy returns the old "requested_by" field's value of the ScanReport entity.
+// If the ScanReport object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScanReportMutation) OldRequestedBy(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRequestedBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRequestedBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRequestedBy: %w", err)
+	}
+	return oldValue.RequestedBy, nil
+}
+
+// ResetRequestedBy resets all changes to the "requested_by" field.
+func (m *ScanReportMutation) ResetRequestedBy() {
+	m.requested_by = nil
+}
+
+// SetJobID sets the "job_id" field.
+func (m *ScanReportMutation) SetJobID(i int64) {
+	m.job_id = &i
+	m.addjob_id = nil
+}
+
+// JobID returns the value of the "job_id" field in the mutation.
+func (m *ScanReportMutation) JobID() (r int64, exists bool) {
+	v := m.job_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldJobID returns the old "job_id" field's value of the ScanReport entity.
+// If the ScanReport object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScanReportMutation) OldJobID(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldJobID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldJobID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldJobID: %w", err)
+	}
+	return oldValue.JobID, nil
+}
+
+// AddJobID adds i to the "job_id" field.
+func (m *ScanReportMutation) AddJobID(i int64) {
+	if m.addjob_id != nil {
+		*m.addjob_id += i
+	} else {
+		m.addjob_id = &i
+	}
+}
+
+// AddedJobID returns the value that was added to the "job_id" field in this mutation.
+func (m *ScanReportMutation) AddedJobID() (r int64, exists bool) {
+	v := m.addjob_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetJobID resets all changes to the "job_id" field.
+func (m *ScanReportMutation) ResetJobID() {
+	m.job_id = nil
+	m.addjob_id = nil
+}
+
+// SetRequestedAt sets the "requested_at" field.
+func (m *ScanReportMutation) SetRequestedAt(t time.Time) {
+	m.requested_at = &t
+}
+
+// RequestedAt returns the value of the "requested_at" field in the mutation.
+func (m *ScanReportMutation) RequestedAt() (r time.Time, exists bool) {
+	v := m.requested_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRequestedAt returns the old "requested_at" field's value of the ScanReport entity.
+// If the ScanReport object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScanReportMutation) OldRequestedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRequestedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRequestedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRequestedAt: %w", err)
+	}
+	return oldValue.RequestedAt, nil
+}
+
+// ResetRequestedAt resets all changes to the "requested_at" field.
+func (m *ScanReportMutation) ResetRequestedAt() {
+	m.requested_at = nil
+}
+
+// SetStartedAt sets the "started_at" field.
+func (m *ScanReportMutation) SetStartedAt(t time.Time) {
+	m.started_at = &t
+}
+
+// StartedAt returns the value of the "started_at" field in the mutation.
+func (m *ScanReportMutation) StartedAt() (r time.Time, exists bool) {
+	v := m.started_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStartedAt returns the old "started_at" field's value of the ScanReport entity.
+// If the ScanReport object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScanReportMutation) OldStartedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStartedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStartedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStartedAt: %w", err)
+	}
+	return oldValue.StartedAt, nil
+}
+
+// ClearStartedAt clears the value of the "started_at" field.
+func (m *ScanReportMutation) ClearStartedAt() {
+	m.started_at = nil
+	m.clearedFields[scanreport.FieldStartedAt] = struct{}{}
+}
+
+// StartedAtCleared returns if the "started_at" field was cleared in this mutation.
+func (m *ScanReportMutation) StartedAtCleared() bool {
+	_, ok := m.clearedFields[scanreport.FieldStartedAt]
+	return ok
+}
+
+// ResetStartedAt resets all changes to the "started_at" field.
+func (m *ScanReportMutation) ResetStartedAt() {
+	m.started_at = nil
+	delete(m.clearedFields, scanreport.FieldStartedAt)
+}
+
+// SetFinishedAt sets the "finished_at" field.
+func (m *ScanReportMutation) SetFinishedAt(t time.Time) {
+	m.finished_at = &t
+}
+
+// FinishedAt returns the value of the "finished_at" field in the mutation.
+func (m *ScanReportMutation) FinishedAt() (r time.Time, exists bool) {
+	v := m.finished_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFinishedAt returns the old "finished_at" field's value of the ScanReport entity.
+// If the ScanReport object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScanReportMutation) OldFinishedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFinishedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFinishedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFinishedAt: %w", err)
+	}
+	return oldValue.FinishedAt, nil
+}
+
+// ClearFinishedAt clears the value of the "finished_at" field.
+func (m *ScanReportMutation) ClearFinishedAt() {
+	m.finished_at = nil
+	m.clearedFields[scanreport.FieldFinishedAt] = struct{}{}
+}
+
+// FinishedAtCleared returns if the "finished_at" field was cleared in this mutation.
+func (m *ScanReportMutation) FinishedAtCleared() bool {
+	_, ok := m.clearedFields[scanreport.FieldFinishedAt]
+	return ok
+}
+
+// ResetFinishedAt resets all changes to the "finished_at" field.
+func (m *ScanReportMutation) ResetFinishedAt() {
+	m.finished_at = nil
+	delete(m.clearedFields, scanreport.FieldFinishedAt)
+}
+
+// SetOs sets the "os" field.
+func (m *ScanReportMutation) SetOs(s string) {
+	m.os = &s
+}
+
+// Os returns the value of the "os" field in the mutation.
+func (m *ScanReportMutation) Os() (r string, exists bool) {
+	v := m.os
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOs returns the old "os" field's value of the ScanReport entity.
+// If the ScanReport object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScanReportMutation) OldOs(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOs is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOs requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOs: %w", err)
+	}
+	return oldValue.Os, nil
+}
+
+// ResetOs resets all changes to the "os" field.
+func (m *ScanReportMutation) ResetOs() {
+	m.os = nil
+}
+
+// SetPackageCount sets the "package_count" field.
+func (m *ScanReportMutation) SetPackageCount(i int) {
+	m.package_count = &i
+	m.addpackage_count = nil
+}
+
+// PackageCount returns the value of the "package_count" field in the mutation.
+func (m *ScanReportMutation) PackageCount() (r int, exists bool) {
+	v := m.package_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPackageCount returns the old "package_count" field's value of the ScanReport entity.
+// If the ScanReport object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScanReportMutation) OldPackageCount(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPackageCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPackageCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPackageCount: %w", err)
+	}
+	return oldValue.PackageCount, nil
+}
+
+// AddPackageCount adds i to the "package_count" field.
+func (m *ScanReportMutation) AddPackageCount(i int) {
+	if m.addpackage_count != nil {
+		*m.addpackage_count += i
+	} else {
+		m.addpackage_count = &i
+	}
+}
+
+// AddedPackageCount returns the value that was added to the "package_count" field in this mutation.
+func (m *ScanReportMutation) AddedPackageCount() (r int, exists bool) {
+	v := m.addpackage_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPackageCount resets all changes to the "package_count" field.
+func (m *ScanReportMutation) ResetPackageCount() {
+	m.package_count = nil
+	m.addpackage_count = nil
+}
+
+// SetCritical sets the "critical" field.
+func (m *ScanReportMutation) SetCritical(i int) {
+	m.critical = &i
+	m.addcritical = nil
+}
+
+// Critical returns the value of the "critical" field in the mutation.
+func (m *ScanReportMutation) Critical() (r int, exists bool) {
+	v := m.critical
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCritical returns the old "critical" field's value of the ScanReport entity.
+// If the ScanReport object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScanReportMutation) OldCritical(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCritical is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCritical requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCritical: %w", err)
+	}
+	return oldValue.Critical, nil
+}
+
+// AddCritical adds i to the "critical" field.
+func (m *ScanReportMutation) AddCritical(i int) {
+	if m.addcritical != nil {
+		*m.addcritical += i
+	} else {
+		m.addcritical = &i
+	}
+}
+
+// AddedCritical returns the value that was added to the "critical" field in this mutation.
+func (m *ScanReportMutation) AddedCritical() (r int, exists bool) {
+	v := m.addcritical
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetCritical resets all changes to the "critical" field.
+func (m *ScanReportMutation) ResetCritical() {
+	m.critical = nil
+	m.addcritical = nil
+}
+
+// SetHigh sets the "high" field.
+func (m *ScanReportMutation) SetHigh(i int) {
+	m.high = &i
+	m.addhigh = nil
+}
+
+// High returns the value of the "high" field in the mutation.
+func (m *ScanReportMutation) High() (r int, exists bool) {
+	v := m.high
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHigh returns the old "high" field's value of the ScanReport entity.
+// If the ScanReport object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScanReportMutation) OldHigh(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHigh is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHigh requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHigh: %w", err)
+	}
+	return oldValue.High, nil
+}
+
+// AddHigh adds i to the "high" field.
+func (m *ScanReportMutation) AddHigh(i int) {
+	if m.addhigh != nil {
+		*m.addhigh += i
+	} else {
+		m.addhigh = &i
+	}
+}
+
+// AddedHigh returns the value that was added to the "high" field in this mutation.
+func (m *ScanReportMutation) AddedHigh() (r int, exists bool) {
+	v := m.addhigh
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetHigh resets all changes to the "high" field.
+func (m *ScanReportMutation) ResetHigh() {
+	m.high = nil
+	m.addhigh = nil
+}
+
+// SetMedium sets the "medium" field.
+func (m *ScanReportMutation) SetMedium(i int) {
+	m.medium = &i
+	m.addmedium = nil
+}
+
+// Medium returns the value of the "medium" field in the mutation.
+func (m *ScanReportMutation) Medium() (r int, exists bool) {
+	v := m.medium
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMedium returns the old "medium" field's value of the ScanReport entity.
+// If the ScanReport object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScanReportMutation) OldMedium(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMedium is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMedium requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMedium: %w", err)
+	}
+	return oldValue.Medium, nil
+}
+
+// AddMedium adds i to the "medium" field.
+func (m *ScanReportMutation) AddMedium(i int) {
+	if m.addmedium != nil {
+		*m.addmedium += i
+	} else {
+		m.addmedium = &i
+	}
+}
+
+// AddedMedium returns the value that was added to the "medium" field in this mutation.
+func (m *ScanReportMutation) AddedMedium() (r int, exists bool) {
+	v := m.addmedium
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetMedium resets all changes to the "medium" field.
+func (m *ScanReportMutation) ResetMedium() {
+	m.medium = nil
+	m.addmedium = nil
+}
+
+// SetLow sets the "low" field.
+func (m *ScanReportMutation) SetLow(i int) {
+	m.low = &i
+	m.addlow = nil
+}
+
+// Low returns the value of the "low" field in the mutation.
+func (m *ScanReportMutation) Low() (r int, exists bool) {
+	v := m.low
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLow returns the old "low" field's value of the ScanReport entity.
+// If the ScanReport object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScanReportMutation) OldLow(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLow is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLow requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLow: %w", err)
+	}
+	return oldValue.Low, nil
+}
+
+// AddLow adds i to the "low" field.
+func (m *ScanReportMutation) AddLow(i int) {
+	if m.addlow != nil {
+		*m.addlow += i
+	} else {
+		m.addlow = &i
+	}
+}
+
+// AddedLow returns the value that was added to the "low" field in this mutation.
+func (m *ScanReportMutation) AddedLow() (r int, exists bool) {
+	v := m.addlow
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetLow resets all changes to the "low" field.
+func (m *ScanReportMutation) ResetLow() {
+	m.low = nil
+	m.addlow = nil
+}
+
+// SetUnknown sets the "unknown" field.
+func (m *ScanReportMutation) SetUnknown(i int) {
+	m.unknown = &i
+	m.addunknown = nil
+}
+
+// Unknown returns the value of the "unknown" field in the mutation.
+func (m *ScanReportMutation) Unknown() (r int, exists bool) {
+	v := m.unknown
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUnknown returns the old "unknown" field's value of the ScanReport entity.
+// If the ScanReport object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScanReportMutation) OldUnknown(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUnknown is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUnknown requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUnknown: %w", err)
+	}
+	return oldValue.Unknown, nil
+}
+
+// AddUnknown adds i to the "unknown" field.
+func (m *ScanReportMutation) AddUnknown(i int) {
+	if m.addunknown != nil {
+		*m.addunknown += i
+	} else {
+		m.addunknown = &i
+	}
+}
+
+// AddedUnknown returns the value that was added to the "unknown" field in this mutation.
+func (m *ScanReportMutation) AddedUnknown() (r int, exists bool) {
+	v := m.addunknown
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetUnknown resets all changes to the "unknown" field.
+func (m *ScanReportMutation) ResetUnknown() {
+	m.unknown = nil
+	m.addunknown = nil
+}
+
+// SetFixable sets the "fixable" field.
+func (m *ScanReportMutation) SetFixable(i int) {
+	m.fixable = &i
+	m.addfixable = nil
+}
+
+// Fixable returns the value of the "fixable" field in the mutation.
+func (m *ScanReportMutation) Fixable() (r int, exists bool) {
+	v := m.fixable
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFixable returns the old "fixable" field's value of the ScanReport entity.
+// If the ScanReport object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScanReportMutation) OldFixable(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFixable is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFixable requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFixable: %w", err)
+	}
+	return oldValue.Fixable, nil
+}
+
+// AddFixable adds i to the "fixable" field.
+func (m *ScanReportMutation) AddFixable(i int) {
+	if m.addfixable != nil {
+		*m.addfixable += i
+	} else {
+		m.addfixable = &i
+	}
+}
+
+// AddedFixable returns the value that was added to the "fixable" field in this mutation.
+func (m *ScanReportMutation) AddedFixable() (r int, exists bool) {
+	v := m.addfixable
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetFixable resets all changes to the "fixable" field.
+func (m *ScanReportMutation) ResetFixable() {
+	m.fixable = nil
+	m.addfixable = nil
+}
+
+// SetDbState sets the "db_state" field.
+func (m *ScanReportMutation) SetDbState(s string) {
+	m.db_state = &s
+}
+
+// DbState returns the value of the "db_state" field in the mutation.
+func (m *ScanReportMutation) DbState() (r string, exists bool) {
+	v := m.db_state
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDbState returns the old "db_state" field's value of the ScanReport entity.
+// If the ScanReport object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScanReportMutation) OldDbState(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDbState is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDbState requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDbState: %w", err)
+	}
+	return oldValue.DbState, nil
+}
+
+// ResetDbState resets all changes to the "db_state" field.
+func (m *ScanReportMutation) ResetDbState() {
+	m.db_state = nil
+}
+
+// SetDbUpdatedAt sets the "db_updated_at" field.
+func (m *ScanReportMutation) SetDbUpdatedAt(t time.Time) {
+	m.db_updated_at = &t
+}
+
+// DbUpdatedAt returns the value of the "db_updated_at" field in the mutation.
+func (m *ScanReportMutation) DbUpdatedAt() (r time.Time, exists bool) {
+	v := m.db_updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDbUpdatedAt returns the old "db_updated_at" field's value of the ScanReport entity.
+// If the ScanReport object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScanReportMutation) OldDbUpdatedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDbUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDbUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDbUpdatedAt: %w", err)
+	}
+	return oldValue.DbUpdatedAt, nil
+}
+
+// ClearDbUpdatedAt clears the value of the "db_updated_at" field.
+func (m *ScanReportMutation) ClearDbUpdatedAt() {
+	m.db_updated_at = nil
+	m.clearedFields[scanreport.FieldDbUpdatedAt] = struct{}{}
+}
+
+// DbUpdatedAtCleared returns if the "db_updated_at" field was cleared in this mutation.
+func (m *ScanReportMutation) DbUpdatedAtCleared() bool {
+	_, ok := m.clearedFields[scanreport.FieldDbUpdatedAt]
+	return ok
+}
+
+// ResetDbUpdatedAt resets all changes to the "db_updated_at" field.
+func (m *ScanReportMutation) ResetDbUpdatedAt() {
+	m.db_updated_at = nil
+	delete(m.clearedFields, scanreport.FieldDbUpdatedAt)
+}
+
+// ClearArtifact clears the "artifact" edge to the Artifact entity.
+func (m *ScanReportMutation) ClearArtifact() {
+	m.clearedartifact = true
+	m.clearedFields[scanreport.FieldArtifactID] = struct{}{}
+}
+
+// ArtifactCleared reports if the "artifact" edge to the Artifact entity was cleared.
+func (m *ScanReportMutation) ArtifactCleared() bool {
+	return m.clearedartifact
+}
+
+// ArtifactIDs returns the "artifact" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ArtifactID instead. It exists only for internal usage by the builders.
+func (m *ScanReportMutation) ArtifactIDs() (ids []int) {
+	if id := m.artifact; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetArtifact resets all changes to the "artifact" edge.
+func (m *ScanReportMutation) ResetArtifact() {
+	m.artifact = nil
+	m.clearedartifact = false
+}
+
+// AddFindingIDs adds the "findings" edge to the ScanFinding entity by ids.
+func (m *ScanReportMutation) AddFindingIDs(ids ...int) {
+	if m.findings == nil {
+		m.findings = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.findings[ids[i]] = struct{}{}
+	}
+}
+
+// ClearFindings clears the "findings" edge to the ScanFinding entity.
+func (m *ScanReportMutation) ClearFindings() {
+	m.clearedfindings = true
+}
+
+// FindingsCleared reports if the "findings" edge to the ScanFinding entity was cleared.
+func (m *ScanReportMutation) FindingsCleared() bool {
+	return m.clearedfindings
+}
+
+// RemoveFindingIDs removes the "findings" edge to the ScanFinding entity by IDs.
+func (m *ScanReportMutation) RemoveFindingIDs(ids ...int) {
+	if m.removedfindings == nil {
+		m.removedfindings = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.findings, ids[i])
+		m.removedfindings[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedFindings returns the removed IDs of the "findings" edge to the ScanFinding entity.
+func (m *ScanReportMutation) RemovedFindingsIDs() (ids []int) {
+	for id := range m.removedfindings {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// FindingsIDs returns the "findings" edge IDs in the mutation.
+func (m *ScanReportMutation) FindingsIDs() (ids []int) {
+	for id := range m.findings {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetFindings resets all changes to the "findings" edge.
+func (m *ScanReportMutation) ResetFindings() {
+	m.findings = nil
+	m.clearedfindings = false
+	m.removedfindings = nil
+}
+
+// Where appends a list predicates to the ScanReportMutation builder.
+func (m *ScanReportMutation) Where(ps ...predicate.ScanReport) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ScanReportMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ScanReportMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ScanReport, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ScanReportMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ScanReportMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ScanReport).
+func (m *ScanReportMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ScanReportMutation) Fields() []string {
+	fields := make([]string, 0, 18)
+	if m.artifact != nil {
+		fields = append(fields, scanreport.FieldArtifactID)
+	}
+	if m.status != nil {
+		fields = append(fields, scanreport.FieldStatus)
+	}
+	if m.error != nil {
+		fields = append(fields, scanreport.FieldError)
+	}
+	if m.requested_by != nil {
+		fields = append(fields, scanreport.FieldRequestedBy)
+	}
+	if m.job_id != nil {
+		fields = append(fields, scanreport.FieldJobID)
+	}
+	if m.requested_at != nil {
+		fields = append(fields, scanreport.FieldRequestedAt)
+	}
+	if m.started_at != nil {
+		fields = append(fields, scanreport.FieldStartedAt)
+	}
+	if m.finished_at != nil {
+		fields = append(fields, scanreport.FieldFinishedAt)
+	}
+	if m.os != nil {
+		fields = append(fields, scanreport.FieldOs)
+	}
+	if m.package_count != nil {
+		fields = append(fields, scanreport.FieldPackageCount)
+	}
+	if m.critical != nil {
+		fields = append(fields, scanreport.FieldCritical)
+	}
+	if m.high != nil {
+		fields = append(fields, scanreport.FieldHigh)
+	}
+	if m.medium != nil {
+		fields = append(fields, scanreport.FieldMedium)
+	}
+	if m.low != nil {
+		fields = append(fields, scanreport.FieldLow)
+	}
+	if m.unknown != nil {
+		fields = append(fields, scanreport.FieldUnknown)
+	}
+	if m.fixable != nil {
+		fields = append(fields, scanreport.FieldFixable)
+	}
+	if m.db_state != nil {
+		fields = append(fields, scanreport.FieldDbState)
+	}
+	if m.db_updated_at != nil {
+		fields = append(fields, scanreport.FieldDbUpdatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ScanReportMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case scanreport.FieldArtifactID:
+		return m.ArtifactID()
+	case scanreport.FieldStatus:
+		return m.Status()
+	case scanreport.FieldError:
+		return m.Error()
+	case scanreport.FieldRequestedBy:
+		return m.RequestedBy()
+	case scanreport.FieldJobID:
+		return m.JobID()
+	case scanreport.FieldRequestedAt:
+		return m.RequestedAt()
+	case scanreport.FieldStartedAt:
+		return m.StartedAt()
+	case scanreport.FieldFinishedAt:
+		return m.FinishedAt()
+	case scanreport.FieldOs:
+		return m.Os()
+	case scanreport.FieldPackageCount:
+		return m.PackageCount()
+	case scanreport.FieldCritical:
+		return m.Critical()
+	case scanreport.FieldHigh:
+		return m.High()
+	case scanreport.FieldMedium:
+		return m.Medium()
+	case scanreport.FieldLow:
+		return m.Low()
+	case scanreport.FieldUnknown:
+		return m.Unknown()
+	case scanreport.FieldFixable:
+		return m.Fixable()
+	case scanreport.FieldDbState:
+		return m.DbState()
+	case scanreport.FieldDbUpdatedAt:
+		return m.DbUpdatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ScanReportMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case scanreport.FieldArtifactID:
+		return m.OldArtifactID(ctx)
+	case scanreport.FieldStatus:
+		return m.OldStatus(ctx)
+	case scanreport.FieldError:
+		return m.OldError(ctx)
+	case scanreport.FieldRequestedBy:
+		return m.OldRequestedBy(ctx)
+	case scanreport.FieldJobID:
+		return m.OldJobID(ctx)
+	case scanreport.FieldRequestedAt:
+		return m.OldRequestedAt(ctx)
+	case scanreport.FieldStartedAt:
+		return m.OldStartedAt(ctx)
+	case scanreport.FieldFinishedAt:
+		return m.OldFinishedAt(ctx)
+	case scanreport.FieldOs:
+		return m.OldOs(ctx)
+	case scanreport.FieldPackageCount:
+		return m.OldPackageCount(ctx)
+	case scanreport.FieldCritical:
+		return m.OldCritical(ctx)
+	case scanreport.FieldHigh:
+		return m.OldHigh(ctx)
+	case scanreport.FieldMedium:
+		return m.OldMedium(ctx)
+	case scanreport.FieldLow:
+		return m.OldLow(ctx)
+	case scanreport.FieldUnknown:
+		return m.OldUnknown(ctx)
+	case scanreport.FieldFixable:
+		return m.OldFixable(ctx)
+	case scanreport.FieldDbState:
+		return m.OldDbState(ctx)
+	case scanreport.FieldDbUpdatedAt:
+		return m.OldDbUpdatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown ScanReport field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ScanReportMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case scanreport.FieldArtifactID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetArtifactID(v)
+		return nil
+	case scanreport.FieldStatus:
+		v, ok := value.(scanreport.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case scanreport.FieldError:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetError(v)
+		return nil
+	case scanreport.FieldRequestedBy:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRequestedBy(v)
+		return nil
+	case scanreport.FieldJobID:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetJobID(v)
+		return nil
+	case scanreport.FieldRequestedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRequestedAt(v)
+		return nil
+	case scanreport.FieldStartedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStartedAt(v)
+		return nil
+	case scanreport.FieldFinishedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFinishedAt(v)
+		return nil
+	case scanreport.FieldOs:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOs(v)
+		return nil
+	case scanreport.FieldPackageCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPackageCount(v)
+		return nil
+	case scanreport.FieldCritical:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCritical(v)
+		return nil
+	case scanreport.FieldHigh:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHigh(v)
+		return nil
+	case scanreport.FieldMedium:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMedium(v)
+		return nil
+	case scanreport.FieldLow:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLow(v)
+		return nil
+	case scanreport.FieldUnknown:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUnknown(v)
+		return nil
+	case scanreport.FieldFixable:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFixable(v)
+		return nil
+	case scanreport.FieldDbState:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDbState(v)
+		return nil
+	case scanreport.FieldDbUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDbUpdatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ScanReport field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ScanReportMutation) AddedFields() []string {
+	var fields []string
+	if m.addjob_id != nil {
+		fields = append(fields, scanreport.FieldJobID)
+	}
+	if m.addpackage_count != nil {
+		fields = append(fields, scanreport.FieldPackageCount)
+	}
+	if m.addcritical != nil {
+		fields = append(fields, scanreport.FieldCritical)
+	}
+	if m.addhigh != nil {
+		fields = append(fields, scanreport.FieldHigh)
+	}
+	if m.addmedium != nil {
+		fields = append(fields, scanreport.FieldMedium)
+	}
+	if m.addlow != nil {
+		fields = append(fields, scanreport.FieldLow)
+	}
+	if m.addunknown != nil {
+		fields = append(fields, scanreport.FieldUnknown)
+	}
+	if m.addfixable != nil {
+		fields = append(fields, scanreport.FieldFixable)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ScanReportMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case scanreport.FieldJobID:
+		return m.AddedJobID()
+	case scanreport.FieldPackageCount:
+		return m.AddedPackageCount()
+	case scanreport.FieldCritical:
+		return m.AddedCritical()
+	case scanreport.FieldHigh:
+		return m.AddedHigh()
+	case scanreport.FieldMedium:
+		return m.AddedMedium()
+	case scanreport.FieldLow:
+		return m.AddedLow()
+	case scanreport.FieldUnknown:
+		return m.AddedUnknown()
+	case scanreport.FieldFixable:
+		return m.AddedFixable()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ScanReportMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case scanreport.FieldJobID:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddJobID(v)
+		return nil
+	case scanreport.FieldPackageCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPackageCount(v)
+		return nil
+	case scanreport.FieldCritical:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCritical(v)
+		return nil
+	case scanreport.FieldHigh:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddHigh(v)
+		return nil
+	case scanreport.FieldMedium:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMedium(v)
+		return nil
+	case scanreport.FieldLow:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddLow(v)
+		return nil
+	case scanreport.FieldUnknown:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddUnknown(v)
+		return nil
+	case scanreport.FieldFixable:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddFixable(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ScanReport numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ScanReportMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(scanreport.FieldStartedAt) {
+		fields = append(fields, scanreport.FieldStartedAt)
+	}
+	if m.FieldCleared(scanreport.FieldFinishedAt) {
+		fields = append(fields, scanreport.FieldFinishedAt)
+	}
+	if m.FieldCleared(scanreport.FieldDbUpdatedAt) {
+		fields = append(fields, scanreport.FieldDbUpdatedAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ScanReportMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ScanReportMutation) ClearField(name string) error {
+	switch name {
+	case scanreport.FieldStartedAt:
+		m.ClearStartedAt()
+		return nil
+	case scanreport.FieldFinishedAt:
+		m.ClearFinishedAt()
+		return nil
+	case scanreport.FieldDbUpdatedAt:
+		m.ClearDbUpdatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown ScanReport nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ScanReportMutation) ResetField(name string) error {
+	switch name {
+	case scanreport.FieldArtifactID:
+		m.ResetArtifactID()
+		return nil
+	case scanreport.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case scanreport.FieldError:
+		m.ResetError()
+		return nil
+	case scanreport.FieldRequestedBy:
+		m.ResetRequestedBy()
+		return nil
+	case scanreport.FieldJobID:
+		m.ResetJobID()
+		return nil
+	case scanreport.FieldRequestedAt:
+		m.ResetRequestedAt()
+		return nil
+	case scanreport.FieldStartedAt:
+		m.ResetStartedAt()
+		return nil
+	case scanreport.FieldFinishedAt:
+		m.ResetFinishedAt()
+		return nil
+	case scanreport.FieldOs:
+		m.ResetOs()
+		return nil
+	case scanreport.FieldPackageCount:
+		m.ResetPackageCount()
+		return nil
+	case scanreport.FieldCritical:
+		m.ResetCritical()
+		return nil
+	case scanreport.FieldHigh:
+		m.ResetHigh()
+		return nil
+	case scanreport.FieldMedium:
+		m.ResetMedium()
+		return nil
+	case scanreport.FieldLow:
+		m.ResetLow()
+		return nil
+	case scanreport.FieldUnknown:
+		m.ResetUnknown()
+		return nil
+	case scanreport.FieldFixable:
+		m.ResetFixable()
+		return nil
+	case scanreport.FieldDbState:
+		m.ResetDbState()
+		return nil
+	case scanreport.FieldDbUpdatedAt:
+		m.ResetDbUpdatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown ScanReport field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ScanReportMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.artifact != nil {
+		edges = append(edges, scanreport.EdgeArtifact)
+	}
+	if m.findings != nil {
+		edges = append(edges, scanreport.EdgeFindings)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ScanReportMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case scanreport.EdgeArtifact:
+		if id := m.artifact; id != nil {
+			return []ent.Value{*id}
+		}
+	case scanreport.EdgeFindings:
+		ids := make([]ent.Value, 0, len(m.findings))
+		for id := range m.findings {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ScanReportMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.removedfindings != nil {
+		edges = append(edges, scanreport.EdgeFindings)
+	}
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ScanReportMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case scanreport.EdgeFindings:
+		ids := make([]ent.Value, 0, len(m.removedfindings))
+		for id := range m.removedfindings {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ScanReportMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedartifact {
+		edges = append(edges, scanreport.EdgeArtifact)
+	}
+	if m.clearedfindings {
+		edges = append(edges, scanreport.EdgeFindings)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ScanReportMutation) EdgeCleared(name string) bool {
+	switch name {
+	case scanreport.EdgeArtifact:
+		return m.clearedartifact
+	case scanreport.EdgeFindings:
+		return m.clearedfindings
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ScanReportMutation) ClearEdge(name string) error {
+	switch name {
+	case scanreport.EdgeArtifact:
+		m.ClearArtifact()
+		return nil
+	}
+	return fmt.Errorf("unknown ScanReport unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ScanReportMutation) ResetEdge(name string) error {
+	switch name {
+	case scanreport.EdgeArtifact:
+		m.ResetArtifact()
+		return nil
+	case scanreport.EdgeFindings:
+		m.ResetFindings()
+		return nil
+	}
+	return fmt.Errorf("unknown ScanReport edge %s", name)
 }
 
 // ScheduleMutation represents an operation that mutates the Schedule nodes in the graph.

@@ -31,6 +31,8 @@ type Project struct {
 	QuotaBytes int64 `json:"quota_bytes,omitempty"`
 	// bytes of distinct blobs referenced by the project's repositories
 	UsedBytes int64 `json:"used_bytes,omitempty"`
+	// scan every image pushed to the project for vulnerabilities
+	ScanOnPush bool `json:"scan_on_push,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the ProjectQuery when eager-loading is set.
 	Edges        ProjectEdges `json:"edges"`
@@ -100,7 +102,7 @@ func (*Project) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case project.FieldPublic:
+		case project.FieldPublic, project.FieldScanOnPush:
 			values[i] = new(sql.NullBool)
 		case project.FieldID, project.FieldQuotaBytes, project.FieldUsedBytes:
 			values[i] = new(sql.NullInt64)
@@ -170,6 +172,12 @@ func (_m *Project) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field used_bytes", values[i])
 			} else if value.Valid {
 				_m.UsedBytes = value.Int64
+			}
+		case project.FieldScanOnPush:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field scan_on_push", values[i])
+			} else if value.Valid {
+				_m.ScanOnPush = value.Bool
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -247,6 +255,9 @@ func (_m *Project) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("used_bytes=")
 	builder.WriteString(fmt.Sprintf("%v", _m.UsedBytes))
+	builder.WriteString(", ")
+	builder.WriteString("scan_on_push=")
+	builder.WriteString(fmt.Sprintf("%v", _m.ScanOnPush))
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -116,6 +116,20 @@ func (_c *ProjectCreate) SetNillableUsedBytes(v *int64) *ProjectCreate {
 	return _c
 }
 
+// SetScanOnPush sets the "scan_on_push" field.
+func (_c *ProjectCreate) SetScanOnPush(v bool) *ProjectCreate {
+	_c.mutation.SetScanOnPush(v)
+	return _c
+}
+
+// SetNillableScanOnPush sets the "scan_on_push" field if the given value is not nil.
+func (_c *ProjectCreate) SetNillableScanOnPush(v *bool) *ProjectCreate {
+	if v != nil {
+		_c.SetScanOnPush(*v)
+	}
+	return _c
+}
+
 // AddRepositoryIDs adds the "repositories" edge to the Repository entity by IDs.
 func (_c *ProjectCreate) AddRepositoryIDs(ids ...int) *ProjectCreate {
 	_c.mutation.AddRepositoryIDs(ids...)
@@ -243,6 +257,10 @@ func (_c *ProjectCreate) defaults() error {
 		v := project.DefaultUsedBytes
 		_c.mutation.SetUsedBytes(v)
 	}
+	if _, ok := _c.mutation.ScanOnPush(); !ok {
+		v := project.DefaultScanOnPush
+		_c.mutation.SetScanOnPush(v)
+	}
 	return nil
 }
 
@@ -273,6 +291,9 @@ func (_c *ProjectCreate) check() error {
 	}
 	if _, ok := _c.mutation.UsedBytes(); !ok {
 		return &ValidationError{Name: "used_bytes", err: errors.New(`ent: missing required field "Project.used_bytes"`)}
+	}
+	if _, ok := _c.mutation.ScanOnPush(); !ok {
+		return &ValidationError{Name: "scan_on_push", err: errors.New(`ent: missing required field "Project.scan_on_push"`)}
 	}
 	return nil
 }
@@ -328,6 +349,10 @@ func (_c *ProjectCreate) createSpec() (*Project, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.UsedBytes(); ok {
 		_spec.SetField(project.FieldUsedBytes, field.TypeInt64, value)
 		_node.UsedBytes = value
+	}
+	if value, ok := _c.mutation.ScanOnPush(); ok {
+		_spec.SetField(project.FieldScanOnPush, field.TypeBool, value)
+		_node.ScanOnPush = value
 	}
 	if nodes := _c.mutation.RepositoriesIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -517,6 +542,18 @@ func (u *ProjectUpsert) AddUsedBytes(v int64) *ProjectUpsert {
 	return u
 }
 
+// SetScanOnPush sets the "scan_on_push" field.
+func (u *ProjectUpsert) SetScanOnPush(v bool) *ProjectUpsert {
+	u.Set(project.FieldScanOnPush, v)
+	return u
+}
+
+// UpdateScanOnPush sets the "scan_on_push" field to the value that was provided on create.
+func (u *ProjectUpsert) UpdateScanOnPush() *ProjectUpsert {
+	u.SetExcluded(project.FieldScanOnPush)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -646,6 +683,20 @@ func (u *ProjectUpsertOne) AddUsedBytes(v int64) *ProjectUpsertOne {
 func (u *ProjectUpsertOne) UpdateUsedBytes() *ProjectUpsertOne {
 	return u.Update(func(s *ProjectUpsert) {
 		s.UpdateUsedBytes()
+	})
+}
+
+// SetScanOnPush sets the "scan_on_push" field.
+func (u *ProjectUpsertOne) SetScanOnPush(v bool) *ProjectUpsertOne {
+	return u.Update(func(s *ProjectUpsert) {
+		s.SetScanOnPush(v)
+	})
+}
+
+// UpdateScanOnPush sets the "scan_on_push" field to the value that was provided on create.
+func (u *ProjectUpsertOne) UpdateScanOnPush() *ProjectUpsertOne {
+	return u.Update(func(s *ProjectUpsert) {
+		s.UpdateScanOnPush()
 	})
 }
 
@@ -944,6 +995,20 @@ func (u *ProjectUpsertBulk) AddUsedBytes(v int64) *ProjectUpsertBulk {
 func (u *ProjectUpsertBulk) UpdateUsedBytes() *ProjectUpsertBulk {
 	return u.Update(func(s *ProjectUpsert) {
 		s.UpdateUsedBytes()
+	})
+}
+
+// SetScanOnPush sets the "scan_on_push" field.
+func (u *ProjectUpsertBulk) SetScanOnPush(v bool) *ProjectUpsertBulk {
+	return u.Update(func(s *ProjectUpsert) {
+		s.SetScanOnPush(v)
+	})
+}
+
+// UpdateScanOnPush sets the "scan_on_push" field to the value that was provided on create.
+func (u *ProjectUpsertBulk) UpdateScanOnPush() *ProjectUpsertBulk {
+	return u.Update(func(s *ProjectUpsert) {
+		s.UpdateScanOnPush()
 	})
 }
 

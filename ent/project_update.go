@@ -109,6 +109,20 @@ func (_u *ProjectUpdate) AddUsedBytes(v int64) *ProjectUpdate {
 	return _u
 }
 
+// SetScanOnPush sets the "scan_on_push" field.
+func (_u *ProjectUpdate) SetScanOnPush(v bool) *ProjectUpdate {
+	_u.mutation.SetScanOnPush(v)
+	return _u
+}
+
+// SetNillableScanOnPush sets the "scan_on_push" field if the given value is not nil.
+func (_u *ProjectUpdate) SetNillableScanOnPush(v *bool) *ProjectUpdate {
+	if v != nil {
+		_u.SetScanOnPush(*v)
+	}
+	return _u
+}
+
 // AddRepositoryIDs adds the "repositories" edge to the Repository entity by IDs.
 func (_u *ProjectUpdate) AddRepositoryIDs(ids ...int) *ProjectUpdate {
 	_u.mutation.AddRepositoryIDs(ids...)
@@ -335,6 +349,9 @@ func (_u *ProjectUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.AddedUsedBytes(); ok {
 		_spec.AddField(project.FieldUsedBytes, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.ScanOnPush(); ok {
+		_spec.SetField(project.FieldScanOnPush, field.TypeBool, value)
 	}
 	if _u.mutation.RepositoriesCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -614,6 +631,20 @@ func (_u *ProjectUpdateOne) AddUsedBytes(v int64) *ProjectUpdateOne {
 	return _u
 }
 
+// SetScanOnPush sets the "scan_on_push" field.
+func (_u *ProjectUpdateOne) SetScanOnPush(v bool) *ProjectUpdateOne {
+	_u.mutation.SetScanOnPush(v)
+	return _u
+}
+
+// SetNillableScanOnPush sets the "scan_on_push" field if the given value is not nil.
+func (_u *ProjectUpdateOne) SetNillableScanOnPush(v *bool) *ProjectUpdateOne {
+	if v != nil {
+		_u.SetScanOnPush(*v)
+	}
+	return _u
+}
+
 // AddRepositoryIDs adds the "repositories" edge to the Repository entity by IDs.
 func (_u *ProjectUpdateOne) AddRepositoryIDs(ids ...int) *ProjectUpdateOne {
 	_u.mutation.AddRepositoryIDs(ids...)
@@ -870,6 +901,9 @@ func (_u *ProjectUpdateOne) sqlSave(ctx context.Context) (_node *Project, err er
 	}
 	if value, ok := _u.mutation.AddedUsedBytes(); ok {
 		_spec.AddField(project.FieldUsedBytes, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.ScanOnPush(); ok {
+		_spec.SetField(project.FieldScanOnPush, field.TypeBool, value)
 	}
 	if _u.mutation.RepositoriesCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -54,6 +54,10 @@ type Tx struct {
 	RetentionPolicy *RetentionPolicyClient
 	// Robot is the client for interacting with the Robot builders.
 	Robot *RobotClient
+	// ScanFinding is the client for interacting with the ScanFinding builders.
+	ScanFinding *ScanFindingClient
+	// ScanReport is the client for interacting with the ScanReport builders.
+	ScanReport *ScanReportClient
 	// Schedule is the client for interacting with the Schedule builders.
 	Schedule *ScheduleClient
 	// Session is the client for interacting with the Session builders.
@@ -223,6 +227,8 @@ func (tx *Tx) init() {
 	tx.RetentionExecution = NewRetentionExecutionClient(tx.config)
 	tx.RetentionPolicy = NewRetentionPolicyClient(tx.config)
 	tx.Robot = NewRobotClient(tx.config)
+	tx.ScanFinding = NewScanFindingClient(tx.config)
+	tx.ScanReport = NewScanReportClient(tx.config)
 	tx.Schedule = NewScheduleClient(tx.config)
 	tx.Session = NewSessionClient(tx.config)
 	tx.Setting = NewSettingClient(tx.config)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/berth-registry/berth/ent"
 	"github.com/berth-registry/berth/graph/generated"
+	"github.com/berth-registry/berth/graph/model"
 )
 
 // readCost is the complexity of a field that reads an artifact's bytes: its
@@ -71,6 +72,9 @@ func complexityFuncs() generated.ComplexityRoot {
 	}
 	c.Repository.Tags = func(child int, _ cursor, first *int, _ cursor, last *int, _ *ent.TagOrder, _ *ent.TagWhereInput) int {
 		return page(child, first, last)
+	}
+	c.Scan.Vulnerabilities = func(child int, first *int, _ cursor, _ *model.VulnerabilityWhereInput) int {
+		return page(child, first, nil)
 	}
 	return c
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/projects"
 	"github.com/berth-registry/berth/internal/retention"
+	"github.com/berth-registry/berth/internal/scan/scanner"
 	"github.com/berth-registry/berth/internal/webhooks"
 )
 
@@ -34,6 +35,8 @@ type Resolver struct {
 	Webhooks *webhooks.Service
 	// Retention is projects' tag retention.
 	Retention *retention.Service
+	// Scans are artifacts' vulnerability scans.
+	Scans *scanner.Service
 	// OIDC is single sign-on: its settings and the login page's facts.
 	OIDC *oidc.Service
 	// Info describes the installation for systemInfo.

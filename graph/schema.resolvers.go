@@ -35,7 +35,7 @@ func (r *mutationResolver) CreateProject(ctx context.Context, input model.Create
 // UpdateProject is the resolver for the updateProject field.
 func (r *mutationResolver) UpdateProject(ctx context.Context, name string, input model.UpdateProjectInput) (*ent.Project, error) {
 	return r.ProjectService.Update(ctx, name, projects.UpdateInput{
-		Public: input.Public, Description: input.Description, QuotaBytes: input.QuotaBytes,
+		Public: input.Public, Description: input.Description, QuotaBytes: input.QuotaBytes, ScanOnPush: input.ScanOnPush,
 	})
 }
 
@@ -240,4 +240,10 @@ func (r *userResolver) HasPassword(ctx context.Context, obj *ent.User) (bool, er
 // Mutation returns generated.MutationResolver implementation.
 func (r *Resolver) Mutation() generated.MutationResolver { return &mutationResolver{r} }
 
-type mutationResolver struct{ *Resolver }
+// SystemInfo returns generated.SystemInfoResolver implementation.
+func (r *Resolver) SystemInfo() generated.SystemInfoResolver { return &systemInfoResolver{r} }
+
+type (
+	mutationResolver   struct{ *Resolver }
+	systemInfoResolver struct{ *Resolver }
+)

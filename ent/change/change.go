@@ -111,6 +111,7 @@ const (
 	OperationQUOTA_EXCEEDED      Operation = "QUOTA_EXCEEDED"
 	OperationRETENTION_COMPLETED Operation = "RETENTION_COMPLETED"
 	OperationGC_COMPLETED        Operation = "GC_COMPLETED"
+	OperationSCAN_COMPLETED      Operation = "SCAN_COMPLETED"
 )
 
 func (o Operation) String() string {
@@ -120,7 +121,7 @@ func (o Operation) String() string {
 // OperationValidator is a validator for the "operation" field enum values. It is called by the builders before save.
 func OperationValidator(o Operation) error {
 	switch o {
-	case OperationBLOB_LINKED, OperationBLOB_MOUNTED, OperationBLOB_UNLINKED, OperationARTIFACT_PUSHED, OperationARTIFACT_COPIED, OperationARTIFACT_DELETED, OperationTAG_CREATED, OperationTAG_DELETED, OperationREPOSITORY_DELETED, OperationPROJECT_DELETED, OperationARTIFACT_PULLED, OperationQUOTA_WARNING, OperationQUOTA_EXCEEDED, OperationRETENTION_COMPLETED, OperationGC_COMPLETED:
+	case OperationBLOB_LINKED, OperationBLOB_MOUNTED, OperationBLOB_UNLINKED, OperationARTIFACT_PUSHED, OperationARTIFACT_COPIED, OperationARTIFACT_DELETED, OperationTAG_CREATED, OperationTAG_DELETED, OperationREPOSITORY_DELETED, OperationPROJECT_DELETED, OperationARTIFACT_PULLED, OperationQUOTA_WARNING, OperationQUOTA_EXCEEDED, OperationRETENTION_COMPLETED, OperationGC_COMPLETED, OperationSCAN_COMPLETED:
 		return nil
 	default:
 		return fmt.Errorf("change: invalid enum value for operation field: %q", o)

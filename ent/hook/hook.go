@@ -249,6 +249,30 @@ func (f RobotFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.RobotMutation", m)
 }
 
+// The ScanFindingFunc type is an adapter to allow the use of ordinary
+// function as ScanFinding mutator.
+type ScanFindingFunc func(context.Context, *ent.ScanFindingMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ScanFindingFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ScanFindingMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ScanFindingMutation", m)
+}
+
+// The ScanReportFunc type is an adapter to allow the use of ordinary
+// function as ScanReport mutator.
+type ScanReportFunc func(context.Context, *ent.ScanReportMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ScanReportFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ScanReportMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ScanReportMutation", m)
+}
+
 // The ScheduleFunc type is an adapter to allow the use of ordinary
 // function as Schedule mutator.
 type ScheduleFunc func(context.Context, *ent.ScheduleMutation) (ent.Value, error)

@@ -186,7 +186,7 @@ var (
 	// ChangesColumns holds the columns for the "changes" table.
 	ChangesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
-		{Name: "operation", Type: field.TypeEnum, Enums: []string{"BLOB_LINKED", "BLOB_MOUNTED", "BLOB_UNLINKED", "ARTIFACT_PUSHED", "ARTIFACT_COPIED", "ARTIFACT_DELETED", "TAG_CREATED", "TAG_DELETED", "REPOSITORY_DELETED", "PROJECT_DELETED", "ARTIFACT_PULLED", "QUOTA_WARNING", "QUOTA_EXCEEDED", "RETENTION_COMPLETED", "GC_COMPLETED"}},
+		{Name: "operation", Type: field.TypeEnum, Enums: []string{"BLOB_LINKED", "BLOB_MOUNTED", "BLOB_UNLINKED", "ARTIFACT_PUSHED", "ARTIFACT_COPIED", "ARTIFACT_DELETED", "TAG_CREATED", "TAG_DELETED", "REPOSITORY_DELETED", "PROJECT_DELETED", "ARTIFACT_PULLED", "QUOTA_WARNING", "QUOTA_EXCEEDED", "RETENTION_COMPLETED", "GC_COMPLETED", "SCAN_COMPLETED"}},
 		{Name: "project", Type: field.TypeString},
 		{Name: "repository", Type: field.TypeString, Default: ""},
 		{Name: "digest", Type: field.TypeString, Default: ""},
@@ -464,6 +464,7 @@ var (
 		{Name: "description", Type: field.TypeString, Default: ""},
 		{Name: "quota_bytes", Type: field.TypeInt64, Default: -1},
 		{Name: "used_bytes", Type: field.TypeInt64, Default: 0},
+		{Name: "scan_on_push", Type: field.TypeBool, Default: false},
 	}
 	// ProjectsTable holds the schema information for the "projects" table.
 	ProjectsTable = &schema.Table{
@@ -623,12 +624,100 @@ var (
 			},
 		},
 	}
+	// ScanFindingsColumns holds the columns for the "scan_findings" table.
+	ScanFindingsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "position", Type: field.TypeInt},
+		{Name: "osv_id", Type: field.TypeString, Size: 128},
+		{Name: "aliases", Type: field.TypeJSON, Nullable: true},
+		{Name: "package_name", Type: field.TypeString, Size: 512},
+		{Name: "source_package", Type: field.TypeString, Size: 512, Default: ""},
+		{Name: "ecosystem", Type: field.TypeString, Size: 128, Default: ""},
+		{Name: "installed_version", Type: field.TypeString, Size: 256, Default: ""},
+		{Name: "fixed_version", Type: field.TypeString, Size: 256, Default: ""},
+		{Name: "severity", Type: field.TypeEnum, Enums: []string{"CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"}, Default: "UNKNOWN"},
+		{Name: "cvss_score", Type: field.TypeFloat64, Default: 0},
+		{Name: "cvss_vector", Type: field.TypeString, Size: 256, Default: ""},
+		{Name: "summary", Type: field.TypeString, Size: 1024, Default: ""},
+		{Name: "links", Type: field.TypeJSON, Nullable: true},
+		{Name: "layer_digest", Type: field.TypeString, Size: 128, Default: ""},
+		{Name: "scan_id", Type: field.TypeInt},
+	}
+	// ScanFindingsTable holds the schema information for the "scan_findings" table.
+	ScanFindingsTable = &schema.Table{
+		Name:       "scan_findings",
+		Columns:    ScanFindingsColumns,
+		PrimaryKey: []*schema.Column{ScanFindingsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "scan_findings_scan_reports_findings",
+				Columns:    []*schema.Column{ScanFindingsColumns[15]},
+				RefColumns: []*schema.Column{ScanReportsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "scanfinding_scan_id_position",
+				Unique:  true,
+				Columns: []*schema.Column{ScanFindingsColumns[15], ScanFindingsColumns[1]},
+			},
+		},
+	}
+	// ScanReportsColumns holds the columns for the "scan_reports" table.
+	ScanReportsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "RUNNING", "SUCCESS", "ERROR"}, Default: "PENDING"},
+		{Name: "error", Type: field.TypeString, Size: 2048, Default: ""},
+		{Name: "requested_by", Type: field.TypeString, Size: 300, Default: ""},
+		{Name: "job_id", Type: field.TypeInt64, Default: 0},
+		{Name: "requested_at", Type: field.TypeTime},
+		{Name: "started_at", Type: field.TypeTime, Nullable: true},
+		{Name: "finished_at", Type: field.TypeTime, Nullable: true},
+		{Name: "os", Type: field.TypeString, Size: 256, Default: ""},
+		{Name: "package_count", Type: field.TypeInt, Default: 0},
+		{Name: "critical", Type: field.TypeInt, Default: 0},
+		{Name: "high", Type: field.TypeInt, Default: 0},
+		{Name: "medium", Type: field.TypeInt, Default: 0},
+		{Name: "low", Type: field.TypeInt, Default: 0},
+		{Name: "unknown", Type: field.TypeInt, Default: 0},
+		{Name: "fixable", Type: field.TypeInt, Default: 0},
+		{Name: "db_state", Type: field.TypeString, Size: 64, Default: ""},
+		{Name: "db_updated_at", Type: field.TypeTime, Nullable: true},
+		{Name: "artifact_id", Type: field.TypeInt},
+	}
+	// ScanReportsTable holds the schema information for the "scan_reports" table.
+	ScanReportsTable = &schema.Table{
+		Name:       "scan_reports",
+		Columns:    ScanReportsColumns,
+		PrimaryKey: []*schema.Column{ScanReportsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "scan_reports_artifacts_artifact",
+				Columns:    []*schema.Column{ScanReportsColumns[18]},
+				RefColumns: []*schema.Column{ArtifactsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "scanreport_artifact_id",
+				Unique:  true,
+				Columns: []*schema.Column{ScanReportsColumns[18]},
+			},
+			{
+				Name:    "scanreport_status_db_state",
+				Unique:  false,
+				Columns: []*schema.Column{ScanReportsColumns[1], ScanReportsColumns[16]},
+			},
+		},
+	}
 	// SchedulesColumns holds the columns for the "schedules" table.
 	SchedulesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
-		{Name: "kind", Type: field.TypeEnum, Enums: []string{"GARBAGE_COLLECTION", "RETENTION"}},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"GARBAGE_COLLECTION", "RETENTION", "SCAN_ALL"}},
 		{Name: "project_id", Type: field.TypeInt, Default: 0},
 		{Name: "cron", Type: field.TypeString, Size: 128, Default: ""},
 		{Name: "enabled", Type: field.TypeBool, Default: false},
@@ -910,6 +999,8 @@ var (
 		RetentionExecutionsTable,
 		RetentionPoliciesTable,
 		RobotsTable,
+		ScanFindingsTable,
+		ScanReportsTable,
 		SchedulesTable,
 		SessionsTable,
 		SettingsTable,
@@ -997,6 +1088,14 @@ func init() {
 	RobotsTable.ForeignKeys[0].RefTable = ProjectsTable
 	RobotsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(55834574848),
+	}
+	ScanFindingsTable.ForeignKeys[0].RefTable = ScanReportsTable
+	ScanFindingsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(128849018880),
+	}
+	ScanReportsTable.ForeignKeys[0].RefTable = ArtifactsTable
+	ScanReportsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(133143986176),
 	}
 	SchedulesTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(94489280512),

@@ -66,6 +66,12 @@ type RetentionPolicy func(*sql.Selector)
 // Robot is the predicate function for robot builders.
 type Robot func(*sql.Selector)
 
+// ScanFinding is the predicate function for scanfinding builders.
+type ScanFinding func(*sql.Selector)
+
+// ScanReport is the predicate function for scanreport builders.
+type ScanReport func(*sql.Selector)
+
 // Schedule is the predicate function for schedule builders.
 type Schedule func(*sql.Selector)
 

@@ -591,6 +591,54 @@ func (f RobotMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation)
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.RobotMutation", m)
 }
 
+// The ScanFindingQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ScanFindingQueryRuleFunc func(context.Context, *ent.ScanFindingQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ScanFindingQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ScanFindingQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ScanFindingQuery", q)
+}
+
+// The ScanFindingMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ScanFindingMutationRuleFunc func(context.Context, *ent.ScanFindingMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ScanFindingMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ScanFindingMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ScanFindingMutation", m)
+}
+
+// The ScanReportQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ScanReportQueryRuleFunc func(context.Context, *ent.ScanReportQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ScanReportQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ScanReportQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ScanReportQuery", q)
+}
+
+// The ScanReportMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ScanReportMutationRuleFunc func(context.Context, *ent.ScanReportMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ScanReportMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ScanReportMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ScanReportMutation", m)
+}
+
 // The ScheduleQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type ScheduleQueryRuleFunc func(context.Context, *ent.ScheduleQuery) error
@@ -882,6 +930,10 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.RobotQuery:
 		return q.Filter(), nil
+	case *ent.ScanFindingQuery:
+		return q.Filter(), nil
+	case *ent.ScanReportQuery:
+		return q.Filter(), nil
 	case *ent.ScheduleQuery:
 		return q.Filter(), nil
 	case *ent.SessionQuery:
@@ -946,6 +998,10 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.RetentionPolicyMutation:
 		return m.Filter(), nil
 	case *ent.RobotMutation:
+		return m.Filter(), nil
+	case *ent.ScanFindingMutation:
+		return m.Filter(), nil
+	case *ent.ScanReportMutation:
 		return m.Filter(), nil
 	case *ent.ScheduleMutation:
 		return m.Filter(), nil

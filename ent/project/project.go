@@ -29,6 +29,8 @@ const (
 	FieldQuotaBytes = "quota_bytes"
 	// FieldUsedBytes holds the string denoting the used_bytes field in the database.
 	FieldUsedBytes = "used_bytes"
+	// FieldScanOnPush holds the string denoting the scan_on_push field in the database.
+	FieldScanOnPush = "scan_on_push"
 	// EdgeRepositories holds the string denoting the repositories edge name in mutations.
 	EdgeRepositories = "repositories"
 	// EdgeMembers holds the string denoting the members edge name in mutations.
@@ -79,6 +81,7 @@ var Columns = []string{
 	FieldDescription,
 	FieldQuotaBytes,
 	FieldUsedBytes,
+	FieldScanOnPush,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -115,6 +118,8 @@ var (
 	DefaultQuotaBytes int64
 	// DefaultUsedBytes holds the default value on creation for the "used_bytes" field.
 	DefaultUsedBytes int64
+	// DefaultScanOnPush holds the default value on creation for the "scan_on_push" field.
+	DefaultScanOnPush bool
 )
 
 // OrderOption defines the ordering options for the Project queries.
@@ -158,6 +163,11 @@ func ByQuotaBytes(opts ...sql.OrderTermOption) OrderOption {
 // ByUsedBytes orders the results by the used_bytes field.
 func ByUsedBytes(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldUsedBytes, opts...).ToFunc()
+}
+
+// ByScanOnPush orders the results by the scan_on_push field.
+func ByScanOnPush(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldScanOnPush, opts...).ToFunc()
 }
 
 // ByRepositoriesCount orders the results by repositories count.

@@ -90,6 +90,11 @@ func UsedBytes(v int64) predicate.Project {
 	return predicate.Project(sql.FieldEQ(FieldUsedBytes, v))
 }
 
+// ScanOnPush applies equality check predicate on the "scan_on_push" field. It's identical to ScanOnPushEQ.
+func ScanOnPush(v bool) predicate.Project {
+	return predicate.Project(sql.FieldEQ(FieldScanOnPush, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Project {
 	return predicate.Project(sql.FieldEQ(FieldCreatedAt, v))
@@ -388,6 +393,16 @@ func UsedBytesLT(v int64) predicate.Project {
 // UsedBytesLTE applies the LTE predicate on the "used_bytes" field.
 func UsedBytesLTE(v int64) predicate.Project {
 	return predicate.Project(sql.FieldLTE(FieldUsedBytes, v))
+}
+
+// ScanOnPushEQ applies the EQ predicate on the "scan_on_push" field.
+func ScanOnPushEQ(v bool) predicate.Project {
+	return predicate.Project(sql.FieldEQ(FieldScanOnPush, v))
+}
+
+// ScanOnPushNEQ applies the NEQ predicate on the "scan_on_push" field.
+func ScanOnPushNEQ(v bool) predicate.Project {
+	return predicate.Project(sql.FieldNEQ(FieldScanOnPush, v))
 }
 
 // HasRepositories applies the HasEdge predicate on the "repositories" edge.

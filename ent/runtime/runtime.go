@@ -25,6 +25,8 @@ import (
 	"github.com/berth-registry/berth/ent/retentionexecution"
 	"github.com/berth-registry/berth/ent/retentionpolicy"
 	"github.com/berth-registry/berth/ent/robot"
+	"github.com/berth-registry/berth/ent/scanfinding"
+	"github.com/berth-registry/berth/ent/scanreport"
 	"github.com/berth-registry/berth/ent/schedule"
 	"github.com/berth-registry/berth/ent/schema"
 	"github.com/berth-registry/berth/ent/session"
@@ -596,6 +598,10 @@ func init() {
 	projectDescUsedBytes := projectFields[4].Descriptor()
 	// project.DefaultUsedBytes holds the default value on creation for the used_bytes field.
 	project.DefaultUsedBytes = projectDescUsedBytes.Default.(int64)
+	// projectDescScanOnPush is the schema descriptor for scan_on_push field.
+	projectDescScanOnPush := projectFields[5].Descriptor()
+	// project.DefaultScanOnPush holds the default value on creation for the scan_on_push field.
+	project.DefaultScanOnPush = projectDescScanOnPush.Default.(bool)
 	repositoryMixin := schema.Repository{}.Mixin()
 	repository.Policy = privacy.NewPolicies(schema.Repository{})
 	repository.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -777,6 +783,170 @@ func init() {
 	robotDescCreatedBy := robotFields[8].Descriptor()
 	// robot.DefaultCreatedBy holds the default value on creation for the created_by field.
 	robot.DefaultCreatedBy = robotDescCreatedBy.Default.(string)
+	scanfinding.Policy = privacy.NewPolicies(schema.ScanFinding{})
+	scanfinding.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := scanfinding.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	scanfindingFields := schema.ScanFinding{}.Fields()
+	_ = scanfindingFields
+	// scanfindingDescOsvID is the schema descriptor for osv_id field.
+	scanfindingDescOsvID := scanfindingFields[2].Descriptor()
+	// scanfinding.OsvIDValidator is a validator for the "osv_id" field. It is called by the builders before save.
+	scanfinding.OsvIDValidator = func() func(string) error {
+		validators := scanfindingDescOsvID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(osv_id string) error {
+			for _, fn := range fns {
+				if err := fn(osv_id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// scanfindingDescPackageName is the schema descriptor for package_name field.
+	scanfindingDescPackageName := scanfindingFields[4].Descriptor()
+	// scanfinding.PackageNameValidator is a validator for the "package_name" field. It is called by the builders before save.
+	scanfinding.PackageNameValidator = func() func(string) error {
+		validators := scanfindingDescPackageName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(package_name string) error {
+			for _, fn := range fns {
+				if err := fn(package_name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// scanfindingDescSourcePackage is the schema descriptor for source_package field.
+	scanfindingDescSourcePackage := scanfindingFields[5].Descriptor()
+	// scanfinding.DefaultSourcePackage holds the default value on creation for the source_package field.
+	scanfinding.DefaultSourcePackage = scanfindingDescSourcePackage.Default.(string)
+	// scanfinding.SourcePackageValidator is a validator for the "source_package" field. It is called by the builders before save.
+	scanfinding.SourcePackageValidator = scanfindingDescSourcePackage.Validators[0].(func(string) error)
+	// scanfindingDescEcosystem is the schema descriptor for ecosystem field.
+	scanfindingDescEcosystem := scanfindingFields[6].Descriptor()
+	// scanfinding.DefaultEcosystem holds the default value on creation for the ecosystem field.
+	scanfinding.DefaultEcosystem = scanfindingDescEcosystem.Default.(string)
+	// scanfinding.EcosystemValidator is a validator for the "ecosystem" field. It is called by the builders before save.
+	scanfinding.EcosystemValidator = scanfindingDescEcosystem.Validators[0].(func(string) error)
+	// scanfindingDescInstalledVersion is the schema descriptor for installed_version field.
+	scanfindingDescInstalledVersion := scanfindingFields[7].Descriptor()
+	// scanfinding.DefaultInstalledVersion holds the default value on creation for the installed_version field.
+	scanfinding.DefaultInstalledVersion = scanfindingDescInstalledVersion.Default.(string)
+	// scanfinding.InstalledVersionValidator is a validator for the "installed_version" field. It is called by the builders before save.
+	scanfinding.InstalledVersionValidator = scanfindingDescInstalledVersion.Validators[0].(func(string) error)
+	// scanfindingDescFixedVersion is the schema descriptor for fixed_version field.
+	scanfindingDescFixedVersion := scanfindingFields[8].Descriptor()
+	// scanfinding.DefaultFixedVersion holds the default value on creation for the fixed_version field.
+	scanfinding.DefaultFixedVersion = scanfindingDescFixedVersion.Default.(string)
+	// scanfinding.FixedVersionValidator is a validator for the "fixed_version" field. It is called by the builders before save.
+	scanfinding.FixedVersionValidator = scanfindingDescFixedVersion.Validators[0].(func(string) error)
+	// scanfindingDescCvssScore is the schema descriptor for cvss_score field.
+	scanfindingDescCvssScore := scanfindingFields[10].Descriptor()
+	// scanfinding.DefaultCvssScore holds the default value on creation for the cvss_score field.
+	scanfinding.DefaultCvssScore = scanfindingDescCvssScore.Default.(float64)
+	// scanfindingDescCvssVector is the schema descriptor for cvss_vector field.
+	scanfindingDescCvssVector := scanfindingFields[11].Descriptor()
+	// scanfinding.DefaultCvssVector holds the default value on creation for the cvss_vector field.
+	scanfinding.DefaultCvssVector = scanfindingDescCvssVector.Default.(string)
+	// scanfinding.CvssVectorValidator is a validator for the "cvss_vector" field. It is called by the builders before save.
+	scanfinding.CvssVectorValidator = scanfindingDescCvssVector.Validators[0].(func(string) error)
+	// scanfindingDescSummary is the schema descriptor for summary field.
+	scanfindingDescSummary := scanfindingFields[12].Descriptor()
+	// scanfinding.DefaultSummary holds the default value on creation for the summary field.
+	scanfinding.DefaultSummary = scanfindingDescSummary.Default.(string)
+	// scanfinding.SummaryValidator is a validator for the "summary" field. It is called by the builders before save.
+	scanfinding.SummaryValidator = scanfindingDescSummary.Validators[0].(func(string) error)
+	// scanfindingDescLayerDigest is the schema descriptor for layer_digest field.
+	scanfindingDescLayerDigest := scanfindingFields[14].Descriptor()
+	// scanfinding.DefaultLayerDigest holds the default value on creation for the layer_digest field.
+	scanfinding.DefaultLayerDigest = scanfindingDescLayerDigest.Default.(string)
+	// scanfinding.LayerDigestValidator is a validator for the "layer_digest" field. It is called by the builders before save.
+	scanfinding.LayerDigestValidator = scanfindingDescLayerDigest.Validators[0].(func(string) error)
+	scanreport.Policy = privacy.NewPolicies(schema.ScanReport{})
+	scanreport.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := scanreport.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	scanreportFields := schema.ScanReport{}.Fields()
+	_ = scanreportFields
+	// scanreportDescError is the schema descriptor for error field.
+	scanreportDescError := scanreportFields[2].Descriptor()
+	// scanreport.DefaultError holds the default value on creation for the error field.
+	scanreport.DefaultError = scanreportDescError.Default.(string)
+	// scanreport.ErrorValidator is a validator for the "error" field. It is called by the builders before save.
+	scanreport.ErrorValidator = scanreportDescError.Validators[0].(func(string) error)
+	// scanreportDescRequestedBy is the schema descriptor for requested_by field.
+	scanreportDescRequestedBy := scanreportFields[3].Descriptor()
+	// scanreport.DefaultRequestedBy holds the default value on creation for the requested_by field.
+	scanreport.DefaultRequestedBy = scanreportDescRequestedBy.Default.(string)
+	// scanreport.RequestedByValidator is a validator for the "requested_by" field. It is called by the builders before save.
+	scanreport.RequestedByValidator = scanreportDescRequestedBy.Validators[0].(func(string) error)
+	// scanreportDescJobID is the schema descriptor for job_id field.
+	scanreportDescJobID := scanreportFields[4].Descriptor()
+	// scanreport.DefaultJobID holds the default value on creation for the job_id field.
+	scanreport.DefaultJobID = scanreportDescJobID.Default.(int64)
+	// scanreportDescRequestedAt is the schema descriptor for requested_at field.
+	scanreportDescRequestedAt := scanreportFields[5].Descriptor()
+	// scanreport.DefaultRequestedAt holds the default value on creation for the requested_at field.
+	scanreport.DefaultRequestedAt = scanreportDescRequestedAt.Default.(func() time.Time)
+	// scanreportDescOs is the schema descriptor for os field.
+	scanreportDescOs := scanreportFields[8].Descriptor()
+	// scanreport.DefaultOs holds the default value on creation for the os field.
+	scanreport.DefaultOs = scanreportDescOs.Default.(string)
+	// scanreport.OsValidator is a validator for the "os" field. It is called by the builders before save.
+	scanreport.OsValidator = scanreportDescOs.Validators[0].(func(string) error)
+	// scanreportDescPackageCount is the schema descriptor for package_count field.
+	scanreportDescPackageCount := scanreportFields[9].Descriptor()
+	// scanreport.DefaultPackageCount holds the default value on creation for the package_count field.
+	scanreport.DefaultPackageCount = scanreportDescPackageCount.Default.(int)
+	// scanreportDescCritical is the schema descriptor for critical field.
+	scanreportDescCritical := scanreportFields[10].Descriptor()
+	// scanreport.DefaultCritical holds the default value on creation for the critical field.
+	scanreport.DefaultCritical = scanreportDescCritical.Default.(int)
+	// scanreportDescHigh is the schema descriptor for high field.
+	scanreportDescHigh := scanreportFields[11].Descriptor()
+	// scanreport.DefaultHigh holds the default value on creation for the high field.
+	scanreport.DefaultHigh = scanreportDescHigh.Default.(int)
+	// scanreportDescMedium is the schema descriptor for medium field.
+	scanreportDescMedium := scanreportFields[12].Descriptor()
+	// scanreport.DefaultMedium holds the default value on creation for the medium field.
+	scanreport.DefaultMedium = scanreportDescMedium.Default.(int)
+	// scanreportDescLow is the schema descriptor for low field.
+	scanreportDescLow := scanreportFields[13].Descriptor()
+	// scanreport.DefaultLow holds the default value on creation for the low field.
+	scanreport.DefaultLow = scanreportDescLow.Default.(int)
+	// scanreportDescUnknown is the schema descriptor for unknown field.
+	scanreportDescUnknown := scanreportFields[14].Descriptor()
+	// scanreport.DefaultUnknown holds the default value on creation for the unknown field.
+	scanreport.DefaultUnknown = scanreportDescUnknown.Default.(int)
+	// scanreportDescFixable is the schema descriptor for fixable field.
+	scanreportDescFixable := scanreportFields[15].Descriptor()
+	// scanreport.DefaultFixable holds the default value on creation for the fixable field.
+	scanreport.DefaultFixable = scanreportDescFixable.Default.(int)
+	// scanreportDescDbState is the schema descriptor for db_state field.
+	scanreportDescDbState := scanreportFields[16].Descriptor()
+	// scanreport.DefaultDbState holds the default value on creation for the db_state field.
+	scanreport.DefaultDbState = scanreportDescDbState.Default.(string)
+	// scanreport.DbStateValidator is a validator for the "db_state" field. It is called by the builders before save.
+	scanreport.DbStateValidator = scanreportDescDbState.Validators[0].(func(string) error)
 	scheduleMixin := schema.Schedule{}.Mixin()
 	schedule.Policy = privacy.NewPolicies(schema.Schedule{})
 	schedule.Hooks[0] = func(next ent.Mutator) ent.Mutator {

@@ -90,6 +90,7 @@ type Kind string
 const (
 	KindGARBAGE_COLLECTION Kind = "GARBAGE_COLLECTION"
 	KindRETENTION          Kind = "RETENTION"
+	KindSCAN_ALL           Kind = "SCAN_ALL"
 )
 
 func (k Kind) String() string {
@@ -99,7 +100,7 @@ func (k Kind) String() string {
 // KindValidator is a validator for the "kind" field enum values. It is called by the builders before save.
 func KindValidator(k Kind) error {
 	switch k {
-	case KindGARBAGE_COLLECTION, KindRETENTION:
+	case KindGARBAGE_COLLECTION, KindRETENTION, KindSCAN_ALL:
 		return nil
 	default:
 		return fmt.Errorf("schedule: invalid enum value for kind field: %q", k)

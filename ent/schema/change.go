@@ -31,7 +31,7 @@ func (Change) Fields() []ent.Field {
 			"TAG_CREATED", "TAG_DELETED",
 			"REPOSITORY_DELETED", "PROJECT_DELETED",
 			"ARTIFACT_PULLED", "QUOTA_WARNING", "QUOTA_EXCEEDED",
-			"RETENTION_COMPLETED", "GC_COMPLETED",
+			"RETENTION_COMPLETED", "GC_COMPLETED", "SCAN_COMPLETED",
 		).Immutable(),
 		field.String("project").Immutable(),
 		field.String("repository").Default("").Immutable(),

@@ -17,9 +17,10 @@ import (
 // deleted with it by the write path; services check auth.Can and then
 // read and write them with auth.Allow.
 
-// Schedule is when a periodic job runs: garbage collection system-wide,
-// or one project's retention. Every berth process reads this table to
-// drive the job queue's periodic jobs, so an edit takes effect everywhere.
+// Schedule is when a periodic job runs: garbage collection and scan-all
+// system-wide, or one project's retention. Every berth process reads this
+// table to drive the job queue's periodic jobs, so an edit takes effect
+// everywhere.
 type Schedule struct {
 	ent.Schema
 }
@@ -30,7 +31,7 @@ func (Schedule) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
 // Fields of Schedule.
 func (Schedule) Fields() []ent.Field {
 	return []ent.Field{
-		field.Enum("kind").Values("GARBAGE_COLLECTION", "RETENTION").Immutable(),
+		field.Enum("kind").Values("GARBAGE_COLLECTION", "RETENTION", "SCAN_ALL").Immutable(),
 		field.Int("project_id").Default(0).Immutable().
 			Comment("the project of a RETENTION schedule, 0 for system-wide ones"),
 		field.String("cron").Default("").MaxLen(128).

@@ -28,6 +28,8 @@ func (Project) Fields() []ent.Field {
 		field.Int64("used_bytes").Default(0).
 			Comment("bytes of distinct blobs referenced by the project's repositories").
 			Annotations(entgql.OrderField("USED_BYTES")),
+		field.Bool("scan_on_push").Default(false).
+			Comment("scan every image pushed to the project for vulnerabilities"),
 	}
 }
 

@@ -20,10 +20,13 @@ import (
 	"github.com/berth-registry/berth/ent/garbagecollection"
 	"github.com/berth-registry/berth/ent/label"
 	"github.com/berth-registry/berth/ent/member"
+	"github.com/berth-registry/berth/ent/scanfinding"
+	"github.com/berth-registry/berth/ent/scanreport"
 	"github.com/berth-registry/berth/ent/schedule"
 	"github.com/berth-registry/berth/ent/schema/rules"
 	"github.com/berth-registry/berth/graph/model"
 	"github.com/berth-registry/berth/internal/events"
+	"github.com/berth-registry/berth/internal/scan/vulndb"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 )
@@ -46,10 +49,13 @@ type ResolverRoot interface {
 	RetentionExecution() RetentionExecutionResolver
 	RetentionPolicy() RetentionPolicyResolver
 	Robot() RobotResolver
+	Scan() ScanResolver
 	Schedule() ScheduleResolver
 	Subscription() SubscriptionResolver
+	SystemInfo() SystemInfoResolver
 	Tag() TagResolver
 	User() UserResolver
+	Vulnerability() VulnerabilityResolver
 	WebhookPolicy() WebhookPolicyResolver
 	WebhookTarget() WebhookTargetResolver
 }
@@ -99,6 +105,7 @@ type ComplexityRoot struct {
 		Referrers       func(childComplexity int, artifactType *string) int
 		Repository      func(childComplexity int) int
 		RepositoryID    func(childComplexity int) int
+		Scan            func(childComplexity int) int
 		Size            func(childComplexity int) int
 		SubjectDigest   func(childComplexity int) int
 		Tags            func(childComplexity int) int
@@ -353,6 +360,7 @@ type ComplexityRoot struct {
 		RevokeAccessToken      func(childComplexity int, id int) int
 		RunGarbageCollection   func(childComplexity int, input *model.RunGarbageCollectionInput) int
 		RunRetention           func(childComplexity int, project string, dryRun bool, wait *bool) int
+		ScanArtifact           func(childComplexity int, repository string, reference string, wait *bool) int
 		SetRetentionPolicy     func(childComplexity int, project string, input model.RetentionPolicyInput) int
 		TestOIDCConnection     func(childComplexity int, issuer string) int
 		TestWebhook            func(childComplexity int, id int) int
@@ -424,6 +432,7 @@ type ComplexityRoot struct {
 		QuotaBytes        func(childComplexity int) int
 		Repositories      func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.RepositoryOrder, where *ent.RepositoryWhereInput) int
 		RepositoryCount   func(childComplexity int) int
+		ScanOnPush        func(childComplexity int) int
 		UpdatedAt         func(childComplexity int) int
 		UsedBytes         func(childComplexity int) int
 		ViewerPermissions func(childComplexity int) int
@@ -601,6 +610,22 @@ type ComplexityRoot struct {
 		Secret func(childComplexity int) int
 	}
 
+	Scan struct {
+		DbUpdatedAt     func(childComplexity int) int
+		Error           func(childComplexity int) int
+		FinishedAt      func(childComplexity int) int
+		Fixable         func(childComplexity int) int
+		Os              func(childComplexity int) int
+		PackageCount    func(childComplexity int) int
+		RequestedAt     func(childComplexity int) int
+		RequestedBy     func(childComplexity int) int
+		Sbom            func(childComplexity int) int
+		SeverityCounts  func(childComplexity int) int
+		StartedAt       func(childComplexity int) int
+		Status          func(childComplexity int) int
+		Vulnerabilities func(childComplexity int, first *int, after *entgql.Cursor[int], where *model.VulnerabilityWhereInput) int
+	}
+
 	Schedule struct {
 		Cron      func(childComplexity int) int
 		Enabled   func(childComplexity int) int
@@ -609,6 +634,14 @@ type ComplexityRoot struct {
 		Project   func(childComplexity int) int
 		UpdatedAt func(childComplexity int) int
 		UpdatedBy func(childComplexity int) int
+	}
+
+	SeverityCounts struct {
+		Critical func(childComplexity int) int
+		High     func(childComplexity int) int
+		Low      func(childComplexity int) int
+		Medium   func(childComplexity int) int
+		Unknown  func(childComplexity int) int
 	}
 
 	Subscription struct {
@@ -627,6 +660,7 @@ type ComplexityRoot struct {
 		StorageDriver          func(childComplexity int) int
 		StoredBytes            func(childComplexity int) int
 		Version                func(childComplexity int) int
+		VulnerabilityDatabase  func(childComplexity int) int
 	}
 
 	Tag struct {
@@ -673,6 +707,40 @@ type ComplexityRoot struct {
 	}
 
 	UserEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	Vulnerability struct {
+		Aliases          func(childComplexity int) int
+		CvssScore        func(childComplexity int) int
+		CvssVector       func(childComplexity int) int
+		Ecosystem        func(childComplexity int) int
+		FixedVersion     func(childComplexity int) int
+		InstalledVersion func(childComplexity int) int
+		LayerDigest      func(childComplexity int) int
+		Links            func(childComplexity int) int
+		OsvID            func(childComplexity int) int
+		PackageName      func(childComplexity int) int
+		Severity         func(childComplexity int) int
+		SourcePackage    func(childComplexity int) int
+		Summary          func(childComplexity int) int
+	}
+
+	VulnerabilityConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	VulnerabilityDatabaseEcosystem struct {
+		Ecosystem    func(childComplexity int) int
+		LastModified func(childComplexity int) int
+		Records      func(childComplexity int) int
+		UpdatedAt    func(childComplexity int) int
+	}
+
+	VulnerabilityEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
 	}
@@ -740,6 +808,7 @@ type ArtifactResolver interface {
 	Chart(ctx context.Context, obj *ent.Artifact) (*model.ChartInfo, error)
 	PullCommand(ctx context.Context, obj *ent.Artifact) (string, error)
 	Manifest(ctx context.Context, obj *ent.Artifact) (string, error)
+	Scan(ctx context.Context, obj *ent.Artifact) (*ent.ScanReport, error)
 }
 type ImmutabilityRuleResolver interface {
 	Project(ctx context.Context, obj *ent.ImmutabilityRule) (string, error)
@@ -789,6 +858,7 @@ type MutationResolver interface {
 	CreateImmutabilityRule(ctx context.Context, project string, input model.ImmutabilityRuleInput) (*ent.ImmutabilityRule, error)
 	UpdateImmutabilityRule(ctx context.Context, id int, input model.ImmutabilityRuleInput) (*ent.ImmutabilityRule, error)
 	DeleteImmutabilityRule(ctx context.Context, id int) (int, error)
+	ScanArtifact(ctx context.Context, repository string, reference string, wait *bool) (*ent.ScanReport, error)
 }
 type ProjectResolver interface {
 	RepositoryCount(ctx context.Context, obj *ent.Project) (int, error)
@@ -836,6 +906,16 @@ type RobotResolver interface {
 	Permissions(ctx context.Context, obj *ent.Robot) ([]*model.RobotPermission, error)
 	Expired(ctx context.Context, obj *ent.Robot) (bool, error)
 }
+type ScanResolver interface {
+	Error(ctx context.Context, obj *ent.ScanReport) (*string, error)
+
+	Os(ctx context.Context, obj *ent.ScanReport) (*string, error)
+
+	SeverityCounts(ctx context.Context, obj *ent.ScanReport) (*model.SeverityCounts, error)
+
+	Vulnerabilities(ctx context.Context, obj *ent.ScanReport, first *int, after *entgql.Cursor[int], where *model.VulnerabilityWhereInput) (*model.VulnerabilityConnection, error)
+	Sbom(ctx context.Context, obj *ent.ScanReport) (*ent.Artifact, error)
+}
 type ScheduleResolver interface {
 	Project(ctx context.Context, obj *ent.Schedule) (*string, error)
 
@@ -844,11 +924,27 @@ type ScheduleResolver interface {
 type SubscriptionResolver interface {
 	Events(ctx context.Context, project *string, types []events.Type) (<-chan *events.Event, error)
 }
+type SystemInfoResolver interface {
+	VulnerabilityDatabase(ctx context.Context, obj *model.SystemInfo) ([]*vulndb.EcosystemStatus, error)
+}
 type TagResolver interface {
 	Immutable(ctx context.Context, obj *ent.Tag) (bool, error)
 }
 type UserResolver interface {
 	HasPassword(ctx context.Context, obj *ent.User) (bool, error)
+}
+type VulnerabilityResolver interface {
+	Aliases(ctx context.Context, obj *ent.ScanFinding) ([]string, error)
+
+	SourcePackage(ctx context.Context, obj *ent.ScanFinding) (*string, error)
+
+	FixedVersion(ctx context.Context, obj *ent.ScanFinding) (*string, error)
+
+	CvssScore(ctx context.Context, obj *ent.ScanFinding) (*float64, error)
+	CvssVector(ctx context.Context, obj *ent.ScanFinding) (*string, error)
+
+	Links(ctx context.Context, obj *ent.ScanFinding) ([]string, error)
+	LayerDigest(ctx context.Context, obj *ent.ScanFinding) (*string, error)
 }
 type WebhookPolicyResolver interface {
 	Project(ctx context.Context, obj *ent.WebhookPolicy) (string, error)
@@ -1073,6 +1169,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Artifact.RepositoryID(childComplexity), true
+	case "Artifact.scan":
+		if e.ComplexityRoot.Artifact.Scan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Artifact.Scan(childComplexity), true
 	case "Artifact.size":
 		if e.ComplexityRoot.Artifact.Size == nil {
 			break
@@ -2293,6 +2395,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RunRetention(childComplexity, args["project"].(string), args["dryRun"].(bool), args["wait"].(*bool)), true
+	case "Mutation.scanArtifact":
+		if e.ComplexityRoot.Mutation.ScanArtifact == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_scanArtifact_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ScanArtifact(childComplexity, args["repository"].(string), args["reference"].(string), args["wait"].(*bool)), true
 	case "Mutation.setRetentionPolicy":
 		if e.ComplexityRoot.Mutation.SetRetentionPolicy == nil {
 			break
@@ -2682,6 +2795,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Project.RepositoryCount(childComplexity), true
+	case "Project.scanOnPush":
+		if e.ComplexityRoot.Project.ScanOnPush == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Project.ScanOnPush(childComplexity), true
 	case "Project.updatedAt":
 		if e.ComplexityRoot.Project.UpdatedAt == nil {
 			break
@@ -3526,6 +3645,90 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RobotSecretPayload.Secret(childComplexity), true
 
+	case "Scan.databaseUpdatedAt":
+		if e.ComplexityRoot.Scan.DbUpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Scan.DbUpdatedAt(childComplexity), true
+	case "Scan.error":
+		if e.ComplexityRoot.Scan.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Scan.Error(childComplexity), true
+	case "Scan.finishedAt":
+		if e.ComplexityRoot.Scan.FinishedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Scan.FinishedAt(childComplexity), true
+	case "Scan.fixableCount":
+		if e.ComplexityRoot.Scan.Fixable == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Scan.Fixable(childComplexity), true
+	case "Scan.os":
+		if e.ComplexityRoot.Scan.Os == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Scan.Os(childComplexity), true
+	case "Scan.packageCount":
+		if e.ComplexityRoot.Scan.PackageCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Scan.PackageCount(childComplexity), true
+	case "Scan.requestedAt":
+		if e.ComplexityRoot.Scan.RequestedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Scan.RequestedAt(childComplexity), true
+	case "Scan.requestedBy":
+		if e.ComplexityRoot.Scan.RequestedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Scan.RequestedBy(childComplexity), true
+	case "Scan.sbom":
+		if e.ComplexityRoot.Scan.Sbom == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Scan.Sbom(childComplexity), true
+	case "Scan.severityCounts":
+		if e.ComplexityRoot.Scan.SeverityCounts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Scan.SeverityCounts(childComplexity), true
+	case "Scan.startedAt":
+		if e.ComplexityRoot.Scan.StartedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Scan.StartedAt(childComplexity), true
+	case "Scan.status":
+		if e.ComplexityRoot.Scan.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Scan.Status(childComplexity), true
+	case "Scan.vulnerabilities":
+		if e.ComplexityRoot.Scan.Vulnerabilities == nil {
+			break
+		}
+
+		args, err := ec.field_Scan_vulnerabilities_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Scan.Vulnerabilities(childComplexity, args["first"].(*int), args["after"].(*entgql.Cursor[int]), args["where"].(*model.VulnerabilityWhereInput)), true
+
 	case "Schedule.cron":
 		if e.ComplexityRoot.Schedule.Cron == nil {
 			break
@@ -3568,6 +3771,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Schedule.UpdatedBy(childComplexity), true
+
+	case "SeverityCounts.critical":
+		if e.ComplexityRoot.SeverityCounts.Critical == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SeverityCounts.Critical(childComplexity), true
+	case "SeverityCounts.high":
+		if e.ComplexityRoot.SeverityCounts.High == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SeverityCounts.High(childComplexity), true
+	case "SeverityCounts.low":
+		if e.ComplexityRoot.SeverityCounts.Low == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SeverityCounts.Low(childComplexity), true
+	case "SeverityCounts.medium":
+		if e.ComplexityRoot.SeverityCounts.Medium == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SeverityCounts.Medium(childComplexity), true
+	case "SeverityCounts.unknown":
+		if e.ComplexityRoot.SeverityCounts.Unknown == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SeverityCounts.Unknown(childComplexity), true
 
 	case "Subscription.events":
 		if e.ComplexityRoot.Subscription.Events == nil {
@@ -3647,6 +3881,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SystemInfo.Version(childComplexity), true
+	case "SystemInfo.vulnerabilityDatabase":
+		if e.ComplexityRoot.SystemInfo.VulnerabilityDatabase == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SystemInfo.VulnerabilityDatabase(childComplexity), true
 
 	case "Tag.artifact":
 		if e.ComplexityRoot.Tag.Artifact == nil {
@@ -3833,6 +4073,142 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.UserEdge.Node(childComplexity), true
+
+	case "Vulnerability.aliases":
+		if e.ComplexityRoot.Vulnerability.Aliases == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Vulnerability.Aliases(childComplexity), true
+	case "Vulnerability.cvssScore":
+		if e.ComplexityRoot.Vulnerability.CvssScore == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Vulnerability.CvssScore(childComplexity), true
+	case "Vulnerability.cvssVector":
+		if e.ComplexityRoot.Vulnerability.CvssVector == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Vulnerability.CvssVector(childComplexity), true
+	case "Vulnerability.ecosystem":
+		if e.ComplexityRoot.Vulnerability.Ecosystem == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Vulnerability.Ecosystem(childComplexity), true
+	case "Vulnerability.fixedVersion":
+		if e.ComplexityRoot.Vulnerability.FixedVersion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Vulnerability.FixedVersion(childComplexity), true
+	case "Vulnerability.installedVersion":
+		if e.ComplexityRoot.Vulnerability.InstalledVersion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Vulnerability.InstalledVersion(childComplexity), true
+	case "Vulnerability.layerDigest":
+		if e.ComplexityRoot.Vulnerability.LayerDigest == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Vulnerability.LayerDigest(childComplexity), true
+	case "Vulnerability.links":
+		if e.ComplexityRoot.Vulnerability.Links == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Vulnerability.Links(childComplexity), true
+	case "Vulnerability.id":
+		if e.ComplexityRoot.Vulnerability.OsvID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Vulnerability.OsvID(childComplexity), true
+	case "Vulnerability.package":
+		if e.ComplexityRoot.Vulnerability.PackageName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Vulnerability.PackageName(childComplexity), true
+	case "Vulnerability.severity":
+		if e.ComplexityRoot.Vulnerability.Severity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Vulnerability.Severity(childComplexity), true
+	case "Vulnerability.sourcePackage":
+		if e.ComplexityRoot.Vulnerability.SourcePackage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Vulnerability.SourcePackage(childComplexity), true
+	case "Vulnerability.summary":
+		if e.ComplexityRoot.Vulnerability.Summary == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Vulnerability.Summary(childComplexity), true
+
+	case "VulnerabilityConnection.edges":
+		if e.ComplexityRoot.VulnerabilityConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VulnerabilityConnection.Edges(childComplexity), true
+	case "VulnerabilityConnection.pageInfo":
+		if e.ComplexityRoot.VulnerabilityConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VulnerabilityConnection.PageInfo(childComplexity), true
+	case "VulnerabilityConnection.totalCount":
+		if e.ComplexityRoot.VulnerabilityConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VulnerabilityConnection.TotalCount(childComplexity), true
+
+	case "VulnerabilityDatabaseEcosystem.ecosystem":
+		if e.ComplexityRoot.VulnerabilityDatabaseEcosystem.Ecosystem == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VulnerabilityDatabaseEcosystem.Ecosystem(childComplexity), true
+	case "VulnerabilityDatabaseEcosystem.lastModified":
+		if e.ComplexityRoot.VulnerabilityDatabaseEcosystem.LastModified == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VulnerabilityDatabaseEcosystem.LastModified(childComplexity), true
+	case "VulnerabilityDatabaseEcosystem.records":
+		if e.ComplexityRoot.VulnerabilityDatabaseEcosystem.Records == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VulnerabilityDatabaseEcosystem.Records(childComplexity), true
+	case "VulnerabilityDatabaseEcosystem.updatedAt":
+		if e.ComplexityRoot.VulnerabilityDatabaseEcosystem.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VulnerabilityDatabaseEcosystem.UpdatedAt(childComplexity), true
+
+	case "VulnerabilityEdge.cursor":
+		if e.ComplexityRoot.VulnerabilityEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VulnerabilityEdge.Cursor(childComplexity), true
+	case "VulnerabilityEdge.node":
+		if e.ComplexityRoot.VulnerabilityEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VulnerabilityEdge.Node(childComplexity), true
 
 	case "WebhookDelivery.attempt":
 		if e.ComplexityRoot.WebhookDelivery.Attempt == nil {
@@ -4092,6 +4468,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("UpdateWebhookPolicyInput", ec.unmarshalInputUpdateWebhookPolicyInput),
 			graphql.NewInputUnmarshaler("UserOrder", ec.unmarshalInputUserOrder),
 			graphql.NewInputUnmarshaler("UserWhereInput", ec.unmarshalInputUserWhereInput),
+			graphql.NewInputUnmarshaler("VulnerabilityWhereInput", ec.unmarshalInputVulnerabilityWhereInput),
 			graphql.NewInputUnmarshaler("WebhookDeliveryOrder", ec.unmarshalInputWebhookDeliveryOrder),
 			graphql.NewInputUnmarshaler("WebhookDeliveryWhereInput", ec.unmarshalInputWebhookDeliveryWhereInput),
 			graphql.NewInputUnmarshaler("WebhookTargetInput", ec.unmarshalInputWebhookTargetInput),
@@ -4729,6 +5106,8 @@ input JobWhereInput {
 enum ScheduleKind {
   GARBAGE_COLLECTION
   RETENTION
+  "Scans every image and index whose scan is not current (see scan.graphql)."
+  SCAN_ALL
 }
 
 "When a periodic job runs."
@@ -4785,6 +5164,7 @@ enum EventType {
   QUOTA_EXCEEDED
   RETENTION_COMPLETED
   GC_COMPLETED
+  SCAN_COMPLETED
 }
 
 type Event {
@@ -5029,6 +5409,158 @@ extend type Mutation {
   createImmutabilityRule(project: String!, input: ImmutabilityRuleInput!): ImmutabilityRule!
   updateImmutabilityRule(id: ID!, input: ImmutabilityRuleInput!): ImmutabilityRule!
   deleteImmutabilityRule(id: ID!): ID!
+}
+`, BuiltIn: false},
+	{Name: "../../scan.graphql", Input: `# Vulnerability scanning: each image's and image index's latest scan
+# against berth's offline vulnerability database (OSV records imported
+# with ` + "`" + `berth vulndb import` + "`" + `). Scans run as jobs: asked for with
+# scanArtifact, on push in projects with scanOnPush, and by scan-all (the
+# SCAN_ALL schedule, and an hourly pass over the scans the database has
+# changed under). Whoever may read an artifact may read its scan.
+
+"Where a scan is."
+enum ScanStatus @goModel(model: "github.com/berth-registry/berth/ent/scanreport.Status") {
+  "Asked for, waiting for a worker."
+  PENDING
+  RUNNING
+  SUCCESS
+  "Failed: error says why (an image that is not a container filesystem, an invalid layer, limits)."
+  ERROR
+}
+
+"How bad a vulnerability is: from its CVSS base score, else the database's own rating."
+enum VulnerabilitySeverity @goModel(model: "github.com/berth-registry/berth/ent/scanfinding.Severity") {
+  CRITICAL
+  HIGH
+  MEDIUM
+  LOW
+  UNKNOWN
+}
+
+"How many findings of each severity a scan has."
+type SeverityCounts {
+  critical: Int!
+  high: Int!
+  medium: Int!
+  low: Int!
+  unknown: Int!
+}
+
+"""
+The latest vulnerability scan of an artifact. An image index's scan sums up
+the images it lists (each of which has its own): their findings, each
+(vulnerability, package, version) once.
+"""
+type Scan @goModel(model: "github.com/berth-registry/berth/ent.ScanReport") {
+  status: ScanStatus!
+  "Why the scan failed, for ERROR."
+  error: String @goField(forceResolver: true)
+  "Who asked for the scan: a user, robot$name, or berth (on push, scan-all)."
+  requestedBy: String!
+  requestedAt: Time!
+  startedAt: Time
+  finishedAt: Time
+  "The distribution found, e.g. debian 12."
+  os: String @goField(forceResolver: true)
+  "Packages found (for an index: in the largest of its images)."
+  packageCount: Int!
+  "Findings by severity: one per vulnerable package and vulnerability."
+  severityCounts: SeverityCounts! @goField(forceResolver: true)
+  "Findings with a fixed version."
+  fixableCount: Int! @goField(name: "Fixable")
+  "When an import last changed the vulnerability database this scan was matched against."
+  databaseUpdatedAt: Time @goField(name: "DbUpdatedAt")
+  "The findings, worst first (severity, then CVSS score)."
+  vulnerabilities(first: Int, after: Cursor, where: VulnerabilityWhereInput): VulnerabilityConnection!
+  "The software bill of materials made from the scan; not made yet (always null)."
+  sbom: Artifact
+}
+
+"One vulnerability of one installed package."
+type Vulnerability @goModel(model: "github.com/berth-registry/berth/ent.ScanFinding") {
+  "The OSV id: DSA-5532-1, ALPINE-CVE-2023-42366, GHSA-..."
+  id: String! @goField(name: "OsvID")
+  "Other ids of the vulnerability, CVE ids among them."
+  aliases: [String!]! @goField(forceResolver: true)
+  "The installed package (for distributions, the binary package: libssl3)."
+  package: String! @goField(name: "PackageName")
+  "The source package the vulnerability record names (openssl), when it is not package."
+  sourcePackage: String @goField(forceResolver: true)
+  "The OSV ecosystem: Debian:12, Alpine:v3.19, Go, npm..."
+  ecosystem: String!
+  installedVersion: String!
+  "The first version with a fix, null when there is none (yet)."
+  fixedVersion: String @goField(forceResolver: true)
+  severity: VulnerabilitySeverity!
+  "The CVSS base score, null without a CVSS vector."
+  cvssScore: Float @goField(forceResolver: true)
+  cvssVector: String @goField(forceResolver: true)
+  summary: String!
+  "Advisories, fixes and reports."
+  links: [String!]! @goField(forceResolver: true)
+  "The digest of the layer that installed the package."
+  layerDigest: String @goField(forceResolver: true)
+}
+
+type VulnerabilityEdge {
+  node: Vulnerability!
+  cursor: Cursor!
+}
+
+type VulnerabilityConnection {
+  edges: [VulnerabilityEdge!]!
+  pageInfo: PageInfo!
+  "Findings matching the filter, on every page."
+  totalCount: Int!
+}
+
+"Selects findings; fields given must all match."
+input VulnerabilityWhereInput {
+  "Only these severities."
+  severity: [VulnerabilitySeverity!]
+  "Only findings with (true) or without (false) a fixed version."
+  fixable: Boolean
+  "Only this package: an installed package's name or its source package's."
+  package: String
+  "Only this vulnerability: its OSV id or an alias (a CVE id)."
+  id: String
+}
+
+"What the vulnerability database holds of one ecosystem."
+type VulnerabilityDatabaseEcosystem @goModel(model: "github.com/berth-registry/berth/internal/scan/vulndb.EcosystemStatus") {
+  "The ecosystem without release: Debian, Alpine, Go, npm..."
+  ecosystem: String!
+  records: Int!
+  "The newest modified time among its records."
+  lastModified: Time!
+  "When an import last changed its records."
+  updatedAt: Time!
+}
+
+extend type Artifact {
+  "The latest vulnerability scan; null if the artifact was never scanned."
+  scan: Scan
+}
+
+extend type SystemInfo {
+  "The offline vulnerability database, per ecosystem."
+  vulnerabilityDatabase: [VulnerabilityDatabaseEcosystem!]! @goField(forceResolver: true)
+}
+
+extend input UpdateProjectInput {
+  "Scan every image and index pushed to the project (project admins)."
+  scanOnPush: Boolean
+}
+
+extend type Mutation {
+  """
+  Scans an image or image index (and the images it lists) now, and returns
+  its scan: PENDING, or with wait its finished state (waiting at most two
+  minutes). For who may push to the repository, and project maintainers
+  and admins; robots need push or scan permission. Other artifacts are
+  refused.
+  """
+  scanArtifact(repository: String!, reference: String!, wait: Boolean = false): Scan!
 }
 `, BuiltIn: false},
 	{Name: "../../ent.graphql", Input: `directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
@@ -6237,6 +6769,10 @@ type Project implements Node {
   bytes of distinct blobs referenced by the project's repositories
   """
   usedBytes: Int!
+  """
+  scan every image pushed to the project for vulnerabilities
+  """
+  scanOnPush: Boolean!
   repositories(
     """
     Returns the elements in the list that come after the specified cursor.
@@ -6423,6 +6959,11 @@ input ProjectWhereInput {
   usedBytesGTE: Int
   usedBytesLT: Int
   usedBytesLTE: Int
+  """
+  scan_on_push field predicates
+  """
+  scanOnPush: Boolean
+  scanOnPushNEQ: Boolean
   """
   repositories edge predicates
   """
@@ -7933,6 +8474,8 @@ func (ec *executionContext) childFields_Artifact(ctx context.Context, field grap
 		return ec.fieldContext_Artifact_pullCommand(ctx, field)
 	case "manifest":
 		return ec.fieldContext_Artifact_manifest(ctx, field)
+	case "scan":
+		return ec.fieldContext_Artifact_scan(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Artifact", field.Name)
 }
@@ -8479,6 +9022,8 @@ func (ec *executionContext) childFields_Project(ctx context.Context, field graph
 		return ec.fieldContext_Project_quotaBytes(ctx, field)
 	case "usedBytes":
 		return ec.fieldContext_Project_usedBytes(ctx, field)
+	case "scanOnPush":
+		return ec.fieldContext_Project_scanOnPush(ctx, field)
 	case "repositories":
 		return ec.fieldContext_Project_repositories(ctx, field)
 	case "members":
@@ -8767,6 +9312,38 @@ func (ec *executionContext) childFields_RobotSecretPayload(ctx context.Context, 
 	return nil, fmt.Errorf("no field named %q was found under type RobotSecretPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_Scan(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "status":
+		return ec.fieldContext_Scan_status(ctx, field)
+	case "error":
+		return ec.fieldContext_Scan_error(ctx, field)
+	case "requestedBy":
+		return ec.fieldContext_Scan_requestedBy(ctx, field)
+	case "requestedAt":
+		return ec.fieldContext_Scan_requestedAt(ctx, field)
+	case "startedAt":
+		return ec.fieldContext_Scan_startedAt(ctx, field)
+	case "finishedAt":
+		return ec.fieldContext_Scan_finishedAt(ctx, field)
+	case "os":
+		return ec.fieldContext_Scan_os(ctx, field)
+	case "packageCount":
+		return ec.fieldContext_Scan_packageCount(ctx, field)
+	case "severityCounts":
+		return ec.fieldContext_Scan_severityCounts(ctx, field)
+	case "fixableCount":
+		return ec.fieldContext_Scan_fixableCount(ctx, field)
+	case "databaseUpdatedAt":
+		return ec.fieldContext_Scan_databaseUpdatedAt(ctx, field)
+	case "vulnerabilities":
+		return ec.fieldContext_Scan_vulnerabilities(ctx, field)
+	case "sbom":
+		return ec.fieldContext_Scan_sbom(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Scan", field.Name)
+}
+
 func (ec *executionContext) childFields_Schedule(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "kind":
@@ -8785,6 +9362,22 @@ func (ec *executionContext) childFields_Schedule(ctx context.Context, field grap
 		return ec.fieldContext_Schedule_updatedBy(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Schedule", field.Name)
+}
+
+func (ec *executionContext) childFields_SeverityCounts(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "critical":
+		return ec.fieldContext_SeverityCounts_critical(ctx, field)
+	case "high":
+		return ec.fieldContext_SeverityCounts_high(ctx, field)
+	case "medium":
+		return ec.fieldContext_SeverityCounts_medium(ctx, field)
+	case "low":
+		return ec.fieldContext_SeverityCounts_low(ctx, field)
+	case "unknown":
+		return ec.fieldContext_SeverityCounts_unknown(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SeverityCounts", field.Name)
 }
 
 func (ec *executionContext) childFields_SystemInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -8811,6 +9404,8 @@ func (ec *executionContext) childFields_SystemInfo(ctx context.Context, field gr
 		return ec.fieldContext_SystemInfo_robotPrefix(ctx, field)
 	case "robotDefaultExpiryDays":
 		return ec.fieldContext_SystemInfo_robotDefaultExpiryDays(ctx, field)
+	case "vulnerabilityDatabase":
+		return ec.fieldContext_SystemInfo_vulnerabilityDatabase(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SystemInfo", field.Name)
 }
@@ -8909,6 +9504,74 @@ func (ec *executionContext) childFields_UserEdge(ctx context.Context, field grap
 		return ec.fieldContext_UserEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type UserEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_Vulnerability(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Vulnerability_id(ctx, field)
+	case "aliases":
+		return ec.fieldContext_Vulnerability_aliases(ctx, field)
+	case "package":
+		return ec.fieldContext_Vulnerability_package(ctx, field)
+	case "sourcePackage":
+		return ec.fieldContext_Vulnerability_sourcePackage(ctx, field)
+	case "ecosystem":
+		return ec.fieldContext_Vulnerability_ecosystem(ctx, field)
+	case "installedVersion":
+		return ec.fieldContext_Vulnerability_installedVersion(ctx, field)
+	case "fixedVersion":
+		return ec.fieldContext_Vulnerability_fixedVersion(ctx, field)
+	case "severity":
+		return ec.fieldContext_Vulnerability_severity(ctx, field)
+	case "cvssScore":
+		return ec.fieldContext_Vulnerability_cvssScore(ctx, field)
+	case "cvssVector":
+		return ec.fieldContext_Vulnerability_cvssVector(ctx, field)
+	case "summary":
+		return ec.fieldContext_Vulnerability_summary(ctx, field)
+	case "links":
+		return ec.fieldContext_Vulnerability_links(ctx, field)
+	case "layerDigest":
+		return ec.fieldContext_Vulnerability_layerDigest(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Vulnerability", field.Name)
+}
+
+func (ec *executionContext) childFields_VulnerabilityConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_VulnerabilityConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_VulnerabilityConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_VulnerabilityConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type VulnerabilityConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_VulnerabilityDatabaseEcosystem(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "ecosystem":
+		return ec.fieldContext_VulnerabilityDatabaseEcosystem_ecosystem(ctx, field)
+	case "records":
+		return ec.fieldContext_VulnerabilityDatabaseEcosystem_records(ctx, field)
+	case "lastModified":
+		return ec.fieldContext_VulnerabilityDatabaseEcosystem_lastModified(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_VulnerabilityDatabaseEcosystem_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type VulnerabilityDatabaseEcosystem", field.Name)
+}
+
+func (ec *executionContext) childFields_VulnerabilityEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_VulnerabilityEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_VulnerabilityEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type VulnerabilityEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_WebhookDelivery(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -9696,6 +10359,36 @@ func (ec *executionContext) field_Mutation_runRetention_args(ctx context.Context
 		return nil, err
 	}
 	args["dryRun"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "wait",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["wait"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_scanArtifact_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "repository",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["repository"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "reference",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reference"] = arg1
 	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "wait",
 		func(ctx context.Context, v any) (*bool, error) {
 			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -10670,6 +11363,36 @@ func (ec *executionContext) field_Repository_tags_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Scan_vulnerabilities_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "where",
+		func(ctx context.Context, v any) (*model.VulnerabilityWhereInput, error) {
+			return ec.unmarshalOVulnerabilityWhereInput2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐVulnerabilityWhereInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["where"] = arg2
 	return args, nil
 }
 
@@ -11669,6 +12392,38 @@ func (ec *executionContext) _Artifact_manifest(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_Artifact_manifest(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Artifact", field, true, true, "String")
+}
+
+func (ec *executionContext) _Artifact_scan(ctx context.Context, field graphql.CollectedField, obj *ent.Artifact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Artifact_scan(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Artifact().Scan(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ScanReport) graphql.Marshaler {
+			return ec.marshalOScan2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐScanReport(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Artifact_scan(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Artifact",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Scan(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _ArtifactChild_digest(ctx context.Context, field graphql.CollectedField, obj *model.ArtifactChild) (ret graphql.Marshaler) {
@@ -16994,6 +17749,50 @@ func (ec *executionContext) fieldContext_Mutation_deleteImmutabilityRule(ctx con
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_scanArtifact(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_scanArtifact(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ScanArtifact(ctx, fc.Args["repository"].(string), fc.Args["reference"].(string), fc.Args["wait"].(*bool))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ScanReport) graphql.Marshaler {
+			return ec.marshalNScan2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐScanReport(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_scanArtifact(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Scan(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_scanArtifact_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _OIDCConnectionTest_ok(ctx context.Context, field graphql.CollectedField, obj *model.OIDCConnectionTest) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -17889,6 +18688,29 @@ func (ec *executionContext) _Project_usedBytes(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_Project_usedBytes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Project", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Project_scanOnPush(ctx context.Context, field graphql.CollectedField, obj *ent.Project) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Project_scanOnPush(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ScanOnPush, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Project_scanOnPush(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Project", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _Project_repositories(ctx context.Context, field graphql.CollectedField, obj *ent.Project) (ret graphql.Marshaler) {
@@ -21492,6 +22314,344 @@ func (ec *executionContext) fieldContext_RobotSecretPayload_secret(_ context.Con
 	return graphql.NewScalarFieldContext("RobotSecretPayload", field, false, false, "String")
 }
 
+func (ec *executionContext) _Scan_status(ctx context.Context, field graphql.CollectedField, obj *ent.ScanReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Scan_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v scanreport.Status) graphql.Marshaler {
+			return ec.marshalNScanStatus2githubᚗcomᚋberthᚑregistryᚋberthᚋentᚋscanreportᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Scan_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Scan", field, false, false, "ScanStatus")
+}
+
+func (ec *executionContext) _Scan_error(ctx context.Context, field graphql.CollectedField, obj *ent.ScanReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Scan_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Scan().Error(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Scan_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Scan", field, true, true, "String")
+}
+
+func (ec *executionContext) _Scan_requestedBy(ctx context.Context, field graphql.CollectedField, obj *ent.ScanReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Scan_requestedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RequestedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Scan_requestedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Scan", field, false, false, "String")
+}
+
+func (ec *executionContext) _Scan_requestedAt(ctx context.Context, field graphql.CollectedField, obj *ent.ScanReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Scan_requestedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RequestedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Scan_requestedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Scan", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Scan_startedAt(ctx context.Context, field graphql.CollectedField, obj *ent.ScanReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Scan_startedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Scan_startedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Scan", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Scan_finishedAt(ctx context.Context, field graphql.CollectedField, obj *ent.ScanReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Scan_finishedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FinishedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Scan_finishedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Scan", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Scan_os(ctx context.Context, field graphql.CollectedField, obj *ent.ScanReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Scan_os(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Scan().Os(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Scan_os(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Scan", field, true, true, "String")
+}
+
+func (ec *executionContext) _Scan_packageCount(ctx context.Context, field graphql.CollectedField, obj *ent.ScanReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Scan_packageCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PackageCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Scan_packageCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Scan", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Scan_severityCounts(ctx context.Context, field graphql.CollectedField, obj *ent.ScanReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Scan_severityCounts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Scan().SeverityCounts(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SeverityCounts) graphql.Marshaler {
+			return ec.marshalNSeverityCounts2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐSeverityCounts(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Scan_severityCounts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Scan",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SeverityCounts(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Scan_fixableCount(ctx context.Context, field graphql.CollectedField, obj *ent.ScanReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Scan_fixableCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Fixable, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Scan_fixableCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Scan", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Scan_databaseUpdatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.ScanReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Scan_databaseUpdatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DbUpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Scan_databaseUpdatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Scan", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Scan_vulnerabilities(ctx context.Context, field graphql.CollectedField, obj *ent.ScanReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Scan_vulnerabilities(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Scan().Vulnerabilities(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[int]), fc.Args["where"].(*model.VulnerabilityWhereInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.VulnerabilityConnection) graphql.Marshaler {
+			return ec.marshalNVulnerabilityConnection2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐVulnerabilityConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Scan_vulnerabilities(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Scan",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VulnerabilityConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Scan_vulnerabilities_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Scan_sbom(ctx context.Context, field graphql.CollectedField, obj *ent.ScanReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Scan_sbom(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Scan().Sbom(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Artifact) graphql.Marshaler {
+			return ec.marshalOArtifact2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐArtifact(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Scan_sbom(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Scan",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Artifact(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Schedule_kind(ctx context.Context, field graphql.CollectedField, obj *ent.Schedule) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -21651,6 +22811,121 @@ func (ec *executionContext) _Schedule_updatedBy(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_Schedule_updatedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Schedule", field, false, false, "String")
+}
+
+func (ec *executionContext) _SeverityCounts_critical(ctx context.Context, field graphql.CollectedField, obj *model.SeverityCounts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SeverityCounts_critical(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Critical, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SeverityCounts_critical(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SeverityCounts", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SeverityCounts_high(ctx context.Context, field graphql.CollectedField, obj *model.SeverityCounts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SeverityCounts_high(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.High, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SeverityCounts_high(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SeverityCounts", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SeverityCounts_medium(ctx context.Context, field graphql.CollectedField, obj *model.SeverityCounts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SeverityCounts_medium(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Medium, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SeverityCounts_medium(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SeverityCounts", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SeverityCounts_low(ctx context.Context, field graphql.CollectedField, obj *model.SeverityCounts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SeverityCounts_low(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Low, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SeverityCounts_low(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SeverityCounts", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SeverityCounts_unknown(ctx context.Context, field graphql.CollectedField, obj *model.SeverityCounts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SeverityCounts_unknown(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Unknown, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SeverityCounts_unknown(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SeverityCounts", field, false, false, "Int")
 }
 
 func (ec *executionContext) _Subscription_events(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
@@ -21948,6 +23223,38 @@ func (ec *executionContext) _SystemInfo_robotDefaultExpiryDays(ctx context.Conte
 }
 func (ec *executionContext) fieldContext_SystemInfo_robotDefaultExpiryDays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SystemInfo", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SystemInfo_vulnerabilityDatabase(ctx context.Context, field graphql.CollectedField, obj *model.SystemInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SystemInfo_vulnerabilityDatabase(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SystemInfo().VulnerabilityDatabase(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*vulndb.EcosystemStatus) graphql.Marshaler {
+			return ec.marshalNVulnerabilityDatabaseEcosystem2ᚕᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋinternalᚋscanᚋvulndbᚐEcosystemStatusᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SystemInfo_vulnerabilityDatabase(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SystemInfo",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VulnerabilityDatabaseEcosystem(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Tag_id(ctx context.Context, field graphql.CollectedField, obj *ent.Tag) (ret graphql.Marshaler) {
@@ -22710,6 +24017,539 @@ func (ec *executionContext) _UserEdge_cursor(ctx context.Context, field graphql.
 }
 func (ec *executionContext) fieldContext_UserEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("UserEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _Vulnerability_id(ctx context.Context, field graphql.CollectedField, obj *ent.ScanFinding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Vulnerability_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OsvID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Vulnerability_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Vulnerability", field, false, false, "String")
+}
+
+func (ec *executionContext) _Vulnerability_aliases(ctx context.Context, field graphql.CollectedField, obj *ent.ScanFinding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Vulnerability_aliases(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Vulnerability().Aliases(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Vulnerability_aliases(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Vulnerability", field, true, true, "String")
+}
+
+func (ec *executionContext) _Vulnerability_package(ctx context.Context, field graphql.CollectedField, obj *ent.ScanFinding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Vulnerability_package(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PackageName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Vulnerability_package(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Vulnerability", field, false, false, "String")
+}
+
+func (ec *executionContext) _Vulnerability_sourcePackage(ctx context.Context, field graphql.CollectedField, obj *ent.ScanFinding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Vulnerability_sourcePackage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Vulnerability().SourcePackage(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Vulnerability_sourcePackage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Vulnerability", field, true, true, "String")
+}
+
+func (ec *executionContext) _Vulnerability_ecosystem(ctx context.Context, field graphql.CollectedField, obj *ent.ScanFinding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Vulnerability_ecosystem(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ecosystem, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Vulnerability_ecosystem(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Vulnerability", field, false, false, "String")
+}
+
+func (ec *executionContext) _Vulnerability_installedVersion(ctx context.Context, field graphql.CollectedField, obj *ent.ScanFinding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Vulnerability_installedVersion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.InstalledVersion, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Vulnerability_installedVersion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Vulnerability", field, false, false, "String")
+}
+
+func (ec *executionContext) _Vulnerability_fixedVersion(ctx context.Context, field graphql.CollectedField, obj *ent.ScanFinding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Vulnerability_fixedVersion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Vulnerability().FixedVersion(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Vulnerability_fixedVersion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Vulnerability", field, true, true, "String")
+}
+
+func (ec *executionContext) _Vulnerability_severity(ctx context.Context, field graphql.CollectedField, obj *ent.ScanFinding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Vulnerability_severity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Severity, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v scanfinding.Severity) graphql.Marshaler {
+			return ec.marshalNVulnerabilitySeverity2githubᚗcomᚋberthᚑregistryᚋberthᚋentᚋscanfindingᚐSeverity(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Vulnerability_severity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Vulnerability", field, false, false, "VulnerabilitySeverity")
+}
+
+func (ec *executionContext) _Vulnerability_cvssScore(ctx context.Context, field graphql.CollectedField, obj *ent.ScanFinding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Vulnerability_cvssScore(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Vulnerability().CvssScore(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Vulnerability_cvssScore(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Vulnerability", field, true, true, "Float")
+}
+
+func (ec *executionContext) _Vulnerability_cvssVector(ctx context.Context, field graphql.CollectedField, obj *ent.ScanFinding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Vulnerability_cvssVector(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Vulnerability().CvssVector(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Vulnerability_cvssVector(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Vulnerability", field, true, true, "String")
+}
+
+func (ec *executionContext) _Vulnerability_summary(ctx context.Context, field graphql.CollectedField, obj *ent.ScanFinding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Vulnerability_summary(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Summary, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Vulnerability_summary(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Vulnerability", field, false, false, "String")
+}
+
+func (ec *executionContext) _Vulnerability_links(ctx context.Context, field graphql.CollectedField, obj *ent.ScanFinding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Vulnerability_links(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Vulnerability().Links(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Vulnerability_links(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Vulnerability", field, true, true, "String")
+}
+
+func (ec *executionContext) _Vulnerability_layerDigest(ctx context.Context, field graphql.CollectedField, obj *ent.ScanFinding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Vulnerability_layerDigest(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Vulnerability().LayerDigest(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Vulnerability_layerDigest(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Vulnerability", field, true, true, "String")
+}
+
+func (ec *executionContext) _VulnerabilityConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.VulnerabilityConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VulnerabilityConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.VulnerabilityEdge) graphql.Marshaler {
+			return ec.marshalNVulnerabilityEdge2ᚕᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐVulnerabilityEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VulnerabilityConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "VulnerabilityConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VulnerabilityEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _VulnerabilityConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.VulnerabilityConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VulnerabilityConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *entgql.PageInfo[int]) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖentgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VulnerabilityConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "VulnerabilityConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _VulnerabilityConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.VulnerabilityConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VulnerabilityConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VulnerabilityConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VulnerabilityConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _VulnerabilityDatabaseEcosystem_ecosystem(ctx context.Context, field graphql.CollectedField, obj *vulndb.EcosystemStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VulnerabilityDatabaseEcosystem_ecosystem(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ecosystem, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VulnerabilityDatabaseEcosystem_ecosystem(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VulnerabilityDatabaseEcosystem", field, false, false, "String")
+}
+
+func (ec *executionContext) _VulnerabilityDatabaseEcosystem_records(ctx context.Context, field graphql.CollectedField, obj *vulndb.EcosystemStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VulnerabilityDatabaseEcosystem_records(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Records, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VulnerabilityDatabaseEcosystem_records(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VulnerabilityDatabaseEcosystem", field, false, false, "Int")
+}
+
+func (ec *executionContext) _VulnerabilityDatabaseEcosystem_lastModified(ctx context.Context, field graphql.CollectedField, obj *vulndb.EcosystemStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VulnerabilityDatabaseEcosystem_lastModified(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastModified, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VulnerabilityDatabaseEcosystem_lastModified(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VulnerabilityDatabaseEcosystem", field, false, false, "Time")
+}
+
+func (ec *executionContext) _VulnerabilityDatabaseEcosystem_updatedAt(ctx context.Context, field graphql.CollectedField, obj *vulndb.EcosystemStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VulnerabilityDatabaseEcosystem_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VulnerabilityDatabaseEcosystem_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VulnerabilityDatabaseEcosystem", field, false, false, "Time")
+}
+
+func (ec *executionContext) _VulnerabilityEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.VulnerabilityEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VulnerabilityEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ScanFinding) graphql.Marshaler {
+			return ec.marshalNVulnerability2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐScanFinding(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VulnerabilityEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "VulnerabilityEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Vulnerability(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _VulnerabilityEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.VulnerabilityEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VulnerabilityEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VulnerabilityEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VulnerabilityEdge", field, false, false, "Cursor")
 }
 
 func (ec *executionContext) _WebhookDelivery_id(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookDelivery) (ret graphql.Marshaler) {
@@ -29516,7 +31356,7 @@ func (ec *executionContext) unmarshalInputProjectWhereInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "public", "publicNEQ", "description", "descriptionNEQ", "descriptionIn", "descriptionNotIn", "descriptionGT", "descriptionGTE", "descriptionLT", "descriptionLTE", "descriptionContains", "descriptionHasPrefix", "descriptionHasSuffix", "descriptionEqualFold", "descriptionContainsFold", "quotaBytes", "quotaBytesNEQ", "quotaBytesIn", "quotaBytesNotIn", "quotaBytesGT", "quotaBytesGTE", "quotaBytesLT", "quotaBytesLTE", "usedBytes", "usedBytesNEQ", "usedBytesIn", "usedBytesNotIn", "usedBytesGT", "usedBytesGTE", "usedBytesLT", "usedBytesLTE", "hasRepositories", "hasRepositoriesWith", "hasMembers", "hasMembersWith", "hasLabels", "hasLabelsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "public", "publicNEQ", "description", "descriptionNEQ", "descriptionIn", "descriptionNotIn", "descriptionGT", "descriptionGTE", "descriptionLT", "descriptionLTE", "descriptionContains", "descriptionHasPrefix", "descriptionHasSuffix", "descriptionEqualFold", "descriptionContainsFold", "quotaBytes", "quotaBytesNEQ", "quotaBytesIn", "quotaBytesNotIn", "quotaBytesGT", "quotaBytesGTE", "quotaBytesLT", "quotaBytesLTE", "usedBytes", "usedBytesNEQ", "usedBytesIn", "usedBytesNotIn", "usedBytesGT", "usedBytesGTE", "usedBytesLT", "usedBytesLTE", "scanOnPush", "scanOnPushNEQ", "hasRepositories", "hasRepositoriesWith", "hasMembers", "hasMembersWith", "hasLabels", "hasLabelsWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -30020,6 +31860,20 @@ func (ec *executionContext) unmarshalInputProjectWhereInput(ctx context.Context,
 				return it, err
 			}
 			it.UsedBytesLTE = data
+		case "scanOnPush":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("scanOnPush"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ScanOnPush = data
+		case "scanOnPushNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("scanOnPushNEQ"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ScanOnPushNEQ = data
 		case "hasRepositories":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasRepositories"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -33168,7 +35022,7 @@ func (ec *executionContext) unmarshalInputUpdateProjectInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"public", "description", "quotaBytes"}
+	fieldsInOrder := [...]string{"public", "description", "quotaBytes", "scanOnPush"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -33196,6 +35050,13 @@ func (ec *executionContext) unmarshalInputUpdateProjectInput(ctx context.Context
 				return it, err
 			}
 			it.QuotaBytes = data
+		case "scanOnPush":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("scanOnPush"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ScanOnPush = data
 		}
 	}
 	return it, nil
@@ -34124,6 +35985,69 @@ func (ec *executionContext) unmarshalInputUserWhereInput(ctx context.Context, ob
 func UnmarshalUserWhereInput(ctx context.Context, raw any) (ent.UserWhereInput, error) {
 	var out ent.UserWhereInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "UserWhereInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputVulnerabilityWhereInput(ctx context.Context, obj any) (model.VulnerabilityWhereInput, error) {
+	var it model.VulnerabilityWhereInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"severity", "fixable", "package", "id"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "severity":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("severity"))
+			data, err := ec.unmarshalOVulnerabilitySeverity2ᚕgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚋscanfindingᚐSeverityᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Severity = data
+		case "fixable":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fixable"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Fixable = data
+		case "package":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("package"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Package = data
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalVulnerabilityWhereInput unmarshals raw into the VulnerabilityWhereInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalVulnerabilityWhereInput(ctx context.Context, raw any) (model.VulnerabilityWhereInput, error) {
+	var out model.VulnerabilityWhereInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "VulnerabilityWhereInput", raw, &out)
 	return out, err
 }
 
@@ -35484,6 +37408,12 @@ func (ec *executionContext) _Artifact(ctx context.Context, sel ast.SelectionSet,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Artifact_manifest(ctx, field, obj)
+				})
+		case "scan":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Artifact_scan(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -37251,6 +39181,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "scanArtifact":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_scanArtifact(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -37611,6 +39548,11 @@ func (ec *executionContext) _Project(ctx context.Context, sel ast.SelectionSet, 
 			}
 		case "usedBytes":
 			out.Values[i] = ec._Project_usedBytes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "scanOnPush":
+			out.Values[i] = ec._Project_scanOnPush(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -38827,6 +40769,104 @@ func (ec *executionContext) _RobotSecretPayload(ctx context.Context, sel ast.Sel
 	return out
 }
 
+var scanImplementors = []string{"Scan"}
+
+func (ec *executionContext) _Scan(ctx context.Context, sel ast.SelectionSet, obj *ent.ScanReport) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, scanImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Scan")
+		case "status":
+			out.Values[i] = ec._Scan_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "error":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Scan_error(ctx, field, obj)
+				})
+		case "requestedBy":
+			out.Values[i] = ec._Scan_requestedBy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "requestedAt":
+			out.Values[i] = ec._Scan_requestedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "startedAt":
+			out.Values[i] = ec._Scan_startedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "finishedAt":
+			out.Values[i] = ec._Scan_finishedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "os":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Scan_os(ctx, field, obj)
+				})
+		case "packageCount":
+			out.Values[i] = ec._Scan_packageCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "severityCounts":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Scan_severityCounts(ctx, field, obj)
+				})
+		case "fixableCount":
+			out.Values[i] = ec._Scan_fixableCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "databaseUpdatedAt":
+			out.Values[i] = ec._Scan_databaseUpdatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "vulnerabilities":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Scan_vulnerabilities(ctx, field, obj)
+				})
+		case "sbom":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Scan_sbom(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var scheduleImplementors = []string{"Schedule"}
 
 func (ec *executionContext) _Schedule(ctx context.Context, sel ast.SelectionSet, obj *ent.Schedule) graphql.Marshaler {
@@ -38892,6 +40932,59 @@ func (ec *executionContext) _Schedule(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var severityCountsImplementors = []string{"SeverityCounts"}
+
+func (ec *executionContext) _SeverityCounts(ctx context.Context, sel ast.SelectionSet, obj *model.SeverityCounts) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, severityCountsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SeverityCounts")
+		case "critical":
+			out.Values[i] = ec._SeverityCounts_critical(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "high":
+			out.Values[i] = ec._SeverityCounts_high(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "medium":
+			out.Values[i] = ec._SeverityCounts_medium(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "low":
+			out.Values[i] = ec._SeverityCounts_low(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "unknown":
+			out.Values[i] = ec._SeverityCounts_unknown(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var subscriptionImplementors = []string{"Subscription"}
 
 func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
@@ -38926,58 +41019,64 @@ func (ec *executionContext) _SystemInfo(ctx context.Context, sel ast.SelectionSe
 		case "version":
 			out.Values[i] = ec._SystemInfo_version(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "databaseKind":
 			out.Values[i] = ec._SystemInfo_databaseKind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "storageDriver":
 			out.Values[i] = ec._SystemInfo_storageDriver(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "registryHost":
 			out.Values[i] = ec._SystemInfo_registryHost(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "projectCount":
 			out.Values[i] = ec._SystemInfo_projectCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "repositoryCount":
 			out.Values[i] = ec._SystemInfo_repositoryCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "artifactCount":
 			out.Values[i] = ec._SystemInfo_artifactCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "storedBytes":
 			out.Values[i] = ec._SystemInfo_storedBytes(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "storageBytesOnDisk":
 			out.Values[i] = ec._SystemInfo_storageBytesOnDisk(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "robotPrefix":
 			out.Values[i] = ec._SystemInfo_robotPrefix(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "robotDefaultExpiryDays":
 			out.Values[i] = ec._SystemInfo_robotDefaultExpiryDays(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "vulnerabilityDatabase":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SystemInfo_vulnerabilityDatabase(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -39297,6 +41396,235 @@ func (ec *executionContext) _UserEdge(ctx context.Context, sel ast.SelectionSet,
 			}
 		case "cursor":
 			out.Values[i] = ec._UserEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var vulnerabilityImplementors = []string{"Vulnerability"}
+
+func (ec *executionContext) _Vulnerability(ctx context.Context, sel ast.SelectionSet, obj *ent.ScanFinding) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, vulnerabilityImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Vulnerability")
+		case "id":
+			out.Values[i] = ec._Vulnerability_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "aliases":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Vulnerability_aliases(ctx, field, obj)
+				})
+		case "package":
+			out.Values[i] = ec._Vulnerability_package(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "sourcePackage":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Vulnerability_sourcePackage(ctx, field, obj)
+				})
+		case "ecosystem":
+			out.Values[i] = ec._Vulnerability_ecosystem(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "installedVersion":
+			out.Values[i] = ec._Vulnerability_installedVersion(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "fixedVersion":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Vulnerability_fixedVersion(ctx, field, obj)
+				})
+		case "severity":
+			out.Values[i] = ec._Vulnerability_severity(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "cvssScore":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Vulnerability_cvssScore(ctx, field, obj)
+				})
+		case "cvssVector":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Vulnerability_cvssVector(ctx, field, obj)
+				})
+		case "summary":
+			out.Values[i] = ec._Vulnerability_summary(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "links":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Vulnerability_links(ctx, field, obj)
+				})
+		case "layerDigest":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Vulnerability_layerDigest(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var vulnerabilityConnectionImplementors = []string{"VulnerabilityConnection"}
+
+func (ec *executionContext) _VulnerabilityConnection(ctx context.Context, sel ast.SelectionSet, obj *model.VulnerabilityConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, vulnerabilityConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("VulnerabilityConnection")
+		case "edges":
+			out.Values[i] = ec._VulnerabilityConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._VulnerabilityConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._VulnerabilityConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var vulnerabilityDatabaseEcosystemImplementors = []string{"VulnerabilityDatabaseEcosystem"}
+
+func (ec *executionContext) _VulnerabilityDatabaseEcosystem(ctx context.Context, sel ast.SelectionSet, obj *vulndb.EcosystemStatus) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, vulnerabilityDatabaseEcosystemImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("VulnerabilityDatabaseEcosystem")
+		case "ecosystem":
+			out.Values[i] = ec._VulnerabilityDatabaseEcosystem_ecosystem(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "records":
+			out.Values[i] = ec._VulnerabilityDatabaseEcosystem_records(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lastModified":
+			out.Values[i] = ec._VulnerabilityDatabaseEcosystem_lastModified(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updatedAt":
+			out.Values[i] = ec._VulnerabilityDatabaseEcosystem_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var vulnerabilityEdgeImplementors = []string{"VulnerabilityEdge"}
+
+func (ec *executionContext) _VulnerabilityEdge(ctx context.Context, sel ast.SelectionSet, obj *model.VulnerabilityEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, vulnerabilityEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("VulnerabilityEdge")
+		case "node":
+			out.Values[i] = ec._VulnerabilityEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._VulnerabilityEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -40697,6 +43025,14 @@ func (ec *executionContext) marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPag
 	return ec._PageInfo(ctx, sel, &v)
 }
 
+func (ec *executionContext) marshalNPageInfo2ᚖentgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v *entgql.PageInfo[int]) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PageInfo!")
+		return graphql.Null
+	}
+	return ec._PageInfo(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNPattern2githubᚗcomᚋberthᚑregistryᚋberthᚋentᚋschemaᚋrulesᚐPattern(ctx context.Context, sel ast.SelectionSet, v rules.Pattern) graphql.Marshaler {
 	return ec._Pattern(ctx, sel, &v)
 }
@@ -41071,6 +43407,24 @@ func (ec *executionContext) marshalNRole2githubᚗcomᚋberthᚑregistryᚋberth
 	return v
 }
 
+func (ec *executionContext) marshalNScan2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐScanReport(ctx context.Context, sel ast.SelectionSet, v *ent.ScanReport) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Scan!")
+		return graphql.Null
+	}
+	return ec._Scan(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNScanStatus2githubᚗcomᚋberthᚑregistryᚋberthᚋentᚋscanreportᚐStatus(ctx context.Context, v any) (scanreport.Status, error) {
+	var res scanreport.Status
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNScanStatus2githubᚗcomᚋberthᚑregistryᚋberthᚋentᚋscanreportᚐStatus(ctx context.Context, sel ast.SelectionSet, v scanreport.Status) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNSchedule2ᚕᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐScheduleᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Schedule) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -41113,6 +43467,14 @@ func (ec *executionContext) unmarshalNScheduleKind2githubᚗcomᚋberthᚑregist
 
 func (ec *executionContext) marshalNScheduleKind2githubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐScheduleKind(ctx context.Context, sel ast.SelectionSet, v model.ScheduleKind) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNSeverityCounts2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐSeverityCounts(ctx context.Context, sel ast.SelectionSet, v *model.SeverityCounts) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SeverityCounts!")
+		return graphql.Null
+	}
+	return ec._SeverityCounts(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
@@ -41283,6 +43645,80 @@ func (ec *executionContext) marshalNUserOrderField2ᚖgithubᚗcomᚋberthᚑreg
 func (ec *executionContext) unmarshalNUserWhereInput2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐUserWhereInput(ctx context.Context, v any) (*ent.UserWhereInput, error) {
 	res, err := ec.unmarshalInputUserWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNVulnerability2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐScanFinding(ctx context.Context, sel ast.SelectionSet, v *ent.ScanFinding) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Vulnerability!")
+		return graphql.Null
+	}
+	return ec._Vulnerability(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNVulnerabilityConnection2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐVulnerabilityConnection(ctx context.Context, sel ast.SelectionSet, v *model.VulnerabilityConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "VulnerabilityConnection!")
+		return graphql.Null
+	}
+	return ec._VulnerabilityConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNVulnerabilityDatabaseEcosystem2ᚕᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋinternalᚋscanᚋvulndbᚐEcosystemStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []*vulndb.EcosystemStatus) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNVulnerabilityDatabaseEcosystem2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋinternalᚋscanᚋvulndbᚐEcosystemStatus(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNVulnerabilityDatabaseEcosystem2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋinternalᚋscanᚋvulndbᚐEcosystemStatus(ctx context.Context, sel ast.SelectionSet, v *vulndb.EcosystemStatus) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "VulnerabilityDatabaseEcosystem!")
+		return graphql.Null
+	}
+	return ec._VulnerabilityDatabaseEcosystem(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNVulnerabilityEdge2ᚕᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐVulnerabilityEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.VulnerabilityEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNVulnerabilityEdge2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐVulnerabilityEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNVulnerabilityEdge2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐVulnerabilityEdge(ctx context.Context, sel ast.SelectionSet, v *model.VulnerabilityEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "VulnerabilityEdge!")
+		return graphql.Null
+	}
+	return ec._VulnerabilityEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNVulnerabilitySeverity2githubᚗcomᚋberthᚑregistryᚋberthᚋentᚋscanfindingᚐSeverity(ctx context.Context, v any) (scanfinding.Severity, error) {
+	var res scanfinding.Severity
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNVulnerabilitySeverity2githubᚗcomᚋberthᚑregistryᚋberthᚋentᚋscanfindingᚐSeverity(ctx context.Context, sel ast.SelectionSet, v scanfinding.Severity) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) marshalNWebhookDelivery2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐWebhookDelivery(ctx context.Context, sel ast.SelectionSet, v *ent.WebhookDelivery) graphql.Marshaler {
@@ -41862,6 +44298,23 @@ func (ec *executionContext) marshalOEventType2ᚕgithubᚗcomᚋberthᚑregistry
 	}
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalOFloat2ᚖfloat64(ctx context.Context, v any) (*float64, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalFloatContext(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOFloat2ᚖfloat64(ctx context.Context, sel ast.SelectionSet, v *float64) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	res := graphql.MarshalFloatContext(*v)
+	return graphql.WrapContextMarshaler(ctx, res)
 }
 
 func (ec *executionContext) marshalOGarbageCollection2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐGarbageCollection(ctx context.Context, sel ast.SelectionSet, v *ent.GarbageCollection) graphql.Marshaler {
@@ -42710,6 +45163,13 @@ func (ec *executionContext) unmarshalORunGarbageCollectionInput2ᚖgithubᚗcom�
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalOScan2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐScanReport(ctx context.Context, sel ast.SelectionSet, v *ent.ScanReport) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Scan(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOString2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -42964,6 +45424,50 @@ func (ec *executionContext) unmarshalOUserWhereInput2ᚖgithubᚗcomᚋberthᚑr
 		return nil, nil
 	}
 	res, err := ec.unmarshalInputUserWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOVulnerabilitySeverity2ᚕgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚋscanfindingᚐSeverityᚄ(ctx context.Context, v any) ([]scanfinding.Severity, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]scanfinding.Severity, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNVulnerabilitySeverity2githubᚗcomᚋberthᚑregistryᚋberthᚋentᚋscanfindingᚐSeverity(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOVulnerabilitySeverity2ᚕgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚋscanfindingᚐSeverityᚄ(ctx context.Context, sel ast.SelectionSet, v []scanfinding.Severity) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNVulnerabilitySeverity2githubᚗcomᚋberthᚑregistryᚋberthᚋentᚋscanfindingᚐSeverity(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOVulnerabilityWhereInput2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐVulnerabilityWhereInput(ctx context.Context, v any) (*model.VulnerabilityWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputVulnerabilityWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 

@@ -9,10 +9,13 @@ import (
 	"strconv"
 	"time"
 
+	"entgo.io/contrib/entgql"
 	"github.com/berth-registry/berth/ent"
 	"github.com/berth-registry/berth/ent/member"
+	"github.com/berth-registry/berth/ent/scanfinding"
 	"github.com/berth-registry/berth/ent/schema/rules"
 	"github.com/berth-registry/berth/internal/events"
+	"github.com/berth-registry/berth/internal/scan/vulndb"
 )
 
 type AddProjectMemberInput struct {
@@ -300,6 +303,15 @@ type RunGarbageCollectionInput struct {
 	Wait *bool `json:"wait,omitempty"`
 }
 
+// How many findings of each severity a scan has.
+type SeverityCounts struct {
+	Critical int `json:"critical"`
+	High     int `json:"high"`
+	Medium   int `json:"medium"`
+	Low      int `json:"low"`
+	Unknown  int `json:"unknown"`
+}
+
 type Subscription struct {
 }
 
@@ -322,6 +334,8 @@ type SystemInfo struct {
 	RobotPrefix string `json:"robotPrefix"`
 	// Days until a robot created without an expiry expires.
 	RobotDefaultExpiryDays int `json:"robotDefaultExpiryDays"`
+	// The offline vulnerability database, per ecosystem.
+	VulnerabilityDatabase []*vulndb.EcosystemStatus `json:"vulnerabilityDatabase"`
 }
 
 type UpdateLabelInput struct {
@@ -348,6 +362,8 @@ type UpdateProjectInput struct {
 	Public      *bool   `json:"public,omitempty"`
 	Description *string `json:"description,omitempty"`
 	QuotaBytes  *int64  `json:"quotaBytes,omitempty"`
+	// Scan every image and index pushed to the project (project admins).
+	ScanOnPush *bool `json:"scanOnPush,omitempty"`
 }
 
 type UpdateRobotInput struct {
@@ -382,6 +398,30 @@ type UpdateWebhookPolicyInput struct {
 	// Replaces every target. A target without authHeader keeps the header of the existing target with the same URL.
 	Targets []*rules.WebhookTarget `json:"targets,omitempty"`
 	Enabled *bool                  `json:"enabled,omitempty"`
+}
+
+type VulnerabilityConnection struct {
+	Edges    []*VulnerabilityEdge  `json:"edges"`
+	PageInfo *entgql.PageInfo[int] `json:"pageInfo"`
+	// Findings matching the filter, on every page.
+	TotalCount int `json:"totalCount"`
+}
+
+type VulnerabilityEdge struct {
+	Node   *ent.ScanFinding   `json:"node"`
+	Cursor entgql.Cursor[int] `json:"cursor"`
+}
+
+// Selects findings; fields given must all match.
+type VulnerabilityWhereInput struct {
+	// Only these severities.
+	Severity []scanfinding.Severity `json:"severity,omitempty"`
+	// Only findings with (true) or without (false) a fixed version.
+	Fixable *bool `json:"fixable,omitempty"`
+	// Only this package: an installed package's name or its source package's.
+	Package *string `json:"package,omitempty"`
+	// Only this vulnerability: its OSV id or an alias (a CVE id).
+	ID *string `json:"id,omitempty"`
 }
 
 // How people sign in to the portal.
@@ -696,16 +736,19 @@ type ScheduleKind string
 const (
 	ScheduleKindGarbageCollection ScheduleKind = "GARBAGE_COLLECTION"
 	ScheduleKindRetention         ScheduleKind = "RETENTION"
+	// Scans every image and index whose scan is not current (see scan.graphql).
+	ScheduleKindScanAll ScheduleKind = "SCAN_ALL"
 )
 
 var AllScheduleKind = []ScheduleKind{
 	ScheduleKindGarbageCollection,
 	ScheduleKindRetention,
+	ScheduleKindScanAll,
 }
 
 func (e ScheduleKind) IsValid() bool {
 	switch e {
-	case ScheduleKindGarbageCollection, ScheduleKindRetention:
+	case ScheduleKindGarbageCollection, ScheduleKindRetention, ScheduleKindScanAll:
 		return true
 	}
 	return false

@@ -173,6 +173,8 @@ func FromChange(c *ent.Change) (Event, bool) {
 		t = RetentionCompleted
 	case change.OperationGC_COMPLETED:
 		t = GCCompleted
+	case change.OperationSCAN_COMPLETED:
+		t = ScanCompleted
 	default:
 		return Event{}, false
 	}

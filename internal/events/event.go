@@ -33,12 +33,15 @@ const (
 	QuotaExceeded      Type = "QUOTA_EXCEEDED"
 	RetentionCompleted Type = "RETENTION_COMPLETED"
 	GCCompleted        Type = "GC_COMPLETED"
+	// ScanCompleted: a vulnerability scan of an artifact finished, with
+	// or without success; its detail says how it went.
+	ScanCompleted Type = "SCAN_COMPLETED"
 )
 
 // Types lists every event type, in the order the API documents them.
 var Types = []Type{
 	PushArtifact, PullArtifact, DeleteArtifact, TagCreated, TagDeleted,
-	QuotaWarning, QuotaExceeded, RetentionCompleted, GCCompleted,
+	QuotaWarning, QuotaExceeded, RetentionCompleted, GCCompleted, ScanCompleted,
 }
 
 // Valid reports whether t is one of Types.

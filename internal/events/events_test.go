@@ -25,6 +25,7 @@ func TestEveryEventOperationBecomesItsType(t *testing.T) {
 		change.OperationQUOTA_EXCEEDED:      events.QuotaExceeded,
 		change.OperationRETENTION_COMPLETED: events.RetentionCompleted,
 		change.OperationGC_COMPLETED:        events.GCCompleted,
+		change.OperationSCAN_COMPLETED:      events.ScanCompleted,
 		change.OperationBLOB_LINKED:         "",
 		change.OperationBLOB_MOUNTED:        "",
 		change.OperationBLOB_UNLINKED:       "",

@@ -48,6 +48,9 @@ const (
 	QueueRetention   = "retention"
 	QueueWebhooks    = "webhooks"
 	QueueMaintenance = "maintenance"
+	// QueueScan runs vulnerability scans: each reads an image's layers
+	// and holds a temporary file of their package databases.
+	QueueScan = "scan"
 )
 
 var queues = map[string]river.QueueConfig{
@@ -55,6 +58,7 @@ var queues = map[string]river.QueueConfig{
 	QueueRetention:   {MaxWorkers: 2},
 	QueueWebhooks:    {MaxWorkers: 16},
 	QueueMaintenance: {MaxWorkers: 2},
+	QueueScan:        {MaxWorkers: 2},
 }
 
 // Options configure the job service.

@@ -119,6 +119,8 @@ type UpdateInput struct {
 	Public      *bool
 	Description *string
 	QuotaBytes  *int64
+	// ScanOnPush makes every image pushed to the project be scanned.
+	ScanOnPush *bool
 }
 
 // Update changes a project's settings.
@@ -136,6 +138,9 @@ func (s *Service) Update(ctx context.Context, name string, in UpdateInput) (*ent
 	}
 	if in.Description != nil {
 		upd.SetDescription(*in.Description)
+	}
+	if in.ScanOnPush != nil {
+		upd.SetScanOnPush(*in.ScanOnPush)
 	}
 	if in.QuotaBytes != nil {
 		if !viewer.FromContext(ctx).IsAdmin() {

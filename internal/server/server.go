@@ -34,6 +34,8 @@ import (
 	"github.com/berth-registry/berth/internal/procmem"
 	"github.com/berth-registry/berth/internal/projects"
 	"github.com/berth-registry/berth/internal/retention"
+	"github.com/berth-registry/berth/internal/scan/inventory"
+	"github.com/berth-registry/berth/internal/scan/scanner"
 	"github.com/berth-registry/berth/internal/telemetry"
 	"github.com/berth-registry/berth/internal/webhooks"
 	"github.com/berth-registry/berth/portal"
@@ -175,7 +177,13 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		return nil, &config.Error{Setting: "--redis-url (BERTH_REDIS_URL)", Msg: "subscribing to events: " + err.Error()}
 	}
 	s.closers = append(s.closers, bus.Close)
-	dispatcher := events.NewDispatcher(db.Client, bus, s.log, webhookSvc)
+	scanSvc, err := scanner.New(scanner.Options{Client: db.Client, Blobs: s.blobs, Auth: authSvc, Logger: s.log,
+		Limits: inventory.Limits{TempDir: filepath.Join(cfg.DataDir, "scan-tmp")}})
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	dispatcher := events.NewDispatcher(db.Client, bus, s.log, webhookSvc, scanSvc)
 	contentOpts := artifacts.Options{
 		Client: db.Client, Blobs: s.blobs, Auth: authSvc, ExternalURL: cfg.PublicURL(), Logger: s.log, Audit: recorder,
 		OnChange: dispatcher.Notify,
@@ -188,6 +196,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	artifactSvc := artifacts.New(contentOpts)
 	s.closers = append(s.closers, artifactSvc.Close)
 	s.artifacts = artifactSvc
+	scanSvc.Content, scanSvc.OnChange = artifactSvc, dispatcher.Notify
 	if shared != nil {
 		run, err := shared.listen(ctx, artifactSvc)
 		if err != nil {
@@ -198,7 +207,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	}
 	collector := NewCollector(cfg, db, s.blobs, artifactSvc, s.log)
 	retentionSvc := retention.New(retention.Options{Client: db.Client, Auth: authSvc, Content: artifactSvc, Logger: s.log})
-	jobSvc, err := s.startJobs(ctx, collector, webhookSvc, retentionSvc, recorder)
+	jobSvc, err := s.startJobs(ctx, collector, webhookSvc, retentionSvc, scanSvc, recorder)
 	if err != nil {
 		s.Close()
 		return nil, err
@@ -224,6 +233,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		Events:          bus,
 		Webhooks:        webhookSvc,
 		Retention:       retentionSvc,
+		Scans:           scanSvc,
 		Info: graph.Info{
 			Version:       opts.Version,
 			StorageDriver: s.blobs.DriverName(),
@@ -268,20 +278,23 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 
 // startJobs opens the job queue with every kind of job berth runs, drives
 // the schedules and starts working.
-func (s *Server) startJobs(ctx context.Context, collector *gc.Collector, wh *webhooks.Service, ret *retention.Service, recorder *audit.Recorder) (*jobs.Service, error) {
+func (s *Server) startJobs(ctx context.Context, collector *gc.Collector, wh *webhooks.Service, ret *retention.Service, scans *scanner.Service, recorder *audit.Recorder) (*jobs.Service, error) {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, collector.Worker())
 	river.AddWorker(workers, wh.Worker())
 	river.AddWorker(workers, ret.Worker())
+	river.AddWorker(workers, scans.Worker())
+	river.AddWorker(workers, scans.AllWorker())
 	river.AddWorker(workers, &housekeeper{db: s.db, blobs: s.blobs, audit: recorder, retention: s.cfg.AuditRetention(), log: s.log})
 	q, err := jobs.New(ctx, jobs.Options{DB: s.db, Logger: s.log, Workers: workers, RetryDelay: s.cfg.JobRetry(), Work: true})
 	if err != nil {
 		return nil, err
 	}
 	s.closers = append(s.closers, q.Close)
-	wh.Jobs, ret.Jobs = q, q
+	wh.Jobs, ret.Jobs, scans.Jobs = q, q, q
 	q.Register(string(schedule.KindGARBAGE_COLLECTION), func(int) river.JobArgs { return gc.JobArgs{} })
 	q.Register(string(schedule.KindRETENTION), func(projectID int) river.JobArgs { return retention.RunArgs{ProjectID: projectID} })
+	scans.Schedule(q) // SCAN_ALL and the hourly pass over reports the vulnerability database changed under
 	scheduleHousekeeping(q)
 	if err := q.Start(ctx); err != nil {
 		return nil, err

@@ -155,6 +155,7 @@ export const EVENT_TYPE_NAMES: Record<EventType, string> = {
   QUOTA_EXCEEDED: 'Quota exceeded',
   RETENTION_COMPLETED: 'Retention run finished',
   GC_COMPLETED: 'Garbage collection finished',
+  SCAN_COMPLETED: 'Vulnerability scan finished',
 };
 
 const FORMATS: { value: WebhookFormat; label: string }[] = [

@@ -508,6 +508,7 @@ export type EventType =
   | 'QUOTA_EXCEEDED'
   | 'QUOTA_WARNING'
   | 'RETENTION_COMPLETED'
+  | 'SCAN_COMPLETED'
   | 'TAG_CREATED'
   | 'TAG_DELETED';
 
@@ -983,6 +984,9 @@ export type ProjectWhereInput = {
   quotaBytesLTE?: InputMaybe<Scalars['Int']['input']>;
   quotaBytesNEQ?: InputMaybe<Scalars['Int']['input']>;
   quotaBytesNotIn?: InputMaybe<Array<Scalars['Int']['input']>>;
+  /** scan_on_push field predicates */
+  scanOnPush?: InputMaybe<Scalars['Boolean']['input']>;
+  scanOnPushNEQ?: InputMaybe<Scalars['Boolean']['input']>;
   /** updated_at field predicates */
   updatedAt?: InputMaybe<Scalars['Time']['input']>;
   updatedAtGT?: InputMaybe<Scalars['Time']['input']>;
@@ -1430,10 +1434,21 @@ export type RunGarbageCollectionInput = {
   wait?: InputMaybe<Scalars['Boolean']['input']>;
 };
 
+/** Where a scan is. */
+export type ScanStatus =
+  /** Failed: error says why (an image that is not a container filesystem, an invalid layer, limits). */
+  | 'ERROR'
+  /** Asked for, waiting for a worker. */
+  | 'PENDING'
+  | 'RUNNING'
+  | 'SUCCESS';
+
 /** What a schedule starts. */
 export type ScheduleKind =
   | 'GARBAGE_COLLECTION'
-  | 'RETENTION';
+  | 'RETENTION'
+  /** Scans every image and index whose scan is not current (see scan.graphql). */
+  | 'SCAN_ALL';
 
 /** Ordering options for Tag connections */
 export type TagOrder = {
@@ -1540,6 +1555,8 @@ export type UpdateProjectInput = {
   description?: InputMaybe<Scalars['String']['input']>;
   public?: InputMaybe<Scalars['Boolean']['input']>;
   quotaBytes?: InputMaybe<Scalars['Int64']['input']>;
+  /** Scan every image and index pushed to the project (project admins). */
+  scanOnPush?: InputMaybe<Scalars['Boolean']['input']>;
 };
 
 export type UpdateRobotInput = {
@@ -1685,6 +1702,26 @@ export type UserWhereInput = {
   usernameLTE?: InputMaybe<Scalars['String']['input']>;
   usernameNEQ?: InputMaybe<Scalars['String']['input']>;
   usernameNotIn?: InputMaybe<Array<Scalars['String']['input']>>;
+};
+
+/** How bad a vulnerability is: from its CVSS base score, else the database's own rating. */
+export type VulnerabilitySeverity =
+  | 'CRITICAL'
+  | 'HIGH'
+  | 'LOW'
+  | 'MEDIUM'
+  | 'UNKNOWN';
+
+/** Selects findings; fields given must all match. */
+export type VulnerabilityWhereInput = {
+  /** Only findings with (true) or without (false) a fixed version. */
+  fixable?: InputMaybe<Scalars['Boolean']['input']>;
+  /** Only this vulnerability: its OSV id or an alias (a CVE id). */
+  id?: InputMaybe<Scalars['String']['input']>;
+  /** Only this package: an installed package's name or its source package's. */
+  package?: InputMaybe<Scalars['String']['input']>;
+  /** Only these severities. */
+  severity?: InputMaybe<Array<VulnerabilitySeverity>>;
 };
 
 /** Ordering options for WebhookDelivery connections */

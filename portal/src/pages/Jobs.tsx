@@ -311,6 +311,7 @@ function JobRows({
 const SCHEDULE_NAMES: Record<ScheduleKind, string> = {
   GARBAGE_COLLECTION: 'Garbage collection',
   RETENTION: 'Tag retention',
+  SCAN_ALL: 'Vulnerability scan of every image',
 };
 
 /** ScheduleEditor sets when a periodic job runs; berth checks the cron expression and its message shows under the field. */
