@@ -428,15 +428,17 @@ func (h *handler) finishUpload(w http.ResponseWriter, r *http.Request, name, id 
 	err = h.art.CommitBlob(ctx, repo, d, size, func(ctx context.Context) error {
 		_, err := h.blobs.CommitUpload(ctx, s.UUID, d)
 		return err
+	}, func(tx *ent.Client) error {
+		// The session ends with the commit, in its transaction: one
+		// statement (on PostgreSQL one synchronous commit) fewer a blob.
+		_, err := tx.UploadSession.Delete().Where(uploadsession.ID(s.ID)).Exec(viewer.SystemContext(ctx))
+		return err
 	})
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
 	committed = true
-	if err := h.db.UploadSession.DeleteOneID(s.ID).Exec(viewer.SystemContext(ctx)); err != nil {
-		h.log.Warn("deleting finished upload session", "upload", s.UUID, "err", err)
-	}
 	h.blobCreated(w, name, d)
 }
 

@@ -51,8 +51,11 @@ func (s *Service) BlobSize(ctx context.Context, r *Repo, d digest.Digest) (int64
 // collection, which deletes a row under the same lock before the bytes,
 // can never remove bytes this commit has just placed or found in place.
 // The repository is created on its first upload. The caller got r from
-// Access with auth.RepositoryPush.
-func (s *Service) CommitBlob(ctx context.Context, r *Repo, d digest.Digest, size int64, place func(context.Context) error) error {
+// Access with auth.RepositoryPush. Each of also runs in the same
+// transaction (on every attempt of it), for the caller's own bookkeeping
+// that must stand or fall with the blob, such as removing the finished
+// upload's session.
+func (s *Service) CommitBlob(ctx context.Context, r *Repo, d digest.Digest, size int64, place func(context.Context) error, also ...func(tx *ent.Client) error) error {
 	placed := false
 	err := s.write(ctx, 0, func(w *writeTx) error {
 		repo, err := s.ensureRepository(ctx, w.client, r)
@@ -80,6 +83,11 @@ func (s *Service) CommitBlob(ctx context.Context, r *Repo, d digest.Digest, size
 			return err
 		}
 		w.record(change.OperationBLOB_LINKED, r.Project.Name, r.Name, d.String(), "", nil, size)
+		for _, fn := range also {
+			if err := fn(w.client); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
 	if err != nil && r.Repository != nil && ent.IsConstraintError(err) {
