@@ -24,7 +24,10 @@ import (
 // hold it). That single statement is atomic on SQLite and PostgreSQL
 // alike, so of two racing requests exactly one wins; the other gets 416
 // with the current Range. The holder renews the hold while it streams;
-// one that dies frees the session when the hold lapses.
+// one that dies frees the session when the hold lapses. None of these
+// writes waits for PostgreSQL to flush its log (database.Unsynced): a
+// session that a database crash set back is checked against the bytes in
+// storage by the next request, like one a client abandoned.
 const (
 	uploadHoldFor   = 2 * time.Minute
 	uploadHoldRenew = 30 * time.Second
@@ -54,11 +57,15 @@ func holdUpload(ctx context.Context, db *database.DB, s *ent.UploadSession) (*up
 	sys := viewer.SystemContext(context.WithoutCancel(ctx))
 	token := rand.Text()
 	now := time.Now()
-	n, err := db.UploadSession.Update().
-		Where(uploadsession.ID(s.ID), uploadsession.Offset(s.Offset),
-			uploadsession.Or(uploadsession.WriterIsNil(), uploadsession.WriterUntilLT(now))).
-		SetWriter(token).SetWriterUntil(now.Add(uploadHoldFor)).
-		Save(sys)
+	var n int
+	err := db.Unsynced(sys, func(client *ent.Client) (err error) {
+		n, err = client.UploadSession.Update().
+			Where(uploadsession.ID(s.ID), uploadsession.Offset(s.Offset),
+				uploadsession.Or(uploadsession.WriterIsNil(), uploadsession.WriterUntilLT(now))).
+			SetWriter(token).SetWriterUntil(now.Add(uploadHoldFor)).
+			Save(sys)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -81,9 +88,13 @@ func (h *uploadHold) renew(sys context.Context) {
 		case <-h.stop:
 			return
 		case <-t.C:
-			n, err := h.db.UploadSession.Update().
-				Where(uploadsession.ID(h.id), uploadsession.Writer(h.token)).
-				SetWriterUntil(time.Now().Add(uploadHoldFor)).Save(sys)
+			var n int
+			err := h.db.Unsynced(sys, func(client *ent.Client) (err error) {
+				n, err = client.UploadSession.Update().
+					Where(uploadsession.ID(h.id), uploadsession.Writer(h.token)).
+					SetWriterUntil(time.Now().Add(uploadHoldFor)).Save(sys)
+				return err
+			})
 			if err == nil && n == 0 {
 				h.cancel() // lost: someone else holds it now
 				return
@@ -97,15 +108,20 @@ func (h *uploadHold) renew(sys context.Context) {
 // and the error is errUploadBusy.
 func (h *uploadHold) save(ctx context.Context, offset int64, hashState []byte) error {
 	h.halt()
-	upd := h.db.UploadSession.Update().
-		Where(uploadsession.ID(h.id), uploadsession.Writer(h.token)).
-		SetOffset(offset).ClearWriter().ClearWriterUntil()
-	if hashState != nil {
-		upd.SetHashState(hashState)
-	} else {
-		upd.ClearHashState()
-	}
-	n, err := upd.Save(viewer.SystemContext(context.WithoutCancel(ctx)))
+	sys := viewer.SystemContext(context.WithoutCancel(ctx))
+	var n int
+	err := h.db.Unsynced(sys, func(client *ent.Client) (err error) {
+		upd := client.UploadSession.Update().
+			Where(uploadsession.ID(h.id), uploadsession.Writer(h.token)).
+			SetOffset(offset).ClearWriter().ClearWriterUntil()
+		if hashState != nil {
+			upd.SetHashState(hashState)
+		} else {
+			upd.ClearHashState()
+		}
+		n, err = upd.Save(sys)
+		return err
+	})
 	if err != nil {
 		return err
 	}
@@ -119,10 +135,13 @@ func (h *uploadHold) save(ctx context.Context, offset int64, hashState []byte) e
 // or a commit that deletes the session anyway).
 func (h *uploadHold) release(ctx context.Context) {
 	h.halt()
-	_, _ = h.db.UploadSession.Update().
-		Where(uploadsession.ID(h.id), uploadsession.Writer(h.token)).
-		ClearWriter().ClearWriterUntil().
-		Save(viewer.SystemContext(context.WithoutCancel(ctx)))
+	sys := viewer.SystemContext(context.WithoutCancel(ctx))
+	_ = h.db.Unsynced(sys, func(client *ent.Client) error {
+		_, err := client.UploadSession.Update().
+			Where(uploadsession.ID(h.id), uploadsession.Writer(h.token)).
+			ClearWriter().ClearWriterUntil().Save(sys)
+		return err
+	})
 }
 
 // halt stops renewing; safe to call more than once.

@@ -107,8 +107,13 @@ func (h *handler) startUpload(w http.ResponseWriter, r *http.Request, name strin
 		h.writeError(w, r, err)
 		return
 	}
-	s, err := h.db.UploadSession.Create().SetUUID(id).SetRepository(name).SetAlgorithm(string(digest.SHA256)).
-		SetHashState(state).Save(viewer.SystemContext(ctx))
+	var s *ent.UploadSession
+	sys := viewer.SystemContext(ctx)
+	err = h.db.Unsynced(sys, func(client *ent.Client) (err error) {
+		s, err = client.UploadSession.Create().SetUUID(id).SetRepository(name).SetAlgorithm(string(digest.SHA256)).
+			SetHashState(state).Save(sys)
+		return err
+	})
 	if err != nil {
 		h.writeError(w, r, err)
 		return
