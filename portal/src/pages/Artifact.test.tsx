@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { screen, within } from '@testing-library/react';
+import { screen, waitFor, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
 import { ArtifactPage } from './Artifact';
 import { fakeClient, renderWith } from '@/test/render';
 
@@ -74,5 +75,150 @@ describe('ArtifactPage', () => {
     expect(within(tags).getAllByTestId('tag-immutable')).toHaveLength(1);
     expect(screen.queryByLabelText('Delete tag v1')).not.toBeInTheDocument();
     expect(screen.getByLabelText('Delete tag dev')).toBeInTheDocument();
+  });
+});
+
+type Call = { name: string; variables: Record<string, unknown> };
+
+const counts = { critical: 1, high: 2, medium: 0, low: 0, unknown: 0 };
+
+function scan(status: string, extra: Record<string, unknown> = {}) {
+  return {
+    status,
+    error: null,
+    requestedAt: '2025-01-01T00:00:00Z',
+    finishedAt: status === 'SUCCESS' || status === 'ERROR' ? '2025-01-01T00:01:00Z' : null,
+    os: 'debian 12',
+    packageCount: 88,
+    fixableCount: 1,
+    severityCounts: counts,
+    ...extra,
+  };
+}
+
+const findings = [
+  {
+    id: 'DSA-5532-1',
+    aliases: ['CVE-2023-5363'],
+    package: 'libssl3',
+    sourcePackage: 'openssl',
+    installedVersion: '3.0.9-1',
+    fixedVersion: '3.0.11-1~deb12u2',
+    severity: 'CRITICAL',
+    cvssScore: 9.8,
+    summary: 'openssl security update',
+    layerDigest: `sha256:${'c'.repeat(64)}`,
+  },
+  {
+    id: 'DEBIAN-CVE-2023-4039',
+    aliases: [],
+    package: 'libgcc-s1',
+    sourcePackage: 'gcc-12',
+    installedVersion: '12.2.0-14',
+    fixedVersion: null,
+    severity: 'HIGH',
+    cvssScore: null,
+    summary: 'stack protector bypass on arm64',
+    layerDigest: null,
+  },
+];
+
+/** scanPage renders an artifact page whose scan is scanOf() and opens its Vulnerabilities tab. */
+async function scanPage(permissions: string[], scanOf: () => unknown, calls: Call[] = []) {
+  const client = fakeClient((name, variables) => {
+    if (name === 'ArtifactPage') return artifact(permissions);
+    if (name === 'ArtifactScan') return { artifact: { id: 'a1', scan: scanOf() } };
+    if (name === 'ArtifactVulnerabilities') {
+      const where = (variables.where ?? {}) as { severity?: string[]; fixable?: boolean };
+      const nodes = findings.filter((f) => (!where.severity || where.severity.includes(f.severity)) && (!where.fixable || f.fixedVersion));
+      const more = !variables.after;
+      return {
+        artifact: {
+          id: 'a1',
+          scan: {
+            vulnerabilities: {
+              totalCount: nodes.length * 2,
+              pageInfo: { hasNextPage: more, endCursor: more ? 'cursor-1' : null },
+              edges: nodes.map((node) => ({ node })),
+            },
+          },
+        },
+      };
+    }
+    if (name === 'ScanArtifact') return { scanArtifact: { status: 'PENDING' } };
+    return undefined;
+  }, calls);
+  renderWith(<ArtifactPage repository="team-a/app" reference={digest} />, { client });
+  await userEvent.click(await screen.findByRole('tab', { name: 'Vulnerabilities' }));
+}
+
+describe('ArtifactPage vulnerabilities', { timeout: 20_000 }, () => {
+  const developer = ['project:read', 'repository:pull', 'repository:push', 'scan:create'];
+
+  it('says an artifact was never scanned and scans it on Scan now', async () => {
+    const calls: Call[] = [];
+    let current: unknown = null;
+    await scanPage(developer, () => current, calls);
+    expect(await screen.findByText(/Never scanned/)).toBeInTheDocument();
+    current = scan('PENDING');
+    await userEvent.click(screen.getByRole('button', { name: 'Scan now' }));
+    expect(calls.find((c) => c.name === 'ScanArtifact')?.variables).toEqual({ repository: 'team-a/app', reference: digest });
+    expect(await screen.findByText('Waiting for a scanner…')).toBeInTheDocument();
+    expect(screen.getByRole('button', { name: 'Scan again' })).toBeDisabled();
+  });
+
+  it('shows a finished scan: counts by severity, findings with their fix or none', async () => {
+    await scanPage(developer, () => scan('SUCCESS'));
+    expect(await screen.findByTestId('severity-critical')).toHaveTextContent('1 Critical');
+    expect(screen.getByTestId('severity-high')).toHaveTextContent('2 High');
+    expect(screen.getByTestId('scan-status')).toHaveTextContent('debian 12 · 88 packages');
+    const rows = await screen.findAllByTestId('vulnerability-row');
+    expect(rows).toHaveLength(2);
+    expect(within(rows[0]).getByRole('link', { name: 'DSA-5532-1' })).toHaveAttribute('href', 'https://osv.dev/vulnerability/DSA-5532-1');
+    expect(rows[0]).toHaveTextContent('CVE-2023-5363');
+    expect(rows[0]).toHaveTextContent('source openssl');
+    expect(rows[0]).toHaveTextContent('3.0.11-1~deb12u2');
+    expect(rows[0]).toHaveTextContent('9.8');
+    expect(rows[0]).toHaveTextContent(`sha256:${'c'.repeat(12)}`);
+    expect(rows[1]).toHaveTextContent('no fix');
+    expect(screen.getByRole('button', { name: 'Scan again' })).toBeEnabled();
+  });
+
+  it('shows why a scan failed', async () => {
+    await scanPage(developer, () => scan('ERROR', { error: 'not a container image: no layers' }));
+    expect(await screen.findByTestId('scan-error')).toHaveTextContent('not a container image: no layers');
+    expect(screen.queryByTestId('vulnerabilities-table')).not.toBeInTheDocument();
+  });
+
+  it('filters by severity and fixability, and loads more with the cursor', async () => {
+    const calls: Call[] = [];
+    await scanPage(developer, () => scan('SUCCESS'), calls);
+    await screen.findAllByTestId('vulnerability-row');
+    const last = () => calls.filter((c) => c.name === 'ArtifactVulnerabilities').at(-1)?.variables;
+
+    await userEvent.click(screen.getByTestId('vulnerabilities-more'));
+    await waitFor(() => expect(last()?.after).toBe('cursor-1'));
+    expect(screen.getAllByTestId('vulnerability-row')).toHaveLength(4);
+
+    await userEvent.click(screen.getByTestId('vulnerabilities-severity'));
+    await userEvent.click(await screen.findByRole('option', { name: 'High', hidden: true }));
+    await waitFor(() => expect(last()).toMatchObject({ after: null, where: { severity: ['HIGH'] } }));
+    await userEvent.click(screen.getByRole('switch', { name: 'Fixable only' }));
+    await waitFor(() => expect(last()?.where).toEqual({ severity: ['HIGH'], fixable: true }));
+    expect(await screen.findByText('No vulnerability matches')).toBeInTheDocument();
+  });
+
+  it('offers no scan to a guest', async () => {
+    await scanPage(['project:read', 'repository:pull'], () => null);
+    expect(await screen.findByText(/Developers of the project can scan it/)).toBeInTheDocument();
+    expect(screen.queryByRole('button', { name: /Scan/ })).not.toBeInTheDocument();
+  });
+
+  it('offers no Vulnerabilities tab for an artifact that is not an image', async () => {
+    const a = artifact(['project:read', 'scan:create']);
+    a.artifact.artifactType = 'SIGNATURE';
+    renderWith(<ArtifactPage repository="team-a/app" reference={digest} />, { client: fakeClient(() => a) });
+    await screen.findByTestId('pull-by-tag');
+    expect(screen.queryByRole('tab', { name: 'Vulnerabilities' })).not.toBeInTheDocument();
   });
 });

@@ -34,6 +34,7 @@ import { ArtifactTypeIcon, artifactTypeLabel } from '@/components/ArtifactType';
 import { LabelBadge } from '@/components/LabelBadge';
 import { CopyCommand, CopyIcon } from '@/components/Copy';
 import { ConfirmDialog } from '@/components/ConfirmDialog';
+import { VulnerabilitiesPanel } from '@/components/Vulnerabilities';
 import { can } from '@/lib/permissions';
 import { artifactUrl, projectUrl, repositoryUrl } from '@/lib/routes';
 import { shortDigest, splitRepositoryName } from '@/lib/format';
@@ -399,7 +400,7 @@ function prettyJSON(s: string): string {
   }
 }
 
-/** ArtifactPage shows one artifact: pull commands, tags, labels, layers, config, history, platforms, referrers, chart and manifest, with its actions. */
+/** ArtifactPage shows one artifact: pull commands, tags, labels, layers, vulnerabilities, config, history, platforms, referrers, chart and manifest, with its actions. */
 export function ArtifactPage({ repository, reference }: { repository: string; reference: string }) {
   const { registryHost, viewer } = useSession();
   const navigate = useNavigate();
@@ -443,11 +444,15 @@ export function ArtifactPage({ repository, reference }: { repository: string; re
   const canUntag = can(project, 'tag:delete');
   const canLabel = can(project, 'artifact-label:write');
   const canDelete = can(project, 'artifact:delete');
+  const canScan = can(project, 'scan:create');
+  // Only images and indexes of images are scanned; the API refuses other artifacts.
+  const scannable = a.artifactType === 'IMAGE' || a.artifactType === 'IMAGE_INDEX';
   const pullCmd = a.artifactType === 'CHART' && a.chart ? 'helm pull oci://' : 'docker pull ';
 
   const tabs: { value: string; label: string; count?: number; show: boolean }[] = [
     { value: 'layers', label: 'Layers', count: a.layers.length, show: a.layers.length > 0 },
     { value: 'platforms', label: 'Platforms', count: a.children.length, show: isIndex },
+    { value: 'vulnerabilities', label: 'Vulnerabilities', show: scannable },
     { value: 'config', label: 'Configuration', show: a.config !== null && a.config !== undefined },
     { value: 'history', label: 'Build history', count: history.length, show: history.length > 0 },
     { value: 'chart', label: 'Chart', show: Boolean(a.chart) },
@@ -705,6 +710,9 @@ export function ArtifactPage({ repository, reference }: { repository: string; re
                 ))}
               </Table.Tbody>
             </Table>
+          </Tabs.Panel>
+          <Tabs.Panel value="vulnerabilities" p="md">
+            <VulnerabilitiesPanel repository={a.repository.name} digest={a.digest} canScan={canScan} />
           </Tabs.Panel>
           <Tabs.Panel value="config" p="md">
             {a.config && (

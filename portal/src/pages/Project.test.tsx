@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { act, screen, waitFor } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
 import { Route, Routes } from 'react-router';
 import { ProjectPage } from './Project';
 import type { ProjectTab } from '@/lib/routes';
@@ -20,6 +21,7 @@ function project(role: string, repositories: string[] = ['library/app']) {
       id: 'p1',
       name: 'library',
       public: false,
+      scanOnPush: false,
       description: '',
       repositoryCount: repositories.length,
       usedBytes: 0,
@@ -37,7 +39,7 @@ function project(role: string, repositories: string[] = ['library/app']) {
 }
 
 function page(tab: 'repositories' | ProjectTab, role: string, calls: Call[] = [], repos: () => string[] = () => ['library/app']) {
-  const live = liveClient((name) => (name === 'ProjectPage' || name === 'ProjectRepositories' ? project(role, repos()) : name === 'WebhookPolicies' ? { webhookPolicies: [] } : name === 'ImmutabilityRules' ? { immutabilityRules: [] } : undefined), calls);
+  const live = liveClient((name) => (name === 'ProjectPage' || name === 'ProjectRepositories' ? project(role, repos()) : name === 'WebhookPolicies' ? { webhookPolicies: [] } : name === 'ImmutabilityRules' ? { immutabilityRules: [] } : name === 'UpdateProject' ? { updateProject: { id: 'p1', public: false, scanOnPush: true, description: '', quotaBytes: -1 } } : undefined), calls);
   renderWith(
     <Routes>
       <Route path="/projects/:project/*" element={<ProjectPage tab={tab} />} />
@@ -85,5 +87,13 @@ describe('ProjectPage', { timeout: 20_000 }, () => {
     });
     expect(await screen.findByRole('link', { name: 'web' })).toBeInTheDocument();
     await waitFor(() => expect(screen.getAllByText(/2 repositories/).length).toBeGreaterThan(0));
+  });
+
+  it('turns scanning on push on in the settings', async () => {
+    const calls: Call[] = [];
+    page('settings', 'PROJECT_ADMIN', calls);
+    await userEvent.click(await screen.findByRole('switch', { name: /Scan images on push/ }));
+    await userEvent.click(screen.getByRole('button', { name: 'Save changes' }));
+    await waitFor(() => expect(calls.find((c) => c.name === 'UpdateProject')?.variables).toMatchObject({ name: 'library', input: { scanOnPush: true, public: false } }));
   });
 });

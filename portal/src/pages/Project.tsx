@@ -54,6 +54,7 @@ export const ProjectPageDocument = graphql(`
       id
       name
       public
+      scanOnPush
       description
       repositoryCount
       usedBytes
@@ -104,6 +105,7 @@ const UpdateProjectDocument = graphql(`
     updateProject(name: $name, input: $input) {
       id
       public
+      scanOnPush
       description
       quotaBytes
     }
@@ -276,13 +278,14 @@ function SettingsTab({ project }: { project: Project }) {
   const navigate = useNavigate();
   const [description, setDescription] = useState(project.description);
   const [isPublic, setPublic] = useState(project.public);
+  const [scanOnPush, setScanOnPush] = useState(project.scanOnPush);
   const [quotaGiB, setQuota] = useState<number | string>(project.quotaBytes > 0 ? +(project.quotaBytes / 1024 ** 3).toFixed(2) : '');
   const [deleting, setDeleting] = useState(false);
   const [{ fetching }, update] = useMutation(UpdateProjectDocument);
   const [, remove] = useMutation(DeleteProjectDocument);
   const canUpdate = can(project, 'project:update');
   const quotaBytes = typeof quotaGiB === 'number' && quotaGiB > 0 ? Math.round(quotaGiB * 1024 ** 3) : -1;
-  const dirty = description !== project.description || isPublic !== project.public || (viewer?.admin && quotaBytes !== (project.quotaBytes > 0 ? project.quotaBytes : -1));
+  const dirty = description !== project.description || isPublic !== project.public || scanOnPush !== project.scanOnPush || (viewer?.admin && quotaBytes !== (project.quotaBytes > 0 ? project.quotaBytes : -1));
 
   return (
     <Stack>
@@ -290,7 +293,7 @@ function SettingsTab({ project }: { project: Project }) {
         <form
           onSubmit={async (e) => {
             e.preventDefault();
-            const r = await update({ name: project.name, input: { description, public: isPublic, ...(viewer?.admin ? { quotaBytes } : {}) } });
+            const r = await update({ name: project.name, input: { description, public: isPublic, scanOnPush, ...(viewer?.admin ? { quotaBytes } : {}) } });
             if (!r.error) notifications.show({ color: 'teal', message: 'Project settings saved.' });
           }}
         >
@@ -302,6 +305,13 @@ function SettingsTab({ project }: { project: Project }) {
               description="Anyone, even without signing in, may browse and pull. Only members may push."
               checked={isPublic}
               onChange={(e) => setPublic(e.currentTarget.checked)}
+              disabled={!canUpdate}
+            />
+            <Switch
+              label="Scan images on push"
+              description="Scan every image and image index pushed to the project for known vulnerabilities."
+              checked={scanOnPush}
+              onChange={(e) => setScanOnPush(e.currentTarget.checked)}
               disabled={!canUpdate}
             />
             <NumberInput

@@ -17,6 +17,7 @@ function artifact(id: string, tags: { name: string; immutable: boolean }[]) {
     pulledAt: null,
     tags: tags.map((t) => ({ id: `${id}-${t.name}`, ...t })),
     labels: [],
+    scan: null as null | { status: string; severityCounts: { critical: number; high: number } },
   };
 }
 
@@ -78,5 +79,18 @@ describe('RepositoryPage', { timeout: 20_000 }, () => {
     expect(await screen.findByText('v2')).toBeInTheDocument();
     await waitFor(() => expect(reads()).toBe(before + 1));
     expect(calls.filter((c) => c.name === 'RepositoryPage').at(-1)?.variables).toMatchObject({ name: 'library/app' });
+  });
+
+  it('sums up each image\'s latest scan by its critical and high findings', async () => {
+    const scanned = artifact('a', [{ name: 'v1', immutable: false }]);
+    scanned.scan = { status: 'SUCCESS', severityCounts: { critical: 2, high: 5 } };
+    const clean = artifact('b', [{ name: 'v2', immutable: false }]);
+    clean.scan = { status: 'SUCCESS', severityCounts: { critical: 0, high: 0 } };
+    const { client } = liveClient(() => repository([scanned, clean, artifact('c', [{ name: 'v3', immutable: false }])]));
+    renderWith(<RepositoryPage name="library/app" />, { client });
+    const [worst, fine] = await screen.findAllByTestId('scan-summary');
+    expect(worst).toHaveTextContent('2 critical5 high');
+    expect(fine).toHaveTextContent('no critical or high');
+    expect(screen.getByText('not scanned')).toBeInTheDocument();
   });
 });

@@ -16,6 +16,7 @@ import { LabelBadge } from '@/components/LabelBadge';
 import { CopyCommand, CopyIcon } from '@/components/Copy';
 import { ConfirmDialog } from '@/components/ConfirmDialog';
 import { PushInstructions } from '@/components/PushInstructions';
+import { ScanSummary } from '@/components/Vulnerabilities';
 import { DeleteRepositoryDocument } from './Project';
 import { can } from '@/lib/permissions';
 import { artifactUrl, projectUrl } from '@/lib/routes';
@@ -73,6 +74,13 @@ const RepositoryPageDocument = graphql(`
               color
               description
             }
+            scan {
+              status
+              severityCounts {
+                critical
+                high
+              }
+            }
           }
         }
       }
@@ -116,7 +124,7 @@ export function TagBadge({ tag }: { tag: { name: string; immutable: boolean } })
   );
 }
 
-/** RepositoryPage lists a repository's artifacts with tags, type, size, times and labels. */
+/** RepositoryPage lists a repository's artifacts with tags, labels, vulnerability summary, type, size and times. */
 export function RepositoryPage({ name }: { name: string }) {
   const { registryHost } = useSession();
   const navigate = useNavigate();
@@ -241,7 +249,7 @@ export function RepositoryPage({ name }: { name: string }) {
               aria-label="Artifact type"
             />
           </Group>
-          <Table.ScrollContainer minWidth={860}>
+          <Table.ScrollContainer minWidth={980}>
             <Table verticalSpacing="sm" highlightOnHover data-testid="artifacts-table">
               <Table.Thead>
                 <Table.Tr>
@@ -249,6 +257,7 @@ export function RepositoryPage({ name }: { name: string }) {
                   <Table.Th>Artifact</Table.Th>
                   <Table.Th>Tags</Table.Th>
                   <Table.Th>Labels</Table.Th>
+                  <Table.Th>Vulnerabilities</Table.Th>
                   <Table.Th ta="right">Size</Table.Th>
                   <Table.Th>Pushed</Table.Th>
                   <Table.Th>Last pulled</Table.Th>
@@ -256,7 +265,7 @@ export function RepositoryPage({ name }: { name: string }) {
               </Table.Thead>
               <Table.Tbody>
                 {fetching && !data ? (
-                  <TableSkeleton columns={7} />
+                  <TableSkeleton columns={8} />
                 ) : (
                   artifacts.map((a) => (
                     <Table.Tr key={a.id} style={{ cursor: 'pointer' }} onClick={(e) => !(e.target as HTMLElement).closest('a,button') && navigate(artifactUrl(repo.name, a.digest))}>
@@ -296,6 +305,9 @@ export function RepositoryPage({ name }: { name: string }) {
                             <LabelBadge key={l.id} label={l} />
                           ))}
                         </Group>
+                      </Table.Td>
+                      <Table.Td>
+                        {a.artifactType === 'IMAGE' || a.artifactType === 'IMAGE_INDEX' ? <ScanSummary scan={a.scan} /> : null}
                       </Table.Td>
                       <Table.Td ta="right">
                         <Size bytes={a.size} fz="sm" />
