@@ -11,8 +11,8 @@ import (
 	"github.com/berth-registry/berth/ent"
 	"github.com/berth-registry/berth/ent/artifact"
 	"github.com/berth-registry/berth/ent/predicate"
-	"github.com/berth-registry/berth/ent/schedule"
 	"github.com/berth-registry/berth/ent/scanreport"
+	"github.com/berth-registry/berth/ent/schedule"
 	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/viewer"
 )
