@@ -78,10 +78,6 @@ func keepSearchIndexes(next schema.Differ) schema.Differ {
 		kept := changes[:0]
 		for _, c := range changes {
 			switch c := c.(type) {
-			case *atlas.DropTable:
-				if strings.HasPrefix(c.T.Name, searchPrefix) {
-					continue
-				}
 			case *atlas.ModifyTable:
 				inner := c.Changes[:0]
 				for _, ic := range c.Changes {
