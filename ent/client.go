@@ -21,6 +21,7 @@ import (
 	"github.com/berth-registry/berth/ent/auditlog"
 	"github.com/berth-registry/berth/ent/blob"
 	"github.com/berth-registry/berth/ent/change"
+	"github.com/berth-registry/berth/ent/cveallowlist"
 	"github.com/berth-registry/berth/ent/garbagecollection"
 	"github.com/berth-registry/berth/ent/immutabilityrule"
 	"github.com/berth-registry/berth/ent/label"
@@ -36,6 +37,7 @@ import (
 	"github.com/berth-registry/berth/ent/retentionpolicy"
 	"github.com/berth-registry/berth/ent/robot"
 	"github.com/berth-registry/berth/ent/scanfinding"
+	"github.com/berth-registry/berth/ent/scannerregistration"
 	"github.com/berth-registry/berth/ent/scanreport"
 	"github.com/berth-registry/berth/ent/schedule"
 	"github.com/berth-registry/berth/ent/session"
@@ -65,6 +67,8 @@ type Client struct {
 	AuditLog *AuditLogClient
 	// Blob is the client for interacting with the Blob builders.
 	Blob *BlobClient
+	// CVEAllowlist is the client for interacting with the CVEAllowlist builders.
+	CVEAllowlist *CVEAllowlistClient
 	// Change is the client for interacting with the Change builders.
 	Change *ChangeClient
 	// GarbageCollection is the client for interacting with the GarbageCollection builders.
@@ -99,6 +103,8 @@ type Client struct {
 	ScanFinding *ScanFindingClient
 	// ScanReport is the client for interacting with the ScanReport builders.
 	ScanReport *ScanReportClient
+	// ScannerRegistration is the client for interacting with the ScannerRegistration builders.
+	ScannerRegistration *ScannerRegistrationClient
 	// Schedule is the client for interacting with the Schedule builders.
 	Schedule *ScheduleClient
 	// Session is the client for interacting with the Session builders.
@@ -133,6 +139,7 @@ func (c *Client) init() {
 	c.ArtifactBlob = NewArtifactBlobClient(c.config)
 	c.AuditLog = NewAuditLogClient(c.config)
 	c.Blob = NewBlobClient(c.config)
+	c.CVEAllowlist = NewCVEAllowlistClient(c.config)
 	c.Change = NewChangeClient(c.config)
 	c.GarbageCollection = NewGarbageCollectionClient(c.config)
 	c.ImmutabilityRule = NewImmutabilityRuleClient(c.config)
@@ -150,6 +157,7 @@ func (c *Client) init() {
 	c.Robot = NewRobotClient(c.config)
 	c.ScanFinding = NewScanFindingClient(c.config)
 	c.ScanReport = NewScanReportClient(c.config)
+	c.ScannerRegistration = NewScannerRegistrationClient(c.config)
 	c.Schedule = NewScheduleClient(c.config)
 	c.Session = NewSessionClient(c.config)
 	c.Setting = NewSettingClient(c.config)
@@ -249,39 +257,41 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	cfg := c.config
 	cfg.driver = tx
 	return &Tx{
-		ctx:                ctx,
-		config:             cfg,
-		AccessToken:        NewAccessTokenClient(cfg),
-		Artifact:           NewArtifactClient(cfg),
-		ArtifactBlob:       NewArtifactBlobClient(cfg),
-		AuditLog:           NewAuditLogClient(cfg),
-		Blob:               NewBlobClient(cfg),
-		Change:             NewChangeClient(cfg),
-		GarbageCollection:  NewGarbageCollectionClient(cfg),
-		ImmutabilityRule:   NewImmutabilityRuleClient(cfg),
-		Label:              NewLabelClient(cfg),
-		Lease:              NewLeaseClient(cfg),
-		Member:             NewMemberClient(cfg),
-		OSVAffected:        NewOSVAffectedClient(cfg),
-		OSVEcosystem:       NewOSVEcosystemClient(cfg),
-		OSVRecord:          NewOSVRecordClient(cfg),
-		Project:            NewProjectClient(cfg),
-		Repository:         NewRepositoryClient(cfg),
-		RepositoryBlob:     NewRepositoryBlobClient(cfg),
-		RetentionExecution: NewRetentionExecutionClient(cfg),
-		RetentionPolicy:    NewRetentionPolicyClient(cfg),
-		Robot:              NewRobotClient(cfg),
-		ScanFinding:        NewScanFindingClient(cfg),
-		ScanReport:         NewScanReportClient(cfg),
-		Schedule:           NewScheduleClient(cfg),
-		Session:            NewSessionClient(cfg),
-		Setting:            NewSettingClient(cfg),
-		SigningKey:         NewSigningKeyClient(cfg),
-		Tag:                NewTagClient(cfg),
-		UploadSession:      NewUploadSessionClient(cfg),
-		User:               NewUserClient(cfg),
-		WebhookDelivery:    NewWebhookDeliveryClient(cfg),
-		WebhookPolicy:      NewWebhookPolicyClient(cfg),
+		ctx:                 ctx,
+		config:              cfg,
+		AccessToken:         NewAccessTokenClient(cfg),
+		Artifact:            NewArtifactClient(cfg),
+		ArtifactBlob:        NewArtifactBlobClient(cfg),
+		AuditLog:            NewAuditLogClient(cfg),
+		Blob:                NewBlobClient(cfg),
+		CVEAllowlist:        NewCVEAllowlistClient(cfg),
+		Change:              NewChangeClient(cfg),
+		GarbageCollection:   NewGarbageCollectionClient(cfg),
+		ImmutabilityRule:    NewImmutabilityRuleClient(cfg),
+		Label:               NewLabelClient(cfg),
+		Lease:               NewLeaseClient(cfg),
+		Member:              NewMemberClient(cfg),
+		OSVAffected:         NewOSVAffectedClient(cfg),
+		OSVEcosystem:        NewOSVEcosystemClient(cfg),
+		OSVRecord:           NewOSVRecordClient(cfg),
+		Project:             NewProjectClient(cfg),
+		Repository:          NewRepositoryClient(cfg),
+		RepositoryBlob:      NewRepositoryBlobClient(cfg),
+		RetentionExecution:  NewRetentionExecutionClient(cfg),
+		RetentionPolicy:     NewRetentionPolicyClient(cfg),
+		Robot:               NewRobotClient(cfg),
+		ScanFinding:         NewScanFindingClient(cfg),
+		ScanReport:          NewScanReportClient(cfg),
+		ScannerRegistration: NewScannerRegistrationClient(cfg),
+		Schedule:            NewScheduleClient(cfg),
+		Session:             NewSessionClient(cfg),
+		Setting:             NewSettingClient(cfg),
+		SigningKey:          NewSigningKeyClient(cfg),
+		Tag:                 NewTagClient(cfg),
+		UploadSession:       NewUploadSessionClient(cfg),
+		User:                NewUserClient(cfg),
+		WebhookDelivery:     NewWebhookDeliveryClient(cfg),
+		WebhookPolicy:       NewWebhookPolicyClient(cfg),
 	}, nil
 }
 
@@ -299,39 +309,41 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	cfg := c.config
 	cfg.driver = &txDriver{tx: tx, drv: c.driver}
 	return &Tx{
-		ctx:                ctx,
-		config:             cfg,
-		AccessToken:        NewAccessTokenClient(cfg),
-		Artifact:           NewArtifactClient(cfg),
-		ArtifactBlob:       NewArtifactBlobClient(cfg),
-		AuditLog:           NewAuditLogClient(cfg),
-		Blob:               NewBlobClient(cfg),
-		Change:             NewChangeClient(cfg),
-		GarbageCollection:  NewGarbageCollectionClient(cfg),
-		ImmutabilityRule:   NewImmutabilityRuleClient(cfg),
-		Label:              NewLabelClient(cfg),
-		Lease:              NewLeaseClient(cfg),
-		Member:             NewMemberClient(cfg),
-		OSVAffected:        NewOSVAffectedClient(cfg),
-		OSVEcosystem:       NewOSVEcosystemClient(cfg),
-		OSVRecord:          NewOSVRecordClient(cfg),
-		Project:            NewProjectClient(cfg),
-		Repository:         NewRepositoryClient(cfg),
-		RepositoryBlob:     NewRepositoryBlobClient(cfg),
-		RetentionExecution: NewRetentionExecutionClient(cfg),
-		RetentionPolicy:    NewRetentionPolicyClient(cfg),
-		Robot:              NewRobotClient(cfg),
-		ScanFinding:        NewScanFindingClient(cfg),
-		ScanReport:         NewScanReportClient(cfg),
-		Schedule:           NewScheduleClient(cfg),
-		Session:            NewSessionClient(cfg),
-		Setting:            NewSettingClient(cfg),
-		SigningKey:         NewSigningKeyClient(cfg),
-		Tag:                NewTagClient(cfg),
-		UploadSession:      NewUploadSessionClient(cfg),
-		User:               NewUserClient(cfg),
-		WebhookDelivery:    NewWebhookDeliveryClient(cfg),
-		WebhookPolicy:      NewWebhookPolicyClient(cfg),
+		ctx:                 ctx,
+		config:              cfg,
+		AccessToken:         NewAccessTokenClient(cfg),
+		Artifact:            NewArtifactClient(cfg),
+		ArtifactBlob:        NewArtifactBlobClient(cfg),
+		AuditLog:            NewAuditLogClient(cfg),
+		Blob:                NewBlobClient(cfg),
+		CVEAllowlist:        NewCVEAllowlistClient(cfg),
+		Change:              NewChangeClient(cfg),
+		GarbageCollection:   NewGarbageCollectionClient(cfg),
+		ImmutabilityRule:    NewImmutabilityRuleClient(cfg),
+		Label:               NewLabelClient(cfg),
+		Lease:               NewLeaseClient(cfg),
+		Member:              NewMemberClient(cfg),
+		OSVAffected:         NewOSVAffectedClient(cfg),
+		OSVEcosystem:        NewOSVEcosystemClient(cfg),
+		OSVRecord:           NewOSVRecordClient(cfg),
+		Project:             NewProjectClient(cfg),
+		Repository:          NewRepositoryClient(cfg),
+		RepositoryBlob:      NewRepositoryBlobClient(cfg),
+		RetentionExecution:  NewRetentionExecutionClient(cfg),
+		RetentionPolicy:     NewRetentionPolicyClient(cfg),
+		Robot:               NewRobotClient(cfg),
+		ScanFinding:         NewScanFindingClient(cfg),
+		ScanReport:          NewScanReportClient(cfg),
+		ScannerRegistration: NewScannerRegistrationClient(cfg),
+		Schedule:            NewScheduleClient(cfg),
+		Session:             NewSessionClient(cfg),
+		Setting:             NewSettingClient(cfg),
+		SigningKey:          NewSigningKeyClient(cfg),
+		Tag:                 NewTagClient(cfg),
+		UploadSession:       NewUploadSessionClient(cfg),
+		User:                NewUserClient(cfg),
+		WebhookDelivery:     NewWebhookDeliveryClient(cfg),
+		WebhookPolicy:       NewWebhookPolicyClient(cfg),
 	}, nil
 }
 
@@ -361,12 +373,13 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.AccessToken, c.Artifact, c.ArtifactBlob, c.AuditLog, c.Blob, c.Change,
-		c.GarbageCollection, c.ImmutabilityRule, c.Label, c.Lease, c.Member,
+		c.AccessToken, c.Artifact, c.ArtifactBlob, c.AuditLog, c.Blob, c.CVEAllowlist,
+		c.Change, c.GarbageCollection, c.ImmutabilityRule, c.Label, c.Lease, c.Member,
 		c.OSVAffected, c.OSVEcosystem, c.OSVRecord, c.Project, c.Repository,
 		c.RepositoryBlob, c.RetentionExecution, c.RetentionPolicy, c.Robot,
-		c.ScanFinding, c.ScanReport, c.Schedule, c.Session, c.Setting, c.SigningKey,
-		c.Tag, c.UploadSession, c.User, c.WebhookDelivery, c.WebhookPolicy,
+		c.ScanFinding, c.ScanReport, c.ScannerRegistration, c.Schedule, c.Session,
+		c.Setting, c.SigningKey, c.Tag, c.UploadSession, c.User, c.WebhookDelivery,
+		c.WebhookPolicy,
 	} {
 		n.Use(hooks...)
 	}
@@ -376,12 +389,13 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.AccessToken, c.Artifact, c.ArtifactBlob, c.AuditLog, c.Blob, c.Change,
-		c.GarbageCollection, c.ImmutabilityRule, c.Label, c.Lease, c.Member,
+		c.AccessToken, c.Artifact, c.ArtifactBlob, c.AuditLog, c.Blob, c.CVEAllowlist,
+		c.Change, c.GarbageCollection, c.ImmutabilityRule, c.Label, c.Lease, c.Member,
 		c.OSVAffected, c.OSVEcosystem, c.OSVRecord, c.Project, c.Repository,
 		c.RepositoryBlob, c.RetentionExecution, c.RetentionPolicy, c.Robot,
-		c.ScanFinding, c.ScanReport, c.Schedule, c.Session, c.Setting, c.SigningKey,
-		c.Tag, c.UploadSession, c.User, c.WebhookDelivery, c.WebhookPolicy,
+		c.ScanFinding, c.ScanReport, c.ScannerRegistration, c.Schedule, c.Session,
+		c.Setting, c.SigningKey, c.Tag, c.UploadSession, c.User, c.WebhookDelivery,
+		c.WebhookPolicy,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -400,6 +414,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.AuditLog.mutate(ctx, m)
 	case *BlobMutation:
 		return c.Blob.mutate(ctx, m)
+	case *CVEAllowlistMutation:
+		return c.CVEAllowlist.mutate(ctx, m)
 	case *ChangeMutation:
 		return c.Change.mutate(ctx, m)
 	case *GarbageCollectionMutation:
@@ -434,6 +450,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.ScanFinding.mutate(ctx, m)
 	case *ScanReportMutation:
 		return c.ScanReport.mutate(ctx, m)
+	case *ScannerRegistrationMutation:
+		return c.ScannerRegistration.mutate(ctx, m)
 	case *ScheduleMutation:
 		return c.Schedule.mutate(ctx, m)
 	case *SessionMutation:
@@ -1298,6 +1316,140 @@ func (c *BlobClient) mutate(ctx context.Context, m *BlobMutation) (Value, error)
 		return (&BlobDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Blob mutation op: %q", m.Op())
+	}
+}
+
+// CVEAllowlistClient is a client for the CVEAllowlist schema.
+type CVEAllowlistClient struct {
+	config
+}
+
+// NewCVEAllowlistClient returns a client for the CVEAllowlist from the given config.
+func NewCVEAllowlistClient(c config) *CVEAllowlistClient {
+	return &CVEAllowlistClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `cveallowlist.Hooks(f(g(h())))`.
+func (c *CVEAllowlistClient) Use(hooks ...Hook) {
+	c.hooks.CVEAllowlist = append(c.hooks.CVEAllowlist, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `cveallowlist.Intercept(f(g(h())))`.
+func (c *CVEAllowlistClient) Intercept(interceptors ...Interceptor) {
+	c.inters.CVEAllowlist = append(c.inters.CVEAllowlist, interceptors...)
+}
+
+// Create returns a builder for creating a CVEAllowlist entity.
+func (c *CVEAllowlistClient) Create() *CVEAllowlistCreate {
+	mutation := newCVEAllowlistMutation(c.config, OpCreate)
+	return &CVEAllowlistCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of CVEAllowlist entities.
+func (c *CVEAllowlistClient) CreateBulk(builders ...*CVEAllowlistCreate) *CVEAllowlistCreateBulk {
+	return &CVEAllowlistCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *CVEAllowlistClient) MapCreateBulk(slice any, setFunc func(*CVEAllowlistCreate, int)) *CVEAllowlistCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &CVEAllowlistCreateBulk{err: fmt.Errorf("calling to CVEAllowlistClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*CVEAllowlistCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &CVEAllowlistCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for CVEAllowlist.
+func (c *CVEAllowlistClient) Update() *CVEAllowlistUpdate {
+	mutation := newCVEAllowlistMutation(c.config, OpUpdate)
+	return &CVEAllowlistUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *CVEAllowlistClient) UpdateOne(_m *CVEAllowlist) *CVEAllowlistUpdateOne {
+	mutation := newCVEAllowlistMutation(c.config, OpUpdateOne, withCVEAllowlist(_m))
+	return &CVEAllowlistUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *CVEAllowlistClient) UpdateOneID(id int) *CVEAllowlistUpdateOne {
+	mutation := newCVEAllowlistMutation(c.config, OpUpdateOne, withCVEAllowlistID(id))
+	return &CVEAllowlistUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for CVEAllowlist.
+func (c *CVEAllowlistClient) Delete() *CVEAllowlistDelete {
+	mutation := newCVEAllowlistMutation(c.config, OpDelete)
+	return &CVEAllowlistDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *CVEAllowlistClient) DeleteOne(_m *CVEAllowlist) *CVEAllowlistDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *CVEAllowlistClient) DeleteOneID(id int) *CVEAllowlistDeleteOne {
+	builder := c.Delete().Where(cveallowlist.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &CVEAllowlistDeleteOne{builder}
+}
+
+// Query returns a query builder for CVEAllowlist.
+func (c *CVEAllowlistClient) Query() *CVEAllowlistQuery {
+	return &CVEAllowlistQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeCVEAllowlist},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a CVEAllowlist entity by its id.
+func (c *CVEAllowlistClient) Get(ctx context.Context, id int) (*CVEAllowlist, error) {
+	return c.Query().Where(cveallowlist.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *CVEAllowlistClient) GetX(ctx context.Context, id int) *CVEAllowlist {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *CVEAllowlistClient) Hooks() []Hook {
+	hooks := c.hooks.CVEAllowlist
+	return append(hooks[:len(hooks):len(hooks)], cveallowlist.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *CVEAllowlistClient) Interceptors() []Interceptor {
+	return c.inters.CVEAllowlist
+}
+
+func (c *CVEAllowlistClient) mutate(ctx context.Context, m *CVEAllowlistMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&CVEAllowlistCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&CVEAllowlistUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&CVEAllowlistUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&CVEAllowlistDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown CVEAllowlist mutation op: %q", m.Op())
 	}
 }
 
@@ -3897,6 +4049,140 @@ func (c *ScanReportClient) mutate(ctx context.Context, m *ScanReportMutation) (V
 	}
 }
 
+// ScannerRegistrationClient is a client for the ScannerRegistration schema.
+type ScannerRegistrationClient struct {
+	config
+}
+
+// NewScannerRegistrationClient returns a client for the ScannerRegistration from the given config.
+func NewScannerRegistrationClient(c config) *ScannerRegistrationClient {
+	return &ScannerRegistrationClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `scannerregistration.Hooks(f(g(h())))`.
+func (c *ScannerRegistrationClient) Use(hooks ...Hook) {
+	c.hooks.ScannerRegistration = append(c.hooks.ScannerRegistration, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `scannerregistration.Intercept(f(g(h())))`.
+func (c *ScannerRegistrationClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ScannerRegistration = append(c.inters.ScannerRegistration, interceptors...)
+}
+
+// Create returns a builder for creating a ScannerRegistration entity.
+func (c *ScannerRegistrationClient) Create() *ScannerRegistrationCreate {
+	mutation := newScannerRegistrationMutation(c.config, OpCreate)
+	return &ScannerRegistrationCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ScannerRegistration entities.
+func (c *ScannerRegistrationClient) CreateBulk(builders ...*ScannerRegistrationCreate) *ScannerRegistrationCreateBulk {
+	return &ScannerRegistrationCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ScannerRegistrationClient) MapCreateBulk(slice any, setFunc func(*ScannerRegistrationCreate, int)) *ScannerRegistrationCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ScannerRegistrationCreateBulk{err: fmt.Errorf("calling to ScannerRegistrationClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ScannerRegistrationCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ScannerRegistrationCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ScannerRegistration.
+func (c *ScannerRegistrationClient) Update() *ScannerRegistrationUpdate {
+	mutation := newScannerRegistrationMutation(c.config, OpUpdate)
+	return &ScannerRegistrationUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ScannerRegistrationClient) UpdateOne(_m *ScannerRegistration) *ScannerRegistrationUpdateOne {
+	mutation := newScannerRegistrationMutation(c.config, OpUpdateOne, withScannerRegistration(_m))
+	return &ScannerRegistrationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ScannerRegistrationClient) UpdateOneID(id int) *ScannerRegistrationUpdateOne {
+	mutation := newScannerRegistrationMutation(c.config, OpUpdateOne, withScannerRegistrationID(id))
+	return &ScannerRegistrationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ScannerRegistration.
+func (c *ScannerRegistrationClient) Delete() *ScannerRegistrationDelete {
+	mutation := newScannerRegistrationMutation(c.config, OpDelete)
+	return &ScannerRegistrationDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ScannerRegistrationClient) DeleteOne(_m *ScannerRegistration) *ScannerRegistrationDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ScannerRegistrationClient) DeleteOneID(id int) *ScannerRegistrationDeleteOne {
+	builder := c.Delete().Where(scannerregistration.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ScannerRegistrationDeleteOne{builder}
+}
+
+// Query returns a query builder for ScannerRegistration.
+func (c *ScannerRegistrationClient) Query() *ScannerRegistrationQuery {
+	return &ScannerRegistrationQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeScannerRegistration},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ScannerRegistration entity by its id.
+func (c *ScannerRegistrationClient) Get(ctx context.Context, id int) (*ScannerRegistration, error) {
+	return c.Query().Where(scannerregistration.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ScannerRegistrationClient) GetX(ctx context.Context, id int) *ScannerRegistration {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *ScannerRegistrationClient) Hooks() []Hook {
+	hooks := c.hooks.ScannerRegistration
+	return append(hooks[:len(hooks):len(hooks)], scannerregistration.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ScannerRegistrationClient) Interceptors() []Interceptor {
+	return c.inters.ScannerRegistration
+}
+
+func (c *ScannerRegistrationClient) mutate(ctx context.Context, m *ScannerRegistrationMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ScannerRegistrationCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ScannerRegistrationUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ScannerRegistrationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ScannerRegistrationDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ScannerRegistration mutation op: %q", m.Op())
+	}
+}
+
 // ScheduleClient is a client for the Schedule schema.
 type ScheduleClient struct {
 	config
@@ -5201,17 +5487,19 @@ func (c *WebhookPolicyClient) mutate(ctx context.Context, m *WebhookPolicyMutati
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		AccessToken, Artifact, ArtifactBlob, AuditLog, Blob, Change, GarbageCollection,
-		ImmutabilityRule, Label, Lease, Member, OSVAffected, OSVEcosystem, OSVRecord,
-		Project, Repository, RepositoryBlob, RetentionExecution, RetentionPolicy,
-		Robot, ScanFinding, ScanReport, Schedule, Session, Setting, SigningKey, Tag,
+		AccessToken, Artifact, ArtifactBlob, AuditLog, Blob, CVEAllowlist, Change,
+		GarbageCollection, ImmutabilityRule, Label, Lease, Member, OSVAffected,
+		OSVEcosystem, OSVRecord, Project, Repository, RepositoryBlob,
+		RetentionExecution, RetentionPolicy, Robot, ScanFinding, ScanReport,
+		ScannerRegistration, Schedule, Session, Setting, SigningKey, Tag,
 		UploadSession, User, WebhookDelivery, WebhookPolicy []ent.Hook
 	}
 	inters struct {
-		AccessToken, Artifact, ArtifactBlob, AuditLog, Blob, Change, GarbageCollection,
-		ImmutabilityRule, Label, Lease, Member, OSVAffected, OSVEcosystem, OSVRecord,
-		Project, Repository, RepositoryBlob, RetentionExecution, RetentionPolicy,
-		Robot, ScanFinding, ScanReport, Schedule, Session, Setting, SigningKey, Tag,
+		AccessToken, Artifact, ArtifactBlob, AuditLog, Blob, CVEAllowlist, Change,
+		GarbageCollection, ImmutabilityRule, Label, Lease, Member, OSVAffected,
+		OSVEcosystem, OSVRecord, Project, Repository, RepositoryBlob,
+		RetentionExecution, RetentionPolicy, Robot, ScanFinding, ScanReport,
+		ScannerRegistration, Schedule, Session, Setting, SigningKey, Tag,
 		UploadSession, User, WebhookDelivery, WebhookPolicy []ent.Interceptor
 	}
 )

@@ -18,6 +18,7 @@ import (
 	"github.com/berth-registry/berth/ent/auditlog"
 	"github.com/berth-registry/berth/ent/blob"
 	"github.com/berth-registry/berth/ent/change"
+	"github.com/berth-registry/berth/ent/cveallowlist"
 	"github.com/berth-registry/berth/ent/garbagecollection"
 	"github.com/berth-registry/berth/ent/immutabilityrule"
 	"github.com/berth-registry/berth/ent/label"
@@ -33,6 +34,7 @@ import (
 	"github.com/berth-registry/berth/ent/retentionpolicy"
 	"github.com/berth-registry/berth/ent/robot"
 	"github.com/berth-registry/berth/ent/scanfinding"
+	"github.com/berth-registry/berth/ent/scannerregistration"
 	"github.com/berth-registry/berth/ent/scanreport"
 	"github.com/berth-registry/berth/ent/schedule"
 	"github.com/berth-registry/berth/ent/session"
@@ -103,37 +105,39 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			accesstoken.Table:        accesstoken.ValidColumn,
-			artifact.Table:           artifact.ValidColumn,
-			artifactblob.Table:       artifactblob.ValidColumn,
-			auditlog.Table:           auditlog.ValidColumn,
-			blob.Table:               blob.ValidColumn,
-			change.Table:             change.ValidColumn,
-			garbagecollection.Table:  garbagecollection.ValidColumn,
-			immutabilityrule.Table:   immutabilityrule.ValidColumn,
-			label.Table:              label.ValidColumn,
-			lease.Table:              lease.ValidColumn,
-			member.Table:             member.ValidColumn,
-			osvaffected.Table:        osvaffected.ValidColumn,
-			osvecosystem.Table:       osvecosystem.ValidColumn,
-			osvrecord.Table:          osvrecord.ValidColumn,
-			project.Table:            project.ValidColumn,
-			repository.Table:         repository.ValidColumn,
-			repositoryblob.Table:     repositoryblob.ValidColumn,
-			retentionexecution.Table: retentionexecution.ValidColumn,
-			retentionpolicy.Table:    retentionpolicy.ValidColumn,
-			robot.Table:              robot.ValidColumn,
-			scanfinding.Table:        scanfinding.ValidColumn,
-			scanreport.Table:         scanreport.ValidColumn,
-			schedule.Table:           schedule.ValidColumn,
-			session.Table:            session.ValidColumn,
-			setting.Table:            setting.ValidColumn,
-			signingkey.Table:         signingkey.ValidColumn,
-			tag.Table:                tag.ValidColumn,
-			uploadsession.Table:      uploadsession.ValidColumn,
-			user.Table:               user.ValidColumn,
-			webhookdelivery.Table:    webhookdelivery.ValidColumn,
-			webhookpolicy.Table:      webhookpolicy.ValidColumn,
+			accesstoken.Table:         accesstoken.ValidColumn,
+			artifact.Table:            artifact.ValidColumn,
+			artifactblob.Table:        artifactblob.ValidColumn,
+			auditlog.Table:            auditlog.ValidColumn,
+			blob.Table:                blob.ValidColumn,
+			cveallowlist.Table:        cveallowlist.ValidColumn,
+			change.Table:              change.ValidColumn,
+			garbagecollection.Table:   garbagecollection.ValidColumn,
+			immutabilityrule.Table:    immutabilityrule.ValidColumn,
+			label.Table:               label.ValidColumn,
+			lease.Table:               lease.ValidColumn,
+			member.Table:              member.ValidColumn,
+			osvaffected.Table:         osvaffected.ValidColumn,
+			osvecosystem.Table:        osvecosystem.ValidColumn,
+			osvrecord.Table:           osvrecord.ValidColumn,
+			project.Table:             project.ValidColumn,
+			repository.Table:          repository.ValidColumn,
+			repositoryblob.Table:      repositoryblob.ValidColumn,
+			retentionexecution.Table:  retentionexecution.ValidColumn,
+			retentionpolicy.Table:     retentionpolicy.ValidColumn,
+			robot.Table:               robot.ValidColumn,
+			scanfinding.Table:         scanfinding.ValidColumn,
+			scanreport.Table:          scanreport.ValidColumn,
+			scannerregistration.Table: scannerregistration.ValidColumn,
+			schedule.Table:            schedule.ValidColumn,
+			session.Table:             session.ValidColumn,
+			setting.Table:             setting.ValidColumn,
+			signingkey.Table:          signingkey.ValidColumn,
+			tag.Table:                 tag.ValidColumn,
+			uploadsession.Table:       uploadsession.ValidColumn,
+			user.Table:                user.ValidColumn,
+			webhookdelivery.Table:     webhookdelivery.ValidColumn,
+			webhookpolicy.Table:       webhookpolicy.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

@@ -9,6 +9,7 @@ import (
 	"github.com/berth-registry/berth/ent/auditlog"
 	"github.com/berth-registry/berth/ent/blob"
 	"github.com/berth-registry/berth/ent/change"
+	"github.com/berth-registry/berth/ent/cveallowlist"
 	"github.com/berth-registry/berth/ent/garbagecollection"
 	"github.com/berth-registry/berth/ent/immutabilityrule"
 	"github.com/berth-registry/berth/ent/label"
@@ -25,6 +26,7 @@ import (
 	"github.com/berth-registry/berth/ent/retentionpolicy"
 	"github.com/berth-registry/berth/ent/robot"
 	"github.com/berth-registry/berth/ent/scanfinding"
+	"github.com/berth-registry/berth/ent/scannerregistration"
 	"github.com/berth-registry/berth/ent/scanreport"
 	"github.com/berth-registry/berth/ent/schedule"
 	"github.com/berth-registry/berth/ent/session"
@@ -44,7 +46,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 31)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 33)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   accesstoken.Table,
@@ -148,6 +150,24 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[5] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   cveallowlist.Table,
+			Columns: cveallowlist.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: cveallowlist.FieldID,
+			},
+		},
+		Type: "CVEAllowlist",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			cveallowlist.FieldCreatedAt: {Type: field.TypeTime, Column: cveallowlist.FieldCreatedAt},
+			cveallowlist.FieldUpdatedAt: {Type: field.TypeTime, Column: cveallowlist.FieldUpdatedAt},
+			cveallowlist.FieldProjectID: {Type: field.TypeInt, Column: cveallowlist.FieldProjectID},
+			cveallowlist.FieldEntries:   {Type: field.TypeJSON, Column: cveallowlist.FieldEntries},
+			cveallowlist.FieldUpdatedBy: {Type: field.TypeString, Column: cveallowlist.FieldUpdatedBy},
+		},
+	}
+	graph.Nodes[6] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   change.Table,
 			Columns: change.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -170,7 +190,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			change.FieldPublishedAt: {Type: field.TypeTime, Column: change.FieldPublishedAt},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[7] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   garbagecollection.Table,
 			Columns: garbagecollection.Columns,
@@ -195,7 +215,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			garbagecollection.FieldLog:              {Type: field.TypeString, Column: garbagecollection.FieldLog},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   immutabilityrule.Table,
 			Columns: immutabilityrule.Columns,
@@ -214,7 +234,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			immutabilityrule.FieldDisabled:     {Type: field.TypeBool, Column: immutabilityrule.FieldDisabled},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   label.Table,
 			Columns: label.Columns,
@@ -234,7 +254,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			label.FieldProjectID:   {Type: field.TypeInt, Column: label.FieldProjectID},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   lease.Table,
 			Columns: lease.Columns,
@@ -250,7 +270,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			lease.FieldExpiresAt: {Type: field.TypeTime, Column: lease.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   member.Table,
 			Columns: member.Columns,
@@ -269,7 +289,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			member.FieldRole:      {Type: field.TypeEnum, Column: member.FieldRole},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   osvaffected.Table,
 			Columns: osvaffected.Columns,
@@ -293,7 +313,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			osvaffected.FieldCvssScore:     {Type: field.TypeFloat64, Column: osvaffected.FieldCvssScore},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   osvecosystem.Table,
 			Columns: osvecosystem.Columns,
@@ -310,7 +330,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			osvecosystem.FieldUpdatedAt:    {Type: field.TypeTime, Column: osvecosystem.FieldUpdatedAt},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   osvrecord.Table,
 			Columns: osvrecord.Columns,
@@ -334,7 +354,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			osvrecord.FieldImportedAt: {Type: field.TypeTime, Column: osvrecord.FieldImportedAt},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   project.Table,
 			Columns: project.Columns,
@@ -345,17 +365,23 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "Project",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			project.FieldCreatedAt:   {Type: field.TypeTime, Column: project.FieldCreatedAt},
-			project.FieldUpdatedAt:   {Type: field.TypeTime, Column: project.FieldUpdatedAt},
-			project.FieldName:        {Type: field.TypeString, Column: project.FieldName},
-			project.FieldPublic:      {Type: field.TypeBool, Column: project.FieldPublic},
-			project.FieldDescription: {Type: field.TypeString, Column: project.FieldDescription},
-			project.FieldQuotaBytes:  {Type: field.TypeInt64, Column: project.FieldQuotaBytes},
-			project.FieldUsedBytes:   {Type: field.TypeInt64, Column: project.FieldUsedBytes},
-			project.FieldScanOnPush:  {Type: field.TypeBool, Column: project.FieldScanOnPush},
+			project.FieldCreatedAt:            {Type: field.TypeTime, Column: project.FieldCreatedAt},
+			project.FieldUpdatedAt:            {Type: field.TypeTime, Column: project.FieldUpdatedAt},
+			project.FieldName:                 {Type: field.TypeString, Column: project.FieldName},
+			project.FieldPublic:               {Type: field.TypeBool, Column: project.FieldPublic},
+			project.FieldDescription:          {Type: field.TypeString, Column: project.FieldDescription},
+			project.FieldQuotaBytes:           {Type: field.TypeInt64, Column: project.FieldQuotaBytes},
+			project.FieldUsedBytes:            {Type: field.TypeInt64, Column: project.FieldUsedBytes},
+			project.FieldScanOnPush:           {Type: field.TypeBool, Column: project.FieldScanOnPush},
+			project.FieldPreventVulnerable:    {Type: field.TypeBool, Column: project.FieldPreventVulnerable},
+			project.FieldPreventSeverity:      {Type: field.TypeEnum, Column: project.FieldPreventSeverity},
+			project.FieldAllowUnscanned:       {Type: field.TypeBool, Column: project.FieldAllowUnscanned},
+			project.FieldCosignPublicKeys:     {Type: field.TypeJSON, Column: project.FieldCosignPublicKeys},
+			project.FieldNotationCertificates: {Type: field.TypeJSON, Column: project.FieldNotationCertificates},
+			project.FieldScanner:              {Type: field.TypeString, Column: project.FieldScanner},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   repository.Table,
 			Columns: repository.Columns,
@@ -376,7 +402,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			repository.FieldArtifactCount: {Type: field.TypeInt64, Column: repository.FieldArtifactCount},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   repositoryblob.Table,
 			Columns: repositoryblob.Columns,
@@ -392,7 +418,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			repositoryblob.FieldCreatedAt:    {Type: field.TypeTime, Column: repositoryblob.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[17] = &sqlgraph.Node{
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   retentionexecution.Table,
 			Columns: retentionexecution.Columns,
@@ -416,7 +442,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			retentionexecution.FieldLog:           {Type: field.TypeString, Column: retentionexecution.FieldLog},
 		},
 	}
-	graph.Nodes[18] = &sqlgraph.Node{
+	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   retentionpolicy.Table,
 			Columns: retentionpolicy.Columns,
@@ -434,7 +460,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			retentionpolicy.FieldUpdatedBy: {Type: field.TypeString, Column: retentionpolicy.FieldUpdatedBy},
 		},
 	}
-	graph.Nodes[19] = &sqlgraph.Node{
+	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   robot.Table,
 			Columns: robot.Columns,
@@ -459,7 +485,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			robot.FieldLastUsedAt:  {Type: field.TypeTime, Column: robot.FieldLastUsedAt},
 		},
 	}
-	graph.Nodes[20] = &sqlgraph.Node{
+	graph.Nodes[21] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   scanfinding.Table,
 			Columns: scanfinding.Columns,
@@ -487,7 +513,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			scanfinding.FieldLayerDigest:      {Type: field.TypeString, Column: scanfinding.FieldLayerDigest},
 		},
 	}
-	graph.Nodes[21] = &sqlgraph.Node{
+	graph.Nodes[22] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   scanreport.Table,
 			Columns: scanreport.Columns,
@@ -516,9 +542,36 @@ var schemaGraph = func() *sqlgraph.Schema {
 			scanreport.FieldFixable:      {Type: field.TypeInt, Column: scanreport.FieldFixable},
 			scanreport.FieldDbState:      {Type: field.TypeString, Column: scanreport.FieldDbState},
 			scanreport.FieldDbUpdatedAt:  {Type: field.TypeTime, Column: scanreport.FieldDbUpdatedAt},
+			scanreport.FieldScanner:      {Type: field.TypeString, Column: scanreport.FieldScanner},
 		},
 	}
-	graph.Nodes[22] = &sqlgraph.Node{
+	graph.Nodes[23] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   scannerregistration.Table,
+			Columns: scannerregistration.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: scannerregistration.FieldID,
+			},
+		},
+		Type: "ScannerRegistration",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			scannerregistration.FieldCreatedAt:      {Type: field.TypeTime, Column: scannerregistration.FieldCreatedAt},
+			scannerregistration.FieldUpdatedAt:      {Type: field.TypeTime, Column: scannerregistration.FieldUpdatedAt},
+			scannerregistration.FieldName:           {Type: field.TypeString, Column: scannerregistration.FieldName},
+			scannerregistration.FieldURL:            {Type: field.TypeString, Column: scannerregistration.FieldURL},
+			scannerregistration.FieldAuthorization:  {Type: field.TypeString, Column: scannerregistration.FieldAuthorization},
+			scannerregistration.FieldDescription:    {Type: field.TypeString, Column: scannerregistration.FieldDescription},
+			scannerregistration.FieldIsDefault:      {Type: field.TypeBool, Column: scannerregistration.FieldIsDefault},
+			scannerregistration.FieldDisabled:       {Type: field.TypeBool, Column: scannerregistration.FieldDisabled},
+			scannerregistration.FieldScannerName:    {Type: field.TypeString, Column: scannerregistration.FieldScannerName},
+			scannerregistration.FieldScannerVendor:  {Type: field.TypeString, Column: scannerregistration.FieldScannerVendor},
+			scannerregistration.FieldScannerVersion: {Type: field.TypeString, Column: scannerregistration.FieldScannerVersion},
+			scannerregistration.FieldReportMimeType: {Type: field.TypeString, Column: scannerregistration.FieldReportMimeType},
+			scannerregistration.FieldCreatedBy:      {Type: field.TypeString, Column: scannerregistration.FieldCreatedBy},
+		},
+	}
+	graph.Nodes[24] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   schedule.Table,
 			Columns: schedule.Columns,
@@ -538,7 +591,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			schedule.FieldUpdatedBy: {Type: field.TypeString, Column: schedule.FieldUpdatedBy},
 		},
 	}
-	graph.Nodes[23] = &sqlgraph.Node{
+	graph.Nodes[25] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   session.Table,
 			Columns: session.Columns,
@@ -556,7 +609,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			session.FieldCreatedAt: {Type: field.TypeTime, Column: session.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[24] = &sqlgraph.Node{
+	graph.Nodes[26] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   setting.Table,
 			Columns: setting.Columns,
@@ -572,7 +625,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			setting.FieldUpdatedAt: {Type: field.TypeTime, Column: setting.FieldUpdatedAt},
 		},
 	}
-	graph.Nodes[25] = &sqlgraph.Node{
+	graph.Nodes[27] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   signingkey.Table,
 			Columns: signingkey.Columns,
@@ -590,7 +643,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			signingkey.FieldRetiredAt:  {Type: field.TypeTime, Column: signingkey.FieldRetiredAt},
 		},
 	}
-	graph.Nodes[26] = &sqlgraph.Node{
+	graph.Nodes[28] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   tag.Table,
 			Columns: tag.Columns,
@@ -608,7 +661,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			tag.FieldArtifactID:   {Type: field.TypeInt, Column: tag.FieldArtifactID},
 		},
 	}
-	graph.Nodes[27] = &sqlgraph.Node{
+	graph.Nodes[29] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   uploadsession.Table,
 			Columns: uploadsession.Columns,
@@ -630,7 +683,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			uploadsession.FieldUpdatedAt:   {Type: field.TypeTime, Column: uploadsession.FieldUpdatedAt},
 		},
 	}
-	graph.Nodes[28] = &sqlgraph.Node{
+	graph.Nodes[30] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -655,7 +708,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldSecurityStamp: {Type: field.TypeString, Column: user.FieldSecurityStamp},
 		},
 	}
-	graph.Nodes[29] = &sqlgraph.Node{
+	graph.Nodes[31] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookdelivery.Table,
 			Columns: webhookdelivery.Columns,
@@ -682,7 +735,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhookdelivery.FieldCreatedAt:    {Type: field.TypeTime, Column: webhookdelivery.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[30] = &sqlgraph.Node{
+	graph.Nodes[32] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookpolicy.Table,
 			Columns: webhookpolicy.Columns,
@@ -1693,6 +1746,71 @@ func (f *BlobFilter) WhereHasRefsWith(preds ...predicate.ArtifactBlob) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *CVEAllowlistQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the CVEAllowlistQuery builder.
+func (_q *CVEAllowlistQuery) Filter() *CVEAllowlistFilter {
+	return &CVEAllowlistFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *CVEAllowlistMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the CVEAllowlistMutation builder.
+func (m *CVEAllowlistMutation) Filter() *CVEAllowlistFilter {
+	return &CVEAllowlistFilter{config: m.config, predicateAdder: m}
+}
+
+// CVEAllowlistFilter provides a generic filtering capability at runtime for CVEAllowlistQuery.
+type CVEAllowlistFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *CVEAllowlistFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *CVEAllowlistFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(cveallowlist.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *CVEAllowlistFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(cveallowlist.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *CVEAllowlistFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(cveallowlist.FieldUpdatedAt))
+}
+
+// WhereProjectID applies the entql int predicate on the project_id field.
+func (f *CVEAllowlistFilter) WhereProjectID(p entql.IntP) {
+	f.Where(p.Field(cveallowlist.FieldProjectID))
+}
+
+// WhereEntries applies the entql json.RawMessage predicate on the entries field.
+func (f *CVEAllowlistFilter) WhereEntries(p entql.BytesP) {
+	f.Where(p.Field(cveallowlist.FieldEntries))
+}
+
+// WhereUpdatedBy applies the entql string predicate on the updated_by field.
+func (f *CVEAllowlistFilter) WhereUpdatedBy(p entql.StringP) {
+	f.Where(p.Field(cveallowlist.FieldUpdatedBy))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *ChangeQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -1721,7 +1839,7 @@ type ChangeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ChangeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1816,7 +1934,7 @@ type GarbageCollectionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *GarbageCollectionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1916,7 +2034,7 @@ type ImmutabilityRuleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ImmutabilityRuleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1986,7 +2104,7 @@ type LabelFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LabelFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2089,7 +2207,7 @@ type LeaseFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LeaseFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2144,7 +2262,7 @@ type MemberFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MemberFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2242,7 +2360,7 @@ type OSVAffectedFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OSVAffectedFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2351,7 +2469,7 @@ type OSVEcosystemFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OSVEcosystemFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2411,7 +2529,7 @@ type OSVRecordFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OSVRecordFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2520,7 +2638,7 @@ type ProjectFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProjectFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2569,6 +2687,36 @@ func (f *ProjectFilter) WhereUsedBytes(p entql.Int64P) {
 // WhereScanOnPush applies the entql bool predicate on the scan_on_push field.
 func (f *ProjectFilter) WhereScanOnPush(p entql.BoolP) {
 	f.Where(p.Field(project.FieldScanOnPush))
+}
+
+// WherePreventVulnerable applies the entql bool predicate on the prevent_vulnerable field.
+func (f *ProjectFilter) WherePreventVulnerable(p entql.BoolP) {
+	f.Where(p.Field(project.FieldPreventVulnerable))
+}
+
+// WherePreventSeverity applies the entql string predicate on the prevent_severity field.
+func (f *ProjectFilter) WherePreventSeverity(p entql.StringP) {
+	f.Where(p.Field(project.FieldPreventSeverity))
+}
+
+// WhereAllowUnscanned applies the entql bool predicate on the allow_unscanned field.
+func (f *ProjectFilter) WhereAllowUnscanned(p entql.BoolP) {
+	f.Where(p.Field(project.FieldAllowUnscanned))
+}
+
+// WhereCosignPublicKeys applies the entql json.RawMessage predicate on the cosign_public_keys field.
+func (f *ProjectFilter) WhereCosignPublicKeys(p entql.BytesP) {
+	f.Where(p.Field(project.FieldCosignPublicKeys))
+}
+
+// WhereNotationCertificates applies the entql json.RawMessage predicate on the notation_certificates field.
+func (f *ProjectFilter) WhereNotationCertificates(p entql.BytesP) {
+	f.Where(p.Field(project.FieldNotationCertificates))
+}
+
+// WhereScanner applies the entql string predicate on the scanner field.
+func (f *ProjectFilter) WhereScanner(p entql.StringP) {
+	f.Where(p.Field(project.FieldScanner))
 }
 
 // WhereHasRepositories applies a predicate to check if query has an edge repositories.
@@ -2656,7 +2804,7 @@ type RepositoryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RepositoryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2792,7 +2940,7 @@ type RepositoryBlobFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RepositoryBlobFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2875,7 +3023,7 @@ type RetentionExecutionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RetentionExecutionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2970,7 +3118,7 @@ type RetentionPolicyFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RetentionPolicyFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3035,7 +3183,7 @@ type RobotFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RobotFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3149,7 +3297,7 @@ type ScanFindingFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ScanFindingFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3278,7 +3426,7 @@ type ScanReportFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ScanReportFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3379,6 +3527,11 @@ func (f *ScanReportFilter) WhereDbUpdatedAt(p entql.TimeP) {
 	f.Where(p.Field(scanreport.FieldDbUpdatedAt))
 }
 
+// WhereScanner applies the entql string predicate on the scanner field.
+func (f *ScanReportFilter) WhereScanner(p entql.StringP) {
+	f.Where(p.Field(scanreport.FieldScanner))
+}
+
 // WhereHasArtifact applies a predicate to check if query has an edge artifact.
 func (f *ScanReportFilter) WhereHasArtifact() {
 	f.Where(entql.HasEdge("artifact"))
@@ -3405,6 +3558,111 @@ func (f *ScanReportFilter) WhereHasFindingsWith(preds ...predicate.ScanFinding) 
 			p(s)
 		}
 	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *ScannerRegistrationQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ScannerRegistrationQuery builder.
+func (_q *ScannerRegistrationQuery) Filter() *ScannerRegistrationFilter {
+	return &ScannerRegistrationFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ScannerRegistrationMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ScannerRegistrationMutation builder.
+func (m *ScannerRegistrationMutation) Filter() *ScannerRegistrationFilter {
+	return &ScannerRegistrationFilter{config: m.config, predicateAdder: m}
+}
+
+// ScannerRegistrationFilter provides a generic filtering capability at runtime for ScannerRegistrationQuery.
+type ScannerRegistrationFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ScannerRegistrationFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *ScannerRegistrationFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(scannerregistration.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *ScannerRegistrationFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(scannerregistration.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *ScannerRegistrationFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(scannerregistration.FieldUpdatedAt))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *ScannerRegistrationFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(scannerregistration.FieldName))
+}
+
+// WhereURL applies the entql string predicate on the url field.
+func (f *ScannerRegistrationFilter) WhereURL(p entql.StringP) {
+	f.Where(p.Field(scannerregistration.FieldURL))
+}
+
+// WhereAuthorization applies the entql string predicate on the authorization field.
+func (f *ScannerRegistrationFilter) WhereAuthorization(p entql.StringP) {
+	f.Where(p.Field(scannerregistration.FieldAuthorization))
+}
+
+// WhereDescription applies the entql string predicate on the description field.
+func (f *ScannerRegistrationFilter) WhereDescription(p entql.StringP) {
+	f.Where(p.Field(scannerregistration.FieldDescription))
+}
+
+// WhereIsDefault applies the entql bool predicate on the is_default field.
+func (f *ScannerRegistrationFilter) WhereIsDefault(p entql.BoolP) {
+	f.Where(p.Field(scannerregistration.FieldIsDefault))
+}
+
+// WhereDisabled applies the entql bool predicate on the disabled field.
+func (f *ScannerRegistrationFilter) WhereDisabled(p entql.BoolP) {
+	f.Where(p.Field(scannerregistration.FieldDisabled))
+}
+
+// WhereScannerName applies the entql string predicate on the scanner_name field.
+func (f *ScannerRegistrationFilter) WhereScannerName(p entql.StringP) {
+	f.Where(p.Field(scannerregistration.FieldScannerName))
+}
+
+// WhereScannerVendor applies the entql string predicate on the scanner_vendor field.
+func (f *ScannerRegistrationFilter) WhereScannerVendor(p entql.StringP) {
+	f.Where(p.Field(scannerregistration.FieldScannerVendor))
+}
+
+// WhereScannerVersion applies the entql string predicate on the scanner_version field.
+func (f *ScannerRegistrationFilter) WhereScannerVersion(p entql.StringP) {
+	f.Where(p.Field(scannerregistration.FieldScannerVersion))
+}
+
+// WhereReportMimeType applies the entql string predicate on the report_mime_type field.
+func (f *ScannerRegistrationFilter) WhereReportMimeType(p entql.StringP) {
+	f.Where(p.Field(scannerregistration.FieldReportMimeType))
+}
+
+// WhereCreatedBy applies the entql string predicate on the created_by field.
+func (f *ScannerRegistrationFilter) WhereCreatedBy(p entql.StringP) {
+	f.Where(p.Field(scannerregistration.FieldCreatedBy))
 }
 
 // addPredicate implements the predicateAdder interface.
@@ -3436,7 +3694,7 @@ type ScheduleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ScheduleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3511,7 +3769,7 @@ type SessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3590,7 +3848,7 @@ type SettingFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SettingFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3645,7 +3903,7 @@ type SigningKeyFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SigningKeyFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3710,7 +3968,7 @@ type TagFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TagFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3803,7 +4061,7 @@ type UploadSessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UploadSessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3888,7 +4146,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4030,7 +4288,7 @@ type WebhookDeliveryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookDeliveryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4140,7 +4398,7 @@ type WebhookPolicyFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookPolicyFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

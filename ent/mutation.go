@@ -17,6 +17,7 @@ import (
 	"github.com/berth-registry/berth/ent/auditlog"
 	"github.com/berth-registry/berth/ent/blob"
 	"github.com/berth-registry/berth/ent/change"
+	"github.com/berth-registry/berth/ent/cveallowlist"
 	"github.com/berth-registry/berth/ent/garbagecollection"
 	"github.com/berth-registry/berth/ent/immutabilityrule"
 	"github.com/berth-registry/berth/ent/label"
@@ -33,6 +34,7 @@ import (
 	"github.com/berth-registry/berth/ent/retentionpolicy"
 	"github.com/berth-registry/berth/ent/robot"
 	"github.com/berth-registry/berth/ent/scanfinding"
+	"github.com/berth-registry/berth/ent/scannerregistration"
 	"github.com/berth-registry/berth/ent/scanreport"
 	"github.com/berth-registry/berth/ent/schedule"
 	"github.com/berth-registry/berth/ent/schema/osvrange"
@@ -57,37 +59,39 @@ const (
 	OpUpdateOne = ent.OpUpdateOne
 
 	// Node types.
-	TypeAccessToken        = "AccessToken"
-	TypeArtifact           = "Artifact"
-	TypeArtifactBlob       = "ArtifactBlob"
-	TypeAuditLog           = "AuditLog"
-	TypeBlob               = "Blob"
-	TypeChange             = "Change"
-	TypeGarbageCollection  = "GarbageCollection"
-	TypeImmutabilityRule   = "ImmutabilityRule"
-	TypeLabel              = "Label"
-	TypeLease              = "Lease"
-	TypeMember             = "Member"
-	TypeOSVAffected        = "OSVAffected"
-	TypeOSVEcosystem       = "OSVEcosystem"
-	TypeOSVRecord          = "OSVRecord"
-	TypeProject            = "Project"
-	TypeRepository         = "Repository"
-	TypeRepositoryBlob     = "RepositoryBlob"
-	TypeRetentionExecution = "RetentionExecution"
-	TypeRetentionPolicy    = "RetentionPolicy"
-	TypeRobot              = "Robot"
-	TypeScanFinding        = "ScanFinding"
-	TypeScanReport         = "ScanReport"
-	TypeSchedule           = "Schedule"
-	TypeSession            = "Session"
-	TypeSetting            = "Setting"
-	TypeSigningKey         = "SigningKey"
-	TypeTag                = "Tag"
-	TypeUploadSession      = "UploadSession"
-	TypeUser               = "User"
-	TypeWebhookDelivery    = "WebhookDelivery"
-	TypeWebhookPolicy      = "WebhookPolicy"
+	TypeAccessToken         = "AccessToken"
+	TypeArtifact            = "Artifact"
+	TypeArtifactBlob        = "ArtifactBlob"
+	TypeAuditLog            = "AuditLog"
+	TypeBlob                = "Blob"
+	TypeCVEAllowlist        = "CVEAllowlist"
+	TypeChange              = "Change"
+	TypeGarbageCollection   = "GarbageCollection"
+	TypeImmutabilityRule    = "ImmutabilityRule"
+	TypeLabel               = "Label"
+	TypeLease               = "Lease"
+	TypeMember              = "Member"
+	TypeOSVAffected         = "OSVAffected"
+	TypeOSVEcosystem        = "OSVEcosystem"
+	TypeOSVRecord           = "OSVRecord"
+	TypeProject             = "Project"
+	TypeRepository          = "Repository"
+	TypeRepositoryBlob      = "RepositoryBlob"
+	TypeRetentionExecution  = "RetentionExecution"
+	TypeRetentionPolicy     = "RetentionPolicy"
+	TypeRobot               = "Robot"
+	TypeScanFinding         = "ScanFinding"
+	TypeScanReport          = "ScanReport"
+	TypeScannerRegistration = "ScannerRegistration"
+	TypeSchedule            = "Schedule"
+	TypeSession             = "Session"
+	TypeSetting             = "Setting"
+	TypeSigningKey          = "SigningKey"
+	TypeTag                 = "Tag"
+	TypeUploadSession       = "UploadSession"
+	TypeUser                = "User"
+	TypeWebhookDelivery     = "WebhookDelivery"
+	TypeWebhookPolicy       = "WebhookPolicy"
 )
 
 // AccessTokenMutation represents an operation that mutates the AccessToken nodes in the graph.
@@ -4450,6 +4454,600 @@ func (m *BlobMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown Blob edge %s", name)
+}
+
+// CVEAllowlistMutation represents an operation that mutates the CVEAllowlist nodes in the graph.
+type CVEAllowlistMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	created_at    *time.Time
+	updated_at    *time.Time
+	project_id    *int
+	addproject_id *int
+	entries       *[]rules.CVEAllowance
+	appendentries []rules.CVEAllowance
+	updated_by    *string
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*CVEAllowlist, error)
+	predicates    []predicate.CVEAllowlist
+}
+
+var _ ent.Mutation = (*CVEAllowlistMutation)(nil)
+
+// cveallowlistOption allows management of the mutation configuration using functional options.
+type cveallowlistOption func(*CVEAllowlistMutation)
+
+// newCVEAllowlistMutation creates new mutation for the CVEAllowlist entity.
+func newCVEAllowlistMutation(c config, op Op, opts ...cveallowlistOption) *CVEAllowlistMutation {
+	m := &CVEAllowlistMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeCVEAllowlist,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withCVEAllowlistID sets the ID field of the mutation.
+func withCVEAllowlistID(id int) cveallowlistOption {
+	return func(m *CVEAllowlistMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *CVEAllowlist
+		)
+		m.oldValue = func(ctx context.Context) (*CVEAllowlist, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().CVEAllowlist.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withCVEAllowlist sets the old CVEAllowlist of the mutation.
+func withCVEAllowlist(node *CVEAllowlist) cveallowlistOption {
+	return func(m *CVEAllowlistMutation) {
+		m.oldValue = func(context.Context) (*CVEAllowlist, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m CVEAllowlistMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m CVEAllowlistMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *CVEAllowlistMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *CVEAllowlistMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().CVEAllowlist.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *CVEAllowlistMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *CVEAllowlistMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the CVEAllowlist entity.
+// If the CVEAllowlist object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CVEAllowlistMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *CVEAllowlistMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *CVEAllowlistMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *CVEAllowlistMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the CVEAllowlist entity.
+// If the CVEAllowlist object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CVEAllowlistMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *CVEAllowlistMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetProjectID sets the "project_id" field.
+func (m *CVEAllowlistMutation) SetProjectID(i int) {
+	m.project_id = &i
+	m.addproject_id = nil
+}
+
+// ProjectID returns the value of the "project_id" field in the mutation.
+func (m *CVEAllowlistMutation) ProjectID() (r int, exists bool) {
+	v := m.project_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldProjectID returns the old "project_id" field's value of the CVEAllowlist entity.
+// If the CVEAllowlist object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CVEAllowlistMutation) OldProjectID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldProjectID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldProjectID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldProjectID: %w", err)
+	}
+	return oldValue.ProjectID, nil
+}
+
+// AddProjectID adds i to the "project_id" field.
+func (m *CVEAllowlistMutation) AddProjectID(i int) {
+	if m.addproject_id != nil {
+		*m.addproject_id += i
+	} else {
+		m.addproject_id = &i
+	}
+}
+
+// AddedProjectID returns the value that was added to the "project_id" field in this mutation.
+func (m *CVEAllowlistMutation) AddedProjectID() (r int, exists bool) {
+	v := m.addproject_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetProjectID resets all changes to the "project_id" field.
+func (m *CVEAllowlistMutation) ResetProjectID() {
+	m.project_id = nil
+	m.addproject_id = nil
+}
+
+// SetEntries sets the "entries" field.
+func (m *CVEAllowlistMutation) SetEntries(ra []rules.CVEAllowance) {
+	m.entries = &ra
+	m.appendentries = nil
+}
+
+// Entries returns the value of the "entries" field in the mutation.
+func (m *CVEAllowlistMutation) Entries() (r []rules.CVEAllowance, exists bool) {
+	v := m.entries
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEntries returns the old "entries" field's value of the CVEAllowlist entity.
+// If the CVEAllowlist object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CVEAllowlistMutation) OldEntries(ctx context.Context) (v []rules.CVEAllowance, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEntries is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEntries requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEntries: %w", err)
+	}
+	return oldValue.Entries, nil
+}
+
+// AppendEntries adds ra to the "entries" field.
+func (m *CVEAllowlistMutation) AppendEntries(ra []rules.CVEAllowance) {
+	m.appendentries = append(m.appendentries, ra...)
+}
+
+// AppendedEntries returns the list of values that were appended to the "entries" field in this mutation.
+func (m *CVEAllowlistMutation) AppendedEntries() ([]rules.CVEAllowance, bool) {
+	if len(m.appendentries) == 0 {
+		return nil, false
+	}
+	return m.appendentries, true
+}
+
+// ResetEntries resets all changes to the "entries" field.
+func (m *CVEAllowlistMutation) ResetEntries() {
+	m.entries = nil
+	m.appendentries = nil
+}
+
+// SetUpdatedBy sets the "updated_by" field.
+func (m *CVEAllowlistMutation) SetUpdatedBy(s string) {
+	m.updated_by = &s
+}
+
+// UpdatedBy returns the value of the "updated_by" field in the mutation.
+func (m *CVEAllowlistMutation) UpdatedBy() (r string, exists bool) {
+	v := m.updated_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedBy returns the old "updated_by" field's value of the CVEAllowlist entity.
+// If the CVEAllowlist object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CVEAllowlistMutation) OldUpdatedBy(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedBy: %w", err)
+	}
+	return oldValue.UpdatedBy, nil
+}
+
+// ResetUpdatedBy resets all changes to the "updated_by" field.
+func (m *CVEAllowlistMutation) ResetUpdatedBy() {
+	m.updated_by = nil
+}
+
+// Where appends a list predicates to the CVEAllowlistMutation builder.
+func (m *CVEAllowlistMutation) Where(ps ...predicate.CVEAllowlist) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the CVEAllowlistMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *CVEAllowlistMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.CVEAllowlist, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *CVEAllowlistMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *CVEAllowlistMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (CVEAllowlist).
+func (m *CVEAllowlistMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *CVEAllowlistMutation) Fields() []string {
+	fields := make([]string, 0, 5)
+	if m.created_at != nil {
+		fields = append(fields, cveallowlist.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, cveallowlist.FieldUpdatedAt)
+	}
+	if m.project_id != nil {
+		fields = append(fields, cveallowlist.FieldProjectID)
+	}
+	if m.entries != nil {
+		fields = append(fields, cveallowlist.FieldEntries)
+	}
+	if m.updated_by != nil {
+		fields = append(fields, cveallowlist.FieldUpdatedBy)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *CVEAllowlistMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case cveallowlist.FieldCreatedAt:
+		return m.CreatedAt()
+	case cveallowlist.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case cveallowlist.FieldProjectID:
+		return m.ProjectID()
+	case cveallowlist.FieldEntries:
+		return m.Entries()
+	case cveallowlist.FieldUpdatedBy:
+		return m.UpdatedBy()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *CVEAllowlistMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case cveallowlist.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case cveallowlist.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case cveallowlist.FieldProjectID:
+		return m.OldProjectID(ctx)
+	case cveallowlist.FieldEntries:
+		return m.OldEntries(ctx)
+	case cveallowlist.FieldUpdatedBy:
+		return m.OldUpdatedBy(ctx)
+	}
+	return nil, fmt.Errorf("unknown CVEAllowlist field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CVEAllowlistMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case cveallowlist.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case cveallowlist.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case cveallowlist.FieldProjectID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetProjectID(v)
+		return nil
+	case cveallowlist.FieldEntries:
+		v, ok := value.([]rules.CVEAllowance)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEntries(v)
+		return nil
+	case cveallowlist.FieldUpdatedBy:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedBy(v)
+		return nil
+	}
+	return fmt.Errorf("unknown CVEAllowlist field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *CVEAllowlistMutation) AddedFields() []string {
+	var fields []string
+	if m.addproject_id != nil {
+		fields = append(fields, cveallowlist.FieldProjectID)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *CVEAllowlistMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case cveallowlist.FieldProjectID:
+		return m.AddedProjectID()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CVEAllowlistMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case cveallowlist.FieldProjectID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddProjectID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown CVEAllowlist numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *CVEAllowlistMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *CVEAllowlistMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *CVEAllowlistMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown CVEAllowlist nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *CVEAllowlistMutation) ResetField(name string) error {
+	switch name {
+	case cveallowlist.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case cveallowlist.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case cveallowlist.FieldProjectID:
+		m.ResetProjectID()
+		return nil
+	case cveallowlist.FieldEntries:
+		m.ResetEntries()
+		return nil
+	case cveallowlist.FieldUpdatedBy:
+		m.ResetUpdatedBy()
+		return nil
+	}
+	return fmt.Errorf("unknown CVEAllowlist field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *CVEAllowlistMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *CVEAllowlistMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *CVEAllowlistMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *CVEAllowlistMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *CVEAllowlistMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *CVEAllowlistMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *CVEAllowlistMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown CVEAllowlist unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *CVEAllowlistMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown CVEAllowlist edge %s", name)
 }
 
 // ChangeMutation represents an operation that mutates the Change nodes in the graph.
@@ -11866,35 +12464,43 @@ func (m *OSVRecordMutation) ResetEdge(name string) error {
 // ProjectMutation represents an operation that mutates the Project nodes in the graph.
 type ProjectMutation struct {
 	config
-	op                  Op
-	typ                 string
-	id                  *int
-	created_at          *time.Time
-	updated_at          *time.Time
-	name                *string
-	public              *bool
-	description         *string
-	quota_bytes         *int64
-	addquota_bytes      *int64
-	used_bytes          *int64
-	addused_bytes       *int64
-	scan_on_push        *bool
-	clearedFields       map[string]struct{}
-	repositories        map[int]struct{}
-	removedrepositories map[int]struct{}
-	clearedrepositories bool
-	members             map[int]struct{}
-	removedmembers      map[int]struct{}
-	clearedmembers      bool
-	labels              map[int]struct{}
-	removedlabels       map[int]struct{}
-	clearedlabels       bool
-	robots              map[int]struct{}
-	removedrobots       map[int]struct{}
-	clearedrobots       bool
-	done                bool
-	oldValue            func(context.Context) (*Project, error)
-	predicates          []predicate.Project
+	op                          Op
+	typ                         string
+	id                          *int
+	created_at                  *time.Time
+	updated_at                  *time.Time
+	name                        *string
+	public                      *bool
+	description                 *string
+	quota_bytes                 *int64
+	addquota_bytes              *int64
+	used_bytes                  *int64
+	addused_bytes               *int64
+	scan_on_push                *bool
+	prevent_vulnerable          *bool
+	prevent_severity            *project.PreventSeverity
+	allow_unscanned             *bool
+	cosign_public_keys          *[]string
+	appendcosign_public_keys    []string
+	notation_certificates       *[]string
+	appendnotation_certificates []string
+	scanner                     *string
+	clearedFields               map[string]struct{}
+	repositories                map[int]struct{}
+	removedrepositories         map[int]struct{}
+	clearedrepositories         bool
+	members                     map[int]struct{}
+	removedmembers              map[int]struct{}
+	clearedmembers              bool
+	labels                      map[int]struct{}
+	removedlabels               map[int]struct{}
+	clearedlabels               bool
+	robots                      map[int]struct{}
+	removedrobots               map[int]struct{}
+	clearedrobots               bool
+	done                        bool
+	oldValue                    func(context.Context) (*Project, error)
+	predicates                  []predicate.Project
 }
 
 var _ ent.Mutation = (*ProjectMutation)(nil)
@@ -12323,6 +12929,280 @@ func (m *ProjectMutation) ResetScanOnPush() {
 	m.scan_on_push = nil
 }
 
+// SetPreventVulnerable sets the "prevent_vulnerable" field.
+func (m *ProjectMutation) SetPreventVulnerable(b bool) {
+	m.prevent_vulnerable = &b
+}
+
+// PreventVulnerable returns the value of the "prevent_vulnerable" field in the mutation.
+func (m *ProjectMutation) PreventVulnerable() (r bool, exists bool) {
+	v := m.prevent_vulnerable
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPreventVulnerable returns the old "prevent_vulnerable" field's value of the Project entity.
+// If the Project object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProjectMutation) OldPreventVulnerable(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPreventVulnerable is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPreventVulnerable requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPreventVulnerable: %w", err)
+	}
+	return oldValue.PreventVulnerable, nil
+}
+
+// ResetPreventVulnerable resets all changes to the "prevent_vulnerable" field.
+func (m *ProjectMutation) ResetPreventVulnerable() {
+	m.prevent_vulnerable = nil
+}
+
+// SetPreventSeverity sets the "prevent_severity" field.
+func (m *ProjectMutation) SetPreventSeverity(ps project.PreventSeverity) {
+	m.prevent_severity = &ps
+}
+
+// PreventSeverity returns the value of the "prevent_severity" field in the mutation.
+func (m *ProjectMutation) PreventSeverity() (r project.PreventSeverity, exists bool) {
+	v := m.prevent_severity
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPreventSeverity returns the old "prevent_severity" field's value of the Project entity.
+// If the Project object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProjectMutation) OldPreventSeverity(ctx context.Context) (v project.PreventSeverity, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPreventSeverity is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPreventSeverity requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPreventSeverity: %w", err)
+	}
+	return oldValue.PreventSeverity, nil
+}
+
+// ResetPreventSeverity resets all changes to the "prevent_severity" field.
+func (m *ProjectMutation) ResetPreventSeverity() {
+	m.prevent_severity = nil
+}
+
+// SetAllowUnscanned sets the "allow_unscanned" field.
+func (m *ProjectMutation) SetAllowUnscanned(b bool) {
+	m.allow_unscanned = &b
+}
+
+// AllowUnscanned returns the value of the "allow_unscanned" field in the mutation.
+func (m *ProjectMutation) AllowUnscanned() (r bool, exists bool) {
+	v := m.allow_unscanned
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAllowUnscanned returns the old "allow_unscanned" field's value of the Project entity.
+// If the Project object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProjectMutation) OldAllowUnscanned(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAllowUnscanned is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAllowUnscanned requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAllowUnscanned: %w", err)
+	}
+	return oldValue.AllowUnscanned, nil
+}
+
+// ResetAllowUnscanned resets all changes to the "allow_unscanned" field.
+func (m *ProjectMutation) ResetAllowUnscanned() {
+	m.allow_unscanned = nil
+}
+
+// SetCosignPublicKeys sets the "cosign_public_keys" field.
+func (m *ProjectMutation) SetCosignPublicKeys(s []string) {
+	m.cosign_public_keys = &s
+	m.appendcosign_public_keys = nil
+}
+
+// CosignPublicKeys returns the value of the "cosign_public_keys" field in the mutation.
+func (m *ProjectMutation) CosignPublicKeys() (r []string, exists bool) {
+	v := m.cosign_public_keys
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCosignPublicKeys returns the old "cosign_public_keys" field's value of the Project entity.
+// If the Project object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProjectMutation) OldCosignPublicKeys(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCosignPublicKeys is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCosignPublicKeys requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCosignPublicKeys: %w", err)
+	}
+	return oldValue.CosignPublicKeys, nil
+}
+
+// AppendCosignPublicKeys adds s to the "cosign_public_keys" field.
+func (m *ProjectMutation) AppendCosignPublicKeys(s []string) {
+	m.appendcosign_public_keys = append(m.appendcosign_public_keys, s...)
+}
+
+// AppendedCosignPublicKeys returns the list of values that were appended to the "cosign_public_keys" field in this mutation.
+func (m *ProjectMutation) AppendedCosignPublicKeys() ([]string, bool) {
+	if len(m.appendcosign_public_keys) == 0 {
+		return nil, false
+	}
+	return m.appendcosign_public_keys, true
+}
+
+// ClearCosignPublicKeys clears the value of the "cosign_public_keys" field.
+func (m *ProjectMutation) ClearCosignPublicKeys() {
+	m.cosign_public_keys = nil
+	m.appendcosign_public_keys = nil
+	m.clearedFields[project.FieldCosignPublicKeys] = struct{}{}
+}
+
+// CosignPublicKeysCleared returns if the "cosign_public_keys" field was cleared in this mutation.
+func (m *ProjectMutation) CosignPublicKeysCleared() bool {
+	_, ok := m.clearedFields[project.FieldCosignPublicKeys]
+	return ok
+}
+
+// ResetCosignPublicKeys resets all changes to the "cosign_public_keys" field.
+func (m *ProjectMutation) ResetCosignPublicKeys() {
+	m.cosign_public_keys = nil
+	m.appendcosign_public_keys = nil
+	delete(m.clearedFields, project.FieldCosignPublicKeys)
+}
+
+// SetNotationCertificates sets the "notation_certificates" field.
+func (m *ProjectMutation) SetNotationCertificates(s []string) {
+	m.notation_certificates = &s
+	m.appendnotation_certificates = nil
+}
+
+// NotationCertificates returns the value of the "notation_certificates" field in the mutation.
+func (m *ProjectMutation) NotationCertificates() (r []string, exists bool) {
+	v := m.notation_certificates
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNotationCertificates returns the old "notation_certificates" field's value of the Project entity.
+// If the Project object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProjectMutation) OldNotationCertificates(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNotationCertificates is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNotationCertificates requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNotationCertificates: %w", err)
+	}
+	return oldValue.NotationCertificates, nil
+}
+
+// AppendNotationCertificates adds s to the "notation_certificates" field.
+func (m *ProjectMutation) AppendNotationCertificates(s []string) {
+	m.appendnotation_certificates = append(m.appendnotation_certificates, s...)
+}
+
+// AppendedNotationCertificates returns the list of values that were appended to the "notation_certificates" field in this mutation.
+func (m *ProjectMutation) AppendedNotationCertificates() ([]string, bool) {
+	if len(m.appendnotation_certificates) == 0 {
+		return nil, false
+	}
+	return m.appendnotation_certificates, true
+}
+
+// ClearNotationCertificates clears the value of the "notation_certificates" field.
+func (m *ProjectMutation) ClearNotationCertificates() {
+	m.notation_certificates = nil
+	m.appendnotation_certificates = nil
+	m.clearedFields[project.FieldNotationCertificates] = struct{}{}
+}
+
+// NotationCertificatesCleared returns if the "notation_certificates" field was cleared in this mutation.
+func (m *ProjectMutation) NotationCertificatesCleared() bool {
+	_, ok := m.clearedFields[project.FieldNotationCertificates]
+	return ok
+}
+
+// ResetNotationCertificates resets all changes to the "notation_certificates" field.
+func (m *ProjectMutation) ResetNotationCertificates() {
+	m.notation_certificates = nil
+	m.appendnotation_certificates = nil
+	delete(m.clearedFields, project.FieldNotationCertificates)
+}
+
+// SetScanner sets the "scanner" field.
+func (m *ProjectMutation) SetScanner(s string) {
+	m.scanner = &s
+}
+
+// Scanner returns the value of the "scanner" field in the mutation.
+func (m *ProjectMutation) Scanner() (r string, exists bool) {
+	v := m.scanner
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldScanner returns the old "scanner" field's value of the Project entity.
+// If the Project object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProjectMutation) OldScanner(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldScanner is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldScanner requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldScanner: %w", err)
+	}
+	return oldValue.Scanner, nil
+}
+
+// ResetScanner resets all changes to the "scanner" field.
+func (m *ProjectMutation) ResetScanner() {
+	m.scanner = nil
+}
+
 // AddRepositoryIDs adds the "repositories" edge to the Repository entity by ids.
 func (m *ProjectMutation) AddRepositoryIDs(ids ...int) {
 	if m.repositories == nil {
@@ -12573,7 +13453,7 @@ func (m *ProjectMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ProjectMutation) Fields() []string {
-	fields := make([]string, 0, 8)
+	fields := make([]string, 0, 14)
 	if m.created_at != nil {
 		fields = append(fields, project.FieldCreatedAt)
 	}
@@ -12597,6 +13477,24 @@ func (m *ProjectMutation) Fields() []string {
 	}
 	if m.scan_on_push != nil {
 		fields = append(fields, project.FieldScanOnPush)
+	}
+	if m.prevent_vulnerable != nil {
+		fields = append(fields, project.FieldPreventVulnerable)
+	}
+	if m.prevent_severity != nil {
+		fields = append(fields, project.FieldPreventSeverity)
+	}
+	if m.allow_unscanned != nil {
+		fields = append(fields, project.FieldAllowUnscanned)
+	}
+	if m.cosign_public_keys != nil {
+		fields = append(fields, project.FieldCosignPublicKeys)
+	}
+	if m.notation_certificates != nil {
+		fields = append(fields, project.FieldNotationCertificates)
+	}
+	if m.scanner != nil {
+		fields = append(fields, project.FieldScanner)
 	}
 	return fields
 }
@@ -12622,6 +13520,18 @@ func (m *ProjectMutation) Field(name string) (ent.Value, bool) {
 		return m.UsedBytes()
 	case project.FieldScanOnPush:
 		return m.ScanOnPush()
+	case project.FieldPreventVulnerable:
+		return m.PreventVulnerable()
+	case project.FieldPreventSeverity:
+		return m.PreventSeverity()
+	case project.FieldAllowUnscanned:
+		return m.AllowUnscanned()
+	case project.FieldCosignPublicKeys:
+		return m.CosignPublicKeys()
+	case project.FieldNotationCertificates:
+		return m.NotationCertificates()
+	case project.FieldScanner:
+		return m.Scanner()
 	}
 	return nil, false
 }
@@ -12647,6 +13557,18 @@ func (m *ProjectMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldUsedBytes(ctx)
 	case project.FieldScanOnPush:
 		return m.OldScanOnPush(ctx)
+	case project.FieldPreventVulnerable:
+		return m.OldPreventVulnerable(ctx)
+	case project.FieldPreventSeverity:
+		return m.OldPreventSeverity(ctx)
+	case project.FieldAllowUnscanned:
+		return m.OldAllowUnscanned(ctx)
+	case project.FieldCosignPublicKeys:
+		return m.OldCosignPublicKeys(ctx)
+	case project.FieldNotationCertificates:
+		return m.OldNotationCertificates(ctx)
+	case project.FieldScanner:
+		return m.OldScanner(ctx)
 	}
 	return nil, fmt.Errorf("unknown Project field %s", name)
 }
@@ -12712,6 +13634,48 @@ func (m *ProjectMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetScanOnPush(v)
 		return nil
+	case project.FieldPreventVulnerable:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPreventVulnerable(v)
+		return nil
+	case project.FieldPreventSeverity:
+		v, ok := value.(project.PreventSeverity)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPreventSeverity(v)
+		return nil
+	case project.FieldAllowUnscanned:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAllowUnscanned(v)
+		return nil
+	case project.FieldCosignPublicKeys:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCosignPublicKeys(v)
+		return nil
+	case project.FieldNotationCertificates:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNotationCertificates(v)
+		return nil
+	case project.FieldScanner:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetScanner(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Project field %s", name)
 }
@@ -12768,7 +13732,14 @@ func (m *ProjectMutation) AddField(name string, value ent.Value) error {
 // ClearedFields returns all nullable fields that were cleared during this
 // mutation.
 func (m *ProjectMutation) ClearedFields() []string {
-	return nil
+	var fields []string
+	if m.FieldCleared(project.FieldCosignPublicKeys) {
+		fields = append(fields, project.FieldCosignPublicKeys)
+	}
+	if m.FieldCleared(project.FieldNotationCertificates) {
+		fields = append(fields, project.FieldNotationCertificates)
+	}
+	return fields
 }
 
 // FieldCleared returns a boolean indicating if a field with the given name was
@@ -12781,6 +13752,14 @@ func (m *ProjectMutation) FieldCleared(name string) bool {
 // ClearField clears the value of the field with the given name. It returns an
 // error if the field is not defined in the schema.
 func (m *ProjectMutation) ClearField(name string) error {
+	switch name {
+	case project.FieldCosignPublicKeys:
+		m.ClearCosignPublicKeys()
+		return nil
+	case project.FieldNotationCertificates:
+		m.ClearNotationCertificates()
+		return nil
+	}
 	return fmt.Errorf("unknown Project nullable field %s", name)
 }
 
@@ -12811,6 +13790,24 @@ func (m *ProjectMutation) ResetField(name string) error {
 		return nil
 	case project.FieldScanOnPush:
 		m.ResetScanOnPush()
+		return nil
+	case project.FieldPreventVulnerable:
+		m.ResetPreventVulnerable()
+		return nil
+	case project.FieldPreventSeverity:
+		m.ResetPreventSeverity()
+		return nil
+	case project.FieldAllowUnscanned:
+		m.ResetAllowUnscanned()
+		return nil
+	case project.FieldCosignPublicKeys:
+		m.ResetCosignPublicKeys()
+		return nil
+	case project.FieldNotationCertificates:
+		m.ResetNotationCertificates()
+		return nil
+	case project.FieldScanner:
+		m.ResetScanner()
 		return nil
 	}
 	return fmt.Errorf("unknown Project field %s", name)
@@ -18657,6 +19654,7 @@ type ScanReportMutation struct {
 	addfixable       *int
 	db_state         *string
 	db_updated_at    *time.Time
+	scanner          *string
 	clearedFields    map[string]struct{}
 	artifact         *int
 	clearedartifact  bool
@@ -19613,6 +20611,42 @@ func (m *ScanReportMutation) ResetDbUpdatedAt() {
 	delete(m.clearedFields, scanreport.FieldDbUpdatedAt)
 }
 
+// SetScanner sets the "scanner" field.
+func (m *ScanReportMutation) SetScanner(s string) {
+	m.scanner = &s
+}
+
+// Scanner returns the value of the "scanner" field in the mutation.
+func (m *ScanReportMutation) Scanner() (r string, exists bool) {
+	v := m.scanner
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldScanner returns the old "scanner" field's value of the ScanReport entity.
+// If the ScanReport object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScanReportMutation) OldScanner(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldScanner is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldScanner requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldScanner: %w", err)
+	}
+	return oldValue.Scanner, nil
+}
+
+// ResetScanner resets all changes to the "scanner" field.
+func (m *ScanReportMutation) ResetScanner() {
+	m.scanner = nil
+}
+
 // ClearArtifact clears the "artifact" edge to the Artifact entity.
 func (m *ScanReportMutation) ClearArtifact() {
 	m.clearedartifact = true
@@ -19728,7 +20762,7 @@ func (m *ScanReportMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ScanReportMutation) Fields() []string {
-	fields := make([]string, 0, 18)
+	fields := make([]string, 0, 19)
 	if m.artifact != nil {
 		fields = append(fields, scanreport.FieldArtifactID)
 	}
@@ -19783,6 +20817,9 @@ func (m *ScanReportMutation) Fields() []string {
 	if m.db_updated_at != nil {
 		fields = append(fields, scanreport.FieldDbUpdatedAt)
 	}
+	if m.scanner != nil {
+		fields = append(fields, scanreport.FieldScanner)
+	}
 	return fields
 }
 
@@ -19827,6 +20864,8 @@ func (m *ScanReportMutation) Field(name string) (ent.Value, bool) {
 		return m.DbState()
 	case scanreport.FieldDbUpdatedAt:
 		return m.DbUpdatedAt()
+	case scanreport.FieldScanner:
+		return m.Scanner()
 	}
 	return nil, false
 }
@@ -19872,6 +20911,8 @@ func (m *ScanReportMutation) OldField(ctx context.Context, name string) (ent.Val
 		return m.OldDbState(ctx)
 	case scanreport.FieldDbUpdatedAt:
 		return m.OldDbUpdatedAt(ctx)
+	case scanreport.FieldScanner:
+		return m.OldScanner(ctx)
 	}
 	return nil, fmt.Errorf("unknown ScanReport field %s", name)
 }
@@ -20006,6 +21047,13 @@ func (m *ScanReportMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetDbUpdatedAt(v)
+		return nil
+	case scanreport.FieldScanner:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetScanner(v)
 		return nil
 	}
 	return fmt.Errorf("unknown ScanReport field %s", name)
@@ -20230,6 +21278,9 @@ func (m *ScanReportMutation) ResetField(name string) error {
 	case scanreport.FieldDbUpdatedAt:
 		m.ResetDbUpdatedAt()
 		return nil
+	case scanreport.FieldScanner:
+		m.ResetScanner()
+		return nil
 	}
 	return fmt.Errorf("unknown ScanReport field %s", name)
 }
@@ -20334,6 +21385,980 @@ func (m *ScanReportMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown ScanReport edge %s", name)
+}
+
+// ScannerRegistrationMutation represents an operation that mutates the ScannerRegistration nodes in the graph.
+type ScannerRegistrationMutation struct {
+	config
+	op               Op
+	typ              string
+	id               *int
+	created_at       *time.Time
+	updated_at       *time.Time
+	name             *string
+	url              *string
+	authorization    *string
+	description      *string
+	is_default       *bool
+	disabled         *bool
+	scanner_name     *string
+	scanner_vendor   *string
+	scanner_version  *string
+	report_mime_type *string
+	created_by       *string
+	clearedFields    map[string]struct{}
+	done             bool
+	oldValue         func(context.Context) (*ScannerRegistration, error)
+	predicates       []predicate.ScannerRegistration
+}
+
+var _ ent.Mutation = (*ScannerRegistrationMutation)(nil)
+
+// scannerregistrationOption allows management of the mutation configuration using functional options.
+type scannerregistrationOption func(*ScannerRegistrationMutation)
+
+// newScannerRegistrationMutation creates new mutation for the ScannerRegistration entity.
+func newScannerRegistrationMutation(c config, op Op, opts ...scannerregistrationOption) *ScannerRegistrationMutation {
+	m := &ScannerRegistrationMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeScannerRegistration,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withScannerRegistrationID sets the ID field of the mutation.
+func withScannerRegistrationID(id int) scannerregistrationOption {
+	return func(m *ScannerRegistrationMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ScannerRegistration
+		)
+		m.oldValue = func(ctx context.Context) (*ScannerRegistration, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ScannerRegistration.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withScannerRegistration sets the old ScannerRegistration of the mutation.
+func withScannerRegistration(node *ScannerRegistration) scannerregistrationOption {
+	return func(m *ScannerRegistrationMutation) {
+		m.oldValue = func(context.Context) (*ScannerRegistration, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ScannerRegistrationMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ScannerRegistrationMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ScannerRegistrationMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ScannerRegistrationMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ScannerRegistration.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *ScannerRegistrationMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *ScannerRegistrationMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the ScannerRegistration entity.
+// If the ScannerRegistration object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScannerRegistrationMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *ScannerRegistrationMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *ScannerRegistrationMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *ScannerRegistrationMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the ScannerRegistration entity.
+// If the ScannerRegistration object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScannerRegistrationMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *ScannerRegistrationMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetName sets the "name" field.
+func (m *ScannerRegistrationMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *ScannerRegistrationMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the ScannerRegistration entity.
+// If the ScannerRegistration object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScannerRegistrationMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *ScannerRegistrationMutation) ResetName() {
+	m.name = nil
+}
+
+// SetURL sets the "url" field.
+func (m *ScannerRegistrationMutation) SetURL(s string) {
+	m.url = &s
+}
+
+// URL returns the value of the "url" field in the mutation.
+func (m *ScannerRegistrationMutation) URL() (r string, exists bool) {
+	v := m.url
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldURL returns the old "url" field's value of the ScannerRegistration entity.
+// If the ScannerRegistration object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScannerRegistrationMutation) OldURL(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldURL is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldURL requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldURL: %w", err)
+	}
+	return oldValue.URL, nil
+}
+
+// ResetURL resets all changes to the "url" field.
+func (m *ScannerRegistrationMutation) ResetURL() {
+	m.url = nil
+}
+
+// SetAuthorization sets the "authorization" field.
+func (m *ScannerRegistrationMutation) SetAuthorization(s string) {
+	m.authorization = &s
+}
+
+// Authorization returns the value of the "authorization" field in the mutation.
+func (m *ScannerRegistrationMutation) Authorization() (r string, exists bool) {
+	v := m.authorization
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAuthorization returns the old "authorization" field's value of the ScannerRegistration entity.
+// If the ScannerRegistration object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScannerRegistrationMutation) OldAuthorization(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAuthorization is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAuthorization requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAuthorization: %w", err)
+	}
+	return oldValue.Authorization, nil
+}
+
+// ResetAuthorization resets all changes to the "authorization" field.
+func (m *ScannerRegistrationMutation) ResetAuthorization() {
+	m.authorization = nil
+}
+
+// SetDescription sets the "description" field.
+func (m *ScannerRegistrationMutation) SetDescription(s string) {
+	m.description = &s
+}
+
+// Description returns the value of the "description" field in the mutation.
+func (m *ScannerRegistrationMutation) Description() (r string, exists bool) {
+	v := m.description
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDescription returns the old "description" field's value of the ScannerRegistration entity.
+// If the ScannerRegistration object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScannerRegistrationMutation) OldDescription(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDescription is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDescription requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDescription: %w", err)
+	}
+	return oldValue.Description, nil
+}
+
+// ResetDescription resets all changes to the "description" field.
+func (m *ScannerRegistrationMutation) ResetDescription() {
+	m.description = nil
+}
+
+// SetIsDefault sets the "is_default" field.
+func (m *ScannerRegistrationMutation) SetIsDefault(b bool) {
+	m.is_default = &b
+}
+
+// IsDefault returns the value of the "is_default" field in the mutation.
+func (m *ScannerRegistrationMutation) IsDefault() (r bool, exists bool) {
+	v := m.is_default
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIsDefault returns the old "is_default" field's value of the ScannerRegistration entity.
+// If the ScannerRegistration object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScannerRegistrationMutation) OldIsDefault(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIsDefault is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIsDefault requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIsDefault: %w", err)
+	}
+	return oldValue.IsDefault, nil
+}
+
+// ResetIsDefault resets all changes to the "is_default" field.
+func (m *ScannerRegistrationMutation) ResetIsDefault() {
+	m.is_default = nil
+}
+
+// SetDisabled sets the "disabled" field.
+func (m *ScannerRegistrationMutation) SetDisabled(b bool) {
+	m.disabled = &b
+}
+
+// Disabled returns the value of the "disabled" field in the mutation.
+func (m *ScannerRegistrationMutation) Disabled() (r bool, exists bool) {
+	v := m.disabled
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDisabled returns the old "disabled" field's value of the ScannerRegistration entity.
+// If the ScannerRegistration object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScannerRegistrationMutation) OldDisabled(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDisabled is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDisabled requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDisabled: %w", err)
+	}
+	return oldValue.Disabled, nil
+}
+
+// ResetDisabled resets all changes to the "disabled" field.
+func (m *ScannerRegistrationMutation) ResetDisabled() {
+	m.disabled = nil
+}
+
+// SetScannerName sets the "scanner_name" field.
+func (m *ScannerRegistrationMutation) SetScannerName(s string) {
+	m.scanner_name = &s
+}
+
+// ScannerName returns the value of the "scanner_name" field in the mutation.
+func (m *ScannerRegistrationMutation) ScannerName() (r string, exists bool) {
+	v := m.scanner_name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldScannerName returns the old "scanner_name" field's value of the ScannerRegistration entity.
+// If the ScannerRegistration object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScannerRegistrationMutation) OldScannerName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldScannerName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldScannerName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldScannerName: %w", err)
+	}
+	return oldValue.ScannerName, nil
+}
+
+// ResetScannerName resets all changes to the "scanner_name" field.
+func (m *ScannerRegistrationMutation) ResetScannerName() {
+	m.scanner_name = nil
+}
+
+// SetScannerVendor sets the "scanner_vendor" field.
+func (m *ScannerRegistrationMutation) SetScannerVendor(s string) {
+	m.scanner_vendor = &s
+}
+
+// ScannerVendor returns the value of the "scanner_vendor" field in the mutation.
+func (m *ScannerRegistrationMutation) ScannerVendor() (r string, exists bool) {
+	v := m.scanner_vendor
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldScannerVendor returns the old "scanner_vendor" field's value of the ScannerRegistration entity.
+// If the ScannerRegistration object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScannerRegistrationMutation) OldScannerVendor(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldScannerVendor is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldScannerVendor requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldScannerVendor: %w", err)
+	}
+	return oldValue.ScannerVendor, nil
+}
+
+// ResetScannerVendor resets all changes to the "scanner_vendor" field.
+func (m *ScannerRegistrationMutation) ResetScannerVendor() {
+	m.scanner_vendor = nil
+}
+
+// SetScannerVersion sets the "scanner_version" field.
+func (m *ScannerRegistrationMutation) SetScannerVersion(s string) {
+	m.scanner_version = &s
+}
+
+// ScannerVersion returns the value of the "scanner_version" field in the mutation.
+func (m *ScannerRegistrationMutation) ScannerVersion() (r string, exists bool) {
+	v := m.scanner_version
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldScannerVersion returns the old "scanner_version" field's value of the ScannerRegistration entity.
+// If the ScannerRegistration object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScannerRegistrationMutation) OldScannerVersion(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldScannerVersion is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldScannerVersion requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldScannerVersion: %w", err)
+	}
+	return oldValue.ScannerVersion, nil
+}
+
+// ResetScannerVersion resets all changes to the "scanner_version" field.
+func (m *ScannerRegistrationMutation) ResetScannerVersion() {
+	m.scanner_version = nil
+}
+
+// SetReportMimeType sets the "report_mime_type" field.
+func (m *ScannerRegistrationMutation) SetReportMimeType(s string) {
+	m.report_mime_type = &s
+}
+
+// ReportMimeType returns the value of the "report_mime_type" field in the mutation.
+func (m *ScannerRegistrationMutation) ReportMimeType() (r string, exists bool) {
+	v := m.report_mime_type
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReportMimeType returns the old "report_mime_type" field's value of the ScannerRegistration entity.
+// If the ScannerRegistration object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScannerRegistrationMutation) OldReportMimeType(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReportMimeType is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReportMimeType requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReportMimeType: %w", err)
+	}
+	return oldValue.ReportMimeType, nil
+}
+
+// ResetReportMimeType resets all changes to the "report_mime_type" field.
+func (m *ScannerRegistrationMutation) ResetReportMimeType() {
+	m.report_mime_type = nil
+}
+
+// SetCreatedBy sets the "created_by" field.
+func (m *ScannerRegistrationMutation) SetCreatedBy(s string) {
+	m.created_by = &s
+}
+
+// CreatedBy returns the value of the "created_by" field in the mutation.
+func (m *ScannerRegistrationMutation) CreatedBy() (r string, exists bool) {
+	v := m.created_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedBy returns the old "created_by" field's value of the ScannerRegistration entity.
+// If the ScannerRegistration object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScannerRegistrationMutation) OldCreatedBy(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedBy: %w", err)
+	}
+	return oldValue.CreatedBy, nil
+}
+
+// ResetCreatedBy resets all changes to the "created_by" field.
+func (m *ScannerRegistrationMutation) ResetCreatedBy() {
+	m.created_by = nil
+}
+
+// Where appends a list predicates to the ScannerRegistrationMutation builder.
+func (m *ScannerRegistrationMutation) Where(ps ...predicate.ScannerRegistration) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ScannerRegistrationMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ScannerRegistrationMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ScannerRegistration, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ScannerRegistrationMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ScannerRegistrationMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ScannerRegistration).
+func (m *ScannerRegistrationMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ScannerRegistrationMutation) Fields() []string {
+	fields := make([]string, 0, 13)
+	if m.created_at != nil {
+		fields = append(fields, scannerregistration.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, scannerregistration.FieldUpdatedAt)
+	}
+	if m.name != nil {
+		fields = append(fields, scannerregistration.FieldName)
+	}
+	if m.url != nil {
+		fields = append(fields, scannerregistration.FieldURL)
+	}
+	if m.authorization != nil {
+		fields = append(fields, scannerregistration.FieldAuthorization)
+	}
+	if m.description != nil {
+		fields = append(fields, scannerregistration.FieldDescription)
+	}
+	if m.is_default != nil {
+		fields = append(fields, scannerregistration.FieldIsDefault)
+	}
+	if m.disabled != nil {
+		fields = append(fields, scannerregistration.FieldDisabled)
+	}
+	if m.scanner_name != nil {
+		fields = append(fields, scannerregistration.FieldScannerName)
+	}
+	if m.scanner_vendor != nil {
+		fields = append(fields, scannerregistration.FieldScannerVendor)
+	}
+	if m.scanner_version != nil {
+		fields = append(fields, scannerregistration.FieldScannerVersion)
+	}
+	if m.report_mime_type != nil {
+		fields = append(fields, scannerregistration.FieldReportMimeType)
+	}
+	if m.created_by != nil {
+		fields = append(fields, scannerregistration.FieldCreatedBy)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ScannerRegistrationMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case scannerregistration.FieldCreatedAt:
+		return m.CreatedAt()
+	case scannerregistration.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case scannerregistration.FieldName:
+		return m.Name()
+	case scannerregistration.FieldURL:
+		return m.URL()
+	case scannerregistration.FieldAuthorization:
+		return m.Authorization()
+	case scannerregistration.FieldDescription:
+		return m.Description()
+	case scannerregistration.FieldIsDefault:
+		return m.IsDefault()
+	case scannerregistration.FieldDisabled:
+		return m.Disabled()
+	case scannerregistration.FieldScannerName:
+		return m.ScannerName()
+	case scannerregistration.FieldScannerVendor:
+		return m.ScannerVendor()
+	case scannerregistration.FieldScannerVersion:
+		return m.ScannerVersion()
+	case scannerregistration.FieldReportMimeType:
+		return m.ReportMimeType()
+	case scannerregistration.FieldCreatedBy:
+		return m.CreatedBy()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ScannerRegistrationMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case scannerregistration.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case scannerregistration.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case scannerregistration.FieldName:
+		return m.OldName(ctx)
+	case scannerregistration.FieldURL:
+		return m.OldURL(ctx)
+	case scannerregistration.FieldAuthorization:
+		return m.OldAuthorization(ctx)
+	case scannerregistration.FieldDescription:
+		return m.OldDescription(ctx)
+	case scannerregistration.FieldIsDefault:
+		return m.OldIsDefault(ctx)
+	case scannerregistration.FieldDisabled:
+		return m.OldDisabled(ctx)
+	case scannerregistration.FieldScannerName:
+		return m.OldScannerName(ctx)
+	case scannerregistration.FieldScannerVendor:
+		return m.OldScannerVendor(ctx)
+	case scannerregistration.FieldScannerVersion:
+		return m.OldScannerVersion(ctx)
+	case scannerregistration.FieldReportMimeType:
+		return m.OldReportMimeType(ctx)
+	case scannerregistration.FieldCreatedBy:
+		return m.OldCreatedBy(ctx)
+	}
+	return nil, fmt.Errorf("unknown ScannerRegistration field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ScannerRegistrationMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case scannerregistration.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case scannerregistration.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case scannerregistration.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case scannerregistration.FieldURL:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetURL(v)
+		return nil
+	case scannerregistration.FieldAuthorization:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAuthorization(v)
+		return nil
+	case scannerregistration.FieldDescription:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDescription(v)
+		return nil
+	case scannerregistration.FieldIsDefault:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIsDefault(v)
+		return nil
+	case scannerregistration.FieldDisabled:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDisabled(v)
+		return nil
+	case scannerregistration.FieldScannerName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetScannerName(v)
+		return nil
+	case scannerregistration.FieldScannerVendor:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetScannerVendor(v)
+		return nil
+	case scannerregistration.FieldScannerVersion:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetScannerVersion(v)
+		return nil
+	case scannerregistration.FieldReportMimeType:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReportMimeType(v)
+		return nil
+	case scannerregistration.FieldCreatedBy:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedBy(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ScannerRegistration field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ScannerRegistrationMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ScannerRegistrationMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ScannerRegistrationMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown ScannerRegistration numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ScannerRegistrationMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ScannerRegistrationMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ScannerRegistrationMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown ScannerRegistration nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ScannerRegistrationMutation) ResetField(name string) error {
+	switch name {
+	case scannerregistration.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case scannerregistration.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case scannerregistration.FieldName:
+		m.ResetName()
+		return nil
+	case scannerregistration.FieldURL:
+		m.ResetURL()
+		return nil
+	case scannerregistration.FieldAuthorization:
+		m.ResetAuthorization()
+		return nil
+	case scannerregistration.FieldDescription:
+		m.ResetDescription()
+		return nil
+	case scannerregistration.FieldIsDefault:
+		m.ResetIsDefault()
+		return nil
+	case scannerregistration.FieldDisabled:
+		m.ResetDisabled()
+		return nil
+	case scannerregistration.FieldScannerName:
+		m.ResetScannerName()
+		return nil
+	case scannerregistration.FieldScannerVendor:
+		m.ResetScannerVendor()
+		return nil
+	case scannerregistration.FieldScannerVersion:
+		m.ResetScannerVersion()
+		return nil
+	case scannerregistration.FieldReportMimeType:
+		m.ResetReportMimeType()
+		return nil
+	case scannerregistration.FieldCreatedBy:
+		m.ResetCreatedBy()
+		return nil
+	}
+	return fmt.Errorf("unknown ScannerRegistration field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ScannerRegistrationMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ScannerRegistrationMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ScannerRegistrationMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ScannerRegistrationMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ScannerRegistrationMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ScannerRegistrationMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ScannerRegistrationMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown ScannerRegistration unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ScannerRegistrationMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown ScannerRegistration edge %s", name)
 }
 
 // ScheduleMutation represents an operation that mutates the Schedule nodes in the graph.

@@ -3,6 +3,7 @@
 package ent
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -33,6 +34,18 @@ type Project struct {
 	UsedBytes int64 `json:"used_bytes,omitempty"`
 	// scan every image pushed to the project for vulnerabilities
 	ScanOnPush bool `json:"scan_on_push,omitempty"`
+	// refuse pulls of images with a finding at prevent_severity or worse
+	PreventVulnerable bool `json:"prevent_vulnerable,omitempty"`
+	// the threshold of prevent_vulnerable: this severity and worse
+	PreventSeverity project.PreventSeverity `json:"prevent_severity,omitempty"`
+	// under prevent_vulnerable, serve images not (successfully) scanned
+	AllowUnscanned bool `json:"allow_unscanned,omitempty"`
+	// PEM public keys; with notation_certificates, a pull needs a signature one verifies
+	CosignPublicKeys []string `json:"cosign_public_keys,omitempty"`
+	// PEM certificates of Notation's trust store
+	NotationCertificates []string `json:"notation_certificates,omitempty"`
+	// the scanner of the project's images: a registered adapter's name, "berth" for the built-in one, "" for the system default
+	Scanner string `json:"scanner,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the ProjectQuery when eager-loading is set.
 	Edges        ProjectEdges `json:"edges"`
@@ -102,11 +115,13 @@ func (*Project) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case project.FieldPublic, project.FieldScanOnPush:
+		case project.FieldCosignPublicKeys, project.FieldNotationCertificates:
+			values[i] = new([]byte)
+		case project.FieldPublic, project.FieldScanOnPush, project.FieldPreventVulnerable, project.FieldAllowUnscanned:
 			values[i] = new(sql.NullBool)
 		case project.FieldID, project.FieldQuotaBytes, project.FieldUsedBytes:
 			values[i] = new(sql.NullInt64)
-		case project.FieldName, project.FieldDescription:
+		case project.FieldName, project.FieldDescription, project.FieldPreventSeverity, project.FieldScanner:
 			values[i] = new(sql.NullString)
 		case project.FieldCreatedAt, project.FieldUpdatedAt:
 			values[i] = new(sql.NullTime)
@@ -178,6 +193,46 @@ func (_m *Project) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field scan_on_push", values[i])
 			} else if value.Valid {
 				_m.ScanOnPush = value.Bool
+			}
+		case project.FieldPreventVulnerable:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field prevent_vulnerable", values[i])
+			} else if value.Valid {
+				_m.PreventVulnerable = value.Bool
+			}
+		case project.FieldPreventSeverity:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field prevent_severity", values[i])
+			} else if value.Valid {
+				_m.PreventSeverity = project.PreventSeverity(value.String)
+			}
+		case project.FieldAllowUnscanned:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field allow_unscanned", values[i])
+			} else if value.Valid {
+				_m.AllowUnscanned = value.Bool
+			}
+		case project.FieldCosignPublicKeys:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field cosign_public_keys", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.CosignPublicKeys); err != nil {
+					return fmt.Errorf("unmarshal field cosign_public_keys: %w", err)
+				}
+			}
+		case project.FieldNotationCertificates:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field notation_certificates", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.NotationCertificates); err != nil {
+					return fmt.Errorf("unmarshal field notation_certificates: %w", err)
+				}
+			}
+		case project.FieldScanner:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field scanner", values[i])
+			} else if value.Valid {
+				_m.Scanner = value.String
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -258,6 +313,24 @@ func (_m *Project) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("scan_on_push=")
 	builder.WriteString(fmt.Sprintf("%v", _m.ScanOnPush))
+	builder.WriteString(", ")
+	builder.WriteString("prevent_vulnerable=")
+	builder.WriteString(fmt.Sprintf("%v", _m.PreventVulnerable))
+	builder.WriteString(", ")
+	builder.WriteString("prevent_severity=")
+	builder.WriteString(fmt.Sprintf("%v", _m.PreventSeverity))
+	builder.WriteString(", ")
+	builder.WriteString("allow_unscanned=")
+	builder.WriteString(fmt.Sprintf("%v", _m.AllowUnscanned))
+	builder.WriteString(", ")
+	builder.WriteString("cosign_public_keys=")
+	builder.WriteString(fmt.Sprintf("%v", _m.CosignPublicKeys))
+	builder.WriteString(", ")
+	builder.WriteString("notation_certificates=")
+	builder.WriteString(fmt.Sprintf("%v", _m.NotationCertificates))
+	builder.WriteString(", ")
+	builder.WriteString("scanner=")
+	builder.WriteString(_m.Scanner)
 	builder.WriteByte(')')
 	return builder.String()
 }

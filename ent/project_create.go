@@ -130,6 +130,74 @@ func (_c *ProjectCreate) SetNillableScanOnPush(v *bool) *ProjectCreate {
 	return _c
 }
 
+// SetPreventVulnerable sets the "prevent_vulnerable" field.
+func (_c *ProjectCreate) SetPreventVulnerable(v bool) *ProjectCreate {
+	_c.mutation.SetPreventVulnerable(v)
+	return _c
+}
+
+// SetNillablePreventVulnerable sets the "prevent_vulnerable" field if the given value is not nil.
+func (_c *ProjectCreate) SetNillablePreventVulnerable(v *bool) *ProjectCreate {
+	if v != nil {
+		_c.SetPreventVulnerable(*v)
+	}
+	return _c
+}
+
+// SetPreventSeverity sets the "prevent_severity" field.
+func (_c *ProjectCreate) SetPreventSeverity(v project.PreventSeverity) *ProjectCreate {
+	_c.mutation.SetPreventSeverity(v)
+	return _c
+}
+
+// SetNillablePreventSeverity sets the "prevent_severity" field if the given value is not nil.
+func (_c *ProjectCreate) SetNillablePreventSeverity(v *project.PreventSeverity) *ProjectCreate {
+	if v != nil {
+		_c.SetPreventSeverity(*v)
+	}
+	return _c
+}
+
+// SetAllowUnscanned sets the "allow_unscanned" field.
+func (_c *ProjectCreate) SetAllowUnscanned(v bool) *ProjectCreate {
+	_c.mutation.SetAllowUnscanned(v)
+	return _c
+}
+
+// SetNillableAllowUnscanned sets the "allow_unscanned" field if the given value is not nil.
+func (_c *ProjectCreate) SetNillableAllowUnscanned(v *bool) *ProjectCreate {
+	if v != nil {
+		_c.SetAllowUnscanned(*v)
+	}
+	return _c
+}
+
+// SetCosignPublicKeys sets the "cosign_public_keys" field.
+func (_c *ProjectCreate) SetCosignPublicKeys(v []string) *ProjectCreate {
+	_c.mutation.SetCosignPublicKeys(v)
+	return _c
+}
+
+// SetNotationCertificates sets the "notation_certificates" field.
+func (_c *ProjectCreate) SetNotationCertificates(v []string) *ProjectCreate {
+	_c.mutation.SetNotationCertificates(v)
+	return _c
+}
+
+// SetScanner sets the "scanner" field.
+func (_c *ProjectCreate) SetScanner(v string) *ProjectCreate {
+	_c.mutation.SetScanner(v)
+	return _c
+}
+
+// SetNillableScanner sets the "scanner" field if the given value is not nil.
+func (_c *ProjectCreate) SetNillableScanner(v *string) *ProjectCreate {
+	if v != nil {
+		_c.SetScanner(*v)
+	}
+	return _c
+}
+
 // AddRepositoryIDs adds the "repositories" edge to the Repository entity by IDs.
 func (_c *ProjectCreate) AddRepositoryIDs(ids ...int) *ProjectCreate {
 	_c.mutation.AddRepositoryIDs(ids...)
@@ -261,6 +329,22 @@ func (_c *ProjectCreate) defaults() error {
 		v := project.DefaultScanOnPush
 		_c.mutation.SetScanOnPush(v)
 	}
+	if _, ok := _c.mutation.PreventVulnerable(); !ok {
+		v := project.DefaultPreventVulnerable
+		_c.mutation.SetPreventVulnerable(v)
+	}
+	if _, ok := _c.mutation.PreventSeverity(); !ok {
+		v := project.DefaultPreventSeverity
+		_c.mutation.SetPreventSeverity(v)
+	}
+	if _, ok := _c.mutation.AllowUnscanned(); !ok {
+		v := project.DefaultAllowUnscanned
+		_c.mutation.SetAllowUnscanned(v)
+	}
+	if _, ok := _c.mutation.Scanner(); !ok {
+		v := project.DefaultScanner
+		_c.mutation.SetScanner(v)
+	}
 	return nil
 }
 
@@ -294,6 +378,28 @@ func (_c *ProjectCreate) check() error {
 	}
 	if _, ok := _c.mutation.ScanOnPush(); !ok {
 		return &ValidationError{Name: "scan_on_push", err: errors.New(`ent: missing required field "Project.scan_on_push"`)}
+	}
+	if _, ok := _c.mutation.PreventVulnerable(); !ok {
+		return &ValidationError{Name: "prevent_vulnerable", err: errors.New(`ent: missing required field "Project.prevent_vulnerable"`)}
+	}
+	if _, ok := _c.mutation.PreventSeverity(); !ok {
+		return &ValidationError{Name: "prevent_severity", err: errors.New(`ent: missing required field "Project.prevent_severity"`)}
+	}
+	if v, ok := _c.mutation.PreventSeverity(); ok {
+		if err := project.PreventSeverityValidator(v); err != nil {
+			return &ValidationError{Name: "prevent_severity", err: fmt.Errorf(`ent: validator failed for field "Project.prevent_severity": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.AllowUnscanned(); !ok {
+		return &ValidationError{Name: "allow_unscanned", err: errors.New(`ent: missing required field "Project.allow_unscanned"`)}
+	}
+	if _, ok := _c.mutation.Scanner(); !ok {
+		return &ValidationError{Name: "scanner", err: errors.New(`ent: missing required field "Project.scanner"`)}
+	}
+	if v, ok := _c.mutation.Scanner(); ok {
+		if err := project.ScannerValidator(v); err != nil {
+			return &ValidationError{Name: "scanner", err: fmt.Errorf(`ent: validator failed for field "Project.scanner": %w`, err)}
+		}
 	}
 	return nil
 }
@@ -353,6 +459,30 @@ func (_c *ProjectCreate) createSpec() (*Project, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.ScanOnPush(); ok {
 		_spec.SetField(project.FieldScanOnPush, field.TypeBool, value)
 		_node.ScanOnPush = value
+	}
+	if value, ok := _c.mutation.PreventVulnerable(); ok {
+		_spec.SetField(project.FieldPreventVulnerable, field.TypeBool, value)
+		_node.PreventVulnerable = value
+	}
+	if value, ok := _c.mutation.PreventSeverity(); ok {
+		_spec.SetField(project.FieldPreventSeverity, field.TypeEnum, value)
+		_node.PreventSeverity = value
+	}
+	if value, ok := _c.mutation.AllowUnscanned(); ok {
+		_spec.SetField(project.FieldAllowUnscanned, field.TypeBool, value)
+		_node.AllowUnscanned = value
+	}
+	if value, ok := _c.mutation.CosignPublicKeys(); ok {
+		_spec.SetField(project.FieldCosignPublicKeys, field.TypeJSON, value)
+		_node.CosignPublicKeys = value
+	}
+	if value, ok := _c.mutation.NotationCertificates(); ok {
+		_spec.SetField(project.FieldNotationCertificates, field.TypeJSON, value)
+		_node.NotationCertificates = value
+	}
+	if value, ok := _c.mutation.Scanner(); ok {
+		_spec.SetField(project.FieldScanner, field.TypeString, value)
+		_node.Scanner = value
 	}
 	if nodes := _c.mutation.RepositoriesIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -554,6 +684,90 @@ func (u *ProjectUpsert) UpdateScanOnPush() *ProjectUpsert {
 	return u
 }
 
+// SetPreventVulnerable sets the "prevent_vulnerable" field.
+func (u *ProjectUpsert) SetPreventVulnerable(v bool) *ProjectUpsert {
+	u.Set(project.FieldPreventVulnerable, v)
+	return u
+}
+
+// UpdatePreventVulnerable sets the "prevent_vulnerable" field to the value that was provided on create.
+func (u *ProjectUpsert) UpdatePreventVulnerable() *ProjectUpsert {
+	u.SetExcluded(project.FieldPreventVulnerable)
+	return u
+}
+
+// SetPreventSeverity sets the "prevent_severity" field.
+func (u *ProjectUpsert) SetPreventSeverity(v project.PreventSeverity) *ProjectUpsert {
+	u.Set(project.FieldPreventSeverity, v)
+	return u
+}
+
+// UpdatePreventSeverity sets the "prevent_severity" field to the value that was provided on create.
+func (u *ProjectUpsert) UpdatePreventSeverity() *ProjectUpsert {
+	u.SetExcluded(project.FieldPreventSeverity)
+	return u
+}
+
+// SetAllowUnscanned sets the "allow_unscanned" field.
+func (u *ProjectUpsert) SetAllowUnscanned(v bool) *ProjectUpsert {
+	u.Set(project.FieldAllowUnscanned, v)
+	return u
+}
+
+// UpdateAllowUnscanned sets the "allow_unscanned" field to the value that was provided on create.
+func (u *ProjectUpsert) UpdateAllowUnscanned() *ProjectUpsert {
+	u.SetExcluded(project.FieldAllowUnscanned)
+	return u
+}
+
+// SetCosignPublicKeys sets the "cosign_public_keys" field.
+func (u *ProjectUpsert) SetCosignPublicKeys(v []string) *ProjectUpsert {
+	u.Set(project.FieldCosignPublicKeys, v)
+	return u
+}
+
+// UpdateCosignPublicKeys sets the "cosign_public_keys" field to the value that was provided on create.
+func (u *ProjectUpsert) UpdateCosignPublicKeys() *ProjectUpsert {
+	u.SetExcluded(project.FieldCosignPublicKeys)
+	return u
+}
+
+// ClearCosignPublicKeys clears the value of the "cosign_public_keys" field.
+func (u *ProjectUpsert) ClearCosignPublicKeys() *ProjectUpsert {
+	u.SetNull(project.FieldCosignPublicKeys)
+	return u
+}
+
+// SetNotationCertificates sets the "notation_certificates" field.
+func (u *ProjectUpsert) SetNotationCertificates(v []string) *ProjectUpsert {
+	u.Set(project.FieldNotationCertificates, v)
+	return u
+}
+
+// UpdateNotationCertificates sets the "notation_certificates" field to the value that was provided on create.
+func (u *ProjectUpsert) UpdateNotationCertificates() *ProjectUpsert {
+	u.SetExcluded(project.FieldNotationCertificates)
+	return u
+}
+
+// ClearNotationCertificates clears the value of the "notation_certificates" field.
+func (u *ProjectUpsert) ClearNotationCertificates() *ProjectUpsert {
+	u.SetNull(project.FieldNotationCertificates)
+	return u
+}
+
+// SetScanner sets the "scanner" field.
+func (u *ProjectUpsert) SetScanner(v string) *ProjectUpsert {
+	u.Set(project.FieldScanner, v)
+	return u
+}
+
+// UpdateScanner sets the "scanner" field to the value that was provided on create.
+func (u *ProjectUpsert) UpdateScanner() *ProjectUpsert {
+	u.SetExcluded(project.FieldScanner)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -697,6 +911,104 @@ func (u *ProjectUpsertOne) SetScanOnPush(v bool) *ProjectUpsertOne {
 func (u *ProjectUpsertOne) UpdateScanOnPush() *ProjectUpsertOne {
 	return u.Update(func(s *ProjectUpsert) {
 		s.UpdateScanOnPush()
+	})
+}
+
+// SetPreventVulnerable sets the "prevent_vulnerable" field.
+func (u *ProjectUpsertOne) SetPreventVulnerable(v bool) *ProjectUpsertOne {
+	return u.Update(func(s *ProjectUpsert) {
+		s.SetPreventVulnerable(v)
+	})
+}
+
+// UpdatePreventVulnerable sets the "prevent_vulnerable" field to the value that was provided on create.
+func (u *ProjectUpsertOne) UpdatePreventVulnerable() *ProjectUpsertOne {
+	return u.Update(func(s *ProjectUpsert) {
+		s.UpdatePreventVulnerable()
+	})
+}
+
+// SetPreventSeverity sets the "prevent_severity" field.
+func (u *ProjectUpsertOne) SetPreventSeverity(v project.PreventSeverity) *ProjectUpsertOne {
+	return u.Update(func(s *ProjectUpsert) {
+		s.SetPreventSeverity(v)
+	})
+}
+
+// UpdatePreventSeverity sets the "prevent_severity" field to the value that was provided on create.
+func (u *ProjectUpsertOne) UpdatePreventSeverity() *ProjectUpsertOne {
+	return u.Update(func(s *ProjectUpsert) {
+		s.UpdatePreventSeverity()
+	})
+}
+
+// SetAllowUnscanned sets the "allow_unscanned" field.
+func (u *ProjectUpsertOne) SetAllowUnscanned(v bool) *ProjectUpsertOne {
+	return u.Update(func(s *ProjectUpsert) {
+		s.SetAllowUnscanned(v)
+	})
+}
+
+// UpdateAllowUnscanned sets the "allow_unscanned" field to the value that was provided on create.
+func (u *ProjectUpsertOne) UpdateAllowUnscanned() *ProjectUpsertOne {
+	return u.Update(func(s *ProjectUpsert) {
+		s.UpdateAllowUnscanned()
+	})
+}
+
+// SetCosignPublicKeys sets the "cosign_public_keys" field.
+func (u *ProjectUpsertOne) SetCosignPublicKeys(v []string) *ProjectUpsertOne {
+	return u.Update(func(s *ProjectUpsert) {
+		s.SetCosignPublicKeys(v)
+	})
+}
+
+// UpdateCosignPublicKeys sets the "cosign_public_keys" field to the value that was provided on create.
+func (u *ProjectUpsertOne) UpdateCosignPublicKeys() *ProjectUpsertOne {
+	return u.Update(func(s *ProjectUpsert) {
+		s.UpdateCosignPublicKeys()
+	})
+}
+
+// ClearCosignPublicKeys clears the value of the "cosign_public_keys" field.
+func (u *ProjectUpsertOne) ClearCosignPublicKeys() *ProjectUpsertOne {
+	return u.Update(func(s *ProjectUpsert) {
+		s.ClearCosignPublicKeys()
+	})
+}
+
+// SetNotationCertificates sets the "notation_certificates" field.
+func (u *ProjectUpsertOne) SetNotationCertificates(v []string) *ProjectUpsertOne {
+	return u.Update(func(s *ProjectUpsert) {
+		s.SetNotationCertificates(v)
+	})
+}
+
+// UpdateNotationCertificates sets the "notation_certificates" field to the value that was provided on create.
+func (u *ProjectUpsertOne) UpdateNotationCertificates() *ProjectUpsertOne {
+	return u.Update(func(s *ProjectUpsert) {
+		s.UpdateNotationCertificates()
+	})
+}
+
+// ClearNotationCertificates clears the value of the "notation_certificates" field.
+func (u *ProjectUpsertOne) ClearNotationCertificates() *ProjectUpsertOne {
+	return u.Update(func(s *ProjectUpsert) {
+		s.ClearNotationCertificates()
+	})
+}
+
+// SetScanner sets the "scanner" field.
+func (u *ProjectUpsertOne) SetScanner(v string) *ProjectUpsertOne {
+	return u.Update(func(s *ProjectUpsert) {
+		s.SetScanner(v)
+	})
+}
+
+// UpdateScanner sets the "scanner" field to the value that was provided on create.
+func (u *ProjectUpsertOne) UpdateScanner() *ProjectUpsertOne {
+	return u.Update(func(s *ProjectUpsert) {
+		s.UpdateScanner()
 	})
 }
 
@@ -1009,6 +1321,104 @@ func (u *ProjectUpsertBulk) SetScanOnPush(v bool) *ProjectUpsertBulk {
 func (u *ProjectUpsertBulk) UpdateScanOnPush() *ProjectUpsertBulk {
 	return u.Update(func(s *ProjectUpsert) {
 		s.UpdateScanOnPush()
+	})
+}
+
+// SetPreventVulnerable sets the "prevent_vulnerable" field.
+func (u *ProjectUpsertBulk) SetPreventVulnerable(v bool) *ProjectUpsertBulk {
+	return u.Update(func(s *ProjectUpsert) {
+		s.SetPreventVulnerable(v)
+	})
+}
+
+// UpdatePreventVulnerable sets the "prevent_vulnerable" field to the value that was provided on create.
+func (u *ProjectUpsertBulk) UpdatePreventVulnerable() *ProjectUpsertBulk {
+	return u.Update(func(s *ProjectUpsert) {
+		s.UpdatePreventVulnerable()
+	})
+}
+
+// SetPreventSeverity sets the "prevent_severity" field.
+func (u *ProjectUpsertBulk) SetPreventSeverity(v project.PreventSeverity) *ProjectUpsertBulk {
+	return u.Update(func(s *ProjectUpsert) {
+		s.SetPreventSeverity(v)
+	})
+}
+
+// UpdatePreventSeverity sets the "prevent_severity" field to the value that was provided on create.
+func (u *ProjectUpsertBulk) UpdatePreventSeverity() *ProjectUpsertBulk {
+	return u.Update(func(s *ProjectUpsert) {
+		s.UpdatePreventSeverity()
+	})
+}
+
+// SetAllowUnscanned sets the "allow_unscanned" field.
+func (u *ProjectUpsertBulk) SetAllowUnscanned(v bool) *ProjectUpsertBulk {
+	return u.Update(func(s *ProjectUpsert) {
+		s.SetAllowUnscanned(v)
+	})
+}
+
+// UpdateAllowUnscanned sets the "allow_unscanned" field to the value that was provided on create.
+func (u *ProjectUpsertBulk) UpdateAllowUnscanned() *ProjectUpsertBulk {
+	return u.Update(func(s *ProjectUpsert) {
+		s.UpdateAllowUnscanned()
+	})
+}
+
+// SetCosignPublicKeys sets the "cosign_public_keys" field.
+func (u *ProjectUpsertBulk) SetCosignPublicKeys(v []string) *ProjectUpsertBulk {
+	return u.Update(func(s *ProjectUpsert) {
+		s.SetCosignPublicKeys(v)
+	})
+}
+
+// UpdateCosignPublicKeys sets the "cosign_public_keys" field to the value that was provided on create.
+func (u *ProjectUpsertBulk) UpdateCosignPublicKeys() *ProjectUpsertBulk {
+	return u.Update(func(s *ProjectUpsert) {
+		s.UpdateCosignPublicKeys()
+	})
+}
+
+// ClearCosignPublicKeys clears the value of the "cosign_public_keys" field.
+func (u *ProjectUpsertBulk) ClearCosignPublicKeys() *ProjectUpsertBulk {
+	return u.Update(func(s *ProjectUpsert) {
+		s.ClearCosignPublicKeys()
+	})
+}
+
+// SetNotationCertificates sets the "notation_certificates" field.
+func (u *ProjectUpsertBulk) SetNotationCertificates(v []string) *ProjectUpsertBulk {
+	return u.Update(func(s *ProjectUpsert) {
+		s.SetNotationCertificates(v)
+	})
+}
+
+// UpdateNotationCertificates sets the "notation_certificates" field to the value that was provided on create.
+func (u *ProjectUpsertBulk) UpdateNotationCertificates() *ProjectUpsertBulk {
+	return u.Update(func(s *ProjectUpsert) {
+		s.UpdateNotationCertificates()
+	})
+}
+
+// ClearNotationCertificates clears the value of the "notation_certificates" field.
+func (u *ProjectUpsertBulk) ClearNotationCertificates() *ProjectUpsertBulk {
+	return u.Update(func(s *ProjectUpsert) {
+		s.ClearNotationCertificates()
+	})
+}
+
+// SetScanner sets the "scanner" field.
+func (u *ProjectUpsertBulk) SetScanner(v string) *ProjectUpsertBulk {
+	return u.Update(func(s *ProjectUpsert) {
+		s.SetScanner(v)
+	})
+}
+
+// UpdateScanner sets the "scanner" field to the value that was provided on create.
+func (u *ProjectUpsertBulk) UpdateScanner() *ProjectUpsertBulk {
+	return u.Update(func(s *ProjectUpsert) {
+		s.UpdateScanner()
 	})
 }
 

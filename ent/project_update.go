@@ -10,6 +10,7 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"entgo.io/ent/dialect/sql/sqljson"
 	"entgo.io/ent/schema/field"
 	"github.com/berth-registry/berth/ent/label"
 	"github.com/berth-registry/berth/ent/member"
@@ -119,6 +120,98 @@ func (_u *ProjectUpdate) SetScanOnPush(v bool) *ProjectUpdate {
 func (_u *ProjectUpdate) SetNillableScanOnPush(v *bool) *ProjectUpdate {
 	if v != nil {
 		_u.SetScanOnPush(*v)
+	}
+	return _u
+}
+
+// SetPreventVulnerable sets the "prevent_vulnerable" field.
+func (_u *ProjectUpdate) SetPreventVulnerable(v bool) *ProjectUpdate {
+	_u.mutation.SetPreventVulnerable(v)
+	return _u
+}
+
+// SetNillablePreventVulnerable sets the "prevent_vulnerable" field if the given value is not nil.
+func (_u *ProjectUpdate) SetNillablePreventVulnerable(v *bool) *ProjectUpdate {
+	if v != nil {
+		_u.SetPreventVulnerable(*v)
+	}
+	return _u
+}
+
+// SetPreventSeverity sets the "prevent_severity" field.
+func (_u *ProjectUpdate) SetPreventSeverity(v project.PreventSeverity) *ProjectUpdate {
+	_u.mutation.SetPreventSeverity(v)
+	return _u
+}
+
+// SetNillablePreventSeverity sets the "prevent_severity" field if the given value is not nil.
+func (_u *ProjectUpdate) SetNillablePreventSeverity(v *project.PreventSeverity) *ProjectUpdate {
+	if v != nil {
+		_u.SetPreventSeverity(*v)
+	}
+	return _u
+}
+
+// SetAllowUnscanned sets the "allow_unscanned" field.
+func (_u *ProjectUpdate) SetAllowUnscanned(v bool) *ProjectUpdate {
+	_u.mutation.SetAllowUnscanned(v)
+	return _u
+}
+
+// SetNillableAllowUnscanned sets the "allow_unscanned" field if the given value is not nil.
+func (_u *ProjectUpdate) SetNillableAllowUnscanned(v *bool) *ProjectUpdate {
+	if v != nil {
+		_u.SetAllowUnscanned(*v)
+	}
+	return _u
+}
+
+// SetCosignPublicKeys sets the "cosign_public_keys" field.
+func (_u *ProjectUpdate) SetCosignPublicKeys(v []string) *ProjectUpdate {
+	_u.mutation.SetCosignPublicKeys(v)
+	return _u
+}
+
+// AppendCosignPublicKeys appends value to the "cosign_public_keys" field.
+func (_u *ProjectUpdate) AppendCosignPublicKeys(v []string) *ProjectUpdate {
+	_u.mutation.AppendCosignPublicKeys(v)
+	return _u
+}
+
+// ClearCosignPublicKeys clears the value of the "cosign_public_keys" field.
+func (_u *ProjectUpdate) ClearCosignPublicKeys() *ProjectUpdate {
+	_u.mutation.ClearCosignPublicKeys()
+	return _u
+}
+
+// SetNotationCertificates sets the "notation_certificates" field.
+func (_u *ProjectUpdate) SetNotationCertificates(v []string) *ProjectUpdate {
+	_u.mutation.SetNotationCertificates(v)
+	return _u
+}
+
+// AppendNotationCertificates appends value to the "notation_certificates" field.
+func (_u *ProjectUpdate) AppendNotationCertificates(v []string) *ProjectUpdate {
+	_u.mutation.AppendNotationCertificates(v)
+	return _u
+}
+
+// ClearNotationCertificates clears the value of the "notation_certificates" field.
+func (_u *ProjectUpdate) ClearNotationCertificates() *ProjectUpdate {
+	_u.mutation.ClearNotationCertificates()
+	return _u
+}
+
+// SetScanner sets the "scanner" field.
+func (_u *ProjectUpdate) SetScanner(v string) *ProjectUpdate {
+	_u.mutation.SetScanner(v)
+	return _u
+}
+
+// SetNillableScanner sets the "scanner" field if the given value is not nil.
+func (_u *ProjectUpdate) SetNillableScanner(v *string) *ProjectUpdate {
+	if v != nil {
+		_u.SetScanner(*v)
 	}
 	return _u
 }
@@ -314,6 +407,21 @@ func (_u *ProjectUpdate) defaults() error {
 	return nil
 }
 
+// check runs all checks and user-defined validators on the builder.
+func (_u *ProjectUpdate) check() error {
+	if v, ok := _u.mutation.PreventSeverity(); ok {
+		if err := project.PreventSeverityValidator(v); err != nil {
+			return &ValidationError{Name: "prevent_severity", err: fmt.Errorf(`ent: validator failed for field "Project.prevent_severity": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.Scanner(); ok {
+		if err := project.ScannerValidator(v); err != nil {
+			return &ValidationError{Name: "scanner", err: fmt.Errorf(`ent: validator failed for field "Project.scanner": %w`, err)}
+		}
+	}
+	return nil
+}
+
 // Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
 func (_u *ProjectUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *ProjectUpdate {
 	_u.modifiers = append(_u.modifiers, modifiers...)
@@ -321,6 +429,9 @@ func (_u *ProjectUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *Projec
 }
 
 func (_u *ProjectUpdate) sqlSave(ctx context.Context) (_node int, err error) {
+	if err := _u.check(); err != nil {
+		return _node, err
+	}
 	_spec := sqlgraph.NewUpdateSpec(project.Table, project.Columns, sqlgraph.NewFieldSpec(project.FieldID, field.TypeInt))
 	if ps := _u.mutation.predicates; len(ps) > 0 {
 		_spec.Predicate = func(selector *sql.Selector) {
@@ -352,6 +463,40 @@ func (_u *ProjectUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.ScanOnPush(); ok {
 		_spec.SetField(project.FieldScanOnPush, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.PreventVulnerable(); ok {
+		_spec.SetField(project.FieldPreventVulnerable, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.PreventSeverity(); ok {
+		_spec.SetField(project.FieldPreventSeverity, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.AllowUnscanned(); ok {
+		_spec.SetField(project.FieldAllowUnscanned, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.CosignPublicKeys(); ok {
+		_spec.SetField(project.FieldCosignPublicKeys, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedCosignPublicKeys(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, project.FieldCosignPublicKeys, value)
+		})
+	}
+	if _u.mutation.CosignPublicKeysCleared() {
+		_spec.ClearField(project.FieldCosignPublicKeys, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.NotationCertificates(); ok {
+		_spec.SetField(project.FieldNotationCertificates, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedNotationCertificates(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, project.FieldNotationCertificates, value)
+		})
+	}
+	if _u.mutation.NotationCertificatesCleared() {
+		_spec.ClearField(project.FieldNotationCertificates, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.Scanner(); ok {
+		_spec.SetField(project.FieldScanner, field.TypeString, value)
 	}
 	if _u.mutation.RepositoriesCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -645,6 +790,98 @@ func (_u *ProjectUpdateOne) SetNillableScanOnPush(v *bool) *ProjectUpdateOne {
 	return _u
 }
 
+// SetPreventVulnerable sets the "prevent_vulnerable" field.
+func (_u *ProjectUpdateOne) SetPreventVulnerable(v bool) *ProjectUpdateOne {
+	_u.mutation.SetPreventVulnerable(v)
+	return _u
+}
+
+// SetNillablePreventVulnerable sets the "prevent_vulnerable" field if the given value is not nil.
+func (_u *ProjectUpdateOne) SetNillablePreventVulnerable(v *bool) *ProjectUpdateOne {
+	if v != nil {
+		_u.SetPreventVulnerable(*v)
+	}
+	return _u
+}
+
+// SetPreventSeverity sets the "prevent_severity" field.
+func (_u *ProjectUpdateOne) SetPreventSeverity(v project.PreventSeverity) *ProjectUpdateOne {
+	_u.mutation.SetPreventSeverity(v)
+	return _u
+}
+
+// SetNillablePreventSeverity sets the "prevent_severity" field if the given value is not nil.
+func (_u *ProjectUpdateOne) SetNillablePreventSeverity(v *project.PreventSeverity) *ProjectUpdateOne {
+	if v != nil {
+		_u.SetPreventSeverity(*v)
+	}
+	return _u
+}
+
+// SetAllowUnscanned sets the "allow_unscanned" field.
+func (_u *ProjectUpdateOne) SetAllowUnscanned(v bool) *ProjectUpdateOne {
+	_u.mutation.SetAllowUnscanned(v)
+	return _u
+}
+
+// SetNillableAllowUnscanned sets the "allow_unscanned" field if the given value is not nil.
+func (_u *ProjectUpdateOne) SetNillableAllowUnscanned(v *bool) *ProjectUpdateOne {
+	if v != nil {
+		_u.SetAllowUnscanned(*v)
+	}
+	return _u
+}
+
+// SetCosignPublicKeys sets the "cosign_public_keys" field.
+func (_u *ProjectUpdateOne) SetCosignPublicKeys(v []string) *ProjectUpdateOne {
+	_u.mutation.SetCosignPublicKeys(v)
+	return _u
+}
+
+// AppendCosignPublicKeys appends value to the "cosign_public_keys" field.
+func (_u *ProjectUpdateOne) AppendCosignPublicKeys(v []string) *ProjectUpdateOne {
+	_u.mutation.AppendCosignPublicKeys(v)
+	return _u
+}
+
+// ClearCosignPublicKeys clears the value of the "cosign_public_keys" field.
+func (_u *ProjectUpdateOne) ClearCosignPublicKeys() *ProjectUpdateOne {
+	_u.mutation.ClearCosignPublicKeys()
+	return _u
+}
+
+// SetNotationCertificates sets the "notation_certificates" field.
+func (_u *ProjectUpdateOne) SetNotationCertificates(v []string) *ProjectUpdateOne {
+	_u.mutation.SetNotationCertificates(v)
+	return _u
+}
+
+// AppendNotationCertificates appends value to the "notation_certificates" field.
+func (_u *ProjectUpdateOne) AppendNotationCertificates(v []string) *ProjectUpdateOne {
+	_u.mutation.AppendNotationCertificates(v)
+	return _u
+}
+
+// ClearNotationCertificates clears the value of the "notation_certificates" field.
+func (_u *ProjectUpdateOne) ClearNotationCertificates() *ProjectUpdateOne {
+	_u.mutation.ClearNotationCertificates()
+	return _u
+}
+
+// SetScanner sets the "scanner" field.
+func (_u *ProjectUpdateOne) SetScanner(v string) *ProjectUpdateOne {
+	_u.mutation.SetScanner(v)
+	return _u
+}
+
+// SetNillableScanner sets the "scanner" field if the given value is not nil.
+func (_u *ProjectUpdateOne) SetNillableScanner(v *string) *ProjectUpdateOne {
+	if v != nil {
+		_u.SetScanner(*v)
+	}
+	return _u
+}
+
 // AddRepositoryIDs adds the "repositories" edge to the Repository entity by IDs.
 func (_u *ProjectUpdateOne) AddRepositoryIDs(ids ...int) *ProjectUpdateOne {
 	_u.mutation.AddRepositoryIDs(ids...)
@@ -849,6 +1086,21 @@ func (_u *ProjectUpdateOne) defaults() error {
 	return nil
 }
 
+// check runs all checks and user-defined validators on the builder.
+func (_u *ProjectUpdateOne) check() error {
+	if v, ok := _u.mutation.PreventSeverity(); ok {
+		if err := project.PreventSeverityValidator(v); err != nil {
+			return &ValidationError{Name: "prevent_severity", err: fmt.Errorf(`ent: validator failed for field "Project.prevent_severity": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.Scanner(); ok {
+		if err := project.ScannerValidator(v); err != nil {
+			return &ValidationError{Name: "scanner", err: fmt.Errorf(`ent: validator failed for field "Project.scanner": %w`, err)}
+		}
+	}
+	return nil
+}
+
 // Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
 func (_u *ProjectUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *ProjectUpdateOne {
 	_u.modifiers = append(_u.modifiers, modifiers...)
@@ -856,6 +1108,9 @@ func (_u *ProjectUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *Pro
 }
 
 func (_u *ProjectUpdateOne) sqlSave(ctx context.Context) (_node *Project, err error) {
+	if err := _u.check(); err != nil {
+		return _node, err
+	}
 	_spec := sqlgraph.NewUpdateSpec(project.Table, project.Columns, sqlgraph.NewFieldSpec(project.FieldID, field.TypeInt))
 	id, ok := _u.mutation.ID()
 	if !ok {
@@ -904,6 +1159,40 @@ func (_u *ProjectUpdateOne) sqlSave(ctx context.Context) (_node *Project, err er
 	}
 	if value, ok := _u.mutation.ScanOnPush(); ok {
 		_spec.SetField(project.FieldScanOnPush, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.PreventVulnerable(); ok {
+		_spec.SetField(project.FieldPreventVulnerable, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.PreventSeverity(); ok {
+		_spec.SetField(project.FieldPreventSeverity, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.AllowUnscanned(); ok {
+		_spec.SetField(project.FieldAllowUnscanned, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.CosignPublicKeys(); ok {
+		_spec.SetField(project.FieldCosignPublicKeys, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedCosignPublicKeys(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, project.FieldCosignPublicKeys, value)
+		})
+	}
+	if _u.mutation.CosignPublicKeysCleared() {
+		_spec.ClearField(project.FieldCosignPublicKeys, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.NotationCertificates(); ok {
+		_spec.SetField(project.FieldNotationCertificates, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedNotationCertificates(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, project.FieldNotationCertificates, value)
+		})
+	}
+	if _u.mutation.NotationCertificatesCleared() {
+		_spec.ClearField(project.FieldNotationCertificates, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.Scanner(); ok {
+		_spec.SetField(project.FieldScanner, field.TypeString, value)
 	}
 	if _u.mutation.RepositoriesCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -54,6 +54,8 @@ type ScanReport struct {
 	DbState string `json:"db_state,omitempty"`
 	// when an import last changed that database
 	DbUpdatedAt *time.Time `json:"db_updated_at,omitempty"`
+	// what made the report: "berth" (the built-in scanner) or a registered adapter's name
+	Scanner string `json:"scanner,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the ScanReportQuery when eager-loading is set.
 	Edges        ScanReportEdges `json:"edges"`
@@ -102,7 +104,7 @@ func (*ScanReport) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case scanreport.FieldID, scanreport.FieldArtifactID, scanreport.FieldJobID, scanreport.FieldPackageCount, scanreport.FieldCritical, scanreport.FieldHigh, scanreport.FieldMedium, scanreport.FieldLow, scanreport.FieldUnknown, scanreport.FieldFixable:
 			values[i] = new(sql.NullInt64)
-		case scanreport.FieldStatus, scanreport.FieldError, scanreport.FieldRequestedBy, scanreport.FieldOs, scanreport.FieldDbState:
+		case scanreport.FieldStatus, scanreport.FieldError, scanreport.FieldRequestedBy, scanreport.FieldOs, scanreport.FieldDbState, scanreport.FieldScanner:
 			values[i] = new(sql.NullString)
 		case scanreport.FieldRequestedAt, scanreport.FieldStartedAt, scanreport.FieldFinishedAt, scanreport.FieldDbUpdatedAt:
 			values[i] = new(sql.NullTime)
@@ -238,6 +240,12 @@ func (_m *ScanReport) assignValues(columns []string, values []any) error {
 				_m.DbUpdatedAt = new(time.Time)
 				*_m.DbUpdatedAt = value.Time
 			}
+		case scanreport.FieldScanner:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field scanner", values[i])
+			} else if value.Valid {
+				_m.Scanner = value.String
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -343,6 +351,9 @@ func (_m *ScanReport) String() string {
 		builder.WriteString("db_updated_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
+	builder.WriteString(", ")
+	builder.WriteString("scanner=")
+	builder.WriteString(_m.Scanner)
 	builder.WriteByte(')')
 	return builder.String()
 }

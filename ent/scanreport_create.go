@@ -268,6 +268,20 @@ func (_c *ScanReportCreate) SetNillableDbUpdatedAt(v *time.Time) *ScanReportCrea
 	return _c
 }
 
+// SetScanner sets the "scanner" field.
+func (_c *ScanReportCreate) SetScanner(v string) *ScanReportCreate {
+	_c.mutation.SetScanner(v)
+	return _c
+}
+
+// SetNillableScanner sets the "scanner" field if the given value is not nil.
+func (_c *ScanReportCreate) SetNillableScanner(v *string) *ScanReportCreate {
+	if v != nil {
+		_c.SetScanner(*v)
+	}
+	return _c
+}
+
 // SetArtifact sets the "artifact" edge to the Artifact entity.
 func (_c *ScanReportCreate) SetArtifact(v *Artifact) *ScanReportCreate {
 	return _c.SetArtifactID(v.ID)
@@ -384,6 +398,10 @@ func (_c *ScanReportCreate) defaults() error {
 		v := scanreport.DefaultDbState
 		_c.mutation.SetDbState(v)
 	}
+	if _, ok := _c.mutation.Scanner(); !ok {
+		v := scanreport.DefaultScanner
+		_c.mutation.SetScanner(v)
+	}
 	return nil
 }
 
@@ -457,6 +475,14 @@ func (_c *ScanReportCreate) check() error {
 	if v, ok := _c.mutation.DbState(); ok {
 		if err := scanreport.DbStateValidator(v); err != nil {
 			return &ValidationError{Name: "db_state", err: fmt.Errorf(`ent: validator failed for field "ScanReport.db_state": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.Scanner(); !ok {
+		return &ValidationError{Name: "scanner", err: errors.New(`ent: missing required field "ScanReport.scanner"`)}
+	}
+	if v, ok := _c.mutation.Scanner(); ok {
+		if err := scanreport.ScannerValidator(v); err != nil {
+			return &ValidationError{Name: "scanner", err: fmt.Errorf(`ent: validator failed for field "ScanReport.scanner": %w`, err)}
 		}
 	}
 	if len(_c.mutation.ArtifactIDs()) == 0 {
@@ -556,6 +582,10 @@ func (_c *ScanReportCreate) createSpec() (*ScanReport, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.DbUpdatedAt(); ok {
 		_spec.SetField(scanreport.FieldDbUpdatedAt, field.TypeTime, value)
 		_node.DbUpdatedAt = &value
+	}
+	if value, ok := _c.mutation.Scanner(); ok {
+		_spec.SetField(scanreport.FieldScanner, field.TypeString, value)
+		_node.Scanner = value
 	}
 	if nodes := _c.mutation.ArtifactIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -909,6 +939,18 @@ func (u *ScanReportUpsert) UpdateDbUpdatedAt() *ScanReportUpsert {
 // ClearDbUpdatedAt clears the value of the "db_updated_at" field.
 func (u *ScanReportUpsert) ClearDbUpdatedAt() *ScanReportUpsert {
 	u.SetNull(scanreport.FieldDbUpdatedAt)
+	return u
+}
+
+// SetScanner sets the "scanner" field.
+func (u *ScanReportUpsert) SetScanner(v string) *ScanReportUpsert {
+	u.Set(scanreport.FieldScanner, v)
+	return u
+}
+
+// UpdateScanner sets the "scanner" field to the value that was provided on create.
+func (u *ScanReportUpsert) UpdateScanner() *ScanReportUpsert {
+	u.SetExcluded(scanreport.FieldScanner)
 	return u
 }
 
@@ -1269,6 +1311,20 @@ func (u *ScanReportUpsertOne) UpdateDbUpdatedAt() *ScanReportUpsertOne {
 func (u *ScanReportUpsertOne) ClearDbUpdatedAt() *ScanReportUpsertOne {
 	return u.Update(func(s *ScanReportUpsert) {
 		s.ClearDbUpdatedAt()
+	})
+}
+
+// SetScanner sets the "scanner" field.
+func (u *ScanReportUpsertOne) SetScanner(v string) *ScanReportUpsertOne {
+	return u.Update(func(s *ScanReportUpsert) {
+		s.SetScanner(v)
+	})
+}
+
+// UpdateScanner sets the "scanner" field to the value that was provided on create.
+func (u *ScanReportUpsertOne) UpdateScanner() *ScanReportUpsertOne {
+	return u.Update(func(s *ScanReportUpsert) {
+		s.UpdateScanner()
 	})
 }
 
@@ -1795,6 +1851,20 @@ func (u *ScanReportUpsertBulk) UpdateDbUpdatedAt() *ScanReportUpsertBulk {
 func (u *ScanReportUpsertBulk) ClearDbUpdatedAt() *ScanReportUpsertBulk {
 	return u.Update(func(s *ScanReportUpsert) {
 		s.ClearDbUpdatedAt()
+	})
+}
+
+// SetScanner sets the "scanner" field.
+func (u *ScanReportUpsertBulk) SetScanner(v string) *ScanReportUpsertBulk {
+	return u.Update(func(s *ScanReportUpsert) {
+		s.SetScanner(v)
+	})
+}
+
+// UpdateScanner sets the "scanner" field to the value that was provided on create.
+func (u *ScanReportUpsertBulk) UpdateScanner() *ScanReportUpsertBulk {
+	return u.Update(func(s *ScanReportUpsert) {
+		s.UpdateScanner()
 	})
 }
 

@@ -342,6 +342,20 @@ func (_u *ScanReportUpdate) ClearDbUpdatedAt() *ScanReportUpdate {
 	return _u
 }
 
+// SetScanner sets the "scanner" field.
+func (_u *ScanReportUpdate) SetScanner(v string) *ScanReportUpdate {
+	_u.mutation.SetScanner(v)
+	return _u
+}
+
+// SetNillableScanner sets the "scanner" field if the given value is not nil.
+func (_u *ScanReportUpdate) SetNillableScanner(v *string) *ScanReportUpdate {
+	if v != nil {
+		_u.SetScanner(*v)
+	}
+	return _u
+}
+
 // AddFindingIDs adds the "findings" edge to the ScanFinding entity by IDs.
 func (_u *ScanReportUpdate) AddFindingIDs(ids ...int) *ScanReportUpdate {
 	_u.mutation.AddFindingIDs(ids...)
@@ -435,6 +449,11 @@ func (_u *ScanReportUpdate) check() error {
 	if v, ok := _u.mutation.DbState(); ok {
 		if err := scanreport.DbStateValidator(v); err != nil {
 			return &ValidationError{Name: "db_state", err: fmt.Errorf(`ent: validator failed for field "ScanReport.db_state": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.Scanner(); ok {
+		if err := scanreport.ScannerValidator(v); err != nil {
+			return &ValidationError{Name: "scanner", err: fmt.Errorf(`ent: validator failed for field "ScanReport.scanner": %w`, err)}
 		}
 	}
 	if _u.mutation.ArtifactCleared() && len(_u.mutation.ArtifactIDs()) > 0 {
@@ -544,6 +563,9 @@ func (_u *ScanReportUpdate) sqlSave(ctx context.Context) (_node int, err error) 
 	}
 	if _u.mutation.DbUpdatedAtCleared() {
 		_spec.ClearField(scanreport.FieldDbUpdatedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.Scanner(); ok {
+		_spec.SetField(scanreport.FieldScanner, field.TypeString, value)
 	}
 	if _u.mutation.FindingsCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -924,6 +946,20 @@ func (_u *ScanReportUpdateOne) ClearDbUpdatedAt() *ScanReportUpdateOne {
 	return _u
 }
 
+// SetScanner sets the "scanner" field.
+func (_u *ScanReportUpdateOne) SetScanner(v string) *ScanReportUpdateOne {
+	_u.mutation.SetScanner(v)
+	return _u
+}
+
+// SetNillableScanner sets the "scanner" field if the given value is not nil.
+func (_u *ScanReportUpdateOne) SetNillableScanner(v *string) *ScanReportUpdateOne {
+	if v != nil {
+		_u.SetScanner(*v)
+	}
+	return _u
+}
+
 // AddFindingIDs adds the "findings" edge to the ScanFinding entity by IDs.
 func (_u *ScanReportUpdateOne) AddFindingIDs(ids ...int) *ScanReportUpdateOne {
 	_u.mutation.AddFindingIDs(ids...)
@@ -1030,6 +1066,11 @@ func (_u *ScanReportUpdateOne) check() error {
 	if v, ok := _u.mutation.DbState(); ok {
 		if err := scanreport.DbStateValidator(v); err != nil {
 			return &ValidationError{Name: "db_state", err: fmt.Errorf(`ent: validator failed for field "ScanReport.db_state": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.Scanner(); ok {
+		if err := scanreport.ScannerValidator(v); err != nil {
+			return &ValidationError{Name: "scanner", err: fmt.Errorf(`ent: validator failed for field "ScanReport.scanner": %w`, err)}
 		}
 	}
 	if _u.mutation.ArtifactCleared() && len(_u.mutation.ArtifactIDs()) > 0 {
@@ -1156,6 +1197,9 @@ func (_u *ScanReportUpdateOne) sqlSave(ctx context.Context) (_node *ScanReport, 
 	}
 	if _u.mutation.DbUpdatedAtCleared() {
 		_spec.ClearField(scanreport.FieldDbUpdatedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.Scanner(); ok {
+		_spec.SetField(scanreport.FieldScanner, field.TypeString, value)
 	}
 	if _u.mutation.FindingsCleared() {
 		edge := &sqlgraph.EdgeSpec{

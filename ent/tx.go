@@ -24,6 +24,8 @@ type Tx struct {
 	AuditLog *AuditLogClient
 	// Blob is the client for interacting with the Blob builders.
 	Blob *BlobClient
+	// CVEAllowlist is the client for interacting with the CVEAllowlist builders.
+	CVEAllowlist *CVEAllowlistClient
 	// Change is the client for interacting with the Change builders.
 	Change *ChangeClient
 	// GarbageCollection is the client for interacting with the GarbageCollection builders.
@@ -58,6 +60,8 @@ type Tx struct {
 	ScanFinding *ScanFindingClient
 	// ScanReport is the client for interacting with the ScanReport builders.
 	ScanReport *ScanReportClient
+	// ScannerRegistration is the client for interacting with the ScannerRegistration builders.
+	ScannerRegistration *ScannerRegistrationClient
 	// Schedule is the client for interacting with the Schedule builders.
 	Schedule *ScheduleClient
 	// Session is the client for interacting with the Session builders.
@@ -212,6 +216,7 @@ func (tx *Tx) init() {
 	tx.ArtifactBlob = NewArtifactBlobClient(tx.config)
 	tx.AuditLog = NewAuditLogClient(tx.config)
 	tx.Blob = NewBlobClient(tx.config)
+	tx.CVEAllowlist = NewCVEAllowlistClient(tx.config)
 	tx.Change = NewChangeClient(tx.config)
 	tx.GarbageCollection = NewGarbageCollectionClient(tx.config)
 	tx.ImmutabilityRule = NewImmutabilityRuleClient(tx.config)
@@ -229,6 +234,7 @@ func (tx *Tx) init() {
 	tx.Robot = NewRobotClient(tx.config)
 	tx.ScanFinding = NewScanFindingClient(tx.config)
 	tx.ScanReport = NewScanReportClient(tx.config)
+	tx.ScannerRegistration = NewScannerRegistrationClient(tx.config)
 	tx.Schedule = NewScheduleClient(tx.config)
 	tx.Session = NewSessionClient(tx.config)
 	tx.Setting = NewSettingClient(tx.config)

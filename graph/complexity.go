@@ -76,6 +76,11 @@ func complexityFuncs() generated.ComplexityRoot {
 	c.Scan.Vulnerabilities = func(child int, first *int, _ cursor, _ *model.VulnerabilityWhereInput) int {
 		return page(child, first, nil)
 	}
+	c.Query.Vulnerabilities = func(child int, first *int, _ cursor, _ *model.ArtifactVulnerabilityWhereInput) int {
+		return page(child, first, nil)
+	}
+	c.SecuritySummary.DangerousVulnerabilities = func(child int, first *int) int { return page(child, first, nil) }
+	c.SecuritySummary.DangerousArtifacts = func(child int, first *int) int { return page(child, first, nil) }
 	return c
 }
 

@@ -80,3 +80,11 @@ func structField(v any, key string) string {
 
 // immutableRulesKey holds a response's cache of immutability rules.
 type immutableRulesKey struct{}
+
+// orEmpty is list, or an empty list for nil: for non-null list fields.
+func orEmpty(list []string) []string {
+	if list == nil {
+		return []string{}
+	}
+	return list
+}

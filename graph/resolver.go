@@ -13,6 +13,7 @@ import (
 	"github.com/berth-registry/berth/internal/gc"
 	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/projects"
+	"github.com/berth-registry/berth/internal/pullpolicy"
 	"github.com/berth-registry/berth/internal/retention"
 	"github.com/berth-registry/berth/internal/scan/scanner"
 	"github.com/berth-registry/berth/internal/webhooks"
@@ -37,6 +38,8 @@ type Resolver struct {
 	Retention *retention.Service
 	// Scans are artifacts' vulnerability scans.
 	Scans *scanner.Service
+	// PullPolicy is projects' pull policies and the CVE allowlists.
+	PullPolicy *pullpolicy.Service
 	// OIDC is single sign-on: its settings and the login page's facts.
 	OIDC *oidc.Service
 	// Info describes the installation for systemInfo.

@@ -75,7 +75,7 @@ func (r *scanResolver) Vulnerabilities(ctx context.Context, obj *ent.ScanReport,
 
 // Sbom is the resolver for the sbom field.
 func (r *scanResolver) Sbom(ctx context.Context, obj *ent.ScanReport) (*ent.Artifact, error) {
-	return nil, nil
+	return r.Scans.SBOM(ctx, obj)
 }
 
 // VulnerabilityDatabase is the resolver for the vulnerabilityDatabase field.

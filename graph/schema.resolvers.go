@@ -22,6 +22,7 @@ import (
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/errdefs"
 	"github.com/berth-registry/berth/internal/projects"
+	"github.com/berth-registry/berth/internal/pullpolicy"
 	"github.com/berth-registry/berth/internal/viewer"
 )
 
@@ -34,9 +35,16 @@ func (r *mutationResolver) CreateProject(ctx context.Context, input model.Create
 
 // UpdateProject is the resolver for the updateProject field.
 func (r *mutationResolver) UpdateProject(ctx context.Context, name string, input model.UpdateProjectInput) (*ent.Project, error) {
-	return r.ProjectService.Update(ctx, name, projects.UpdateInput{
+	in := projects.UpdateInput{
 		Public: input.Public, Description: input.Description, QuotaBytes: input.QuotaBytes, ScanOnPush: input.ScanOnPush,
-	})
+	}
+	if v := input.PreventVulnerable; v != nil {
+		in.PreventVulnerable = &pullpolicy.PreventVulnerable{Enabled: v.Enabled, Severity: string(v.Severity), AllowUnscanned: v.AllowUnscanned}
+	}
+	if v := input.RequireSignature; v != nil {
+		in.RequireSignature = &pullpolicy.RequireSignature{CosignPublicKeys: v.CosignPublicKeys, NotationCertificates: v.NotationCertificates}
+	}
+	return r.ProjectService.Update(ctx, name, in)
 }
 
 // DeleteProject is the resolver for the deleteProject field.

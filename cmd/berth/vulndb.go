@@ -23,16 +23,22 @@ func newVulndbCommand() *cobra.Command {
 		Short: "Manage the offline vulnerability database (OSV records)",
 	}
 	cmd.AddCommand(&cobra.Command{
-		Use:   "import PATH...",
-		Short: "Import OSV records from JSON files, directories of them or all.zip exports",
+		Use:   "import PATH|URL...",
+		Short: "Import OSV records from JSON files, directories of them or all.zip exports, on disk or at http(s) URLs",
 		Long: `Imports OSV records (https://ossf.github.io/osv-schema/) into berth's database:
 a JSON file holds one record, a directory every *.json file below it, and a
 zip every *.json file in it, such as the per-ecosystem all.zip exports of
-osv.dev (for example Debian/all.zip, Alpine/all.zip, Go/all.zip). A record
-replaces the stored one with the same id only when its modified time is
-newer; withdrawn records are removed. Importing the same files again
-changes nothing, so a periodic import of fresh exports keeps the database
-current. berth serve may keep running.`,
+osv.dev (for example Debian/all.zip, Alpine/all.zip, Go/all.zip). An
+http(s) URL is downloaded whole first (at most 2 GiB, within 30 minutes;
+private addresses and HTTPS_PROXY allowed) and imported as the zip or JSON
+file its bytes say it is, e.g.
+https://osv-vulnerabilities.storage.googleapis.com/Debian/all.zip. A failed
+download, or a truncated or damaged zip, writes nothing. A record replaces
+the stored one with the same id only when its modified time is newer;
+withdrawn records are removed. Importing the same files again changes
+nothing, so a periodic import of fresh exports keeps the database current
+(berth serve does it itself with --vulndb-url). berth serve may keep
+running.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withVulndb(cmd, func(ctx context.Context, db *database.DB) error {

@@ -69,6 +69,18 @@ func (f BlobFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error)
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.BlobMutation", m)
 }
 
+// The CVEAllowlistFunc type is an adapter to allow the use of ordinary
+// function as CVEAllowlist mutator.
+type CVEAllowlistFunc func(context.Context, *ent.CVEAllowlistMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f CVEAllowlistFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.CVEAllowlistMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.CVEAllowlistMutation", m)
+}
+
 // The ChangeFunc type is an adapter to allow the use of ordinary
 // function as Change mutator.
 type ChangeFunc func(context.Context, *ent.ChangeMutation) (ent.Value, error)
@@ -271,6 +283,18 @@ func (f ScanReportFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, 
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ScanReportMutation", m)
+}
+
+// The ScannerRegistrationFunc type is an adapter to allow the use of ordinary
+// function as ScannerRegistration mutator.
+type ScannerRegistrationFunc func(context.Context, *ent.ScannerRegistrationMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ScannerRegistrationFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ScannerRegistrationMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ScannerRegistrationMutation", m)
 }
 
 // The ScheduleFunc type is an adapter to allow the use of ordinary

@@ -183,6 +183,28 @@ var (
 			},
 		},
 	}
+	// CveAllowlistsColumns holds the columns for the "cve_allowlists" table.
+	CveAllowlistsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "project_id", Type: field.TypeInt, Default: 0},
+		{Name: "entries", Type: field.TypeJSON},
+		{Name: "updated_by", Type: field.TypeString, Default: ""},
+	}
+	// CveAllowlistsTable holds the schema information for the "cve_allowlists" table.
+	CveAllowlistsTable = &schema.Table{
+		Name:       "cve_allowlists",
+		Columns:    CveAllowlistsColumns,
+		PrimaryKey: []*schema.Column{CveAllowlistsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "cveallowlist_project_id",
+				Unique:  true,
+				Columns: []*schema.Column{CveAllowlistsColumns[3]},
+			},
+		},
+	}
 	// ChangesColumns holds the columns for the "changes" table.
 	ChangesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -465,6 +487,12 @@ var (
 		{Name: "quota_bytes", Type: field.TypeInt64, Default: -1},
 		{Name: "used_bytes", Type: field.TypeInt64, Default: 0},
 		{Name: "scan_on_push", Type: field.TypeBool, Default: false},
+		{Name: "prevent_vulnerable", Type: field.TypeBool, Default: false},
+		{Name: "prevent_severity", Type: field.TypeEnum, Enums: []string{"CRITICAL", "HIGH", "MEDIUM", "LOW"}, Default: "CRITICAL"},
+		{Name: "allow_unscanned", Type: field.TypeBool, Default: false},
+		{Name: "cosign_public_keys", Type: field.TypeJSON, Nullable: true},
+		{Name: "notation_certificates", Type: field.TypeJSON, Nullable: true},
+		{Name: "scanner", Type: field.TypeString, Size: 40, Default: ""},
 	}
 	// ProjectsTable holds the schema information for the "projects" table.
 	ProjectsTable = &schema.Table{
@@ -684,6 +712,7 @@ var (
 		{Name: "fixable", Type: field.TypeInt, Default: 0},
 		{Name: "db_state", Type: field.TypeString, Size: 64, Default: ""},
 		{Name: "db_updated_at", Type: field.TypeTime, Nullable: true},
+		{Name: "scanner", Type: field.TypeString, Size: 40, Default: "berth"},
 		{Name: "artifact_id", Type: field.TypeInt},
 	}
 	// ScanReportsTable holds the schema information for the "scan_reports" table.
@@ -694,7 +723,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "scan_reports_artifacts_artifact",
-				Columns:    []*schema.Column{ScanReportsColumns[18]},
+				Columns:    []*schema.Column{ScanReportsColumns[19]},
 				RefColumns: []*schema.Column{ArtifactsColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -703,7 +732,7 @@ var (
 			{
 				Name:    "scanreport_artifact_id",
 				Unique:  true,
-				Columns: []*schema.Column{ScanReportsColumns[18]},
+				Columns: []*schema.Column{ScanReportsColumns[19]},
 			},
 			{
 				Name:    "scanreport_status_db_state",
@@ -711,6 +740,29 @@ var (
 				Columns: []*schema.Column{ScanReportsColumns[1], ScanReportsColumns[16]},
 			},
 		},
+	}
+	// ScannerRegistrationsColumns holds the columns for the "scanner_registrations" table.
+	ScannerRegistrationsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "name", Type: field.TypeString, Unique: true, Size: 40},
+		{Name: "url", Type: field.TypeString, Size: 2048},
+		{Name: "authorization", Type: field.TypeString, Default: ""},
+		{Name: "description", Type: field.TypeString, Size: 1024, Default: ""},
+		{Name: "is_default", Type: field.TypeBool, Default: false},
+		{Name: "disabled", Type: field.TypeBool, Default: false},
+		{Name: "scanner_name", Type: field.TypeString, Size: 256, Default: ""},
+		{Name: "scanner_vendor", Type: field.TypeString, Size: 256, Default: ""},
+		{Name: "scanner_version", Type: field.TypeString, Size: 256, Default: ""},
+		{Name: "report_mime_type", Type: field.TypeString, Size: 256, Default: ""},
+		{Name: "created_by", Type: field.TypeString, Default: ""},
+	}
+	// ScannerRegistrationsTable holds the schema information for the "scanner_registrations" table.
+	ScannerRegistrationsTable = &schema.Table{
+		Name:       "scanner_registrations",
+		Columns:    ScannerRegistrationsColumns,
+		PrimaryKey: []*schema.Column{ScannerRegistrationsColumns[0]},
 	}
 	// SchedulesColumns holds the columns for the "schedules" table.
 	SchedulesColumns = []*schema.Column{
@@ -984,6 +1036,7 @@ var (
 		ArtifactBlobsTable,
 		AuditLogsTable,
 		BlobsTable,
+		CveAllowlistsTable,
 		ChangesTable,
 		GarbageCollectionsTable,
 		ImmutabilityRulesTable,
@@ -1001,6 +1054,7 @@ var (
 		RobotsTable,
 		ScanFindingsTable,
 		ScanReportsTable,
+		ScannerRegistrationsTable,
 		SchedulesTable,
 		SessionsTable,
 		SettingsTable,
@@ -1034,6 +1088,9 @@ func init() {
 	}
 	BlobsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(12884901888),
+	}
+	CveAllowlistsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(137438953472),
 	}
 	ChangesTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(68719476736),
@@ -1096,6 +1153,9 @@ func init() {
 	ScanReportsTable.ForeignKeys[0].RefTable = ArtifactsTable
 	ScanReportsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(133143986176),
+	}
+	ScannerRegistrationsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(141733920768),
 	}
 	SchedulesTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(94489280512),

@@ -21,6 +21,9 @@ type AuditLog func(*sql.Selector)
 // Blob is the predicate function for blob builders.
 type Blob func(*sql.Selector)
 
+// CVEAllowlist is the predicate function for cveallowlist builders.
+type CVEAllowlist func(*sql.Selector)
+
 // Change is the predicate function for change builders.
 type Change func(*sql.Selector)
 
@@ -71,6 +74,9 @@ type ScanFinding func(*sql.Selector)
 
 // ScanReport is the predicate function for scanreport builders.
 type ScanReport func(*sql.Selector)
+
+// ScannerRegistration is the predicate function for scannerregistration builders.
+type ScannerRegistration func(*sql.Selector)
 
 // Schedule is the predicate function for schedule builders.
 type Schedule func(*sql.Selector)

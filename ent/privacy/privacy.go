@@ -231,6 +231,30 @@ func (f BlobMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) 
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.BlobMutation", m)
 }
 
+// The CVEAllowlistQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type CVEAllowlistQueryRuleFunc func(context.Context, *ent.CVEAllowlistQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f CVEAllowlistQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CVEAllowlistQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.CVEAllowlistQuery", q)
+}
+
+// The CVEAllowlistMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type CVEAllowlistMutationRuleFunc func(context.Context, *ent.CVEAllowlistMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f CVEAllowlistMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.CVEAllowlistMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.CVEAllowlistMutation", m)
+}
+
 // The ChangeQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type ChangeQueryRuleFunc func(context.Context, *ent.ChangeQuery) error
@@ -639,6 +663,30 @@ func (f ScanReportMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Muta
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ScanReportMutation", m)
 }
 
+// The ScannerRegistrationQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ScannerRegistrationQueryRuleFunc func(context.Context, *ent.ScannerRegistrationQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ScannerRegistrationQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ScannerRegistrationQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ScannerRegistrationQuery", q)
+}
+
+// The ScannerRegistrationMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ScannerRegistrationMutationRuleFunc func(context.Context, *ent.ScannerRegistrationMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ScannerRegistrationMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ScannerRegistrationMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ScannerRegistrationMutation", m)
+}
+
 // The ScheduleQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type ScheduleQueryRuleFunc func(context.Context, *ent.ScheduleQuery) error
@@ -900,6 +948,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.BlobQuery:
 		return q.Filter(), nil
+	case *ent.CVEAllowlistQuery:
+		return q.Filter(), nil
 	case *ent.ChangeQuery:
 		return q.Filter(), nil
 	case *ent.GarbageCollectionQuery:
@@ -933,6 +983,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 	case *ent.ScanFindingQuery:
 		return q.Filter(), nil
 	case *ent.ScanReportQuery:
+		return q.Filter(), nil
+	case *ent.ScannerRegistrationQuery:
 		return q.Filter(), nil
 	case *ent.ScheduleQuery:
 		return q.Filter(), nil
@@ -969,6 +1021,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 		return m.Filter(), nil
 	case *ent.BlobMutation:
 		return m.Filter(), nil
+	case *ent.CVEAllowlistMutation:
+		return m.Filter(), nil
 	case *ent.ChangeMutation:
 		return m.Filter(), nil
 	case *ent.GarbageCollectionMutation:
@@ -1002,6 +1056,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.ScanFindingMutation:
 		return m.Filter(), nil
 	case *ent.ScanReportMutation:
+		return m.Filter(), nil
+	case *ent.ScannerRegistrationMutation:
 		return m.Filter(), nil
 	case *ent.ScheduleMutation:
 		return m.Filter(), nil

@@ -3,6 +3,9 @@
 package project
 
 import (
+	"fmt"
+	"io"
+	"strconv"
 	"time"
 
 	"entgo.io/ent"
@@ -31,6 +34,18 @@ const (
 	FieldUsedBytes = "used_bytes"
 	// FieldScanOnPush holds the string denoting the scan_on_push field in the database.
 	FieldScanOnPush = "scan_on_push"
+	// FieldPreventVulnerable holds the string denoting the prevent_vulnerable field in the database.
+	FieldPreventVulnerable = "prevent_vulnerable"
+	// FieldPreventSeverity holds the string denoting the prevent_severity field in the database.
+	FieldPreventSeverity = "prevent_severity"
+	// FieldAllowUnscanned holds the string denoting the allow_unscanned field in the database.
+	FieldAllowUnscanned = "allow_unscanned"
+	// FieldCosignPublicKeys holds the string denoting the cosign_public_keys field in the database.
+	FieldCosignPublicKeys = "cosign_public_keys"
+	// FieldNotationCertificates holds the string denoting the notation_certificates field in the database.
+	FieldNotationCertificates = "notation_certificates"
+	// FieldScanner holds the string denoting the scanner field in the database.
+	FieldScanner = "scanner"
 	// EdgeRepositories holds the string denoting the repositories edge name in mutations.
 	EdgeRepositories = "repositories"
 	// EdgeMembers holds the string denoting the members edge name in mutations.
@@ -82,6 +97,12 @@ var Columns = []string{
 	FieldQuotaBytes,
 	FieldUsedBytes,
 	FieldScanOnPush,
+	FieldPreventVulnerable,
+	FieldPreventSeverity,
+	FieldAllowUnscanned,
+	FieldCosignPublicKeys,
+	FieldNotationCertificates,
+	FieldScanner,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -120,7 +141,43 @@ var (
 	DefaultUsedBytes int64
 	// DefaultScanOnPush holds the default value on creation for the "scan_on_push" field.
 	DefaultScanOnPush bool
+	// DefaultPreventVulnerable holds the default value on creation for the "prevent_vulnerable" field.
+	DefaultPreventVulnerable bool
+	// DefaultAllowUnscanned holds the default value on creation for the "allow_unscanned" field.
+	DefaultAllowUnscanned bool
+	// DefaultScanner holds the default value on creation for the "scanner" field.
+	DefaultScanner string
+	// ScannerValidator is a validator for the "scanner" field. It is called by the builders before save.
+	ScannerValidator func(string) error
 )
+
+// PreventSeverity defines the type for the "prevent_severity" enum field.
+type PreventSeverity string
+
+// PreventSeverityCRITICAL is the default value of the PreventSeverity enum.
+const DefaultPreventSeverity = PreventSeverityCRITICAL
+
+// PreventSeverity values.
+const (
+	PreventSeverityCRITICAL PreventSeverity = "CRITICAL"
+	PreventSeverityHIGH     PreventSeverity = "HIGH"
+	PreventSeverityMEDIUM   PreventSeverity = "MEDIUM"
+	PreventSeverityLOW      PreventSeverity = "LOW"
+)
+
+func (ps PreventSeverity) String() string {
+	return string(ps)
+}
+
+// PreventSeverityValidator is a validator for the "prevent_severity" field enum values. It is called by the builders before save.
+func PreventSeverityValidator(ps PreventSeverity) error {
+	switch ps {
+	case PreventSeverityCRITICAL, PreventSeverityHIGH, PreventSeverityMEDIUM, PreventSeverityLOW:
+		return nil
+	default:
+		return fmt.Errorf("project: invalid enum value for prevent_severity field: %q", ps)
+	}
+}
 
 // OrderOption defines the ordering options for the Project queries.
 type OrderOption func(*sql.Selector)
@@ -168,6 +225,26 @@ func ByUsedBytes(opts ...sql.OrderTermOption) OrderOption {
 // ByScanOnPush orders the results by the scan_on_push field.
 func ByScanOnPush(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldScanOnPush, opts...).ToFunc()
+}
+
+// ByPreventVulnerable orders the results by the prevent_vulnerable field.
+func ByPreventVulnerable(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPreventVulnerable, opts...).ToFunc()
+}
+
+// ByPreventSeverity orders the results by the prevent_severity field.
+func ByPreventSeverity(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPreventSeverity, opts...).ToFunc()
+}
+
+// ByAllowUnscanned orders the results by the allow_unscanned field.
+func ByAllowUnscanned(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldAllowUnscanned, opts...).ToFunc()
+}
+
+// ByScanner orders the results by the scanner field.
+func ByScanner(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldScanner, opts...).ToFunc()
 }
 
 // ByRepositoriesCount orders the results by repositories count.
@@ -252,4 +329,22 @@ func newRobotsStep() *sqlgraph.Step {
 		sqlgraph.To(RobotsInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, RobotsTable, RobotsColumn),
 	)
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (e PreventSeverity) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(e.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (e *PreventSeverity) UnmarshalGQL(val interface{}) error {
+	str, ok := val.(string)
+	if !ok {
+		return fmt.Errorf("enum %T must be a string", val)
+	}
+	*e = PreventSeverity(str)
+	if err := PreventSeverityValidator(*e); err != nil {
+		return fmt.Errorf("%s is not a valid PreventSeverity", str)
+	}
+	return nil
 }

@@ -95,6 +95,21 @@ func ScanOnPush(v bool) predicate.Project {
 	return predicate.Project(sql.FieldEQ(FieldScanOnPush, v))
 }
 
+// PreventVulnerable applies equality check predicate on the "prevent_vulnerable" field. It's identical to PreventVulnerableEQ.
+func PreventVulnerable(v bool) predicate.Project {
+	return predicate.Project(sql.FieldEQ(FieldPreventVulnerable, v))
+}
+
+// AllowUnscanned applies equality check predicate on the "allow_unscanned" field. It's identical to AllowUnscannedEQ.
+func AllowUnscanned(v bool) predicate.Project {
+	return predicate.Project(sql.FieldEQ(FieldAllowUnscanned, v))
+}
+
+// Scanner applies equality check predicate on the "scanner" field. It's identical to ScannerEQ.
+func Scanner(v string) predicate.Project {
+	return predicate.Project(sql.FieldEQ(FieldScanner, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Project {
 	return predicate.Project(sql.FieldEQ(FieldCreatedAt, v))
@@ -403,6 +418,131 @@ func ScanOnPushEQ(v bool) predicate.Project {
 // ScanOnPushNEQ applies the NEQ predicate on the "scan_on_push" field.
 func ScanOnPushNEQ(v bool) predicate.Project {
 	return predicate.Project(sql.FieldNEQ(FieldScanOnPush, v))
+}
+
+// PreventVulnerableEQ applies the EQ predicate on the "prevent_vulnerable" field.
+func PreventVulnerableEQ(v bool) predicate.Project {
+	return predicate.Project(sql.FieldEQ(FieldPreventVulnerable, v))
+}
+
+// PreventVulnerableNEQ applies the NEQ predicate on the "prevent_vulnerable" field.
+func PreventVulnerableNEQ(v bool) predicate.Project {
+	return predicate.Project(sql.FieldNEQ(FieldPreventVulnerable, v))
+}
+
+// PreventSeverityEQ applies the EQ predicate on the "prevent_severity" field.
+func PreventSeverityEQ(v PreventSeverity) predicate.Project {
+	return predicate.Project(sql.FieldEQ(FieldPreventSeverity, v))
+}
+
+// PreventSeverityNEQ applies the NEQ predicate on the "prevent_severity" field.
+func PreventSeverityNEQ(v PreventSeverity) predicate.Project {
+	return predicate.Project(sql.FieldNEQ(FieldPreventSeverity, v))
+}
+
+// PreventSeverityIn applies the In predicate on the "prevent_severity" field.
+func PreventSeverityIn(vs ...PreventSeverity) predicate.Project {
+	return predicate.Project(sql.FieldIn(FieldPreventSeverity, vs...))
+}
+
+// PreventSeverityNotIn applies the NotIn predicate on the "prevent_severity" field.
+func PreventSeverityNotIn(vs ...PreventSeverity) predicate.Project {
+	return predicate.Project(sql.FieldNotIn(FieldPreventSeverity, vs...))
+}
+
+// AllowUnscannedEQ applies the EQ predicate on the "allow_unscanned" field.
+func AllowUnscannedEQ(v bool) predicate.Project {
+	return predicate.Project(sql.FieldEQ(FieldAllowUnscanned, v))
+}
+
+// AllowUnscannedNEQ applies the NEQ predicate on the "allow_unscanned" field.
+func AllowUnscannedNEQ(v bool) predicate.Project {
+	return predicate.Project(sql.FieldNEQ(FieldAllowUnscanned, v))
+}
+
+// CosignPublicKeysIsNil applies the IsNil predicate on the "cosign_public_keys" field.
+func CosignPublicKeysIsNil() predicate.Project {
+	return predicate.Project(sql.FieldIsNull(FieldCosignPublicKeys))
+}
+
+// CosignPublicKeysNotNil applies the NotNil predicate on the "cosign_public_keys" field.
+func CosignPublicKeysNotNil() predicate.Project {
+	return predicate.Project(sql.FieldNotNull(FieldCosignPublicKeys))
+}
+
+// NotationCertificatesIsNil applies the IsNil predicate on the "notation_certificates" field.
+func NotationCertificatesIsNil() predicate.Project {
+	return predicate.Project(sql.FieldIsNull(FieldNotationCertificates))
+}
+
+// NotationCertificatesNotNil applies the NotNil predicate on the "notation_certificates" field.
+func NotationCertificatesNotNil() predicate.Project {
+	return predicate.Project(sql.FieldNotNull(FieldNotationCertificates))
+}
+
+// ScannerEQ applies the EQ predicate on the "scanner" field.
+func ScannerEQ(v string) predicate.Project {
+	return predicate.Project(sql.FieldEQ(FieldScanner, v))
+}
+
+// ScannerNEQ applies the NEQ predicate on the "scanner" field.
+func ScannerNEQ(v string) predicate.Project {
+	return predicate.Project(sql.FieldNEQ(FieldScanner, v))
+}
+
+// ScannerIn applies the In predicate on the "scanner" field.
+func ScannerIn(vs ...string) predicate.Project {
+	return predicate.Project(sql.FieldIn(FieldScanner, vs...))
+}
+
+// ScannerNotIn applies the NotIn predicate on the "scanner" field.
+func ScannerNotIn(vs ...string) predicate.Project {
+	return predicate.Project(sql.FieldNotIn(FieldScanner, vs...))
+}
+
+// ScannerGT applies the GT predicate on the "scanner" field.
+func ScannerGT(v string) predicate.Project {
+	return predicate.Project(sql.FieldGT(FieldScanner, v))
+}
+
+// ScannerGTE applies the GTE predicate on the "scanner" field.
+func ScannerGTE(v string) predicate.Project {
+	return predicate.Project(sql.FieldGTE(FieldScanner, v))
+}
+
+// ScannerLT applies the LT predicate on the "scanner" field.
+func ScannerLT(v string) predicate.Project {
+	return predicate.Project(sql.FieldLT(FieldScanner, v))
+}
+
+// ScannerLTE applies the LTE predicate on the "scanner" field.
+func ScannerLTE(v string) predicate.Project {
+	return predicate.Project(sql.FieldLTE(FieldScanner, v))
+}
+
+// ScannerContains applies the Contains predicate on the "scanner" field.
+func ScannerContains(v string) predicate.Project {
+	return predicate.Project(sql.FieldContains(FieldScanner, v))
+}
+
+// ScannerHasPrefix applies the HasPrefix predicate on the "scanner" field.
+func ScannerHasPrefix(v string) predicate.Project {
+	return predicate.Project(sql.FieldHasPrefix(FieldScanner, v))
+}
+
+// ScannerHasSuffix applies the HasSuffix predicate on the "scanner" field.
+func ScannerHasSuffix(v string) predicate.Project {
+	return predicate.Project(sql.FieldHasSuffix(FieldScanner, v))
+}
+
+// ScannerEqualFold applies the EqualFold predicate on the "scanner" field.
+func ScannerEqualFold(v string) predicate.Project {
+	return predicate.Project(sql.FieldEqualFold(FieldScanner, v))
+}
+
+// ScannerContainsFold applies the ContainsFold predicate on the "scanner" field.
+func ScannerContainsFold(v string) predicate.Project {
+	return predicate.Project(sql.FieldContainsFold(FieldScanner, v))
 }
 
 // HasRepositories applies the HasEdge predicate on the "repositories" edge.

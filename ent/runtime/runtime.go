@@ -11,6 +11,7 @@ import (
 	"github.com/berth-registry/berth/ent/auditlog"
 	"github.com/berth-registry/berth/ent/blob"
 	"github.com/berth-registry/berth/ent/change"
+	"github.com/berth-registry/berth/ent/cveallowlist"
 	"github.com/berth-registry/berth/ent/garbagecollection"
 	"github.com/berth-registry/berth/ent/immutabilityrule"
 	"github.com/berth-registry/berth/ent/label"
@@ -26,6 +27,7 @@ import (
 	"github.com/berth-registry/berth/ent/retentionpolicy"
 	"github.com/berth-registry/berth/ent/robot"
 	"github.com/berth-registry/berth/ent/scanfinding"
+	"github.com/berth-registry/berth/ent/scannerregistration"
 	"github.com/berth-registry/berth/ent/scanreport"
 	"github.com/berth-registry/berth/ent/schedule"
 	"github.com/berth-registry/berth/ent/schema"
@@ -155,6 +157,38 @@ func init() {
 	blobDescLastUsedAt := blobFields[3].Descriptor()
 	// blob.DefaultLastUsedAt holds the default value on creation for the last_used_at field.
 	blob.DefaultLastUsedAt = blobDescLastUsedAt.Default.(func() time.Time)
+	cveallowlistMixin := schema.CVEAllowlist{}.Mixin()
+	cveallowlist.Policy = privacy.NewPolicies(schema.CVEAllowlist{})
+	cveallowlist.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := cveallowlist.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	cveallowlistMixinFields0 := cveallowlistMixin[0].Fields()
+	_ = cveallowlistMixinFields0
+	cveallowlistFields := schema.CVEAllowlist{}.Fields()
+	_ = cveallowlistFields
+	// cveallowlistDescCreatedAt is the schema descriptor for created_at field.
+	cveallowlistDescCreatedAt := cveallowlistMixinFields0[0].Descriptor()
+	// cveallowlist.DefaultCreatedAt holds the default value on creation for the created_at field.
+	cveallowlist.DefaultCreatedAt = cveallowlistDescCreatedAt.Default.(func() time.Time)
+	// cveallowlistDescUpdatedAt is the schema descriptor for updated_at field.
+	cveallowlistDescUpdatedAt := cveallowlistMixinFields0[1].Descriptor()
+	// cveallowlist.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	cveallowlist.DefaultUpdatedAt = cveallowlistDescUpdatedAt.Default.(func() time.Time)
+	// cveallowlist.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	cveallowlist.UpdateDefaultUpdatedAt = cveallowlistDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// cveallowlistDescProjectID is the schema descriptor for project_id field.
+	cveallowlistDescProjectID := cveallowlistFields[0].Descriptor()
+	// cveallowlist.DefaultProjectID holds the default value on creation for the project_id field.
+	cveallowlist.DefaultProjectID = cveallowlistDescProjectID.Default.(int)
+	// cveallowlistDescUpdatedBy is the schema descriptor for updated_by field.
+	cveallowlistDescUpdatedBy := cveallowlistFields[2].Descriptor()
+	// cveallowlist.DefaultUpdatedBy holds the default value on creation for the updated_by field.
+	cveallowlist.DefaultUpdatedBy = cveallowlistDescUpdatedBy.Default.(string)
 	change.Policy = privacy.NewPolicies(schema.Change{})
 	change.Hooks[0] = func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
@@ -602,6 +636,20 @@ func init() {
 	projectDescScanOnPush := projectFields[5].Descriptor()
 	// project.DefaultScanOnPush holds the default value on creation for the scan_on_push field.
 	project.DefaultScanOnPush = projectDescScanOnPush.Default.(bool)
+	// projectDescPreventVulnerable is the schema descriptor for prevent_vulnerable field.
+	projectDescPreventVulnerable := projectFields[6].Descriptor()
+	// project.DefaultPreventVulnerable holds the default value on creation for the prevent_vulnerable field.
+	project.DefaultPreventVulnerable = projectDescPreventVulnerable.Default.(bool)
+	// projectDescAllowUnscanned is the schema descriptor for allow_unscanned field.
+	projectDescAllowUnscanned := projectFields[8].Descriptor()
+	// project.DefaultAllowUnscanned holds the default value on creation for the allow_unscanned field.
+	project.DefaultAllowUnscanned = projectDescAllowUnscanned.Default.(bool)
+	// projectDescScanner is the schema descriptor for scanner field.
+	projectDescScanner := projectFields[11].Descriptor()
+	// project.DefaultScanner holds the default value on creation for the scanner field.
+	project.DefaultScanner = projectDescScanner.Default.(string)
+	// project.ScannerValidator is a validator for the "scanner" field. It is called by the builders before save.
+	project.ScannerValidator = projectDescScanner.Validators[0].(func(string) error)
 	repositoryMixin := schema.Repository{}.Mixin()
 	repository.Policy = privacy.NewPolicies(schema.Repository{})
 	repository.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -947,6 +995,118 @@ func init() {
 	scanreport.DefaultDbState = scanreportDescDbState.Default.(string)
 	// scanreport.DbStateValidator is a validator for the "db_state" field. It is called by the builders before save.
 	scanreport.DbStateValidator = scanreportDescDbState.Validators[0].(func(string) error)
+	// scanreportDescScanner is the schema descriptor for scanner field.
+	scanreportDescScanner := scanreportFields[18].Descriptor()
+	// scanreport.DefaultScanner holds the default value on creation for the scanner field.
+	scanreport.DefaultScanner = scanreportDescScanner.Default.(string)
+	// scanreport.ScannerValidator is a validator for the "scanner" field. It is called by the builders before save.
+	scanreport.ScannerValidator = scanreportDescScanner.Validators[0].(func(string) error)
+	scannerregistrationMixin := schema.ScannerRegistration{}.Mixin()
+	scannerregistration.Policy = privacy.NewPolicies(schema.ScannerRegistration{})
+	scannerregistration.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := scannerregistration.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	scannerregistrationMixinFields0 := scannerregistrationMixin[0].Fields()
+	_ = scannerregistrationMixinFields0
+	scannerregistrationFields := schema.ScannerRegistration{}.Fields()
+	_ = scannerregistrationFields
+	// scannerregistrationDescCreatedAt is the schema descriptor for created_at field.
+	scannerregistrationDescCreatedAt := scannerregistrationMixinFields0[0].Descriptor()
+	// scannerregistration.DefaultCreatedAt holds the default value on creation for the created_at field.
+	scannerregistration.DefaultCreatedAt = scannerregistrationDescCreatedAt.Default.(func() time.Time)
+	// scannerregistrationDescUpdatedAt is the schema descriptor for updated_at field.
+	scannerregistrationDescUpdatedAt := scannerregistrationMixinFields0[1].Descriptor()
+	// scannerregistration.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	scannerregistration.DefaultUpdatedAt = scannerregistrationDescUpdatedAt.Default.(func() time.Time)
+	// scannerregistration.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	scannerregistration.UpdateDefaultUpdatedAt = scannerregistrationDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// scannerregistrationDescName is the schema descriptor for name field.
+	scannerregistrationDescName := scannerregistrationFields[0].Descriptor()
+	// scannerregistration.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	scannerregistration.NameValidator = func() func(string) error {
+		validators := scannerregistrationDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// scannerregistrationDescURL is the schema descriptor for url field.
+	scannerregistrationDescURL := scannerregistrationFields[1].Descriptor()
+	// scannerregistration.URLValidator is a validator for the "url" field. It is called by the builders before save.
+	scannerregistration.URLValidator = func() func(string) error {
+		validators := scannerregistrationDescURL.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(url string) error {
+			for _, fn := range fns {
+				if err := fn(url); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// scannerregistrationDescAuthorization is the schema descriptor for authorization field.
+	scannerregistrationDescAuthorization := scannerregistrationFields[2].Descriptor()
+	// scannerregistration.DefaultAuthorization holds the default value on creation for the authorization field.
+	scannerregistration.DefaultAuthorization = scannerregistrationDescAuthorization.Default.(string)
+	// scannerregistrationDescDescription is the schema descriptor for description field.
+	scannerregistrationDescDescription := scannerregistrationFields[3].Descriptor()
+	// scannerregistration.DefaultDescription holds the default value on creation for the description field.
+	scannerregistration.DefaultDescription = scannerregistrationDescDescription.Default.(string)
+	// scannerregistration.DescriptionValidator is a validator for the "description" field. It is called by the builders before save.
+	scannerregistration.DescriptionValidator = scannerregistrationDescDescription.Validators[0].(func(string) error)
+	// scannerregistrationDescIsDefault is the schema descriptor for is_default field.
+	scannerregistrationDescIsDefault := scannerregistrationFields[4].Descriptor()
+	// scannerregistration.DefaultIsDefault holds the default value on creation for the is_default field.
+	scannerregistration.DefaultIsDefault = scannerregistrationDescIsDefault.Default.(bool)
+	// scannerregistrationDescDisabled is the schema descriptor for disabled field.
+	scannerregistrationDescDisabled := scannerregistrationFields[5].Descriptor()
+	// scannerregistration.DefaultDisabled holds the default value on creation for the disabled field.
+	scannerregistration.DefaultDisabled = scannerregistrationDescDisabled.Default.(bool)
+	// scannerregistrationDescScannerName is the schema descriptor for scanner_name field.
+	scannerregistrationDescScannerName := scannerregistrationFields[6].Descriptor()
+	// scannerregistration.DefaultScannerName holds the default value on creation for the scanner_name field.
+	scannerregistration.DefaultScannerName = scannerregistrationDescScannerName.Default.(string)
+	// scannerregistration.ScannerNameValidator is a validator for the "scanner_name" field. It is called by the builders before save.
+	scannerregistration.ScannerNameValidator = scannerregistrationDescScannerName.Validators[0].(func(string) error)
+	// scannerregistrationDescScannerVendor is the schema descriptor for scanner_vendor field.
+	scannerregistrationDescScannerVendor := scannerregistrationFields[7].Descriptor()
+	// scannerregistration.DefaultScannerVendor holds the default value on creation for the scanner_vendor field.
+	scannerregistration.DefaultScannerVendor = scannerregistrationDescScannerVendor.Default.(string)
+	// scannerregistration.ScannerVendorValidator is a validator for the "scanner_vendor" field. It is called by the builders before save.
+	scannerregistration.ScannerVendorValidator = scannerregistrationDescScannerVendor.Validators[0].(func(string) error)
+	// scannerregistrationDescScannerVersion is the schema descriptor for scanner_version field.
+	scannerregistrationDescScannerVersion := scannerregistrationFields[8].Descriptor()
+	// scannerregistration.DefaultScannerVersion holds the default value on creation for the scanner_version field.
+	scannerregistration.DefaultScannerVersion = scannerregistrationDescScannerVersion.Default.(string)
+	// scannerregistration.ScannerVersionValidator is a validator for the "scanner_version" field. It is called by the builders before save.
+	scannerregistration.ScannerVersionValidator = scannerregistrationDescScannerVersion.Validators[0].(func(string) error)
+	// scannerregistrationDescReportMimeType is the schema descriptor for report_mime_type field.
+	scannerregistrationDescReportMimeType := scannerregistrationFields[9].Descriptor()
+	// scannerregistration.DefaultReportMimeType holds the default value on creation for the report_mime_type field.
+	scannerregistration.DefaultReportMimeType = scannerregistrationDescReportMimeType.Default.(string)
+	// scannerregistration.ReportMimeTypeValidator is a validator for the "report_mime_type" field. It is called by the builders before save.
+	scannerregistration.ReportMimeTypeValidator = scannerregistrationDescReportMimeType.Validators[0].(func(string) error)
+	// scannerregistrationDescCreatedBy is the schema descriptor for created_by field.
+	scannerregistrationDescCreatedBy := scannerregistrationFields[10].Descriptor()
+	// scannerregistration.DefaultCreatedBy holds the default value on creation for the created_by field.
+	scannerregistration.DefaultCreatedBy = scannerregistrationDescCreatedBy.Default.(string)
 	scheduleMixin := schema.Schedule{}.Mixin()
 	schedule.Policy = privacy.NewPolicies(schema.Schedule{})
 	schedule.Hooks[0] = func(next ent.Mutator) ent.Mutator {

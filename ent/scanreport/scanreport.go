@@ -54,6 +54,8 @@ const (
 	FieldDbState = "db_state"
 	// FieldDbUpdatedAt holds the string denoting the db_updated_at field in the database.
 	FieldDbUpdatedAt = "db_updated_at"
+	// FieldScanner holds the string denoting the scanner field in the database.
+	FieldScanner = "scanner"
 	// EdgeArtifact holds the string denoting the artifact edge name in mutations.
 	EdgeArtifact = "artifact"
 	// EdgeFindings holds the string denoting the findings edge name in mutations.
@@ -97,6 +99,7 @@ var Columns = []string{
 	FieldFixable,
 	FieldDbState,
 	FieldDbUpdatedAt,
+	FieldScanner,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -151,6 +154,10 @@ var (
 	DefaultDbState string
 	// DbStateValidator is a validator for the "db_state" field. It is called by the builders before save.
 	DbStateValidator func(string) error
+	// DefaultScanner holds the default value on creation for the "scanner" field.
+	DefaultScanner string
+	// ScannerValidator is a validator for the "scanner" field. It is called by the builders before save.
+	ScannerValidator func(string) error
 )
 
 // Status defines the type for the "status" enum field.
@@ -277,6 +284,11 @@ func ByDbState(opts ...sql.OrderTermOption) OrderOption {
 // ByDbUpdatedAt orders the results by the db_updated_at field.
 func ByDbUpdatedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldDbUpdatedAt, opts...).ToFunc()
+}
+
+// ByScanner orders the results by the scanner field.
+func ByScanner(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldScanner, opts...).ToFunc()
 }
 
 // ByArtifactField orders the results by artifact field.

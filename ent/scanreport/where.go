@@ -140,6 +140,11 @@ func DbUpdatedAt(v time.Time) predicate.ScanReport {
 	return predicate.ScanReport(sql.FieldEQ(FieldDbUpdatedAt, v))
 }
 
+// Scanner applies equality check predicate on the "scanner" field. It's identical to ScannerEQ.
+func Scanner(v string) predicate.ScanReport {
+	return predicate.ScanReport(sql.FieldEQ(FieldScanner, v))
+}
+
 // ArtifactIDEQ applies the EQ predicate on the "artifact_id" field.
 func ArtifactIDEQ(v int) predicate.ScanReport {
 	return predicate.ScanReport(sql.FieldEQ(FieldArtifactID, v))
@@ -948,6 +953,71 @@ func DbUpdatedAtIsNil() predicate.ScanReport {
 // DbUpdatedAtNotNil applies the NotNil predicate on the "db_updated_at" field.
 func DbUpdatedAtNotNil() predicate.ScanReport {
 	return predicate.ScanReport(sql.FieldNotNull(FieldDbUpdatedAt))
+}
+
+// ScannerEQ applies the EQ predicate on the "scanner" field.
+func ScannerEQ(v string) predicate.ScanReport {
+	return predicate.ScanReport(sql.FieldEQ(FieldScanner, v))
+}
+
+// ScannerNEQ applies the NEQ predicate on the "scanner" field.
+func ScannerNEQ(v string) predicate.ScanReport {
+	return predicate.ScanReport(sql.FieldNEQ(FieldScanner, v))
+}
+
+// ScannerIn applies the In predicate on the "scanner" field.
+func ScannerIn(vs ...string) predicate.ScanReport {
+	return predicate.ScanReport(sql.FieldIn(FieldScanner, vs...))
+}
+
+// ScannerNotIn applies the NotIn predicate on the "scanner" field.
+func ScannerNotIn(vs ...string) predicate.ScanReport {
+	return predicate.ScanReport(sql.FieldNotIn(FieldScanner, vs...))
+}
+
+// ScannerGT applies the GT predicate on the "scanner" field.
+func ScannerGT(v string) predicate.ScanReport {
+	return predicate.ScanReport(sql.FieldGT(FieldScanner, v))
+}
+
+// ScannerGTE applies the GTE predicate on the "scanner" field.
+func ScannerGTE(v string) predicate.ScanReport {
+	return predicate.ScanReport(sql.FieldGTE(FieldScanner, v))
+}
+
+// ScannerLT applies the LT predicate on the "scanner" field.
+func ScannerLT(v string) predicate.ScanReport {
+	return predicate.ScanReport(sql.FieldLT(FieldScanner, v))
+}
+
+// ScannerLTE applies the LTE predicate on the "scanner" field.
+func ScannerLTE(v string) predicate.ScanReport {
+	return predicate.ScanReport(sql.FieldLTE(FieldScanner, v))
+}
+
+// ScannerContains applies the Contains predicate on the "scanner" field.
+func ScannerContains(v string) predicate.ScanReport {
+	return predicate.ScanReport(sql.FieldContains(FieldScanner, v))
+}
+
+// ScannerHasPrefix applies the HasPrefix predicate on the "scanner" field.
+func ScannerHasPrefix(v string) predicate.ScanReport {
+	return predicate.ScanReport(sql.FieldHasPrefix(FieldScanner, v))
+}
+
+// ScannerHasSuffix applies the HasSuffix predicate on the "scanner" field.
+func ScannerHasSuffix(v string) predicate.ScanReport {
+	return predicate.ScanReport(sql.FieldHasSuffix(FieldScanner, v))
+}
+
+// ScannerEqualFold applies the EqualFold predicate on the "scanner" field.
+func ScannerEqualFold(v string) predicate.ScanReport {
+	return predicate.ScanReport(sql.FieldEqualFold(FieldScanner, v))
+}
+
+// ScannerContainsFold applies the ContainsFold predicate on the "scanner" field.
+func ScannerContainsFold(v string) predicate.ScanReport {
+	return predicate.ScanReport(sql.FieldContainsFold(FieldScanner, v))
 }
 
 // HasArtifact applies the HasEdge predicate on the "artifact" edge.

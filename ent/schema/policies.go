@@ -227,3 +227,36 @@ func (WebhookDelivery) Annotations() []schema.Annotation {
 
 // Policy of WebhookDelivery.
 func (WebhookDelivery) Policy() ent.Policy { return adminOnlyPolicy() }
+
+// CVEAllowlist is the vulnerabilities that do not count against the
+// "prevent vulnerable" pull policy: one list system-wide (project_id 0),
+// which applies to every project, and one per project.
+type CVEAllowlist struct {
+	ent.Schema
+}
+
+// Mixin of CVEAllowlist.
+func (CVEAllowlist) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
+
+// Fields of CVEAllowlist.
+func (CVEAllowlist) Fields() []ent.Field {
+	return []ent.Field{
+		field.Int("project_id").Default(0).Immutable().
+			Comment("the project, 0 for the system-wide list"),
+		field.JSON("entries", []rules.CVEAllowance{}),
+		field.String("updated_by").Default(""),
+	}
+}
+
+// Indexes of CVEAllowlist.
+func (CVEAllowlist) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("project_id").Unique()}
+}
+
+// Annotations of CVEAllowlist.
+func (CVEAllowlist) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.Skip(entgql.SkipAll)}
+}
+
+// Policy of CVEAllowlist.
+func (CVEAllowlist) Policy() ent.Policy { return adminOnlyPolicy() }

@@ -30,6 +30,19 @@ func (Project) Fields() []ent.Field {
 			Annotations(entgql.OrderField("USED_BYTES")),
 		field.Bool("scan_on_push").Default(false).
 			Comment("scan every image pushed to the project for vulnerabilities"),
+		field.Bool("prevent_vulnerable").Default(false).Annotations(entgql.Skip()).
+			Comment("refuse pulls of images with a finding at prevent_severity or worse"),
+		field.Enum("prevent_severity").Values("CRITICAL", "HIGH", "MEDIUM", "LOW").Default("CRITICAL").
+			Annotations(entgql.Skip()).
+			Comment("the threshold of prevent_vulnerable: this severity and worse"),
+		field.Bool("allow_unscanned").Default(false).Annotations(entgql.Skip()).
+			Comment("under prevent_vulnerable, serve images not (successfully) scanned"),
+		field.Strings("cosign_public_keys").Optional().Annotations(entgql.Skip()).
+			Comment("PEM public keys; with notation_certificates, a pull needs a signature one verifies"),
+		field.Strings("notation_certificates").Optional().Annotations(entgql.Skip()).
+			Comment("PEM certificates of Notation's trust store"),
+		field.String("scanner").Default("").MaxLen(40).Annotations(entgql.Skip()).
+			Comment(`the scanner of the project's images: a registered adapter's name, "berth" for the built-in one, "" for the system default`),
 	}
 }
 

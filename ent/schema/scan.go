@@ -63,6 +63,8 @@ func (ScanReport) Fields() []ent.Field {
 			Comment("the vulnerability database's state (and the scanner's version) the findings were matched against"),
 		field.Time("db_updated_at").Optional().Nillable().
 			Comment("when an import last changed that database"),
+		field.String("scanner").Default("berth").MaxLen(40).
+			Comment(`what made the report: "berth" (the built-in scanner) or a registered adapter's name`),
 	}
 }
 

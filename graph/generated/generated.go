@@ -20,12 +20,15 @@ import (
 	"github.com/berth-registry/berth/ent/garbagecollection"
 	"github.com/berth-registry/berth/ent/label"
 	"github.com/berth-registry/berth/ent/member"
+	"github.com/berth-registry/berth/ent/project"
 	"github.com/berth-registry/berth/ent/scanfinding"
 	"github.com/berth-registry/berth/ent/scanreport"
 	"github.com/berth-registry/berth/ent/schedule"
 	"github.com/berth-registry/berth/ent/schema/rules"
 	"github.com/berth-registry/berth/graph/model"
 	"github.com/berth-registry/berth/internal/events"
+	"github.com/berth-registry/berth/internal/pullpolicy"
+	"github.com/berth-registry/berth/internal/scan/scanner"
 	"github.com/berth-registry/berth/internal/scan/vulndb"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -42,6 +45,9 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	Artifact() ArtifactResolver
+	CVEAllowlist() CVEAllowlistResolver
+	CVEAllowlistEntry() CVEAllowlistEntryResolver
+	DangerousArtifact() DangerousArtifactResolver
 	ImmutabilityRule() ImmutabilityRuleResolver
 	Mutation() MutationResolver
 	Project() ProjectResolver
@@ -50,7 +56,9 @@ type ResolverRoot interface {
 	RetentionPolicy() RetentionPolicyResolver
 	Robot() RobotResolver
 	Scan() ScanResolver
+	Scanner() ScannerResolver
 	Schedule() ScheduleResolver
+	SecuritySummary() SecuritySummaryResolver
 	Subscription() SubscriptionResolver
 	SystemInfo() SystemInfoResolver
 	Tag() TagResolver
@@ -106,6 +114,7 @@ type ComplexityRoot struct {
 		Repository      func(childComplexity int) int
 		RepositoryID    func(childComplexity int) int
 		Scan            func(childComplexity int) int
+		Signatures      func(childComplexity int) int
 		Size            func(childComplexity int) int
 		SubjectDigest   func(childComplexity int) int
 		Tags            func(childComplexity int) int
@@ -126,6 +135,22 @@ type ComplexityRoot struct {
 	}
 
 	ArtifactEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	ArtifactVulnerability struct {
+		Artifact      func(childComplexity int) int
+		Vulnerability func(childComplexity int) int
+	}
+
+	ArtifactVulnerabilityConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	ArtifactVulnerabilityEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
 	}
@@ -162,6 +187,19 @@ type ComplexityRoot struct {
 		OidcProviderName func(childComplexity int) int
 	}
 
+	CVEAllowlist struct {
+		Entries   func(childComplexity int) int
+		Project   func(childComplexity int) int
+		UpdatedAt func(childComplexity int) int
+		UpdatedBy func(childComplexity int) int
+	}
+
+	CVEAllowlistEntry struct {
+		CVE       func(childComplexity int) int
+		Expired   func(childComplexity int) int
+		ExpiresAt func(childComplexity int) int
+	}
+
 	ChartInfo struct {
 		APIVersion  func(childComplexity int) int
 		AppVersion  func(childComplexity int) int
@@ -182,6 +220,22 @@ type ComplexityRoot struct {
 	CreateWebhookPolicyPayload struct {
 		Policy func(childComplexity int) int
 		Secret func(childComplexity int) int
+	}
+
+	DangerousArtifact struct {
+		Artifact       func(childComplexity int) int
+		FixableCount   func(childComplexity int) int
+		SeverityCounts func(childComplexity int) int
+	}
+
+	DangerousVulnerability struct {
+		Aliases       func(childComplexity int) int
+		ArtifactCount func(childComplexity int) int
+		CvssScore     func(childComplexity int) int
+		FixedVersion  func(childComplexity int) int
+		OsvID         func(childComplexity int) int
+		Severity      func(childComplexity int) int
+		Summary       func(childComplexity int) int
 	}
 
 	Event struct {
@@ -348,11 +402,13 @@ type ComplexityRoot struct {
 		DeleteRepository       func(childComplexity int, name string) int
 		DeleteRetentionPolicy  func(childComplexity int, project string) int
 		DeleteRobot            func(childComplexity int, id int) int
+		DeleteScanner          func(childComplexity int, name string) int
 		DeleteTag              func(childComplexity int, repository string, name string) int
 		DeleteUser             func(childComplexity int, id int) int
 		DeleteWebhookPolicy    func(childComplexity int, id int) int
 		RecalculateUsage       func(childComplexity int, project *string) int
 		RefreshRobotSecret     func(childComplexity int, id int) int
+		RegisterScanner        func(childComplexity int, input model.RegisterScannerInput) int
 		RemoveArtifactLabel    func(childComplexity int, repository string, reference string, labelID int) int
 		RemoveProjectMember    func(childComplexity int, input model.RemoveProjectMemberInput) int
 		ResetOIDCSettings      func(childComplexity int) int
@@ -361,6 +417,9 @@ type ComplexityRoot struct {
 		RunGarbageCollection   func(childComplexity int, input *model.RunGarbageCollectionInput) int
 		RunRetention           func(childComplexity int, project string, dryRun bool, wait *bool) int
 		ScanArtifact           func(childComplexity int, repository string, reference string, wait *bool) int
+		SetCVEAllowlist        func(childComplexity int, project *string, input model.CVEAllowlistInput) int
+		SetDefaultScanner      func(childComplexity int, name *string) int
+		SetProjectScanner      func(childComplexity int, project string, scanner *string) int
 		SetRetentionPolicy     func(childComplexity int, project string, input model.RetentionPolicyInput) int
 		TestOIDCConnection     func(childComplexity int, issuer string) int
 		TestWebhook            func(childComplexity int, id int) int
@@ -370,6 +429,7 @@ type ComplexityRoot struct {
 		UpdateProject          func(childComplexity int, name string, input model.UpdateProjectInput) int
 		UpdateProjectMember    func(childComplexity int, input model.AddProjectMemberInput) int
 		UpdateRobot            func(childComplexity int, id int, input model.UpdateRobotInput) int
+		UpdateScanner          func(childComplexity int, input model.UpdateScannerInput) int
 		UpdateSchedule         func(childComplexity int, input model.UpdateScheduleInput) int
 		UpdateUser             func(childComplexity int, id int, input model.UpdateUserInput) int
 		UpdateWebhookPolicy    func(childComplexity int, id int, input model.UpdateWebhookPolicyInput) int
@@ -421,18 +481,28 @@ type ComplexityRoot struct {
 		Variant      func(childComplexity int) int
 	}
 
+	PreventVulnerablePolicy struct {
+		AllowUnscanned func(childComplexity int) int
+		Enabled        func(childComplexity int) int
+		Severity       func(childComplexity int) int
+	}
+
 	Project struct {
 		CreatedAt         func(childComplexity int) int
+		CveAllowlist      func(childComplexity int) int
 		Description       func(childComplexity int) int
 		ID                func(childComplexity int) int
 		Labels            func(childComplexity int) int
 		Members           func(childComplexity int) int
 		Name              func(childComplexity int) int
+		PreventVulnerable func(childComplexity int) int
 		Public            func(childComplexity int) int
 		QuotaBytes        func(childComplexity int) int
 		Repositories      func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.RepositoryOrder, where *ent.RepositoryWhereInput) int
 		RepositoryCount   func(childComplexity int) int
+		RequireSignature  func(childComplexity int) int
 		ScanOnPush        func(childComplexity int) int
+		Scanner           func(childComplexity int) int
 		UpdatedAt         func(childComplexity int) int
 		UsedBytes         func(childComplexity int) int
 		ViewerPermissions func(childComplexity int) int
@@ -462,6 +532,7 @@ type ComplexityRoot struct {
 		Artifact            func(childComplexity int, repository string, reference string) int
 		AuditLogs           func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.AuditLogOrder, where *ent.AuditLogWhereInput) int
 		AuthSettings        func(childComplexity int) int
+		CveAllowlist        func(childComplexity int, project *string) int
 		GarbageCollections  func(childComplexity int, first *int, after *entgql.Cursor[int]) int
 		ImmutabilityRules   func(childComplexity int, project string) int
 		Job                 func(childComplexity int, id int) int
@@ -478,10 +549,13 @@ type ComplexityRoot struct {
 		RetentionExecutions func(childComplexity int, project string, first *int, after *entgql.Cursor[int]) int
 		RetentionPolicy     func(childComplexity int, project string) int
 		Robots              func(childComplexity int, project *string) int
+		Scanners            func(childComplexity int) int
 		Schedules           func(childComplexity int) int
+		SecuritySummary     func(childComplexity int, project *string) int
 		SystemInfo          func(childComplexity int) int
 		Users               func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserOrder, where *ent.UserWhereInput) int
 		Viewer              func(childComplexity int) int
+		Vulnerabilities     func(childComplexity int, first *int, after *entgql.Cursor[int], where *model.ArtifactVulnerabilityWhereInput) int
 		WebhookDeliveries   func(childComplexity int, policyID int, first *int, after *entgql.Cursor[int]) int
 		WebhookPolicies     func(childComplexity int, project string) int
 	}
@@ -620,10 +694,26 @@ type ComplexityRoot struct {
 		RequestedAt     func(childComplexity int) int
 		RequestedBy     func(childComplexity int) int
 		Sbom            func(childComplexity int) int
+		Scanner         func(childComplexity int) int
 		SeverityCounts  func(childComplexity int) int
 		StartedAt       func(childComplexity int) int
 		Status          func(childComplexity int) int
 		Vulnerabilities func(childComplexity int, first *int, after *entgql.Cursor[int], where *model.VulnerabilityWhereInput) int
+	}
+
+	Scanner struct {
+		CreatedAt        func(childComplexity int) int
+		Description      func(childComplexity int) int
+		Disabled         func(childComplexity int) int
+		HasAuthorization func(childComplexity int) int
+		IsDefault        func(childComplexity int) int
+		Name             func(childComplexity int) int
+		ReportMimeType   func(childComplexity int) int
+		ScannerName      func(childComplexity int) int
+		ScannerVendor    func(childComplexity int) int
+		ScannerVersion   func(childComplexity int) int
+		URL              func(childComplexity int) int
+		UpdatedAt        func(childComplexity int) int
 	}
 
 	Schedule struct {
@@ -636,12 +726,38 @@ type ComplexityRoot struct {
 		UpdatedBy func(childComplexity int) int
 	}
 
+	SecuritySummary struct {
+		ArtifactCount            func(childComplexity int) int
+		DangerousArtifacts       func(childComplexity int, first *int) int
+		DangerousVulnerabilities func(childComplexity int, first *int) int
+		FailedCount              func(childComplexity int) int
+		FixableCount             func(childComplexity int) int
+		ScannedCount             func(childComplexity int) int
+		SeverityCounts           func(childComplexity int) int
+		TotalCount               func(childComplexity int) int
+		UnscannedCount           func(childComplexity int) int
+	}
+
 	SeverityCounts struct {
 		Critical func(childComplexity int) int
 		High     func(childComplexity int) int
 		Low      func(childComplexity int) int
 		Medium   func(childComplexity int) int
 		Unknown  func(childComplexity int) int
+	}
+
+	Signature struct {
+		Digest   func(childComplexity int) int
+		Error    func(childComplexity int) int
+		Kind     func(childComplexity int) int
+		Signer   func(childComplexity int) int
+		Verified func(childComplexity int) int
+	}
+
+	SignaturePolicy struct {
+		CosignPublicKeys     func(childComplexity int) int
+		Enabled              func(childComplexity int) int
+		NotationCertificates func(childComplexity int) int
 	}
 
 	Subscription struct {
@@ -809,6 +925,18 @@ type ArtifactResolver interface {
 	PullCommand(ctx context.Context, obj *ent.Artifact) (string, error)
 	Manifest(ctx context.Context, obj *ent.Artifact) (string, error)
 	Scan(ctx context.Context, obj *ent.Artifact) (*ent.ScanReport, error)
+	Signatures(ctx context.Context, obj *ent.Artifact) ([]*model.Signature, error)
+}
+type CVEAllowlistResolver interface {
+	Project(ctx context.Context, obj *pullpolicy.Allowlist) (*string, error)
+
+	UpdatedBy(ctx context.Context, obj *pullpolicy.Allowlist) (*string, error)
+}
+type CVEAllowlistEntryResolver interface {
+	Expired(ctx context.Context, obj *rules.CVEAllowance) (bool, error)
+}
+type DangerousArtifactResolver interface {
+	SeverityCounts(ctx context.Context, obj *scanner.DangerousArtifact) (*model.SeverityCounts, error)
 }
 type ImmutabilityRuleResolver interface {
 	Project(ctx context.Context, obj *ent.ImmutabilityRule) (string, error)
@@ -859,11 +987,20 @@ type MutationResolver interface {
 	UpdateImmutabilityRule(ctx context.Context, id int, input model.ImmutabilityRuleInput) (*ent.ImmutabilityRule, error)
 	DeleteImmutabilityRule(ctx context.Context, id int) (int, error)
 	ScanArtifact(ctx context.Context, repository string, reference string, wait *bool) (*ent.ScanReport, error)
+	SetCVEAllowlist(ctx context.Context, project *string, input model.CVEAllowlistInput) (*pullpolicy.Allowlist, error)
+	RegisterScanner(ctx context.Context, input model.RegisterScannerInput) (*ent.ScannerRegistration, error)
+	UpdateScanner(ctx context.Context, input model.UpdateScannerInput) (*ent.ScannerRegistration, error)
+	DeleteScanner(ctx context.Context, name string) (bool, error)
+	SetDefaultScanner(ctx context.Context, name *string) (bool, error)
+	SetProjectScanner(ctx context.Context, project string, scanner *string) (*ent.Project, error)
 }
 type ProjectResolver interface {
 	RepositoryCount(ctx context.Context, obj *ent.Project) (int, error)
 	ViewerRole(ctx context.Context, obj *ent.Project) (*member.Role, error)
 	ViewerPermissions(ctx context.Context, obj *ent.Project) ([]string, error)
+	PreventVulnerable(ctx context.Context, obj *ent.Project) (*model.PreventVulnerablePolicy, error)
+	RequireSignature(ctx context.Context, obj *ent.Project) (*model.SignaturePolicy, error)
+	CveAllowlist(ctx context.Context, obj *ent.Project) (*pullpolicy.Allowlist, error)
 }
 type QueryResolver interface {
 	Node(ctx context.Context, id int) (ent.Noder, error)
@@ -892,6 +1029,10 @@ type QueryResolver interface {
 	RetentionExecutions(ctx context.Context, project string, first *int, after *entgql.Cursor[int]) (*ent.RetentionExecutionConnection, error)
 	RetentionExecution(ctx context.Context, id int) (*ent.RetentionExecution, error)
 	ImmutabilityRules(ctx context.Context, project string) ([]*ent.ImmutabilityRule, error)
+	Vulnerabilities(ctx context.Context, first *int, after *entgql.Cursor[int], where *model.ArtifactVulnerabilityWhereInput) (*model.ArtifactVulnerabilityConnection, error)
+	SecuritySummary(ctx context.Context, project *string) (*scanner.Summary, error)
+	CveAllowlist(ctx context.Context, project *string) (*pullpolicy.Allowlist, error)
+	Scanners(ctx context.Context) ([]*ent.ScannerRegistration, error)
 }
 type RetentionExecutionResolver interface {
 	Project(ctx context.Context, obj *ent.RetentionExecution) (string, error)
@@ -916,10 +1057,21 @@ type ScanResolver interface {
 	Vulnerabilities(ctx context.Context, obj *ent.ScanReport, first *int, after *entgql.Cursor[int], where *model.VulnerabilityWhereInput) (*model.VulnerabilityConnection, error)
 	Sbom(ctx context.Context, obj *ent.ScanReport) (*ent.Artifact, error)
 }
+type ScannerResolver interface {
+	URL(ctx context.Context, obj *ent.ScannerRegistration) (*string, error)
+	ReportMimeType(ctx context.Context, obj *ent.ScannerRegistration) (*string, error)
+	HasAuthorization(ctx context.Context, obj *ent.ScannerRegistration) (*bool, error)
+}
 type ScheduleResolver interface {
 	Project(ctx context.Context, obj *ent.Schedule) (*string, error)
 
 	NextRunAt(ctx context.Context, obj *ent.Schedule) (*time.Time, error)
+}
+type SecuritySummaryResolver interface {
+	SeverityCounts(ctx context.Context, obj *scanner.Summary) (*model.SeverityCounts, error)
+
+	DangerousVulnerabilities(ctx context.Context, obj *scanner.Summary, first *int) ([]*scanner.DangerousVulnerability, error)
+	DangerousArtifacts(ctx context.Context, obj *scanner.Summary, first *int) ([]*scanner.DangerousArtifact, error)
 }
 type SubscriptionResolver interface {
 	Events(ctx context.Context, project *string, types []events.Type) (<-chan *events.Event, error)
@@ -1175,6 +1327,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Artifact.Scan(childComplexity), true
+	case "Artifact.signatures":
+		if e.ComplexityRoot.Artifact.Signatures == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Artifact.Signatures(childComplexity), true
 	case "Artifact.size":
 		if e.ComplexityRoot.Artifact.Size == nil {
 			break
@@ -1256,6 +1414,51 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ArtifactEdge.Node(childComplexity), true
+
+	case "ArtifactVulnerability.artifact":
+		if e.ComplexityRoot.ArtifactVulnerability.Artifact == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ArtifactVulnerability.Artifact(childComplexity), true
+	case "ArtifactVulnerability.vulnerability":
+		if e.ComplexityRoot.ArtifactVulnerability.Vulnerability == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ArtifactVulnerability.Vulnerability(childComplexity), true
+
+	case "ArtifactVulnerabilityConnection.edges":
+		if e.ComplexityRoot.ArtifactVulnerabilityConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ArtifactVulnerabilityConnection.Edges(childComplexity), true
+	case "ArtifactVulnerabilityConnection.pageInfo":
+		if e.ComplexityRoot.ArtifactVulnerabilityConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ArtifactVulnerabilityConnection.PageInfo(childComplexity), true
+	case "ArtifactVulnerabilityConnection.totalCount":
+		if e.ComplexityRoot.ArtifactVulnerabilityConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ArtifactVulnerabilityConnection.TotalCount(childComplexity), true
+
+	case "ArtifactVulnerabilityEdge.cursor":
+		if e.ComplexityRoot.ArtifactVulnerabilityEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ArtifactVulnerabilityEdge.Cursor(childComplexity), true
+	case "ArtifactVulnerabilityEdge.node":
+		if e.ComplexityRoot.ArtifactVulnerabilityEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ArtifactVulnerabilityEdge.Node(childComplexity), true
 
 	case "AuditLog.actor":
 		if e.ComplexityRoot.AuditLog.Actor == nil {
@@ -1381,6 +1584,50 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AuthSettings.OidcProviderName(childComplexity), true
 
+	case "CVEAllowlist.entries":
+		if e.ComplexityRoot.CVEAllowlist.Entries == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CVEAllowlist.Entries(childComplexity), true
+	case "CVEAllowlist.project":
+		if e.ComplexityRoot.CVEAllowlist.Project == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CVEAllowlist.Project(childComplexity), true
+	case "CVEAllowlist.updatedAt":
+		if e.ComplexityRoot.CVEAllowlist.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CVEAllowlist.UpdatedAt(childComplexity), true
+	case "CVEAllowlist.updatedBy":
+		if e.ComplexityRoot.CVEAllowlist.UpdatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CVEAllowlist.UpdatedBy(childComplexity), true
+
+	case "CVEAllowlistEntry.cve":
+		if e.ComplexityRoot.CVEAllowlistEntry.CVE == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CVEAllowlistEntry.CVE(childComplexity), true
+	case "CVEAllowlistEntry.expired":
+		if e.ComplexityRoot.CVEAllowlistEntry.Expired == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CVEAllowlistEntry.Expired(childComplexity), true
+	case "CVEAllowlistEntry.expiresAt":
+		if e.ComplexityRoot.CVEAllowlistEntry.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CVEAllowlistEntry.ExpiresAt(childComplexity), true
+
 	case "ChartInfo.apiVersion":
 		if e.ComplexityRoot.ChartInfo.APIVersion == nil {
 			break
@@ -1461,6 +1708,68 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CreateWebhookPolicyPayload.Secret(childComplexity), true
+
+	case "DangerousArtifact.artifact":
+		if e.ComplexityRoot.DangerousArtifact.Artifact == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DangerousArtifact.Artifact(childComplexity), true
+	case "DangerousArtifact.fixableCount":
+		if e.ComplexityRoot.DangerousArtifact.FixableCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DangerousArtifact.FixableCount(childComplexity), true
+	case "DangerousArtifact.severityCounts":
+		if e.ComplexityRoot.DangerousArtifact.SeverityCounts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DangerousArtifact.SeverityCounts(childComplexity), true
+
+	case "DangerousVulnerability.aliases":
+		if e.ComplexityRoot.DangerousVulnerability.Aliases == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DangerousVulnerability.Aliases(childComplexity), true
+	case "DangerousVulnerability.artifactCount":
+		if e.ComplexityRoot.DangerousVulnerability.ArtifactCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DangerousVulnerability.ArtifactCount(childComplexity), true
+	case "DangerousVulnerability.cvssScore":
+		if e.ComplexityRoot.DangerousVulnerability.CvssScore == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DangerousVulnerability.CvssScore(childComplexity), true
+	case "DangerousVulnerability.fixedVersion":
+		if e.ComplexityRoot.DangerousVulnerability.FixedVersion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DangerousVulnerability.FixedVersion(childComplexity), true
+	case "DangerousVulnerability.id":
+		if e.ComplexityRoot.DangerousVulnerability.OsvID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DangerousVulnerability.OsvID(childComplexity), true
+	case "DangerousVulnerability.severity":
+		if e.ComplexityRoot.DangerousVulnerability.Severity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DangerousVulnerability.Severity(childComplexity), true
+	case "DangerousVulnerability.summary":
+		if e.ComplexityRoot.DangerousVulnerability.Summary == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DangerousVulnerability.Summary(childComplexity), true
 
 	case "Event.actor":
 		if e.ComplexityRoot.Event.Actor == nil {
@@ -2268,6 +2577,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteRobot(childComplexity, args["id"].(int)), true
+	case "Mutation.deleteScanner":
+		if e.ComplexityRoot.Mutation.DeleteScanner == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteScanner_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteScanner(childComplexity, args["name"].(string)), true
 	case "Mutation.deleteTag":
 		if e.ComplexityRoot.Mutation.DeleteTag == nil {
 			break
@@ -2323,6 +2643,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RefreshRobotSecret(childComplexity, args["id"].(int)), true
+	case "Mutation.registerScanner":
+		if e.ComplexityRoot.Mutation.RegisterScanner == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_registerScanner_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RegisterScanner(childComplexity, args["input"].(model.RegisterScannerInput)), true
 	case "Mutation.removeArtifactLabel":
 		if e.ComplexityRoot.Mutation.RemoveArtifactLabel == nil {
 			break
@@ -2406,6 +2737,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ScanArtifact(childComplexity, args["repository"].(string), args["reference"].(string), args["wait"].(*bool)), true
+	case "Mutation.setCVEAllowlist":
+		if e.ComplexityRoot.Mutation.SetCVEAllowlist == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setCVEAllowlist_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetCVEAllowlist(childComplexity, args["project"].(*string), args["input"].(model.CVEAllowlistInput)), true
+	case "Mutation.setDefaultScanner":
+		if e.ComplexityRoot.Mutation.SetDefaultScanner == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setDefaultScanner_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetDefaultScanner(childComplexity, args["name"].(*string)), true
+	case "Mutation.setProjectScanner":
+		if e.ComplexityRoot.Mutation.SetProjectScanner == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setProjectScanner_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetProjectScanner(childComplexity, args["project"].(string), args["scanner"].(*string)), true
 	case "Mutation.setRetentionPolicy":
 		if e.ComplexityRoot.Mutation.SetRetentionPolicy == nil {
 			break
@@ -2505,6 +2869,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateRobot(childComplexity, args["id"].(int), args["input"].(model.UpdateRobotInput)), true
+	case "Mutation.updateScanner":
+		if e.ComplexityRoot.Mutation.UpdateScanner == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateScanner_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateScanner(childComplexity, args["input"].(model.UpdateScannerInput)), true
 	case "Mutation.updateSchedule":
 		if e.ComplexityRoot.Mutation.UpdateSchedule == nil {
 			break
@@ -2730,12 +3105,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Platform.Variant(childComplexity), true
 
+	case "PreventVulnerablePolicy.allowUnscanned":
+		if e.ComplexityRoot.PreventVulnerablePolicy.AllowUnscanned == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PreventVulnerablePolicy.AllowUnscanned(childComplexity), true
+	case "PreventVulnerablePolicy.enabled":
+		if e.ComplexityRoot.PreventVulnerablePolicy.Enabled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PreventVulnerablePolicy.Enabled(childComplexity), true
+	case "PreventVulnerablePolicy.severity":
+		if e.ComplexityRoot.PreventVulnerablePolicy.Severity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PreventVulnerablePolicy.Severity(childComplexity), true
+
 	case "Project.createdAt":
 		if e.ComplexityRoot.Project.CreatedAt == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Project.CreatedAt(childComplexity), true
+	case "Project.cveAllowlist":
+		if e.ComplexityRoot.Project.CveAllowlist == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Project.CveAllowlist(childComplexity), true
 	case "Project.description":
 		if e.ComplexityRoot.Project.Description == nil {
 			break
@@ -2766,6 +3166,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Project.Name(childComplexity), true
+	case "Project.preventVulnerable":
+		if e.ComplexityRoot.Project.PreventVulnerable == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Project.PreventVulnerable(childComplexity), true
 	case "Project.public":
 		if e.ComplexityRoot.Project.Public == nil {
 			break
@@ -2795,12 +3201,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Project.RepositoryCount(childComplexity), true
+	case "Project.requireSignature":
+		if e.ComplexityRoot.Project.RequireSignature == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Project.RequireSignature(childComplexity), true
 	case "Project.scanOnPush":
 		if e.ComplexityRoot.Project.ScanOnPush == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Project.ScanOnPush(childComplexity), true
+	case "Project.scanner":
+		if e.ComplexityRoot.Project.Scanner == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Project.Scanner(childComplexity), true
 	case "Project.updatedAt":
 		if e.ComplexityRoot.Project.UpdatedAt == nil {
 			break
@@ -2922,6 +3340,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.AuthSettings(childComplexity), true
+	case "Query.cveAllowlist":
+		if e.ComplexityRoot.Query.CveAllowlist == nil {
+			break
+		}
+
+		args, err := ec.field_Query_cveAllowlist_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.CveAllowlist(childComplexity, args["project"].(*string)), true
 	case "Query.garbageCollections":
 		if e.ComplexityRoot.Query.GarbageCollections == nil {
 			break
@@ -3094,12 +3523,29 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Robots(childComplexity, args["project"].(*string)), true
+	case "Query.scanners":
+		if e.ComplexityRoot.Query.Scanners == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.Scanners(childComplexity), true
 	case "Query.schedules":
 		if e.ComplexityRoot.Query.Schedules == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Query.Schedules(childComplexity), true
+	case "Query.securitySummary":
+		if e.ComplexityRoot.Query.SecuritySummary == nil {
+			break
+		}
+
+		args, err := ec.field_Query_securitySummary_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.SecuritySummary(childComplexity, args["project"].(*string)), true
 	case "Query.systemInfo":
 		if e.ComplexityRoot.Query.SystemInfo == nil {
 			break
@@ -3123,6 +3569,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Viewer(childComplexity), true
+	case "Query.vulnerabilities":
+		if e.ComplexityRoot.Query.Vulnerabilities == nil {
+			break
+		}
+
+		args, err := ec.field_Query_vulnerabilities_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Vulnerabilities(childComplexity, args["first"].(*int), args["after"].(*entgql.Cursor[int]), args["where"].(*model.ArtifactVulnerabilityWhereInput)), true
 	case "Query.webhookDeliveries":
 		if e.ComplexityRoot.Query.WebhookDeliveries == nil {
 			break
@@ -3699,6 +4156,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Scan.Sbom(childComplexity), true
+	case "Scan.scanner":
+		if e.ComplexityRoot.Scan.Scanner == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Scan.Scanner(childComplexity), true
 	case "Scan.severityCounts":
 		if e.ComplexityRoot.Scan.SeverityCounts == nil {
 			break
@@ -3728,6 +4191,79 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Scan.Vulnerabilities(childComplexity, args["first"].(*int), args["after"].(*entgql.Cursor[int]), args["where"].(*model.VulnerabilityWhereInput)), true
+
+	case "Scanner.createdAt":
+		if e.ComplexityRoot.Scanner.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Scanner.CreatedAt(childComplexity), true
+	case "Scanner.description":
+		if e.ComplexityRoot.Scanner.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Scanner.Description(childComplexity), true
+	case "Scanner.disabled":
+		if e.ComplexityRoot.Scanner.Disabled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Scanner.Disabled(childComplexity), true
+	case "Scanner.hasAuthorization":
+		if e.ComplexityRoot.Scanner.HasAuthorization == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Scanner.HasAuthorization(childComplexity), true
+	case "Scanner.default":
+		if e.ComplexityRoot.Scanner.IsDefault == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Scanner.IsDefault(childComplexity), true
+	case "Scanner.name":
+		if e.ComplexityRoot.Scanner.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Scanner.Name(childComplexity), true
+	case "Scanner.reportMimeType":
+		if e.ComplexityRoot.Scanner.ReportMimeType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Scanner.ReportMimeType(childComplexity), true
+	case "Scanner.scannerName":
+		if e.ComplexityRoot.Scanner.ScannerName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Scanner.ScannerName(childComplexity), true
+	case "Scanner.vendor":
+		if e.ComplexityRoot.Scanner.ScannerVendor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Scanner.ScannerVendor(childComplexity), true
+	case "Scanner.version":
+		if e.ComplexityRoot.Scanner.ScannerVersion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Scanner.ScannerVersion(childComplexity), true
+	case "Scanner.url":
+		if e.ComplexityRoot.Scanner.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Scanner.URL(childComplexity), true
+	case "Scanner.updatedAt":
+		if e.ComplexityRoot.Scanner.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Scanner.UpdatedAt(childComplexity), true
 
 	case "Schedule.cron":
 		if e.ComplexityRoot.Schedule.Cron == nil {
@@ -3772,6 +4308,71 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Schedule.UpdatedBy(childComplexity), true
 
+	case "SecuritySummary.artifactCount":
+		if e.ComplexityRoot.SecuritySummary.ArtifactCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SecuritySummary.ArtifactCount(childComplexity), true
+	case "SecuritySummary.dangerousArtifacts":
+		if e.ComplexityRoot.SecuritySummary.DangerousArtifacts == nil {
+			break
+		}
+
+		args, err := ec.field_SecuritySummary_dangerousArtifacts_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.SecuritySummary.DangerousArtifacts(childComplexity, args["first"].(*int)), true
+	case "SecuritySummary.dangerousVulnerabilities":
+		if e.ComplexityRoot.SecuritySummary.DangerousVulnerabilities == nil {
+			break
+		}
+
+		args, err := ec.field_SecuritySummary_dangerousVulnerabilities_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.SecuritySummary.DangerousVulnerabilities(childComplexity, args["first"].(*int)), true
+	case "SecuritySummary.failedCount":
+		if e.ComplexityRoot.SecuritySummary.FailedCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SecuritySummary.FailedCount(childComplexity), true
+	case "SecuritySummary.fixableCount":
+		if e.ComplexityRoot.SecuritySummary.FixableCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SecuritySummary.FixableCount(childComplexity), true
+	case "SecuritySummary.scannedCount":
+		if e.ComplexityRoot.SecuritySummary.ScannedCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SecuritySummary.ScannedCount(childComplexity), true
+	case "SecuritySummary.severityCounts":
+		if e.ComplexityRoot.SecuritySummary.SeverityCounts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SecuritySummary.SeverityCounts(childComplexity), true
+	case "SecuritySummary.totalCount":
+		if e.ComplexityRoot.SecuritySummary.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SecuritySummary.TotalCount(childComplexity), true
+	case "SecuritySummary.unscannedCount":
+		if e.ComplexityRoot.SecuritySummary.UnscannedCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SecuritySummary.UnscannedCount(childComplexity), true
+
 	case "SeverityCounts.critical":
 		if e.ComplexityRoot.SeverityCounts.Critical == nil {
 			break
@@ -3802,6 +4403,56 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SeverityCounts.Unknown(childComplexity), true
+
+	case "Signature.digest":
+		if e.ComplexityRoot.Signature.Digest == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Signature.Digest(childComplexity), true
+	case "Signature.error":
+		if e.ComplexityRoot.Signature.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Signature.Error(childComplexity), true
+	case "Signature.kind":
+		if e.ComplexityRoot.Signature.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Signature.Kind(childComplexity), true
+	case "Signature.signer":
+		if e.ComplexityRoot.Signature.Signer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Signature.Signer(childComplexity), true
+	case "Signature.verified":
+		if e.ComplexityRoot.Signature.Verified == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Signature.Verified(childComplexity), true
+
+	case "SignaturePolicy.cosignPublicKeys":
+		if e.ComplexityRoot.SignaturePolicy.CosignPublicKeys == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SignaturePolicy.CosignPublicKeys(childComplexity), true
+	case "SignaturePolicy.enabled":
+		if e.ComplexityRoot.SignaturePolicy.Enabled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SignaturePolicy.Enabled(childComplexity), true
+	case "SignaturePolicy.notationCertificates":
+		if e.ComplexityRoot.SignaturePolicy.NotationCertificates == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SignaturePolicy.NotationCertificates(childComplexity), true
 
 	case "Subscription.events":
 		if e.ComplexityRoot.Subscription.Events == nil {
@@ -4426,9 +5077,12 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("AccessTokenWhereInput", ec.unmarshalInputAccessTokenWhereInput),
 			graphql.NewInputUnmarshaler("AddProjectMemberInput", ec.unmarshalInputAddProjectMemberInput),
 			graphql.NewInputUnmarshaler("ArtifactOrder", ec.unmarshalInputArtifactOrder),
+			graphql.NewInputUnmarshaler("ArtifactVulnerabilityWhereInput", ec.unmarshalInputArtifactVulnerabilityWhereInput),
 			graphql.NewInputUnmarshaler("ArtifactWhereInput", ec.unmarshalInputArtifactWhereInput),
 			graphql.NewInputUnmarshaler("AuditLogOrder", ec.unmarshalInputAuditLogOrder),
 			graphql.NewInputUnmarshaler("AuditLogWhereInput", ec.unmarshalInputAuditLogWhereInput),
+			graphql.NewInputUnmarshaler("CVEAllowlistEntryInput", ec.unmarshalInputCVEAllowlistEntryInput),
+			graphql.NewInputUnmarshaler("CVEAllowlistInput", ec.unmarshalInputCVEAllowlistInput),
 			graphql.NewInputUnmarshaler("CreateAccessTokenInput", ec.unmarshalInputCreateAccessTokenInput),
 			graphql.NewInputUnmarshaler("CreateLabelInput", ec.unmarshalInputCreateLabelInput),
 			graphql.NewInputUnmarshaler("CreateProjectInput", ec.unmarshalInputCreateProjectInput),
@@ -4444,11 +5098,14 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("MemberOrder", ec.unmarshalInputMemberOrder),
 			graphql.NewInputUnmarshaler("MemberWhereInput", ec.unmarshalInputMemberWhereInput),
 			graphql.NewInputUnmarshaler("PatternInput", ec.unmarshalInputPatternInput),
+			graphql.NewInputUnmarshaler("PreventVulnerableInput", ec.unmarshalInputPreventVulnerableInput),
 			graphql.NewInputUnmarshaler("ProjectOrder", ec.unmarshalInputProjectOrder),
 			graphql.NewInputUnmarshaler("ProjectWhereInput", ec.unmarshalInputProjectWhereInput),
+			graphql.NewInputUnmarshaler("RegisterScannerInput", ec.unmarshalInputRegisterScannerInput),
 			graphql.NewInputUnmarshaler("RemoveProjectMemberInput", ec.unmarshalInputRemoveProjectMemberInput),
 			graphql.NewInputUnmarshaler("RepositoryOrder", ec.unmarshalInputRepositoryOrder),
 			graphql.NewInputUnmarshaler("RepositoryWhereInput", ec.unmarshalInputRepositoryWhereInput),
+			graphql.NewInputUnmarshaler("RequireSignatureInput", ec.unmarshalInputRequireSignatureInput),
 			graphql.NewInputUnmarshaler("RetentionExecutionOrder", ec.unmarshalInputRetentionExecutionOrder),
 			graphql.NewInputUnmarshaler("RetentionExecutionWhereInput", ec.unmarshalInputRetentionExecutionWhereInput),
 			graphql.NewInputUnmarshaler("RetentionPolicyInput", ec.unmarshalInputRetentionPolicyInput),
@@ -4463,6 +5120,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("UpdateOIDCSettingsInput", ec.unmarshalInputUpdateOIDCSettingsInput),
 			graphql.NewInputUnmarshaler("UpdateProjectInput", ec.unmarshalInputUpdateProjectInput),
 			graphql.NewInputUnmarshaler("UpdateRobotInput", ec.unmarshalInputUpdateRobotInput),
+			graphql.NewInputUnmarshaler("UpdateScannerInput", ec.unmarshalInputUpdateScannerInput),
 			graphql.NewInputUnmarshaler("UpdateScheduleInput", ec.unmarshalInputUpdateScheduleInput),
 			graphql.NewInputUnmarshaler("UpdateUserInput", ec.unmarshalInputUpdateUserInput),
 			graphql.NewInputUnmarshaler("UpdateWebhookPolicyInput", ec.unmarshalInputUpdateWebhookPolicyInput),
@@ -5472,7 +6130,7 @@ type Scan @goModel(model: "github.com/berth-registry/berth/ent.ScanReport") {
   databaseUpdatedAt: Time @goField(name: "DbUpdatedAt")
   "The findings, worst first (severity, then CVSS score)."
   vulnerabilities(first: Int, after: Cursor, where: VulnerabilityWhereInput): VulnerabilityConnection!
-  "The software bill of materials made from the scan; not made yet (always null)."
+  "The SPDX 2.3 SBOM berth attached to this image as an OCI referrer (ociArtifactType application/spdx+json) when its scan succeeded; null for an index (each image has its own) or when none could be stored."
   sbom: Artifact
 }
 
@@ -5561,6 +6219,339 @@ extend type Mutation {
   refused.
   """
   scanArtifact(repository: String!, reference: String!, wait: Boolean = false): Scan!
+}
+`, BuiltIn: false},
+	{Name: "../../security.graphql", Input: `# The security overview: what the latest vulnerability scans found across
+# the artifacts the caller may read (whoever may read an artifact may read
+# its scan: public projects for everyone, their projects for members, what
+# a robot may pull), as a list of findings and as a summary, system-wide or
+# for one project. GET /api/projects/<name>/vulnerabilities.csv exports a
+# project's findings as CSV, with the same credentials as /graphql.
+#
+# The artifacts counted are images and image indexes that no image index
+# lists: an index's scan sums up the images it lists, each finding once,
+# so counting those images as well would count their findings twice.
+
+"One finding of the latest scan of one artifact."
+type ArtifactVulnerability @goModel(model: "github.com/berth-registry/berth/internal/scan/scanner.ArtifactFinding") {
+  vulnerability: Vulnerability!
+  "The artifact scanned (its repository and tags come with it)."
+  artifact: Artifact!
+}
+
+type ArtifactVulnerabilityEdge {
+  node: ArtifactVulnerability!
+  cursor: Cursor!
+}
+
+type ArtifactVulnerabilityConnection {
+  edges: [ArtifactVulnerabilityEdge!]!
+  pageInfo: PageInfo!
+  "Findings matching the filter, on every page."
+  totalCount: Int!
+}
+
+"Selects findings across artifacts; fields given must all match."
+input ArtifactVulnerabilityWhereInput {
+  "Only this vulnerability: its OSV id or an alias (a CVE id)."
+  cve: String
+  "Only this package: an installed package's name or its source package's."
+  package: String
+  "Only these severities."
+  severity: [VulnerabilitySeverity!]
+  "Only the artifacts of this project (NOT_FOUND when the caller may not see it)."
+  project: String
+  "Only findings with (true) or without (false) a fixed version."
+  fixable: Boolean
+}
+
+"A vulnerability of the security summary, over all the artifacts it is found in."
+type DangerousVulnerability @goModel(model: "github.com/berth-registry/berth/internal/scan/scanner.DangerousVulnerability") {
+  "The OSV id: DSA-5532-1, ALPINE-CVE-2023-42366, GHSA-..."
+  id: String! @goField(name: "OsvID")
+  "Other ids of the vulnerability, CVE ids among them."
+  aliases: [String!]!
+  "The worst severity among its findings."
+  severity: VulnerabilitySeverity!
+  "The highest CVSS base score among its findings; null when none has a CVSS vector."
+  cvssScore: Float
+  "How many artifacts it is found in."
+  artifactCount: Int!
+  "A version with the fix (when the findings name several, the greatest as text); null when none has a fix."
+  fixedVersion: String
+  summary: String!
+}
+
+"An artifact of the security summary, with what its latest scan found."
+type DangerousArtifact @goModel(model: "github.com/berth-registry/berth/internal/scan/scanner.DangerousArtifact") {
+  "The artifact (its repository and tags come with it)."
+  artifact: Artifact!
+  severityCounts: SeverityCounts! @goField(forceResolver: true)
+  "Findings with a fixed version."
+  fixableCount: Int!
+}
+
+"""
+What the latest scans found over the artifacts counted (images and image
+indexes no index lists) that the caller may read. Counts are the scans'
+own, which cover findings past the 20,000 a scan keeps.
+"""
+type SecuritySummary @goModel(model: "github.com/berth-registry/berth/internal/scan/scanner.Summary") {
+  "Findings by severity."
+  severityCounts: SeverityCounts! @goField(forceResolver: true)
+  "Findings in all."
+  totalCount: Int!
+  "Findings with a fixed version."
+  fixableCount: Int!
+  "Images and image indexes counted."
+  artifactCount: Int!
+  "Of those, the ones whose latest scan succeeded."
+  scannedCount: Int!
+  "Of those, the ones whose latest scan failed."
+  failedCount: Int!
+  "Of those, the ones never scanned, or with a scan waiting or running."
+  unscannedCount: Int!
+  "The worst vulnerabilities, at most first (100): by severity, then by the artifacts they are found in, then CVSS score."
+  dangerousVulnerabilities(first: Int = 5): [DangerousVulnerability!]! @goField(forceResolver: true)
+  "The artifacts with the most critical findings, then high, medium, low, unknown; at most first (100)."
+  dangerousArtifacts(first: Int = 5): [DangerousArtifact!]! @goField(forceResolver: true)
+}
+
+extend type Query {
+  """
+  The findings of the latest scans of the artifacts the caller may read,
+  worst first (severity, then CVSS score, then vulnerability id).
+  """
+  vulnerabilities(first: Int, after: Cursor, where: ArtifactVulnerabilityWhereInput): ArtifactVulnerabilityConnection!
+  """
+  What the latest scans found: over every artifact the caller may read
+  (for a system admin, every artifact), or over one project's
+  (NOT_FOUND when the caller may not see it).
+  """
+  securitySummary(project: String): SecuritySummary!
+}
+`, BuiltIn: false},
+	{Name: "../../pullpolicy.graphql", Input: `# Pull policies: what a project refuses to serve. "Prevent vulnerable"
+# refuses manifest GETs of images whose latest scan has a finding at a
+# severity threshold or worse that no CVE allowlist entry covers; "require
+# signed" refuses images without a signature that one of the project's
+# cosign public keys or Notation certificates verifies. A refused pull is
+# DENIED, naming the policy, the artifact and the worst finding. HEAD
+# requests, blob downloads and the GraphQL API are not refused.
+
+"A severity threshold: this severity and every worse one."
+enum Severity @goModel(model: "github.com/berth-registry/berth/ent/project.PreventSeverity") {
+  CRITICAL
+  HIGH
+  MEDIUM
+  LOW
+}
+
+"A project's policy against pulling vulnerable images."
+type PreventVulnerablePolicy {
+  enabled: Boolean!
+  "Refuse images with a finding of this severity or worse."
+  severity: Severity!
+  "Serve images without a successful scan (refused when false)."
+  allowUnscanned: Boolean!
+}
+
+input PreventVulnerableInput {
+  enabled: Boolean!
+  severity: Severity!
+  allowUnscanned: Boolean!
+}
+
+"A project's signature requirement: in force when it has a key or a certificate."
+type SignaturePolicy {
+  enabled: Boolean!
+  "PEM public keys: a cosign signature made with one of them is accepted."
+  cosignPublicKeys: [String!]!
+  "PEM certificates: a Notation signature chaining to one of them is accepted."
+  notationCertificates: [String!]!
+}
+
+"""
+What images of the project must be signed with. Empty lists (or both
+omitted) turn the requirement off. At most 16 keys and 16 certificates of
+at most 16 KiB each.
+"""
+input RequireSignatureInput {
+  cosignPublicKeys: [String!]
+  notationCertificates: [String!]
+}
+
+"A vulnerability that does not count against prevent-vulnerable policies."
+type CVEAllowlistEntry @goModel(model: "github.com/berth-registry/berth/ent/schema/rules.CVEAllowance") {
+  "The CVE id (or another OSV id or alias: GHSA-..., DSA-...)."
+  cve: String!
+  "When the entry stops applying; null for never."
+  expiresAt: Time
+  expired: Boolean! @goField(forceResolver: true)
+}
+
+"""
+A CVE allowlist: the system's applies to every project, a project's to
+its own images, in addition.
+"""
+type CVEAllowlist @goModel(model: "github.com/berth-registry/berth/internal/pullpolicy.Allowlist") {
+  "The project; null for the system-wide list."
+  project: String @goField(forceResolver: true)
+  entries: [CVEAllowlistEntry!]!
+  updatedAt: Time
+  updatedBy: String @goField(forceResolver: true)
+}
+
+input CVEAllowlistEntryInput {
+  cve: String!
+  expiresAt: Time
+}
+
+input CVEAllowlistInput {
+  "The whole list (replacing the current one); at most 1000 entries."
+  entries: [CVEAllowlistEntryInput!]!
+}
+
+extend input UpdateProjectInput {
+  "Refuse pulls of vulnerable images (project admins)."
+  preventVulnerable: PreventVulnerableInput
+  "Refuse pulls of images not signed with these keys or certificates (project admins)."
+  requireSignature: RequireSignatureInput
+}
+
+extend type Project {
+  preventVulnerable: PreventVulnerablePolicy!
+  requireSignature: SignaturePolicy!
+  "The project's own CVE allowlist (the system's applies too)."
+  cveAllowlist: CVEAllowlist!
+}
+
+extend type Query {
+  "A CVE allowlist: the system's (project null, readable by every signed-in user) or a project's (its readers)."
+  cveAllowlist(project: String): CVEAllowlist!
+}
+
+extend type Mutation {
+  """
+  Replaces a CVE allowlist: the system's (project null; system admins) or
+  a project's (its admins).
+  """
+  setCVEAllowlist(project: String, input: CVEAllowlistInput!): CVEAllowlist!
+}
+
+enum SignatureKind {
+  COSIGN
+  NOTATION
+}
+
+"A signature of an artifact stored in its repository, verified against its project's keys and certificates."
+type Signature {
+  kind: SignatureKind!
+  "The digest of the signature artifact (a cosign .sig manifest or a Notation referrer)."
+  digest: String!
+  "Valid, signing this artifact, with one of the project's cosign keys or Notation certificates."
+  verified: Boolean!
+  "Who signed, when verified: the cosign key's fingerprint (sha256:...) or the Notation certificate's subject."
+  signer: String
+  "Why the signature is not verified."
+  error: String
+}
+
+extend type Artifact {
+  """
+  The cosign and Notation signatures of an image or index (at most 32),
+  verified against the project's keys and certificates; unverified when
+  the project has none.
+  """
+  signatures: [Signature!]!
+}
+`, BuiltIn: false},
+	{Name: "../../scanners.graphql", Input: `# Pluggable scanners: Harbor Pluggable Scanner Adapters (API v1.1) the
+# system admin registers, such as Aqua's adapter for Trivy. A project's
+# images are scanned by the project's scanner, else by the system-wide
+# default, else by berth's built-in scanner ("berth"). Registrations are
+# trusted like configuration: an adapter may live on a private or loopback
+# address. Every signed-in user may list the scanners (to choose one for
+# a project they administer); only system admins see a scanner's URL and
+# when and by whom it was registered. Its authorization is never shown.
+
+"A registered scanner adapter."
+type Scanner @goModel(model: "github.com/berth-registry/berth/ent.ScannerRegistration") {
+  "What projects and scans call it."
+  name: String!
+  description: String!
+  "The scanner behind the adapter, as its metadata said at registration."
+  vendor: String! @goField(name: "ScannerVendor")
+  version: String! @goField(name: "ScannerVersion")
+  "The scanner's own name (Trivy), as its metadata said."
+  scannerName: String!
+  "The system-wide default: projects without a scanner of their own use it."
+  default: Boolean! @goField(name: "IsDefault")
+  "A disabled scanner is not used: its projects are scanned by the built-in scanner."
+  disabled: Boolean!
+  "The adapter's base URL; null unless the caller is a system admin."
+  url: String @goField(forceResolver: true)
+  "The report type berth asks for; null unless the caller is a system admin."
+  reportMimeType: String @goField(forceResolver: true)
+  "Whether berth sends the adapter an Authorization header; null unless the caller is a system admin."
+  hasAuthorization: Boolean @goField(forceResolver: true)
+  createdAt: Time!
+  updatedAt: Time!
+}
+
+input RegisterScannerInput {
+  "1 to 40 characters: lower-case letters, digits, '.', '_', '-'; not \"berth\"."
+  name: String!
+  "The adapter's base URL (its API is under /api/v1)."
+  url: String!
+  "The Authorization header berth sends the adapter: \"Bearer <token>\" or \"Basic <base64>\"."
+  authorization: String
+  description: String
+}
+
+input UpdateScannerInput {
+  name: String!
+  "A new URL: the adapter's metadata is read again."
+  url: String
+  "A new Authorization header; \"\" removes it."
+  authorization: String
+  description: String
+  disabled: Boolean
+}
+
+extend type Scan {
+  "Which scanner made the report: \"berth\" (the built-in scanner) or a registered adapter's name."
+  scanner: String!
+}
+
+extend type Project {
+  "The project's own scanner: a registered adapter's name, \"berth\" for the built-in scanner; \"\" for the system default."
+  scanner: String!
+}
+
+extend type Query {
+  "The registered scanner adapters, by name; signed-in users only."
+  scanners: [Scanner!]!
+}
+
+extend type Mutation {
+  """
+  Registers a scanner adapter (system admins). berth reads the adapter's
+  metadata first and refuses (BAD_USER_INPUT) one it cannot reach or that
+  cannot make a vulnerability report of OCI or Docker image manifests.
+  """
+  registerScanner(input: RegisterScannerInput!): Scanner!
+  "Changes a registration (system admins)."
+  updateScanner(input: UpdateScannerInput!): Scanner!
+  "Deletes a registration (system admins); the projects that used it go back to the system default."
+  deleteScanner(name: String!): Boolean!
+  "Makes a registered scanner the system-wide default, or (null) the built-in scanner (system admins)."
+  setDefaultScanner(name: String): Boolean!
+  """
+  Chooses a project's scanner (project admins): a registered adapter's
+  name, "berth" for the built-in scanner, or null for the system default.
+  """
+  setProjectScanner(project: String!, scanner: String): Project!
 }
 `, BuiltIn: false},
 	{Name: "../../ent.graphql", Input: `directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
@@ -8476,6 +9467,8 @@ func (ec *executionContext) childFields_Artifact(ctx context.Context, field grap
 		return ec.fieldContext_Artifact_manifest(ctx, field)
 	case "scan":
 		return ec.fieldContext_Artifact_scan(ctx, field)
+	case "signatures":
+		return ec.fieldContext_Artifact_signatures(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Artifact", field.Name)
 }
@@ -8516,6 +9509,38 @@ func (ec *executionContext) childFields_ArtifactEdge(ctx context.Context, field 
 		return ec.fieldContext_ArtifactEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ArtifactEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ArtifactVulnerability(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "vulnerability":
+		return ec.fieldContext_ArtifactVulnerability_vulnerability(ctx, field)
+	case "artifact":
+		return ec.fieldContext_ArtifactVulnerability_artifact(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ArtifactVulnerability", field.Name)
+}
+
+func (ec *executionContext) childFields_ArtifactVulnerabilityConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ArtifactVulnerabilityConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ArtifactVulnerabilityConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ArtifactVulnerabilityConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ArtifactVulnerabilityConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ArtifactVulnerabilityEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_ArtifactVulnerabilityEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_ArtifactVulnerabilityEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ArtifactVulnerabilityEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_AuditLog(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -8582,6 +9607,32 @@ func (ec *executionContext) childFields_AuthSettings(ctx context.Context, field 
 	return nil, fmt.Errorf("no field named %q was found under type AuthSettings", field.Name)
 }
 
+func (ec *executionContext) childFields_CVEAllowlist(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "project":
+		return ec.fieldContext_CVEAllowlist_project(ctx, field)
+	case "entries":
+		return ec.fieldContext_CVEAllowlist_entries(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_CVEAllowlist_updatedAt(ctx, field)
+	case "updatedBy":
+		return ec.fieldContext_CVEAllowlist_updatedBy(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CVEAllowlist", field.Name)
+}
+
+func (ec *executionContext) childFields_CVEAllowlistEntry(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cve":
+		return ec.fieldContext_CVEAllowlistEntry_cve(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_CVEAllowlistEntry_expiresAt(ctx, field)
+	case "expired":
+		return ec.fieldContext_CVEAllowlistEntry_expired(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CVEAllowlistEntry", field.Name)
+}
+
 func (ec *executionContext) childFields_ChartInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "name":
@@ -8624,6 +9675,38 @@ func (ec *executionContext) childFields_CreateWebhookPolicyPayload(ctx context.C
 		return ec.fieldContext_CreateWebhookPolicyPayload_secret(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CreateWebhookPolicyPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_DangerousArtifact(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "artifact":
+		return ec.fieldContext_DangerousArtifact_artifact(ctx, field)
+	case "severityCounts":
+		return ec.fieldContext_DangerousArtifact_severityCounts(ctx, field)
+	case "fixableCount":
+		return ec.fieldContext_DangerousArtifact_fixableCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DangerousArtifact", field.Name)
+}
+
+func (ec *executionContext) childFields_DangerousVulnerability(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_DangerousVulnerability_id(ctx, field)
+	case "aliases":
+		return ec.fieldContext_DangerousVulnerability_aliases(ctx, field)
+	case "severity":
+		return ec.fieldContext_DangerousVulnerability_severity(ctx, field)
+	case "cvssScore":
+		return ec.fieldContext_DangerousVulnerability_cvssScore(ctx, field)
+	case "artifactCount":
+		return ec.fieldContext_DangerousVulnerability_artifactCount(ctx, field)
+	case "fixedVersion":
+		return ec.fieldContext_DangerousVulnerability_fixedVersion(ctx, field)
+	case "summary":
+		return ec.fieldContext_DangerousVulnerability_summary(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DangerousVulnerability", field.Name)
 }
 
 func (ec *executionContext) childFields_Event(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -9004,6 +10087,18 @@ func (ec *executionContext) childFields_Platform(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type Platform", field.Name)
 }
 
+func (ec *executionContext) childFields_PreventVulnerablePolicy(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "enabled":
+		return ec.fieldContext_PreventVulnerablePolicy_enabled(ctx, field)
+	case "severity":
+		return ec.fieldContext_PreventVulnerablePolicy_severity(ctx, field)
+	case "allowUnscanned":
+		return ec.fieldContext_PreventVulnerablePolicy_allowUnscanned(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PreventVulnerablePolicy", field.Name)
+}
+
 func (ec *executionContext) childFields_Project(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -9036,6 +10131,14 @@ func (ec *executionContext) childFields_Project(ctx context.Context, field graph
 		return ec.fieldContext_Project_viewerRole(ctx, field)
 	case "viewerPermissions":
 		return ec.fieldContext_Project_viewerPermissions(ctx, field)
+	case "preventVulnerable":
+		return ec.fieldContext_Project_preventVulnerable(ctx, field)
+	case "requireSignature":
+		return ec.fieldContext_Project_requireSignature(ctx, field)
+	case "cveAllowlist":
+		return ec.fieldContext_Project_cveAllowlist(ctx, field)
+	case "scanner":
+		return ec.fieldContext_Project_scanner(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Project", field.Name)
 }
@@ -9340,8 +10443,40 @@ func (ec *executionContext) childFields_Scan(ctx context.Context, field graphql.
 		return ec.fieldContext_Scan_vulnerabilities(ctx, field)
 	case "sbom":
 		return ec.fieldContext_Scan_sbom(ctx, field)
+	case "scanner":
+		return ec.fieldContext_Scan_scanner(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Scan", field.Name)
+}
+
+func (ec *executionContext) childFields_Scanner(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_Scanner_name(ctx, field)
+	case "description":
+		return ec.fieldContext_Scanner_description(ctx, field)
+	case "vendor":
+		return ec.fieldContext_Scanner_vendor(ctx, field)
+	case "version":
+		return ec.fieldContext_Scanner_version(ctx, field)
+	case "scannerName":
+		return ec.fieldContext_Scanner_scannerName(ctx, field)
+	case "default":
+		return ec.fieldContext_Scanner_default(ctx, field)
+	case "disabled":
+		return ec.fieldContext_Scanner_disabled(ctx, field)
+	case "url":
+		return ec.fieldContext_Scanner_url(ctx, field)
+	case "reportMimeType":
+		return ec.fieldContext_Scanner_reportMimeType(ctx, field)
+	case "hasAuthorization":
+		return ec.fieldContext_Scanner_hasAuthorization(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Scanner_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Scanner_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Scanner", field.Name)
 }
 
 func (ec *executionContext) childFields_Schedule(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -9364,6 +10499,30 @@ func (ec *executionContext) childFields_Schedule(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type Schedule", field.Name)
 }
 
+func (ec *executionContext) childFields_SecuritySummary(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "severityCounts":
+		return ec.fieldContext_SecuritySummary_severityCounts(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_SecuritySummary_totalCount(ctx, field)
+	case "fixableCount":
+		return ec.fieldContext_SecuritySummary_fixableCount(ctx, field)
+	case "artifactCount":
+		return ec.fieldContext_SecuritySummary_artifactCount(ctx, field)
+	case "scannedCount":
+		return ec.fieldContext_SecuritySummary_scannedCount(ctx, field)
+	case "failedCount":
+		return ec.fieldContext_SecuritySummary_failedCount(ctx, field)
+	case "unscannedCount":
+		return ec.fieldContext_SecuritySummary_unscannedCount(ctx, field)
+	case "dangerousVulnerabilities":
+		return ec.fieldContext_SecuritySummary_dangerousVulnerabilities(ctx, field)
+	case "dangerousArtifacts":
+		return ec.fieldContext_SecuritySummary_dangerousArtifacts(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SecuritySummary", field.Name)
+}
+
 func (ec *executionContext) childFields_SeverityCounts(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "critical":
@@ -9378,6 +10537,34 @@ func (ec *executionContext) childFields_SeverityCounts(ctx context.Context, fiel
 		return ec.fieldContext_SeverityCounts_unknown(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SeverityCounts", field.Name)
+}
+
+func (ec *executionContext) childFields_Signature(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kind":
+		return ec.fieldContext_Signature_kind(ctx, field)
+	case "digest":
+		return ec.fieldContext_Signature_digest(ctx, field)
+	case "verified":
+		return ec.fieldContext_Signature_verified(ctx, field)
+	case "signer":
+		return ec.fieldContext_Signature_signer(ctx, field)
+	case "error":
+		return ec.fieldContext_Signature_error(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Signature", field.Name)
+}
+
+func (ec *executionContext) childFields_SignaturePolicy(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "enabled":
+		return ec.fieldContext_SignaturePolicy_enabled(ctx, field)
+	case "cosignPublicKeys":
+		return ec.fieldContext_SignaturePolicy_cosignPublicKeys(ctx, field)
+	case "notationCertificates":
+		return ec.fieldContext_SignaturePolicy_notationCertificates(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SignaturePolicy", field.Name)
 }
 
 func (ec *executionContext) childFields_SystemInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -10176,6 +11363,20 @@ func (ec *executionContext) field_Mutation_deleteRobot_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_deleteScanner_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "name",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["name"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_deleteTag_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -10251,6 +11452,20 @@ func (ec *executionContext) field_Mutation_refreshRobotSecret_args(ctx context.C
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_registerScanner_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RegisterScannerInput, error) {
+			return ec.unmarshalNRegisterScannerInput2githubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐRegisterScannerInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -10397,6 +11612,64 @@ func (ec *executionContext) field_Mutation_scanArtifact_args(ctx context.Context
 		return nil, err
 	}
 	args["wait"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setCVEAllowlist_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "project",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["project"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CVEAllowlistInput, error) {
+			return ec.unmarshalNCVEAllowlistInput2githubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐCVEAllowlistInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setDefaultScanner_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "name",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["name"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setProjectScanner_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "project",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["project"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "scanner",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["scanner"] = arg1
 	return args, nil
 }
 
@@ -10563,6 +11836,20 @@ func (ec *executionContext) field_Mutation_updateRobot_args(ctx context.Context,
 		return nil, err
 	}
 	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateScanner_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdateScannerInput, error) {
+			return ec.unmarshalNUpdateScannerInput2githubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐUpdateScannerInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -10787,6 +12074,20 @@ func (ec *executionContext) field_Query_auditLogs_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_cveAllowlist_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "project",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["project"] = arg0
 	return args, nil
 }
 
@@ -11160,6 +12461,20 @@ func (ec *executionContext) field_Query_robots_args(ctx context.Context, rawArgs
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_securitySummary_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "project",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["project"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_users_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -11211,6 +12526,36 @@ func (ec *executionContext) field_Query_users_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_vulnerabilities_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "where",
+		func(ctx context.Context, v any) (*model.ArtifactVulnerabilityWhereInput, error) {
+			return ec.unmarshalOArtifactVulnerabilityWhereInput2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐArtifactVulnerabilityWhereInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["where"] = arg2
 	return args, nil
 }
 
@@ -11393,6 +12738,34 @@ func (ec *executionContext) field_Scan_vulnerabilities_args(ctx context.Context,
 		return nil, err
 	}
 	args["where"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_SecuritySummary_dangerousArtifacts_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_SecuritySummary_dangerousVulnerabilities_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
 	return args, nil
 }
 
@@ -12426,6 +13799,38 @@ func (ec *executionContext) fieldContext_Artifact_scan(_ context.Context, field 
 	return fc, nil
 }
 
+func (ec *executionContext) _Artifact_signatures(ctx context.Context, field graphql.CollectedField, obj *ent.Artifact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Artifact_signatures(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Artifact().Signatures(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Signature) graphql.Marshaler {
+			return ec.marshalNSignature2ᚕᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐSignatureᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Artifact_signatures(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Artifact",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Signature(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ArtifactChild_digest(ctx context.Context, field graphql.CollectedField, obj *model.ArtifactChild) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12699,6 +14104,212 @@ func (ec *executionContext) _ArtifactEdge_cursor(ctx context.Context, field grap
 }
 func (ec *executionContext) fieldContext_ArtifactEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ArtifactEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _ArtifactVulnerability_vulnerability(ctx context.Context, field graphql.CollectedField, obj *scanner.ArtifactFinding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ArtifactVulnerability_vulnerability(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Vulnerability, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ScanFinding) graphql.Marshaler {
+			return ec.marshalNVulnerability2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐScanFinding(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ArtifactVulnerability_vulnerability(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ArtifactVulnerability",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Vulnerability(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ArtifactVulnerability_artifact(ctx context.Context, field graphql.CollectedField, obj *scanner.ArtifactFinding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ArtifactVulnerability_artifact(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Artifact, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Artifact) graphql.Marshaler {
+			return ec.marshalNArtifact2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐArtifact(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ArtifactVulnerability_artifact(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ArtifactVulnerability",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Artifact(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ArtifactVulnerabilityConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ArtifactVulnerabilityConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ArtifactVulnerabilityConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ArtifactVulnerabilityEdge) graphql.Marshaler {
+			return ec.marshalNArtifactVulnerabilityEdge2ᚕᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐArtifactVulnerabilityEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ArtifactVulnerabilityConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ArtifactVulnerabilityConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ArtifactVulnerabilityEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ArtifactVulnerabilityConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.ArtifactVulnerabilityConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ArtifactVulnerabilityConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *entgql.PageInfo[int]) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖentgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ArtifactVulnerabilityConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ArtifactVulnerabilityConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ArtifactVulnerabilityConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.ArtifactVulnerabilityConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ArtifactVulnerabilityConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ArtifactVulnerabilityConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ArtifactVulnerabilityConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ArtifactVulnerabilityEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.ArtifactVulnerabilityEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ArtifactVulnerabilityEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *scanner.ArtifactFinding) graphql.Marshaler {
+			return ec.marshalNArtifactVulnerability2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋinternalᚋscanᚋscannerᚐArtifactFinding(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ArtifactVulnerabilityEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ArtifactVulnerabilityEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ArtifactVulnerability(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ArtifactVulnerabilityEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ArtifactVulnerabilityEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ArtifactVulnerabilityEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ArtifactVulnerabilityEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ArtifactVulnerabilityEdge", field, false, false, "Cursor")
 }
 
 func (ec *executionContext) _AuditLog_id(ctx context.Context, field graphql.CollectedField, obj *ent.AuditLog) (ret graphql.Marshaler) {
@@ -13188,6 +14799,176 @@ func (ec *executionContext) fieldContext_AuthSettings_oidcLoginURL(_ context.Con
 	return graphql.NewScalarFieldContext("AuthSettings", field, false, false, "String")
 }
 
+func (ec *executionContext) _CVEAllowlist_project(ctx context.Context, field graphql.CollectedField, obj *pullpolicy.Allowlist) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CVEAllowlist_project(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CVEAllowlist().Project(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CVEAllowlist_project(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CVEAllowlist", field, true, true, "String")
+}
+
+func (ec *executionContext) _CVEAllowlist_entries(ctx context.Context, field graphql.CollectedField, obj *pullpolicy.Allowlist) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CVEAllowlist_entries(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Entries, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []rules.CVEAllowance) graphql.Marshaler {
+			return ec.marshalNCVEAllowlistEntry2ᚕgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚋschemaᚋrulesᚐCVEAllowanceᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CVEAllowlist_entries(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CVEAllowlist",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CVEAllowlistEntry(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CVEAllowlist_updatedAt(ctx context.Context, field graphql.CollectedField, obj *pullpolicy.Allowlist) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CVEAllowlist_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CVEAllowlist_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CVEAllowlist", field, false, false, "Time")
+}
+
+func (ec *executionContext) _CVEAllowlist_updatedBy(ctx context.Context, field graphql.CollectedField, obj *pullpolicy.Allowlist) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CVEAllowlist_updatedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CVEAllowlist().UpdatedBy(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CVEAllowlist_updatedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CVEAllowlist", field, true, true, "String")
+}
+
+func (ec *executionContext) _CVEAllowlistEntry_cve(ctx context.Context, field graphql.CollectedField, obj *rules.CVEAllowance) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CVEAllowlistEntry_cve(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CVE, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CVEAllowlistEntry_cve(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CVEAllowlistEntry", field, false, false, "String")
+}
+
+func (ec *executionContext) _CVEAllowlistEntry_expiresAt(ctx context.Context, field graphql.CollectedField, obj *rules.CVEAllowance) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CVEAllowlistEntry_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CVEAllowlistEntry_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CVEAllowlistEntry", field, false, false, "Time")
+}
+
+func (ec *executionContext) _CVEAllowlistEntry_expired(ctx context.Context, field graphql.CollectedField, obj *rules.CVEAllowance) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CVEAllowlistEntry_expired(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CVEAllowlistEntry().Expired(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CVEAllowlistEntry_expired(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CVEAllowlistEntry", field, true, true, "Boolean")
+}
+
 func (ec *executionContext) _ChartInfo_name(ctx context.Context, field graphql.CollectedField, obj *model.ChartInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13503,6 +15284,254 @@ func (ec *executionContext) _CreateWebhookPolicyPayload_secret(ctx context.Conte
 }
 func (ec *executionContext) fieldContext_CreateWebhookPolicyPayload_secret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CreateWebhookPolicyPayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _DangerousArtifact_artifact(ctx context.Context, field graphql.CollectedField, obj *scanner.DangerousArtifact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DangerousArtifact_artifact(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Artifact, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Artifact) graphql.Marshaler {
+			return ec.marshalNArtifact2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐArtifact(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DangerousArtifact_artifact(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DangerousArtifact",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Artifact(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DangerousArtifact_severityCounts(ctx context.Context, field graphql.CollectedField, obj *scanner.DangerousArtifact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DangerousArtifact_severityCounts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DangerousArtifact().SeverityCounts(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SeverityCounts) graphql.Marshaler {
+			return ec.marshalNSeverityCounts2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐSeverityCounts(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DangerousArtifact_severityCounts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DangerousArtifact",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SeverityCounts(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DangerousArtifact_fixableCount(ctx context.Context, field graphql.CollectedField, obj *scanner.DangerousArtifact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DangerousArtifact_fixableCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FixableCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DangerousArtifact_fixableCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DangerousArtifact", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DangerousVulnerability_id(ctx context.Context, field graphql.CollectedField, obj *scanner.DangerousVulnerability) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DangerousVulnerability_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OsvID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DangerousVulnerability_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DangerousVulnerability", field, false, false, "String")
+}
+
+func (ec *executionContext) _DangerousVulnerability_aliases(ctx context.Context, field graphql.CollectedField, obj *scanner.DangerousVulnerability) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DangerousVulnerability_aliases(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Aliases, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DangerousVulnerability_aliases(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DangerousVulnerability", field, false, false, "String")
+}
+
+func (ec *executionContext) _DangerousVulnerability_severity(ctx context.Context, field graphql.CollectedField, obj *scanner.DangerousVulnerability) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DangerousVulnerability_severity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Severity, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v scanfinding.Severity) graphql.Marshaler {
+			return ec.marshalNVulnerabilitySeverity2githubᚗcomᚋberthᚑregistryᚋberthᚋentᚋscanfindingᚐSeverity(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DangerousVulnerability_severity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DangerousVulnerability", field, false, false, "VulnerabilitySeverity")
+}
+
+func (ec *executionContext) _DangerousVulnerability_cvssScore(ctx context.Context, field graphql.CollectedField, obj *scanner.DangerousVulnerability) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DangerousVulnerability_cvssScore(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CvssScore, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DangerousVulnerability_cvssScore(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DangerousVulnerability", field, false, false, "Float")
+}
+
+func (ec *executionContext) _DangerousVulnerability_artifactCount(ctx context.Context, field graphql.CollectedField, obj *scanner.DangerousVulnerability) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DangerousVulnerability_artifactCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ArtifactCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DangerousVulnerability_artifactCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DangerousVulnerability", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DangerousVulnerability_fixedVersion(ctx context.Context, field graphql.CollectedField, obj *scanner.DangerousVulnerability) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DangerousVulnerability_fixedVersion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FixedVersion, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DangerousVulnerability_fixedVersion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DangerousVulnerability", field, false, false, "String")
+}
+
+func (ec *executionContext) _DangerousVulnerability_summary(ctx context.Context, field graphql.CollectedField, obj *scanner.DangerousVulnerability) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DangerousVulnerability_summary(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Summary, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DangerousVulnerability_summary(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DangerousVulnerability", field, false, false, "String")
 }
 
 func (ec *executionContext) _Event_id(ctx context.Context, field graphql.CollectedField, obj *events.Event) (ret graphql.Marshaler) {
@@ -17793,6 +19822,270 @@ func (ec *executionContext) fieldContext_Mutation_scanArtifact(ctx context.Conte
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_setCVEAllowlist(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setCVEAllowlist(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetCVEAllowlist(ctx, fc.Args["project"].(*string), fc.Args["input"].(model.CVEAllowlistInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *pullpolicy.Allowlist) graphql.Marshaler {
+			return ec.marshalNCVEAllowlist2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋinternalᚋpullpolicyᚐAllowlist(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setCVEAllowlist(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CVEAllowlist(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setCVEAllowlist_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_registerScanner(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_registerScanner(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RegisterScanner(ctx, fc.Args["input"].(model.RegisterScannerInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ScannerRegistration) graphql.Marshaler {
+			return ec.marshalNScanner2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐScannerRegistration(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_registerScanner(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Scanner(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_registerScanner_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateScanner(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateScanner(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateScanner(ctx, fc.Args["input"].(model.UpdateScannerInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ScannerRegistration) graphql.Marshaler {
+			return ec.marshalNScanner2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐScannerRegistration(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateScanner(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Scanner(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateScanner_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteScanner(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteScanner(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteScanner(ctx, fc.Args["name"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteScanner(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteScanner_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_setDefaultScanner(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setDefaultScanner(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetDefaultScanner(ctx, fc.Args["name"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setDefaultScanner(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setDefaultScanner_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_setProjectScanner(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setProjectScanner(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetProjectScanner(ctx, fc.Args["project"].(string), fc.Args["scanner"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Project) graphql.Marshaler {
+			return ec.marshalNProject2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐProject(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setProjectScanner(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Project(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setProjectScanner_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _OIDCConnectionTest_ok(ctx context.Context, field graphql.CollectedField, obj *model.OIDCConnectionTest) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -18506,6 +20799,75 @@ func (ec *executionContext) fieldContext_Platform_variant(_ context.Context, fie
 	return graphql.NewScalarFieldContext("Platform", field, false, false, "String")
 }
 
+func (ec *executionContext) _PreventVulnerablePolicy_enabled(ctx context.Context, field graphql.CollectedField, obj *model.PreventVulnerablePolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PreventVulnerablePolicy_enabled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Enabled, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PreventVulnerablePolicy_enabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PreventVulnerablePolicy", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _PreventVulnerablePolicy_severity(ctx context.Context, field graphql.CollectedField, obj *model.PreventVulnerablePolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PreventVulnerablePolicy_severity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Severity, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v project.PreventSeverity) graphql.Marshaler {
+			return ec.marshalNSeverity2githubᚗcomᚋberthᚑregistryᚋberthᚋentᚋprojectᚐPreventSeverity(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PreventVulnerablePolicy_severity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PreventVulnerablePolicy", field, false, false, "Severity")
+}
+
+func (ec *executionContext) _PreventVulnerablePolicy_allowUnscanned(ctx context.Context, field graphql.CollectedField, obj *model.PreventVulnerablePolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PreventVulnerablePolicy_allowUnscanned(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AllowUnscanned, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PreventVulnerablePolicy_allowUnscanned(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PreventVulnerablePolicy", field, false, false, "Boolean")
+}
+
 func (ec *executionContext) _Project_id(ctx context.Context, field graphql.CollectedField, obj *ent.Project) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -18888,6 +21250,125 @@ func (ec *executionContext) _Project_viewerPermissions(ctx context.Context, fiel
 }
 func (ec *executionContext) fieldContext_Project_viewerPermissions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Project", field, true, true, "String")
+}
+
+func (ec *executionContext) _Project_preventVulnerable(ctx context.Context, field graphql.CollectedField, obj *ent.Project) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Project_preventVulnerable(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Project().PreventVulnerable(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PreventVulnerablePolicy) graphql.Marshaler {
+			return ec.marshalNPreventVulnerablePolicy2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐPreventVulnerablePolicy(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Project_preventVulnerable(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Project",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PreventVulnerablePolicy(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Project_requireSignature(ctx context.Context, field graphql.CollectedField, obj *ent.Project) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Project_requireSignature(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Project().RequireSignature(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SignaturePolicy) graphql.Marshaler {
+			return ec.marshalNSignaturePolicy2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐSignaturePolicy(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Project_requireSignature(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Project",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SignaturePolicy(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Project_cveAllowlist(ctx context.Context, field graphql.CollectedField, obj *ent.Project) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Project_cveAllowlist(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Project().CveAllowlist(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *pullpolicy.Allowlist) graphql.Marshaler {
+			return ec.marshalNCVEAllowlist2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋinternalᚋpullpolicyᚐAllowlist(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Project_cveAllowlist(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Project",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CVEAllowlist(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Project_scanner(ctx context.Context, field graphql.CollectedField, obj *ent.Project) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Project_scanner(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Scanner, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Project_scanner(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Project", field, false, false, "String")
 }
 
 func (ec *executionContext) _ProjectConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ProjectConnection) (ret graphql.Marshaler) {
@@ -20204,6 +22685,170 @@ func (ec *executionContext) fieldContext_Query_immutabilityRules(ctx context.Con
 	if fc.Args, err = ec.field_Query_immutabilityRules_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_vulnerabilities(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_vulnerabilities(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Vulnerabilities(ctx, fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[int]), fc.Args["where"].(*model.ArtifactVulnerabilityWhereInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ArtifactVulnerabilityConnection) graphql.Marshaler {
+			return ec.marshalNArtifactVulnerabilityConnection2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐArtifactVulnerabilityConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_vulnerabilities(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ArtifactVulnerabilityConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_vulnerabilities_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_securitySummary(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_securitySummary(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().SecuritySummary(ctx, fc.Args["project"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *scanner.Summary) graphql.Marshaler {
+			return ec.marshalNSecuritySummary2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋinternalᚋscanᚋscannerᚐSummary(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_securitySummary(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SecuritySummary(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_securitySummary_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_cveAllowlist(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_cveAllowlist(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().CveAllowlist(ctx, fc.Args["project"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *pullpolicy.Allowlist) graphql.Marshaler {
+			return ec.marshalNCVEAllowlist2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋinternalᚋpullpolicyᚐAllowlist(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_cveAllowlist(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CVEAllowlist(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_cveAllowlist_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_scanners(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_scanners(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().Scanners(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.ScannerRegistration) graphql.Marshaler {
+			return ec.marshalNScanner2ᚕᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐScannerRegistrationᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_scanners(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Scanner(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -22652,6 +25297,305 @@ func (ec *executionContext) fieldContext_Scan_sbom(_ context.Context, field grap
 	return fc, nil
 }
 
+func (ec *executionContext) _Scan_scanner(ctx context.Context, field graphql.CollectedField, obj *ent.ScanReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Scan_scanner(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Scanner, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Scan_scanner(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Scan", field, false, false, "String")
+}
+
+func (ec *executionContext) _Scanner_name(ctx context.Context, field graphql.CollectedField, obj *ent.ScannerRegistration) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Scanner_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Scanner_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Scanner", field, false, false, "String")
+}
+
+func (ec *executionContext) _Scanner_description(ctx context.Context, field graphql.CollectedField, obj *ent.ScannerRegistration) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Scanner_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Scanner_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Scanner", field, false, false, "String")
+}
+
+func (ec *executionContext) _Scanner_vendor(ctx context.Context, field graphql.CollectedField, obj *ent.ScannerRegistration) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Scanner_vendor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ScannerVendor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Scanner_vendor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Scanner", field, false, false, "String")
+}
+
+func (ec *executionContext) _Scanner_version(ctx context.Context, field graphql.CollectedField, obj *ent.ScannerRegistration) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Scanner_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ScannerVersion, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Scanner_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Scanner", field, false, false, "String")
+}
+
+func (ec *executionContext) _Scanner_scannerName(ctx context.Context, field graphql.CollectedField, obj *ent.ScannerRegistration) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Scanner_scannerName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ScannerName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Scanner_scannerName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Scanner", field, false, false, "String")
+}
+
+func (ec *executionContext) _Scanner_default(ctx context.Context, field graphql.CollectedField, obj *ent.ScannerRegistration) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Scanner_default(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IsDefault, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Scanner_default(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Scanner", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Scanner_disabled(ctx context.Context, field graphql.CollectedField, obj *ent.ScannerRegistration) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Scanner_disabled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Disabled, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Scanner_disabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Scanner", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Scanner_url(ctx context.Context, field graphql.CollectedField, obj *ent.ScannerRegistration) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Scanner_url(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Scanner().URL(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Scanner_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Scanner", field, true, true, "String")
+}
+
+func (ec *executionContext) _Scanner_reportMimeType(ctx context.Context, field graphql.CollectedField, obj *ent.ScannerRegistration) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Scanner_reportMimeType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Scanner().ReportMimeType(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Scanner_reportMimeType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Scanner", field, true, true, "String")
+}
+
+func (ec *executionContext) _Scanner_hasAuthorization(ctx context.Context, field graphql.CollectedField, obj *ent.ScannerRegistration) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Scanner_hasAuthorization(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Scanner().HasAuthorization(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *bool) graphql.Marshaler {
+			return ec.marshalOBoolean2ᚖbool(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Scanner_hasAuthorization(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Scanner", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _Scanner_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.ScannerRegistration) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Scanner_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Scanner_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Scanner", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Scanner_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.ScannerRegistration) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Scanner_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Scanner_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Scanner", field, false, false, "Time")
+}
+
 func (ec *executionContext) _Schedule_kind(ctx context.Context, field graphql.CollectedField, obj *ent.Schedule) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -22813,6 +25757,264 @@ func (ec *executionContext) fieldContext_Schedule_updatedBy(_ context.Context, f
 	return graphql.NewScalarFieldContext("Schedule", field, false, false, "String")
 }
 
+func (ec *executionContext) _SecuritySummary_severityCounts(ctx context.Context, field graphql.CollectedField, obj *scanner.Summary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SecuritySummary_severityCounts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SecuritySummary().SeverityCounts(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SeverityCounts) graphql.Marshaler {
+			return ec.marshalNSeverityCounts2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐSeverityCounts(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SecuritySummary_severityCounts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SecuritySummary",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SeverityCounts(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SecuritySummary_totalCount(ctx context.Context, field graphql.CollectedField, obj *scanner.Summary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SecuritySummary_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SecuritySummary_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SecuritySummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SecuritySummary_fixableCount(ctx context.Context, field graphql.CollectedField, obj *scanner.Summary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SecuritySummary_fixableCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FixableCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SecuritySummary_fixableCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SecuritySummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SecuritySummary_artifactCount(ctx context.Context, field graphql.CollectedField, obj *scanner.Summary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SecuritySummary_artifactCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ArtifactCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SecuritySummary_artifactCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SecuritySummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SecuritySummary_scannedCount(ctx context.Context, field graphql.CollectedField, obj *scanner.Summary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SecuritySummary_scannedCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ScannedCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SecuritySummary_scannedCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SecuritySummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SecuritySummary_failedCount(ctx context.Context, field graphql.CollectedField, obj *scanner.Summary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SecuritySummary_failedCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FailedCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SecuritySummary_failedCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SecuritySummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SecuritySummary_unscannedCount(ctx context.Context, field graphql.CollectedField, obj *scanner.Summary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SecuritySummary_unscannedCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UnscannedCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SecuritySummary_unscannedCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SecuritySummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SecuritySummary_dangerousVulnerabilities(ctx context.Context, field graphql.CollectedField, obj *scanner.Summary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SecuritySummary_dangerousVulnerabilities(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.SecuritySummary().DangerousVulnerabilities(ctx, obj, fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*scanner.DangerousVulnerability) graphql.Marshaler {
+			return ec.marshalNDangerousVulnerability2ᚕᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋinternalᚋscanᚋscannerᚐDangerousVulnerabilityᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SecuritySummary_dangerousVulnerabilities(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SecuritySummary",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DangerousVulnerability(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_SecuritySummary_dangerousVulnerabilities_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SecuritySummary_dangerousArtifacts(ctx context.Context, field graphql.CollectedField, obj *scanner.Summary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SecuritySummary_dangerousArtifacts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.SecuritySummary().DangerousArtifacts(ctx, obj, fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*scanner.DangerousArtifact) graphql.Marshaler {
+			return ec.marshalNDangerousArtifact2ᚕᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋinternalᚋscanᚋscannerᚐDangerousArtifactᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SecuritySummary_dangerousArtifacts(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SecuritySummary",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DangerousArtifact(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_SecuritySummary_dangerousArtifacts_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _SeverityCounts_critical(ctx context.Context, field graphql.CollectedField, obj *model.SeverityCounts) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -22926,6 +26128,190 @@ func (ec *executionContext) _SeverityCounts_unknown(ctx context.Context, field g
 }
 func (ec *executionContext) fieldContext_SeverityCounts_unknown(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SeverityCounts", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Signature_kind(ctx context.Context, field graphql.CollectedField, obj *model.Signature) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Signature_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.SignatureKind) graphql.Marshaler {
+			return ec.marshalNSignatureKind2githubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐSignatureKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Signature_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Signature", field, false, false, "SignatureKind")
+}
+
+func (ec *executionContext) _Signature_digest(ctx context.Context, field graphql.CollectedField, obj *model.Signature) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Signature_digest(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Digest, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Signature_digest(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Signature", field, false, false, "String")
+}
+
+func (ec *executionContext) _Signature_verified(ctx context.Context, field graphql.CollectedField, obj *model.Signature) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Signature_verified(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Verified, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Signature_verified(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Signature", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Signature_signer(ctx context.Context, field graphql.CollectedField, obj *model.Signature) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Signature_signer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Signer, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Signature_signer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Signature", field, false, false, "String")
+}
+
+func (ec *executionContext) _Signature_error(ctx context.Context, field graphql.CollectedField, obj *model.Signature) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Signature_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Error, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Signature_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Signature", field, false, false, "String")
+}
+
+func (ec *executionContext) _SignaturePolicy_enabled(ctx context.Context, field graphql.CollectedField, obj *model.SignaturePolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SignaturePolicy_enabled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Enabled, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SignaturePolicy_enabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SignaturePolicy", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _SignaturePolicy_cosignPublicKeys(ctx context.Context, field graphql.CollectedField, obj *model.SignaturePolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SignaturePolicy_cosignPublicKeys(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CosignPublicKeys, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SignaturePolicy_cosignPublicKeys(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SignaturePolicy", field, false, false, "String")
+}
+
+func (ec *executionContext) _SignaturePolicy_notationCertificates(ctx context.Context, field graphql.CollectedField, obj *model.SignaturePolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SignaturePolicy_notationCertificates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NotationCertificates, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SignaturePolicy_notationCertificates(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SignaturePolicy", field, false, false, "String")
 }
 
 func (ec *executionContext) _Subscription_events(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
@@ -27053,6 +30439,76 @@ func UnmarshalArtifactOrder(ctx context.Context, raw any) (ent.ArtifactOrder, er
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputArtifactVulnerabilityWhereInput(ctx context.Context, obj any) (model.ArtifactVulnerabilityWhereInput, error) {
+	var it model.ArtifactVulnerabilityWhereInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"cve", "package", "severity", "project", "fixable"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "cve":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cve"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Cve = data
+		case "package":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("package"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Package = data
+		case "severity":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("severity"))
+			data, err := ec.unmarshalOVulnerabilitySeverity2ᚕgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚋscanfindingᚐSeverityᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Severity = data
+		case "project":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("project"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Project = data
+		case "fixable":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fixable"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Fixable = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalArtifactVulnerabilityWhereInput unmarshals raw into the ArtifactVulnerabilityWhereInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalArtifactVulnerabilityWhereInput(ctx context.Context, raw any) (model.ArtifactVulnerabilityWhereInput, error) {
+	var out model.ArtifactVulnerabilityWhereInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ArtifactVulnerabilityWhereInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputArtifactWhereInput(ctx context.Context, obj any) (ent.ArtifactWhereInput, error) {
 	var it ent.ArtifactWhereInput
 	if obj == nil {
@@ -28860,6 +32316,97 @@ func (ec *executionContext) unmarshalInputAuditLogWhereInput(ctx context.Context
 func UnmarshalAuditLogWhereInput(ctx context.Context, raw any) (ent.AuditLogWhereInput, error) {
 	var out ent.AuditLogWhereInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "AuditLogWhereInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCVEAllowlistEntryInput(ctx context.Context, obj any) (model.CVEAllowlistEntryInput, error) {
+	var it model.CVEAllowlistEntryInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"cve", "expiresAt"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "cve":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cve"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Cve = data
+		case "expiresAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expiresAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpiresAt = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCVEAllowlistEntryInput unmarshals raw into the CVEAllowlistEntryInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCVEAllowlistEntryInput(ctx context.Context, raw any) (model.CVEAllowlistEntryInput, error) {
+	var out model.CVEAllowlistEntryInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CVEAllowlistEntryInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCVEAllowlistInput(ctx context.Context, obj any) (model.CVEAllowlistInput, error) {
+	var it model.CVEAllowlistInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"entries"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "entries":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("entries"))
+			data, err := ec.unmarshalNCVEAllowlistEntryInput2ᚕᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐCVEAllowlistEntryInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Entries = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCVEAllowlistInput unmarshals raw into the CVEAllowlistInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCVEAllowlistInput(ctx context.Context, raw any) (model.CVEAllowlistInput, error) {
+	var out model.CVEAllowlistInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CVEAllowlistInput", raw, &out)
 	return out, err
 }
 
@@ -31292,6 +34839,62 @@ func UnmarshalPatternInput(ctx context.Context, raw any) (rules.Pattern, error) 
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputPreventVulnerableInput(ctx context.Context, obj any) (model.PreventVulnerableInput, error) {
+	var it model.PreventVulnerableInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"enabled", "severity", "allowUnscanned"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "enabled":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enabled"))
+			data, err := ec.unmarshalNBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Enabled = data
+		case "severity":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("severity"))
+			data, err := ec.unmarshalNSeverity2githubᚗcomᚋberthᚑregistryᚋberthᚋentᚋprojectᚐPreventSeverity(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Severity = data
+		case "allowUnscanned":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("allowUnscanned"))
+			data, err := ec.unmarshalNBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AllowUnscanned = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalPreventVulnerableInput unmarshals raw into the PreventVulnerableInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalPreventVulnerableInput(ctx context.Context, raw any) (model.PreventVulnerableInput, error) {
+	var out model.PreventVulnerableInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "PreventVulnerableInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputProjectOrder(ctx context.Context, obj any) (ent.ProjectOrder, error) {
 	var it ent.ProjectOrder
 	if obj == nil {
@@ -31930,6 +35533,69 @@ func (ec *executionContext) unmarshalInputProjectWhereInput(ctx context.Context,
 func UnmarshalProjectWhereInput(ctx context.Context, raw any) (ent.ProjectWhereInput, error) {
 	var out ent.ProjectWhereInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "ProjectWhereInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRegisterScannerInput(ctx context.Context, obj any) (model.RegisterScannerInput, error) {
+	var it model.RegisterScannerInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "url", "authorization", "description"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "url":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("url"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.URL = data
+		case "authorization":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("authorization"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Authorization = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRegisterScannerInput unmarshals raw into the RegisterScannerInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRegisterScannerInput(ctx context.Context, raw any) (model.RegisterScannerInput, error) {
+	var out model.RegisterScannerInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RegisterScannerInput", raw, &out)
 	return out, err
 }
 
@@ -32641,6 +36307,55 @@ func (ec *executionContext) unmarshalInputRepositoryWhereInput(ctx context.Conte
 func UnmarshalRepositoryWhereInput(ctx context.Context, raw any) (ent.RepositoryWhereInput, error) {
 	var out ent.RepositoryWhereInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "RepositoryWhereInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRequireSignatureInput(ctx context.Context, obj any) (model.RequireSignatureInput, error) {
+	var it model.RequireSignatureInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"cosignPublicKeys", "notationCertificates"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "cosignPublicKeys":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cosignPublicKeys"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CosignPublicKeys = data
+		case "notationCertificates":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("notationCertificates"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NotationCertificates = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRequireSignatureInput unmarshals raw into the RequireSignatureInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRequireSignatureInput(ctx context.Context, raw any) (model.RequireSignatureInput, error) {
+	var out model.RequireSignatureInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RequireSignatureInput", raw, &out)
 	return out, err
 }
 
@@ -35022,7 +38737,7 @@ func (ec *executionContext) unmarshalInputUpdateProjectInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"public", "description", "quotaBytes", "scanOnPush"}
+	fieldsInOrder := [...]string{"public", "description", "quotaBytes", "scanOnPush", "preventVulnerable", "requireSignature"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -35057,6 +38772,20 @@ func (ec *executionContext) unmarshalInputUpdateProjectInput(ctx context.Context
 				return it, err
 			}
 			it.ScanOnPush = data
+		case "preventVulnerable":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("preventVulnerable"))
+			data, err := ec.unmarshalOPreventVulnerableInput2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐPreventVulnerableInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PreventVulnerable = data
+		case "requireSignature":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("requireSignature"))
+			data, err := ec.unmarshalORequireSignatureInput2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐRequireSignatureInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RequireSignature = data
 		}
 	}
 	return it, nil
@@ -35134,6 +38863,76 @@ func (ec *executionContext) unmarshalInputUpdateRobotInput(ctx context.Context, 
 func UnmarshalUpdateRobotInput(ctx context.Context, raw any) (model.UpdateRobotInput, error) {
 	var out model.UpdateRobotInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateRobotInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUpdateScannerInput(ctx context.Context, obj any) (model.UpdateScannerInput, error) {
+	var it model.UpdateScannerInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "url", "authorization", "description", "disabled"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "url":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("url"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.URL = data
+		case "authorization":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("authorization"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Authorization = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "disabled":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("disabled"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Disabled = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateScannerInput unmarshals raw into the UpdateScannerInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateScannerInput(ctx context.Context, raw any) (model.UpdateScannerInput, error) {
+	var out model.UpdateScannerInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateScannerInput", raw, &out)
 	return out, err
 }
 
@@ -37415,6 +41214,12 @@ func (ec *executionContext) _Artifact(ctx context.Context, sel ast.SelectionSet,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Artifact_scan(ctx, field, obj)
 				})
+		case "signatures":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Artifact_signatures(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -37546,6 +41351,125 @@ func (ec *executionContext) _ArtifactEdge(ctx context.Context, sel ast.Selection
 			}
 		case "cursor":
 			out.Values[i] = ec._ArtifactEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var artifactVulnerabilityImplementors = []string{"ArtifactVulnerability"}
+
+func (ec *executionContext) _ArtifactVulnerability(ctx context.Context, sel ast.SelectionSet, obj *scanner.ArtifactFinding) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, artifactVulnerabilityImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ArtifactVulnerability")
+		case "vulnerability":
+			out.Values[i] = ec._ArtifactVulnerability_vulnerability(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "artifact":
+			out.Values[i] = ec._ArtifactVulnerability_artifact(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var artifactVulnerabilityConnectionImplementors = []string{"ArtifactVulnerabilityConnection"}
+
+func (ec *executionContext) _ArtifactVulnerabilityConnection(ctx context.Context, sel ast.SelectionSet, obj *model.ArtifactVulnerabilityConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, artifactVulnerabilityConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ArtifactVulnerabilityConnection")
+		case "edges":
+			out.Values[i] = ec._ArtifactVulnerabilityConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._ArtifactVulnerabilityConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._ArtifactVulnerabilityConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var artifactVulnerabilityEdgeImplementors = []string{"ArtifactVulnerabilityEdge"}
+
+func (ec *executionContext) _ArtifactVulnerabilityEdge(ctx context.Context, sel ast.SelectionSet, obj *model.ArtifactVulnerabilityEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, artifactVulnerabilityEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ArtifactVulnerabilityEdge")
+		case "node":
+			out.Values[i] = ec._ArtifactVulnerabilityEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._ArtifactVulnerabilityEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -37778,6 +41702,100 @@ func (ec *executionContext) _AuthSettings(ctx context.Context, sel ast.Selection
 	return out
 }
 
+var cVEAllowlistImplementors = []string{"CVEAllowlist"}
+
+func (ec *executionContext) _CVEAllowlist(ctx context.Context, sel ast.SelectionSet, obj *pullpolicy.Allowlist) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, cVEAllowlistImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CVEAllowlist")
+		case "project":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CVEAllowlist_project(ctx, field, obj)
+				})
+		case "entries":
+			out.Values[i] = ec._CVEAllowlist_entries(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._CVEAllowlist_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedBy":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CVEAllowlist_updatedBy(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var cVEAllowlistEntryImplementors = []string{"CVEAllowlistEntry"}
+
+func (ec *executionContext) _CVEAllowlistEntry(ctx context.Context, sel ast.SelectionSet, obj *rules.CVEAllowance) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, cVEAllowlistEntryImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CVEAllowlistEntry")
+		case "cve":
+			out.Values[i] = ec._CVEAllowlistEntry_cve(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "expiresAt":
+			out.Values[i] = ec._CVEAllowlistEntry_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "expired":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CVEAllowlistEntry_expired(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var chartInfoImplementors = []string{"ChartInfo"}
 
 func (ec *executionContext) _ChartInfo(ctx context.Context, sel ast.SelectionSet, obj *model.ChartInfo) graphql.Marshaler {
@@ -37907,6 +41925,113 @@ func (ec *executionContext) _CreateWebhookPolicyPayload(ctx context.Context, sel
 			}
 		case "secret":
 			out.Values[i] = ec._CreateWebhookPolicyPayload_secret(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var dangerousArtifactImplementors = []string{"DangerousArtifact"}
+
+func (ec *executionContext) _DangerousArtifact(ctx context.Context, sel ast.SelectionSet, obj *scanner.DangerousArtifact) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, dangerousArtifactImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DangerousArtifact")
+		case "artifact":
+			out.Values[i] = ec._DangerousArtifact_artifact(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "severityCounts":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DangerousArtifact_severityCounts(ctx, field, obj)
+				})
+		case "fixableCount":
+			out.Values[i] = ec._DangerousArtifact_fixableCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var dangerousVulnerabilityImplementors = []string{"DangerousVulnerability"}
+
+func (ec *executionContext) _DangerousVulnerability(ctx context.Context, sel ast.SelectionSet, obj *scanner.DangerousVulnerability) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, dangerousVulnerabilityImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DangerousVulnerability")
+		case "id":
+			out.Values[i] = ec._DangerousVulnerability_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "aliases":
+			out.Values[i] = ec._DangerousVulnerability_aliases(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "severity":
+			out.Values[i] = ec._DangerousVulnerability_severity(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cvssScore":
+			out.Values[i] = ec._DangerousVulnerability_cvssScore(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "artifactCount":
+			out.Values[i] = ec._DangerousVulnerability_artifactCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "fixedVersion":
+			out.Values[i] = ec._DangerousVulnerability_fixedVersion(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "summary":
+			out.Values[i] = ec._DangerousVulnerability_summary(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -39188,6 +43313,48 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "setCVEAllowlist":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setCVEAllowlist(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "registerScanner":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_registerScanner(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateScanner":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateScanner(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteScanner":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteScanner(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setDefaultScanner":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setDefaultScanner(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setProjectScanner":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setProjectScanner(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -39500,6 +43667,49 @@ func (ec *executionContext) _Platform(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var preventVulnerablePolicyImplementors = []string{"PreventVulnerablePolicy"}
+
+func (ec *executionContext) _PreventVulnerablePolicy(ctx context.Context, sel ast.SelectionSet, obj *model.PreventVulnerablePolicy) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, preventVulnerablePolicyImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PreventVulnerablePolicy")
+		case "enabled":
+			out.Values[i] = ec._PreventVulnerablePolicy_enabled(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "severity":
+			out.Values[i] = ec._PreventVulnerablePolicy_severity(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "allowUnscanned":
+			out.Values[i] = ec._PreventVulnerablePolicy_allowUnscanned(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var projectImplementors = []string{"Project", "Node"}
 
 func (ec *executionContext) _Project(ctx context.Context, sel ast.SelectionSet, obj *ent.Project) graphql.Marshaler {
@@ -39592,6 +43802,29 @@ func (ec *executionContext) _Project(ctx context.Context, sel ast.SelectionSet, 
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Project_viewerPermissions(ctx, field, obj)
 				})
+		case "preventVulnerable":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Project_preventVulnerable(ctx, field, obj)
+				})
+		case "requireSignature":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Project_requireSignature(ctx, field, obj)
+				})
+		case "cveAllowlist":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Project_cveAllowlist(ctx, field, obj)
+				})
+		case "scanner":
+			out.Values[i] = ec._Project_scanner(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -39912,6 +44145,30 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_immutabilityRules(ctx, field)
+				})
+		case "vulnerabilities":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_vulnerabilities(ctx, field)
+				})
+		case "securitySummary":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_securitySummary(ctx, field)
+				})
+		case "cveAllowlist":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_cveAllowlist(ctx, field)
+				})
+		case "scanners":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_scanners(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -40850,6 +45107,102 @@ func (ec *executionContext) _Scan(ctx context.Context, sel ast.SelectionSet, obj
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Scan_sbom(ctx, field, obj)
 				})
+		case "scanner":
+			out.Values[i] = ec._Scan_scanner(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var scannerImplementors = []string{"Scanner"}
+
+func (ec *executionContext) _Scanner(ctx context.Context, sel ast.SelectionSet, obj *ent.ScannerRegistration) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, scannerImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Scanner")
+		case "name":
+			out.Values[i] = ec._Scanner_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "description":
+			out.Values[i] = ec._Scanner_description(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "vendor":
+			out.Values[i] = ec._Scanner_vendor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "version":
+			out.Values[i] = ec._Scanner_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "scannerName":
+			out.Values[i] = ec._Scanner_scannerName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "default":
+			out.Values[i] = ec._Scanner_default(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "disabled":
+			out.Values[i] = ec._Scanner_disabled(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "url":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Scanner_url(ctx, field, obj)
+				})
+		case "reportMimeType":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Scanner_reportMimeType(ctx, field, obj)
+				})
+		case "hasAuthorization":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Scanner_hasAuthorization(ctx, field, obj)
+				})
+		case "createdAt":
+			out.Values[i] = ec._Scanner_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._Scanner_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -40932,6 +45285,82 @@ func (ec *executionContext) _Schedule(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var securitySummaryImplementors = []string{"SecuritySummary"}
+
+func (ec *executionContext) _SecuritySummary(ctx context.Context, sel ast.SelectionSet, obj *scanner.Summary) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, securitySummaryImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SecuritySummary")
+		case "severityCounts":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SecuritySummary_severityCounts(ctx, field, obj)
+				})
+		case "totalCount":
+			out.Values[i] = ec._SecuritySummary_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "fixableCount":
+			out.Values[i] = ec._SecuritySummary_fixableCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "artifactCount":
+			out.Values[i] = ec._SecuritySummary_artifactCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "scannedCount":
+			out.Values[i] = ec._SecuritySummary_scannedCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "failedCount":
+			out.Values[i] = ec._SecuritySummary_failedCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "unscannedCount":
+			out.Values[i] = ec._SecuritySummary_unscannedCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "dangerousVulnerabilities":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SecuritySummary_dangerousVulnerabilities(ctx, field, obj)
+				})
+		case "dangerousArtifacts":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SecuritySummary_dangerousArtifacts(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var severityCountsImplementors = []string{"SeverityCounts"}
 
 func (ec *executionContext) _SeverityCounts(ctx context.Context, sel ast.SelectionSet, obj *model.SeverityCounts) graphql.Marshaler {
@@ -40965,6 +45394,102 @@ func (ec *executionContext) _SeverityCounts(ctx context.Context, sel ast.Selecti
 			}
 		case "unknown":
 			out.Values[i] = ec._SeverityCounts_unknown(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var signatureImplementors = []string{"Signature"}
+
+func (ec *executionContext) _Signature(ctx context.Context, sel ast.SelectionSet, obj *model.Signature) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, signatureImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Signature")
+		case "kind":
+			out.Values[i] = ec._Signature_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "digest":
+			out.Values[i] = ec._Signature_digest(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "verified":
+			out.Values[i] = ec._Signature_verified(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "signer":
+			out.Values[i] = ec._Signature_signer(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "error":
+			out.Values[i] = ec._Signature_error(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var signaturePolicyImplementors = []string{"SignaturePolicy"}
+
+func (ec *executionContext) _SignaturePolicy(ctx context.Context, sel ast.SelectionSet, obj *model.SignaturePolicy) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, signaturePolicyImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SignaturePolicy")
+		case "enabled":
+			out.Values[i] = ec._SignaturePolicy_enabled(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cosignPublicKeys":
+			out.Values[i] = ec._SignaturePolicy_cosignPublicKeys(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "notationCertificates":
+			out.Values[i] = ec._SignaturePolicy_notationCertificates(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -42436,6 +46961,46 @@ func (ec *executionContext) marshalNArtifactType2githubᚗcomᚋberthᚑregistry
 	return v
 }
 
+func (ec *executionContext) marshalNArtifactVulnerability2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋinternalᚋscanᚋscannerᚐArtifactFinding(ctx context.Context, sel ast.SelectionSet, v *scanner.ArtifactFinding) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ArtifactVulnerability!")
+		return graphql.Null
+	}
+	return ec._ArtifactVulnerability(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNArtifactVulnerabilityConnection2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐArtifactVulnerabilityConnection(ctx context.Context, sel ast.SelectionSet, v *model.ArtifactVulnerabilityConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ArtifactVulnerabilityConnection!")
+		return graphql.Null
+	}
+	return ec._ArtifactVulnerabilityConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNArtifactVulnerabilityEdge2ᚕᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐArtifactVulnerabilityEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ArtifactVulnerabilityEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNArtifactVulnerabilityEdge2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐArtifactVulnerabilityEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNArtifactVulnerabilityEdge2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐArtifactVulnerabilityEdge(ctx context.Context, sel ast.SelectionSet, v *model.ArtifactVulnerabilityEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ArtifactVulnerabilityEdge!")
+		return graphql.Null
+	}
+	return ec._ArtifactVulnerabilityEdge(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNArtifactWhereInput2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐArtifactWhereInput(ctx context.Context, v any) (*ent.ArtifactWhereInput, error) {
 	res, err := ec.unmarshalInputArtifactWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
@@ -42500,6 +47065,58 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) marshalNCVEAllowlist2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋinternalᚋpullpolicyᚐAllowlist(ctx context.Context, sel ast.SelectionSet, v *pullpolicy.Allowlist) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CVEAllowlist!")
+		return graphql.Null
+	}
+	return ec._CVEAllowlist(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNCVEAllowlistEntry2githubᚗcomᚋberthᚑregistryᚋberthᚋentᚋschemaᚋrulesᚐCVEAllowance(ctx context.Context, sel ast.SelectionSet, v rules.CVEAllowance) graphql.Marshaler {
+	return ec._CVEAllowlistEntry(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNCVEAllowlistEntry2ᚕgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚋschemaᚋrulesᚐCVEAllowanceᚄ(ctx context.Context, sel ast.SelectionSet, v []rules.CVEAllowance) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCVEAllowlistEntry2githubᚗcomᚋberthᚑregistryᚋberthᚋentᚋschemaᚋrulesᚐCVEAllowance(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNCVEAllowlistEntryInput2ᚕᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐCVEAllowlistEntryInputᚄ(ctx context.Context, v any) ([]*model.CVEAllowlistEntryInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.CVEAllowlistEntryInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNCVEAllowlistEntryInput2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐCVEAllowlistEntryInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalNCVEAllowlistEntryInput2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐCVEAllowlistEntryInput(ctx context.Context, v any) (*model.CVEAllowlistEntryInput, error) {
+	res, err := ec.unmarshalInputCVEAllowlistEntryInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNCVEAllowlistInput2githubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐCVEAllowlistInput(ctx context.Context, v any) (model.CVEAllowlistInput, error) {
+	res, err := ec.unmarshalInputCVEAllowlistInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNCreateAccessTokenInput2githubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐCreateAccessTokenInput(ctx context.Context, v any) (model.CreateAccessTokenInput, error) {
 	res, err := ec.unmarshalInputCreateAccessTokenInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -42554,6 +47171,54 @@ func (ec *executionContext) unmarshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCur
 
 func (ec *executionContext) marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, sel ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNDangerousArtifact2ᚕᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋinternalᚋscanᚋscannerᚐDangerousArtifactᚄ(ctx context.Context, sel ast.SelectionSet, v []*scanner.DangerousArtifact) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDangerousArtifact2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋinternalᚋscanᚋscannerᚐDangerousArtifact(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDangerousArtifact2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋinternalᚋscanᚋscannerᚐDangerousArtifact(ctx context.Context, sel ast.SelectionSet, v *scanner.DangerousArtifact) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DangerousArtifact!")
+		return graphql.Null
+	}
+	return ec._DangerousArtifact(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDangerousVulnerability2ᚕᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋinternalᚋscanᚋscannerᚐDangerousVulnerabilityᚄ(ctx context.Context, sel ast.SelectionSet, v []*scanner.DangerousVulnerability) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDangerousVulnerability2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋinternalᚋscanᚋscannerᚐDangerousVulnerability(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDangerousVulnerability2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋinternalᚋscanᚋscannerᚐDangerousVulnerability(ctx context.Context, sel ast.SelectionSet, v *scanner.DangerousVulnerability) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DangerousVulnerability!")
+		return graphql.Null
+	}
+	return ec._DangerousVulnerability(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNEvent2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋinternalᚋeventsᚐEvent(ctx context.Context, sel ast.SelectionSet, v *events.Event) graphql.Marshaler {
@@ -43067,6 +47732,14 @@ func (ec *executionContext) marshalNPermissionResource2githubᚗcomᚋberthᚑre
 	return v
 }
 
+func (ec *executionContext) marshalNPreventVulnerablePolicy2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐPreventVulnerablePolicy(ctx context.Context, sel ast.SelectionSet, v *model.PreventVulnerablePolicy) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PreventVulnerablePolicy!")
+		return graphql.Null
+	}
+	return ec._PreventVulnerablePolicy(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNProject2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐProject(ctx context.Context, sel ast.SelectionSet, v *ent.Project) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Project!")
@@ -43124,6 +47797,11 @@ func (ec *executionContext) marshalNProjectUsage2ᚖgithubᚗcomᚋberthᚑregis
 func (ec *executionContext) unmarshalNProjectWhereInput2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐProjectWhereInput(ctx context.Context, v any) (*ent.ProjectWhereInput, error) {
 	res, err := ec.unmarshalInputProjectWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNRegisterScannerInput2githubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐRegisterScannerInput(ctx context.Context, v any) (model.RegisterScannerInput, error) {
+	res, err := ec.unmarshalInputRegisterScannerInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNRemoveProjectMemberInput2githubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐRemoveProjectMemberInput(ctx context.Context, v any) (model.RemoveProjectMemberInput, error) {
@@ -43425,6 +48103,30 @@ func (ec *executionContext) marshalNScanStatus2githubᚗcomᚋberthᚑregistry�
 	return v
 }
 
+func (ec *executionContext) marshalNScanner2ᚕᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐScannerRegistrationᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.ScannerRegistration) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNScanner2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐScannerRegistration(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNScanner2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐScannerRegistration(ctx context.Context, sel ast.SelectionSet, v *ent.ScannerRegistration) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Scanner!")
+		return graphql.Null
+	}
+	return ec._Scanner(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNSchedule2ᚕᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐScheduleᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Schedule) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -43469,12 +48171,72 @@ func (ec *executionContext) marshalNScheduleKind2githubᚗcomᚋberthᚑregistry
 	return v
 }
 
+func (ec *executionContext) marshalNSecuritySummary2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋinternalᚋscanᚋscannerᚐSummary(ctx context.Context, sel ast.SelectionSet, v *scanner.Summary) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SecuritySummary!")
+		return graphql.Null
+	}
+	return ec._SecuritySummary(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNSeverity2githubᚗcomᚋberthᚑregistryᚋberthᚋentᚋprojectᚐPreventSeverity(ctx context.Context, v any) (project.PreventSeverity, error) {
+	var res project.PreventSeverity
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSeverity2githubᚗcomᚋberthᚑregistryᚋberthᚋentᚋprojectᚐPreventSeverity(ctx context.Context, sel ast.SelectionSet, v project.PreventSeverity) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNSeverityCounts2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐSeverityCounts(ctx context.Context, sel ast.SelectionSet, v *model.SeverityCounts) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "SeverityCounts!")
 		return graphql.Null
 	}
 	return ec._SeverityCounts(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNSignature2ᚕᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐSignatureᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Signature) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSignature2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐSignature(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNSignature2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐSignature(ctx context.Context, sel ast.SelectionSet, v *model.Signature) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Signature!")
+		return graphql.Null
+	}
+	return ec._Signature(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNSignatureKind2githubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐSignatureKind(ctx context.Context, v any) (model.SignatureKind, error) {
+	var res model.SignatureKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSignatureKind2githubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐSignatureKind(ctx context.Context, sel ast.SelectionSet, v model.SignatureKind) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNSignaturePolicy2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐSignaturePolicy(ctx context.Context, sel ast.SelectionSet, v *model.SignaturePolicy) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SignaturePolicy!")
+		return graphql.Null
+	}
+	return ec._SignaturePolicy(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
@@ -43594,6 +48356,11 @@ func (ec *executionContext) unmarshalNUpdateProjectInput2githubᚗcomᚋberthᚑ
 
 func (ec *executionContext) unmarshalNUpdateRobotInput2githubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐUpdateRobotInput(ctx context.Context, v any) (model.UpdateRobotInput, error) {
 	res, err := ec.unmarshalInputUpdateRobotInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpdateScannerInput2githubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐUpdateScannerInput(ctx context.Context, v any) (model.UpdateScannerInput, error) {
+	res, err := ec.unmarshalInputUpdateScannerInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -44108,6 +48875,14 @@ func (ec *executionContext) marshalOArtifactType2ᚖgithubᚗcomᚋberthᚑregis
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) unmarshalOArtifactVulnerabilityWhereInput2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐArtifactVulnerabilityWhereInput(ctx context.Context, v any) (*model.ArtifactVulnerabilityWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputArtifactVulnerabilityWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalOArtifactWhereInput2ᚕᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐArtifactWhereInputᚄ(ctx context.Context, v any) ([]*ent.ArtifactWhereInput, error) {
@@ -44855,6 +49630,14 @@ func (ec *executionContext) marshalOPlatform2ᚖgithubᚗcomᚋberthᚑregistry�
 	return ec._Platform(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalOPreventVulnerableInput2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐPreventVulnerableInput(ctx context.Context, v any) (*model.PreventVulnerableInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputPreventVulnerableInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalOProject2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐProject(ctx context.Context, sel ast.SelectionSet, v *ent.Project) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -44972,6 +49755,14 @@ func (ec *executionContext) unmarshalORepositoryWhereInput2ᚖgithubᚗcomᚋber
 		return nil, nil
 	}
 	res, err := ec.unmarshalInputRepositoryWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalORequireSignatureInput2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐRequireSignatureInput(ctx context.Context, v any) (*model.RequireSignatureInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputRequireSignatureInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 

@@ -12,9 +12,11 @@ import (
 	"entgo.io/contrib/entgql"
 	"github.com/berth-registry/berth/ent"
 	"github.com/berth-registry/berth/ent/member"
+	"github.com/berth-registry/berth/ent/project"
 	"github.com/berth-registry/berth/ent/scanfinding"
 	"github.com/berth-registry/berth/ent/schema/rules"
 	"github.com/berth-registry/berth/internal/events"
+	"github.com/berth-registry/berth/internal/scan/scanner"
 	"github.com/berth-registry/berth/internal/scan/vulndb"
 )
 
@@ -36,6 +38,32 @@ type ArtifactChild struct {
 	Artifact *ent.Artifact `json:"artifact,omitempty"`
 }
 
+type ArtifactVulnerabilityConnection struct {
+	Edges    []*ArtifactVulnerabilityEdge `json:"edges"`
+	PageInfo *entgql.PageInfo[int]        `json:"pageInfo"`
+	// Findings matching the filter, on every page.
+	TotalCount int `json:"totalCount"`
+}
+
+type ArtifactVulnerabilityEdge struct {
+	Node   *scanner.ArtifactFinding `json:"node"`
+	Cursor entgql.Cursor[int]       `json:"cursor"`
+}
+
+// Selects findings across artifacts; fields given must all match.
+type ArtifactVulnerabilityWhereInput struct {
+	// Only this vulnerability: its OSV id or an alias (a CVE id).
+	Cve *string `json:"cve,omitempty"`
+	// Only this package: an installed package's name or its source package's.
+	Package *string `json:"package,omitempty"`
+	// Only these severities.
+	Severity []scanfinding.Severity `json:"severity,omitempty"`
+	// Only the artifacts of this project (NOT_FOUND when the caller may not see it).
+	Project *string `json:"project,omitempty"`
+	// Only findings with (true) or without (false) a fixed version.
+	Fixable *bool `json:"fixable,omitempty"`
+}
+
 // What the login page needs; readable by anyone.
 type AuthSettings struct {
 	Mode AuthMode `json:"mode"`
@@ -45,6 +73,16 @@ type AuthSettings struct {
 	OidcProviderName *string `json:"oidcProviderName,omitempty"`
 	// Where the sign-in button points (GET; takes an optional return_to path), when single sign-on is offered.
 	OidcLoginURL *string `json:"oidcLoginURL,omitempty"`
+}
+
+type CVEAllowlistEntryInput struct {
+	Cve       string     `json:"cve"`
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+}
+
+type CVEAllowlistInput struct {
+	// The whole list (replacing the current one); at most 1000 entries.
+	Entries []*CVEAllowlistEntryInput `json:"entries"`
 }
 
 type ChartInfo struct {
@@ -246,6 +284,21 @@ type Platform struct {
 	Variant      *string `json:"variant,omitempty"`
 }
 
+type PreventVulnerableInput struct {
+	Enabled        bool                    `json:"enabled"`
+	Severity       project.PreventSeverity `json:"severity"`
+	AllowUnscanned bool                    `json:"allowUnscanned"`
+}
+
+// A project's policy against pulling vulnerable images.
+type PreventVulnerablePolicy struct {
+	Enabled bool `json:"enabled"`
+	// Refuse images with a finding of this severity or worse.
+	Severity project.PreventSeverity `json:"severity"`
+	// Serve images without a successful scan (refused when false).
+	AllowUnscanned bool `json:"allowUnscanned"`
+}
+
 // A project's used bytes before and after recalculateUsage.
 type ProjectUsage struct {
 	Project string `json:"project"`
@@ -256,10 +309,28 @@ type ProjectUsage struct {
 	Differed        bool  `json:"differed"`
 }
 
+type RegisterScannerInput struct {
+	// 1 to 40 characters: lower-case letters, digits, '.', '_', '-'; not "berth".
+	Name string `json:"name"`
+	// The adapter's base URL (its API is under /api/v1).
+	URL string `json:"url"`
+	// The Authorization header berth sends the adapter: "Bearer <token>" or "Basic <base64>".
+	Authorization *string `json:"authorization,omitempty"`
+	Description   *string `json:"description,omitempty"`
+}
+
 type RemoveProjectMemberInput struct {
 	Project  string  `json:"project"`
 	Username *string `json:"username,omitempty"`
 	Group    *string `json:"group,omitempty"`
+}
+
+// What images of the project must be signed with. Empty lists (or both
+// omitted) turn the requirement off. At most 16 keys and 16 certificates of
+// at most 16 KiB each.
+type RequireSignatureInput struct {
+	CosignPublicKeys     []string `json:"cosignPublicKeys,omitempty"`
+	NotationCertificates []string `json:"notationCertificates,omitempty"`
 }
 
 type RetentionPolicyInput struct {
@@ -310,6 +381,28 @@ type SeverityCounts struct {
 	Medium   int `json:"medium"`
 	Low      int `json:"low"`
 	Unknown  int `json:"unknown"`
+}
+
+// A signature of an artifact stored in its repository, verified against its project's keys and certificates.
+type Signature struct {
+	Kind SignatureKind `json:"kind"`
+	// The digest of the signature artifact (a cosign .sig manifest or a Notation referrer).
+	Digest string `json:"digest"`
+	// Valid, signing this artifact, with one of the project's cosign keys or Notation certificates.
+	Verified bool `json:"verified"`
+	// Who signed, when verified: the cosign key's fingerprint (sha256:...) or the Notation certificate's subject.
+	Signer *string `json:"signer,omitempty"`
+	// Why the signature is not verified.
+	Error *string `json:"error,omitempty"`
+}
+
+// A project's signature requirement: in force when it has a key or a certificate.
+type SignaturePolicy struct {
+	Enabled bool `json:"enabled"`
+	// PEM public keys: a cosign signature made with one of them is accepted.
+	CosignPublicKeys []string `json:"cosignPublicKeys"`
+	// PEM certificates: a Notation signature chaining to one of them is accepted.
+	NotationCertificates []string `json:"notationCertificates"`
 }
 
 type Subscription struct {
@@ -364,6 +457,10 @@ type UpdateProjectInput struct {
 	QuotaBytes  *int64  `json:"quotaBytes,omitempty"`
 	// Scan every image and index pushed to the project (project admins).
 	ScanOnPush *bool `json:"scanOnPush,omitempty"`
+	// Refuse pulls of vulnerable images (project admins).
+	PreventVulnerable *PreventVulnerableInput `json:"preventVulnerable,omitempty"`
+	// Refuse pulls of images not signed with these keys or certificates (project admins).
+	RequireSignature *RequireSignatureInput `json:"requireSignature,omitempty"`
 }
 
 type UpdateRobotInput struct {
@@ -372,6 +469,16 @@ type UpdateRobotInput struct {
 	Permissions []*RobotPermissionInput `json:"permissions,omitempty"`
 	// Days from now until the robot expires, or -1 for never.
 	ExpiresInDays *int `json:"expiresInDays,omitempty"`
+}
+
+type UpdateScannerInput struct {
+	Name string `json:"name"`
+	// A new URL: the adapter's metadata is read again.
+	URL *string `json:"url,omitempty"`
+	// A new Authorization header; "" removes it.
+	Authorization *string `json:"authorization,omitempty"`
+	Description   *string `json:"description,omitempty"`
+	Disabled      *bool   `json:"disabled,omitempty"`
 }
 
 type UpdateScheduleInput struct {
@@ -784,6 +891,61 @@ func (e *ScheduleKind) UnmarshalJSON(b []byte) error {
 }
 
 func (e ScheduleKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type SignatureKind string
+
+const (
+	SignatureKindCosign   SignatureKind = "COSIGN"
+	SignatureKindNotation SignatureKind = "NOTATION"
+)
+
+var AllSignatureKind = []SignatureKind{
+	SignatureKindCosign,
+	SignatureKindNotation,
+}
+
+func (e SignatureKind) IsValid() bool {
+	switch e {
+	case SignatureKindCosign, SignatureKindNotation:
+		return true
+	}
+	return false
+}
+
+func (e SignatureKind) String() string {
+	return string(e)
+}
+
+func (e *SignatureKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = SignatureKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid SignatureKind", str)
+	}
+	return nil
+}
+
+func (e SignatureKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *SignatureKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e SignatureKind) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

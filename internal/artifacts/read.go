@@ -15,6 +15,7 @@ import (
 	"github.com/berth-registry/berth/ent/tag"
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/errdefs"
+	"github.com/berth-registry/berth/internal/pullpolicy"
 	"github.com/berth-registry/berth/internal/viewer"
 )
 
@@ -73,6 +74,12 @@ func (s *Service) GetManifest(ctx context.Context, name, reference string, pull 
 			return nil, err
 		}
 		s.manifests.put(r.Project.Name, name, reference, gen, a)
+	}
+	if pull && s.PullPolicy != nil && pullpolicy.Active(r.Project) {
+		if err := s.PullPolicy(ctx, r.Project, name, a); err != nil {
+			s.RecordRefusal(ctx, auth.RepositoryPull, name, err)
+			return nil, err
+		}
 	}
 	if pull {
 		s.pulls.record(a, name, viewer.FromContext(ctx).Name())

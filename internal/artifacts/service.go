@@ -76,6 +76,10 @@ type Service struct {
 	names map[string]cachedName
 	// manifests caches recently served manifests and blob sizes (readcache.go).
 	manifests *readCache
+
+	// PullPolicy, when set, decides whether a manifest GET of a project
+	// with a pull policy (pullpolicy.Active) is served (pullpolicy.Check).
+	PullPolicy func(ctx context.Context, p *ent.Project, repo string, a *ent.Artifact) error
 }
 
 // nameTTL bounds how stale a cached project or repository row may be.

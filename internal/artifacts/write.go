@@ -12,6 +12,7 @@ import (
 	"github.com/berth-registry/berth/ent/artifact"
 	"github.com/berth-registry/berth/ent/blob"
 	"github.com/berth-registry/berth/ent/change"
+	"github.com/berth-registry/berth/ent/cveallowlist"
 	"github.com/berth-registry/berth/ent/immutabilityrule"
 	"github.com/berth-registry/berth/ent/label"
 	"github.com/berth-registry/berth/ent/member"
@@ -547,7 +548,7 @@ func (w *writeTx) deleteRepositories(repos []*ent.Repository) error {
 
 // deletePolicies deletes what hangs off a project by id: its immutability
 // and retention rules, retention runs and schedule, webhook policies and
-// their delivery logs. (Immutable tags bind nothing once their project
+// their delivery logs, its CVE allowlist. (Immutable tags bind nothing once their project
 // is being deleted: only a project admin can, with force.)
 func (w *writeTx) deletePolicies(projectID int) error {
 	sys := viewer.SystemContext(w.ctx)
@@ -573,6 +574,9 @@ func (w *writeTx) deletePolicies(projectID int) error {
 		},
 		func() (int, error) {
 			return w.client.Schedule.Delete().Where(schedule.ProjectID(projectID), schedule.KindEQ(schedule.KindRETENTION)).Exec(sys)
+		},
+		func() (int, error) {
+			return w.client.CVEAllowlist.Delete().Where(cveallowlist.ProjectID(projectID)).Exec(sys)
 		},
 	}
 	for _, del := range deletes {

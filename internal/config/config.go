@@ -109,6 +109,16 @@ type Config struct {
 	// TrustedProxies lists the networks (CIDR, comma-separated) of the
 	// reverse proxies whose X-Forwarded-For is believed.
 	TrustedProxies string `yaml:"trusted_proxies"`
+	// SBOMCycloneDX makes every successful image scan attach a CycloneDX
+	// 1.5 SBOM beside the SPDX 2.3 one ("true" or "false").
+	SBOMCycloneDX string `yaml:"sbom_cyclonedx"`
+	// VulndbURL lists the http(s) URLs (comma-separated) of OSV exports
+	// or records that berth imports into its vulnerability database every
+	// VulndbRefresh.
+	VulndbURL string `yaml:"vulndb_url"`
+	// VulndbRefresh is the interval between those imports (a Go
+	// duration); 0 imports none.
+	VulndbRefresh string `yaml:"vulndb_refresh"`
 }
 
 // Setting describes one setting: its flag, environment variable, YAML key
@@ -157,6 +167,9 @@ var Settings = []Setting{
 	{"s3-path-style", "BERTH_S3_PATH_STYLE", "s3_path_style", "false", "address the bucket in the URL path instead of the host name (true or false; most non-AWS servers need true)", func(c *Config) *string { return &c.S3PathStyle }},
 	{"storage-redirect", "BERTH_STORAGE_REDIRECT", "storage_redirect", "false", "answer blob GETs with a 307 to a 15-minute presigned storage URL when the driver can presign, i.e. s3 (true or false); clients must reach --s3-endpoint", func(c *Config) *string { return &c.StorageRedirect }},
 	{"trusted-proxies", "BERTH_TRUSTED_PROXIES", "trusted_proxies", "", "comma-separated CIDRs of reverse proxies (an Ingress controller, a load balancer) whose X-Forwarded-For names the client for rate limits, lockouts and the audit log; empty: the direct peer is the client", func(c *Config) *string { return &c.TrustedProxies }},
+	{"sbom-cyclonedx", "BERTH_SBOM_CYCLONEDX", "sbom_cyclonedx", "false", "attach a CycloneDX 1.5 JSON SBOM to every successfully scanned image, beside the SPDX 2.3 one berth always attaches (true or false)", func(c *Config) *string { return &c.SBOMCycloneDX }},
+	{"vulndb-url", "BERTH_VULNDB_URL", "vulndb_url", "", "http(s) URL of an OSV all.zip export or JSON record to import into the vulnerability database every --vulndb-refresh, e.g. https://osv-vulnerabilities.storage.googleapis.com/Debian/all.zip; repeat the flag or separate URLs with commas; empty: none", func(c *Config) *string { return &c.VulndbURL }},
+	{"vulndb-refresh", "BERTH_VULNDB_REFRESH", "vulndb_refresh", "24h", "interval between imports of --vulndb-url (e.g. 6h, 24h); 0 imports none", func(c *Config) *string { return &c.VulndbRefresh }},
 	{"metrics-addr", "BERTH_METRICS_ADDR", "metrics_addr", "", "separate host:port serving /metrics; empty serves it on --addr", func(c *Config) *string { return &c.MetricsAddr }},
 	{"pprof-addr", "BERTH_PPROF_ADDR", "pprof_addr", "", "loopback host:port serving Go profiles (net/http/pprof) under /debug/pprof/, e.g. 127.0.0.1:6060; empty: off", func(c *Config) *string { return &c.PprofAddr }},
 }
@@ -179,6 +192,11 @@ func AddFlags(fs *pflag.FlagSet) {
 	for _, s := range Settings {
 		if s.Flag == "admin-password" || s.Flag == "secret-key" {
 			continue // secrets stay out of process listings: environment or file only
+		}
+		if s.Flag == "vulndb-url" {
+			// Repeatable: a second --vulndb-url adds a URL.
+			fs.StringSlice(s.Flag, nil, fmt.Sprintf("%s (env %s)", s.Usage, s.Env))
+			continue
 		}
 		fs.String(s.Flag, s.Default, fmt.Sprintf("%s (env %s)", s.Usage, s.Env))
 	}
@@ -217,6 +235,9 @@ func Load(fs *pflag.FlagSet, getenv func(string) string) (*Config, error) {
 		}
 		if f := fs.Lookup(s.Flag); f != nil && f.Changed {
 			*s.field(c) = f.Value.String()
+			if list, ok := f.Value.(pflag.SliceValue); ok {
+				*s.field(c) = strings.Join(list.GetSlice(), ",")
+			}
 		}
 	}
 	return c, c.Validate()
@@ -289,6 +310,12 @@ func (c *Config) Validate() error {
 	}
 	if d, err := time.ParseDuration(c.GCGracePeriod); err != nil || d < 0 {
 		return &Error{Setting: "--gc-grace-period (BERTH_GC_GRACE_PERIOD)", Msg: fmt.Sprintf("%q is not a duration of 0s or more, such as 2h or 30m", c.GCGracePeriod)}
+	}
+	if _, err := strconv.ParseBool(c.SBOMCycloneDX); err != nil {
+		return &Error{Setting: "--sbom-cyclonedx (BERTH_SBOM_CYCLONEDX)", Msg: fmt.Sprintf("%q is not true or false", c.SBOMCycloneDX)}
+	}
+	if err := c.validateVulndb(); err != nil {
+		return err
 	}
 	if n, err := strconv.Atoi(c.GCWorkers); err != nil || n < 1 || n > 64 {
 		return &Error{Setting: "--gc-workers (BERTH_GC_WORKERS)", Msg: fmt.Sprintf("%q is not a number from 1 to 64", c.GCWorkers)}
@@ -544,6 +571,12 @@ func (c *Config) GCWorkerCount() int {
 	return max(n, 1)
 }
 
+// SBOMCycloneDXOn reports whether scans attach CycloneDX SBOMs too.
+func (c *Config) SBOMCycloneDXOn() bool {
+	on, _ := strconv.ParseBool(c.SBOMCycloneDX)
+	return on
+}
+
 // AuditRetention is how long audit entries are kept; 0 means forever.
 func (c *Config) AuditRetention() time.Duration {
 	n, _ := strconv.Atoi(c.AuditRetentionDays)
@@ -570,4 +603,37 @@ func (c *Config) RegistryHost() string {
 		return "localhost"
 	}
 	return u.Host
+}
+
+func (c *Config) validateVulndb() error {
+	urls := c.VulndbURLs()
+	for i, raw := range urls {
+		// Not quoted back: a URL may carry a token.
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return &Error{Setting: "--vulndb-url (BERTH_VULNDB_URL)", Msg: fmt.Sprintf("URL %d of %d is not an absolute http(s) URL", i+1, len(urls))}
+		}
+	}
+	if d, err := time.ParseDuration(c.VulndbRefresh); err != nil || (d != 0 && d < time.Second) {
+		return &Error{Setting: "--vulndb-refresh (BERTH_VULNDB_REFRESH)", Msg: fmt.Sprintf("%q is not 0 or a duration of a second or more, such as 24h", c.VulndbRefresh)}
+	}
+	return nil
+}
+
+// VulndbURLs lists the URLs the vulnerability database is refreshed from.
+func (c *Config) VulndbURLs() []string {
+	var out []string
+	for _, u := range strings.Split(c.VulndbURL, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// VulndbRefreshEvery is the interval between refreshes of the
+// vulnerability database; 0 means none.
+func (c *Config) VulndbRefreshEvery() time.Duration {
+	d, _ := time.ParseDuration(c.VulndbRefresh)
+	return d
 }

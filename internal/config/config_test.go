@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/pflag"
 )
@@ -292,5 +293,72 @@ func TestSecretKeyIsEnvironmentOrFileOnlyAndRequiredWithPostgres(t *testing.T) {
 	}
 	if c, _ := load(t, nil); c.RequireSecretKey() != nil {
 		t.Error("SQLite without a key is refused; it generates one")
+	}
+}
+
+func TestVulndbURLsAreRepeatableOrCommaSeparatedAndRefreshIsADuration(t *testing.T) {
+	c, err := load(t, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.VulndbURLs()) != 0 || c.VulndbRefreshEvery() != 24*time.Hour {
+		t.Fatalf("defaults: urls %q, refresh %v", c.VulndbURLs(), c.VulndbRefreshEvery())
+	}
+	a, b := "https://osv.example/Debian/all.zip", "http://mirror.internal/Go/all.zip"
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		args []string
+	}{
+		{"flag repeated", nil, []string{"--vulndb-url", a, "--vulndb-url", b}},
+		{"flag with commas", nil, []string{"--vulndb-url", a + "," + b}},
+		{"environment", map[string]string{"BERTH_VULNDB_URL": a + ", " + b, "BERTH_VULNDB_REFRESH": "6h"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := load(t, tc.env, tc.args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.VulndbURLs(); len(got) != 2 || got[0] != a || got[1] != b {
+				t.Fatalf("urls %q", got)
+			}
+		})
+	}
+	c, err = load(t, nil, "--vulndb-refresh", "0")
+	if err != nil || c.VulndbRefreshEvery() != 0 {
+		t.Fatalf("refresh 0: %v, %v", c.VulndbRefreshEvery(), err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--vulndb-url", "ftp://osv.example/all.zip"}, "--vulndb-url"},
+		{[]string{"--vulndb-url", "/srv/osv/all.zip"}, "--vulndb-url"},
+		{[]string{"--vulndb-refresh", "daily"}, "--vulndb-refresh"},
+		{[]string{"--vulndb-refresh", "10ms"}, "--vulndb-refresh"},
+	} {
+		_, err := load(t, nil, tc.args...)
+		var cerr *Error
+		if !errors.As(err, &cerr) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want an error naming %s", tc.args, err, tc.want)
+		}
+	}
+	// A token in a bad URL is not repeated in the error.
+	_, err = load(t, nil, "--vulndb-url", "ftp://user:s3cret@osv.example/all.zip")
+	if err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("bad URL with a password: %v", err)
+	}
+}
+
+func TestSBOMCycloneDXIsOffByDefaultAndTrueOrFalse(t *testing.T) {
+	c, err := load(t, nil)
+	if err != nil || c.SBOMCycloneDXOn() {
+		t.Fatalf("default: %v %v", c.SBOMCycloneDXOn(), err)
+	}
+	if c, err := load(t, map[string]string{"BERTH_SBOM_CYCLONEDX": "true"}); err != nil || !c.SBOMCycloneDXOn() {
+		t.Fatalf("BERTH_SBOM_CYCLONEDX=true: %v", err)
+	}
+	if _, err := load(t, map[string]string{"BERTH_SBOM_CYCLONEDX": "maybe"}); err == nil || !strings.Contains(err.Error(), "--sbom-cyclonedx") {
+		t.Fatalf("BERTH_SBOM_CYCLONEDX=maybe: %v", err)
 	}
 }

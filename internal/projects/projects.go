@@ -13,6 +13,7 @@ import (
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/database"
 	"github.com/berth-registry/berth/internal/errdefs"
+	"github.com/berth-registry/berth/internal/pullpolicy"
 	"github.com/berth-registry/berth/internal/viewer"
 )
 
@@ -121,6 +122,9 @@ type UpdateInput struct {
 	QuotaBytes  *int64
 	// ScanOnPush makes every image pushed to the project be scanned.
 	ScanOnPush *bool
+	// PreventVulnerable and RequireSignature are the pull policies.
+	PreventVulnerable *pullpolicy.PreventVulnerable
+	RequireSignature  *pullpolicy.RequireSignature
 }
 
 // Update changes a project's settings.
@@ -142,6 +146,16 @@ func (s *Service) Update(ctx context.Context, name string, in UpdateInput) (*ent
 	if in.ScanOnPush != nil {
 		upd.SetScanOnPush(*in.ScanOnPush)
 	}
+	if in.PreventVulnerable != nil {
+		if err := pullpolicy.ApplyPreventVulnerable(upd, *in.PreventVulnerable); err != nil {
+			return nil, err
+		}
+	}
+	if in.RequireSignature != nil {
+		if err := pullpolicy.ApplyRequireSignature(upd, *in.RequireSignature); err != nil {
+			return nil, err
+		}
+	}
 	if in.QuotaBytes != nil {
 		if !viewer.FromContext(ctx).IsAdmin() {
 			return nil, errdefs.Deniedf("only system administrators may set quotas")
@@ -153,7 +167,7 @@ func (s *Service) Update(ctx context.Context, name string, in UpdateInput) (*ent
 	}
 	p, err = upd.Save(auth.Allow(ctx))
 	if err == nil {
-		// Visibility and quota apply to the registry at once, on every
+		// Visibility, quota and pull policies apply to the registry at once, on every
 		// replica.
 		s.content.Forget(p.Name)
 	}

@@ -33,9 +33,11 @@ import (
 	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/procmem"
 	"github.com/berth-registry/berth/internal/projects"
+	"github.com/berth-registry/berth/internal/pullpolicy"
 	"github.com/berth-registry/berth/internal/retention"
 	"github.com/berth-registry/berth/internal/scan/inventory"
 	"github.com/berth-registry/berth/internal/scan/scanner"
+	"github.com/berth-registry/berth/internal/scan/vulndb"
 	"github.com/berth-registry/berth/internal/telemetry"
 	"github.com/berth-registry/berth/internal/webhooks"
 	"github.com/berth-registry/berth/portal"
@@ -178,7 +180,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	}
 	s.closers = append(s.closers, bus.Close)
 	scanSvc, err := scanner.New(scanner.Options{Client: db.Client, Blobs: s.blobs, Auth: authSvc, Logger: s.log,
-		Limits: inventory.Limits{TempDir: filepath.Join(cfg.DataDir, "scan-tmp")}})
+		Limits:      inventory.Limits{TempDir: filepath.Join(cfg.DataDir, "scan-tmp")},
+		ExternalURL: cfg.PublicURL(), ToolVersion: opts.Version, CycloneDX: cfg.SBOMCycloneDXOn(), Secrets: box})
 	if err != nil {
 		s.Close()
 		return nil, err
@@ -197,6 +200,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	s.closers = append(s.closers, artifactSvc.Close)
 	s.artifacts = artifactSvc
 	scanSvc.Content, scanSvc.OnChange = artifactSvc, dispatcher.Notify
+	pullSvc := pullpolicy.New(db.Client, authSvc, s.blobs, s.log)
+	artifactSvc.PullPolicy = pullSvc.Check
 	if shared != nil {
 		run, err := shared.listen(ctx, artifactSvc)
 		if err != nil {
@@ -207,13 +212,14 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	}
 	collector := NewCollector(cfg, db, s.blobs, artifactSvc, s.log)
 	retentionSvc := retention.New(retention.Options{Client: db.Client, Auth: authSvc, Content: artifactSvc, Logger: s.log})
+	tokens := token.New(token.Options{Keys: keys, Auth: authSvc, Client: db.Client, Grants: artifactSvc, Logger: s.log, Audit: recorder})
+	scanSvc.Tokens = tokens // scanner adapters pull with its tokens; before the job queue starts
 	jobSvc, err := s.startJobs(ctx, collector, webhookSvc, retentionSvc, scanSvc, recorder)
 	if err != nil {
 		s.Close()
 		return nil, err
 	}
 	s.background(dispatcher.Run)
-	tokens := token.New(token.Options{Keys: keys, Auth: authSvc, Client: db.Client, Grants: artifactSvc, Logger: s.log, Audit: recorder})
 	registryHandler := registry.New(registry.Options{
 		DB: db, Blobs: s.blobs, Auth: authSvc, Tokens: tokens, Artifacts: artifactSvc,
 		ExternalURL: cfg.ExternalURL, Logger: s.log, Redirect: cfg.StorageRedirects(),
@@ -234,6 +240,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		Webhooks:        webhookSvc,
 		Retention:       retentionSvc,
 		Scans:           scanSvc,
+		PullPolicy:      pullSvc,
 		Info: graph.Info{
 			Version:       opts.Version,
 			StorageDriver: s.blobs.DriverName(),
@@ -249,6 +256,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	doors := auth.NewClientLimiter("doors", 50, 500, limits)
 	mux.Handle("/service/token", doors.Middleware(tokens))
 	mux.Handle("/graphql", withViewer(graph.NewHandler(resolver, s.log, s.tracedGraphQL()...)))
+	mux.Handle("GET /api/projects/{project}/vulnerabilities.csv", withViewer(scanSvc.ExportHandler()))
 	authSvc.PasswordPolicy = oidcSvc.LocalPasswordPolicy
 	mux.Handle("/auth/login", doors.Middleware(authSvc.LoginHandler(secure)))
 	oidcSvc.Mount(mux, doors.Middleware) // /auth/oidc/{login,callback,onboard,logout}
@@ -286,6 +294,9 @@ func (s *Server) startJobs(ctx context.Context, collector *gc.Collector, wh *web
 	river.AddWorker(workers, scans.Worker())
 	river.AddWorker(workers, scans.AllWorker())
 	river.AddWorker(workers, &housekeeper{db: s.db, blobs: s.blobs, audit: recorder, retention: s.cfg.AuditRetention(), log: s.log})
+	refresh := vulndb.NewRefresher(vulndb.RefreshOptions{Client: s.db.Client, URLs: s.cfg.VulndbURLs(), Every: s.cfg.VulndbRefreshEvery(),
+		TempDir: filepath.Join(s.cfg.DataDir, "vulndb-tmp"), Logger: s.log, Changed: scanner.ScanAllArgs{StaleOnly: true}})
+	river.AddWorker(workers, refresh.Worker())
 	q, err := jobs.New(ctx, jobs.Options{DB: s.db, Logger: s.log, Workers: workers, RetryDelay: s.cfg.JobRetry(), Work: true})
 	if err != nil {
 		return nil, err
@@ -295,6 +306,8 @@ func (s *Server) startJobs(ctx context.Context, collector *gc.Collector, wh *web
 	q.Register(string(schedule.KindGARBAGE_COLLECTION), func(int) river.JobArgs { return gc.JobArgs{} })
 	q.Register(string(schedule.KindRETENTION), func(projectID int) river.JobArgs { return retention.RunArgs{ProjectID: projectID} })
 	scans.Schedule(q) // SCAN_ALL and the hourly pass over reports the vulnerability database changed under
+	// --vulndb-url every --vulndb-refresh
+	refresh.Schedule(q)
 	scheduleHousekeeping(q)
 	if err := q.Start(ctx); err != nil {
 		return nil, err

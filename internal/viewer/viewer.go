@@ -35,6 +35,12 @@ type Viewer struct {
 	// permissions, each an action in a project ("*" for every project).
 	RobotID int
 	Grants  []Grant
+	// Scanner is set for the pull-only registry tokens berth mints for a
+	// registered scanner adapter (token.Service.IssueScanner): the
+	// adapter's name. Such a caller is a Robot whose one grant is pulling
+	// from the project of the image it scans; policies that must let
+	// berth's own scans through (the pull policy) recognise it by this.
+	Scanner string
 }
 
 // Grant is one permission of a robot account.

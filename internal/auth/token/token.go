@@ -154,6 +154,9 @@ type Identity struct {
 	// Stamp, in refresh tokens, is a digest of the user's security stamp
 	// when the token was issued (see stampDigest).
 	Stamp string `json:"stp,omitempty"`
+	// Scanner, in tokens minted for a scanner adapter (IssueScanner), is
+	// the adapter's registered name.
+	Scanner string `json:"scn,omitempty"`
 }
 
 // Claims are the claims of a berth registry token.
@@ -184,6 +187,9 @@ func (c *Claims) Allows(typ, name, action string) bool {
 func (c *Claims) Viewer() *viewer.Viewer {
 	if c.Subject == "" || c.Berth == nil {
 		return viewer.FromContext(context.Background())
+	}
+	if c.Berth.Scanner != "" {
+		return &viewer.Viewer{Kind: viewer.Robot, Username: c.Subject, Grants: c.Berth.Grants, Scanner: c.Berth.Scanner}
 	}
 	if c.Berth.RobotID != 0 {
 		return &viewer.Viewer{Kind: viewer.Robot, RobotID: c.Berth.RobotID, Username: c.Subject, Grants: c.Berth.Grants}
@@ -276,6 +282,25 @@ func (s *Service) Issue(v *viewer.Viewer, access []Access) (string, time.Time, e
 	}
 	signed, err := s.sign(c)
 	return signed, now, err
+}
+
+// IssueScanner signs an access token for the scanner adapter registered
+// as scanner to pull one repository of project, and nothing else: its
+// access claim names only that repository's pull, and its identity is a
+// robot whose one grant is pulling from the project, marked with the
+// adapter's name (viewer.Viewer.Scanner). It lives as long as other
+// access tokens.
+func (s *Service) IssueScanner(scanner, project, repository string) (string, error) {
+	now := time.Now()
+	return s.sign(Claims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer: s.opts.Issuer, Audience: jwt.ClaimStrings{s.opts.Service}, Subject: "scanner$" + scanner,
+			IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now.Add(-5 * time.Second)),
+			ExpiresAt: jwt.NewNumericDate(now.Add(s.opts.TTL)), ID: rand.Text(),
+		},
+		Access: []Access{{Type: "repository", Name: repository, Actions: []string{"pull"}}},
+		Berth:  &Identity{Scanner: scanner, Grants: []viewer.Grant{{Project: project, Action: "repository:pull"}}},
+	})
 }
 
 func (s *Service) sign(c Claims) (string, error) {

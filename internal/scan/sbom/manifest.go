@@ -12,6 +12,11 @@ import (
 	"github.com/berth-registry/berth/internal/errdefs"
 )
 
+// AnnotationGenerator marks a referrer manifest berth made: Manifest sets
+// it to "berth", so that berth's scanner replaces the SBOMs it attached
+// and never one a user attached.
+const AnnotationGenerator = "io.berth.sbom.generator"
+
 // Titles of the SBOM layer, by media type: the file name `oras pull` writes.
 var layerTitles = map[string]string{
 	MediaTypeSPDX:      "sbom.spdx.json",
@@ -22,7 +27,8 @@ var layerTitles = map[string]string{
 // image subject as a referrer: artifactType and the one layer's media type
 // are mediaType (MediaTypeSPDX or MediaTypeCycloneDX), the config is the
 // empty descriptor, the layer is the sbom blob titled sbom.spdx.json or
-// sbom.cdx.json, and the manifest carries org.opencontainers.image.created.
+// sbom.cdx.json, and the manifest carries org.opencontainers.image.created
+// and AnnotationGenerator.
 //
 // It returns the manifest and the config blob ("{}"); the caller pushes the
 // config, the sbom and then the manifest.
@@ -63,6 +69,7 @@ func Manifest(subject ocispec.Descriptor, sbom []byte, mediaType string, created
 		},
 		Annotations: map[string]string{
 			ocispec.AnnotationCreated: created.UTC().Truncate(time.Second).Format(time.RFC3339),
+			AnnotationGenerator:       toolName,
 		},
 	}
 	manifest, err = json.Marshal(m)

@@ -71,6 +71,9 @@ func TestManifestIsAnOCIReferrerOfTheImage(t *testing.T) {
 		if got := m.Annotations[ocispec.AnnotationCreated]; got != "2026-03-01T11:30:45Z" {
 			t.Errorf("%s: created annotation = %q", mediaType, got)
 		}
+		if got := m.Annotations[AnnotationGenerator]; got != "berth" {
+			t.Errorf("%s: generator annotation = %q, want berth", mediaType, got)
+		}
 	}
 }
 

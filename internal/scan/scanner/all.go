@@ -120,7 +120,9 @@ func needsScan(key string) predicate.Artifact {
 }
 
 // staleReport matches artifacts whose successful report was made against
-// another database state than key.
+// another database state than key, except the reports of scanner
+// adapters: berth cannot tell when an adapter's database changes, so
+// they would be scanned again every hour (adapter.go).
 func staleReport(key string) predicate.Artifact {
 	return func(s *entsql.Selector) {
 		t := entsql.Table(scanreport.Table)
@@ -128,6 +130,7 @@ func staleReport(key string) predicate.Artifact {
 			entsql.ColumnsEQ(t.C(scanreport.FieldArtifactID), s.C(artifact.FieldID)),
 			entsql.EQ(t.C(scanreport.FieldStatus), scanreport.StatusSUCCESS.String()),
 			entsql.NEQ(t.C(scanreport.FieldDbState), key),
+			entsql.Not(entsql.HasPrefix(t.C(scanreport.FieldDbState), adapterKeyPrefix)),
 		))))
 	}
 }

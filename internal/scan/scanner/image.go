@@ -32,15 +32,19 @@ type result struct {
 	// will not change: the image is not scannable, its layers are invalid
 	// or too large. It is stored as the report's error.
 	err error
+	// scanner made the report: a registered adapter's name, "" for the
+	// built-in scanner.
+	scanner string
 }
 
 type findingExtra struct {
 	pkg, source, installed, layer string
 }
 
-// scanImage lists the packages of an image manifest and matches them.
-// Errors about the image itself come back in result.err; other errors
-// (the blob store, the database) are returned.
+// scanImage lists the packages of an image manifest, matches them and
+// attaches the image's SBOMs (sbom.go). Errors about the image itself
+// come back in result.err; other errors (the blob store, the database)
+// are returned.
 func (s *Service) scanImage(ctx context.Context, a *ent.Artifact) (*result, error) {
 	m, err := artifacts.ParseManifest(a.MediaType, a.Manifest)
 	if err != nil {
@@ -71,7 +75,14 @@ func (s *Service) scanImage(ctx context.Context, a *ent.Artifact) (*result, erro
 	case err != nil:
 		return nil, fmt.Errorf("listing the packages of %s: %w", a.Digest, err)
 	}
-	return s.match(ctx, inv)
+	res, err := s.match(ctx, inv)
+	if err != nil {
+		return nil, err
+	}
+	// Before the report: whoever reads the report, or its event, finds
+	// the SBOM in place.
+	s.attachSBOMs(ctx, a, config, inv)
+	return res, nil
 }
 
 // readConfig reads an image config from the blob store, at most

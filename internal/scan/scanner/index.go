@@ -18,7 +18,9 @@ import (
 // returns the summary of the index: the findings of all its images, each
 // (vulnerability, package, version) once. An image whose report is
 // already current (same database state) is not scanned again.
-func (s *Service) scanIndex(ctx context.Context, index *ent.Artifact, state dbState, by string) (*result, error) {
+// image scans one of its images: the built-in scanner or an adapter.
+func (s *Service) scanIndex(ctx context.Context, index *ent.Artifact, state dbState, by string,
+	image func(context.Context, *ent.Artifact) (*result, error)) (*result, error) {
 	children, err := s.opts.Client.Artifact.Query().
 		Where(artifact.HasParentsWith(artifact.ID(index.ID)), artifact.ArtifactTypeEQ(artifact.ArtifactTypeIMAGE)).
 		Order(ent.Asc(artifact.FieldID)).Limit(maxIndexImages + 1).All(ctx)
@@ -40,7 +42,7 @@ func (s *Service) scanIndex(ctx context.Context, index *ent.Artifact, state dbSt
 			return nil, err
 		}
 		if res == nil {
-			if res, err = s.scanImage(ctx, child); err != nil {
+			if res, err = image(ctx, child); err != nil {
 				return nil, err
 			}
 			if err := s.store(ctx, child, res, state, by); err != nil {

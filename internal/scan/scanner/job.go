@@ -69,8 +69,14 @@ func (w *worker) Work(ctx context.Context, job *river.Job[ScanArgs]) error {
 	if err != nil {
 		return err
 	}
-	state, err := s.databaseState(sys)
+	reg, err := s.adapterFor(sys, a)
 	if err != nil {
+		return err
+	}
+	var state dbState
+	if reg != nil {
+		state = adapterState(reg)
+	} else if state, err = s.databaseState(sys); err != nil {
 		return err
 	}
 	fresh, err := s.opts.Client.ScanReport.Query().Where(scanreport.ArtifactID(a.ID),
@@ -87,7 +93,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[ScanArgs]) error {
 		return err
 	}
 	log := s.opts.Logger.With("digest", a.Digest, "job", job.ID)
-	res, err := s.scan(sys, a, state, by)
+	res, err := s.scan(sys, a, state, by, reg)
 	if err != nil {
 		if job.Attempt < job.MaxAttempts {
 			log.Warn("scan failed, retrying", "attempt", job.Attempt, "err", err)
@@ -95,19 +101,27 @@ func (w *worker) Work(ctx context.Context, job *river.Job[ScanArgs]) error {
 		}
 		res = &result{err: fmt.Errorf("scan failed after %d attempts: %w", job.Attempt, err)}
 	}
+	if reg != nil {
+		res.scanner = reg.Name
+	}
 	if res.err != nil {
 		log.Info("scan ended in error", "err", res.err)
 	}
 	return s.store(context.WithoutCancel(sys), a, res, state, by)
 }
 
-// scan scans an image, or an index and its images.
-func (s *Service) scan(ctx context.Context, a *ent.Artifact, state dbState, by string) (*result, error) {
+// scan scans an image, or an index and its images, with the built-in
+// scanner or, when reg is not nil, its adapter.
+func (s *Service) scan(ctx context.Context, a *ent.Artifact, state dbState, by string, reg *ent.ScannerRegistration) (*result, error) {
+	image := s.scanImage
+	if reg != nil {
+		image = func(ctx context.Context, a *ent.Artifact) (*result, error) { return s.scanAdapter(ctx, a, reg) }
+	}
 	switch a.ArtifactType {
 	case artifact.ArtifactTypeIMAGE:
-		return s.scanImage(ctx, a)
+		return image(ctx, a)
 	case artifact.ArtifactTypeIMAGE_INDEX:
-		return s.scanIndex(ctx, a, state, by)
+		return s.scanIndex(ctx, a, state, by, image)
 	}
 	return &result{err: fmt.Errorf("artifacts of type %s are not scanned: only images and image indexes are", a.ArtifactType)}, nil
 }

@@ -10,6 +10,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqljson"
 
 	"github.com/berth-registry/berth/ent"
+	"github.com/berth-registry/berth/ent/predicate"
 	"github.com/berth-registry/berth/ent/scanfinding"
 	"github.com/berth-registry/berth/ent/scanreport"
 	"github.com/berth-registry/berth/internal/errdefs"
@@ -48,37 +49,47 @@ type FindingPage struct {
 // maxFilterText bounds the package and id of a FindingFilter.
 const maxFilterText = 512
 
-// Findings returns up to first findings of a report the caller has read,
-// after the finding at position after (0: from the start).
-func (s *Service) Findings(ctx context.Context, r *ent.ScanReport, f FindingFilter, first, after int) (*FindingPage, error) {
+// predicates checks f and returns the conditions it puts on findings.
+func (f FindingFilter) predicates() ([]predicate.ScanFinding, error) {
 	if len(f.Package) > maxFilterText || len(f.ID) > maxFilterText {
 		return nil, errdefs.Invalidf("package and id may be at most %d characters", maxFilterText)
 	}
 	if len(f.Severities) > 5 {
 		return nil, errdefs.Invalidf("severity lists a level twice")
 	}
-	// The report was read with the caller's rights; its findings go with it.
-	sys := viewer.SystemContext(ctx)
-	q := s.opts.Client.ScanFinding.Query().Where(scanfinding.ScanID(r.ID))
+	var ps []predicate.ScanFinding
 	if len(f.Severities) > 0 {
-		q.Where(scanfinding.SeverityIn(f.Severities...))
+		ps = append(ps, scanfinding.SeverityIn(f.Severities...))
 	}
 	if f.Fixable != nil {
 		if *f.Fixable {
-			q.Where(scanfinding.FixedVersionNEQ(""))
+			ps = append(ps, scanfinding.FixedVersionNEQ(""))
 		} else {
-			q.Where(scanfinding.FixedVersion(""))
+			ps = append(ps, scanfinding.FixedVersion(""))
 		}
 	}
 	if f.Package != "" {
-		q.Where(scanfinding.Or(scanfinding.PackageName(f.Package), scanfinding.SourcePackage(f.Package)))
+		ps = append(ps, scanfinding.Or(scanfinding.PackageName(f.Package), scanfinding.SourcePackage(f.Package)))
 	}
 	if f.ID != "" {
 		id := f.ID
-		q.Where(scanfinding.Or(scanfinding.OsvID(id), func(s *entsql.Selector) {
+		ps = append(ps, scanfinding.Or(scanfinding.OsvID(id), func(s *entsql.Selector) {
 			s.Where(sqljson.ValueContains(scanfinding.FieldAliases, id))
 		}))
 	}
+	return ps, nil
+}
+
+// Findings returns up to first findings of a report the caller has read,
+// after the finding at position after (0: from the start).
+func (s *Service) Findings(ctx context.Context, r *ent.ScanReport, f FindingFilter, first, after int) (*FindingPage, error) {
+	preds, err := f.predicates()
+	if err != nil {
+		return nil, err
+	}
+	// The report was read with the caller's rights; its findings go with it.
+	sys := viewer.SystemContext(ctx)
+	q := s.opts.Client.ScanFinding.Query().Where(scanfinding.ScanID(r.ID)).Where(preds...)
 	total, err := q.Clone().Count(sys)
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package scanner
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -21,8 +22,9 @@ import (
 )
 
 // scannerVersion is part of every report's database state: raising it
-// when matching changes makes scan-all scan every image again.
-const scannerVersion = 1
+// when what a scan makes changes makes scan-all (and the hourly pass)
+// scan every image again. 2: scans attach SBOMs.
+const scannerVersion = 2
 
 // findingChunk is how many findings one INSERT writes (16 columns each,
 // well under SQLite's and PostgreSQL's bind-parameter limits).
@@ -91,7 +93,7 @@ func (s *Service) store(ctx context.Context, a *ent.Artifact, res *result, state
 			SetOs(clip(res.os, 256)).SetPackageCount(res.packages).
 			SetCritical(counts[vulndb.Critical]).SetHigh(counts[vulndb.High]).SetMedium(counts[vulndb.Medium]).
 			SetLow(counts[vulndb.Low]).SetUnknown(counts[vulndb.Unknown]).SetFixable(fixable).
-			SetDbState(state.key).SetNillableDbUpdatedAt(state.updated)
+			SetDbState(state.key).SetNillableDbUpdatedAt(state.updated).SetScanner(cmp.Or(res.scanner, BuiltIn))
 		var null []string
 		if state.updated == nil {
 			null = append(null, scanreport.FieldDbUpdatedAt)

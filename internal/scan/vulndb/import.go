@@ -1,7 +1,8 @@
 // Package vulndb is berth's offline vulnerability database: OSV records
 // (ossf.github.io/osv-schema) imported from JSON files, directories of
-// them and the per-ecosystem all.zip exports into berth's own database,
-// and the matching of installed packages against them.
+// them and the per-ecosystem all.zip exports, on disk or at http(s) URLs
+// (refreshed periodically by a job, refresh.go), into berth's own
+// database, and the matching of installed packages against them.
 package vulndb
 
 import (
@@ -46,19 +47,34 @@ type Result struct {
 }
 
 // Import reads OSV records from each source, a JSON file, a directory
-// (every *.json below it) or a zip export (all.zip), and upserts them by
-// OSV id: a record replaces the stored one only with a newer modified
-// time, a withdrawn record removes it. Records are written BatchSize per
-// transaction. The first bad record (unreadable, not OSV JSON, larger
-// than MaxRecordSize) stops the import with an error that names its file
-// and says how many records were committed before it; the batch it was
-// in is not written. ctx must carry a viewer allowed to write the
-// database: a system admin or berth itself (viewer.SystemContext).
+// (every *.json below it), a zip export (all.zip) or an http(s) URL of a
+// JSON file or a zip export (downloaded whole first, see download.go),
+// and upserts them by OSV id: a record replaces the stored one only with
+// a newer modified time, a withdrawn record removes it. Records are
+// written BatchSize per transaction. A zip is checked whole (its
+// directory, every entry's size and checksum) before any of it is
+// written, so a truncated or damaged one, like a failed download, writes
+// nothing. The first bad record (unreadable, not OSV JSON, larger than
+// MaxRecordSize) stops the import with an error that names its file and
+// says how many records were committed before it; the batch it was in is
+// not written. ctx must carry a viewer allowed to write the database: a
+// system admin or berth itself (viewer.SystemContext).
 func Import(ctx context.Context, client *ent.Client, sources ...string) (Result, error) {
-	im := &importer{client: client, touched: map[string]time.Time{}}
-	var err error
+	res, _, err := importFrom(ctx, client, importOptions{}, sources)
+	return res, err
+}
+
+// importFrom is Import with options; changed reports whether the import
+// changed what any ecosystem holds (and so the scanner's database state).
+func importFrom(ctx context.Context, client *ent.Client, opts importOptions, sources []string) (res Result, changed bool, err error) {
+	im := &importer{client: client, opts: opts, touched: map[string]time.Time{}}
 	for _, src := range sources {
-		if err = im.source(ctx, src); err != nil {
+		if IsURL(src) {
+			err = im.url(ctx, src)
+		} else {
+			err = im.source(ctx, src)
+		}
+		if err != nil {
 			break
 		}
 	}
@@ -73,11 +89,12 @@ func Import(ctx context.Context, client *ent.Client, sources ...string) (Result,
 	if uerr := im.updateEcosystems(context.WithoutCancel(ctx)); uerr != nil {
 		err = errors.Join(err, uerr)
 	}
-	return im.res, err
+	return im.res, len(im.touched) > 0, err
 }
 
 type importer struct {
 	client    *ent.Client
+	opts      importOptions
 	res       Result
 	pending   []*prepared
 	committed int
@@ -114,15 +131,29 @@ func (im *importer) source(ctx context.Context, path string) error {
 				return fmt.Errorf("reading %s: %w", p, err)
 			}
 			if d.Type().IsRegular() && strings.EqualFold(filepath.Ext(p), ".json") {
-				return im.file(ctx, p)
+				return im.file(ctx, p, p)
 			}
 			return nil
 		})
 	}
 	if isZip(path) {
-		return im.archive(ctx, path)
+		return im.archive(ctx, path, path)
 	}
-	return im.file(ctx, path)
+	return im.file(ctx, path, path)
+}
+
+// url downloads a URL and imports it as a zip or a JSON file, whichever
+// its first bytes say it is; errors name the URL.
+func (im *importer) url(ctx context.Context, rawURL string) error {
+	path, err := download(ctx, im.opts, rawURL)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(path)
+	if isZip(path) {
+		return im.archive(ctx, path, Redact(rawURL))
+	}
+	return im.file(ctx, path, Redact(rawURL))
 }
 
 // isZip tells a zip by its first bytes (a local file header, or the end
@@ -140,57 +171,53 @@ func isZip(path string) bool {
 	return string(magic) == "PK\x03\x04" || string(magic) == "PK\x05\x06"
 }
 
-func (im *importer) file(ctx context.Context, path string) error {
+// file imports the JSON record at path; name is what errors call it.
+func (im *importer) file(ctx context.Context, path, name string) error {
 	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("reading %s: %w", path, err)
+		return fmt.Errorf("reading %s: %w", name, err)
 	}
 	defer f.Close()
 	if info, err := f.Stat(); err == nil && info.Size() > MaxRecordSize {
-		return fmt.Errorf("%s: larger than %d bytes, the most one OSV record may be", path, MaxRecordSize)
+		return fmt.Errorf("%s: larger than %d bytes, the most one OSV record may be", name, MaxRecordSize)
 	}
 	rec, err := decodeRecord(f)
 	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+		return fmt.Errorf("%s: %w", name, err)
 	}
-	return im.add(ctx, path, rec)
+	return im.add(ctx, name, rec)
 }
 
-// archive imports every *.json entry of a zip, one entry in memory at a time.
-func (im *importer) archive(ctx context.Context, path string) error {
+// archive imports every *.json entry of the zip at path, one entry in
+// memory at a time, after checking all of them; name is what errors call
+// it.
+func (im *importer) archive(ctx context.Context, path, name string) error {
 	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("reading %s: %w", path, err)
+		return fmt.Errorf("reading %s: %w", name, err)
 	}
 	defer f.Close()
 	info, err := f.Stat()
 	if err != nil {
-		return fmt.Errorf("reading %s: %w", path, err)
+		return fmt.Errorf("reading %s: %w", name, err)
 	}
 	if info.Size() > MaxArchiveSize {
-		return fmt.Errorf("%s: larger than %d bytes, the most a zip export may be", path, int64(MaxArchiveSize))
+		return fmt.Errorf("%s: larger than %d bytes, the most a zip export may be", name, int64(MaxArchiveSize))
 	}
+	// A zip cut short has no central directory: NewReader fails here.
 	zr, err := zip.NewReader(f, info.Size())
 	if err != nil {
-		return fmt.Errorf("%s: not a readable zip: %w", path, err)
+		return fmt.Errorf("%s: not a readable zip: %w", name, err)
 	}
 	if len(zr.File) > MaxArchiveEntries {
-		return fmt.Errorf("%s: more than %d files", path, MaxArchiveEntries)
+		return fmt.Errorf("%s: more than %d files", name, MaxArchiveEntries)
 	}
-	var inflated uint64
-	for _, zf := range zr.File {
-		if zf.FileInfo().IsDir() || !strings.EqualFold(filepath.Ext(zf.Name), ".json") {
-			continue
-		}
-		where := path + ":" + zf.Name
-		// The header's size may lie; decodeRecord reads at most one byte
-		// more than the bound whatever it says.
-		if zf.UncompressedSize64 > MaxRecordSize {
-			return fmt.Errorf("%s: larger than %d bytes, the most one OSV record may be", where, MaxRecordSize)
-		}
-		if inflated += zf.UncompressedSize64; inflated > maxArchiveRead {
-			return fmt.Errorf("%s: more than %d bytes uncompressed", path, uint64(maxArchiveRead))
-		}
+	entries, err := checkArchive(ctx, zr, name)
+	if err != nil {
+		return err
+	}
+	for _, zf := range entries {
+		where := name + ":" + zf.Name
 		rc, err := zf.Open()
 		if err != nil {
 			return fmt.Errorf("%s: %w", where, err)
@@ -205,6 +232,46 @@ func (im *importer) archive(ctx context.Context, path string) error {
 		}
 	}
 	return nil
+}
+
+// checkArchive returns the *.json entries of a zip after reading each to
+// its end, which verifies its checksum: a damaged entry anywhere fails the
+// import before any of the zip's records are written, rather than after
+// the batches before it were committed. Bounds are checked on the way.
+func checkArchive(ctx context.Context, zr *zip.Reader, name string) ([]*zip.File, error) {
+	var entries []*zip.File
+	var inflated uint64
+	for _, zf := range zr.File {
+		if zf.FileInfo().IsDir() || !strings.EqualFold(filepath.Ext(zf.Name), ".json") {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		where := name + ":" + zf.Name
+		// The header's size may lie; at most one byte more than the bound
+		// is read whatever it says, here and by decodeRecord.
+		if zf.UncompressedSize64 > MaxRecordSize {
+			return nil, fmt.Errorf("%s: larger than %d bytes, the most one OSV record may be", where, MaxRecordSize)
+		}
+		if inflated += zf.UncompressedSize64; inflated > maxArchiveRead {
+			return nil, fmt.Errorf("%s: more than %d bytes uncompressed", name, uint64(maxArchiveRead))
+		}
+		rc, err := zf.Open()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", where, err)
+		}
+		n, err := io.Copy(io.Discard, io.LimitReader(rc, MaxRecordSize+1))
+		rc.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s: damaged: %w", where, err)
+		}
+		if n > MaxRecordSize {
+			return nil, fmt.Errorf("%s: larger than %d bytes, the most one OSV record may be", where, MaxRecordSize)
+		}
+		entries = append(entries, zf)
+	}
+	return entries, nil
 }
 
 // add queues a record, writing the queue when it holds a batch.

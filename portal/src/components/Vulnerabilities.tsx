@@ -1,13 +1,17 @@
 import { useEffect, useState } from 'react';
 import { Alert, Anchor, Badge, Button, Group, Loader, Paper, Select, Skeleton, Stack, Switch, Table, Text, Tooltip } from '@mantine/core';
-import { IconAlertTriangle, IconShieldCheck, IconShieldSearch } from '@tabler/icons-react';
+import { IconAlertTriangle, IconFileText, IconShieldCheck, IconShieldSearch } from '@tabler/icons-react';
+import { Link } from 'react-router';
 import { useMutation, useQuery } from 'urql';
 import { graphql } from '@/gql';
 import type { ScanStatus, VulnerabilitySeverity, VulnerabilityWhereInput } from '@/gql/graphql';
 import { EmptyState, ErrorState, TableSkeleton } from '@/components/Page';
 import { RelativeTime } from '@/components/Time';
-import { CopyIcon } from '@/components/Copy';
+import { CopyCommand, CopyIcon } from '@/components/Copy';
+import { Size } from '@/components/Size';
 import { shortDigest } from '@/lib/format';
+import { artifactUrl } from '@/lib/routes';
+import { useSession } from '@/lib/session';
 
 const ArtifactScanDocument = graphql(`
   query ArtifactScan($repository: String!, $reference: String!) {
@@ -27,6 +31,11 @@ const ArtifactScanDocument = graphql(`
           medium
           low
           unknown
+        }
+        sbom {
+          id
+          digest
+          size
         }
       }
     }
@@ -165,6 +174,30 @@ export function ScanSummary({ scan }: { scan?: { status: ScanStatus; severityCou
         </Badge>
       )}
     </Group>
+  );
+}
+
+/**
+ * SBOM is the SPDX document a scan attached to the image as a referrer,
+ * linked to its artifact page. The portal signs in with a session cookie
+ * that /v2/ does not accept, so it offers the oras command to download it.
+ */
+function SBOM({ repository, sbom }: { repository: string; sbom: { digest: string; size: number } }) {
+  const { registryHost } = useSession();
+  return (
+    <Paper withBorder radius="md" p="sm" data-testid="sbom">
+      <Group gap="xs" mb={6} wrap="nowrap">
+        <IconFileText size={18} style={{ opacity: 0.7, flexShrink: 0 }} />
+        <Text fz="sm" fw={600}>
+          SBOM (SPDX 2.3)
+        </Text>
+        <Anchor component={Link} to={artifactUrl(repository, sbom.digest)} ff="monospace" fz="sm" data-testid="sbom-link">
+          {shortDigest(sbom.digest)}
+        </Anchor>
+        <Size bytes={sbom.size} fz="sm" c="dimmed" />
+      </Group>
+      <CopyCommand value={`oras pull ${registryHost}/${repository}@${sbom.digest}`} label="Copy oras pull command" testId="sbom-pull" />
+    </Paper>
   );
 }
 
@@ -385,6 +418,8 @@ export function VulnerabilitiesPanel({ repository, digest, canScan }: { reposito
         )}
       </Group>
 
+      {scan?.sbom && <SBOM repository={repository} sbom={scan.sbom} />}
+
       {scan?.status === 'SUCCESS' && (
         <Paper withBorder radius="md">
           <Group p="sm" gap="lg">
@@ -408,7 +443,7 @@ export function VulnerabilitiesPanel({ repository, digest, canScan }: { reposito
                   <Table.Th>Package</Table.Th>
                   <Table.Th>Installed</Table.Th>
                   <Table.Th style={{ whiteSpace: 'nowrap' }}>Fixed in</Table.Th>
-                  <Table.Th miw={100}>Severity</Table.Th>
+                  <Table.Th miw={120}>Severity</Table.Th>
                   <Table.Th ta="right">
                     <Tooltip label="CVSS base score" withArrow>
                       <span>CVSS</span>

@@ -7,7 +7,7 @@ import { splitRepositoryName } from './format';
 export const ARTIFACT_SEPARATOR = '/-/artifacts/';
 
 /** The tabs of a project page besides its repositories, each at /projects/<name>/<tab>. */
-export const PROJECT_TABS = ['members', 'robots', 'labels', 'logs', 'webhooks', 'policy', 'settings'] as const;
+export const PROJECT_TABS = ['security', 'members', 'robots', 'labels', 'logs', 'webhooks', 'policy', 'settings'] as const;
 export type ProjectTab = (typeof PROJECT_TABS)[number];
 
 export function projectUrl(project: string, tab?: ProjectTab): string {

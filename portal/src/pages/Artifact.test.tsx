@@ -22,12 +22,17 @@ function artifact(permissions: string[]) {
       manifest: '{"schemaVersion":2}',
       tags: [{ id: 't1', name: 'v1', createdAt: '2025-01-01T00:00:00Z' }],
       labels: [{ id: 'l1', name: 'release', color: '#22aa55', description: '' }],
-      repository: { id: 'r1', name: 'team-a/app', project: { id: 'p1', name: 'team-a', viewerPermissions: permissions } },
+      repository: {
+        id: 'r1',
+        name: 'team-a/app',
+        project: { id: 'p1', name: 'team-a', viewerPermissions: permissions, requireSignature: { enabled: false } },
+      },
       layers: [{ digest: `sha256:${'b'.repeat(64)}`, size: 1024, mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip' }],
       config: { os: 'linux', architecture: 'amd64', variant: null, created: null, entrypoint: [], cmd: ['/bin/sh'], env: [], workingDir: null, user: null, labels: null, history: [] },
       children: [],
       referrers: [],
       chart: null,
+      signatures: [] as unknown[],
     },
   };
 }
@@ -220,5 +225,80 @@ describe('ArtifactPage vulnerabilities', { timeout: 20_000 }, () => {
     renderWith(<ArtifactPage repository="team-a/app" reference={digest} />, { client: fakeClient(() => a) });
     await screen.findByTestId('pull-by-tag');
     expect(screen.queryByRole('tab', { name: 'Vulnerabilities' })).not.toBeInTheDocument();
+  });
+});
+
+const sigDigest = `sha256:${'d'.repeat(64)}`;
+const fingerprint = `sha256:${'e'.repeat(64)}`;
+
+/** signaturesPage renders an image's page whose signatures are sigs, in a project that requires them or not, and opens its Signatures tab. */
+async function signaturesPage(sigs: unknown[], required = false, calls: Call[] = []) {
+  const a = artifact(['project:read']);
+  a.artifact.signatures = sigs;
+  a.artifact.repository.project.requireSignature.enabled = required;
+  renderWith(<ArtifactPage repository="team-a/app" reference="v1" />, { client: fakeClient(() => a, calls) });
+  await userEvent.click(await screen.findByRole('tab', { name: /Signatures/ }));
+}
+
+describe('ArtifactPage signatures', { timeout: 20_000 }, () => {
+  it('shows a verified signature: Signed, its signer and a link to the signature', async () => {
+    const calls: Call[] = [];
+    await signaturesPage([{ kind: 'COSIGN', digest: sigDigest, verified: true, signer: fingerprint, error: null }], false, calls);
+    expect(await screen.findByTestId('signature-status')).toHaveTextContent('Signed');
+    const [row] = await screen.findAllByTestId('signature-row');
+    expect(row).toHaveTextContent('cosign');
+    expect(row).toHaveTextContent('verified');
+    expect(row).toHaveTextContent(`sha256:${'e'.repeat(12)}`);
+    expect(within(row).getByRole('link', { name: `sha256:${'d'.repeat(12)}` })).toHaveAttribute('href', `/projects/team-a/repositories/app/-/artifacts/${encodeURIComponent(sigDigest)}`);
+    expect(screen.queryByTestId('signature-required')).not.toBeInTheDocument();
+    // Asked for by digest, once the page knows the artifact is an image.
+    expect(calls.filter((c) => c.name === 'ArtifactSignatures').map((c) => c.variables)).toEqual([{ repository: 'team-a/app', reference: digest }]);
+  });
+
+  it('says when no signature verifies, and why', async () => {
+    await signaturesPage([{ kind: 'NOTATION', digest: sigDigest, verified: false, signer: null, error: 'no certificate of the project verifies it' }], true);
+    expect(await screen.findByTestId('signature-status')).toHaveTextContent('Signature not verified');
+    const [row] = await screen.findAllByTestId('signature-row');
+    expect(row).toHaveTextContent('Notation');
+    expect(row).toHaveTextContent('not verified');
+    expect(row).toHaveTextContent('no certificate of the project verifies it');
+    expect(screen.getByTestId('signature-required')).toHaveTextContent('Pulls of this artifact are refused.');
+  });
+
+  it('says an image is unsigned and that the project requires signatures', async () => {
+    await signaturesPage([], true);
+    expect(await screen.findByTestId('signature-status')).toHaveTextContent('Unsigned');
+    expect(screen.getByTestId('signature-required')).toHaveTextContent('The project requires signed images');
+    expect(screen.getByTestId('sign-cosign')).toHaveTextContent(`cosign sign --key cosign.key registry.example.com/team-a/app@${digest}`);
+    expect(screen.queryByTestId('signatures-table')).not.toBeInTheDocument();
+  });
+
+  it('does not ask for the signatures of an artifact that is not an image', async () => {
+    const calls: Call[] = [];
+    const a = artifact(['project:read']);
+    a.artifact.artifactType = 'SIGNATURE';
+    renderWith(<ArtifactPage repository="team-a/app" reference={digest} />, { client: fakeClient(() => a, calls) });
+    await screen.findByTestId('pull-by-tag');
+    expect(screen.queryByRole('tab', { name: /Signatures/ })).not.toBeInTheDocument();
+    expect(screen.queryByTestId('signature-status')).not.toBeInTheDocument();
+    expect(calls.some((c) => c.name === 'ArtifactSignatures')).toBe(false);
+  });
+});
+
+describe('ArtifactPage SBOM', { timeout: 20_000 }, () => {
+  const sbom = { id: 's1', digest: `sha256:${'f'.repeat(64)}`, size: 4096 };
+
+  it('links the SBOM of a scan and shows the oras command to pull it', async () => {
+    await scanPage(['project:read'], () => scan('SUCCESS', { sbom }));
+    const box = await screen.findByTestId('sbom');
+    expect(box).toHaveTextContent('SBOM (SPDX 2.3)');
+    expect(within(box).getByTestId('sbom-link')).toHaveAttribute('href', `/projects/team-a/repositories/app/-/artifacts/${encodeURIComponent(sbom.digest)}`);
+    expect(within(box).getByTestId('sbom-pull')).toHaveTextContent(`oras pull registry.example.com/team-a/app@${sbom.digest}`);
+  });
+
+  it('shows no SBOM before a scan made one', async () => {
+    await scanPage(['project:read'], () => scan('SUCCESS', { sbom: null }));
+    await screen.findByTestId('severity-critical');
+    expect(screen.queryByTestId('sbom')).not.toBeInTheDocument();
   });
 });

@@ -35,6 +35,7 @@ import { LabelBadge } from '@/components/LabelBadge';
 import { CopyCommand, CopyIcon } from '@/components/Copy';
 import { ConfirmDialog } from '@/components/ConfirmDialog';
 import { VulnerabilitiesPanel } from '@/components/Vulnerabilities';
+import { SignatureBadge, SignaturesPanel, useSignatures } from '@/components/Signatures';
 import { can } from '@/lib/permissions';
 import { artifactUrl, projectUrl, repositoryUrl } from '@/lib/routes';
 import { shortDigest, splitRepositoryName } from '@/lib/format';
@@ -400,7 +401,12 @@ function prettyJSON(s: string): string {
   }
 }
 
-/** ArtifactPage shows one artifact: pull commands, tags, labels, layers, vulnerabilities, config, history, platforms, referrers, chart and manifest, with its actions. */
+/** Images and indexes of images: the artifacts berth scans and whose signatures it verifies. */
+function isImage(a: { artifactType: string }): boolean {
+  return a.artifactType === 'IMAGE' || a.artifactType === 'IMAGE_INDEX';
+}
+
+/** ArtifactPage shows one artifact: pull commands, tags, labels, layers, vulnerabilities, signatures, config, history, platforms, referrers, chart and manifest, with its actions. */
 export function ArtifactPage({ repository, reference }: { repository: string; reference: string }) {
   const { registryHost, viewer } = useSession();
   const navigate = useNavigate();
@@ -411,6 +417,9 @@ export function ArtifactPage({ repository, reference }: { repository: string; re
   const [, removeLabel] = useMutation(RemoveLabelDocument);
   const [, deleteArtifact] = useMutation(DeleteArtifactDocument);
   const { project: projectName, path } = splitRepositoryName(repository);
+  // Signatures are verified on each read: asked for by digest, once the page knows the artifact is an image.
+  const loaded = data?.artifact;
+  const sig = useSignatures(loaded?.repository.name ?? repository, loaded?.digest ?? '', !loaded || !isImage(loaded));
 
   if (fetching && !data) {
     return (
@@ -445,14 +454,15 @@ export function ArtifactPage({ repository, reference }: { repository: string; re
   const canLabel = can(project, 'artifact-label:write');
   const canDelete = can(project, 'artifact:delete');
   const canScan = can(project, 'scan:create');
-  // Only images and indexes of images are scanned; the API refuses other artifacts.
-  const scannable = a.artifactType === 'IMAGE' || a.artifactType === 'IMAGE_INDEX';
+  // Only images and indexes of images are scanned and signed; the API refuses to scan other artifacts.
+  const scannable = isImage(a);
   const pullCmd = a.artifactType === 'CHART' && a.chart ? 'helm pull oci://' : 'docker pull ';
 
   const tabs: { value: string; label: string; count?: number; show: boolean }[] = [
     { value: 'layers', label: 'Layers', count: a.layers.length, show: a.layers.length > 0 },
     { value: 'platforms', label: 'Platforms', count: a.children.length, show: isIndex },
     { value: 'vulnerabilities', label: 'Vulnerabilities', show: scannable },
+    { value: 'signatures', label: 'Signatures', count: sig.signatures?.length, show: scannable },
     { value: 'config', label: 'Configuration', show: a.config !== null && a.config !== undefined },
     { value: 'history', label: 'Build history', count: history.length, show: history.length > 0 },
     { value: 'chart', label: 'Chart', show: Boolean(a.chart) },
@@ -478,7 +488,14 @@ export function ArtifactPage({ repository, reference }: { repository: string; re
             </Text>
           </span>
         }
-        badges={<Badge variant="light">{artifactTypeLabel(a.artifactType)}</Badge>}
+        badges={
+          <>
+            <Badge variant="light" style={{ flexShrink: 0 }}>
+              {artifactTypeLabel(a.artifactType)}
+            </Badge>
+            {scannable && sig.signatures && <SignatureBadge signatures={sig.signatures} />}
+          </>
+        }
         actions={
           <>
             {canTag && (
@@ -713,6 +730,17 @@ export function ArtifactPage({ repository, reference }: { repository: string; re
           </Tabs.Panel>
           <Tabs.Panel value="vulnerabilities" p="md">
             <VulnerabilitiesPanel repository={a.repository.name} digest={a.digest} canScan={canScan} />
+          </Tabs.Panel>
+          <Tabs.Panel value="signatures" p="md">
+            <SignaturesPanel
+              repository={a.repository.name}
+              image={`${base}@${a.digest}`}
+              signatures={sig.signatures}
+              required={sig.required}
+              fetching={sig.fetching}
+              error={sig.error}
+              onRetry={sig.retry}
+            />
           </Tabs.Panel>
           <Tabs.Panel value="config" p="md">
             {a.config && (

@@ -23,7 +23,7 @@ import {
 } from '@mantine/core';
 import { useDebouncedValue } from '@mantine/hooks';
 import { notifications } from '@mantine/notifications';
-import { IconFolder, IconListDetails, IconLock, IconRobot, IconSearch, IconSettings, IconShieldLock, IconStack2, IconTag, IconTrash, IconUsers, IconWebhook, IconWorld } from '@tabler/icons-react';
+import { IconFolder, IconListDetails, IconLock, IconRobot, IconSearch, IconSettings, IconShieldHalf, IconShieldLock, IconStack2, IconTag, IconTrash, IconUsers, IconWebhook, IconWorld } from '@tabler/icons-react';
 import { Link, useNavigate, useParams } from 'react-router';
 import { useMutation, useQuery } from 'urql';
 import { graphql } from '@/gql';
@@ -41,9 +41,11 @@ import { projectUrl, repositoryUrl, type ProjectTab } from '@/lib/routes';
 import { RobotsPanel } from '@/components/Robots';
 import { AuditLogTable } from '@/components/AuditLogTable';
 import { MembersTab } from './ProjectMembers';
+import { ProjectSecurityTab } from './ProjectSecurity';
 import { WebhooksPanel } from '@/components/Webhooks';
 import { RetentionPanel } from '@/components/Retention';
 import { ImmutabilityPanel } from '@/components/Immutability';
+import { PullPoliciesPanel } from '@/components/PullPolicies';
 import { useLiveContent } from '@/lib/live';
 import { formatBytes, splitRepositoryName } from '@/lib/format';
 import { loginUrl, useSession } from '@/lib/session';
@@ -128,6 +130,7 @@ type Project = NonNullable<ProjectPageQuery['project']>;
 
 const TAB_NAMES: Record<'repositories' | ProjectTab, string> = {
   repositories: 'Repositories',
+  security: 'Security',
   members: 'Members',
   robots: 'Robot accounts',
   labels: 'Labels',
@@ -383,9 +386,9 @@ function SettingsTab({ project }: { project: Project }) {
 }
 
 /**
- * ProjectPage shows one project with tabs for its repositories, members,
- * robot accounts, labels, audit log and settings; a tab the viewer may not
- * use is not offered.
+ * ProjectPage shows one project with tabs for its repositories, security
+ * overview, members, robot accounts, labels, audit log and settings; a tab
+ * the viewer may not use is not offered.
  */
 export function ProjectPage({ tab }: { tab: 'repositories' | ProjectTab }) {
   const { project: name = '' } = useParams();
@@ -417,6 +420,7 @@ export function ProjectPage({ tab }: { tab: 'repositories' | ProjectTab }) {
   const showSettings = can(project, 'project:update') || can(project, 'project:delete');
   const allowed: Record<'repositories' | ProjectTab, boolean> = {
     repositories: true,
+    security: true,
     // The member list is for members from guest up; the API answers others with an empty list.
     members: can(project, 'member:read'),
     robots: can(project, 'robot:read'),
@@ -468,6 +472,9 @@ export function ProjectPage({ tab }: { tab: 'repositories' | ProjectTab }) {
           <Tabs.Tab value="repositories" leftSection={<IconStack2 size={16} />}>
             Repositories
           </Tabs.Tab>
+          <Tabs.Tab value="security" leftSection={<IconShieldHalf size={16} />}>
+            Security
+          </Tabs.Tab>
           {allowed.members && (
             <Tabs.Tab value="members" leftSection={<IconUsers size={16} />}>
               Members
@@ -508,6 +515,7 @@ export function ProjectPage({ tab }: { tab: 'repositories' | ProjectTab }) {
       ) : (
         <>
           {tab === 'repositories' && <RepositoriesTab project={project} />}
+          {tab === 'security' && <ProjectSecurityTab project={project.name} />}
           {tab === 'members' && <MembersTab project={project} />}
           {tab === 'robots' && <RobotsPanel project={project.name} canWrite={can(project, 'robot:write')} />}
           {tab === 'labels' && <LabelsManager project={project.name} canWrite={can(project, 'label:write')} />}
@@ -517,6 +525,7 @@ export function ProjectPage({ tab }: { tab: 'repositories' | ProjectTab }) {
             <Stack gap="lg">
               <RetentionPanel project={project.name} canWrite={can(project, 'policy:write')} />
               <ImmutabilityPanel project={project.name} canWrite={can(project, 'policy:write')} />
+              <PullPoliciesPanel project={project.name} canWrite={can(project, 'policy:write', 'project:update')} />
             </Stack>
           )}
           {tab === 'settings' && <SettingsTab key={project.id} project={project} />}
