@@ -1,6 +1,8 @@
 package inventory
 
 import (
+	rpmmeta "github.com/google/osv-scalibr/extractor/filesystem/os/rpm/metadata"
+
 	"cmp"
 	"context"
 	"encoding/json"
@@ -134,5 +136,14 @@ func convert(p *extractor.Package) Package {
 		}
 	}
 	out.SourceName, out.SourceVersion = sourcePackage(p.Metadata)
+	if m, ok := p.Metadata.(*rpmmeta.Metadata); ok {
+		out.Epoch = m.Epoch
+		// OSV scopes Rocky Linux records by major release ("Rocky
+		// Linux:9"); scalibr names the ecosystem without it.
+		if out.Ecosystem == "Rocky Linux" && m.OSVersionID != "" {
+			major, _, _ := strings.Cut(m.OSVersionID, ".")
+			out.Ecosystem += ":" + major
+		}
+	}
 	return out
 }

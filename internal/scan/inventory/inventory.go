@@ -72,6 +72,9 @@ type Package struct {
 	// package manager records it (dpkg, apk origin, rpm).
 	SourceName    string
 	SourceVersion string
+	// Epoch is an rpm package's epoch (0 when it has none): Version is
+	// version-release, as rpm prints it without the epoch.
+	Epoch int
 	// LayerDigest is the digest of the layer the package is attributed to:
 	// the first layer from which on the package was present, unchanged, in
 	// every later layer (see Scan).

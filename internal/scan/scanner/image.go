@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
@@ -112,6 +113,11 @@ func (s *Service) readConfig(ctx context.Context, d digest.Digest, size int64) (
 // version.
 func queryOf(p inventory.Package) vulndb.Query {
 	q := vulndb.Query{Ecosystem: p.Ecosystem, Name: p.Name, Version: p.Version}
+	if p.Type == "rpm" && p.Epoch > 0 {
+		// OSV's rpm versions carry the epoch ("1:1.2.3-4.el9"); without
+		// it a package compares as epoch 0, below every fix.
+		q.Version = strconv.Itoa(p.Epoch) + ":" + p.Version
+	}
 	if (p.Type == "deb" || p.Type == "apk") && p.SourceName != "" {
 		q.Name = p.SourceName
 		if p.SourceVersion != "" {
