@@ -19,6 +19,7 @@ import { SystemRobotsPage } from './pages/SystemRobots';
 import { AuthenticationPage } from './pages/Authentication';
 import { GarbageCollectionPage } from './pages/GarbageCollection';
 import { JobsPage } from './pages/Jobs';
+import { ScannersPage } from './pages/Scanners';
 
 /** RequireSession guards the pages that mean nothing to anonymous visitors (tokens, administration). */
 function RequireSession() {
@@ -77,6 +78,7 @@ export function App() {
           <Route path="/admin/authentication" element={<RequireAdmin><AuthenticationPage /></RequireAdmin>} />
           <Route path="/admin/garbage-collection" element={<RequireAdmin><GarbageCollectionPage /></RequireAdmin>} />
           <Route path="/admin/jobs" element={<RequireAdmin><JobsPage /></RequireAdmin>} />
+          <Route path="/admin/scanners" element={<RequireAdmin><ScannersPage /></RequireAdmin>} />
           <Route path="/admin/system" element={<RequireAdmin><SystemPage /></RequireAdmin>} />
         </Route>
         <Route path="*" element={<NotFound what="Page" back={{ label: 'Projects', to: '/projects' }} />} />

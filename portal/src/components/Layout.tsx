@@ -31,6 +31,7 @@ import {
   IconClockPlay,
   IconRobot,
   IconShieldLock,
+  IconShieldSearch,
   IconMoon,
   IconSun,
   IconTags,
@@ -156,6 +157,7 @@ export function Layout() {
               <NavItem to="/admin/authentication" label="Authentication" icon={<IconShieldLock size={18} />} />
               <NavItem to="/admin/garbage-collection" label="Garbage collection" icon={<IconRecycle size={18} />} />
               <NavItem to="/admin/jobs" label="Jobs" icon={<IconClockPlay size={18} />} />
+              <NavItem to="/admin/scanners" label="Scanners" icon={<IconShieldSearch size={18} />} />
               <NavItem to="/admin/system" label="System" icon={<IconInfoCircle size={18} />} />
             </>
           )}

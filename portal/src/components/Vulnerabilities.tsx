@@ -23,6 +23,7 @@ const ArtifactScanDocument = graphql(`
         requestedAt
         finishedAt
         os
+        scanner
         packageCount
         fixableCount
         severityCounts {
@@ -404,7 +405,7 @@ export function VulnerabilitiesPanel({ repository, digest, canScan }: { reposito
           {scan?.status === 'SUCCESS' && (
             <>
               <Text fz="sm" c="dimmed">
-                Scanned <RelativeTime value={scan.finishedAt} fz="sm" c="var(--mantine-color-text)" />
+                Scanned <RelativeTime value={scan.finishedAt} fz="sm" c="var(--mantine-color-text)" />{scan.scanner ? ` by ${scan.scanner}` : ''}
                 {scan.os ? ` · ${scan.os}` : ''} · {scan.packageCount.toLocaleString('en')} package{scan.packageCount === 1 ? '' : 's'} · {scan.fixableCount.toLocaleString('en')} with a fix
               </Text>
               <SeverityCounts counts={scan.severityCounts} />

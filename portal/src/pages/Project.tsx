@@ -46,6 +46,7 @@ import { WebhooksPanel } from '@/components/Webhooks';
 import { RetentionPanel } from '@/components/Retention';
 import { ImmutabilityPanel } from '@/components/Immutability';
 import { PullPoliciesPanel } from '@/components/PullPolicies';
+import { ProjectScannerPanel } from '@/components/ProjectScanner';
 import { useLiveContent } from '@/lib/live';
 import { formatBytes, splitRepositoryName } from '@/lib/format';
 import { loginUrl, useSession } from '@/lib/session';
@@ -338,6 +339,7 @@ function SettingsTab({ project }: { project: Project }) {
           </Stack>
         </form>
       </Paper>
+      <ProjectScannerPanel project={project.name} canWrite={canUpdate} />
       {can(project, 'project:delete') && (
         <Paper withBorder radius="md" p="lg" style={{ borderColor: 'var(--mantine-color-red-outline)' }}>
           <Group justify="space-between" wrap="nowrap">
