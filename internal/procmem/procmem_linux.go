@@ -61,3 +61,21 @@ func codeMappings(maps []byte, exe string) []mapping {
 	}
 	return out
 }
+
+// residentBytes is the process's resident set (/proc/self/statm), 0 when
+// it cannot be read.
+func residentBytes() int64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	fields := bytes.Fields(b)
+	if len(fields) < 2 {
+		return 0
+	}
+	pages, err := strconv.ParseInt(string(fields[1]), 10, 64)
+	if err != nil {
+		return 0
+	}
+	return pages * int64(os.Getpagesize())
+}

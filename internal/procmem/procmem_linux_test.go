@@ -2,11 +2,15 @@ package procmem
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strconv"
 	"testing"
+	"time"
 )
 
 func TestCodeMappingsAreTheExecutablesReadOnlyPrivateOnes(t *testing.T) {
@@ -62,4 +66,64 @@ func rssFile(t *testing.T) int64 {
 	}
 	t.Fatal("no RssFile in /proc/self/status")
 	return 0
+}
+
+// grow makes the heap hold n bytes of touched garbage.
+func grow(n int) {
+	b := make([]byte, n)
+	for i := 0; i < len(b); i += 4096 {
+		b[i] = 1
+	}
+	sink = b
+	sink = nil
+}
+
+var sink []byte
+
+func TestIdleReleasesGrowthOnlyOnceNoRequestIsInFlight(t *testing.T) {
+	type release struct{ before, after int64 }
+	releases := make(chan release, 4)
+	idle := &Idle{Quiet: 100 * time.Millisecond, Growth: 16 << 20, MinInterval: 100 * time.Millisecond,
+		OnRelease: func(before, after int64) { releases <- release{before, after} }}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go idle.Run(ctx)
+
+	unblock := make(chan struct{})
+	srv := httptest.NewServer(idle.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		grow(64 << 20)
+		<-unblock
+	})))
+	defer srv.Close()
+	done := make(chan error, 1)
+	go func() {
+		resp, err := http.Get(srv.URL)
+		if err == nil {
+			resp.Body.Close()
+		}
+		done <- err
+	}()
+	select {
+	case r := <-releases:
+		t.Fatalf("released %+v while a request was in flight", r)
+	case <-time.After(time.Second):
+	}
+	close(unblock)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-releases:
+		if r.before-r.after < 32<<20 {
+			t.Fatalf("the release took the resident set from %d to %d bytes; 64 MiB of garbage should have gone", r.before, r.after)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no release once the request ended")
+	}
+	// Without new growth, nothing more happens.
+	select {
+	case r := <-releases:
+		t.Fatalf("released again without growth: %+v", r)
+	case <-time.After(500 * time.Millisecond):
+	}
 }

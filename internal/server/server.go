@@ -433,8 +433,13 @@ func (s *Server) Run(ctx context.Context, ready func(addr net.Addr)) error {
 		return &config.Error{Setting: "--addr (BERTH_ADDR)", Msg: err.Error()}
 	}
 	errorLog := slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)
+	// Memory that later work (jobs, collections, bursts of pushes) grows
+	// is handed back too once berth is idle again.
+	idle := &procmem.Idle{OnRelease: func(before, after int64) {
+		s.log.Debug("released memory while idle", "rss_before", before, "rss_after", after)
+	}}
 	servers := []*http.Server{{
-		Handler:           s.handler,
+		Handler:           idle.Wrap(s.handler),
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          errorLog,
@@ -476,6 +481,9 @@ func (s *Server) Run(ctx context.Context, ready func(addr net.Addr)) error {
 	if n := procmem.ReleaseStartup(); n > 0 {
 		s.log.Debug("released start-up memory", "code_mappings_bytes", n)
 	}
+	idleCtx, stopIdle := context.WithCancel(ctx)
+	defer stopIdle()
+	go idle.Run(idleCtx)
 	if ready != nil {
 		ready(ln.Addr())
 	}
