@@ -119,6 +119,9 @@ func (r *Resolver) Project() generated.ProjectResolver { return &projectResolver
 // Query returns generated.QueryResolver implementation.
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
+// Repository returns generated.RepositoryResolver implementation.
+func (r *Resolver) Repository() generated.RepositoryResolver { return &repositoryResolver{r} }
+
 // RetentionExecution returns generated.RetentionExecutionResolver implementation.
 func (r *Resolver) RetentionExecution() generated.RetentionExecutionResolver {
 	return &retentionExecutionResolver{r}
@@ -137,6 +140,7 @@ type (
 	artifactResolver           struct{ *Resolver }
 	projectResolver            struct{ *Resolver }
 	queryResolver              struct{ *Resolver }
+	repositoryResolver         struct{ *Resolver }
 	retentionExecutionResolver struct{ *Resolver }
 	robotResolver              struct{ *Resolver }
 	tagResolver                struct{ *Resolver }

@@ -9,6 +9,7 @@ import (
 	"context"
 
 	"entgo.io/contrib/entgql"
+	"github.com/berth-registry/berth/ent"
 	"github.com/berth-registry/berth/graph/generated"
 	"github.com/berth-registry/berth/graph/model"
 	"github.com/berth-registry/berth/internal/scan/scanner"
@@ -27,7 +28,7 @@ func (r *queryResolver) Vulnerabilities(ctx context.Context, first *int, after *
 	}
 	var f scanner.OverviewFilter
 	if where != nil {
-		f = scanner.OverviewFilter{Project: deref(where.Project), FindingFilter: scanner.FindingFilter{
+		f = scanner.OverviewFilter{Project: deref(where.Project), Repository: deref(where.Repository), FindingFilter: scanner.FindingFilter{
 			Severities: where.Severity, Fixable: where.Fixable, Package: deref(where.Package), ID: deref(where.Cve)}}
 	}
 	var pos *scanner.Position
@@ -59,6 +60,13 @@ func (r *queryResolver) Vulnerabilities(ctx context.Context, first *int, after *
 // SecuritySummary is the resolver for the securitySummary field.
 func (r *queryResolver) SecuritySummary(ctx context.Context, project *string) (*scanner.Summary, error) {
 	return r.Scans.Summary(ctx, deref(project))
+}
+
+// SecuritySummary is the resolver for the securitySummary field.
+func (r *repositoryResolver) SecuritySummary(ctx context.Context, obj *ent.Repository) (*scanner.Summary, error) {
+	// The caller has read obj, so may read its artifacts' scans; the
+	// privacy rules still filter the aggregate.
+	return r.Scans.RepositorySummary(ctx, obj.ID)
 }
 
 // SeverityCounts is the resolver for the severityCounts field.

@@ -2,6 +2,7 @@ package graph_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -384,6 +385,206 @@ func TestSecurityOverviewAcrossArtifacts(t *testing.T) {
 		}
 		if code, _, _ := exportCSV(t, s, admin, "nope", ""); code != 404 {
 			t.Fatalf("the CSV of a project that does not exist: %d", code)
+		}
+	})
+}
+
+// repositorySummaryQuery reads a repository's security summary.
+const repositorySummaryQuery = `query($name: String!) { repository(name: $name) { securitySummary {
+	severityCounts { critical high medium low unknown } totalCount fixableCount
+	artifactCount scannedCount failedCount unscannedCount
+	dangerousVulnerabilities(first: 10) { id aliases severity cvssScore artifactCount fixedVersion summary }
+	dangerousArtifacts(first: 10) { artifact { digest repository { name } } severityCounts { critical high medium low unknown } fixableCount }
+} } }`
+
+// TestSecurityRepositorySummaryCountsOneRepository: Repository.securitySummary
+// counts one repository's artifacts exactly as securitySummary counts a
+// project's (an index's images through the index only), the
+// vulnerabilities filter and the CSV export take a repository, whoever
+// reads the repository (a pull robot, a member's read-only token) reads
+// its summary and nobody else does, and a package name that is a
+// spreadsheet formula reaches the CSV as text.
+func TestSecurityRepositorySummaryCountsOneRepository(t *testing.T) {
+	each(t, func(t *testing.T, s *servertest.Server) {
+		s.CreateProject(admin, "team", false)
+		s.CreateProject(admin, "other", false)
+		records := securityFixtures()
+		const evil = `=HYPERLINK("http://evil.example","x")`
+		records["DSA-6666-1"] = map[string]any{"id": "DSA-6666-1", "modified": "2024-03-01T10:00:00Z", "summary": "@SUM(1+1)",
+			"affected": []any{map[string]any{"package": map[string]string{"ecosystem": "Debian:12", "name": evil},
+				"ranges": []any{map[string]any{"type": "ECOSYSTEM", "events": []map[string]string{{"introduced": "0"}}}}}}}
+		importRecords(t, s, records)
+
+		base := scanLayer(t, [2]string{"etc/os-release", scanDebianOSRelease},
+			[2]string{"var/lib/dpkg/status", dpkgParagraph("base-files", "", "12.4+deb12u5") + dpkgParagraph("zlib1g", "zlib", "1:1.2.13.dfsg-1")})
+		ssl := scanLayer(t, [2]string{"var/lib/dpkg/status", dpkgParagraph("base-files", "", "12.4+deb12u5") +
+			dpkgParagraph("zlib1g", "zlib", "1:1.2.13.dfsg-1") + dpkgParagraph("libssl3", "openssl", "3.0.11-1~deb12u1")})
+		alpineLayer := scanLayer(t, [2]string{"etc/os-release", scanAlpineOSRelease},
+			[2]string{"lib/apk/db/installed", apkEntry("musl", "1.2.4_git20230717-r4", "musl") + apkEntry("busybox", "1.36.1-r15", "busybox")})
+		debian := scanImage(t, "A=1", base, ssl)
+		index := mutate.IndexMediaType(mutate.AppendManifests(empty.Index,
+			mutate.IndexAddendum{Add: scanImage(t, "A=2", base, ssl), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
+			mutate.IndexAddendum{Add: scanImage(t, "A=2", alpineLayer), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}},
+		), types.OCIImageIndex)
+		pushRemote(t, s, "team/debian:12", debian)
+		pushRemote(t, s, "team/debian:old", scanImage(t, "A=3", base)) // never scanned
+		pushRemote(t, s, "team/multi:1", index)
+		evilImage := scanImage(t, "A=4", scanLayer(t, [2]string{"etc/os-release", scanDebianOSRelease},
+			[2]string{"var/lib/dpkg/status", dpkgParagraph(evil, "", "1.0")}))
+		pushRemote(t, s, "team/evil:1", evilImage)
+		pushRemote(t, s, "other/debian:1", debian)
+		for _, ref := range [][2]string{{"team/debian", "12"}, {"team/multi", "1"}, {"team/evil", "1"}, {"other/debian", "1"}} {
+			scanNow(t, s, admin, ref[0], ref[1])
+		}
+
+		summaryOf := func(c servertest.Creds, name string) (*securitySummary, *servertest.Response) {
+			t.Helper()
+			r := s.Do(c, repositorySummaryQuery, map[string]any{"name": name})
+			var out struct {
+				Repository *struct{ SecuritySummary securitySummary }
+			}
+			if err := json.Unmarshal(r.Data, &out); err != nil || out.Repository == nil {
+				return nil, r
+			}
+			return &out.Repository.SecuritySummary, r
+		}
+		type counts struct{ Critical, High, Medium, Low, Unknown int }
+		for _, tc := range []struct {
+			repo                                          string
+			counts                                        counts
+			total, fixable, artifacts, scanned, unscanned int
+			worst                                         []string
+			dangerous                                     string
+		}{
+			{"team/debian", counts{1, 1, 0, 0, 1}, 3, 2, 2, 1, 1, []string{"DSA-9999-1", "DSA-5532-1", "DEBIAN-CVE-2024-0001"}, imageDigest(t, debian)},
+			// The index only: its two images' findings are its report's.
+			{"team/multi", counts{1, 2, 1, 0, 1}, 5, 4, 1, 1, 0,
+				[]string{"DSA-9999-1", "ALPINE-CVE-2024-1111", "DSA-5532-1", "ALPINE-CVE-2023-42366", "DEBIAN-CVE-2024-0001"}, imageDigest(t, index)},
+		} {
+			sum, r := summaryOf(admin, tc.repo)
+			if sum == nil {
+				t.Fatalf("%s: %s %+v", tc.repo, r.Data, r.Errors)
+			}
+			if counts(sum.SeverityCounts) != tc.counts || sum.TotalCount != tc.total || sum.FixableCount != tc.fixable ||
+				sum.ArtifactCount != tc.artifacts || sum.ScannedCount != tc.scanned || sum.FailedCount != 0 || sum.UnscannedCount != tc.unscanned {
+				t.Errorf("%s's summary: %+v", tc.repo, sum)
+			}
+			var worst []string
+			for _, v := range sum.DangerousVulnerabilities {
+				worst = append(worst, v.ID)
+				if v.ArtifactCount != 1 {
+					t.Errorf("%s: %s in %d artifacts, want 1", tc.repo, v.ID, v.ArtifactCount)
+				}
+			}
+			if !slices.Equal(worst, tc.worst) {
+				t.Errorf("%s's worst vulnerabilities %v, want %v", tc.repo, worst, tc.worst)
+			}
+			if len(sum.DangerousArtifacts) != 1 || sum.DangerousArtifacts[0].Artifact.Digest != tc.dangerous || sum.DangerousArtifacts[0].Artifact.Repository.Name != tc.repo {
+				t.Errorf("%s's worst artifacts: %+v", tc.repo, sum.DangerousArtifacts)
+			}
+		}
+
+		// The vulnerabilities filter.
+		for _, tc := range []struct {
+			where map[string]any
+			want  []string
+		}{
+			{map[string]any{"repository": "team/debian"}, []string{"DSA-9999-1 team/debian", "DSA-5532-1 team/debian", "DEBIAN-CVE-2024-0001 team/debian"}},
+			{map[string]any{"repository": "team/debian", "project": "team", "fixable": true}, []string{"DSA-5532-1 team/debian", "DEBIAN-CVE-2024-0001 team/debian"}},
+			{map[string]any{"repository": "other/debian", "severity": []string{"CRITICAL"}}, []string{"DSA-9999-1 other/debian"}},
+			// Fields given must all match: a repository of another project.
+			{map[string]any{"repository": "other/debian", "project": "team"}, nil},
+		} {
+			var p securityPage
+			s.MustDo(admin, securityPageQuery, map[string]any{"first": 100, "where": tc.where}, &p)
+			if got := p.found(); !slices.Equal(got, tc.want) || p.Vulnerabilities.TotalCount != len(tc.want) {
+				t.Errorf("where %v: %v (total %d), want %v", tc.where, got, p.Vulnerabilities.TotalCount, tc.want)
+			}
+		}
+		for _, name := range []string{"team/nope", "nope/debian", "team"} {
+			if r := s.Do(admin, securityPageQuery, map[string]any{"where": map[string]any{"repository": name}}); r.Code() != "NOT_FOUND" {
+				t.Errorf("repository %q: %q %+v", name, r.Code(), r.Errors)
+			}
+		}
+
+		// The CSV export by repository, and a formula as a package name.
+		if code, body, h := exportCSV(t, s, admin, "team", "?repository=team/debian"); code != 200 || h.Get("X-Total-Count") != "3" ||
+			strings.Count(body, "\n") != 4 || strings.Count(body, "team/debian,") != 3 {
+			t.Fatalf("team/debian's CSV: %d %v\n%s", code, h, body)
+		}
+		if code, _, _ := exportCSV(t, s, admin, "team", "?repository=team/nope"); code != 404 {
+			t.Fatalf("the CSV of a repository that does not exist: %d", code)
+		}
+		code, body, _ := exportCSV(t, s, admin, "team", "?repository=team/evil")
+		wantRow := `team/evil,` + imageDigest(t, evilImage) + `,1,"'=HYPERLINK(""http://evil.example"",""x"")",1.0,,DSA-6666-1,,UNKNOWN,,'@SUM(1+1)` + "\n"
+		if code != 200 || !strings.HasSuffix(body, wantRow) || strings.Count(body, "\n") != 2 {
+			t.Fatalf("team/evil's CSV: %d\n%s\nwant the row\n%s", code, body, wantRow)
+		}
+
+		// Who reads the repository reads its summary; nobody else.
+		s.CreateUser("reader")
+		addMember(t, s, "team", "reader", member.RoleGUEST)
+		outsider := s.CreateUser("outsider")
+		var tok struct{ CreateAccessToken struct{ Secret string } }
+		s.MustDo(servertest.Basic("reader", "reader-password"), `mutation { createAccessToken(input: {name: "ro", readOnly: true}) { secret } }`, nil, &tok)
+		var puller, pusher struct {
+			CreateRobot struct{ Login, Secret string }
+		}
+		s.MustDo(admin, `mutation { createRobot(input: {name: "puller", project: "team", permissions: [{resource: REPOSITORY, action: PULL}]}) { login secret } }`, nil, &puller)
+		s.MustDo(admin, `mutation { createRobot(input: {name: "pusher", project: "team", permissions: [{resource: REPOSITORY, action: PUSH}]}) { login secret } }`, nil, &pusher)
+		for _, tc := range []struct {
+			who   string
+			creds servertest.Creds
+			reads bool
+		}{
+			{"anonymous", servertest.Creds{}, false},
+			{"outsider", outsider, false},
+			{"push-only robot", servertest.Basic(pusher.CreateRobot.Login, pusher.CreateRobot.Secret), false},
+			{"member's read-only token", servertest.Creds{Bearer: tok.CreateAccessToken.Secret}, true},
+			{"pull robot", servertest.Basic(puller.CreateRobot.Login, puller.CreateRobot.Secret), true},
+		} {
+			t.Run(tc.who, func(t *testing.T) {
+				sum, r := summaryOf(tc.creds, "team/debian")
+				list := s.Do(tc.creds, securityPageQuery, map[string]any{"where": map[string]any{"repository": "team/debian"}})
+				code, body, _ := exportCSV(t, s, tc.creds, "team", "?repository=team/debian")
+				if tc.reads {
+					var p securityPage
+					json.Unmarshal(list.Data, &p)
+					if sum == nil || sum.TotalCount != 3 || sum.ArtifactCount != 2 || list.Code() != "" || p.Vulnerabilities.TotalCount != 3 || code != 200 || strings.Count(body, "\n") != 4 {
+						t.Fatalf("summary %+v %+v, list %q %d, CSV %d", sum, r.Errors, list.Code(), p.Vulnerabilities.TotalCount, code)
+					}
+					return
+				}
+				// As Query.repository today: null, without an error.
+				if sum != nil || r.Code() != "" || string(r.Data) != `{"repository":null}` || list.Code() != "NOT_FOUND" || code != 404 || strings.Contains(body, "DSA-") {
+					t.Fatalf("summary %+v %s %q, list %q, CSV %d %s", sum, r.Data, r.Code(), list.Code(), code, body)
+				}
+			})
+		}
+
+		// In a list, each summary is one aggregate query: priced so that a
+		// page of 100 repositories may ask for their counts, not more.
+		const inList = `{ repositories(first: 100) { edges { node { name securitySummary { severityCounts { critical high medium low unknown } scannedCount artifactCount %s } } } } }`
+		var repos struct {
+			Repositories struct {
+				Edges []struct {
+					Node struct {
+						Name            string
+						SecuritySummary securitySummary
+					}
+				}
+			}
+		}
+		s.MustDo(admin, fmt.Sprintf(inList, ""), nil, &repos)
+		listed := map[string]securitySummary{}
+		for _, e := range repos.Repositories.Edges {
+			listed[e.Node.Name] = e.Node.SecuritySummary
+		}
+		if m := listed["team/multi"]; len(listed) != 4 || m.SeverityCounts.High != 2 || m.ArtifactCount != 1 || listed["team/debian"].ArtifactCount != 2 {
+			t.Fatalf("in the list: %+v", listed)
+		}
+		if r := s.Do(admin, fmt.Sprintf(inList, "dangerousVulnerabilities(first: 10) { id severity }"), nil); r.Code() == "" {
+			t.Fatalf("100 repositories with their worst vulnerabilities answered: %s", r.Data)
 		}
 	})
 }

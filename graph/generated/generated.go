@@ -52,6 +52,7 @@ type ResolverRoot interface {
 	Mutation() MutationResolver
 	Project() ProjectResolver
 	Query() QueryResolver
+	Repository() RepositoryResolver
 	RetentionExecution() RetentionExecutionResolver
 	RetentionPolicy() RetentionPolicyResolver
 	Robot() RobotResolver
@@ -561,18 +562,19 @@ type ComplexityRoot struct {
 	}
 
 	Repository struct {
-		ArtifactCount func(childComplexity int) int
-		Artifacts     func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ArtifactOrder, where *ent.ArtifactWhereInput) int
-		CreatedAt     func(childComplexity int) int
-		Description   func(childComplexity int) int
-		ID            func(childComplexity int) int
-		Name          func(childComplexity int) int
-		Project       func(childComplexity int) int
-		ProjectID     func(childComplexity int) int
-		PullCount     func(childComplexity int) int
-		PushedAt      func(childComplexity int) int
-		Tags          func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.TagOrder, where *ent.TagWhereInput) int
-		UpdatedAt     func(childComplexity int) int
+		ArtifactCount   func(childComplexity int) int
+		Artifacts       func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ArtifactOrder, where *ent.ArtifactWhereInput) int
+		CreatedAt       func(childComplexity int) int
+		Description     func(childComplexity int) int
+		ID              func(childComplexity int) int
+		Name            func(childComplexity int) int
+		Project         func(childComplexity int) int
+		ProjectID       func(childComplexity int) int
+		PullCount       func(childComplexity int) int
+		PushedAt        func(childComplexity int) int
+		SecuritySummary func(childComplexity int) int
+		Tags            func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.TagOrder, where *ent.TagWhereInput) int
+		UpdatedAt       func(childComplexity int) int
 	}
 
 	RepositoryConnection struct {
@@ -1033,6 +1035,9 @@ type QueryResolver interface {
 	SecuritySummary(ctx context.Context, project *string) (*scanner.Summary, error)
 	CveAllowlist(ctx context.Context, project *string) (*pullpolicy.Allowlist, error)
 	Scanners(ctx context.Context) ([]*ent.ScannerRegistration, error)
+}
+type RepositoryResolver interface {
+	SecuritySummary(ctx context.Context, obj *ent.Repository) (*scanner.Summary, error)
 }
 type RetentionExecutionResolver interface {
 	Project(ctx context.Context, obj *ent.RetentionExecution) (string, error)
@@ -3668,6 +3673,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Repository.PushedAt(childComplexity), true
+	case "Repository.securitySummary":
+		if e.ComplexityRoot.Repository.SecuritySummary == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Repository.SecuritySummary(childComplexity), true
 	case "Repository.tags":
 		if e.ComplexityRoot.Repository.Tags == nil {
 			break
@@ -6225,8 +6236,9 @@ extend type Mutation {
 # the artifacts the caller may read (whoever may read an artifact may read
 # its scan: public projects for everyone, their projects for members, what
 # a robot may pull), as a list of findings and as a summary, system-wide or
-# for one project. GET /api/projects/<name>/vulnerabilities.csv exports a
-# project's findings as CSV, with the same credentials as /graphql.
+# for one project or one repository. GET
+# /api/projects/<name>/vulnerabilities.csv exports a project's findings as
+# CSV, with the same credentials as /graphql.
 #
 # The artifacts counted are images and image indexes that no image index
 # lists: an index's scan sums up the images it lists, each finding once,
@@ -6261,6 +6273,8 @@ input ArtifactVulnerabilityWhereInput {
   severity: [VulnerabilitySeverity!]
   "Only the artifacts of this project (NOT_FOUND when the caller may not see it)."
   project: String
+  "Only the artifacts of this repository, by its full name such as team-a/app (NOT_FOUND when the caller may not see it)."
+  repository: String
   "Only findings with (true) or without (false) a fixed version."
   fixable: Boolean
 }
@@ -6329,6 +6343,15 @@ extend type Query {
   (NOT_FOUND when the caller may not see it).
   """
   securitySummary(project: String): SecuritySummary!
+}
+
+extend type Repository {
+  """
+  What the latest scans found over this repository's artifacts (images and
+  image indexes no index lists) that the caller may read. One aggregate
+  query per repository: meant for a repository's page, priced in lists.
+  """
+  securitySummary: SecuritySummary!
 }
 `, BuiltIn: false},
 	{Name: "../../pullpolicy.graphql", Input: `# Pull policies: what a project refuses to serve. "Prevent vulnerable"
@@ -10205,6 +10228,8 @@ func (ec *executionContext) childFields_Repository(ctx context.Context, field gr
 		return ec.fieldContext_Repository_artifacts(ctx, field)
 	case "tags":
 		return ec.fieldContext_Repository_tags(ctx, field)
+	case "securitySummary":
+		return ec.fieldContext_Repository_securitySummary(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Repository", field.Name)
 }
@@ -23256,6 +23281,38 @@ func (ec *executionContext) fieldContext_Repository_tags(ctx context.Context, fi
 	return fc, nil
 }
 
+func (ec *executionContext) _Repository_securitySummary(ctx context.Context, field graphql.CollectedField, obj *ent.Repository) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Repository_securitySummary(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Repository().SecuritySummary(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *scanner.Summary) graphql.Marshaler {
+			return ec.marshalNSecuritySummary2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋinternalᚋscanᚋscannerᚐSummary(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Repository_securitySummary(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Repository",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SecuritySummary(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _RepositoryConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.RepositoryConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -30450,7 +30507,7 @@ func (ec *executionContext) unmarshalInputArtifactVulnerabilityWhereInput(ctx co
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"cve", "package", "severity", "project", "fixable"}
+	fieldsInOrder := [...]string{"cve", "package", "severity", "project", "repository", "fixable"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -30485,6 +30542,13 @@ func (ec *executionContext) unmarshalInputArtifactVulnerabilityWhereInput(ctx co
 				return it, err
 			}
 			it.Project = data
+		case "repository":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("repository"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Repository = data
 		case "fixable":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fixable"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -44274,6 +44338,12 @@ func (ec *executionContext) _Repository(ctx context.Context, sel ast.SelectionSe
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Repository_tags(ctx, field, obj)
+				})
+		case "securitySummary":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Repository_securitySummary(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))

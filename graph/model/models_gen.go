@@ -60,6 +60,8 @@ type ArtifactVulnerabilityWhereInput struct {
 	Severity []scanfinding.Severity `json:"severity,omitempty"`
 	// Only the artifacts of this project (NOT_FOUND when the caller may not see it).
 	Project *string `json:"project,omitempty"`
+	// Only the artifacts of this repository, by its full name such as team-a/app (NOT_FOUND when the caller may not see it).
+	Repository *string `json:"repository,omitempty"`
 	// Only findings with (true) or without (false) a fixed version.
 	Fixable *bool `json:"fixable,omitempty"`
 }

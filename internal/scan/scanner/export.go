@@ -38,8 +38,10 @@ var ExportColumns = []string{
 // ExportHandler serves a project's findings as CSV, to whoever may read
 // the project (a project the caller may not see is 404, as in GraphQL).
 // Query parameters filter as Query.vulnerabilities does: severity (a
-// comma-separated list), fixable (true or false), cve, package. Rows come
-// grouped by artifact, each artifact's worst first; at most MaxExportRows.
+// comma-separated list), fixable (true or false), cve, package,
+// repository (a full name, project/path). Rows come grouped by artifact,
+// each artifact's worst first; at most MaxExportRows. Cells that a
+// spreadsheet would read as a formula are neutralised (see exportRecord).
 func (s *Service) ExportHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
@@ -49,7 +51,7 @@ func (s *Service) ExportHandler() http.Handler {
 			s.exportError(ctx, w, err)
 			return
 		}
-		sc, err := s.scopeOf(ctx, project)
+		sc, err := s.scopeOf(ctx, project, strings.TrimSpace(r.URL.Query().Get("repository")))
 		if err != nil {
 			s.exportError(ctx, w, err)
 			return
@@ -147,6 +149,18 @@ func writeCSV(ctx context.Context, w io.Writer, q *ent.ScanFindingQuery, limit i
 
 // exportRecord is one finding as a CSV row of ExportColumns; tags and
 // aliases are separated by spaces.
+//
+// The cells whose text berth does not control are neutralised against
+// formula injection (OWASP's "CSV Injection"): package names and versions
+// come from the files of the image a project developer pushed (a dpkg
+// status file may say anything, and nothing checks that a version starts
+// with a digit), vulnerability ids, aliases, fixed versions and summaries
+// from the vulnerability database or a pluggable scanner's report. The
+// others keep their exact text because berth validates their form and none
+// may start with = + - @, a tab or a carriage return: repository names
+// and tags (their grammars start with a letter, a digit or, for tags, _),
+// the digest (sha256:...), the severity (an enum) and the CVSS score (a
+// number from 0 to 10).
 func exportRecord(af *ArtifactFinding) []string {
 	a, v := af.Artifact, af.Vulnerability
 	repo := ""
@@ -161,10 +175,24 @@ func exportRecord(af *ArtifactFinding) []string {
 	if v.CvssVector != "" {
 		score = strconv.FormatFloat(v.CvssScore, 'f', -1, 64)
 	}
+	c := neutralizeFormula
 	return []string{
-		repo, a.Digest, strings.Join(tags, " "), v.PackageName, v.InstalledVersion, v.FixedVersion,
-		v.OsvID, strings.Join(v.Aliases, " "), string(v.Severity), score, v.Summary,
+		repo, a.Digest, strings.Join(tags, " "), c(v.PackageName), c(v.InstalledVersion), c(v.FixedVersion),
+		c(v.OsvID), c(strings.Join(v.Aliases, " ")), string(v.Severity), score, c(v.Summary),
 	}
+}
+
+// neutralizeFormula prefixes a cell that a spreadsheet would evaluate as a
+// formula (one starting with =, +, -, @, a tab or a carriage return) with
+// an apostrophe, which makes spreadsheets read it as text, as OWASP
+// recommends; other cells are unchanged. A legitimate value starting with
+// one of them, such as an npm scoped package (@scope/name), comes out with
+// the apostrophe too: scripts reading the CSV strip it.
+func neutralizeFormula(cell string) string {
+	if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
+		return "'" + cell
+	}
+	return cell
 }
 
 // exportError answers an export that cannot start, in the shape of

@@ -3,6 +3,7 @@ package scanner
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -36,6 +37,9 @@ type OverviewFilter struct {
 	FindingFilter
 	// Project is a project name: only its artifacts.
 	Project string
+	// Repository is a repository's full name (project/path): only its
+	// artifacts.
+	Repository string
 }
 
 // ArtifactFinding is one finding of an artifact's latest scan, with the
@@ -109,19 +113,53 @@ func byteOrder(s *entsql.Selector, column string) string {
 }
 
 // scope is the artifacts an overview counts: top-level images and
-// indexes, of one project or of all; the privacy rules add the caller's.
-type scope struct{ projectID int }
+// indexes, of one project, one repository (both: of the repository when
+// it is the project's, else none) or of all; the privacy rules add the
+// caller's.
+type scope struct{ projectID, repositoryID int }
 
-// scopeOf resolves a project name ("" for all) the caller may read.
-func (s *Service) scopeOf(ctx context.Context, projectName string) (scope, error) {
-	if projectName == "" {
-		return scope{}, nil
+// scopeOf resolves a project name and a repository's full name ("" for
+// all) the caller may read: NOT_FOUND for either the caller may not see.
+func (s *Service) scopeOf(ctx context.Context, projectName, repositoryName string) (scope, error) {
+	var sc scope
+	if projectName != "" {
+		p, err := s.opts.Auth.ProjectCan(ctx, projectName, auth.RepositoryPull)
+		if err != nil {
+			return scope{}, err
+		}
+		sc.projectID = p.ID
+	}
+	if repositoryName != "" {
+		id, err := s.repositoryID(ctx, repositoryName)
+		if err != nil {
+			return scope{}, err
+		}
+		sc.repositoryID = id
+	}
+	return sc, nil
+}
+
+// repositoryID resolves a repository's full name the caller may read as
+// its project's artifacts are read: with a pull permission on the
+// project, then through the privacy rules.
+func (s *Service) repositoryID(ctx context.Context, name string) (int, error) {
+	notFound := errdefs.NotFoundf("repository %q does not exist", name)
+	projectName, _, ok := strings.Cut(name, "/")
+	if !ok {
+		return 0, notFound
 	}
 	p, err := s.opts.Auth.ProjectCan(ctx, projectName, auth.RepositoryPull)
-	if err != nil {
-		return scope{}, err
+	if errors.Is(err, errdefs.ErrNotFound) {
+		return 0, notFound
 	}
-	return scope{projectID: p.ID}, nil
+	if err != nil {
+		return 0, err
+	}
+	id, err := s.opts.Client.Repository.Query().Where(repository.ProjectID(p.ID), repository.Name(name)).OnlyID(ctx)
+	if ent.IsNotFound(err) {
+		return 0, notFound
+	}
+	return id, err
 }
 
 func (sc scope) artifacts() []predicate.Artifact {
@@ -131,6 +169,9 @@ func (sc scope) artifacts() []predicate.Artifact {
 	}
 	if sc.projectID != 0 {
 		ps = append(ps, artifact.HasRepositoryWith(repository.ProjectID(sc.projectID)))
+	}
+	if sc.repositoryID != 0 {
+		ps = append(ps, artifact.RepositoryID(sc.repositoryID))
 	}
 	return ps
 }
@@ -192,7 +233,7 @@ func artifactFindings(rows []*ent.ScanFinding) []*ArtifactFinding {
 // start), with how many match in all: three queries for the page (the
 // count, the findings, their artifacts with repositories and tags).
 func (s *Service) Vulnerabilities(ctx context.Context, f OverviewFilter, first int, after *Position) (*OverviewPage, error) {
-	sc, err := s.scopeOf(ctx, f.Project)
+	sc, err := s.scopeOf(ctx, f.Project, f.Repository)
 	if err != nil {
 		return nil, err
 	}
@@ -245,7 +286,7 @@ func afterPosition(p Position) predicate.ScanFinding {
 }
 
 // Summary is what the latest scans found over the artifacts the caller
-// may read, of one project or of all.
+// may read, of one project, of one repository or of all.
 type Summary struct {
 	Critical, High, Medium, Low, Unknown int
 	// TotalCount is the findings in all, FixableCount those with a fix.
@@ -260,10 +301,22 @@ type Summary struct {
 // artifacts by where their scans are, in one query, over the artifacts of
 // project (all the caller may read for "").
 func (s *Service) Summary(ctx context.Context, project string) (*Summary, error) {
-	sc, err := s.scopeOf(ctx, project)
+	sc, err := s.scopeOf(ctx, project, "")
 	if err != nil {
 		return nil, err
 	}
+	return s.summarize(ctx, sc)
+}
+
+// RepositorySummary is Summary over the artifacts of one repository, for
+// a caller who has read it (Repository.securitySummary): the privacy
+// rules still decide which of its artifacts are counted.
+func (s *Service) RepositorySummary(ctx context.Context, repositoryID int) (*Summary, error) {
+	return s.summarize(ctx, scope{repositoryID: repositoryID})
+}
+
+// summarize counts the findings and artifacts of sc in one query.
+func (s *Service) summarize(ctx context.Context, sc scope) (*Summary, error) {
 	var rows []struct {
 		Artifacts int `sql:"artifacts"`
 		Scanned   int `sql:"scanned"`
@@ -275,7 +328,7 @@ func (s *Service) Summary(ctx context.Context, project string) (*Summary, error)
 		Unknown   int `sql:"unknown"`
 		Fixable   int `sql:"fixable"`
 	}
-	err = s.opts.Client.Artifact.Query().Where(sc.artifacts()...).Modify(func(s *entsql.Selector) {
+	err := s.opts.Client.Artifact.Query().Where(sc.artifacts()...).Modify(func(s *entsql.Selector) {
 		r := entsql.Table(scanreport.Table)
 		s.LeftJoin(r).On(s.C(artifact.FieldID), r.C(scanreport.FieldArtifactID))
 		status := r.C(scanreport.FieldStatus)

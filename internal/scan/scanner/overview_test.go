@@ -4,8 +4,10 @@ import (
 	"errors"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/berth-registry/berth/ent"
 	"github.com/berth-registry/berth/ent/scanfinding"
 	"github.com/berth-registry/berth/internal/errdefs"
 )
@@ -46,5 +48,31 @@ func TestExportFilterReadsTheQueryString(t *testing.T) {
 		if _, err := exportFilter(q); !errors.Is(err, errdefs.ErrInvalid) {
 			t.Errorf("%s: %v, want an invalid-input error", bad, err)
 		}
+	}
+}
+
+// TestExportRecordNeutralizesFormulas: the cells an image or a
+// vulnerability record controls reach the CSV as text, a leading ' before
+// = + - @ tab or carriage return (OWASP's advice on CSV injection); the
+// cells berth validates, and harmless text, stay exact.
+func TestExportRecordNeutralizesFormulas(t *testing.T) {
+	a := &ent.Artifact{Digest: "sha256:" + strings.Repeat("a", 64), Edges: ent.ArtifactEdges{
+		Repository: &ent.Repository{Name: "team/app"}, Tags: []*ent.Tag{{Name: "_1"}, {Name: "v1"}}}}
+	v := &ent.ScanFinding{PackageName: `=HYPERLINK("http://evil.example","x")`, InstalledVersion: "-1+cmd|' /C calc'!A0",
+		FixedVersion: "+2", OsvID: "@A1", Aliases: []string{"\tCVE-2024-1", "CVE-2024-2"}, Severity: scanfinding.SeverityHIGH,
+		CvssVector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N", CvssScore: 7.5, Summary: "\r=1+1"}
+	got := exportRecord(&ArtifactFinding{Vulnerability: v, Artifact: a})
+	want := []string{"team/app", a.Digest, "_1 v1", `'=HYPERLINK("http://evil.example","x")`, "'-1+cmd|' /C calc'!A0", "'+2",
+		"'@A1", "'\tCVE-2024-1 CVE-2024-2", "HIGH", "7.5", "'\r=1+1"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("record\n%q\nwant\n%q", got, want)
+	}
+
+	v = &ent.ScanFinding{PackageName: "libssl3", InstalledVersion: "1:3.0.11-1~deb12u1", FixedVersion: "", OsvID: "DSA-5532-1",
+		Aliases: []string{"CVE-2023-5363"}, Severity: scanfinding.SeverityUNKNOWN, Summary: "a = b, - c"}
+	got = exportRecord(&ArtifactFinding{Vulnerability: v, Artifact: a})
+	want = []string{"team/app", a.Digest, "_1 v1", "libssl3", "1:3.0.11-1~deb12u1", "", "DSA-5532-1", "CVE-2023-5363", "UNKNOWN", "", "a = b, - c"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("record\n%q\nwant\n%q", got, want)
 	}
 }

@@ -81,6 +81,37 @@ describe('RepositoryPage', { timeout: 20_000 }, () => {
     expect(calls.filter((c) => c.name === 'RepositoryPage').at(-1)?.variables).toMatchObject({ name: 'library/app' });
   });
 
+  it('shows the repository\'s security summary in its header, with a link to the project\'s Security tab', async () => {
+    const calls: Call[] = [];
+    const summary = {
+      repository: {
+        id: 'r1',
+        securitySummary: { severityCounts: { critical: 1, high: 3, medium: 0, low: 2, unknown: 0 }, artifactCount: 4, scannedCount: 3 },
+      },
+    };
+    const { client } = liveClient((name) => (name === 'RepositorySecuritySummary' ? summary : repository([artifact('a', [{ name: 'v1', immutable: false }])])), calls);
+    renderWith(<RepositoryPage name="library/app" />, { client });
+    const header = await screen.findByTestId('repository-security');
+    expect(within(header).getByTestId('severity-critical')).toHaveTextContent('1 Critical');
+    expect(within(header).getByTestId('severity-high')).toHaveTextContent('3 High');
+    expect(within(header).getByTestId('severity-medium')).toHaveTextContent('0 Medium');
+    expect(within(header).getByTestId('severity-low')).toHaveTextContent('2 Low');
+    expect(within(header).getByTestId('repository-scanned')).toHaveTextContent('3 of 4 artifacts scanned');
+    expect(within(header).getByTestId('repository-security-link')).toHaveAttribute('href', '/projects/library/security');
+    // Its own query, by the repository's name, once: not per artifact.
+    expect(calls.filter((c) => c.name === 'RepositorySecuritySummary')).toEqual([{ name: 'RepositorySecuritySummary', variables: { name: 'library/app' } }]);
+  });
+
+  it('shows no security summary for a repository without images', async () => {
+    const summary = {
+      repository: { id: 'r1', securitySummary: { severityCounts: { critical: 0, high: 0, medium: 0, low: 0, unknown: 0 }, artifactCount: 0, scannedCount: 0 } },
+    };
+    const { client } = liveClient((name) => (name === 'RepositorySecuritySummary' ? summary : repository([artifact('a', [{ name: 'v1', immutable: false }])])));
+    renderWith(<RepositoryPage name="library/app" />, { client });
+    expect(await screen.findByText('v1')).toBeInTheDocument();
+    expect(screen.queryByTestId('repository-security')).not.toBeInTheDocument();
+  });
+
   it('sums up each image\'s latest scan by its critical and high findings', async () => {
     const scanned = artifact('a', [{ name: 'v1', immutable: false }]);
     scanned.scan = { status: 'SUCCESS', severityCounts: { critical: 2, high: 5 } };

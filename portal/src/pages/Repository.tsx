@@ -2,7 +2,7 @@ import { useEffect, useMemo, useState } from 'react';
 import { Anchor, Badge, Button, Group, Paper, Select, SimpleGrid, Skeleton, Stack, Table, Text, TextInput, ThemeIcon, Tooltip } from '@mantine/core';
 import { useDebouncedValue } from '@mantine/hooks';
 import { notifications } from '@mantine/notifications';
-import { IconLock, IconSearch, IconStack2, IconTrash } from '@tabler/icons-react';
+import { IconLock, IconSearch, IconShieldHalf, IconStack2, IconTrash } from '@tabler/icons-react';
 import { Link, useNavigate } from 'react-router';
 import { useMutation, useQuery } from 'urql';
 import { graphql } from '@/gql';
@@ -16,7 +16,7 @@ import { LabelBadge } from '@/components/LabelBadge';
 import { CopyCommand, CopyIcon } from '@/components/Copy';
 import { ConfirmDialog } from '@/components/ConfirmDialog';
 import { PushInstructions } from '@/components/PushInstructions';
-import { ScanSummary } from '@/components/Vulnerabilities';
+import { ScanSummary, SeverityCounts } from '@/components/Vulnerabilities';
 import { DeleteRepositoryDocument } from './Project';
 import { can } from '@/lib/permissions';
 import { artifactUrl, projectUrl } from '@/lib/routes';
@@ -88,6 +88,28 @@ const RepositoryPageDocument = graphql(`
   }
 `);
 
+// The repository's security summary, read apart from the page of
+// artifacts: one aggregate query, not repeated when the filter or the page
+// changes.
+const RepositorySecuritySummaryDocument = graphql(`
+  query RepositorySecuritySummary($name: String!) {
+    repository(name: $name) {
+      id
+      securitySummary {
+        severityCounts {
+          critical
+          high
+          medium
+          low
+          unknown
+        }
+        artifactCount
+        scannedCount
+      }
+    }
+  }
+`);
+
 const TYPES: ArtifactType[] = ['IMAGE', 'IMAGE_INDEX', 'CHART', 'SIGNATURE', 'SBOM', 'ATTESTATION', 'OTHER'];
 
 function Fact({ label, children }: { label: string; children: React.ReactNode }) {
@@ -124,6 +146,32 @@ export function TagBadge({ tag }: { tag: { name: string; immutable: boolean } })
   );
 }
 
+/**
+ * RepositorySecurity is what the latest scans found in a repository's
+ * images and indexes: its findings by severity, how many of them are
+ * scanned, and a link to the project's Security tab. Nothing while it
+ * loads, when it cannot be read, or when the repository has no image.
+ */
+function RepositorySecurity({ summary, project }: { summary?: { severityCounts: { critical: number; high: number; medium: number; low: number; unknown: number }; artifactCount: number; scannedCount: number } | null; project: string }) {
+  if (!summary || summary.artifactCount === 0) return null;
+  return (
+    <Group mt="md" gap="md" justify="space-between" data-testid="repository-security">
+      <Group gap="md">
+        <SeverityCounts counts={summary.severityCounts} />
+        <Text fz="sm" c="dimmed" data-testid="repository-scanned">
+          {summary.scannedCount.toLocaleString('en')} of {summary.artifactCount.toLocaleString('en')} artifact{summary.artifactCount === 1 ? '' : 's'} scanned
+        </Text>
+      </Group>
+      <Anchor component={Link} to={projectUrl(project, 'security')} fz="sm" data-testid="repository-security-link">
+        <Group gap={4} wrap="nowrap">
+          <IconShieldHalf size={16} />
+          Project security overview
+        </Group>
+      </Anchor>
+    </Group>
+  );
+}
+
 /** RepositoryPage lists a repository's artifacts with tags, labels, vulnerability summary, type, size and times. */
 export function RepositoryPage({ name }: { name: string }) {
   const { registryHost } = useSession();
@@ -154,11 +202,20 @@ export function RepositoryPage({ name }: { name: string }) {
     variables: { name, ...pager.variables, where, orderBy: { field: 'PUSHED_AT', direction: 'DESC' } },
     context: ctx,
   });
+  const [security, refetchSecurity] = useQuery({ query: RepositorySecuritySummaryDocument, variables: { name }, context: ctx });
   const repo = data?.repository;
   const { project: projectName, path } = splitRepositoryName(name);
   // A push to this repository (or a tag moved or deleted) shows up as it
-  // happens: berth's events subscription, then the list is read again.
-  useLiveContent(projectName, () => refetch({ requestPolicy: 'network-only' }), name);
+  // happens: berth's events subscription, then the list and the summary
+  // are read again.
+  useLiveContent(
+    projectName,
+    () => {
+      refetch({ requestPolicy: 'network-only' });
+      refetchSecurity({ requestPolicy: 'network-only' });
+    },
+    name,
+  );
 
   if (fetching && !data) {
     return (
@@ -217,6 +274,7 @@ export function RepositoryPage({ name }: { name: string }) {
             <CopyCommand value={`docker pull ${registryHost}/${repo.name}:<tag>`} />
           </div>
         </Group>
+        <RepositorySecurity summary={security.data?.repository?.securitySummary} project={projectName} />
       </Paper>
 
       {empty ? (
