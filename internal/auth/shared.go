@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"crypto/rand"
 	"log/slog"
 	"strconv"
 	"sync/atomic"
@@ -53,6 +54,10 @@ func (s *SharedLimits) fallback(err error) {
 // failScript counts one failure of an account and, from the lockoutAfter-th
 // on, locks it for 1s, 2s, 4s... up to lockoutMax (as lockout.fail does).
 var failScript = redis.NewScript(`
+if redis.call("HGET", KEYS[1], "nonce") == ARGV[4] then
+  return tonumber(redis.call("HGET", KEYS[1], "count"))
+end
+redis.call("HSET", KEYS[1], "nonce", ARGV[4])
 local t = redis.call("TIME")
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local after = tonumber(ARGV[1])
@@ -95,8 +100,10 @@ func (s *SharedLimits) lockedFor(ctx context.Context, account string) (time.Dura
 func (s *SharedLimits) fail(ctx context.Context, account string) error {
 	ctx, cancel := context.WithTimeout(ctx, redisTimeout)
 	defer cancel()
+	// The nonce makes a retried run (go-redis retries a command whose
+	// reply timed out) count the failure once.
 	return failScript.Run(ctx, s.rdb, []string{s.lockoutKey(account)},
-		lockoutAfter, int(lockoutMax/time.Second), int(lockoutKeep/time.Second)).Err()
+		lockoutAfter, int(lockoutMax/time.Second), int(lockoutKeep/time.Second), rand.Text()).Err()
 }
 
 func (s *SharedLimits) succeed(ctx context.Context, account string) error {
