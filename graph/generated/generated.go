@@ -5735,7 +5735,7 @@ type JobError {
 "A background job."
 type Job {
   id: ID!
-  "What the job does: garbage_collection, retention, webhook_delivery, housekeeping."
+  "What the job does: garbage_collection, retention, webhook_delivery, housekeeping, scan, scan_all, vulndb_refresh."
   kind: String!
   state: JobState!
   queue: String!

@@ -193,7 +193,7 @@ type ImmutabilityRuleInput struct {
 // A background job.
 type Job struct {
 	ID int `json:"id"`
-	// What the job does: garbage_collection, retention, webhook_delivery, housekeeping.
+	// What the job does: garbage_collection, retention, webhook_delivery, housekeeping, scan, scan_all, vulndb_refresh.
 	Kind  string   `json:"kind"`
 	State JobState `json:"state"`
 	Queue string   `json:"queue"`
