@@ -247,6 +247,9 @@ func TestOtherValueCombinationsDecodeStrictly(t *testing.T) {
 		"RWX claim, two replicas": {"--set", "replicas=2", "--set", "database.type=external", "--set", "redis.type=external",
 			"--set", "persistence.persistentVolumeClaim.registry.accessMode=ReadWriteMany"},
 		"open network policy": {"--set", "networkPolicy.enabled=true", "--set", "metrics.enabled=true"},
+		"vulnerability database from URLs": {"--set", "scanning.vulndbURLs[0]=https://osv.example/Debian/all.zip",
+			"--set", "scanning.vulndbURLs[1]=https://osv.example/Alpine/all.zip", "--set", "scanning.vulndbRefresh=6h",
+			"--set", "scanning.sbomCycloneDX=true"},
 		"no service account":  {"--set", "serviceAccount.create=false", "--set", "podDisruptionBudget.enabled=false"},
 		"scheduling": {"--set", "nodeSelector.disk=ssd", "--set", "tolerations[0].key=dedicated", "--set", "tolerations[0].operator=Exists",
 			"--set", "podAnnotations.a=b", "--set", "podLabels.team=platform", "--set", "priorityClassName=high",
@@ -772,4 +775,28 @@ func appVersion(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return c.AppVersion
+}
+
+// TestScanningValuesBecomeBerthSettings: the scanning block's URLs are
+// joined as BERTH_VULNDB_URL wants them, and berth's validation accepts
+// what the chart renders.
+func TestScanningValuesBecomeBerthSettings(t *testing.T) {
+	m := render(t, chartDir(), "--set", "scanning.vulndbURLs[0]=https://osv.example/Debian/all.zip",
+		"--set", "scanning.vulndbURLs[1]=https://osv.example/Alpine/all.zip", "--set", "scanning.vulndbRefresh=6h",
+		"--set", "scanning.sbomCycloneDX=true")
+	cm := get[*corev1.ConfigMap](t, m, "ConfigMap/berth")
+	want := map[string]string{
+		"BERTH_VULNDB_URL":     "https://osv.example/Debian/all.zip,https://osv.example/Alpine/all.zip",
+		"BERTH_VULNDB_REFRESH": "6h",
+		"BERTH_SBOM_CYCLONEDX": "true",
+	}
+	for k, v := range want {
+		if cm.Data[k] != v {
+			t.Errorf("%s = %q, want %q", k, cm.Data[k], v)
+		}
+	}
+	def := get[*corev1.ConfigMap](t, render(t, chartDir()), "ConfigMap/berth")
+	if _, ok := def.Data["BERTH_VULNDB_URL"]; ok || def.Data["BERTH_VULNDB_REFRESH"] != "24h" || def.Data["BERTH_SBOM_CYCLONEDX"] != "false" {
+		t.Errorf("default scanning settings: %v", def.Data)
+	}
 }
