@@ -45,17 +45,42 @@ type Recorder struct {
 	RecordPulls bool
 
 	mu      sync.Mutex
-	pending []*ent.AuditLogCreate
+	pending []row
+	dropped int
 	// flushing is held for a whole flush, so Flush also waits for a batch
 	// the background writer is writing.
 	flushing sync.Mutex
+	kick     chan struct{}
 	stop     chan struct{}
 	done     chan struct{}
 }
 
+// Batching bounds. A CI fleet pulling a hot manifest makes tens of
+// thousands of pull entries a second: they are written in INSERTs of
+// batchRows (ten columns each: well under SQLite's 32,766 and
+// PostgreSQL's 65,535 bind parameters, which one INSERT of a whole
+// second's entries exceeded, losing them), as soon as flushAt are
+// waiting; past maxPending, new pull entries are dropped and the number
+// dropped is logged, so a database that stops answering cannot make the
+// buffer grow without bound.
+const (
+	batchRows  = 1000
+	flushAt    = 2 * batchRows
+	maxPending = 200_000
+)
+
+// row is a buffered entry, clipped: a few hundred bytes, where an ent
+// create would cost a whole mutation.
+type row struct {
+	at                                                time.Time
+	actor, operation, resourceType, resource, project string
+	result, detail, clientIP, userAgent               string
+}
+
 // New returns a Recorder and starts its batch writer; Close flushes it.
 func New(client *ent.Client, log *slog.Logger) *Recorder {
-	r := &Recorder{client: client, log: log, RecordPulls: true, stop: make(chan struct{}), done: make(chan struct{})}
+	r := &Recorder{client: client, log: log, RecordPulls: true,
+		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	go r.loop()
 	return r
 }
@@ -67,6 +92,8 @@ func (r *Recorder) loop() {
 	for {
 		select {
 		case <-t.C:
+			r.Flush(context.Background())
+		case <-r.kick:
 			r.Flush(context.Background())
 		case <-r.stop:
 			r.Flush(context.Background())
@@ -87,18 +114,30 @@ func (r *Recorder) Flush(ctx context.Context) {
 	r.flushing.Lock()
 	defer r.flushing.Unlock()
 	r.mu.Lock()
-	batch := r.pending
-	r.pending = nil
+	batch, dropped := r.pending, r.dropped
+	r.pending, r.dropped = nil, 0
 	r.mu.Unlock()
-	if len(batch) == 0 {
-		return
+	if dropped > 0 {
+		r.log.Warn("audit log: pull entries dropped while the buffer was full", "dropped", dropped, "buffered", maxPending)
 	}
-	if err := r.client.AuditLog.CreateBulk(batch...).Exec(viewer.SystemContext(ctx)); err != nil {
-		r.log.Error("writing audit log batch", "entries", len(batch), "err", err)
+	sys := viewer.SystemContext(ctx)
+	for len(batch) > 0 {
+		n := min(len(batch), batchRows)
+		creates := make([]*ent.AuditLogCreate, n)
+		for i, e := range batch[:n] {
+			creates[i] = r.create(e)
+		}
+		if err := r.client.AuditLog.CreateBulk(creates...).Exec(sys); err != nil {
+			r.log.Error("writing audit log batch", "entries", n, "err", err)
+		}
+		batch = batch[n:]
 	}
 }
 
-func (r *Recorder) build(ctx context.Context, e Entry) *ent.AuditLogCreate {
+// row clips an entry's fields. Every field is clipped: many come from
+// what unauthenticated callers sent (a made-up username, scopes, a user
+// agent), and an entry must cost bounded space however big those were.
+func (r *Recorder) row(ctx context.Context, e Entry) row {
 	v := viewer.FromContext(ctx)
 	req := requestFrom(ctx)
 	if e.Result == "" {
@@ -108,15 +147,17 @@ func (r *Recorder) build(ctx context.Context, e Entry) *ent.AuditLogCreate {
 	if e.Actor != "" {
 		actor = e.Actor
 	}
-	// Every field is clipped: many come from what unauthenticated callers
-	// sent (a made-up username, scopes, a user agent), and an entry must
-	// cost bounded space however big those were.
-	return r.client.AuditLog.Create().
-		SetActor(clip(actor, maxName)).SetOperation(clip(e.Operation, maxName)).
-		SetResourceType(clip(e.ResourceType, maxName)).SetResource(clip(e.Resource, maxText)).
-		SetProject(clip(e.Project, maxName)).SetResult(clip(e.Result, maxName)).
-		SetDetail(clip(e.Detail, maxText)).SetClientIP(clip(req.ip, maxName)).
-		SetUserAgent(clip(req.userAgent, maxUserAgent))
+	return row{at: time.Now(),
+		actor: clip(actor, maxName), operation: clip(e.Operation, maxName),
+		resourceType: clip(e.ResourceType, maxName), resource: clip(e.Resource, maxText),
+		project: clip(e.Project, maxName), result: clip(e.Result, maxName), detail: clip(e.Detail, maxText),
+		clientIP: clip(req.ip, maxName), userAgent: clip(req.userAgent, maxUserAgent)}
+}
+
+func (r *Recorder) create(e row) *ent.AuditLogCreate {
+	return r.client.AuditLog.Create().SetCreatedAt(e.at).
+		SetActor(e.actor).SetOperation(e.operation).SetResourceType(e.resourceType).SetResource(e.resource).
+		SetProject(e.project).SetResult(e.result).SetDetail(e.detail).SetClientIP(e.clientIP).SetUserAgent(e.userAgent)
 }
 
 // Sizes, in bytes, that audit fields are clipped to.
@@ -136,12 +177,24 @@ func (r *Recorder) Record(ctx context.Context, e Entry) {
 		if !r.RecordPulls {
 			return
 		}
+		e := r.row(ctx, e)
 		r.mu.Lock()
-		r.pending = append(r.pending, r.build(ctx, e))
+		if len(r.pending) >= maxPending {
+			r.dropped++
+		} else {
+			r.pending = append(r.pending, e)
+		}
+		full := len(r.pending) >= flushAt
 		r.mu.Unlock()
+		if full {
+			select {
+			case r.kick <- struct{}{}:
+			default:
+			}
+		}
 		return
 	}
-	if err := r.build(ctx, e).Exec(viewer.SystemContext(ctx)); err != nil {
+	if err := r.create(r.row(ctx, e)).Exec(viewer.SystemContext(ctx)); err != nil {
 		r.log.ErrorContext(ctx, "writing audit log", "operation", e.Operation, "err", err)
 	}
 }

@@ -7,9 +7,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 	"unicode/utf8"
 
+	"github.com/berth-registry/berth/ent"
+	"github.com/berth-registry/berth/ent/auditlog"
 	"github.com/berth-registry/berth/internal/audit"
 	"github.com/berth-registry/berth/internal/clientip"
 	"github.com/berth-registry/berth/internal/database"
@@ -66,6 +70,47 @@ func TestEntriesAreClippedToBoundedValidText(t *testing.T) {
 			if total > 4<<10 {
 				t.Errorf("entry %d takes %d bytes", row.ID, total)
 			}
+		}
+	})
+}
+
+// TestABurstOfPullsIsWrittenWhole: a second's worth of pulls from a busy
+// fleet (more entries than one INSERT may bind on either database) is
+// written in full, each entry with the time it happened, from concurrent
+// callers.
+func TestABurstOfPullsIsWrittenWhole(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		r := audit.New(db.Client, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		defer r.Close()
+		ctx := viewer.NewContext(context.Background(), &viewer.Viewer{Kind: viewer.User, Username: "ci"})
+		before := time.Now()
+		const callers, each = 8, 1500
+		var wg sync.WaitGroup
+		for c := 0; c < callers; c++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < each; i++ {
+					r.Record(ctx, audit.Entry{Operation: "pull", ResourceType: "artifact", Resource: "team/app:v1", Project: "team"})
+				}
+			}()
+		}
+		wg.Wait()
+		r.Flush(ctx)
+		sys := viewer.SystemContext(ctx)
+		n, err := db.Client.AuditLog.Query().Count(sys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != callers*each {
+			t.Fatalf("%d of %d pull entries written", n, callers*each)
+		}
+		first, err := db.Client.AuditLog.Query().Order(ent.Asc(auditlog.FieldCreatedAt)).First(sys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first.CreatedAt.Before(before.Add(-time.Second)) || first.Actor != "ci" || first.Operation != "pull" {
+			t.Fatalf("first entry: %+v", first)
 		}
 	})
 }
