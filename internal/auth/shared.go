@@ -59,12 +59,15 @@ if redis.call("HGET", KEYS[1], "nonce") == ARGV[4] then
 end
 redis.call("HSET", KEYS[1], "nonce", ARGV[4])
 local t = redis.call("TIME")
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+-- Whole microseconds (exact in a double until the year 2255): a time
+-- written with tostring's 14 digits could be rounded up by 50 µs and make
+-- a 2 s lockout answer "try again in 3 seconds".
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local after = tonumber(ARGV[1])
 local count = redis.call("HINCRBY", KEYS[1], "count", 1)
 if count >= after then
   local d = math.min(2 ^ math.min(count - after, 9), tonumber(ARGV[2]))
-  redis.call("HSET", KEYS[1], "until", tostring(now + d))
+  redis.call("HSET", KEYS[1], "until_us", string.format("%d", now + d * 1000000))
 end
 redis.call("EXPIRE", KEYS[1], ARGV[3])
 return count
@@ -72,12 +75,12 @@ return count
 
 // waitScript returns how many seconds an account stays locked (0: not).
 var waitScript = redis.NewScript(`
-local u = redis.call("HGET", KEYS[1], "until")
+local u = redis.call("HGET", KEYS[1], "until_us")
 if not u then return "0" end
 local t = redis.call("TIME")
-local wait = tonumber(u) - (tonumber(t[1]) + tonumber(t[2]) / 1000000)
+local wait = tonumber(u) - (tonumber(t[1]) * 1000000 + tonumber(t[2]))
 if wait <= 0 then return "0" end
-return tostring(wait)
+return string.format("%.6f", wait / 1000000)
 `)
 
 func (s *SharedLimits) lockoutKey(account string) string { return s.prefix + "lockout:" + account }
