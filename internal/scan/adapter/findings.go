@@ -69,7 +69,7 @@ func Findings(r *Report) []Finding {
 	}
 	slices.SortStableFunc(out, func(a, b Finding) int {
 		return cmp.Or(
-			cmp.Compare(severityRank(b.Severity), severityRank(a.Severity)),
+			cmp.Compare(b.Severity.Rank(), a.Severity.Rank()),
 			cmp.Compare(b.CVSSScore, a.CVSSScore),
 			cmp.Compare(a.ID, b.ID), cmp.Compare(a.Package, b.Package), cmp.Compare(a.InstalledVersion, b.InstalledVersion))
 	})
@@ -186,18 +186,3 @@ func cvssOf(c *CVSS) (score float64, vector string, v2 bool) {
 }
 
 func validScore(s *float64) bool { return s != nil && *s > 0 && *s <= 10 }
-
-// severityRank orders severities, the worst highest.
-func severityRank(s vulndb.Severity) int {
-	switch s {
-	case vulndb.Critical:
-		return 4
-	case vulndb.High:
-		return 3
-	case vulndb.Medium:
-		return 2
-	case vulndb.Low:
-		return 1
-	}
-	return 0
-}

@@ -257,7 +257,7 @@ func (k *keptVulns) decode(dec *json.Decoder) error {
 
 func (k *keptVulns) add(v Vulnerability) {
 	sev, score := rate(v)
-	kv := keptVuln{v: v, rank: severityRank(sev), score: score, pos: k.seen}
+	kv := keptVuln{v: v, rank: sev.Rank(), score: score, pos: k.seen}
 	k.seen++
 	if len(k.items) < k.max {
 		k.items = append(k.items, kv)

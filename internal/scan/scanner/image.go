@@ -178,7 +178,7 @@ func (r *result) sort() {
 		fa, fb := r.findings[a], r.findings[b]
 		xa, xb := r.extra[a], r.extra[b]
 		return cmp.Or(
-			cmp.Compare(severityRank(fb.Severity), severityRank(fa.Severity)),
+			cmp.Compare(fb.Severity.Rank(), fa.Severity.Rank()),
 			cmp.Compare(fb.CVSSScore, fa.CVSSScore),
 			cmp.Compare(fa.ID, fb.ID),
 			cmp.Compare(xa.pkg, xb.pkg),
@@ -191,18 +191,4 @@ func (r *result) sort() {
 		findings[i], extra[i] = r.findings[j], r.extra[j]
 	}
 	r.findings, r.extra = findings, extra
-}
-
-func severityRank(s vulndb.Severity) int {
-	switch s {
-	case vulndb.Critical:
-		return 4
-	case vulndb.High:
-		return 3
-	case vulndb.Medium:
-		return 2
-	case vulndb.Low:
-		return 1
-	}
-	return 0
 }

@@ -158,7 +158,7 @@ func Match(ctx context.Context, client *ent.Client, queries []Query) ([]Finding,
 	slices.SortFunc(found, func(a, b numbered) int {
 		return cmp.Or(
 			cmp.Compare(a.query, b.query),
-			cmp.Compare(b.Severity.rank(), a.Severity.rank()),
+			cmp.Compare(b.Severity.Rank(), a.Severity.Rank()),
 			cmp.Compare(b.CVSSScore, a.CVSSScore),
 			cmp.Compare(a.ID, b.ID),
 		)

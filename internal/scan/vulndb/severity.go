@@ -25,8 +25,8 @@ const (
 	Unknown  Severity = "UNKNOWN"
 )
 
-// rank orders severities, for picking the worst of several ratings.
-func (s Severity) rank() int {
+// Rank orders severities, the worst highest: Critical 4 down to Unknown 0.
+func (s Severity) Rank() int {
 	switch s {
 	case Critical:
 		return 4
@@ -121,7 +121,7 @@ func rate(entries []osvSeverity, specific ...json.RawMessage) rating {
 	}
 	worst := rating{Level: Unknown}
 	for _, word := range named {
-		if l := levelOfWord(word); l.rank() > worst.Level.rank() {
+		if l := levelOfWord(word); l.Rank() > worst.Level.Rank() {
 			worst.Level = l
 		}
 	}
