@@ -107,6 +107,113 @@ export function SeverityBadge({ severity }: { severity: VulnerabilitySeverity })
   );
 }
 
+/** OsvLink is a vulnerability id linked to its page on osv.dev. */
+export function OsvLink({ id }: { id: string }) {
+  return (
+    <Anchor href={`https://osv.dev/vulnerability/${encodeURIComponent(id)}`} target="_blank" rel="noreferrer" fz="sm" fw={600} style={{ whiteSpace: 'nowrap' }}>
+      {id}
+    </Anchor>
+  );
+}
+
+/** FixedVersion is the version that fixes a finding, or a dimmed "no fix". */
+export function FixedVersion({ version }: { version?: string | null }) {
+  return (
+    version ?? (
+      <Text span fz="sm" c="dimmed">
+        no fix
+      </Text>
+    )
+  );
+}
+
+/** Dash stands in a cell for a value a finding does not have. */
+function Dash() {
+  return (
+    <Text span c="dimmed" fz="sm">
+      —
+    </Text>
+  );
+}
+
+/** A vulnerability found in a package, as the findings tables show it. */
+type Finding = {
+  id: string;
+  aliases: string[];
+  package: string;
+  sourcePackage?: string | null;
+  installedVersion: string;
+  fixedVersion?: string | null;
+  severity: VulnerabilitySeverity;
+  cvssScore?: number | null;
+};
+
+/** VulnerabilityCell is a finding's first cell: its id, linked to osv.dev, over its aliases. */
+export function VulnerabilityCell({ finding: v }: { finding: Pick<Finding, 'id' | 'aliases'> }) {
+  return (
+    <Table.Td>
+      <OsvLink id={v.id} />
+      {v.aliases.length > 0 && (
+        <Text fz="xs" c="dimmed">
+          {v.aliases.join(', ')}
+        </Text>
+      )}
+    </Table.Td>
+  );
+}
+
+/** FindingHeads are the column heads over FindingCells. */
+export function FindingHeads({ severityMinWidth }: { severityMinWidth: number }) {
+  return (
+    <>
+      <Table.Th>Package</Table.Th>
+      <Table.Th>Installed</Table.Th>
+      <Table.Th style={{ whiteSpace: 'nowrap' }}>Fixed in</Table.Th>
+      <Table.Th miw={severityMinWidth}>Severity</Table.Th>
+      <Table.Th ta="right">
+        <Tooltip label="CVSS base score" withArrow>
+          <span>CVSS</span>
+        </Tooltip>
+      </Table.Th>
+    </>
+  );
+}
+
+/**
+ * FindingCells are the cells an artifact's findings and a project's findings
+ * share: the package (with the source package it was built from), the
+ * installed version, the fixed version, the severity and the CVSS score.
+ * packageNoWrap keeps the package name on one line.
+ */
+export function FindingCells({ finding: v, packageNoWrap = false }: { finding: Finding; packageNoWrap?: boolean }) {
+  return (
+    <>
+      <Table.Td>
+        <Text fz="sm" ff="monospace" style={packageNoWrap ? { whiteSpace: 'nowrap' } : undefined}>
+          {v.package}
+        </Text>
+        {v.sourcePackage && (
+          <Text fz="xs" c="dimmed">
+            source {v.sourcePackage}
+          </Text>
+        )}
+      </Table.Td>
+      <Table.Td fz="sm" ff="monospace" style={{ whiteSpace: 'nowrap' }}>
+        {v.installedVersion}
+      </Table.Td>
+      <Table.Td fz="sm" ff={v.fixedVersion ? 'monospace' : undefined} style={{ whiteSpace: 'nowrap' }}>
+        <FixedVersion version={v.fixedVersion} />
+      </Table.Td>
+      <Table.Td>
+        <SeverityBadge severity={v.severity} />
+      </Table.Td>
+      <Table.Td ta="right" fz="sm">
+        {v.cvssScore != null ? v.cvssScore.toFixed(1) : <Dash />}
+      </Table.Td>
+    </>
+  );
+}
+
 type Counts = { critical: number; high: number; medium: number; low: number; unknown: number };
 
 /** SeverityCounts shows a scan's findings per severity as colored badges, the empty ones dimmed. */
@@ -257,42 +364,8 @@ function VulnerabilityRows({
       )}
       {rows.map((v, i) => (
         <Table.Tr key={`${v.id}/${v.package}/${v.installedVersion}/${i}`} data-testid="vulnerability-row">
-          <Table.Td>
-            <Anchor href={`https://osv.dev/vulnerability/${encodeURIComponent(v.id)}`} target="_blank" rel="noreferrer" fz="sm" fw={600} style={{ whiteSpace: 'nowrap' }}>
-              {v.id}
-            </Anchor>
-            {v.aliases.length > 0 && (
-              <Text fz="xs" c="dimmed">
-                {v.aliases.join(', ')}
-              </Text>
-            )}
-          </Table.Td>
-          <Table.Td>
-            <Text fz="sm" ff="monospace">
-              {v.package}
-            </Text>
-            {v.sourcePackage && (
-              <Text fz="xs" c="dimmed">
-                source {v.sourcePackage}
-              </Text>
-            )}
-          </Table.Td>
-          <Table.Td fz="sm" ff="monospace" style={{ whiteSpace: 'nowrap' }}>
-            {v.installedVersion}
-          </Table.Td>
-          <Table.Td fz="sm" ff={v.fixedVersion ? 'monospace' : undefined} style={{ whiteSpace: 'nowrap' }}>
-            {v.fixedVersion ?? (
-              <Text span fz="sm" c="dimmed">
-                no fix
-              </Text>
-            )}
-          </Table.Td>
-          <Table.Td>
-            <SeverityBadge severity={v.severity} />
-          </Table.Td>
-          <Table.Td ta="right" fz="sm">
-            {v.cvssScore != null ? v.cvssScore.toFixed(1) : <Text span c="dimmed" fz="sm">—</Text>}
-          </Table.Td>
+          <VulnerabilityCell finding={v} />
+          <FindingCells finding={v} />
           <Table.Td>
             <Text fz="sm" lineClamp={2} title={v.summary}>
               {v.summary || '—'}
@@ -307,9 +380,7 @@ function VulnerabilityRows({
                 <CopyIcon value={v.layerDigest} label="Copy layer digest" size="sm" />
               </Group>
             ) : (
-              <Text span c="dimmed" fz="sm">
-                —
-              </Text>
+              <Dash />
             )}
           </Table.Td>
         </Table.Tr>
@@ -441,15 +512,7 @@ export function VulnerabilitiesPanel({ repository, digest, canScan }: { reposito
               <Table.Thead>
                 <Table.Tr>
                   <Table.Th>Vulnerability</Table.Th>
-                  <Table.Th>Package</Table.Th>
-                  <Table.Th>Installed</Table.Th>
-                  <Table.Th style={{ whiteSpace: 'nowrap' }}>Fixed in</Table.Th>
-                  <Table.Th miw={120}>Severity</Table.Th>
-                  <Table.Th ta="right">
-                    <Tooltip label="CVSS base score" withArrow>
-                      <span>CVSS</span>
-                    </Tooltip>
-                  </Table.Th>
+                  <FindingHeads severityMinWidth={120} />
                   <Table.Th>Summary</Table.Th>
                   <Table.Th>Layer</Table.Th>
                 </Table.Tr>

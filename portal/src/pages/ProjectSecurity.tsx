@@ -24,7 +24,7 @@ import { useQuery } from 'urql';
 import { graphql } from '@/gql';
 import type { ArtifactVulnerabilityWhereInput, VulnerabilitySeverity } from '@/gql/graphql';
 import { EmptyState, ErrorState, TableSkeleton } from '@/components/Page';
-import { SEVERITIES, SeverityBadge, SeverityCounts } from '@/components/Vulnerabilities';
+import { FindingCells, FindingHeads, FixedVersion, OsvLink, SEVERITIES, SeverityBadge, SeverityCounts, VulnerabilityCell } from '@/components/Vulnerabilities';
 import { artifactUrl } from '@/lib/routes';
 import { shortDigest } from '@/lib/format';
 
@@ -166,22 +166,6 @@ function ArtifactCell({ artifact }: { artifact: ArtifactRef }) {
   );
 }
 
-function OsvLink({ id }: { id: string }) {
-  return (
-    <Anchor href={`https://osv.dev/vulnerability/${encodeURIComponent(id)}`} target="_blank" rel="noreferrer" fz="sm" fw={600} style={{ whiteSpace: 'nowrap' }}>
-      {id}
-    </Anchor>
-  );
-}
-
-function Dash() {
-  return (
-    <Text span c="dimmed" fz="sm">
-      —
-    </Text>
-  );
-}
-
 function Stat({ label, value, color, testId }: { label: string; value: number; color?: string; testId: string }) {
   return (
     <div>
@@ -247,43 +231,11 @@ function FindingRows({ where, after, last, onMore }: { where: ArtifactVulnerabil
       )}
       {rows.map(({ cursor, node: { vulnerability: v, artifact } }) => (
         <Table.Tr key={cursor} data-testid="security-finding">
-          <Table.Td>
-            <OsvLink id={v.id} />
-            {v.aliases.length > 0 && (
-              <Text fz="xs" c="dimmed">
-                {v.aliases.join(', ')}
-              </Text>
-            )}
-          </Table.Td>
+          <VulnerabilityCell finding={v} />
           <Table.Td>
             <ArtifactCell artifact={artifact} />
           </Table.Td>
-          <Table.Td>
-            <Text fz="sm" ff="monospace" style={{ whiteSpace: 'nowrap' }}>
-              {v.package}
-            </Text>
-            {v.sourcePackage && (
-              <Text fz="xs" c="dimmed">
-                source {v.sourcePackage}
-              </Text>
-            )}
-          </Table.Td>
-          <Table.Td fz="sm" ff="monospace" style={{ whiteSpace: 'nowrap' }}>
-            {v.installedVersion}
-          </Table.Td>
-          <Table.Td fz="sm" ff={v.fixedVersion ? 'monospace' : undefined} style={{ whiteSpace: 'nowrap' }}>
-            {v.fixedVersion ?? (
-              <Text span fz="sm" c="dimmed">
-                no fix
-              </Text>
-            )}
-          </Table.Td>
-          <Table.Td>
-            <SeverityBadge severity={v.severity} />
-          </Table.Td>
-          <Table.Td ta="right" fz="sm">
-            {v.cvssScore != null ? v.cvssScore.toFixed(1) : <Dash />}
-          </Table.Td>
+          <FindingCells finding={v} packageNoWrap />
         </Table.Tr>
       ))}
       {last && conn?.pageInfo.hasNextPage && conn.pageInfo.endCursor && (
@@ -405,11 +357,7 @@ export function ProjectSecurityTab({ project }: { project: string }) {
                           {v.artifactCount}
                         </Table.Td>
                         <Table.Td fz="sm" style={{ whiteSpace: 'nowrap' }}>
-                          {v.fixedVersion ?? (
-                            <Text span fz="sm" c="dimmed">
-                              no fix
-                            </Text>
-                          )}
+                          <FixedVersion version={v.fixedVersion} />
                         </Table.Td>
                       </Table.Tr>
                     ))}
@@ -500,15 +448,7 @@ export function ProjectSecurityTab({ project }: { project: string }) {
                 <Table.Tr>
                   <Table.Th>Vulnerability</Table.Th>
                   <Table.Th>Artifact</Table.Th>
-                  <Table.Th>Package</Table.Th>
-                  <Table.Th>Installed</Table.Th>
-                  <Table.Th style={{ whiteSpace: 'nowrap' }}>Fixed in</Table.Th>
-                  <Table.Th miw={100}>Severity</Table.Th>
-                  <Table.Th ta="right">
-                    <Tooltip label="CVSS base score" withArrow>
-                      <span>CVSS</span>
-                    </Tooltip>
-                  </Table.Th>
+                  <FindingHeads severityMinWidth={100} />
                 </Table.Tr>
               </Table.Thead>
               <Table.Tbody>

@@ -107,6 +107,8 @@ describe('ScannersPage', { timeout: 30_000 }, () => {
     renderWith(<ScannersPage />, { client: client([scanner(), scanner({ name: 'grype', default: true })], calls, () => ({ setDefaultScanner: true })) });
     await userEvent.click(await screen.findByRole('button', { name: 'Actions for trivy' }));
     await userEvent.click(await screen.findByRole('menuitem', { name: 'Set as default' }, { timeout: 5000 }));
+    // The first menu must be gone, or the next click only closes it.
+    await waitFor(() => expect(screen.queryByRole('menu')).toBeNull(), { timeout: 5000 });
     await userEvent.click(screen.getByRole('button', { name: 'Actions for berth' }));
     await userEvent.click(await screen.findByRole('menuitem', { name: 'Use built-in as default' }, { timeout: 5000 }));
     expect(mutations(calls, 'SetDefaultScanner')).toEqual([{ name: 'trivy' }, { name: null }]);
