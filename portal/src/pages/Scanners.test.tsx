@@ -5,6 +5,16 @@ import { CombinedError } from 'urql';
 import { ScannersPage, scannerNameError } from './Scanners';
 import { fakeClient, renderWith } from '@/test/render';
 
+// menuItem finds an open menu's item by its text: a role query walks the
+// whole page's accessibility tree on every retry, which under a loaded CI
+// machine took so long that the item appeared between its only tries.
+async function menuItem(name: string) {
+  const label = await screen.findByText(name, {}, { timeout: 5000 });
+  const item = label.closest('[role="menuitem"]');
+  expect(item).not.toBeNull();
+  return item as HTMLElement;
+}
+
 type Call = { name: string; variables: Record<string, unknown> };
 
 function scanner(over: Record<string, unknown> = {}) {
@@ -82,7 +92,7 @@ describe('ScannersPage', { timeout: 30_000 }, () => {
     const calls: Call[] = [];
     renderWith(<ScannersPage />, { client: client([scanner()], calls, (name) => (name === 'UpdateScanner' ? { updateScanner: scanner({ disabled: true }) } : undefined)) });
     await userEvent.click(await screen.findByRole('button', { name: 'Actions for trivy' }));
-    await userEvent.click(await screen.findByRole('menuitem', { name: 'Edit' }, { timeout: 5000 }));
+    await userEvent.click(await menuItem('Edit'));
     const dialog = await screen.findByRole('dialog');
     expect(within(dialog).getByTestId('scanner-url')).toHaveValue('http://trivy-adapter:8080');
     await userEvent.click(within(dialog).getByRole('switch', { name: /Disabled/ }));
@@ -94,7 +104,7 @@ describe('ScannersPage', { timeout: 30_000 }, () => {
     const calls: Call[] = [];
     renderWith(<ScannersPage />, { client: client([scanner()], calls, (name) => (name === 'DeleteScanner' ? { deleteScanner: true } : undefined)) });
     await userEvent.click(await screen.findByRole('button', { name: 'Actions for trivy' }));
-    await userEvent.click(await screen.findByRole('menuitem', { name: 'Delete' }, { timeout: 5000 }));
+    await userEvent.click(await menuItem('Delete'));
     const dialog = await screen.findByRole('dialog');
     expect(dialog).toHaveTextContent('go back to the system default');
     expect(mutations(calls, 'DeleteScanner')).toEqual([]);
@@ -106,11 +116,11 @@ describe('ScannersPage', { timeout: 30_000 }, () => {
     const calls: Call[] = [];
     renderWith(<ScannersPage />, { client: client([scanner(), scanner({ name: 'grype', default: true })], calls, () => ({ setDefaultScanner: true })) });
     await userEvent.click(await screen.findByRole('button', { name: 'Actions for trivy' }));
-    await userEvent.click(await screen.findByRole('menuitem', { name: 'Set as default' }, { timeout: 5000 }));
+    await userEvent.click(await menuItem('Set as default'));
     // The first menu must be gone, or the next click only closes it.
     await waitFor(() => expect(screen.queryByRole('menu')).toBeNull(), { timeout: 5000 });
     await userEvent.click(screen.getByRole('button', { name: 'Actions for berth' }));
-    await userEvent.click(await screen.findByRole('menuitem', { name: 'Use built-in as default' }, { timeout: 5000 }));
+    await userEvent.click(await menuItem('Use built-in as default'));
     expect(mutations(calls, 'SetDefaultScanner')).toEqual([{ name: 'trivy' }, { name: null }]);
   });
 });
