@@ -2,13 +2,13 @@ package pullpolicy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
 
 	"github.com/berth-registry/berth/ent"
 	"github.com/berth-registry/berth/ent/cveallowlist"
-	"github.com/berth-registry/berth/ent/project"
 	"github.com/berth-registry/berth/ent/schema/rules"
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/errdefs"
@@ -59,17 +59,11 @@ func (s *Service) scope(ctx context.Context, name *string, action auth.Action) (
 		}
 		return nil, nil
 	}
-	p, err := s.client.Project.Query().Where(project.Name(*name)).Only(viewer.SystemContext(ctx))
-	if ent.IsNotFound(err) || (err == nil && s.auth.Can(ctx, auth.ProjectRead, p) != nil) {
-		if v.IsAnonymous() {
-			return nil, errdefs.Unauthenticatedf("sign in to use the CVE allowlist of project %q", *name)
-		}
-		return nil, errdefs.NotFoundf("project %q does not exist", *name)
+	p, err := s.auth.ProjectCan(ctx, *name, action)
+	if errors.Is(err, errdefs.ErrNotFound) && v.IsAnonymous() {
+		return nil, errdefs.Unauthenticatedf("sign in to use the CVE allowlist of project %q", *name)
 	}
 	if err != nil {
-		return nil, err
-	}
-	if err := s.auth.Can(ctx, action, p); err != nil {
 		return nil, err
 	}
 	return p, nil
