@@ -4,7 +4,7 @@ import type { CodegenConfig } from '@graphql-codegen/cli';
 // `npm run codegen` (run by `make generate`) rewrites portal/src/gql; the
 // output is committed and `make check-generated` fails when it is stale.
 const config: CodegenConfig = {
-  schema: ['schema.graphql', 'artifacts.graphql', 'oidc.graphql', 'access.graphql', 'gc.graphql', 'jobs.graphql', 'events.graphql', 'webhooks.graphql', 'retention.graphql', 'scan.graphql', 'security.graphql', 'pullpolicy.graphql', 'scanners.graphql', 'ent.graphql'],
+  schema: ['schema.graphql', 'artifacts.graphql', 'oidc.graphql', 'access.graphql', 'gc.graphql', 'jobs.graphql', 'events.graphql', 'webhooks.graphql', 'retention.graphql', 'scan.graphql', 'security.graphql', 'pullpolicy.graphql', 'scanners.graphql', 'search.graphql', 'ent.graphql'],
   documents: ['portal/src/**/*.{ts,tsx}', '!portal/src/gql/**'],
   ignoreNoDocuments: true,
   generates: {

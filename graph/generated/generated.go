@@ -140,6 +140,12 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	ArtifactSearchHit struct {
+		Artifact   func(childComplexity int) int
+		Repository func(childComplexity int) int
+		Tag        func(childComplexity int) int
+	}
+
 	ArtifactVulnerability struct {
 		Artifact      func(childComplexity int) int
 		Vulnerability func(childComplexity int) int
@@ -552,6 +558,7 @@ type ComplexityRoot struct {
 		Robots              func(childComplexity int, project *string) int
 		Scanners            func(childComplexity int) int
 		Schedules           func(childComplexity int) int
+		SearchArtifacts     func(childComplexity int, tag *string, digestPrefix *string, repository *string, first *int) int
 		SecuritySummary     func(childComplexity int, project *string) int
 		SystemInfo          func(childComplexity int) int
 		Users               func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserOrder, where *ent.UserWhereInput) int
@@ -1035,6 +1042,7 @@ type QueryResolver interface {
 	SecuritySummary(ctx context.Context, project *string) (*scanner.Summary, error)
 	CveAllowlist(ctx context.Context, project *string) (*pullpolicy.Allowlist, error)
 	Scanners(ctx context.Context) ([]*ent.ScannerRegistration, error)
+	SearchArtifacts(ctx context.Context, tag *string, digestPrefix *string, repository *string, first *int) ([]*model.ArtifactSearchHit, error)
 }
 type RepositoryResolver interface {
 	SecuritySummary(ctx context.Context, obj *ent.Repository) (*scanner.Summary, error)
@@ -1419,6 +1427,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ArtifactEdge.Node(childComplexity), true
+
+	case "ArtifactSearchHit.artifact":
+		if e.ComplexityRoot.ArtifactSearchHit.Artifact == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ArtifactSearchHit.Artifact(childComplexity), true
+	case "ArtifactSearchHit.repository":
+		if e.ComplexityRoot.ArtifactSearchHit.Repository == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ArtifactSearchHit.Repository(childComplexity), true
+	case "ArtifactSearchHit.tag":
+		if e.ComplexityRoot.ArtifactSearchHit.Tag == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ArtifactSearchHit.Tag(childComplexity), true
 
 	case "ArtifactVulnerability.artifact":
 		if e.ComplexityRoot.ArtifactVulnerability.Artifact == nil {
@@ -3540,6 +3567,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Schedules(childComplexity), true
+	case "Query.searchArtifacts":
+		if e.ComplexityRoot.Query.SearchArtifacts == nil {
+			break
+		}
+
+		args, err := ec.field_Query_searchArtifacts_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.SearchArtifacts(childComplexity, args["tag"].(*string), args["digestPrefix"].(*string), args["repository"].(*string), args["first"].(*int)), true
 	case "Query.securitySummary":
 		if e.ComplexityRoot.Query.SecuritySummary == nil {
 			break
@@ -6577,6 +6615,35 @@ extend type Mutation {
   setProjectScanner(project: String!, scanner: String): Project!
 }
 `, BuiltIn: false},
+	{Name: "../../search.graphql", Input: `# The search box's artifacts: found by part of a tag's name or by the
+# first digits of their digest, across every repository the caller may
+# read (public projects for everyone, their projects for members, what a
+# robot may pull). Both are answered from berth's search indexes (on
+# PostgreSQL a trigram index on tag names and a prefix index on digests,
+# on SQLite an FTS5 trigram table and a case-insensitive digest index),
+# so at a million tags a search reads the matches, not every tag.
+
+"An artifact that searchArtifacts found."
+type ArtifactSearchHit {
+  artifact: Artifact!
+  "The artifact's repository."
+  repository: Repository!
+  "The tag whose name matched; null when the artifact was found by its digest."
+  tag: Tag
+}
+
+extend type Query {
+  """
+  Artifacts found by a tag or by a digest: give exactly one of ` + "`" + `tag` + "`" + `
+  (part of a tag's name, case-insensitive, 2 to 128 characters; one hit
+  per matching tag, newest tag first) and ` + "`" + `digestPrefix` + "`" + ` (sha256: and 6
+  to 64 hex digits; newest artifact first). ` + "`" + `repository` + "`" + ` keeps only
+  repositories whose full name contains it (case-insensitive). At most
+  ` + "`" + `first` + "`" + ` hits (1 to 50).
+  """
+  searchArtifacts(tag: String, digestPrefix: String, repository: String, first: Int = 10): [ArtifactSearchHit!]!
+}
+`, BuiltIn: false},
 	{Name: "../../ent.graphql", Input: `directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
 directive @goModel(model: String, models: [String!], forceGenerate: Boolean) on OBJECT | INPUT_OBJECT | SCALAR | ENUM | INTERFACE | UNION
 type AccessToken implements Node {
@@ -9534,6 +9601,18 @@ func (ec *executionContext) childFields_ArtifactEdge(ctx context.Context, field 
 	return nil, fmt.Errorf("no field named %q was found under type ArtifactEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_ArtifactSearchHit(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "artifact":
+		return ec.fieldContext_ArtifactSearchHit_artifact(ctx, field)
+	case "repository":
+		return ec.fieldContext_ArtifactSearchHit_repository(ctx, field)
+	case "tag":
+		return ec.fieldContext_ArtifactSearchHit_tag(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ArtifactSearchHit", field.Name)
+}
+
 func (ec *executionContext) childFields_ArtifactVulnerability(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "vulnerability":
@@ -12486,6 +12565,44 @@ func (ec *executionContext) field_Query_robots_args(ctx context.Context, rawArgs
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_searchArtifacts_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "tag",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["tag"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "digestPrefix",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["digestPrefix"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "repository",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["repository"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg3
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_securitySummary_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -14129,6 +14246,102 @@ func (ec *executionContext) _ArtifactEdge_cursor(ctx context.Context, field grap
 }
 func (ec *executionContext) fieldContext_ArtifactEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ArtifactEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _ArtifactSearchHit_artifact(ctx context.Context, field graphql.CollectedField, obj *model.ArtifactSearchHit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ArtifactSearchHit_artifact(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Artifact, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Artifact) graphql.Marshaler {
+			return ec.marshalNArtifact2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐArtifact(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ArtifactSearchHit_artifact(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ArtifactSearchHit",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Artifact(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ArtifactSearchHit_repository(ctx context.Context, field graphql.CollectedField, obj *model.ArtifactSearchHit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ArtifactSearchHit_repository(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Repository, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Repository) graphql.Marshaler {
+			return ec.marshalNRepository2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐRepository(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ArtifactSearchHit_repository(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ArtifactSearchHit",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Repository(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ArtifactSearchHit_tag(ctx context.Context, field graphql.CollectedField, obj *model.ArtifactSearchHit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ArtifactSearchHit_tag(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tag, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Tag) graphql.Marshaler {
+			return ec.marshalOTag2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋentᚐTag(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ArtifactSearchHit_tag(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ArtifactSearchHit",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Tag(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _ArtifactVulnerability_vulnerability(ctx context.Context, field graphql.CollectedField, obj *scanner.ArtifactFinding) (ret graphql.Marshaler) {
@@ -22874,6 +23087,50 @@ func (ec *executionContext) fieldContext_Query_scanners(_ context.Context, field
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Scanner(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_searchArtifacts(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_searchArtifacts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().SearchArtifacts(ctx, fc.Args["tag"].(*string), fc.Args["digestPrefix"].(*string), fc.Args["repository"].(*string), fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ArtifactSearchHit) graphql.Marshaler {
+			return ec.marshalNArtifactSearchHit2ᚕᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐArtifactSearchHitᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_searchArtifacts(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ArtifactSearchHit(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_searchArtifacts_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -41435,6 +41692,49 @@ func (ec *executionContext) _ArtifactEdge(ctx context.Context, sel ast.Selection
 	return out
 }
 
+var artifactSearchHitImplementors = []string{"ArtifactSearchHit"}
+
+func (ec *executionContext) _ArtifactSearchHit(ctx context.Context, sel ast.SelectionSet, obj *model.ArtifactSearchHit) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, artifactSearchHitImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ArtifactSearchHit")
+		case "artifact":
+			out.Values[i] = ec._ArtifactSearchHit_artifact(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "repository":
+			out.Values[i] = ec._ArtifactSearchHit_repository(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "tag":
+			out.Values[i] = ec._ArtifactSearchHit_tag(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var artifactVulnerabilityImplementors = []string{"ArtifactVulnerability"}
 
 func (ec *executionContext) _ArtifactVulnerability(ctx context.Context, sel ast.SelectionSet, obj *scanner.ArtifactFinding) graphql.Marshaler {
@@ -44234,6 +44534,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_scanners(ctx, field)
 				})
+		case "searchArtifacts":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_searchArtifacts(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -47019,6 +47325,30 @@ func (ec *executionContext) marshalNArtifactOrderField2ᚖgithubᚗcomᚋberth�
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) marshalNArtifactSearchHit2ᚕᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐArtifactSearchHitᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ArtifactSearchHit) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNArtifactSearchHit2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐArtifactSearchHit(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNArtifactSearchHit2ᚖgithubᚗcomᚋberthᚑregistryᚋberthᚋgraphᚋmodelᚐArtifactSearchHit(ctx context.Context, sel ast.SelectionSet, v *model.ArtifactSearchHit) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ArtifactSearchHit!")
+		return graphql.Null
+	}
+	return ec._ArtifactSearchHit(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNArtifactType2githubᚗcomᚋberthᚑregistryᚋberthᚋentᚋartifactᚐArtifactType(ctx context.Context, v any) (artifact.ArtifactType, error) {

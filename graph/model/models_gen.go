@@ -38,6 +38,15 @@ type ArtifactChild struct {
 	Artifact *ent.Artifact `json:"artifact,omitempty"`
 }
 
+// An artifact that searchArtifacts found.
+type ArtifactSearchHit struct {
+	Artifact *ent.Artifact `json:"artifact"`
+	// The artifact's repository.
+	Repository *ent.Repository `json:"repository"`
+	// The tag whose name matched; null when the artifact was found by its digest.
+	Tag *ent.Tag `json:"tag,omitempty"`
+}
+
 type ArtifactVulnerabilityConnection struct {
 	Edges    []*ArtifactVulnerabilityEdge `json:"edges"`
 	PageInfo *entgql.PageInfo[int]        `json:"pageInfo"`

@@ -5,9 +5,14 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	atlas "ariga.io/atlas/sql/schema"
+	entsql "entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/schema"
+
+	"github.com/berth-registry/berth/ent/predicate"
+	"github.com/berth-registry/berth/ent/tag"
 )
 
 // The portal's search box finds tags by any part of their name and
@@ -23,8 +28,14 @@ import (
 //     text_pattern_ops B-tree on artifacts.digest, which the LIKE
 //     'prefix%' of a digestHasPrefix filter uses.
 //   - SQLite: a NOCASE index on artifacts.digest, which its LIKE
-//     'prefix%' uses. A tag substring on SQLite still reads every tag.
+//     'prefix%' uses, and an FTS5 trigram table over tags.name
+//     (SearchTagsFTS), kept by triggers, which TagNameMatches asks.
 const searchPrefix = "search_"
+
+// SearchTagsFTS is SQLite's full-text table of tag names: external
+// content (the names stay in tags only), rowid = tags.id, the trigram
+// tokenizer (any substring of three characters or more, case-insensitive).
+const SearchTagsFTS = "search_tags_fts"
 
 // createSearchIndexes creates the search indexes that do not exist yet.
 // Creating them over existing rows happens once, on the first start of a
@@ -44,6 +55,24 @@ func (db *DB) createSearchIndexes(ctx context.Context) error {
 		stmts = append(stmts, "CREATE INDEX IF NOT EXISTS search_artifacts_digest_prefix ON artifacts (digest text_pattern_ops)")
 	case SQLite:
 		stmts = append(stmts, "CREATE INDEX IF NOT EXISTS search_artifacts_digest_prefix ON artifacts (digest COLLATE NOCASE)")
+		var exists int
+		if err := db.sql.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master WHERE name = ?", SearchTagsFTS).Scan(&exists); err != nil {
+			return err
+		}
+		if exists == 0 {
+			stmts = append(stmts,
+				"CREATE VIRTUAL TABLE "+SearchTagsFTS+" USING fts5(name, content='tags', content_rowid='id', tokenize='trigram')",
+				// Filled from the tags already there once, when created.
+				"INSERT INTO "+SearchTagsFTS+"("+SearchTagsFTS+") VALUES ('rebuild')",
+			)
+		}
+		stmts = append(stmts,
+			"CREATE TRIGGER IF NOT EXISTS search_tags_fts_insert AFTER INSERT ON tags BEGIN INSERT INTO "+SearchTagsFTS+"(rowid, name) VALUES (new.id, new.name); END",
+			"CREATE TRIGGER IF NOT EXISTS search_tags_fts_delete AFTER DELETE ON tags BEGIN INSERT INTO "+SearchTagsFTS+"("+SearchTagsFTS+", rowid, name) VALUES ('delete', old.id, old.name); END",
+			"CREATE TRIGGER IF NOT EXISTS search_tags_fts_rename AFTER UPDATE OF name ON tags BEGIN "+
+				"INSERT INTO "+SearchTagsFTS+"("+SearchTagsFTS+", rowid, name) VALUES ('delete', old.id, old.name); "+
+				"INSERT INTO "+SearchTagsFTS+"(rowid, name) VALUES (new.id, new.name); END",
+		)
 	}
 	return withSQLTx(ctx, db.sql, func(tx *sql.Tx) error {
 		for _, s := range stmts {
@@ -94,5 +123,21 @@ func keepSearchIndexes(next schema.Differ) schema.Differ {
 			kept = append(kept, c)
 		}
 		return kept, nil
+	})
+}
+
+// TagNameContains matches the tags whose name contains text, ignoring
+// case, from the search index: on SQLite the FTS5 trigram table (for
+// text of three characters or more; shorter text reads the tags), on
+// PostgreSQL the ILIKE that the trigram GIN index serves.
+func (db *DB) TagNameContains(text string) predicate.Tag {
+	if db.Kind != SQLite || utf8.RuneCountInString(text) < 3 {
+		return tag.NameContainsFold(text)
+	}
+	// A phrase of one quoted string: the text's trigrams in a row, which
+	// is the text as a substring; a quote inside is doubled.
+	phrase := `"` + strings.ReplaceAll(text, `"`, `""`) + `"`
+	return predicate.Tag(func(s *entsql.Selector) {
+		s.Where(entsql.ExprP(s.C(tag.FieldID)+" IN (SELECT rowid FROM "+SearchTagsFTS+" WHERE "+SearchTagsFTS+" MATCH ?)", phrase))
 	})
 }

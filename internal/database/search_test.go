@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/berth-registry/berth/ent"
+	"github.com/berth-registry/berth/ent/tag"
 	"github.com/berth-registry/berth/internal/database"
 	"github.com/berth-registry/berth/internal/database/dbtest"
 	"github.com/berth-registry/berth/internal/viewer"
@@ -45,6 +47,10 @@ func TestSearchIndexesServeThePortalsSearchAndSurviveMigration(t *testing.T) {
 			if !strings.Contains(plan, "search_artifacts_digest_prefix") {
 				t.Fatalf("digest search does not use the prefix index:\n%s", plan)
 			}
+			plan = explain(t, db, "", `EXPLAIN QUERY PLAN SELECT id FROM tags WHERE id IN (SELECT rowid FROM `+database.SearchTagsFTS+` WHERE `+database.SearchTagsFTS+` MATCH '"elea"') ORDER BY id DESC LIMIT 10`)
+			if !strings.Contains(plan, "VIRTUAL TABLE INDEX") || !strings.Contains(plan, "INTEGER PRIMARY KEY") {
+				t.Fatalf("tag search does not read the trigram table and then the matching tags:\n%s", plan)
+			}
 		}
 	})
 }
@@ -53,7 +59,7 @@ func TestSearchIndexesServeThePortalsSearchAndSurviveMigration(t *testing.T) {
 // is dropped and created again (PostgreSQL's oid, SQLite's root page).
 func searchIndexIdentity(t *testing.T, db *database.DB) string {
 	t.Helper()
-	q := `SELECT name || ':' || rootpage FROM sqlite_master WHERE type = 'index' AND name LIKE 'search\_%' ESCAPE '\' ORDER BY name`
+	q := `SELECT type || ' ' || name || ':' || rootpage FROM sqlite_master WHERE name LIKE 'search\_%' ESCAPE '\' ORDER BY name`
 	if db.Kind == database.Postgres {
 		q = `SELECT indexrelid::regclass::text || ':' || indexrelid::text FROM pg_index WHERE indexrelid::regclass::text LIKE 'search\_%' ORDER BY 1`
 	}
@@ -70,7 +76,9 @@ func searchIndexIdentity(t *testing.T, db *database.DB) string {
 		}
 		names = append(names, n)
 	}
-	want := 1
+	// SQLite: the digest index, the FTS5 table, its four shadow tables
+	// and its three triggers.
+	want := 9
 	if db.Kind == database.Postgres {
 		want = 2
 	}
@@ -115,4 +123,31 @@ func explain(t *testing.T, db *database.DB, setup, query string) string {
 		}
 	}
 	return strings.Join(plan, "\n")
+}
+
+// TestSQLiteTagSearchTableIsFilledOnUpgrade: a database whose tags were
+// written by a berth without the trigram table gets it filled from those
+// tags on the first migration that creates it, and the triggers keep it
+// in step from then on.
+func TestSQLiteTagSearchTableIsFilledOnUpgrade(t *testing.T) {
+	db := dbtest.Open(t, database.SQLite)
+	ctx := viewer.SystemContext(context.Background())
+	for _, s := range []string{"DROP TRIGGER search_tags_fts_insert", "DROP TRIGGER search_tags_fts_delete", "DROP TRIGGER search_tags_fts_rename", "DROP TABLE " + database.SearchTagsFTS} {
+		if _, err := db.SQL().ExecContext(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := db.Project.Create().SetName("team").SaveX(ctx)
+	r := db.Repository.Create().SetName("team/app").SetProjectID(p.ID).SaveX(ctx)
+	a := db.Artifact.Create().SetRepositoryID(r.ID).SetDigest("sha256:" + strings.Repeat("ab", 32)).
+		SetMediaType("application/vnd.oci.image.manifest.v1+json").SetArtifactType("IMAGE").SetSize(2).SetManifest([]byte("{}")).SaveX(ctx)
+	db.Tag.Create().SetName("Release-1.0").SetRepositoryID(r.ID).SetArtifactID(a.ID).SaveX(ctx)
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	db.Tag.Create().SetName("release-2.0").SetRepositoryID(r.ID).SetArtifactID(a.ID).SaveX(ctx)
+	names := db.Tag.Query().Where(db.TagNameContains("RELEASE")).Order(ent.Asc(tag.FieldName)).Select(tag.FieldName).StringsX(ctx)
+	if strings.Join(names, ",") != "Release-1.0,release-2.0" {
+		t.Fatalf("tags containing RELEASE: %v", names)
+	}
 }

@@ -288,17 +288,33 @@ func scalePages(t *testing.T, s *servertest.Server, sess servertest.Creds, perRe
 	projectRepos := map[string]any{"name": "big", "first": 25, "orderBy": byPushed}
 	s.MustDo(sess, doc("ProjectRepositories"), projectRepos, &repos)
 	tag := fmt.Sprintf("v%d.%d", scaleRepos/2, perRepo/2)
-	search := func(text string, artifactWhere, artifactRepositoryWhere map[string]any) map[string]any {
-		artifactRepositoryWhere["hasArtifactsWith"] = []any{artifactWhere}
-		return map[string]any{
-			"projectWhere":            map[string]any{"nameContainsFold": text},
-			"repositoryWhere":         map[string]any{"nameContainsFold": text},
-			"artifactWhere":           artifactWhere,
-			"artifactRepositoryWhere": artifactRepositoryWhere,
-			"withArtifacts":           true,
+	// The variables the search box sends (portal/src/lib/search.ts).
+	search := func(text string, artifact map[string]any) map[string]any {
+		v := map[string]any{
+			"projectWhere":       map[string]any{"nameContainsFold": text},
+			"repositoryWhere":    map[string]any{"nameContainsFold": text},
+			"tag":                nil,
+			"digestPrefix":       nil,
+			"artifactRepository": nil,
+			"withArtifacts":      true,
 		}
+		for k, x := range artifact {
+			v[k] = x
+		}
+		return v
 	}
 	hex := first.Repository.Artifacts.Edges[3].Node.Digest[len("sha256:"):][:12]
+	// The searches find what they look for, so that their times are not
+	// those of empty answers.
+	for _, v := range []map[string]any{search(tag, map[string]any{"tag": tag}), search(hex, map[string]any{"digestPrefix": "sha256:" + hex})} {
+		var found struct {
+			SearchArtifacts []struct{ Repository struct{ Name string } }
+		}
+		s.MustDo(sess, doc("GlobalSearch"), v, &found)
+		if len(found.SearchArtifacts) == 0 || found.SearchArtifacts[0].Repository.Name != repo {
+			t.Fatalf("GlobalSearch %v found %+v, want an artifact of %s", v, found.SearchArtifacts, repo)
+		}
+	}
 	return []scalePage{
 		{"session", doc("Session"), nil},
 		{"projects", doc("Projects"), map[string]any{"first": 25, "orderBy": map[string]any{"field": "NAME", "direction": "ASC"}}},
@@ -310,8 +326,8 @@ func scalePages(t *testing.T, s *servertest.Server, sess servertest.Creds, perRe
 		{"repository page 2", doc("RepositoryPage"), repoVars(map[string]any{"after": first.Repository.Artifacts.PageInfo.EndCursor})},
 		{"repository filtered by tag", doc("RepositoryPage"), repoVars(map[string]any{"where": map[string]any{"hasTagsWith": []any{map[string]any{"nameContainsFold": tag}}}})},
 		{"artifact", doc("ArtifactPage"), map[string]any{"repository": repo, "reference": first.Repository.Artifacts.Edges[0].Node.Digest}},
-		{"search for a tag", doc("GlobalSearch"), search(tag, map[string]any{"hasTagsWith": []any{map[string]any{"nameContainsFold": tag}}}, map[string]any{})},
-		{"search for a digest", doc("GlobalSearch"), search(hex, map[string]any{"digestHasPrefix": "sha256:" + hex}, map[string]any{})},
+		{"search for a tag", doc("GlobalSearch"), search(tag, map[string]any{"tag": tag})},
+		{"search for a digest", doc("GlobalSearch"), search(hex, map[string]any{"digestPrefix": "sha256:" + hex})},
 	}
 }
 

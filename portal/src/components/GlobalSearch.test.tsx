@@ -11,9 +11,9 @@ describe('GlobalSearch', () => {
       () => ({
         projects: { edges: [{ node: { id: 'p1', name: 'team-a', public: false, repositoryCount: 1 } }] },
         repositories: { edges: [{ node: { id: 'r1', name: 'team-a/app', pullCount: 3 } }] },
-        artifactRepositories: {
-          edges: [{ node: { id: 'r1', name: 'team-a/app', artifacts: { edges: [{ node: { id: 'a1', digest: 'sha256:' + '1'.repeat(64), artifactType: 'IMAGE', tags: [{ name: 'v1' }] } }] } } }],
-        },
+        searchArtifacts: [
+          { artifact: { id: 'a1', digest: 'sha256:' + '1'.repeat(64), artifactType: 'IMAGE', tags: [{ name: 'v1' }] }, repository: { id: 'r1', name: 'team-a/app' }, tag: { name: 'v1' } },
+        ],
       }),
       calls,
     );
@@ -24,6 +24,6 @@ describe('GlobalSearch', () => {
     expect(screen.getByText('Projects')).toBeInTheDocument();
     expect(screen.getByText('Artifacts')).toBeInTheDocument();
     const last = calls.filter((c) => c.name === 'GlobalSearch').at(-1)!;
-    expect(last.variables.artifactWhere).toEqual({ hasTagsWith: [{ nameContainsFold: 'v1' }] });
+    expect([last.variables.tag, last.variables.artifactRepository, last.variables.withArtifacts]).toEqual(['v1', 'team-a/app', true]);
   });
 });

@@ -11,8 +11,9 @@ export const GlobalSearchDocument = graphql(`
   query GlobalSearch(
     $projectWhere: ProjectWhereInput!
     $repositoryWhere: RepositoryWhereInput!
-    $artifactWhere: ArtifactWhereInput!
-    $artifactRepositoryWhere: RepositoryWhereInput!
+    $tag: String
+    $digestPrefix: String
+    $artifactRepository: String
     $withArtifacts: Boolean!
   ) {
     projects(first: 5, where: $projectWhere, orderBy: { field: NAME, direction: ASC }) {
@@ -34,24 +35,21 @@ export const GlobalSearchDocument = graphql(`
         }
       }
     }
-    artifactRepositories: repositories(first: 5, where: $artifactRepositoryWhere) @include(if: $withArtifacts) {
-      edges {
-        node {
-          id
+    searchArtifacts(tag: $tag, digestPrefix: $digestPrefix, repository: $artifactRepository, first: 10) @include(if: $withArtifacts) {
+      artifact {
+        id
+        digest
+        artifactType
+        tags {
           name
-          artifacts(first: 3, where: $artifactWhere, orderBy: { field: PUSHED_AT, direction: DESC }) {
-            edges {
-              node {
-                id
-                digest
-                artifactType
-                tags {
-                  name
-                }
-              }
-            }
-          }
         }
+      }
+      repository {
+        id
+        name
+      }
+      tag {
+        name
       }
     }
   }
@@ -76,7 +74,7 @@ export function GlobalSearch() {
     requestPolicy: 'cache-and-network',
     context: useMemo(() => ({ quiet: true }), []),
   });
-  const hits = plan ? searchHits(data, plan) : [];
+  const hits = plan ? searchHits(data) : [];
   useEffect(() => {
     combobox.selectFirstOption();
     // eslint-disable-next-line react-hooks/exhaustive-deps

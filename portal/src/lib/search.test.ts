@@ -25,41 +25,42 @@ describe('planSearch', () => {
 });
 
 describe('searchVariables', () => {
-  it('filters artifacts by tag inside matching repositories', () => {
+  it('searches tags inside matching repositories', () => {
     const v = searchVariables(planSearch('team-a/app:v1')!);
-    expect(v.artifactWhere).toEqual({ hasTagsWith: [{ nameContainsFold: 'v1' }] });
-    expect(v.artifactRepositoryWhere).toEqual({ nameContainsFold: 'team-a/app', hasArtifactsWith: [{ hasTagsWith: [{ nameContainsFold: 'v1' }] }] });
-    expect(v.withArtifacts).toBe(true);
+    expect(v).toEqual({
+      projectWhere: { nameContainsFold: 'team-a' },
+      repositoryWhere: { nameContainsFold: 'team-a/app' },
+      tag: 'v1',
+      digestPrefix: null,
+      artifactRepository: 'team-a/app',
+      withArtifacts: true,
+    });
   });
-  it('filters artifacts by digest', () => {
-    expect(searchVariables(planSearch('sha256:ab12cd')!).artifactWhere).toEqual({ digestHasPrefix: 'sha256:ab12cd' });
+  it('searches digests by prefix', () => {
+    const v = searchVariables(planSearch('sha256:ab12cd')!);
+    expect([v.digestPrefix, v.tag, v.artifactRepository]).toEqual(['sha256:ab12cd', null, null]);
+  });
+  it('asks for no artifacts when the text cannot name one', () => {
+    expect(searchVariables(planSearch('team-a/app@latest')!).withArtifacts).toBe(false);
   });
 });
 
 describe('searchHits', () => {
   it('links projects, repositories and artifacts, naming the matching tag', () => {
-    const hits = searchHits(
-      {
-        projects: { edges: [{ node: { id: 'p1', name: 'team-a', public: true, repositoryCount: 2 } }] },
-        repositories: { edges: [{ node: { id: 'r1', name: 'team-a/app', pullCount: 7 } }] },
-        artifactRepositories: {
-          edges: [
-            {
-              node: {
-                id: 'r1',
-                name: 'team-a/app',
-                artifacts: { edges: [{ node: { id: 'a1', digest: 'sha256:' + 'f'.repeat(64), artifactType: 'IMAGE', tags: [{ name: 'latest' }, { name: 'v1' }] } }] },
-              },
-            },
-          ],
-        },
-      },
-      planSearch('v1'),
-    );
-    expect(hits.map((h) => [h.kind, h.label, h.href])).toEqual([
-      ['project', 'team-a', '/projects/team-a'],
-      ['repository', 'team-a/app', '/projects/team-a/repositories/app'],
-      ['artifact', 'team-a/app:v1', `/projects/team-a/repositories/app/-/artifacts/sha256%3A${'f'.repeat(64)}`],
+    const digest = 'sha256:' + 'f'.repeat(64);
+    const hits = searchHits({
+      projects: { edges: [{ node: { id: 'p1', name: 'team-a', public: true, repositoryCount: 2 } }] },
+      repositories: { edges: [{ node: { id: 'r1', name: 'team-a/app', pullCount: 7 } }] },
+      searchArtifacts: [
+        { artifact: { id: 'a1', digest, artifactType: 'IMAGE', tags: [{ name: 'latest' }, { name: 'v1' }] }, repository: { id: 'r1', name: 'team-a/app' }, tag: { name: 'v1' } },
+        { artifact: { id: 'a2', digest: 'sha256:' + 'e'.repeat(64), artifactType: 'IMAGE_INDEX', tags: [] }, repository: { id: 'r1', name: 'team-a/app' }, tag: null },
+      ],
+    });
+    expect(hits.map((h) => [h.kind, h.label, h.detail, h.href])).toEqual([
+      ['project', 'team-a', 'Public project · 2 repositories', '/projects/team-a'],
+      ['repository', 'team-a/app', 'Repository · 7 pulls', '/projects/team-a/repositories/app'],
+      ['artifact', 'team-a/app:v1', 'image · sha256:ffffffffffff', `/projects/team-a/repositories/app/-/artifacts/sha256%3A${'f'.repeat(64)}`],
+      ['artifact', 'team-a/app@sha256:eeeeeeeeeeee', 'image index · sha256:eeeeeeeeeeee', `/projects/team-a/repositories/app/-/artifacts/sha256%3A${'e'.repeat(64)}`],
     ]);
   });
 });

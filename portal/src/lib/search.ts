@@ -43,21 +43,16 @@ export function planSearch(raw: string): SearchPlan | null {
 
 /** The GraphQL variables of the GlobalSearch query for a plan. */
 export function searchVariables(plan: SearchPlan) {
-  let artifactWhere: Record<string, unknown> = { idIn: [] };
-  let artifactRepositoryWhere: Record<string, unknown> = {};
-  if (plan.artifact && 'digest' in plan.artifact) {
-    // A prefix, which the search index serves (a substring would read every artifact).
-    artifactWhere = { digestHasPrefix: `sha256:${plan.artifact.digest}` };
-  } else if (plan.artifact) {
-    artifactWhere = { hasTagsWith: [{ nameContainsFold: plan.artifact.tag }] };
-    if (plan.artifact.repository) artifactRepositoryWhere = { nameContainsFold: plan.artifact.repository };
-  }
+  const artifact = plan.artifact;
   return {
     projectWhere: { nameContainsFold: plan.projectText },
     repositoryWhere: { nameContainsFold: plan.repositoryText },
-    artifactWhere,
-    artifactRepositoryWhere: { ...artifactRepositoryWhere, hasArtifactsWith: [artifactWhere] },
-    withArtifacts: plan.artifact !== null,
+    // searchArtifacts: a digest by its prefix, a tag by any part of its name
+    // (the server answers both from its search indexes).
+    digestPrefix: artifact && 'digest' in artifact ? `sha256:${artifact.digest}` : null,
+    tag: artifact && 'tag' in artifact ? artifact.tag : null,
+    artifactRepository: artifact && 'tag' in artifact ? (artifact.repository ?? null) : null,
+    withArtifacts: artifact !== null,
   };
 }
 
@@ -73,19 +68,17 @@ export interface SearchHit {
 interface SearchData {
   projects?: { edges?: ({ node?: { id: string; name: string; public: boolean; repositoryCount: number } | null } | null)[] | null } | null;
   repositories?: { edges?: ({ node?: { id: string; name: string; pullCount: number } | null } | null)[] | null } | null;
-  artifactRepositories?: {
-    edges?: ({
-      node?: {
-        id: string;
-        name: string;
-        artifacts: { edges?: ({ node?: { id: string; digest: string; artifactType: string; tags?: { name: string }[] | null } | null } | null)[] | null };
-      } | null;
-    } | null)[] | null;
-  } | null;
+  searchArtifacts?:
+    | {
+        artifact: { id: string; digest: string; artifactType: string; tags?: { name: string }[] | null };
+        repository: { id: string; name: string };
+        tag?: { name: string } | null;
+      }[]
+    | null;
 }
 
 /** searchHits flattens a GlobalSearch answer into links, projects first. */
-export function searchHits(data: SearchData | undefined, plan: SearchPlan | null): SearchHit[] {
+export function searchHits(data: SearchData | undefined): SearchHit[] {
   if (!data) return [];
   const hits: SearchHit[] = [];
   for (const e of data.projects?.edges ?? []) {
@@ -104,24 +97,17 @@ export function searchHits(data: SearchData | undefined, plan: SearchPlan | null
     if (!r) continue;
     hits.push({ kind: 'repository', key: r.id, label: r.name, detail: `Repository · ${r.pullCount} pulls`, href: repositoryUrl(r.name) });
   }
-  const tagQuery = plan?.artifact && 'tag' in plan.artifact ? plan.artifact.tag.toLowerCase() : null;
-  for (const e of data.artifactRepositories?.edges ?? []) {
-    const r = e?.node;
-    if (!r) continue;
-    for (const ae of r.artifacts.edges ?? []) {
-      const a = ae?.node;
-      if (!a) continue;
-      const tags = (a.tags ?? []).map((t) => t.name);
-      const matching = tagQuery ? tags.filter((t) => t.toLowerCase().includes(tagQuery)) : tags;
-      const tag = matching[0];
-      hits.push({
-        kind: 'artifact',
-        key: a.id,
-        label: tag ? `${r.name}:${tag}` : `${r.name}@${shortDigest(a.digest)}`,
-        detail: `${a.artifactType.replace('_', ' ').toLowerCase()} · ${shortDigest(a.digest)}`,
-        href: artifactUrl(r.name, a.digest),
-      });
-    }
+  for (const h of data.searchArtifacts ?? []) {
+    const a = h.artifact;
+    // The tag that matched, or for a digest hit the artifact's first tag.
+    const tag = h.tag?.name ?? a.tags?.[0]?.name;
+    hits.push({
+      kind: 'artifact',
+      key: h.tag ? `${a.id}:${h.tag.name}` : a.id,
+      label: tag ? `${h.repository.name}:${tag}` : `${h.repository.name}@${shortDigest(a.digest)}`,
+      detail: `${a.artifactType.replace('_', ' ').toLowerCase()} · ${shortDigest(a.digest)}`,
+      href: artifactUrl(h.repository.name, a.digest),
+    });
   }
   return hits;
 }
