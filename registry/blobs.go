@@ -123,7 +123,13 @@ func (h *handler) getBlob(w http.ResponseWriter, r *http.Request, name, ref stri
 	}
 	defer rc.Close()
 	w.WriteHeader(status)
-	if _, err := io.CopyBuffer(w, io.LimitReader(rc, length), make([]byte, copyBuffer)); err != nil && ctx.Err() == nil {
+	// Copying into w uses its ReadFrom, which hands a file to sendfile;
+	// without sendfile the bytes go through the buffer.
+	var out io.Writer = w
+	if h.noSendfile {
+		out = struct{ io.Writer }{w}
+	}
+	if _, err := io.CopyBuffer(out, io.LimitReader(rc, length), make([]byte, copyBuffer)); err != nil && ctx.Err() == nil {
 		h.log.Warn("streaming blob", "repository", name, "digest", d, "err", err)
 	}
 }

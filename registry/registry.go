@@ -39,6 +39,9 @@ type Options struct {
 	// when the blob store's driver can presign (S3); otherwise, and for
 	// HEAD, berth answers itself.
 	Redirect bool
+	// NoSendfile copies blobs to clients through a buffer instead of
+	// handing the storage's *os.File to sendfile.
+	NoSendfile bool
 }
 
 type handler struct {
@@ -51,6 +54,8 @@ type handler struct {
 	log    *slog.Logger
 	// redirect: see Options.Redirect.
 	redirect bool
+	// noSendfile: see Options.NoSendfile.
+	noSendfile bool
 }
 
 // New returns the handler for /v2/ and everything under it. Mount it at
@@ -63,5 +68,6 @@ func New(opts Options) http.Handler {
 	return &handler{
 		db: opts.DB, blobs: opts.Blobs, auth: opts.Auth, tokens: opts.Tokens, art: opts.Artifacts,
 		extURL: strings.TrimSuffix(opts.ExternalURL, "/"), log: opts.Logger, redirect: opts.Redirect,
+		noSendfile: opts.NoSendfile,
 	}
 }

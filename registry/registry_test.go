@@ -1,10 +1,13 @@
 package registry_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -15,6 +18,7 @@ import (
 	"github.com/berth-registry/berth/internal/database"
 	"github.com/berth-registry/berth/internal/database/dbtest"
 	"github.com/berth-registry/berth/internal/viewer"
+	"github.com/berth-registry/berth/registry"
 	"github.com/berth-registry/berth/registry/registrytest"
 )
 
@@ -458,4 +462,48 @@ func TestTokenOAuthPasswordAndRefreshGrants(t *testing.T) {
 		tok, _ := out["access_token"].(string)
 		expect(t, e.do(req{method: "POST", path: "/v2/team/app/blobs/uploads/", bearer: tok}), 202, "")
 	})
+}
+
+// readFromRecorder records whether the handler handed the blob's reader
+// to the response's ReadFrom, which is where net/http uses sendfile.
+type readFromRecorder struct {
+	*httptest.ResponseRecorder
+	readFroms int
+}
+
+func (r *readFromRecorder) ReadFrom(src io.Reader) (int64, error) {
+	r.readFroms++
+	return io.Copy(struct{ io.Writer }{r.ResponseRecorder}, src)
+}
+
+// TestBlobGETWithAndWithoutSendfile: by default a blob GET hands the
+// stored file to the response's ReadFrom (sendfile); with NoSendfile
+// (--storage-sendfile=false) it copies through its buffer, serving the
+// same bytes and ranges.
+func TestBlobGETWithAndWithoutSendfile(t *testing.T) {
+	db := dbtest.Open(t, database.SQLite)
+	e := newEnv(t, db)
+	content := randomBytes(3 << 20)
+	d := e.pushBlob("dev", "pub/app", content)
+	copying := registry.New(registry.Options{DB: e.DB, Blobs: e.Blobs, Auth: e.Auth, Tokens: e.Tokens, Artifacts: e.Artifacts, ExternalURL: e.URL, NoSendfile: true})
+	for _, tc := range []struct {
+		name      string
+		h         http.Handler
+		readFroms int
+	}{{"sendfile", e.Handler, 1}, {"copy", copying, 0}} {
+		for _, rg := range []string{"", "bytes=1000-2000999"} {
+			w := &readFromRecorder{ResponseRecorder: httptest.NewRecorder()}
+			r := httptest.NewRequest("GET", "/v2/pub/app/blobs/"+d.String(), nil)
+			want, status := content, 200
+			if rg != "" {
+				r.Header.Set("Range", rg)
+				want, status = content[1000:2001000], 206
+			}
+			tc.h.ServeHTTP(w, r)
+			if w.Code != status || !bytes.Equal(w.Body.Bytes(), want) || w.readFroms != tc.readFroms {
+				t.Errorf("%s, range %q: status %d, %d bytes (equal %v), ReadFrom called %d times, want %d, %d bytes, %d",
+					tc.name, rg, w.Code, w.Body.Len(), bytes.Equal(w.Body.Bytes(), want), w.readFroms, status, len(want), tc.readFroms)
+			}
+		}
+	}
 }

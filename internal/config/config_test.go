@@ -184,8 +184,14 @@ func TestStorageDriverDefaultsToFilesystemWithoutRedirect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.StorageDriver != "filesystem" || c.StorageRedirects() || c.S3PathStyleAddressing() {
-		t.Fatalf("storage defaults: driver %q, redirect %v, path style %v", c.StorageDriver, c.StorageRedirects(), c.S3PathStyleAddressing())
+	if c.StorageDriver != "filesystem" || c.StorageRedirects() || c.S3PathStyleAddressing() || !c.StorageSendfiles() {
+		t.Fatalf("storage defaults: driver %q, redirect %v, path style %v, sendfile %v", c.StorageDriver, c.StorageRedirects(), c.S3PathStyleAddressing(), c.StorageSendfiles())
+	}
+	if c, err = load(t, map[string]string{"BERTH_STORAGE_SENDFILE": "false"}); err != nil || c.StorageSendfiles() {
+		t.Fatalf("BERTH_STORAGE_SENDFILE=false: sendfile %v, %v", c.StorageSendfiles(), err)
+	}
+	if (&Config{}).StorageSendfiles() != true {
+		t.Fatal("a configuration built in code without the setting does not use sendfile")
 	}
 }
 
@@ -239,6 +245,7 @@ func TestBadS3SettingsNameTheSetting(t *testing.T) {
 		{"prefix too long", with("BERTH_S3_PREFIX", strings.Repeat("p", 1025)), "--s3-prefix"},
 		{"path style not a bool", with("BERTH_S3_PATH_STYLE", "sometimes"), "--s3-path-style"},
 		{"redirect not a bool", with("BERTH_STORAGE_REDIRECT", "maybe"), "--storage-redirect"},
+		{"sendfile not a bool", with("BERTH_STORAGE_SENDFILE", "often"), "--storage-sendfile"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -223,6 +223,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	registryHandler := registry.New(registry.Options{
 		DB: db, Blobs: s.blobs, Auth: authSvc, Tokens: tokens, Artifacts: artifactSvc,
 		ExternalURL: cfg.ExternalURL, Logger: s.log, Redirect: cfg.StorageRedirects(),
+		NoSendfile: !cfg.StorageSendfiles(),
 	})
 
 	oidcSvc := oidc.New(oidc.Options{Client: db.Client, Auth: authSvc, Defaults: oidc.SettingsFromConfig(cfg),

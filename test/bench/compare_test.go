@@ -71,6 +71,9 @@ var rows = []row{
 	{key: "rss-push", label: "RSS peak during the 256 MiB push (MiB)", lower: true},
 }
 
+// sendfileRows compare berth with and without sendfile.
+var sendfileRows = rows[1:4]
+
 // round is what one round measures with: a new image of one random
 // 256 MiB layer in an OCI layout, pushed under a new tag.
 type round struct {
@@ -105,6 +108,11 @@ func TestBenchmarkAgainstDistribution(t *testing.T) {
 	started := time.Now()
 	bin := releaseBinary(t)
 	regs := []*registry{startDistribution(t), startBerth(t, bin, database.SQLite), startBerth(t, bin, database.Postgres)}
+	// berth without sendfile (--storage-sendfile=false) pulls too, to
+	// show what sendfile does to a crane pull on loopback.
+	copying := startBerth(t, bin, database.SQLite, "BERTH_STORAGE_SENDFILE=false")
+	copying.name, copying.only = "berth SQLite, no sendfile", map[string]bool{"crane pull": true, "blob GET": true}
+	regs = append(regs, copying)
 	res := results{}
 	time.Sleep(2 * time.Second) // let the set-up's work settle before calling the servers idle
 	for _, reg := range regs {
@@ -131,6 +139,9 @@ func TestBenchmarkAgainstDistribution(t *testing.T) {
 	}
 	// zb pulls images each of its clients pushed before it starts the clock.
 	for _, reg := range regs {
+		if reg.only != nil && !reg.only["zb pull 10 MB"] {
+			continue
+		}
 		for c := range zbClients {
 			zc := newZBClient(reg)
 			if err := zc.pushMonolith(fmt.Sprintf("%s/zb/pull-%d", benchProject, c), zbPullTag10, zb10, content10); err != nil {
@@ -264,6 +275,9 @@ func TestBenchmarkAgainstDistribution(t *testing.T) {
 		for _, s := range steps {
 			for k := range regs {
 				reg := regs[(k+i)%len(regs)]
+				if reg.only != nil && !reg.only[s.name] {
+					continue
+				}
 				if err := s.run(reg, rd, func(key string, v float64) { res.add(key, reg, v) }); err != nil {
 					t.Errorf("round %d, %s on %s: %v", i+1, s.name, reg.name, err)
 				}
@@ -277,7 +291,7 @@ func TestBenchmarkAgainstDistribution(t *testing.T) {
 			t.Logf("%-10s %-16s %.1f", row.key, reg.name, res[row.key][reg])
 		}
 	}
-	table := res.table(regs, n)
+	table := res.table(regs[:3], rows, n) + "\nPulls with and without sendfile:\n" + res.table([]*registry{regs[0], regs[1], copying}, sendfileRows, n)
 	t.Log(table)
 	fmt.Print(table)
 }
@@ -562,7 +576,7 @@ func (r results) median(key string, reg *registry) float64 {
 
 // table prints medians as a Markdown table, regs[0] (Distribution) first
 // and every other registry with its ratio to it.
-func (r results) table(regs []*registry, rounds int) string {
+func (r results) table(regs []*registry, rows []row, rounds int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n| figure (median of %d rounds) | %s |", rounds, regs[0].name)
 	sep := "\n|---|---:|"

@@ -57,6 +57,8 @@ type registry struct {
 	// dbName names the PostgreSQL database, whose backends' CPU time
 	// counts as the registry's.
 	dbName string
+	// only, when set, names the only steps measured on this registry.
+	only map[string]bool
 }
 
 // process is a registry binary the benchmark runs.
@@ -249,13 +251,13 @@ func releaseBinary(t *testing.T) string {
 // developer member of it, made by the admin through GraphQL. It ends with
 // a garbage collection of nothing, so idle memory is measured after GC's
 // code has run once.
-func startBerth(t *testing.T, bin, kind string) *registry {
+func startBerth(t *testing.T, bin, kind string, extraEnv ...string) *registry {
 	t.Helper()
-	env := []string{
+	env := append([]string{
 		"BERTH_DATA_DIR=" + t.TempDir(),
 		"BERTH_ADMIN_PASSWORD=" + adminPassword,
 		"BERTH_LOG_LEVEL=error",
-	}
+	}, extraEnv...)
 	name, dbName := "berth SQLite", ""
 	if kind == database.Postgres {
 		name = "berth PostgreSQL"
