@@ -52,7 +52,7 @@ func (r *queryResolver) searchArtifacts(ctx context.Context, in searchInput) ([]
 		if in.repository != "" {
 			q.Where(tag.HasRepositoryWith(repository.NameContainsFold(in.repository)))
 		}
-		tags, err := q.WithArtifact(func(a *ent.ArtifactQuery) { a.WithTags() }).WithRepository().Order(ent.Desc(tag.FieldID)).Limit(n).All(ctx)
+		tags, err := q.WithArtifact(func(a *ent.ArtifactQuery) { a.WithTags() }).WithRepository().Order(r.DB.NewestTagsFirst(in.tag)).Limit(n).All(ctx)
 		if err != nil {
 			return nil, err
 		}

@@ -11,6 +11,7 @@ import (
 	entsql "entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/schema"
 
+	"github.com/berth-registry/berth/ent"
 	"github.com/berth-registry/berth/ent/predicate"
 	"github.com/berth-registry/berth/ent/tag"
 )
@@ -129,9 +130,10 @@ func keepSearchIndexes(next schema.Differ) schema.Differ {
 // TagNameContains matches the tags whose name contains text, ignoring
 // case, from the search index: on SQLite the FTS5 trigram table (for
 // text of three characters or more; shorter text reads the tags), on
-// PostgreSQL the ILIKE that the trigram GIN index serves.
+// PostgreSQL the ILIKE that the trigram GIN index serves. Order the
+// matches with NewestTagsFirst.
 func (db *DB) TagNameContains(text string) predicate.Tag {
-	if db.Kind != SQLite || utf8.RuneCountInString(text) < 3 {
+	if db.Kind != SQLite || !indexedSearch(text) {
 		return tag.NameContainsFold(text)
 	}
 	// A phrase of one quoted string: the text's trigrams in a row, which
@@ -140,4 +142,25 @@ func (db *DB) TagNameContains(text string) predicate.Tag {
 	return predicate.Tag(func(s *entsql.Selector) {
 		s.Where(entsql.ExprP(s.C(tag.FieldID)+" IN (SELECT rowid FROM "+SearchTagsFTS+" WHERE "+SearchTagsFTS+" MATCH ?)", phrase))
 	})
+}
+
+// indexedSearch reports whether the trigram indexes can answer a search
+// for text: they need three characters.
+func indexedSearch(text string) bool { return utf8.RuneCountInString(text) >= 3 }
+
+// NewestTagsFirst orders the matches of TagNameContains(text), newest tag
+// first. Where the search index answers, the order is by an expression
+// the primary key does not serve ("id + 0"): otherwise PostgreSQL, asked
+// for the first few rows in key order, walks the key backwards testing
+// every tag against the pattern (a third of a second at a million tags
+// for a name that matches one), rather than reading the few matches from
+// the trigram index and sorting them. Shorter text cannot use the index,
+// and walking the key finds the first matches of a common fragment soon.
+func (db *DB) NewestTagsFirst(text string) tag.OrderOption {
+	if !indexedSearch(text) {
+		return ent.Desc(tag.FieldID)
+	}
+	return func(s *entsql.Selector) {
+		s.OrderExpr(entsql.Expr(s.C(tag.FieldID) + " + 0 DESC"))
+	}
 }

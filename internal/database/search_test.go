@@ -38,6 +38,13 @@ func TestSearchIndexesServeThePortalsSearchAndSurviveMigration(t *testing.T) {
 			if !strings.Contains(plan, "search_tags_name_trgm") {
 				t.Fatalf("tag search does not use the trigram index:\n%s", plan)
 			}
+			// Newest first, as NewestTagsFirst orders: still from the
+			// trigram index, not a walk down the primary key (which
+			// enable_seqscan off leaves the planner to prefer).
+			plan = explain(t, db, "SET enable_seqscan = off", `EXPLAIN SELECT id FROM tags WHERE name ILIKE '%elea%' ORDER BY tags.id + 0 DESC LIMIT 10`)
+			if !strings.Contains(plan, "search_tags_name_trgm") {
+				t.Fatalf("newest-first tag search does not use the trigram index:\n%s", plan)
+			}
 			plan = explain(t, db, "SET enable_seqscan = off", `EXPLAIN SELECT id FROM artifacts WHERE digest LIKE 'sha256:ab12%'`)
 			if !strings.Contains(plan, "search_artifacts_digest_prefix") {
 				t.Fatalf("digest search does not use the prefix index:\n%s", plan)
