@@ -1,8 +1,10 @@
 package registry_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -150,6 +152,46 @@ func TestConcurrentPushesOfOneTagLeaveOneWinner(t *testing.T) {
 		usage, err := e.Artifacts.RecalculateUsage(viewer.SystemContext(t.Context()), "team")
 		if err != nil || usage[0].Stored != usage[0].Recounted {
 			t.Fatalf("usage drifted: %+v %v", usage, err)
+		}
+	})
+}
+
+// TestConcurrentPushesOfOneNewManifestAllSucceed: eight clients push the
+// same new manifest into one repository at once, each under its own tag:
+// every push is accepted, the repository holds one artifact with eight
+// tags, and usage counts its blobs once.
+func TestConcurrentPushesOfOneNewManifestAllSucceed(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		e := newEnv(t, db)
+		// Five rounds, for the timings that a single round can miss.
+		for round := range 5 {
+			repo := fmt.Sprintf("team/app%d", round)
+			m, _ := e.image("dev", repo, `,"annotations":{"same":"yes"}`)
+			var wg sync.WaitGroup
+			for i := range 8 {
+				wg.Go(func() {
+					if resp := e.putManifest("dev", repo, fmt.Sprintf("t%d", i), m, ociManifest); resp.StatusCode != 201 {
+						b, _ := io.ReadAll(resp.Body)
+						t.Errorf("push %d into %s: %d %s", i, repo, resp.StatusCode, b)
+					}
+				})
+			}
+			wg.Wait()
+			b := expect(t, e.do(req{method: "GET", path: "/v2/" + repo + "/tags/list", user: "dev"}), 200, "")
+			var list struct{ Tags []string }
+			if err := json.Unmarshal(b, &list); err != nil || len(list.Tags) != 8 {
+				t.Fatalf("tags of %s after the racing pushes: %s", repo, b)
+			}
+			for _, tag := range list.Tags {
+				resp := e.do(req{method: "HEAD", path: "/v2/" + repo + "/manifests/" + tag, user: "dev", header: map[string]string{"Accept": ociManifest}})
+				if resp.Header.Get("Docker-Content-Digest") != digest.FromBytes(m).String() {
+					t.Fatalf("%s:%s names %s", repo, tag, resp.Header.Get("Docker-Content-Digest"))
+				}
+			}
+		}
+		usage, err := e.Artifacts.RecalculateUsage(viewer.SystemContext(t.Context()), "team")
+		if err != nil || usage[0].Stored != usage[0].Recounted || usage[0].Stored == 0 {
+			t.Fatalf("usage: %+v %v", usage, err)
 		}
 	})
 }
