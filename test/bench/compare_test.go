@@ -109,9 +109,10 @@ func TestBenchmarkAgainstDistribution(t *testing.T) {
 	bin := releaseBinary(t)
 	regs := []*registry{startDistribution(t), startBerth(t, bin, database.SQLite), startBerth(t, bin, database.Postgres)}
 	// berth without sendfile (--storage-sendfile=false) pulls too, to
-	// show what sendfile does to a crane pull on loopback.
+	// show what sendfile does to a crane pull on loopback (it is pushed
+	// to as well, for something to pull, but only pulls are reported).
 	copying := startBerth(t, bin, database.SQLite, "BERTH_STORAGE_SENDFILE=false")
-	copying.name, copying.only = "berth SQLite, no sendfile", map[string]bool{"crane pull": true, "blob GET": true}
+	copying.name, copying.only = "berth SQLite, no sendfile", map[string]bool{"crane push": true, "crane pull": true, "blob GET": true}
 	regs = append(regs, copying)
 	res := results{}
 	time.Sleep(2 * time.Second) // let the set-up's work settle before calling the servers idle
