@@ -59,6 +59,7 @@ var rows = []row{
 	{key: "pull", label: "256 MiB pull, crane --format oci (MB/s)"},
 	{key: "get-anon", label: "256 MiB blob GET, Go client, anonymous (MB/s)"},
 	{key: "get-bearer", label: "256 MiB blob GET, Go client, Bearer token (MB/s)"},
+	{key: "get-cpu", label: "server CPU per GiB sent, anonymous blob GET (ms)", lower: true},
 	{key: "man-anon", label: fmt.Sprintf("manifest GET, %d connections, anonymous (req/s)", getConns)},
 	{key: "man-bearer", label: fmt.Sprintf("manifest GET, %d connections, Bearer token (req/s)", getConns)},
 	{key: "man-cpu", label: "server CPU per manifest GET, Bearer, PostgreSQL's included (µs)", lower: true},
@@ -72,7 +73,7 @@ var rows = []row{
 }
 
 // sendfileRows compare berth with and without sendfile.
-var sendfileRows = rows[1:4]
+var sendfileRows = rows[1:5]
 
 // round is what one round measures with: a new image of one random
 // 256 MiB layer in an OCI layout, pushed under a new tag.
@@ -185,11 +186,20 @@ func TestBenchmarkAgainstDistribution(t *testing.T) {
 		}},
 		{"blob GET", func(reg *registry, rd *round, record func(string, float64)) error {
 			u := reg.base + "/v2/" + bigRepo + "/blobs/" + rd.layer.String()
+			cpu, err := reg.cpuSample()
+			if err != nil {
+				return err
+			}
 			v, err := blobGet(u, "")
 			if err != nil {
 				return err
 			}
+			used, err := reg.cpuSince(cpu)
+			if err != nil {
+				return err
+			}
 			record("get-anon", v)
+			record("get-cpu", float64(used.Microseconds())/1000/(layerSize/float64(1<<30)))
 			tok, err := reg.token(bigScope)
 			if err != nil {
 				return err
