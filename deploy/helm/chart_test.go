@@ -310,7 +310,7 @@ func TestDefaultValuesRunOneReplicaOnSQLiteWithAClaim(t *testing.T) {
 	}
 
 	cm := get[*corev1.ConfigMap](t, m, "ConfigMap/berth")
-	for k, want := range map[string]string{"BERTH_ADDR": ":8080", "BERTH_DATA_DIR": "/data", "BERTH_EXTERNAL_URL": "https://berth.example.com", "BERTH_AUTH_MODE": "db"} {
+	for k, want := range map[string]string{"BERTH_ADDR": ":8080", "BERTH_DATA_DIR": "/data", "BERTH_EXTERNAL_URL": "https://berth.example.com", "BERTH_AUTH_MODE": "db", "BERTH_STORAGE_SENDFILE": "true"} {
 		if cm.Data[k] != want {
 			t.Errorf("ConfigMap %s = %q, want %q", k, cm.Data[k], want)
 		}
@@ -798,5 +798,18 @@ func TestScanningValuesBecomeBerthSettings(t *testing.T) {
 	def := get[*corev1.ConfigMap](t, render(t, chartDir()), "ConfigMap/berth")
 	if _, ok := def.Data["BERTH_VULNDB_URL"]; ok || def.Data["BERTH_VULNDB_REFRESH"] != "24h" || def.Data["BERTH_SBOM_CYCLONEDX"] != "false" {
 		t.Errorf("default scanning settings: %v", def.Data)
+	}
+}
+
+// TestSendfileValueReachesTheFilesystemDriverOnly: the filesystem's
+// sendfile value becomes BERTH_STORAGE_SENDFILE; with S3 it is not set.
+func TestSendfileValueReachesTheFilesystemDriverOnly(t *testing.T) {
+	m := render(t, chartDir(), "--set", "persistence.imageChartStorage.filesystem.sendfile=false")
+	if got := get[*corev1.ConfigMap](t, m, "ConfigMap/berth").Data["BERTH_STORAGE_SENDFILE"]; got != "false" {
+		t.Errorf("BERTH_STORAGE_SENDFILE = %q, want false", got)
+	}
+	m = render(t, chartDir(), "-f", haValues)
+	if got, ok := get[*corev1.ConfigMap](t, m, "ConfigMap/berth").Data["BERTH_STORAGE_SENDFILE"]; ok {
+		t.Errorf("BERTH_STORAGE_SENDFILE = %q with S3", got)
 	}
 }
