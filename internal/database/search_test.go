@@ -158,3 +158,24 @@ func TestSQLiteTagSearchTableIsFilledOnUpgrade(t *testing.T) {
 		t.Fatalf("tags containing RELEASE: %v", names)
 	}
 }
+
+// TestSQLiteTagSearchForgetsDeletedTags: a deleted tag leaves the
+// trigram table (its name finds nothing any more), and the tag created
+// after it is found by its own name.
+func TestSQLiteTagSearchForgetsDeletedTags(t *testing.T) {
+	db := dbtest.Open(t, database.SQLite)
+	ctx := viewer.SystemContext(context.Background())
+	p := db.Project.Create().SetName("team").SaveX(ctx)
+	r := db.Repository.Create().SetName("team/app").SetProjectID(p.ID).SaveX(ctx)
+	a := db.Artifact.Create().SetRepositoryID(r.ID).SetDigest("sha256:"+strings.Repeat("cd", 32)).
+		SetMediaType("application/vnd.oci.image.manifest.v1+json").SetArtifactType("IMAGE").SetSize(2).SetManifest([]byte("{}")).SaveX(ctx)
+	old := db.Tag.Create().SetName("release-old").SetRepositoryID(r.ID).SetArtifactID(a.ID).SaveX(ctx)
+	db.Tag.DeleteOne(old).ExecX(ctx)
+	newer := db.Tag.Create().SetName("v2.0.0").SetRepositoryID(r.ID).SetArtifactID(a.ID).SaveX(ctx)
+	if n := db.Tag.Query().Where(db.TagNameContains("release")).CountX(ctx); n != 0 {
+		t.Fatalf("%d tags match the deleted tag's name", n)
+	}
+	if ids := db.Tag.Query().Where(db.TagNameContains("2.0.0")).IDsX(ctx); len(ids) != 1 || ids[0] != newer.ID {
+		t.Fatalf("tags matching the new tag's name: %v, want [%d]", ids, newer.ID)
+	}
+}
