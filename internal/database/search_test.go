@@ -167,7 +167,7 @@ func TestSQLiteTagSearchForgetsDeletedTags(t *testing.T) {
 	ctx := viewer.SystemContext(context.Background())
 	p := db.Project.Create().SetName("team").SaveX(ctx)
 	r := db.Repository.Create().SetName("team/app").SetProjectID(p.ID).SaveX(ctx)
-	a := db.Artifact.Create().SetRepositoryID(r.ID).SetDigest("sha256:"+strings.Repeat("cd", 32)).
+	a := db.Artifact.Create().SetRepositoryID(r.ID).SetDigest("sha256:" + strings.Repeat("cd", 32)).
 		SetMediaType("application/vnd.oci.image.manifest.v1+json").SetArtifactType("IMAGE").SetSize(2).SetManifest([]byte("{}")).SaveX(ctx)
 	old := db.Tag.Create().SetName("release-old").SetRepositoryID(r.ID).SetArtifactID(a.ID).SaveX(ctx)
 	db.Tag.DeleteOne(old).ExecX(ctx)
