@@ -150,9 +150,13 @@ func TestUnknownUserTakesAsLongAsAWrongPassword(t *testing.T) {
 			}
 			return best
 		}
+		// A quarter: alice's sign-in also records the failure, a write
+		// whose commit on a busy machine can take longer than the hash
+		// (27 ms against 64 in one CI run); skipping the hash for an
+		// unknown name would still show, at a millisecond or two.
 		wrong := fastest("alice")
 		for _, user := range []string{"nobody", "sso-user", "disabled"} {
-			if d := fastest(user); d < wrong/2 {
+			if d := fastest(user); d < wrong/4 {
 				t.Errorf("%s took %v, a wrong password for alice %v: the name's existence shows", user, d, wrong)
 			}
 		}
