@@ -30,7 +30,7 @@ import (
 //     'prefix%' of a digestHasPrefix filter uses.
 //   - SQLite: a NOCASE index on artifacts.digest, which its LIKE
 //     'prefix%' uses, and an FTS5 trigram table over tags.name
-//     (SearchTagsFTS), kept by triggers, which TagNameMatches asks.
+//     (SearchTagsFTS), kept by triggers, which TagNameContains asks.
 const searchPrefix = "search_"
 
 // SearchTagsFTS is SQLite's full-text table of tag names: external
