@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/opencontainers/go-digest"
@@ -73,6 +74,19 @@ func (h *handler) startUpload(w http.ResponseWriter, r *http.Request, name strin
 		if r.ContentLength > 0 {
 			if err := h.art.CheckQuota(ctx, repo, d, r.ContentLength); err != nil {
 				h.writeError(w, r, err)
+				return
+			}
+			stored, err := h.blobs.Holds(ctx, d, r.ContentLength)
+			if err != nil {
+				h.writeError(w, r, err)
+				return
+			}
+			if stored {
+				if err := h.putStored(ctx, repo, d, r.Body); err != nil {
+					h.writeError(w, r, err)
+					return
+				}
+				h.blobCreated(w, name, d)
 				return
 			}
 		}
@@ -395,6 +409,17 @@ func (h *handler) finishUpload(w http.ResponseWriter, r *http.Request, name, id 
 	if r.ContentLength != 0 && !h.checkContentRange(w, r, name, s) {
 		return
 	}
+	if s.Offset == 0 && r.ContentLength > 0 {
+		stored, err := h.blobs.Holds(ctx, d, r.ContentLength)
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		if stored {
+			h.finishStored(w, r, name, repo, s, d)
+			return
+		}
+	}
 	hold, ok := h.hold(w, r, name, s)
 	if !ok {
 		return
@@ -422,7 +447,7 @@ func (h *handler) finishUpload(w http.ResponseWriter, r *http.Request, name, id 
 		h.writeError(w, r, err)
 		return
 	}
-	size, err := h.verifyUpload(ctx, s, d)
+	size, stored, err := h.verifyUpload(ctx, s, d)
 	if err != nil {
 		if errors.Is(err, storage.ErrDigestMismatch) {
 			h.dropSession(ctx, s)
@@ -430,10 +455,14 @@ func (h *handler) finishUpload(w http.ResponseWriter, r *http.Request, name, id 
 		h.writeError(w, r, err)
 		return
 	}
-	err = h.art.CommitBlob(ctx, repo, d, size, func(ctx context.Context) error {
-		_, err := h.blobs.CommitUpload(ctx, s.UUID, d)
-		return err
-	}, func(tx *ent.Client) error {
+	place := h.keepStored(d, size)
+	if !stored {
+		place = func(ctx context.Context) error {
+			_, err := h.blobs.CommitUpload(ctx, s.UUID, d)
+			return err
+		}
+	}
+	err = h.art.CommitBlob(ctx, repo, d, size, place, func(tx *ent.Client) error {
 		// The session ends with the commit, in its transaction: one
 		// statement (on PostgreSQL one synchronous commit) fewer a blob.
 		_, err := tx.UploadSession.Delete().Where(uploadsession.ID(s.ID)).Exec(viewer.SystemContext(ctx))
@@ -444,41 +473,122 @@ func (h *handler) finishUpload(w http.ResponseWriter, r *http.Request, name, id 
 		return
 	}
 	committed = true
+	if stored {
+		h.dropUploadBytes(ctx, s.UUID)
+	}
 	h.blobCreated(w, name, d)
+}
+
+// finishStored serves a PUT that carries the whole blob when the store
+// holds that blob already: the bytes are hashed, not written, and nothing
+// lands in the upload. It takes no hold: the commit deletes the session
+// only if it is still empty and nobody holds it, or answers 416 as a
+// PATCH racing another would.
+func (h *handler) finishStored(w http.ResponseWriter, r *http.Request, name string, repo *artifacts.Repo, s *ent.UploadSession, d digest.Digest) {
+	ctx := r.Context()
+	err := h.putStored(ctx, repo, d, r.Body, func(tx *ent.Client) error {
+		n, err := tx.UploadSession.Delete().
+			Where(uploadsession.ID(s.ID), uploadsession.Offset(0),
+				uploadsession.Or(uploadsession.WriterIsNil(), uploadsession.WriterUntilLT(time.Now()))).
+			Exec(viewer.SystemContext(ctx))
+		if err == nil && n == 0 {
+			err = errUploadBusy
+		}
+		return err
+	})
+	switch {
+	case errors.Is(err, errUploadBusy):
+		h.chunkError(w, r, name, s, err)
+		return
+	case errors.Is(err, storage.ErrDigestMismatch):
+		h.dropSession(ctx, s)
+	}
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	h.dropUploadBytes(ctx, s.UUID) // an empty PATCH may have made an empty file
+	h.blobCreated(w, name, d)
+}
+
+// putStored links blob d, which the store holds already, into repo after
+// checking that body holds exactly its bytes; also runs in the commit's
+// transaction.
+func (h *handler) putStored(ctx context.Context, repo *artifacts.Repo, d digest.Digest, body io.Reader, also ...func(tx *ent.Client) error) error {
+	size, err := h.blobs.Check(ctx, d, body)
+	if err != nil {
+		return err
+	}
+	if err := h.art.CheckQuota(ctx, repo, d, size); err != nil {
+		return err
+	}
+	return h.art.CommitBlob(ctx, repo, d, size, h.keepStored(d, size), also...)
+}
+
+// keepStored is CommitBlob's placing of a blob whose bytes were not
+// written because the store held them already: under the blob row's lock
+// they must still be there. Garbage collection may have removed them
+// since they were seen; the client then pushes again.
+func (h *handler) keepStored(d digest.Digest, size int64) func(context.Context) error {
+	return func(ctx context.Context) error {
+		ok, err := h.blobs.Holds(ctx, d, size)
+		if err == nil && !ok {
+			// 503, which clients retry; the retry stores the bytes.
+			err = &ociError{http.StatusServiceUnavailable, "UNAVAILABLE",
+				fmt.Sprintf("blob %s was removed by garbage collection while it was pushed: push it again", d)}
+		}
+		return err
+	}
+}
+
+// dropUploadBytes removes what upload id stored, after a commit that did
+// not need it; what fails to go is swept with abandoned uploads.
+func (h *handler) dropUploadBytes(ctx context.Context, id string) {
+	if err := h.blobs.CancelUpload(context.WithoutCancel(ctx), id); err != nil {
+		h.log.Warn("removing an upload's bytes after its commit", "upload", id, "err", err)
+	}
 }
 
 // verifyUpload checks that upload s holds exactly the content d, seals it
 // and returns its size. The saved hash state is trusted only when the upload
 // holds exactly the bytes it was computed over; otherwise (no state, a
 // different algorithm, a size that differs) the stored bytes are read back
-// and hashed.
-func (h *handler) verifyUpload(ctx context.Context, s *ent.UploadSession, d digest.Digest) (int64, error) {
+// and hashed. When the hash state proves the content and the store holds
+// blob d already, stored is true and the upload is not sealed (no fsync
+// of bytes that are about to be removed).
+func (h *handler) verifyUpload(ctx context.Context, s *ent.UploadSession, d digest.Digest) (size int64, stored bool, err error) {
 	verified := false
 	if s.HashState != nil && digest.Algorithm(s.Algorithm) == d.Algorithm() {
-		stored, err := h.blobs.UploadSize(ctx, s.UUID)
+		held, err := h.blobs.UploadSize(ctx, s.UUID)
 		if err != nil {
-			return 0, err
+			return 0, false, err
 		}
-		if stored == s.Offset {
+		if held == s.Offset {
 			hasher, err := unmarshalHash(d.Algorithm(), s.HashState)
 			if err != nil {
-				return 0, err
+				return 0, false, err
 			}
 			if actual := digest.NewDigest(d.Algorithm(), hasher); actual != d {
-				return 0, &storage.DigestMismatchError{Expected: d, Actual: actual}
+				return 0, false, &storage.DigestMismatchError{Expected: d, Actual: actual}
 			}
 			verified = true
 		} else {
 			h.log.Warn("upload size differs from its hashed length; reading it back", "upload", s.UUID,
-				"stored", stored, "hashed", s.Offset)
+				"stored", held, "hashed", s.Offset)
+		}
+	}
+	if verified && s.Offset > 0 {
+		if stored, err = h.blobs.Holds(ctx, d, s.Offset); err != nil || stored {
+			return s.Offset, stored, err
 		}
 	}
 	if !verified {
 		if err := h.blobs.VerifyUpload(ctx, s.UUID, d); err != nil {
-			return 0, err
+			return 0, false, err
 		}
 	}
-	return h.blobs.Seal(ctx, s.UUID, d)
+	size, err = h.blobs.Seal(ctx, s.UUID, d)
+	return size, false, err
 }
 
 func marshalHash(hs hash.Hash) ([]byte, error) {

@@ -9,6 +9,7 @@ import (
 	"github.com/berth-registry/berth/ent/garbagecollection"
 	"github.com/berth-registry/berth/internal/artifacts"
 	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/database"
 	"github.com/berth-registry/berth/internal/gc"
 	"github.com/berth-registry/berth/internal/server"
 	"github.com/berth-registry/berth/internal/viewer"
@@ -45,7 +46,7 @@ on the database; the run is recorded and shows in GraphQL and the portal.`,
 			if err != nil {
 				return err
 			}
-			content := artifacts.New(artifacts.Options{Client: db.Client, Blobs: blobs, Auth: auth.New(db.Client), Logger: log})
+			content := artifacts.New(artifacts.Options{Client: db.Client, Blobs: blobs, Auth: auth.New(db.Client), Logger: log, Postgres: db.Kind == database.Postgres})
 			defer content.Close()
 			run, err := server.NewCollector(cfg, db, blobs, content, log).Run(ctx, req)
 			if err != nil {

@@ -3,6 +3,7 @@ package artifacts
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -68,6 +69,9 @@ type writeTx struct {
 	// rules are the project's immutability rules, loaded on first use.
 	rules       []*ent.ImmutabilityRule
 	rulesLoaded bool
+	// unsynced commits without waiting for PostgreSQL to flush its log;
+	// see CommitBlob for when that is safe.
+	unsynced bool
 }
 
 // maxWriteAttempts bounds the retries of a change that PostgreSQL aborted
@@ -119,6 +123,11 @@ func (s *Service) writeOnce(ctx context.Context, projectID int, fn func(w *write
 	if len(w.changes) > 0 {
 		if err := w.client.Change.CreateBulk(w.changes...).Exec(viewer.SystemContext(ctx)); err != nil {
 			return wrapf(err, "recording the change")
+		}
+	}
+	if w.unsynced && s.postgres {
+		if _, err := tx.ExecContext(ctx, "SET LOCAL synchronous_commit TO OFF"); err != nil {
+			return fmt.Errorf("turning synchronous commit off: %w", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {

@@ -49,6 +49,9 @@ type Options struct {
 	// OnForget is called with the names dropped from this process's name
 	// cache (see Forget), so that other replicas drop them too.
 	OnForget func(names []string)
+	// Postgres says Client is on PostgreSQL, where a blob's commit skips
+	// the wait for the write-ahead log's flush (see CommitBlob).
+	Postgres bool
 }
 
 // Service reads and writes registry metadata on behalf of a caller.
@@ -62,6 +65,7 @@ type Service struct {
 	audit    *audit.Recorder
 	onChange func()
 	onForget func(names []string)
+	postgres bool
 	// readCounts counts the manifests and configs read for GraphQL.
 	readCounts readCounters
 
@@ -103,7 +107,7 @@ func New(opts Options) *Service {
 	host := opts.ExternalURL
 	host = strings.TrimPrefix(strings.TrimPrefix(host, "https://"), "http://")
 	host = strings.TrimSuffix(host, "/")
-	s := &Service{client: opts.Client, blobs: opts.Blobs, auth: opts.Auth, host: host, log: opts.Logger, audit: opts.Audit, onChange: opts.OnChange, onForget: opts.OnForget, names: map[string]cachedName{}, manifests: newReadCache()}
+	s := &Service{client: opts.Client, blobs: opts.Blobs, auth: opts.Auth, host: host, log: opts.Logger, audit: opts.Audit, onChange: opts.OnChange, onForget: opts.OnForget, names: map[string]cachedName{}, manifests: newReadCache(), postgres: opts.Postgres}
 	s.pulls = newPullRecorder(opts.Client, opts.Logger, opts.PullFlushInterval)
 	s.pulls.onFlush = s.changed
 	return s

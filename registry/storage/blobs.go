@@ -162,6 +162,37 @@ func (b *Blobs) Put(ctx context.Context, dgst digest.Digest, r io.Reader) (int64
 	return size, nil
 }
 
+// Holds reports whether blob dgst is stored with exactly size bytes. A
+// push of a blob the store holds already needs only to hash its bytes
+// (Check), not to write them again.
+func (b *Blobs) Holds(ctx context.Context, dgst digest.Digest, size int64) (bool, error) {
+	stored, err := b.Stat(ctx, dgst)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return stored == size, nil
+}
+
+// Check reads r to its end, hashing it without storing it, and returns its
+// size; if the bytes are not dgst's the error wraps ErrDigestMismatch.
+func (b *Blobs) Check(ctx context.Context, dgst digest.Digest, r io.Reader) (int64, error) {
+	if err := validateDigest(dgst); err != nil {
+		return 0, err
+	}
+	h := dgst.Algorithm().Hash()
+	size, err := io.CopyBuffer(h, contextReader{ctx, r}, make([]byte, copyBufferSize))
+	if err != nil {
+		return size, fmt.Errorf("check %s: %w", dgst, err)
+	}
+	if actual := digest.NewDigest(dgst.Algorithm(), h); actual != dgst {
+		return size, &DigestMismatchError{Expected: dgst, Actual: actual}
+	}
+	return size, nil
+}
+
 // Stage streams the content of r into a new sealed upload while hashing
 // it, and returns the upload's id and size; CommitUpload makes it blob
 // dgst, CancelUpload drops it. If the bytes do not match dgst the error

@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -281,15 +282,27 @@ func TestBenchmarkAgainstDistribution(t *testing.T) {
 		}},
 	}
 
+	only := benchSteps(t)
 	for i := range n {
 		rd := newRound(t, i)
 		for _, s := range steps {
+			// The round's push is what the pulls and GETs fetch: it runs
+			// whether chosen or not, and is recorded only when chosen.
+			chosen := only.MatchString(s.name)
+			if !chosen && s.name != "crane push" {
+				continue
+			}
 			for k := range regs {
 				reg := regs[(k+i)%len(regs)]
 				if reg.only != nil && !reg.only[s.name] {
 					continue
 				}
-				if err := s.run(reg, rd, func(key string, v float64) { res.add(key, reg, v) }); err != nil {
+				record := func(key string, v float64) {
+					if chosen {
+						res.add(key, reg, v)
+					}
+				}
+				if err := s.run(reg, rd, record); err != nil {
 					t.Errorf("round %d, %s on %s: %v", i+1, s.name, reg.name, err)
 				}
 			}
@@ -300,6 +313,11 @@ func TestBenchmarkAgainstDistribution(t *testing.T) {
 	for _, row := range rows {
 		for _, reg := range regs {
 			t.Logf("%-10s %-16s %.1f", row.key, reg.name, res[row.key][reg])
+		}
+	}
+	for _, reg := range regs {
+		if reg.user != "" { // berth: where its requests spent their time
+			t.Logf("%s, mean time per request over the run:\n%s", reg.name, requestTimes(reg))
 		}
 	}
 	table := res.table(regs[:3], rows, n) + "\nPulls with and without sendfile:\n" + res.table([]*registry{regs[0], regs[1], copying}, sendfileRows, n)
@@ -318,6 +336,17 @@ func benchRounds(t *testing.T) int {
 		t.Fatalf("BERTH_BENCH_ROUNDS=%q: want a number of rounds, 1 or more", s)
 	}
 	return n
+}
+
+// benchSteps reads BERTH_BENCH_STEPS, a regular expression choosing the
+// steps to measure by name ("blob GET|zb pull"); all of them by default.
+// Every round pushes its image all the same, for the pulls to fetch.
+func benchSteps(t *testing.T) *regexp.Regexp {
+	re, err := regexp.Compile(os.Getenv("BERTH_BENCH_STEPS"))
+	if err != nil {
+		t.Fatalf("BERTH_BENCH_STEPS: %v", err)
+	}
+	return re
 }
 
 // newRound writes round i's image: an OCI layout holding one image of a
@@ -622,6 +651,44 @@ func (r results) table(regs []*registry, rows []row, rounds int) string {
 			fmt.Fprintf(&b, " %s | %s |", num(v), ratio)
 		}
 		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// requestTimes reads berth's /metrics and lists the mean time of its
+// requests by area and method, and of its upload requests by method.
+func requestTimes(reg *registry) string {
+	resp, err := http.Get(reg.base + "/metrics")
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	sums, counts := map[string]float64{}, map[string]float64{}
+	var keys []string
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		for _, family := range []string{"berth_http_request_duration_seconds", "berth_registry_upload_request_duration_seconds"} {
+			rest, ok := strings.CutPrefix(line, family)
+			if !ok {
+				continue
+			}
+			series, value, _ := strings.Cut(rest, " ")
+			v, _ := strconv.ParseFloat(value, 64)
+			if key, ok := strings.CutPrefix(series, "_sum"); ok {
+				key = strings.TrimPrefix(family, "berth_") + key
+				sums[key] = v
+				keys = append(keys, key)
+			} else if key, ok := strings.CutPrefix(series, "_count"); ok {
+				counts[strings.TrimPrefix(family, "berth_")+key] = v
+			}
+		}
+	}
+	var b strings.Builder
+	for _, k := range keys {
+		if counts[k] > 0 {
+			fmt.Fprintf(&b, "  %-90s %8.0f requests, %7.2f ms\n", k, counts[k], sums[k]/counts[k]*1000)
+		}
 	}
 	return b.String()
 }
