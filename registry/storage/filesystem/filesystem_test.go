@@ -1,6 +1,8 @@
 package filesystem_test
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"io"
 	"io/fs"
 	"os"
@@ -137,4 +139,60 @@ func filesIn(t *testing.T, root string) []string {
 		t.Fatal(err)
 	}
 	return files
+}
+
+// A writer that writes more than the background flush's stride (32 MiB)
+// flushes while it writes; closing it between requests, continuing it and
+// committing it keep every byte in order, and canceling one mid-flush
+// leaves nothing behind.
+func TestLongWritesFlushInTheBackgroundAndStayWhole(t *testing.T) {
+	const size = 100 << 20
+	root := t.TempDir()
+	d := newDriver(t, root)
+	ctx := t.Context()
+	w, err := d.Writer(ctx, "/blobs/data", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := storagetest.Content(7, size)
+	if _, err := io.CopyN(w, all, 70<<20); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	w, err = d.Writer(ctx, "/blobs/data", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(w, all); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r, err := d.Reader(ctx, "/blobs/data", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	want, got := sha256.New(), sha256.New()
+	io.Copy(want, storagetest.Content(7, size))
+	if n, err := io.Copy(got, r); err != nil || n != size || !bytes.Equal(got.Sum(nil), want.Sum(nil)) {
+		t.Fatalf("committed file: %d bytes (%v), same content %v", n, err, bytes.Equal(got.Sum(nil), want.Sum(nil)))
+	}
+
+	c, err := d.Writer(ctx, "/uploads/u/data", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(c, storagetest.Content(8, 40<<20)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Cancel(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := filesIn(t, root); !slices.Equal(got, []string{"blobs/data"}) {
+		t.Fatalf("files on disk = %v, want only the committed blob", got)
+	}
 }

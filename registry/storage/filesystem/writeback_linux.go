@@ -20,3 +20,7 @@ func startWriteback(f *os.File, off, n int64) {
 	// all the work, as before.
 	_ = unix.SyncFileRange(int(f.Fd()), off, n, unix.SYNC_FILE_RANGE_WRITE)
 }
+
+// datasync flushes f's data, and the metadata needed to read it back, to
+// stable storage.
+func datasync(f *os.File) error { return unix.Fdatasync(int(f.Fd())) }

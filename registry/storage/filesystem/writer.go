@@ -29,7 +29,11 @@ type fileWriter struct {
 	size    int64
 	// flushed is the offset up to which writeback was started.
 	flushed int64
-	state   writerState
+	// fl flushes the file in the background once the writer has written
+	// flushEvery bytes; kicked is the size at its last request.
+	fl     *flusher
+	kicked int64
+	state  writerState
 }
 
 // open prepares the pending file. With append and nothing pending or
@@ -88,7 +92,7 @@ func (w *fileWriter) use(f *os.File) error {
 		f.Close()
 		return err
 	}
-	w.f, w.size, w.flushed = f, fi.Size(), fi.Size()
+	w.f, w.size, w.flushed, w.kicked = f, fi.Size(), fi.Size(), fi.Size()
 	return nil
 }
 
@@ -107,6 +111,13 @@ func (w *fileWriter) Write(p []byte) (int, error) {
 	if w.size-w.flushed >= writebackChunk {
 		startWriteback(w.f, w.flushed, w.size-w.flushed)
 		w.flushed = w.size
+	}
+	if w.size-w.kicked >= flushEvery {
+		if w.fl == nil {
+			w.fl = startFlusher(w.f)
+		}
+		w.fl.poke()
+		w.kicked = w.size
 	}
 	if err != nil {
 		return n, pathError("write", w.path, err)
@@ -133,6 +144,10 @@ func (w *fileWriter) Close() error {
 	if w.f == nil {
 		return nil
 	}
+	if err := w.stopFlusher(); err != nil {
+		w.f.Close()
+		return pathError("close", w.path, err)
+	}
 	if err := w.f.Close(); err != nil {
 		return pathError("close", w.path, err)
 	}
@@ -150,6 +165,7 @@ func (w *fileWriter) Cancel(ctx context.Context) error {
 	}
 	w.state = stateCanceled
 	if w.f != nil {
+		w.stopFlusher()
 		w.f.Close()
 	}
 	if err := os.Remove(w.pending); err != nil && !notExist(err) {
@@ -173,6 +189,10 @@ func (w *fileWriter) Commit(ctx context.Context) error {
 		}
 	}
 	w.state = stateCommitted
+	if err := w.stopFlusher(); err != nil {
+		w.f.Close()
+		return pathError("commit", w.path, err)
+	}
 	if err := w.f.Sync(); err != nil {
 		w.f.Close()
 		return pathError("commit", w.path, err)
@@ -187,6 +207,17 @@ func (w *fileWriter) Commit(ctx context.Context) error {
 		return pathError("commit", w.path, err)
 	}
 	return nil
+}
+
+// stopFlusher ends the background flushes, if any, and returns the first
+// one's error.
+func (w *fileWriter) stopFlusher() error {
+	if w.fl == nil {
+		return nil
+	}
+	err := w.fl.stop()
+	w.fl = nil
+	return err
 }
 
 var _ storage.FileWriter = (*fileWriter)(nil)
