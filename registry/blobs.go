@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -18,6 +19,8 @@ import (
 
 // copyBuffer is the size of the buffer blobs stream through.
 const copyBuffer = 1 << 20
+
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, copyBuffer); return &b }}
 
 func parseDigest(s string) (digest.Digest, error) {
 	d, err := digest.Parse(s)
@@ -123,13 +126,17 @@ func (h *handler) getBlob(w http.ResponseWriter, r *http.Request, name, ref stri
 	}
 	defer rc.Close()
 	w.WriteHeader(status)
-	// Copying into w uses its ReadFrom, which hands a file to sendfile;
-	// without sendfile the bytes go through the buffer.
-	var out io.Writer = w
+	// Copying into w uses its ReadFrom, which hands a file to sendfile and
+	// needs no buffer; without sendfile the bytes go through a pooled one
+	// (a new megabyte per GET is most of a small pull's garbage).
 	if h.noSendfile {
-		out = struct{ io.Writer }{w}
+		bp := copyBuffers.Get().(*[]byte)
+		_, err = io.CopyBuffer(struct{ io.Writer }{w}, io.LimitReader(rc, length), *bp)
+		copyBuffers.Put(bp)
+	} else {
+		_, err = io.Copy(w, io.LimitReader(rc, length))
 	}
-	if _, err := io.CopyBuffer(out, io.LimitReader(rc, length), make([]byte, copyBuffer)); err != nil && ctx.Err() == nil {
+	if err != nil && ctx.Err() == nil {
 		h.log.Warn("streaming blob", "repository", name, "digest", d, "err", err)
 	}
 }

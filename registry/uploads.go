@@ -360,7 +360,9 @@ func (h *handler) appendChunk(ctx context.Context, hold *uploadHold, s *ent.Uplo
 	if hasher != nil {
 		n, copyErr = storage.CopyHashing(fw, src, hasher)
 	} else {
-		n, copyErr = io.CopyBuffer(fw, src, make([]byte, copyBuffer))
+		bp := copyBuffers.Get().(*[]byte)
+		n, copyErr = io.CopyBuffer(fw, src, *bp)
+		copyBuffers.Put(bp)
 	}
 	closeErr := fw.Close()
 	size := fw.Size()

@@ -16,10 +16,6 @@ import (
 	"github.com/opencontainers/go-digest"
 )
 
-// copyBufferSize is the buffer for streaming blobs: large enough to keep
-// syscalls and hash calls few, small enough to allocate per request.
-const copyBufferSize = 1 << 20
-
 // Errors returned by Blobs, besides those of the Driver. Test them with
 // errors.Is.
 var (
@@ -183,7 +179,9 @@ func (b *Blobs) Check(ctx context.Context, dgst digest.Digest, r io.Reader) (int
 		return 0, err
 	}
 	h := dgst.Algorithm().Hash()
-	size, err := io.CopyBuffer(h, contextReader{ctx, r}, make([]byte, copyBufferSize))
+	bp := pipePool.Get().(*[]byte)
+	defer pipePool.Put(bp)
+	size, err := io.CopyBuffer(h, contextReader{ctx, r}, *bp)
 	if err != nil {
 		return size, fmt.Errorf("check %s: %w", dgst, err)
 	}
@@ -330,7 +328,9 @@ func (b *Blobs) VerifyUpload(ctx context.Context, id string, dgst digest.Digest)
 	}
 	defer r.Close()
 	h := dgst.Algorithm().Hash()
-	if _, err := io.CopyBuffer(h, contextReader{ctx, r}, make([]byte, copyBufferSize)); err != nil {
+	bp := pipePool.Get().(*[]byte)
+	defer pipePool.Put(bp)
+	if _, err := io.CopyBuffer(h, contextReader{ctx, r}, *bp); err != nil {
 		return fmt.Errorf("verify upload %s: %w", id, err)
 	}
 	if actual := digest.NewDigest(dgst.Algorithm(), h); actual != dgst {
