@@ -2,6 +2,8 @@ package registry_test
 
 import (
 	"bytes"
+	"context"
+	"encoding/base64"
 	"io"
 	"net/http"
 	"os"
@@ -11,8 +13,11 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/berth-registry/berth/ent/schema/robotperm"
+	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/database"
 	"github.com/berth-registry/berth/internal/database/dbtest"
+	"github.com/berth-registry/berth/internal/viewer"
 )
 
 // storedFile is where the filesystem store keeps blob d of server dir.
@@ -99,6 +104,34 @@ func TestPushOfAStoredBlobIsHashedNotWritten(t *testing.T) {
 			if resp.StatusCode != status {
 				t.Fatalf("%q: POST of a stored blob answered %d, want %d", user, resp.StatusCode, status)
 			}
+		}
+		// Nor does a pull-only robot of team, or the developer's read-only
+		// access token.
+		ctx := context.Background()
+		_, robotSecret, err := e.Auth.CreateRobot(viewer.SystemContext(ctx), auth.RobotInput{Name: "puller", Project: "team",
+			Permissions: []robotperm.Permission{{Project: "team", Action: string(auth.RepositoryPull)}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		robot, err := e.Auth.Password(ctx, "robot$team+puller", robotSecret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dev, err := e.Auth.Password(ctx, "dev", password)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, tokenSecret, err := e.Auth.CreateAccessToken(viewer.NewContext(ctx, dev), auth.TokenInput{Name: "ro", ReadOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, creds := range [][2]string{{robot.Username, robotSecret}, {"dev", tokenSecret}} {
+			basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(creds[0]+":"+creds[1]))
+			resp := e.do(req{method: "POST", path: "/v2/team/other/blobs/uploads/?digest=" + d.String(), body: content,
+				header: map[string]string{"Authorization": basic}})
+			expect(t, resp, 403, "DENIED")
+			resp = e.do(req{method: "POST", path: "/v2/team/other/blobs/uploads/", header: map[string]string{"Authorization": basic}})
+			expect(t, resp, 403, "DENIED")
 		}
 		expect(t, e.do(req{method: "HEAD", path: "/v2/team/other/blobs/" + d.String(), user: "admin"}), 404, "")
 
