@@ -4,7 +4,10 @@ package filesystem
 
 import "os"
 
-const writebackChunk = 8 << 20
+const (
+	writebackChunk = 8 << 20
+	writebackFrom  = 32 << 20
+)
 
 // startWriteback does nothing where sync_file_range does not exist: the
 // fsync at the end does all the work.

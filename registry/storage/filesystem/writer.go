@@ -108,7 +108,7 @@ func (w *fileWriter) Write(p []byte) (int, error) {
 	}
 	n, err := w.f.Write(p)
 	w.size += int64(n)
-	if w.size-w.flushed >= writebackChunk {
+	if w.size >= writebackFrom && w.size-w.flushed >= writebackChunk {
 		startWriteback(w.f, w.flushed, w.size-w.flushed)
 		w.flushed = w.size
 	}
