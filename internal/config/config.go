@@ -307,8 +307,8 @@ func (c *Config) Validate() error {
 	if n, err := strconv.Atoi(c.RobotExpiryDays); err != nil || n < 1 || n > 3650 {
 		return &Error{Setting: "--robot-expiry-days (BERTH_ROBOT_EXPIRY_DAYS)", Msg: fmt.Sprintf("%q is not a number of days from 1 to 3650", c.RobotExpiryDays)}
 	}
-	if _, err := strconv.ParseBool(c.AuditPulls); err != nil {
-		return &Error{Setting: "--audit-pulls (BERTH_AUDIT_PULLS)", Msg: fmt.Sprintf("%q is not true or false", c.AuditPulls)}
+	if err := checkBool("--audit-pulls (BERTH_AUDIT_PULLS)", c.AuditPulls, false); err != nil {
+		return err
 	}
 	if n, err := strconv.Atoi(c.AuditRetentionDays); err != nil || n < 0 || n > 36500 {
 		return &Error{Setting: "--audit-retention-days (BERTH_AUDIT_RETENTION_DAYS)", Msg: fmt.Sprintf("%q is not a number of days from 0 to 36500", c.AuditRetentionDays)}
@@ -316,8 +316,8 @@ func (c *Config) Validate() error {
 	if d, err := time.ParseDuration(c.GCGracePeriod); err != nil || d < 0 {
 		return &Error{Setting: "--gc-grace-period (BERTH_GC_GRACE_PERIOD)", Msg: fmt.Sprintf("%q is not a duration of 0s or more, such as 2h or 30m", c.GCGracePeriod)}
 	}
-	if _, err := strconv.ParseBool(c.SBOMCycloneDX); err != nil {
-		return &Error{Setting: "--sbom-cyclonedx (BERTH_SBOM_CYCLONEDX)", Msg: fmt.Sprintf("%q is not true or false", c.SBOMCycloneDX)}
+	if err := checkBool("--sbom-cyclonedx (BERTH_SBOM_CYCLONEDX)", c.SBOMCycloneDX, false); err != nil {
+		return err
 	}
 	if err := c.validateVulndb(); err != nil {
 		return err
@@ -394,11 +394,11 @@ func (c *Config) UsesPostgres() bool {
 const maxS3SettingLength = 1024
 
 func (c *Config) validateStorage() error {
-	if _, err := strconv.ParseBool(c.StorageRedirect); err != nil && c.StorageRedirect != "" {
-		return &Error{Setting: "--storage-redirect (BERTH_STORAGE_REDIRECT)", Msg: fmt.Sprintf("%q is not true or false", c.StorageRedirect)}
+	if err := checkBool("--storage-redirect (BERTH_STORAGE_REDIRECT)", c.StorageRedirect, true); err != nil {
+		return err
 	}
-	if _, err := strconv.ParseBool(c.StorageSendfile); err != nil && c.StorageSendfile != "" {
-		return &Error{Setting: "--storage-sendfile (BERTH_STORAGE_SENDFILE)", Msg: fmt.Sprintf("%q is not true or false", c.StorageSendfile)}
+	if err := checkBool("--storage-sendfile (BERTH_STORAGE_SENDFILE)", c.StorageSendfile, true); err != nil {
+		return err
 	}
 	switch c.StorageDriver {
 	case "", "filesystem": // "" is filesystem, for configurations built in code
@@ -446,8 +446,8 @@ func (c *Config) validateStorage() error {
 	if c.S3SecretKey == "" {
 		return &Error{Setting: "--s3-secret-key (BERTH_S3_SECRET_KEY)", Msg: "required with --storage-driver s3"}
 	}
-	if _, err := strconv.ParseBool(c.S3PathStyle); err != nil && c.S3PathStyle != "" {
-		return &Error{Setting: "--s3-path-style (BERTH_S3_PATH_STYLE)", Msg: fmt.Sprintf("%q is not true or false", c.S3PathStyle)}
+	if err := checkBool("--s3-path-style (BERTH_S3_PATH_STYLE)", c.S3PathStyle, true); err != nil {
+		return err
 	}
 	return nil
 }
@@ -470,8 +470,7 @@ func validBucketName(b string) bool {
 
 // S3PathStyleAddressing reports whether the bucket goes in the URL path.
 func (c *Config) S3PathStyleAddressing() bool {
-	v, _ := strconv.ParseBool(c.S3PathStyle)
-	return v
+	return boolSetting(c.S3PathStyle, false)
 }
 
 // TrustedProxyNetworks parses TrustedProxies: CIDRs, or single
@@ -501,15 +500,13 @@ func (c *Config) TrustedProxyNetworks() ([]netip.Prefix, error) {
 
 // StorageRedirects reports whether blob GETs redirect to presigned URLs.
 func (c *Config) StorageRedirects() bool {
-	v, _ := strconv.ParseBool(c.StorageRedirect)
-	return v
+	return boolSetting(c.StorageRedirect, false)
 }
 
 // StorageSendfiles reports whether filesystem blobs go out with sendfile
 // (the default, also when unset in a configuration built in code).
 func (c *Config) StorageSendfiles() bool {
-	v, err := strconv.ParseBool(c.StorageSendfile)
-	return v || err != nil
+	return boolSetting(c.StorageSendfile, true)
 }
 
 func (c *Config) validateAuth() error {
@@ -524,14 +521,14 @@ func (c *Config) validateAuth() error {
 	if c.AuthMode == "oidc" && c.OIDCClientID == "" {
 		return &Error{Setting: "--oidc-client-id (BERTH_OIDC_CLIENT_ID)", Msg: "required when --auth-mode is oidc"}
 	}
-	if _, err := strconv.ParseBool(c.WebhookAllowPrivate); err != nil && c.WebhookAllowPrivate != "" {
-		return &Error{Setting: "--webhook-allow-private (BERTH_WEBHOOK_ALLOW_PRIVATE)", Msg: fmt.Sprintf("%q is not true or false", c.WebhookAllowPrivate)}
+	if err := checkBool("--webhook-allow-private (BERTH_WEBHOOK_ALLOW_PRIVATE)", c.WebhookAllowPrivate, true); err != nil {
+		return err
 	}
 	if d, err := time.ParseDuration(c.JobRetryDelay); err != nil || d < 10*time.Millisecond || d > time.Hour {
 		return &Error{Setting: "--job-retry-delay (BERTH_JOB_RETRY_DELAY)", Msg: fmt.Sprintf("%q is not a duration from 10ms to 1h, such as 10s", c.JobRetryDelay)}
 	}
-	if _, err := strconv.ParseBool(c.OIDCAllowPrivate); err != nil && c.OIDCAllowPrivate != "" {
-		return &Error{Setting: "--oidc-allow-private (BERTH_OIDC_ALLOW_PRIVATE)", Msg: fmt.Sprintf("%q is not true or false", c.OIDCAllowPrivate)}
+	if err := checkBool("--oidc-allow-private (BERTH_OIDC_ALLOW_PRIVATE)", c.OIDCAllowPrivate, true); err != nil {
+		return err
 	}
 	if c.OIDCIssuer != "" {
 		u, err := url.Parse(c.OIDCIssuer)
@@ -544,22 +541,19 @@ func (c *Config) validateAuth() error {
 
 // RecordPulls reports whether pulls go into the audit log.
 func (c *Config) RecordPulls() bool {
-	v, err := strconv.ParseBool(c.AuditPulls)
-	return err != nil || v
+	return boolSetting(c.AuditPulls, true)
 }
 
 // OIDCPrivateAllowed reports whether OpenID providers may live on
 // loopback, link-local and private addresses.
 func (c *Config) OIDCPrivateAllowed() bool {
-	v, _ := strconv.ParseBool(c.OIDCAllowPrivate)
-	return v
+	return boolSetting(c.OIDCAllowPrivate, false)
 }
 
 // WebhookPrivateAllowed reports whether webhook targets may live on
 // loopback, link-local and private addresses.
 func (c *Config) WebhookPrivateAllowed() bool {
-	v, _ := strconv.ParseBool(c.WebhookAllowPrivate)
-	return v
+	return boolSetting(c.WebhookAllowPrivate, false)
 }
 
 // JobRetry is the delay before a failed job's first retry.
@@ -588,8 +582,7 @@ func (c *Config) GCWorkerCount() int {
 
 // SBOMCycloneDXOn reports whether scans attach CycloneDX SBOMs too.
 func (c *Config) SBOMCycloneDXOn() bool {
-	on, _ := strconv.ParseBool(c.SBOMCycloneDX)
-	return on
+	return boolSetting(c.SBOMCycloneDX, false)
 }
 
 // AuditRetention is how long audit entries are kept; 0 means forever.
@@ -651,4 +644,27 @@ func (c *Config) VulndbURLs() []string {
 func (c *Config) VulndbRefreshEvery() time.Duration {
 	d, _ := time.ParseDuration(c.VulndbRefresh)
 	return d
+}
+
+// checkBool validates a true/false setting; an empty one passes when
+// emptyOK (a configuration built in code leaves it so, meaning the
+// default).
+func checkBool(setting, value string, emptyOK bool) error {
+	if value == "" && emptyOK {
+		return nil
+	}
+	if _, err := strconv.ParseBool(value); err != nil {
+		return &Error{Setting: setting, Msg: fmt.Sprintf("%q is not true or false", value)}
+	}
+	return nil
+}
+
+// boolSetting reads a validated true/false setting; an empty (or, in a
+// configuration built in code without validation, unreadable) one is def.
+func boolSetting(value string, def bool) bool {
+	v, err := strconv.ParseBool(value)
+	if err != nil {
+		return def
+	}
+	return v
 }
