@@ -251,10 +251,11 @@ func releaseBinary(t *testing.T) string {
 
 // evictFromPageCache writes file to disk and drops it from the page
 // cache, so that it starts as an installed binary does, its pages read in
-// as they are touched; done for berth and Distribution alike. Just written by the linker, its pages sit in the
-// cache in large folios that map whole at the first touch: the same
-// binary then starts with up to 16 MiB more VmRSS (RssFile), varying from
-// build to build with nothing in the code changed (Linux 6.18 here).
+// as they are touched; done for berth and Distribution alike. Just
+// written by the linker, its pages sit in the cache in large folios that
+// map whole at the first touch: the same binary then starts with up to
+// 16 MiB more VmRSS (RssFile), varying from build to build with nothing
+// in the code changed (Linux 6.18 here).
 func evictFromPageCache(t *testing.T, file string) {
 	f, err := os.Open(file)
 	if err != nil {

@@ -1,9 +1,6 @@
 package filesystem
 
-import (
-	"os"
-	"sync"
-)
+import "os"
 
 // flushEvery is how many bytes a writer writes between background flushes
 // of its file to stable storage.
@@ -24,8 +21,7 @@ const flushEvery = 32 << 20
 type flusher struct {
 	kick chan struct{}
 	done chan struct{}
-	mu   sync.Mutex
-	err  error
+	err  error // the first flush's error; written by the goroutine only, read after done
 }
 
 func startFlusher(f *os.File) *flusher {
@@ -33,12 +29,8 @@ func startFlusher(f *os.File) *flusher {
 	go func() {
 		defer close(fl.done)
 		for range fl.kick {
-			if err := datasync(f); err != nil {
-				fl.mu.Lock()
-				if fl.err == nil {
-					fl.err = err
-				}
-				fl.mu.Unlock()
+			if err := datasync(f); err != nil && fl.err == nil {
+				fl.err = err
 			}
 		}
 	}()

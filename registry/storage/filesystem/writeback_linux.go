@@ -6,17 +6,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// writebackChunk is how many written bytes make the writer ask the kernel
-// to start writing them to disk, once the file holds writebackFrom bytes.
-// A smaller file is left to the commit's fsync: an upload of a blob the
-// store already holds is removed unsynced at its commit, and its bytes,
-// never written back, cost the disk nothing (a push into a new repository
-// re-sends every base layer).
-const (
-	writebackChunk = 8 << 20
-	writebackFrom  = 32 << 20
-)
-
 // startWriteback asks the kernel to start writing bytes [off, off+n) of f
 // to disk now, without waiting (sync_file_range SYNC_FILE_RANGE_WRITE). A
 // blob's bytes then reach the disk while the rest of it is still being

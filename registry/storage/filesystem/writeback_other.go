@@ -4,11 +4,6 @@ package filesystem
 
 import "os"
 
-const (
-	writebackChunk = 8 << 20
-	writebackFrom  = 32 << 20
-)
-
 // startWriteback does nothing where sync_file_range does not exist: the
 // fsync at the end does all the work.
 func startWriteback(*os.File, int64, int64) {}

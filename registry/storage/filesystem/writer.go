@@ -10,6 +10,17 @@ import (
 	"github.com/berth-registry/berth/registry/storage"
 )
 
+// writebackChunk is how many written bytes make the writer ask the kernel
+// to start writing them to disk (startWriteback), once the file holds
+// writebackFrom bytes. A smaller file is left to the commit's fsync: an
+// upload of a blob the store already holds is removed unsynced at its
+// commit, and its bytes, never written back, cost the disk nothing (a
+// push into a new repository re-sends every base layer).
+const (
+	writebackChunk = 8 << 20
+	writebackFrom  = 32 << 20
+)
+
 type writerState int
 
 const (
