@@ -60,6 +60,9 @@ func TestPushesOverTheQuotaAreDeniedAndStoreNothing(t *testing.T) {
 		other := e.pushBlob("admin", "pub/app", big)
 		resp := e.do(req{method: "POST", path: "/v2/team/app/blobs/uploads/?mount=" + other.String() + "&from=pub/app", user: "dev"})
 		denied(resp, 5000)
+		// Nor pushed whole now that the store holds it (hashed, not written).
+		denied(e.do(req{method: "POST", path: "/v2/team/app/blobs/uploads/?digest=" + d.String(), user: "dev", body: big}), 5000)
+		denied(e.do(req{method: "PUT", path: e.startUpload("dev", "team/app") + "?digest=" + d.String(), user: "dev", body: big}), 5000)
 
 		// Blobs uploaded while there was room, then the quota shrinks: the
 		// manifest that would make them count is refused, in one piece.

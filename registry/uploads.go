@@ -72,21 +72,21 @@ func (h *handler) startUpload(w http.ResponseWriter, r *http.Request, name strin
 			return
 		}
 		if r.ContentLength > 0 {
-			if err := h.art.CheckQuota(ctx, repo, d, r.ContentLength); err != nil {
-				h.writeError(w, r, err)
-				return
-			}
 			stored, err := h.blobs.Holds(ctx, d, r.ContentLength)
 			if err != nil {
 				h.writeError(w, r, err)
 				return
 			}
 			if stored {
-				if err := h.putStored(ctx, repo, d, r.Body); err != nil {
+				if err := h.putStored(ctx, repo, d, r.ContentLength, r.Body); err != nil {
 					h.writeError(w, r, err)
 					return
 				}
 				h.blobCreated(w, name, d)
+				return
+			}
+			if err := h.art.CheckQuota(ctx, repo, d, r.ContentLength); err != nil {
+				h.writeError(w, r, err)
 				return
 			}
 		}
@@ -488,7 +488,7 @@ func (h *handler) finishUpload(w http.ResponseWriter, r *http.Request, name, id 
 // PATCH racing another would.
 func (h *handler) finishStored(w http.ResponseWriter, r *http.Request, name string, repo *artifacts.Repo, s *ent.UploadSession, d digest.Digest) {
 	ctx := r.Context()
-	err := h.putStored(ctx, repo, d, r.Body, func(tx *ent.Client) error {
+	err := h.putStored(ctx, repo, d, r.ContentLength, r.Body, func(tx *ent.Client) error {
 		n, err := tx.UploadSession.Delete().
 			Where(uploadsession.ID(s.ID), uploadsession.Offset(0),
 				uploadsession.Or(uploadsession.WriterIsNil(), uploadsession.WriterUntilLT(time.Now()))).
@@ -513,15 +513,15 @@ func (h *handler) finishStored(w http.ResponseWriter, r *http.Request, name stri
 	h.blobCreated(w, name, d)
 }
 
-// putStored links blob d, which the store holds already, into repo after
-// checking that body holds exactly its bytes; also runs in the commit's
-// transaction.
-func (h *handler) putStored(ctx context.Context, repo *artifacts.Repo, d digest.Digest, body io.Reader, also ...func(tx *ent.Client) error) error {
-	size, err := h.blobs.Check(ctx, d, body)
-	if err != nil {
+// putStored links blob d, which the store holds already with size bytes,
+// into repo after checking that body holds exactly its bytes (bytes that
+// hash to d are size bytes long, so the quota is checked before they are
+// read); also runs in the commit's transaction.
+func (h *handler) putStored(ctx context.Context, repo *artifacts.Repo, d digest.Digest, size int64, body io.Reader, also ...func(tx *ent.Client) error) error {
+	if err := h.art.CheckQuota(ctx, repo, d, size); err != nil {
 		return err
 	}
-	if err := h.art.CheckQuota(ctx, repo, d, size); err != nil {
+	if _, err := h.blobs.Check(ctx, d, body); err != nil {
 		return err
 	}
 	return h.art.CommitBlob(ctx, repo, d, size, h.keepStored(d, size), also...)

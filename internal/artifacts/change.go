@@ -3,7 +3,6 @@ package artifacts
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/berth-registry/berth/ent/repository"
 	"github.com/berth-registry/berth/ent/tag"
 	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/database"
 	"github.com/berth-registry/berth/internal/errdefs"
 	"github.com/berth-registry/berth/internal/viewer"
 )
@@ -126,8 +126,8 @@ func (s *Service) writeOnce(ctx context.Context, projectID int, fn func(w *write
 		}
 	}
 	if w.unsynced && s.postgres {
-		if _, err := tx.ExecContext(ctx, "SET LOCAL synchronous_commit TO OFF"); err != nil {
-			return fmt.Errorf("turning synchronous commit off: %w", err)
+		if err := database.SkipCommitFlush(ctx, tx); err != nil {
+			return err
 		}
 	}
 	if err := tx.Commit(); err != nil {

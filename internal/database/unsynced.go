@@ -22,13 +22,23 @@ func (db *DB) Unsynced(ctx context.Context, fn func(client *ent.Client) error) e
 	if err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, "SET LOCAL synchronous_commit TO OFF"); err != nil {
+	if err := SkipCommitFlush(ctx, tx); err != nil {
 		tx.Rollback()
-		return fmt.Errorf("turning synchronous commit off: %w", err)
+		return err
 	}
 	if err := fn(tx.Client()); err != nil {
 		tx.Rollback()
 		return err
 	}
 	return tx.Commit()
+}
+
+// SkipCommitFlush makes the commit of PostgreSQL transaction tx return
+// without waiting for the write-ahead log's flush (SET LOCAL
+// synchronous_commit TO OFF); Unsynced says when that is safe.
+func SkipCommitFlush(ctx context.Context, tx *ent.Tx) error {
+	if _, err := tx.ExecContext(ctx, "SET LOCAL synchronous_commit TO OFF"); err != nil {
+		return fmt.Errorf("turning synchronous commit off: %w", err)
+	}
+	return nil
 }
