@@ -45,6 +45,7 @@ import (
 	"github.com/berth-registry/berth/ent/signingkey"
 	"github.com/berth-registry/berth/ent/tag"
 	"github.com/berth-registry/berth/ent/uploadsession"
+	"github.com/berth-registry/berth/ent/usagedelta"
 	"github.com/berth-registry/berth/ent/user"
 	"github.com/berth-registry/berth/ent/webhookdelivery"
 	"github.com/berth-registry/berth/ent/webhookpolicy"
@@ -117,6 +118,8 @@ type Client struct {
 	Tag *TagClient
 	// UploadSession is the client for interacting with the UploadSession builders.
 	UploadSession *UploadSessionClient
+	// UsageDelta is the client for interacting with the UsageDelta builders.
+	UsageDelta *UsageDeltaClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
 	// WebhookDelivery is the client for interacting with the WebhookDelivery builders.
@@ -164,6 +167,7 @@ func (c *Client) init() {
 	c.SigningKey = NewSigningKeyClient(c.config)
 	c.Tag = NewTagClient(c.config)
 	c.UploadSession = NewUploadSessionClient(c.config)
+	c.UsageDelta = NewUsageDeltaClient(c.config)
 	c.User = NewUserClient(c.config)
 	c.WebhookDelivery = NewWebhookDeliveryClient(c.config)
 	c.WebhookPolicy = NewWebhookPolicyClient(c.config)
@@ -289,6 +293,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		SigningKey:          NewSigningKeyClient(cfg),
 		Tag:                 NewTagClient(cfg),
 		UploadSession:       NewUploadSessionClient(cfg),
+		UsageDelta:          NewUsageDeltaClient(cfg),
 		User:                NewUserClient(cfg),
 		WebhookDelivery:     NewWebhookDeliveryClient(cfg),
 		WebhookPolicy:       NewWebhookPolicyClient(cfg),
@@ -341,6 +346,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		SigningKey:          NewSigningKeyClient(cfg),
 		Tag:                 NewTagClient(cfg),
 		UploadSession:       NewUploadSessionClient(cfg),
+		UsageDelta:          NewUsageDeltaClient(cfg),
 		User:                NewUserClient(cfg),
 		WebhookDelivery:     NewWebhookDeliveryClient(cfg),
 		WebhookPolicy:       NewWebhookPolicyClient(cfg),
@@ -378,8 +384,8 @@ func (c *Client) Use(hooks ...Hook) {
 		c.OSVAffected, c.OSVEcosystem, c.OSVRecord, c.Project, c.Repository,
 		c.RepositoryBlob, c.RetentionExecution, c.RetentionPolicy, c.Robot,
 		c.ScanFinding, c.ScanReport, c.ScannerRegistration, c.Schedule, c.Session,
-		c.Setting, c.SigningKey, c.Tag, c.UploadSession, c.User, c.WebhookDelivery,
-		c.WebhookPolicy,
+		c.Setting, c.SigningKey, c.Tag, c.UploadSession, c.UsageDelta, c.User,
+		c.WebhookDelivery, c.WebhookPolicy,
 	} {
 		n.Use(hooks...)
 	}
@@ -394,8 +400,8 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 		c.OSVAffected, c.OSVEcosystem, c.OSVRecord, c.Project, c.Repository,
 		c.RepositoryBlob, c.RetentionExecution, c.RetentionPolicy, c.Robot,
 		c.ScanFinding, c.ScanReport, c.ScannerRegistration, c.Schedule, c.Session,
-		c.Setting, c.SigningKey, c.Tag, c.UploadSession, c.User, c.WebhookDelivery,
-		c.WebhookPolicy,
+		c.Setting, c.SigningKey, c.Tag, c.UploadSession, c.UsageDelta, c.User,
+		c.WebhookDelivery, c.WebhookPolicy,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -464,6 +470,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Tag.mutate(ctx, m)
 	case *UploadSessionMutation:
 		return c.UploadSession.mutate(ctx, m)
+	case *UsageDeltaMutation:
+		return c.UsageDelta.mutate(ctx, m)
 	case *UserMutation:
 		return c.User.mutate(ctx, m)
 	case *WebhookDeliveryMutation:
@@ -5034,6 +5042,140 @@ func (c *UploadSessionClient) mutate(ctx context.Context, m *UploadSessionMutati
 	}
 }
 
+// UsageDeltaClient is a client for the UsageDelta schema.
+type UsageDeltaClient struct {
+	config
+}
+
+// NewUsageDeltaClient returns a client for the UsageDelta from the given config.
+func NewUsageDeltaClient(c config) *UsageDeltaClient {
+	return &UsageDeltaClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `usagedelta.Hooks(f(g(h())))`.
+func (c *UsageDeltaClient) Use(hooks ...Hook) {
+	c.hooks.UsageDelta = append(c.hooks.UsageDelta, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `usagedelta.Intercept(f(g(h())))`.
+func (c *UsageDeltaClient) Intercept(interceptors ...Interceptor) {
+	c.inters.UsageDelta = append(c.inters.UsageDelta, interceptors...)
+}
+
+// Create returns a builder for creating a UsageDelta entity.
+func (c *UsageDeltaClient) Create() *UsageDeltaCreate {
+	mutation := newUsageDeltaMutation(c.config, OpCreate)
+	return &UsageDeltaCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of UsageDelta entities.
+func (c *UsageDeltaClient) CreateBulk(builders ...*UsageDeltaCreate) *UsageDeltaCreateBulk {
+	return &UsageDeltaCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *UsageDeltaClient) MapCreateBulk(slice any, setFunc func(*UsageDeltaCreate, int)) *UsageDeltaCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &UsageDeltaCreateBulk{err: fmt.Errorf("calling to UsageDeltaClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*UsageDeltaCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &UsageDeltaCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for UsageDelta.
+func (c *UsageDeltaClient) Update() *UsageDeltaUpdate {
+	mutation := newUsageDeltaMutation(c.config, OpUpdate)
+	return &UsageDeltaUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *UsageDeltaClient) UpdateOne(_m *UsageDelta) *UsageDeltaUpdateOne {
+	mutation := newUsageDeltaMutation(c.config, OpUpdateOne, withUsageDelta(_m))
+	return &UsageDeltaUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *UsageDeltaClient) UpdateOneID(id int) *UsageDeltaUpdateOne {
+	mutation := newUsageDeltaMutation(c.config, OpUpdateOne, withUsageDeltaID(id))
+	return &UsageDeltaUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for UsageDelta.
+func (c *UsageDeltaClient) Delete() *UsageDeltaDelete {
+	mutation := newUsageDeltaMutation(c.config, OpDelete)
+	return &UsageDeltaDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *UsageDeltaClient) DeleteOne(_m *UsageDelta) *UsageDeltaDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *UsageDeltaClient) DeleteOneID(id int) *UsageDeltaDeleteOne {
+	builder := c.Delete().Where(usagedelta.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &UsageDeltaDeleteOne{builder}
+}
+
+// Query returns a query builder for UsageDelta.
+func (c *UsageDeltaClient) Query() *UsageDeltaQuery {
+	return &UsageDeltaQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeUsageDelta},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a UsageDelta entity by its id.
+func (c *UsageDeltaClient) Get(ctx context.Context, id int) (*UsageDelta, error) {
+	return c.Query().Where(usagedelta.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *UsageDeltaClient) GetX(ctx context.Context, id int) *UsageDelta {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *UsageDeltaClient) Hooks() []Hook {
+	hooks := c.hooks.UsageDelta
+	return append(hooks[:len(hooks):len(hooks)], usagedelta.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *UsageDeltaClient) Interceptors() []Interceptor {
+	return c.inters.UsageDelta
+}
+
+func (c *UsageDeltaClient) mutate(ctx context.Context, m *UsageDeltaMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&UsageDeltaCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&UsageDeltaUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&UsageDeltaUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&UsageDeltaDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown UsageDelta mutation op: %q", m.Op())
+	}
+}
+
 // UserClient is a client for the User schema.
 type UserClient struct {
 	config
@@ -5492,7 +5634,7 @@ type (
 		OSVEcosystem, OSVRecord, Project, Repository, RepositoryBlob,
 		RetentionExecution, RetentionPolicy, Robot, ScanFinding, ScanReport,
 		ScannerRegistration, Schedule, Session, Setting, SigningKey, Tag,
-		UploadSession, User, WebhookDelivery, WebhookPolicy []ent.Hook
+		UploadSession, UsageDelta, User, WebhookDelivery, WebhookPolicy []ent.Hook
 	}
 	inters struct {
 		AccessToken, Artifact, ArtifactBlob, AuditLog, Blob, CVEAllowlist, Change,
@@ -5500,7 +5642,8 @@ type (
 		OSVEcosystem, OSVRecord, Project, Repository, RepositoryBlob,
 		RetentionExecution, RetentionPolicy, Robot, ScanFinding, ScanReport,
 		ScannerRegistration, Schedule, Session, Setting, SigningKey, Tag,
-		UploadSession, User, WebhookDelivery, WebhookPolicy []ent.Interceptor
+		UploadSession, UsageDelta, User, WebhookDelivery,
+		WebhookPolicy []ent.Interceptor
 	}
 )
 

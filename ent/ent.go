@@ -42,6 +42,7 @@ import (
 	"github.com/berth-registry/berth/ent/signingkey"
 	"github.com/berth-registry/berth/ent/tag"
 	"github.com/berth-registry/berth/ent/uploadsession"
+	"github.com/berth-registry/berth/ent/usagedelta"
 	"github.com/berth-registry/berth/ent/user"
 	"github.com/berth-registry/berth/ent/webhookdelivery"
 	"github.com/berth-registry/berth/ent/webhookpolicy"
@@ -135,6 +136,7 @@ func checkColumn(t, c string) error {
 			signingkey.Table:          signingkey.ValidColumn,
 			tag.Table:                 tag.ValidColumn,
 			uploadsession.Table:       uploadsession.ValidColumn,
+			usagedelta.Table:          usagedelta.ValidColumn,
 			user.Table:                user.ValidColumn,
 			webhookdelivery.Table:     webhookdelivery.ValidColumn,
 			webhookpolicy.Table:       webhookpolicy.ValidColumn,

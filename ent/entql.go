@@ -34,6 +34,7 @@ import (
 	"github.com/berth-registry/berth/ent/signingkey"
 	"github.com/berth-registry/berth/ent/tag"
 	"github.com/berth-registry/berth/ent/uploadsession"
+	"github.com/berth-registry/berth/ent/usagedelta"
 	"github.com/berth-registry/berth/ent/user"
 	"github.com/berth-registry/berth/ent/webhookdelivery"
 	"github.com/berth-registry/berth/ent/webhookpolicy"
@@ -46,7 +47,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 33)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 34)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   accesstoken.Table,
@@ -685,6 +686,24 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[30] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   usagedelta.Table,
+			Columns: usagedelta.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: usagedelta.FieldID,
+			},
+		},
+		Type: "UsageDelta",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			usagedelta.FieldProjectID:    {Type: field.TypeInt, Column: usagedelta.FieldProjectID},
+			usagedelta.FieldRepositoryID: {Type: field.TypeInt, Column: usagedelta.FieldRepositoryID},
+			usagedelta.FieldBytes:        {Type: field.TypeInt64, Column: usagedelta.FieldBytes},
+			usagedelta.FieldArtifacts:    {Type: field.TypeInt64, Column: usagedelta.FieldArtifacts},
+			usagedelta.FieldPushedAt:     {Type: field.TypeTime, Column: usagedelta.FieldPushedAt},
+		},
+	}
+	graph.Nodes[31] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -708,7 +727,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldSecurityStamp: {Type: field.TypeString, Column: user.FieldSecurityStamp},
 		},
 	}
-	graph.Nodes[31] = &sqlgraph.Node{
+	graph.Nodes[32] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookdelivery.Table,
 			Columns: webhookdelivery.Columns,
@@ -735,7 +754,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhookdelivery.FieldCreatedAt:    {Type: field.TypeTime, Column: webhookdelivery.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[32] = &sqlgraph.Node{
+	graph.Nodes[33] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookpolicy.Table,
 			Columns: webhookpolicy.Columns,
@@ -4118,6 +4137,71 @@ func (f *UploadSessionFilter) WhereUpdatedAt(p entql.TimeP) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *UsageDeltaQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the UsageDeltaQuery builder.
+func (_q *UsageDeltaQuery) Filter() *UsageDeltaFilter {
+	return &UsageDeltaFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *UsageDeltaMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the UsageDeltaMutation builder.
+func (m *UsageDeltaMutation) Filter() *UsageDeltaFilter {
+	return &UsageDeltaFilter{config: m.config, predicateAdder: m}
+}
+
+// UsageDeltaFilter provides a generic filtering capability at runtime for UsageDeltaQuery.
+type UsageDeltaFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *UsageDeltaFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *UsageDeltaFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(usagedelta.FieldID))
+}
+
+// WhereProjectID applies the entql int predicate on the project_id field.
+func (f *UsageDeltaFilter) WhereProjectID(p entql.IntP) {
+	f.Where(p.Field(usagedelta.FieldProjectID))
+}
+
+// WhereRepositoryID applies the entql int predicate on the repository_id field.
+func (f *UsageDeltaFilter) WhereRepositoryID(p entql.IntP) {
+	f.Where(p.Field(usagedelta.FieldRepositoryID))
+}
+
+// WhereBytes applies the entql int64 predicate on the bytes field.
+func (f *UsageDeltaFilter) WhereBytes(p entql.Int64P) {
+	f.Where(p.Field(usagedelta.FieldBytes))
+}
+
+// WhereArtifacts applies the entql int64 predicate on the artifacts field.
+func (f *UsageDeltaFilter) WhereArtifacts(p entql.Int64P) {
+	f.Where(p.Field(usagedelta.FieldArtifacts))
+}
+
+// WherePushedAt applies the entql time.Time predicate on the pushed_at field.
+func (f *UsageDeltaFilter) WherePushedAt(p entql.TimeP) {
+	f.Where(p.Field(usagedelta.FieldPushedAt))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *UserQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -4146,7 +4230,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4288,7 +4372,7 @@ type WebhookDeliveryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookDeliveryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4398,7 +4482,7 @@ type WebhookPolicyFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookPolicyFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[33].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

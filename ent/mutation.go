@@ -45,6 +45,7 @@ import (
 	"github.com/berth-registry/berth/ent/signingkey"
 	"github.com/berth-registry/berth/ent/tag"
 	"github.com/berth-registry/berth/ent/uploadsession"
+	"github.com/berth-registry/berth/ent/usagedelta"
 	"github.com/berth-registry/berth/ent/user"
 	"github.com/berth-registry/berth/ent/webhookdelivery"
 	"github.com/berth-registry/berth/ent/webhookpolicy"
@@ -89,6 +90,7 @@ const (
 	TypeSigningKey          = "SigningKey"
 	TypeTag                 = "Tag"
 	TypeUploadSession       = "UploadSession"
+	TypeUsageDelta          = "UsageDelta"
 	TypeUser                = "User"
 	TypeWebhookDelivery     = "WebhookDelivery"
 	TypeWebhookPolicy       = "WebhookPolicy"
@@ -26177,6 +26179,683 @@ func (m *UploadSessionMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *UploadSessionMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown UploadSession edge %s", name)
+}
+
+// UsageDeltaMutation represents an operation that mutates the UsageDelta nodes in the graph.
+type UsageDeltaMutation struct {
+	config
+	op               Op
+	typ              string
+	id               *int
+	project_id       *int
+	addproject_id    *int
+	repository_id    *int
+	addrepository_id *int
+	bytes            *int64
+	addbytes         *int64
+	artifacts        *int64
+	addartifacts     *int64
+	pushed_at        *time.Time
+	clearedFields    map[string]struct{}
+	done             bool
+	oldValue         func(context.Context) (*UsageDelta, error)
+	predicates       []predicate.UsageDelta
+}
+
+var _ ent.Mutation = (*UsageDeltaMutation)(nil)
+
+// usagedeltaOption allows management of the mutation configuration using functional options.
+type usagedeltaOption func(*UsageDeltaMutation)
+
+// newUsageDeltaMutation creates new mutation for the UsageDelta entity.
+func newUsageDeltaMutation(c config, op Op, opts ...usagedeltaOption) *UsageDeltaMutation {
+	m := &UsageDeltaMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeUsageDelta,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withUsageDeltaID sets the ID field of the mutation.
+func withUsageDeltaID(id int) usagedeltaOption {
+	return func(m *UsageDeltaMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *UsageDelta
+		)
+		m.oldValue = func(ctx context.Context) (*UsageDelta, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().UsageDelta.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withUsageDelta sets the old UsageDelta of the mutation.
+func withUsageDelta(node *UsageDelta) usagedeltaOption {
+	return func(m *UsageDeltaMutation) {
+		m.oldValue = func(context.Context) (*UsageDelta, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m UsageDeltaMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m UsageDeltaMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *UsageDeltaMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *UsageDeltaMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().UsageDelta.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetProjectID sets the "project_id" field.
+func (m *UsageDeltaMutation) SetProjectID(i int) {
+	m.project_id = &i
+	m.addproject_id = nil
+}
+
+// ProjectID returns the value of the "project_id" field in the mutation.
+func (m *UsageDeltaMutation) ProjectID() (r int, exists bool) {
+	v := m.project_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldProjectID returns the old "project_id" field's value of the UsageDelta entity.
+// If the UsageDelta object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UsageDeltaMutation) OldProjectID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldProjectID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldProjectID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldProjectID: %w", err)
+	}
+	return oldValue.ProjectID, nil
+}
+
+// AddProjectID adds i to the "project_id" field.
+func (m *UsageDeltaMutation) AddProjectID(i int) {
+	if m.addproject_id != nil {
+		*m.addproject_id += i
+	} else {
+		m.addproject_id = &i
+	}
+}
+
+// AddedProjectID returns the value that was added to the "project_id" field in this mutation.
+func (m *UsageDeltaMutation) AddedProjectID() (r int, exists bool) {
+	v := m.addproject_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetProjectID resets all changes to the "project_id" field.
+func (m *UsageDeltaMutation) ResetProjectID() {
+	m.project_id = nil
+	m.addproject_id = nil
+}
+
+// SetRepositoryID sets the "repository_id" field.
+func (m *UsageDeltaMutation) SetRepositoryID(i int) {
+	m.repository_id = &i
+	m.addrepository_id = nil
+}
+
+// RepositoryID returns the value of the "repository_id" field in the mutation.
+func (m *UsageDeltaMutation) RepositoryID() (r int, exists bool) {
+	v := m.repository_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRepositoryID returns the old "repository_id" field's value of the UsageDelta entity.
+// If the UsageDelta object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UsageDeltaMutation) OldRepositoryID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRepositoryID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRepositoryID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRepositoryID: %w", err)
+	}
+	return oldValue.RepositoryID, nil
+}
+
+// AddRepositoryID adds i to the "repository_id" field.
+func (m *UsageDeltaMutation) AddRepositoryID(i int) {
+	if m.addrepository_id != nil {
+		*m.addrepository_id += i
+	} else {
+		m.addrepository_id = &i
+	}
+}
+
+// AddedRepositoryID returns the value that was added to the "repository_id" field in this mutation.
+func (m *UsageDeltaMutation) AddedRepositoryID() (r int, exists bool) {
+	v := m.addrepository_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRepositoryID resets all changes to the "repository_id" field.
+func (m *UsageDeltaMutation) ResetRepositoryID() {
+	m.repository_id = nil
+	m.addrepository_id = nil
+}
+
+// SetBytes sets the "bytes" field.
+func (m *UsageDeltaMutation) SetBytes(i int64) {
+	m.bytes = &i
+	m.addbytes = nil
+}
+
+// Bytes returns the value of the "bytes" field in the mutation.
+func (m *UsageDeltaMutation) Bytes() (r int64, exists bool) {
+	v := m.bytes
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBytes returns the old "bytes" field's value of the UsageDelta entity.
+// If the UsageDelta object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UsageDeltaMutation) OldBytes(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBytes is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBytes requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBytes: %w", err)
+	}
+	return oldValue.Bytes, nil
+}
+
+// AddBytes adds i to the "bytes" field.
+func (m *UsageDeltaMutation) AddBytes(i int64) {
+	if m.addbytes != nil {
+		*m.addbytes += i
+	} else {
+		m.addbytes = &i
+	}
+}
+
+// AddedBytes returns the value that was added to the "bytes" field in this mutation.
+func (m *UsageDeltaMutation) AddedBytes() (r int64, exists bool) {
+	v := m.addbytes
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetBytes resets all changes to the "bytes" field.
+func (m *UsageDeltaMutation) ResetBytes() {
+	m.bytes = nil
+	m.addbytes = nil
+}
+
+// SetArtifacts sets the "artifacts" field.
+func (m *UsageDeltaMutation) SetArtifacts(i int64) {
+	m.artifacts = &i
+	m.addartifacts = nil
+}
+
+// Artifacts returns the value of the "artifacts" field in the mutation.
+func (m *UsageDeltaMutation) Artifacts() (r int64, exists bool) {
+	v := m.artifacts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldArtifacts returns the old "artifacts" field's value of the UsageDelta entity.
+// If the UsageDelta object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UsageDeltaMutation) OldArtifacts(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldArtifacts is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldArtifacts requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldArtifacts: %w", err)
+	}
+	return oldValue.Artifacts, nil
+}
+
+// AddArtifacts adds i to the "artifacts" field.
+func (m *UsageDeltaMutation) AddArtifacts(i int64) {
+	if m.addartifacts != nil {
+		*m.addartifacts += i
+	} else {
+		m.addartifacts = &i
+	}
+}
+
+// AddedArtifacts returns the value that was added to the "artifacts" field in this mutation.
+func (m *UsageDeltaMutation) AddedArtifacts() (r int64, exists bool) {
+	v := m.addartifacts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetArtifacts resets all changes to the "artifacts" field.
+func (m *UsageDeltaMutation) ResetArtifacts() {
+	m.artifacts = nil
+	m.addartifacts = nil
+}
+
+// SetPushedAt sets the "pushed_at" field.
+func (m *UsageDeltaMutation) SetPushedAt(t time.Time) {
+	m.pushed_at = &t
+}
+
+// PushedAt returns the value of the "pushed_at" field in the mutation.
+func (m *UsageDeltaMutation) PushedAt() (r time.Time, exists bool) {
+	v := m.pushed_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPushedAt returns the old "pushed_at" field's value of the UsageDelta entity.
+// If the UsageDelta object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UsageDeltaMutation) OldPushedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPushedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPushedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPushedAt: %w", err)
+	}
+	return oldValue.PushedAt, nil
+}
+
+// ResetPushedAt resets all changes to the "pushed_at" field.
+func (m *UsageDeltaMutation) ResetPushedAt() {
+	m.pushed_at = nil
+}
+
+// Where appends a list predicates to the UsageDeltaMutation builder.
+func (m *UsageDeltaMutation) Where(ps ...predicate.UsageDelta) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the UsageDeltaMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *UsageDeltaMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.UsageDelta, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *UsageDeltaMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *UsageDeltaMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (UsageDelta).
+func (m *UsageDeltaMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *UsageDeltaMutation) Fields() []string {
+	fields := make([]string, 0, 5)
+	if m.project_id != nil {
+		fields = append(fields, usagedelta.FieldProjectID)
+	}
+	if m.repository_id != nil {
+		fields = append(fields, usagedelta.FieldRepositoryID)
+	}
+	if m.bytes != nil {
+		fields = append(fields, usagedelta.FieldBytes)
+	}
+	if m.artifacts != nil {
+		fields = append(fields, usagedelta.FieldArtifacts)
+	}
+	if m.pushed_at != nil {
+		fields = append(fields, usagedelta.FieldPushedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *UsageDeltaMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case usagedelta.FieldProjectID:
+		return m.ProjectID()
+	case usagedelta.FieldRepositoryID:
+		return m.RepositoryID()
+	case usagedelta.FieldBytes:
+		return m.Bytes()
+	case usagedelta.FieldArtifacts:
+		return m.Artifacts()
+	case usagedelta.FieldPushedAt:
+		return m.PushedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *UsageDeltaMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case usagedelta.FieldProjectID:
+		return m.OldProjectID(ctx)
+	case usagedelta.FieldRepositoryID:
+		return m.OldRepositoryID(ctx)
+	case usagedelta.FieldBytes:
+		return m.OldBytes(ctx)
+	case usagedelta.FieldArtifacts:
+		return m.OldArtifacts(ctx)
+	case usagedelta.FieldPushedAt:
+		return m.OldPushedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown UsageDelta field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *UsageDeltaMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case usagedelta.FieldProjectID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetProjectID(v)
+		return nil
+	case usagedelta.FieldRepositoryID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRepositoryID(v)
+		return nil
+	case usagedelta.FieldBytes:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBytes(v)
+		return nil
+	case usagedelta.FieldArtifacts:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetArtifacts(v)
+		return nil
+	case usagedelta.FieldPushedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPushedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown UsageDelta field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *UsageDeltaMutation) AddedFields() []string {
+	var fields []string
+	if m.addproject_id != nil {
+		fields = append(fields, usagedelta.FieldProjectID)
+	}
+	if m.addrepository_id != nil {
+		fields = append(fields, usagedelta.FieldRepositoryID)
+	}
+	if m.addbytes != nil {
+		fields = append(fields, usagedelta.FieldBytes)
+	}
+	if m.addartifacts != nil {
+		fields = append(fields, usagedelta.FieldArtifacts)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *UsageDeltaMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case usagedelta.FieldProjectID:
+		return m.AddedProjectID()
+	case usagedelta.FieldRepositoryID:
+		return m.AddedRepositoryID()
+	case usagedelta.FieldBytes:
+		return m.AddedBytes()
+	case usagedelta.FieldArtifacts:
+		return m.AddedArtifacts()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *UsageDeltaMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case usagedelta.FieldProjectID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddProjectID(v)
+		return nil
+	case usagedelta.FieldRepositoryID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRepositoryID(v)
+		return nil
+	case usagedelta.FieldBytes:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddBytes(v)
+		return nil
+	case usagedelta.FieldArtifacts:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddArtifacts(v)
+		return nil
+	}
+	return fmt.Errorf("unknown UsageDelta numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *UsageDeltaMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *UsageDeltaMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *UsageDeltaMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown UsageDelta nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *UsageDeltaMutation) ResetField(name string) error {
+	switch name {
+	case usagedelta.FieldProjectID:
+		m.ResetProjectID()
+		return nil
+	case usagedelta.FieldRepositoryID:
+		m.ResetRepositoryID()
+		return nil
+	case usagedelta.FieldBytes:
+		m.ResetBytes()
+		return nil
+	case usagedelta.FieldArtifacts:
+		m.ResetArtifacts()
+		return nil
+	case usagedelta.FieldPushedAt:
+		m.ResetPushedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown UsageDelta field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *UsageDeltaMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *UsageDeltaMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *UsageDeltaMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *UsageDeltaMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *UsageDeltaMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *UsageDeltaMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *UsageDeltaMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown UsageDelta unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *UsageDeltaMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown UsageDelta edge %s", name)
 }
 
 // UserMutation represents an operation that mutates the User nodes in the graph.

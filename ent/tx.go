@@ -74,6 +74,8 @@ type Tx struct {
 	Tag *TagClient
 	// UploadSession is the client for interacting with the UploadSession builders.
 	UploadSession *UploadSessionClient
+	// UsageDelta is the client for interacting with the UsageDelta builders.
+	UsageDelta *UsageDeltaClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
 	// WebhookDelivery is the client for interacting with the WebhookDelivery builders.
@@ -241,6 +243,7 @@ func (tx *Tx) init() {
 	tx.SigningKey = NewSigningKeyClient(tx.config)
 	tx.Tag = NewTagClient(tx.config)
 	tx.UploadSession = NewUploadSessionClient(tx.config)
+	tx.UsageDelta = NewUsageDeltaClient(tx.config)
 	tx.User = NewUserClient(tx.config)
 	tx.WebhookDelivery = NewWebhookDeliveryClient(tx.config)
 	tx.WebhookPolicy = NewWebhookPolicyClient(tx.config)

@@ -13,6 +13,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-registry/berth/ent/project"
+	"github.com/berth-registry/berth/ent/repository"
 	"github.com/berth-registry/berth/internal/database"
 	"github.com/berth-registry/berth/internal/database/dbtest"
 	"github.com/berth-registry/berth/internal/viewer"
@@ -83,7 +84,8 @@ func TestPushesOverTheQuotaAreDeniedAndStoreNothing(t *testing.T) {
 
 // TestUsageStaysExactUnderConcurrentPushesAndDeletes: concurrent pushes and
 // deletes into one project leave its stored usage equal to a recount (on
-// PostgreSQL they serialise on the project row; SQLite serialises writers).
+// PostgreSQL pushes share the project's row and deletes lock it; SQLite
+// serialises writers).
 func TestUsageStaysExactUnderConcurrentPushesAndDeletes(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *database.DB) {
 		e := newEnv(t, db)
@@ -196,5 +198,72 @@ func TestConcurrentPushesOfOneNewManifestAllSucceed(t *testing.T) {
 		if err != nil || usage[0].Stored != usage[0].Recounted || usage[0].Stored == 0 {
 			t.Fatalf("usage: %+v %v", usage, err)
 		}
+	})
+}
+
+// TestSideBySidePushesKeepExactCounters: pushes into a project without a
+// quota run side by side on PostgreSQL (sharing the project's lock, their
+// counters written as deltas and folded after). Sixteen clients at once,
+// each with a layer of its own and a new layer all of them share, into
+// two repositories: when the last push has answered, the project's used
+// bytes as stored (not recounted) count the shared layer once, each
+// repository's artifact count and push time are right, and no delta is
+// left unfolded. A push then over a quota set meanwhile is refused.
+func TestSideBySidePushesKeepExactCounters(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		e := newEnv(t, db)
+		sys := viewer.SystemContext(t.Context())
+		cfg := []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`)
+		pushes := 0
+		for round := range 3 {
+			shared := randomBytes(4000)
+			const n = 16
+			ms := make([][]byte, n)
+			for i := range n {
+				repo := fmt.Sprintf("team/side%d", i%2)
+				own := randomBytes(1000 + i)
+				cd, sd, od := e.pushBlob("dev", repo, cfg), e.pushBlob("dev", repo, shared), e.pushBlob("dev", repo, own)
+				ms[i] = fmt.Appendf(nil, `{"schemaVersion":2,"mediaType":%q,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":%q,"size":%d},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":%q,"size":%d},{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":%q,"size":%d}]}`,
+					ociManifest, cd, len(cfg), sd, len(shared), od, len(own))
+			}
+			start := make(chan struct{})
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Go(func() {
+					<-start
+					repo := fmt.Sprintf("team/side%d", i%2)
+					if resp := e.putManifest("dev", repo, fmt.Sprintf("r%d-%d", round, i), ms[i], ociManifest); resp.StatusCode != 201 {
+						b, _ := io.ReadAll(resp.Body)
+						t.Errorf("push %d into %s: %d %s", i, repo, resp.StatusCode, b)
+					}
+				})
+			}
+			close(start)
+			wg.Wait()
+			pushes += n
+		}
+
+		stored := db.Project.Query().Where(project.Name("team")).OnlyX(sys).UsedBytes
+		if left := db.UsageDelta.Query().CountX(sys); left != 0 {
+			t.Fatalf("%d usage deltas left unfolded after the pushes answered", left)
+		}
+		for _, r := range db.Repository.Query().Where(repository.NameHasPrefix("team/side")).AllX(sys) {
+			if r.ArtifactCount != int64(pushes/2) || r.PushedAt == nil {
+				t.Fatalf("%s: artifact count %d (want %d), pushed at %v", r.Name, r.ArtifactCount, pushes/2, r.PushedAt)
+			}
+		}
+		usage, err := e.Artifacts.RecalculateUsage(sys, "team")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stored != usage[0].Recounted || stored == 0 {
+			t.Fatalf("stored usage %d, recounted %d", stored, usage[0].Recounted)
+		}
+
+		// A quota set now (the registry may still hold the project as it
+		// was) is checked against the exact figure.
+		db.Project.Update().Where(project.Name("team")).SetQuotaBytes(stored).ExecX(sys)
+		m, _ := e.image("dev", "team/side0", `,"annotations":{"over":"yes"}`)
+		expect(t, e.putManifest("dev", "team/side0", "over", m, ociManifest), http.StatusForbidden, "DENIED")
 	})
 }

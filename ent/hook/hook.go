@@ -369,6 +369,18 @@ func (f UploadSessionFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Valu
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.UploadSessionMutation", m)
 }
 
+// The UsageDeltaFunc type is an adapter to allow the use of ordinary
+// function as UsageDelta mutator.
+type UsageDeltaFunc func(context.Context, *ent.UsageDeltaMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f UsageDeltaFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.UsageDeltaMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.UsageDeltaMutation", m)
+}
+
 // The UserFunc type is an adapter to allow the use of ordinary
 // function as User mutator.
 type UserFunc func(context.Context, *ent.UserMutation) (ent.Value, error)

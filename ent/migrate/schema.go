@@ -899,6 +899,28 @@ var (
 		Columns:    UploadSessionsColumns,
 		PrimaryKey: []*schema.Column{UploadSessionsColumns[0]},
 	}
+	// UsageDeltasColumns holds the columns for the "usage_deltas" table.
+	UsageDeltasColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "project_id", Type: field.TypeInt},
+		{Name: "repository_id", Type: field.TypeInt},
+		{Name: "bytes", Type: field.TypeInt64, Default: 0},
+		{Name: "artifacts", Type: field.TypeInt64, Default: 0},
+		{Name: "pushed_at", Type: field.TypeTime},
+	}
+	// UsageDeltasTable holds the schema information for the "usage_deltas" table.
+	UsageDeltasTable = &schema.Table{
+		Name:       "usage_deltas",
+		Columns:    UsageDeltasColumns,
+		PrimaryKey: []*schema.Column{UsageDeltasColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "usagedelta_project_id",
+				Unique:  false,
+				Columns: []*schema.Column{UsageDeltasColumns[1]},
+			},
+		},
+	}
 	// UsersColumns holds the columns for the "users" table.
 	UsersColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -1061,6 +1083,7 @@ var (
 		SigningKeysTable,
 		TagsTable,
 		UploadSessionsTable,
+		UsageDeltasTable,
 		UsersTable,
 		WebhookDeliveriesTable,
 		WebhookPoliciesTable,
@@ -1177,6 +1200,10 @@ func init() {
 	}
 	UploadSessionsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(47244640256),
+	}
+	UsageDeltasTable.Annotation = &entsql.Annotation{
+		Table:          "usage_deltas",
+		IncrementStart: func(i int) *int { return &i }(146028888064),
 	}
 	UsersTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(51539607552),

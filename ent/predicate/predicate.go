@@ -96,6 +96,9 @@ type Tag func(*sql.Selector)
 // UploadSession is the predicate function for uploadsession builders.
 type UploadSession func(*sql.Selector)
 
+// UsageDelta is the predicate function for usagedelta builders.
+type UsageDelta func(*sql.Selector)
+
 // User is the predicate function for user builders.
 type User func(*sql.Selector)
 

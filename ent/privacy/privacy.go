@@ -831,6 +831,30 @@ func (f UploadSessionMutationRuleFunc) EvalMutation(ctx context.Context, m ent.M
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.UploadSessionMutation", m)
 }
 
+// The UsageDeltaQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type UsageDeltaQueryRuleFunc func(context.Context, *ent.UsageDeltaQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f UsageDeltaQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.UsageDeltaQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.UsageDeltaQuery", q)
+}
+
+// The UsageDeltaMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type UsageDeltaMutationRuleFunc func(context.Context, *ent.UsageDeltaMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f UsageDeltaMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.UsageDeltaMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.UsageDeltaMutation", m)
+}
+
 // The UserQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type UserQueryRuleFunc func(context.Context, *ent.UserQuery) error
@@ -998,6 +1022,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.UploadSessionQuery:
 		return q.Filter(), nil
+	case *ent.UsageDeltaQuery:
+		return q.Filter(), nil
 	case *ent.UserQuery:
 		return q.Filter(), nil
 	case *ent.WebhookDeliveryQuery:
@@ -1070,6 +1096,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.TagMutation:
 		return m.Filter(), nil
 	case *ent.UploadSessionMutation:
+		return m.Filter(), nil
+	case *ent.UsageDeltaMutation:
 		return m.Filter(), nil
 	case *ent.UserMutation:
 		return m.Filter(), nil

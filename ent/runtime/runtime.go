@@ -36,6 +36,7 @@ import (
 	"github.com/berth-registry/berth/ent/signingkey"
 	"github.com/berth-registry/berth/ent/tag"
 	"github.com/berth-registry/berth/ent/uploadsession"
+	"github.com/berth-registry/berth/ent/usagedelta"
 	"github.com/berth-registry/berth/ent/user"
 	"github.com/berth-registry/berth/ent/webhookdelivery"
 	"github.com/berth-registry/berth/ent/webhookpolicy"
@@ -1274,6 +1275,29 @@ func init() {
 	uploadsession.DefaultUpdatedAt = uploadsessionDescUpdatedAt.Default.(func() time.Time)
 	// uploadsession.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
 	uploadsession.UpdateDefaultUpdatedAt = uploadsessionDescUpdatedAt.UpdateDefault.(func() time.Time)
+	usagedelta.Policy = privacy.NewPolicies(schema.UsageDelta{})
+	usagedelta.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := usagedelta.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	usagedeltaFields := schema.UsageDelta{}.Fields()
+	_ = usagedeltaFields
+	// usagedeltaDescBytes is the schema descriptor for bytes field.
+	usagedeltaDescBytes := usagedeltaFields[2].Descriptor()
+	// usagedelta.DefaultBytes holds the default value on creation for the bytes field.
+	usagedelta.DefaultBytes = usagedeltaDescBytes.Default.(int64)
+	// usagedeltaDescArtifacts is the schema descriptor for artifacts field.
+	usagedeltaDescArtifacts := usagedeltaFields[3].Descriptor()
+	// usagedelta.DefaultArtifacts holds the default value on creation for the artifacts field.
+	usagedelta.DefaultArtifacts = usagedeltaDescArtifacts.Default.(int64)
+	// usagedeltaDescPushedAt is the schema descriptor for pushed_at field.
+	usagedeltaDescPushedAt := usagedeltaFields[4].Descriptor()
+	// usagedelta.DefaultPushedAt holds the default value on creation for the pushed_at field.
+	usagedelta.DefaultPushedAt = usagedeltaDescPushedAt.Default.(func() time.Time)
 	userMixin := schema.User{}.Mixin()
 	user.Policy = privacy.NewPolicies(schema.User{})
 	user.Hooks[0] = func(next ent.Mutator) ent.Mutator {

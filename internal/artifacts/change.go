@@ -33,6 +33,10 @@ import (
 //     project's row (SELECT ... FOR UPDATE), so changes to one project's
 //     content run one after the other and its usage figure is exact;
 //     SQLite serialises writing transactions anyway (BEGIN IMMEDIATE);
+//   - except a push into a project without a quota on PostgreSQL
+//     (Service.push), which holds the row in share mode: pushes run side
+//     by side and only ever wait for the exclusive changes, and write
+//     what they add to the counters as UsageDelta rows (usage.go);
 //   - the project's used bytes change by the delta the change computed
 //     from references (a blob counts once per project however many
 //     artifacts reference it, plus each manifest), and a change that
@@ -51,6 +55,13 @@ type writeTx struct {
 	// project is the project whose content changes, locked; nil for a
 	// change that touches no project's usage.
 	project *ent.Project
+	// shared is set when the project is held in share mode (a push into a
+	// project without a quota on PostgreSQL): the change's delta and its
+	// repository's counters go to a UsageDelta row, not to their rows.
+	shared bool
+	// pushed is the repository the change pushed into, with how many
+	// artifacts it added and when, for a shared change's UsageDelta row.
+	pushed pushedInto
 	// delta is what the change adds to the project's used bytes.
 	delta int64
 	// dropped is set when the change deletes the project itself.
@@ -83,31 +94,75 @@ const maxWriteAttempts = 3
 // fn reads and writes through w.client only; it may run again if the
 // database aborted the transaction to break a deadlock.
 func (s *Service) write(ctx context.Context, projectID int, fn func(w *writeTx) error) error {
+	return s.writeAs(ctx, projectID, false, fn)
+}
+
+// push runs fn as a push into repository r: on PostgreSQL, into a project
+// without a quota, with the project held in share mode, so that pushes
+// into one project do not queue for its row (see usage.go); the counters
+// the push changed are folded in right after it.
+func (s *Service) push(ctx context.Context, r *Repo, fn func(w *writeTx) error) error {
+	shared := s.postgres && r.Project.QuotaBytes < 0
+	err := s.writeAs(ctx, r.Project.ID, shared, fn)
+	if shared {
+		s.foldUsage(ctx, r.Project.ID)
+	}
+	return err
+}
+
+func (s *Service) writeAs(ctx context.Context, projectID int, shared bool, fn func(w *writeTx) error) error {
 	var err error
 	for attempt := 1; ; attempt++ {
-		err = s.writeOnce(ctx, projectID, fn)
+		err = s.writeOnce(ctx, projectID, shared, fn)
+		if errors.Is(err, errQuotaSet) {
+			// The project has a quota now: check it in turn.
+			shared = false
+			continue
+		}
 		if attempt == maxWriteAttempts || !retryable(err) {
 			return err
 		}
 	}
 }
 
-func (s *Service) writeOnce(ctx context.Context, projectID int, fn func(w *writeTx) error) error {
+// errQuotaSet is a shared change finding that its project has a quota:
+// it runs again with the project locked.
+var errQuotaSet = errors.New("artifacts: the project has a quota; the change needs its lock")
+
+func (s *Service) writeOnce(ctx context.Context, projectID int, shared bool, fn func(w *writeTx) error) error {
 	tx, err := s.client.Tx(ctx)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	w := &writeTx{ctx: ctx, client: tx.Client()}
+	w := &writeTx{ctx: ctx, client: tx.Client(), shared: shared}
 	if projectID != 0 {
-		if w.project, err = LockProject(ctx, w.client, projectID); err != nil {
-			return err
+		if shared {
+			if w.project, err = shareProject(ctx, w.client, projectID); err != nil {
+				return err
+			}
+			if w.project.QuotaBytes >= 0 {
+				return errQuotaSet
+			}
+		} else {
+			if w.project, err = LockProject(ctx, w.client, projectID); err != nil {
+				return err
+			}
+			if s.postgres {
+				if err := w.foldUsage(); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	if err := fn(w); err != nil {
 		return err
 	}
-	if w.project != nil && w.delta != 0 && !w.dropped {
+	if w.shared {
+		if err := w.recordUsage(); err != nil {
+			return err
+		}
+	} else if w.project != nil && w.delta != 0 && !w.dropped {
 		if w.delta > 0 {
 			if err := overQuota(w.project, w.project.UsedBytes+w.delta); err != nil {
 				tx.Rollback() // nothing of the change is kept
@@ -287,6 +342,18 @@ func (w *writeTx) referenced(artifacts ...artifactRefs) error {
 // references' (blob, project) index, however many artifacts share it: a
 // push onto a base layer under a million images costs what the first did.
 func (w *writeTx) sumUnreferenced(ids []int) (int64, error) {
+	if w.shared {
+		// Another push may be bringing the same new blob: decide under
+		// the (project, blob) lock, which it holds until it commits.
+		fresh, err := w.client.Blob.Query().Where(blob.IDIn(ids...), notReferencedBy(w.project.ID)).IDs(viewer.SystemContext(w.ctx))
+		if err != nil || len(fresh) == 0 {
+			return 0, err
+		}
+		if err := w.lockNewBlobs(fresh); err != nil {
+			return 0, err
+		}
+		ids = fresh
+	}
 	q := w.client.Blob.Query().Where(blob.IDIn(ids...), notReferencedBy(w.project.ID))
 	sum, err := blobBytes(viewer.SystemContext(w.ctx), q)
 	if err != nil {

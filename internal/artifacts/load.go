@@ -46,7 +46,7 @@ func (s *Service) PutManifests(ctx context.Context, name string, ms []LoadManife
 		}
 		digests[i] = pushes[i].dgst
 	}
-	err = s.write(ctx, r.Project.ID, func(w *writeTx) error {
+	err = s.push(ctx, r, func(w *writeTx) error {
 		_, err := w.putManifests(s, r, pushes)
 		return err
 	})

@@ -82,7 +82,7 @@ func looksLikeDigest(ref string) bool {
 }
 
 func (s *Service) storeManifest(ctx context.Context, r *Repo, p *manifestPush) (a *ent.Artifact, err error) {
-	err = s.write(ctx, r.Project.ID, func(w *writeTx) error {
+	err = s.push(ctx, r, func(w *writeTx) error {
 		as, err := w.putManifests(s, r, []*manifestPush{p})
 		if err != nil {
 			return err
@@ -273,8 +273,7 @@ func (w *writeTx) putManifests(s *Service, r *Repo, ps []*manifestPush) ([]*ent.
 	if err := w.tags(r.Name, repo.ID, targets); err != nil {
 		return nil, err
 	}
-	err = client.Repository.UpdateOneID(repo.ID).SetPushedAt(now).AddArtifactCount(int64(len(creates))).Exec(allow)
-	if err != nil {
+	if err := w.pushInto(repo.ID, int64(len(creates)), now); err != nil {
 		return nil, err
 	}
 	for i, p := range ps {

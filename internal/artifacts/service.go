@@ -326,13 +326,21 @@ func (s *Service) ensureRepository(ctx context.Context, client *ent.Client, r *R
 	if r.Repository != nil {
 		return r.Repository, nil
 	}
-	allow := auth.Allow(ctx)
+	// Looked up first: the upsert below, which returns the existing row's
+	// id when another push created it meanwhile, rewrites the unique name
+	// and so locks that row FOR UPDATE; against pushes into the
+	// repository, holding it KEY SHARE through their foreign keys, that
+	// deadlocks (the database breaks it and the change runs again).
+	sys := viewer.SystemContext(ctx)
+	if repo, err := client.Repository.Query().Where(repository.Name(r.Name)).Only(sys); !ent.IsNotFound(err) {
+		return repo, err
+	}
 	id, err := client.Repository.Create().
 		SetName(r.Name).SetProjectID(r.Project.ID).
 		OnConflictColumns(repository.FieldName).Ignore().
-		ID(allow)
+		ID(auth.Allow(ctx))
 	if err != nil {
 		return nil, wrapf(err, "creating repository %q", r.Name)
 	}
-	return client.Repository.Get(viewer.SystemContext(ctx), id)
+	return client.Repository.Get(sys, id)
 }
