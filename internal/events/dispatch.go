@@ -33,6 +33,14 @@ type Dispatcher struct {
 	// Poll is how often the dispatcher looks for rows other processes
 	// wrote; rows written here wake it at once.
 	Poll time.Duration
+	// Sweep is how often the dispatcher reads the outbox from its start
+	// rather than from past the rows it published last (see dispatch).
+	Sweep time.Duration
+	// from is the id the next read starts at, past the rows this
+	// dispatcher published last, and swept when it last read the outbox
+	// from its start (see dispatch).
+	from  int
+	swept time.Time
 }
 
 const (
@@ -50,6 +58,7 @@ func NewDispatcher(client *ent.Client, bus *Bus, log *slog.Logger, sinks ...Sink
 		holder: fmt.Sprintf("%s/%d/%d", host, os.Getpid(), time.Now().UnixNano()%1_000_000),
 		wake:   make(chan struct{}, 1),
 		Poll:   250 * time.Millisecond,
+		Sweep:  5 * time.Second,
 	}
 }
 
@@ -124,9 +133,23 @@ func (d *Dispatcher) lease(ctx context.Context) (bool, error) {
 
 // dispatch publishes one batch of unpublished rows and returns how many
 // rows it took.
+//
+// It reads from past the rows it published last, not from the outbox's
+// start: on PostgreSQL the unpublished rows' index keeps an entry for
+// every published row until VACUUM removes it, and after a bulk import
+// each read from the start walked a million dead entries (13 ms, for every
+// push, which took a third of the machine and the PUT rate from 709 to
+// 500 a second). A row below that point that was not committed yet when
+// it was passed (ids are taken at insert, and commit out of order) is
+// found by the read from the start every Sweep.
 func (d *Dispatcher) dispatch(ctx context.Context) (int, error) {
-	rows, err := d.client.Change.Query().Where(change.PublishedAtIsNil()).
-		Order(ent.Asc(change.FieldID)).Limit(batchSize).All(ctx)
+	q := d.client.Change.Query().Where(change.PublishedAtIsNil())
+	if time.Since(d.swept) < d.Sweep {
+		q.Where(change.IDGTE(d.from))
+	} else {
+		d.swept = time.Now()
+	}
+	rows, err := q.Order(ent.Asc(change.FieldID)).Limit(batchSize).All(ctx)
 	if err != nil || len(rows) == 0 {
 		return 0, err
 	}
@@ -147,6 +170,7 @@ func (d *Dispatcher) dispatch(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	d.bus.Publish(ctx, evs)
+	d.from = rows[len(rows)-1].ID + 1
 	return len(rows), nil
 }
 
