@@ -260,10 +260,10 @@ func TestSideBySidePushesKeepExactCounters(t *testing.T) {
 			t.Fatalf("stored usage %d, recounted %d", stored, usage[0].Recounted)
 		}
 
-		// A quota set now (the registry may still hold the project as it
-		// was) is checked against the exact figure.
-		db.Project.Update().Where(project.Name("team")).SetQuotaBytes(stored).ExecX(sys)
+		// A quota set now, after the blobs are in (the registry may still
+		// hold the project as it was), is checked against the exact figure.
 		m, _ := e.image("dev", "team/side0", `,"annotations":{"over":"yes"}`)
+		db.Project.Update().Where(project.Name("team")).SetQuotaBytes(stored).ExecX(sys)
 		expect(t, e.putManifest("dev", "team/side0", "over", m, ociManifest), http.StatusForbidden, "DENIED")
 	})
 }
