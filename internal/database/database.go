@@ -79,7 +79,7 @@ func Open(ctx context.Context, rawURL, dataDir string, wrap ...DriverWrapper) (*
 			return nil, fmt.Errorf("creating database directory: %w", err)
 		}
 		dsn = sqliteDSN(dsn)
-		db, err = sql.Open("sqlite", dsn)
+		db, err = openCachingSQLite(dsn)
 		if err != nil {
 			return nil, err
 		}
@@ -119,7 +119,7 @@ func (db *DB) OpenAnother() (*sql.DB, error) {
 	if db.Kind != SQLite {
 		return nil, fmt.Errorf("OpenAnother is for SQLite")
 	}
-	return sql.Open("sqlite", db.dsn)
+	return openCachingSQLite(db.dsn)
 }
 
 func parse(rawURL, dataDir string) (kind, dsn string, err error) {
