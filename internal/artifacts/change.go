@@ -105,7 +105,7 @@ func (s *Service) push(ctx context.Context, r *Repo, fn func(w *writeTx) error) 
 	shared := s.postgres && r.Project.QuotaBytes < 0
 	err := s.writeAs(ctx, r.Project.ID, shared, fn)
 	if shared {
-		s.foldUsage(ctx, r.Project.ID)
+		s.foldAfterPush(ctx, r.Project.ID)
 	}
 	return err
 }

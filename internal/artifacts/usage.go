@@ -51,7 +51,7 @@ func shareProject(ctx context.Context, client *ent.Client, id int) (*ent.Project
 //   - A push does not update the project's or the repository's row (two
 //     pushes would queue on it again): what it adds to the used bytes,
 //     the artifact count and the push time is a UsageDelta row, folded
-//     into the rows as soon as no push holds the project (foldUsage,
+//     into the rows as soon as no push holds the project (foldAfterPush,
 //     right after each push) and by every change that locks the project,
 //     before it reads the figures.
 //   - Whether a blob is new to the project (and so counts) is decided
@@ -152,13 +152,13 @@ func fold(ctx context.Context, client *ent.Client, id int) (int64, error) {
 	return added, rows.Err()
 }
 
-// foldUsage folds the UsageDelta rows of project id after a shared push,
+// foldAfterPush folds the UsageDelta rows of project id after a shared push,
 // unless a push still holds the project (it folds when it ends) or a
 // change has it locked (it folded when it began, and pushes wait for it).
 // The transaction commits without waiting for the log flush: a crash can
 // only take back the fold as a whole, with its rows. A failure is logged;
 // the next change of the project folds what is left.
-func (s *Service) foldUsage(ctx context.Context, id int) {
+func (s *Service) foldAfterPush(ctx context.Context, id int) {
 	ctx = context.WithoutCancel(ctx)
 	err := func() error {
 		tx, err := s.client.Tx(ctx)

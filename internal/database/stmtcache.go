@@ -48,29 +48,35 @@ func (c cachingConnector) Connect(context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, iface := range []bool{
-		implements[driver.ConnPrepareContext](conn), implements[driver.ConnBeginTx](conn),
-		implements[driver.ExecerContext](conn), implements[driver.QueryerContext](conn),
-		implements[driver.Pinger](conn), implements[driver.SessionResetter](conn), implements[driver.Validator](conn),
-	} {
-		if !iface {
-			conn.Close()
-			return nil, errors.New("database: the SQLite driver's connections lack an interface the statement cache forwards")
-		}
+	full, ok := conn.(sqliteConn)
+	if !ok {
+		conn.Close()
+		return nil, errors.New("database: the SQLite driver's connections lack an interface the statement cache forwards")
 	}
-	return &cachingConn{Conn: conn, byText: map[string]*list.Element{}, order: list.New()}, nil
+	return &cachingConn{sqliteConn: full, byText: map[string]*list.Element{}, order: list.New()}, nil
 }
 
 func (c cachingConnector) Driver() driver.Driver { return c.drv }
 
-func implements[T any](v any) bool { _, ok := v.(T); return ok }
+// sqliteConn is what database/sql uses of the driver's connections; the
+// cache overrides QueryContext, ExecContext and Close and passes the rest.
+type sqliteConn interface {
+	driver.Conn
+	driver.ConnPrepareContext
+	driver.ConnBeginTx
+	driver.ExecerContext
+	driver.QueryerContext
+	driver.Pinger
+	driver.SessionResetter
+	driver.Validator
+}
 
 // cachingConn is a connection with its statements by text. database/sql
 // uses a connection from one goroutine at a time; a statement is marked
 // busy while its rows are open, and a query of the same text meanwhile (a
 // query run while iterating another's rows) gets a statement of its own.
 type cachingConn struct {
-	driver.Conn
+	sqliteConn
 	byText map[string]*list.Element // of *cachedStmt
 	order  *list.List               // most recently used first
 }
@@ -96,7 +102,7 @@ func (c *cachingConn) stmt(ctx context.Context, query string) (*cachedStmt, erro
 		}
 		return cs, nil
 	}
-	st, err := c.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, query)
+	st, err := c.sqliteConn.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +128,7 @@ func (c *cachingConn) QueryContext(ctx context.Context, query string, args []dri
 		return nil, err
 	}
 	if cs == nil {
-		return c.Conn.(driver.QueryerContext).QueryContext(ctx, query, args)
+		return c.sqliteConn.QueryContext(ctx, query, args)
 	}
 	rows, err := cs.stmt.(driver.StmtQueryContext).QueryContext(ctx, args)
 	if err != nil {
@@ -138,7 +144,7 @@ func (c *cachingConn) ExecContext(ctx context.Context, query string, args []driv
 		return nil, err
 	}
 	if cs == nil {
-		return c.Conn.(driver.ExecerContext).ExecContext(ctx, query, args)
+		return c.sqliteConn.ExecContext(ctx, query, args)
 	}
 	return cs.stmt.(driver.StmtExecContext).ExecContext(ctx, args)
 }
@@ -148,24 +154,8 @@ func (c *cachingConn) Close() error {
 		e.Value.(*cachedStmt).stmt.Close()
 	}
 	c.byText, c.order = nil, nil
-	return c.Conn.Close()
+	return c.sqliteConn.Close()
 }
-
-func (c *cachingConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
-	return c.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, query)
-}
-
-func (c *cachingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
-	return c.Conn.(driver.ConnBeginTx).BeginTx(ctx, opts)
-}
-
-func (c *cachingConn) Ping(ctx context.Context) error { return c.Conn.(driver.Pinger).Ping(ctx) }
-
-func (c *cachingConn) ResetSession(ctx context.Context) error {
-	return c.Conn.(driver.SessionResetter).ResetSession(ctx)
-}
-
-func (c *cachingConn) IsValid() bool { return c.Conn.(driver.Validator).IsValid() }
 
 // cachedRows frees its statement for the next query when closed.
 type cachedRows struct {

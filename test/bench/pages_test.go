@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -240,8 +239,7 @@ func putRate(t *testing.T, reg *registry, img scaleImage, repo string) float64 {
 		rates[i] = manifestPuts(t, reg, img, fmt.Sprintf("%s-%d", repo, i))
 	}
 	t.Logf("manifest PUTs into %s-*: %.0f/s", repo, rates)
-	slices.Sort(rates)
-	return rates[len(rates)/2]
+	return median(rates)
 }
 
 // manifestPuts pushes putSamples distinct manifests into repo over /v2/
