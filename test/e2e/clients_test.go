@@ -52,8 +52,8 @@ func TestCranePushPullAndMultiArchIndexByPlatform(t *testing.T) {
 		}
 		run(t, env, crane, "index", "append", "--insecure", "-m", repo+":amd64", "-m", repo+":arm64", "-t", repo+":multi")
 
-		armDigest := strings.TrimSpace(run(t, env, crane, "digest", "--insecure", repo+":arm64"))
-		got := strings.TrimSpace(run(t, env, crane, "digest", "--insecure", "--platform", "linux/arm64", repo+":multi"))
+		armDigest := strings.TrimSpace(output(t, env, crane, "digest", "--insecure", repo+":arm64"))
+		got := strings.TrimSpace(output(t, env, crane, "digest", "--insecure", "--platform", "linux/arm64", repo+":multi"))
 		if got != armDigest {
 			t.Fatalf("linux/arm64 of the index resolves to %s, want %s", got, armDigest)
 		}
@@ -172,17 +172,17 @@ func TestSkopeoCopyBetweenRepositoriesAndFromOCILayout(t *testing.T) {
 		run(t, env, skopeo, "copy", "--src-tls-verify=false", "--src-creds", creds, "docker://"+src, "oci:"+layout+":v1")
 		run(t, env, skopeo, "copy", "--dest-tls-verify=false", "--dest-creds", creds,
 			"oci:"+layout+":v1", "docker://"+tg.Host+"/team-a/from-layout:v1")
-		want := strings.TrimSpace(run(t, env, crane, "digest", "--insecure", src))
+		want := strings.TrimSpace(output(t, env, crane, "digest", "--insecure", src))
 		for _, ref := range []string{tg.Host + "/team-b/copy:v1", tg.Host + "/team-a/from-layout:v1"} {
 			raw := run(t, env, skopeo, "inspect", "--tls-verify=false", "--creds", creds, "--raw", "docker://"+ref)
 			if len(raw) == 0 {
 				t.Fatalf("%s has no manifest", ref)
 			}
-			if got := strings.TrimSpace(run(t, env, crane, "digest", "--insecure", ref)); got == "" {
+			if got := strings.TrimSpace(output(t, env, crane, "digest", "--insecure", ref)); got == "" {
 				t.Fatalf("%s has no digest", ref)
 			}
 		}
-		if got := strings.TrimSpace(run(t, env, crane, "digest", "--insecure", tg.Host+"/team-b/copy:v1")); got != want {
+		if got := strings.TrimSpace(output(t, env, crane, "digest", "--insecure", tg.Host+"/team-b/copy:v1")); got != want {
 			t.Fatalf("copy digest %s, want %s (skopeo keeps the manifest between registries)", got, want)
 		}
 	})

@@ -213,6 +213,21 @@ func run(t *testing.T, env []string, name string, args ...string) string {
 	return runDir(t, "", env, name, args...)
 }
 
+// output executes a client command and returns what it printed on stdout
+// alone: a client's retry warnings on stderr (crane logs each retried
+// request) are not part of a digest it prints. The test fails with both.
+func output(t *testing.T, env []string, name string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s %s: %v\n%s%s", filepath.Base(name), strings.Join(args, " "), err, stdout.String(), stderr.String())
+	}
+	return stdout.String()
+}
+
 func runDir(t *testing.T, dir string, env []string, name string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(name, args...)

@@ -389,7 +389,7 @@ func killDuringPushes(t *testing.T, c *cluster.Cluster, crane string) {
 	t.Logf("replica 1 killed after serving %d requests of the pushes; %d of %d pushes needed another run", killedAt, retried, n)
 	for i := 0; i < n; i++ {
 		ref := fmt.Sprintf("%s/scale/app-%d:v1", c.Host, i)
-		got := strings.TrimSpace(run(t, env, crane, "digest", "--insecure", ref))
+		got := strings.TrimSpace(output(t, env, crane, "digest", "--insecure", ref))
 		if !strings.HasSuffix(digests[i], got) {
 			t.Errorf("%s is %s, but its push reported %s", ref, got, digests[i])
 		}
