@@ -38,6 +38,9 @@ type DB struct {
 	// URL is the PostgreSQL URL, for pools other than database/sql's.
 	URL string
 	sql *sql.DB
+	// unsynced is PostgreSQL's second pool, whose sessions commit without
+	// waiting for the log flush (Unsynced).
+	unsynced *ent.Client
 	// dsn reopens SQLite's file.
 	dsn string
 	// Warnings are what Migrate could not do but berth works without,
@@ -98,13 +101,21 @@ func Open(ctx context.Context, rawURL, dataDir string, wrap ...DriverWrapper) (*
 		db.Close()
 		return nil, fmt.Errorf("connecting to %s database: %w", kind, err)
 	}
-	var client dialect.Driver = drv
-	for _, w := range wrap {
-		client = w(client)
+	wrapped := func(d dialect.Driver) *ent.Client {
+		for _, w := range wrap {
+			d = w(d)
+		}
+		return ent.NewClient(ent.Driver(d))
 	}
-	out := &DB{Client: ent.NewClient(ent.Driver(client)), Kind: kind, sql: db, dsn: dsn}
+	out := &DB{Client: wrapped(drv), Kind: kind, sql: db, dsn: dsn}
 	if kind == Postgres {
 		out.URL = dsn
+		unsynced, err := openUnsynced(dsn)
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		out.unsynced = wrapped(entsql.OpenDB(dialect.Postgres, unsynced))
 	}
 	return out, nil
 }
@@ -184,8 +195,13 @@ func (db *DB) Ping(ctx context.Context) error { return db.sql.PingContext(ctx) }
 // SQL returns the underlying pool, for the few callers that need raw SQL.
 func (db *DB) SQL() *sql.DB { return db.sql }
 
-// Close closes the client and its pool.
-func (db *DB) Close() error { return db.Client.Close() }
+// Close closes the clients and their pools.
+func (db *DB) Close() error {
+	if db.unsynced != nil {
+		db.unsynced.Close()
+	}
+	return db.Client.Close()
+}
 
 // WithTx runs fn in a transaction of client, committing when fn returns nil
 // and rolling back when it returns an error or panics.
