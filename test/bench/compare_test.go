@@ -57,6 +57,7 @@ type row struct {
 
 var rows = []row{
 	{key: "push", label: "256 MiB push, crane from an OCI layout (MB/s)"},
+	{key: "push-cpu", label: "server CPU per 256 MiB push, PostgreSQL's included (ms)", lower: true},
 	{key: "pull", label: "256 MiB pull, crane --format oci (MB/s)"},
 	{key: "get-anon", label: "256 MiB blob GET, Go client, anonymous (MB/s)"},
 	{key: "get-bearer", label: "256 MiB blob GET, Go client, Bearer token (MB/s)"},
@@ -74,7 +75,7 @@ var rows = []row{
 }
 
 // sendfileRows compare berth with and without sendfile.
-var sendfileRows = rows[1:5]
+var sendfileRows = rows[2:6]
 
 // round is what one round measures with: a new image of one random
 // 256 MiB layer in an OCI layout, pushed under a new tag.
@@ -161,6 +162,10 @@ func TestBenchmarkAgainstDistribution(t *testing.T) {
 		{"crane push", func(reg *registry, rd *round, record func(string, float64)) error {
 			settleDisk()
 			var took time.Duration
+			cpu, err := reg.cpuSample()
+			if err != nil {
+				return err
+			}
 			peak, err := reg.proc.peakDuring(func() (err error) {
 				took, err = runCrane(crane, craneEnv, "push", "--insecure", rd.layout, reg.host+"/"+bigRepo+":"+rd.tag)
 				return err
@@ -168,7 +173,12 @@ func TestBenchmarkAgainstDistribution(t *testing.T) {
 			if err != nil {
 				return err
 			}
+			used, err := reg.cpuSince(cpu)
+			if err != nil {
+				return err
+			}
 			record("push", layerSize/1e6/took.Seconds())
+			record("push-cpu", float64(used.Milliseconds()))
 			record("rss-push", peak)
 			return nil
 		}},
@@ -338,7 +348,8 @@ func TestBenchmarkAgainstDistribution(t *testing.T) {
 			t.Logf("%s, mean time per request over the run:\n%s", reg.name, requestTimes(reg))
 		}
 	}
-	table := res.table(regs[:3], rows, n) + "\nPulls with and without sendfile:\n" + res.table([]*registry{regs[0], regs[1], copying}, sendfileRows, n)
+	table := res.table(regs[:3], rows, n) + "\nPulls with and without sendfile:\n" + res.table([]*registry{regs[0], regs[1], copying}, sendfileRows, n) +
+		"\nWhat a 256 MiB push can reach here, measured after the registries:\n" + machineCeilings(t, t.TempDir())
 	t.Log(table)
 	fmt.Print(table)
 }
