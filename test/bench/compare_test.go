@@ -176,46 +176,40 @@ func TestBenchmarkAgainstDistribution(t *testing.T) {
 
 	steps := []step{
 		{"crane push", func(reg *registry, rd *round, record func(string, float64)) error {
+			// push runs one crane push and records its rate and the
+			// server's CPU under key.
+			push := func(layout, tag, key string) error {
+				cpu, err := reg.cpuSample()
+				if err != nil {
+					return err
+				}
+				took, err := runCrane(crane, craneEnv, "push", "--insecure", layout, reg.host+"/"+bigRepo+":"+tag)
+				if err != nil {
+					return err
+				}
+				used, err := reg.cpuSince(cpu)
+				if err != nil {
+					return err
+				}
+				record(key, layerSize/1e6/took.Seconds())
+				record(key+"-cpu", float64(used.Milliseconds()))
+				return nil
+			}
 			// Memory freed by what ran just before (the last registry's
 			// warm push, crane exiting) goes back to the host first.
 			time.Sleep(reclaimDelay)
 			settleDisk()
-			var took time.Duration
-			cpu, err := reg.cpuSample()
+			peak, err := reg.proc.peakDuring(func() error { return push(rd.layout, rd.tag, "push") })
 			if err != nil {
 				return err
 			}
-			peak, err := reg.proc.peakDuring(func() (err error) {
-				took, err = runCrane(crane, craneEnv, "push", "--insecure", rd.layout, reg.host+"/"+bigRepo+":"+rd.tag)
-				return err
-			})
-			if err != nil {
-				return err
-			}
-			used, err := reg.cpuSince(cpu)
-			if err != nil {
-				return err
-			}
-			record("push", layerSize/1e6/took.Seconds())
-			record("push-cpu", float64(used.Milliseconds()))
 			record("rss-push", peak)
 
 			settleDisk()
 			if err := freeTouchedMemory(warmBytes); err != nil {
 				return err
 			}
-			if cpu, err = reg.cpuSample(); err != nil {
-				return err
-			}
-			if took, err = runCrane(crane, craneEnv, "push", "--insecure", rd.warm, reg.host+"/"+bigRepo+":"+rd.tag+"-warm"); err != nil {
-				return err
-			}
-			if used, err = reg.cpuSince(cpu); err != nil {
-				return err
-			}
-			record("push-warm", layerSize/1e6/took.Seconds())
-			record("push-warm-cpu", float64(used.Milliseconds()))
-			return nil
+			return push(rd.warm, rd.tag+"-warm", "push-warm")
 		}},
 		{"crane pull", func(reg *registry, rd *round, record func(string, float64)) error {
 			dir, err := os.MkdirTemp(scratchDir(), "pull")
