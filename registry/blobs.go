@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -129,7 +131,7 @@ func (h *handler) getBlob(w http.ResponseWriter, r *http.Request, name, ref stri
 	// Copying into w uses its ReadFrom, which hands a file to sendfile and
 	// needs no buffer; without sendfile the bytes go through a pooled one
 	// (a new megabyte per GET is most of a small pull's garbage).
-	if h.noSendfile {
+	if h.copies(r) {
 		bp := copyBuffers.Get().(*[]byte)
 		_, err = io.CopyBuffer(struct{ io.Writer }{w}, io.LimitReader(rc, length), *bp)
 		copyBuffers.Put(bp)
@@ -139,6 +141,38 @@ func (h *handler) getBlob(w http.ResponseWriter, r *http.Request, name, ref stri
 	if err != nil && ctx.Err() == nil {
 		h.log.Warn("streaming blob", "repository", name, "digest", d, "err", err)
 	}
+}
+
+// copies reports whether the blob goes to r's client through a buffer
+// rather than sendfile (see SendfileMode).
+func (h *handler) copies(r *http.Request) bool {
+	switch h.sendfile {
+	case SendfileAlways:
+		return false
+	case SendfileNever:
+		return true
+	}
+	return peerOnThisHost(r)
+}
+
+// peerOnThisHost reports whether r came over a connection from this host:
+// from a loopback address, or from the address the connection reached
+// (Linux carries a host's traffic to its own addresses over loopback).
+func peerOnThisHost(r *http.Request) bool {
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	ip := peer.Addr().Unmap()
+	if ip.IsLoopback() {
+		return true
+	}
+	local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	if !ok {
+		return false
+	}
+	at, err := netip.ParseAddrPort(local.String())
+	return err == nil && at.Addr().Unmap() == ip
 }
 
 // parseRange parses a single "bytes=" range against size. ok is false when

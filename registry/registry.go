@@ -39,10 +39,31 @@ type Options struct {
 	// when the blob store's driver can presign (S3); otherwise, and for
 	// HEAD, berth answers itself.
 	Redirect bool
-	// NoSendfile copies blobs to clients through a buffer instead of
-	// handing the storage's *os.File to sendfile.
-	NoSendfile bool
+	// Sendfile says when blob GETs hand the storage's *os.File to
+	// sendfile instead of copying it through a buffer.
+	Sendfile SendfileMode
 }
+
+// SendfileMode says when a blob GET on the filesystem driver goes out
+// with sendfile(2).
+type SendfileMode int
+
+const (
+	// SendfileRemote (the default) sends with sendfile to clients on
+	// other hosts and copies through a buffer to clients on this one (a
+	// reverse proxy or service-mesh sidecar beside berth, a node-local
+	// mirror's client): on loopback no network card reads the page cache,
+	// so sendfile saves nothing, and it leaves the receiving process to
+	// finish the TCP work and copy from cold pages, where a copy hands it
+	// bytes still in the cache. Measured with crane on loopback, the copy
+	// pulls 1.25x faster and costs crane a quarter less CPU.
+	SendfileRemote SendfileMode = iota
+	// SendfileAlways sends with sendfile to every client.
+	SendfileAlways
+	// SendfileNever always copies, for file systems where sendfile is
+	// slow or unsupported (some FUSE and network file systems).
+	SendfileNever
+)
 
 type handler struct {
 	db     *database.DB
@@ -54,8 +75,8 @@ type handler struct {
 	log    *slog.Logger
 	// redirect: see Options.Redirect.
 	redirect bool
-	// noSendfile: see Options.NoSendfile.
-	noSendfile bool
+	// sendfile: see Options.Sendfile.
+	sendfile SendfileMode
 }
 
 // New returns the handler for /v2/ and everything under it. Mount it at
@@ -68,6 +89,6 @@ func New(opts Options) http.Handler {
 	return &handler{
 		db: opts.DB, blobs: opts.Blobs, auth: opts.Auth, tokens: opts.Tokens, art: opts.Artifacts,
 		extURL: strings.TrimSuffix(opts.ExternalURL, "/"), log: opts.Logger, redirect: opts.Redirect,
-		noSendfile: opts.NoSendfile,
+		sendfile: opts.Sendfile,
 	}
 }

@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
@@ -477,32 +479,52 @@ func (r *readFromRecorder) ReadFrom(src io.Reader) (int64, error) {
 }
 
 // TestBlobGETWithAndWithoutSendfile: by default a blob GET hands the
-// stored file to the response's ReadFrom (sendfile); with NoSendfile
-// (--storage-sendfile=false) it copies through its buffer, serving the
-// same bytes and ranges.
+// stored file to the response's ReadFrom (sendfile) when the client is on
+// another host, and copies it through its buffer when the client is on
+// this one (a loopback address, or the address the connection reached);
+// SendfileAlways (--storage-sendfile=true) and SendfileNever (false) do
+// one or the other for every client. Both serve the same bytes and ranges.
 func TestBlobGETWithAndWithoutSendfile(t *testing.T) {
 	db := dbtest.Open(t, database.SQLite)
 	e := newEnv(t, db)
 	content := randomBytes(3 << 20)
 	d := e.pushBlob("dev", "pub/app", content)
-	copying := registry.New(registry.Options{DB: e.DB, Blobs: e.Blobs, Auth: e.Auth, Tokens: e.Tokens, Artifacts: e.Artifacts, ExternalURL: e.URL, NoSendfile: true})
+	handler := func(mode registry.SendfileMode) http.Handler {
+		return registry.New(registry.Options{DB: e.DB, Blobs: e.Blobs, Auth: e.Auth, Tokens: e.Tokens, Artifacts: e.Artifacts, ExternalURL: e.URL, Sendfile: mode})
+	}
+	always, never := handler(registry.SendfileAlways), handler(registry.SendfileNever)
+	const local = "10.1.2.3:5000" // the address the connection reached
 	for _, tc := range []struct {
-		name      string
-		h         http.Handler
-		readFroms int
-	}{{"sendfile", e.Handler, 1}, {"copy", copying, 0}} {
+		name, peer string
+		h          http.Handler
+		sendfile   bool
+	}{
+		{"default, client on another host", "192.0.2.1:1234", e.Handler, true},
+		{"default, client on another host, IPv6", "[2001:db8::1]:1234", e.Handler, true},
+		{"default, client on loopback", "127.0.0.1:40000", e.Handler, false},
+		{"default, client on IPv6 loopback", "[::1]:40000", e.Handler, false},
+		{"default, client on IPv4-mapped loopback", "[::ffff:127.0.0.1]:40000", e.Handler, false},
+		{"default, client at this host's own address", "10.1.2.3:40000", e.Handler, false},
+		{"default, unreadable peer address", "@", e.Handler, true},
+		{"always, client on loopback", "127.0.0.1:40000", always, true},
+		{"always, client on another host", "192.0.2.1:1234", always, true},
+		{"never, client on another host", "192.0.2.1:1234", never, false},
+		{"never, client on loopback", "127.0.0.1:40000", never, false},
+	} {
 		for _, rg := range []string{"", "bytes=1000-2000999"} {
 			w := &readFromRecorder{ResponseRecorder: httptest.NewRecorder()}
 			r := httptest.NewRequest("GET", "/v2/pub/app/blobs/"+d.String(), nil)
+			r.RemoteAddr = tc.peer
+			r = r.WithContext(context.WithValue(r.Context(), http.LocalAddrContextKey, net.TCPAddrFromAddrPort(netip.MustParseAddrPort(local))))
 			want, status := content, 200
 			if rg != "" {
 				r.Header.Set("Range", rg)
 				want, status = content[1000:2001000], 206
 			}
 			tc.h.ServeHTTP(w, r)
-			if w.Code != status || !bytes.Equal(w.Body.Bytes(), want) || w.readFroms != tc.readFroms {
-				t.Errorf("%s, range %q: status %d, %d bytes (equal %v), ReadFrom called %d times, want %d, %d bytes, %d",
-					tc.name, rg, w.Code, w.Body.Len(), bytes.Equal(w.Body.Bytes(), want), w.readFroms, status, len(want), tc.readFroms)
+			if w.Code != status || !bytes.Equal(w.Body.Bytes(), want) || (w.readFroms == 1) != tc.sendfile || w.readFroms > 1 {
+				t.Errorf("%s, range %q: status %d, %d bytes (equal %v), ReadFrom called %d times; want %d, %d bytes, sendfile %v",
+					tc.name, rg, w.Code, w.Body.Len(), bytes.Equal(w.Body.Bytes(), want), w.readFroms, status, len(want), tc.sendfile)
 			}
 		}
 	}

@@ -250,7 +250,7 @@ func TestOtherValueCombinationsDecodeStrictly(t *testing.T) {
 		"vulnerability database from URLs": {"--set", "scanning.vulndbURLs[0]=https://osv.example/Debian/all.zip",
 			"--set", "scanning.vulndbURLs[1]=https://osv.example/Alpine/all.zip", "--set", "scanning.vulndbRefresh=6h",
 			"--set", "scanning.sbomCycloneDX=true"},
-		"no service account":  {"--set", "serviceAccount.create=false", "--set", "podDisruptionBudget.enabled=false"},
+		"no service account": {"--set", "serviceAccount.create=false", "--set", "podDisruptionBudget.enabled=false"},
 		"scheduling": {"--set", "nodeSelector.disk=ssd", "--set", "tolerations[0].key=dedicated", "--set", "tolerations[0].operator=Exists",
 			"--set", "podAnnotations.a=b", "--set", "podLabels.team=platform", "--set", "priorityClassName=high",
 			"--set", "imagePullSecrets[0].name=pull", "--set", "extraEnvVars[0].name=TZ", "--set", "extraEnvVars[0].value=UTC"},
@@ -310,7 +310,7 @@ func TestDefaultValuesRunOneReplicaOnSQLiteWithAClaim(t *testing.T) {
 	}
 
 	cm := get[*corev1.ConfigMap](t, m, "ConfigMap/berth")
-	for k, want := range map[string]string{"BERTH_ADDR": ":8080", "BERTH_DATA_DIR": "/data", "BERTH_EXTERNAL_URL": "https://berth.example.com", "BERTH_AUTH_MODE": "db", "BERTH_STORAGE_SENDFILE": "true"} {
+	for k, want := range map[string]string{"BERTH_ADDR": ":8080", "BERTH_DATA_DIR": "/data", "BERTH_EXTERNAL_URL": "https://berth.example.com", "BERTH_AUTH_MODE": "db", "BERTH_STORAGE_SENDFILE": "auto"} {
 		if cm.Data[k] != want {
 			t.Errorf("ConfigMap %s = %q, want %q", k, cm.Data[k], want)
 		}

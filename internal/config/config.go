@@ -106,8 +106,9 @@ type Config struct {
 	// StorageRedirect answers blob GETs with a 307 to a presigned URL
 	// when the driver can presign ("true" or "false").
 	StorageRedirect string `yaml:"storage_redirect"`
-	// StorageSendfile sends filesystem blobs with sendfile(2) ("true", the
-	// default, or "false": copied through a buffer).
+	// StorageSendfile says when filesystem blobs go out with sendfile(2):
+	// "auto" (the default: to clients on other hosts, copied through a
+	// buffer to clients on this one), "true" (always) or "false" (never).
 	StorageSendfile string `yaml:"storage_sendfile"`
 	// TrustedProxies lists the networks (CIDR, comma-separated) of the
 	// reverse proxies whose X-Forwarded-For is believed.
@@ -169,7 +170,7 @@ var Settings = []Setting{
 	{"s3-secret-key", "BERTH_S3_SECRET_KEY", "s3_secret_key", "", "S3 secret access key (prefer the environment or the file: flags show in process listings)", func(c *Config) *string { return &c.S3SecretKey }},
 	{"s3-path-style", "BERTH_S3_PATH_STYLE", "s3_path_style", "false", "address the bucket in the URL path instead of the host name (true or false; most non-AWS servers need true)", func(c *Config) *string { return &c.S3PathStyle }},
 	{"storage-redirect", "BERTH_STORAGE_REDIRECT", "storage_redirect", "false", "answer blob GETs with a 307 to a 15-minute presigned storage URL when the driver can presign, i.e. s3 (true or false); clients must reach --s3-endpoint", func(c *Config) *string { return &c.StorageRedirect }},
-	{"storage-sendfile", "BERTH_STORAGE_SENDFILE", "storage_sendfile", "true", "send filesystem blobs to clients with sendfile(2), never copying them through berth (true or false); false copies them through a 1 MiB buffer, for filesystems where sendfile is slow or unsupported (some FUSE and network filesystems)", func(c *Config) *string { return &c.StorageSendfile }},
+	{"storage-sendfile", "BERTH_STORAGE_SENDFILE", "storage_sendfile", "auto", "when to send filesystem blobs with sendfile(2) instead of copying them through a 1 MiB buffer: auto (to clients on other hosts; clients on this host, such as a reverse proxy beside berth, get the copy, which loopback takes faster), true (always) or false (never, for filesystems where sendfile is slow or unsupported: some FUSE and network filesystems)", func(c *Config) *string { return &c.StorageSendfile }},
 	{"trusted-proxies", "BERTH_TRUSTED_PROXIES", "trusted_proxies", "", "comma-separated CIDRs of reverse proxies (an Ingress controller, a load balancer) whose X-Forwarded-For names the client for rate limits, lockouts and the audit log; empty: the direct peer is the client", func(c *Config) *string { return &c.TrustedProxies }},
 	{"sbom-cyclonedx", "BERTH_SBOM_CYCLONEDX", "sbom_cyclonedx", "false", "attach a CycloneDX 1.5 JSON SBOM to every successfully scanned image, beside the SPDX 2.3 one berth always attaches (true or false)", func(c *Config) *string { return &c.SBOMCycloneDX }},
 	{"vulndb-url", "BERTH_VULNDB_URL", "vulndb_url", "", "http(s) URL of an OSV all.zip export or JSON record to import into the vulnerability database every --vulndb-refresh, e.g. https://osv-vulnerabilities.storage.googleapis.com/Debian/all.zip; repeat the flag or separate URLs with commas; empty: none", func(c *Config) *string { return &c.VulndbURL }},
@@ -397,8 +398,8 @@ func (c *Config) validateStorage() error {
 	if err := checkBool("--storage-redirect (BERTH_STORAGE_REDIRECT)", c.StorageRedirect, true); err != nil {
 		return err
 	}
-	if err := checkBool("--storage-sendfile (BERTH_STORAGE_SENDFILE)", c.StorageSendfile, true); err != nil {
-		return err
+	if _, err := strconv.ParseBool(c.StorageSendfile); err != nil && c.StorageSendfile != "" && !strings.EqualFold(c.StorageSendfile, SendfileAuto) {
+		return &Error{Setting: "--storage-sendfile (BERTH_STORAGE_SENDFILE)", Msg: fmt.Sprintf("%q is not auto, true or false", c.StorageSendfile)}
 	}
 	switch c.StorageDriver {
 	case "", "filesystem": // "" is filesystem, for configurations built in code
@@ -503,10 +504,28 @@ func (c *Config) StorageRedirects() bool {
 	return boolSetting(c.StorageRedirect, false)
 }
 
-// StorageSendfiles reports whether filesystem blobs go out with sendfile
-// (the default, also when unset in a configuration built in code).
-func (c *Config) StorageSendfiles() bool {
-	return boolSetting(c.StorageSendfile, true)
+// Sendfile modes, as StorageSendfileMode reports them.
+const (
+	SendfileAuto   = "auto"
+	SendfileAlways = "always"
+	SendfileNever  = "never"
+)
+
+// StorageSendfileMode reports when filesystem blobs go out with sendfile:
+// SendfileAuto (the default, also when unset in a configuration built in
+// code), SendfileAlways or SendfileNever.
+func (c *Config) StorageSendfileMode() string {
+	if c.StorageSendfile == "" || strings.EqualFold(c.StorageSendfile, SendfileAuto) {
+		return SendfileAuto
+	}
+	v, err := strconv.ParseBool(c.StorageSendfile)
+	switch {
+	case err != nil:
+		return SendfileAuto
+	case v:
+		return SendfileAlways
+	}
+	return SendfileNever
 }
 
 func (c *Config) validateAuth() error {

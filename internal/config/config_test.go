@@ -184,14 +184,27 @@ func TestStorageDriverDefaultsToFilesystemWithoutRedirect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.StorageDriver != "filesystem" || c.StorageRedirects() || c.S3PathStyleAddressing() || !c.StorageSendfiles() {
-		t.Fatalf("storage defaults: driver %q, redirect %v, path style %v, sendfile %v", c.StorageDriver, c.StorageRedirects(), c.S3PathStyleAddressing(), c.StorageSendfiles())
+	if c.StorageDriver != "filesystem" || c.StorageRedirects() || c.S3PathStyleAddressing() || c.StorageSendfileMode() != SendfileAuto {
+		t.Fatalf("storage defaults: driver %q, redirect %v, path style %v, sendfile %v", c.StorageDriver, c.StorageRedirects(), c.S3PathStyleAddressing(), c.StorageSendfileMode())
 	}
-	if c, err = load(t, map[string]string{"BERTH_STORAGE_SENDFILE": "false"}); err != nil || c.StorageSendfiles() {
-		t.Fatalf("BERTH_STORAGE_SENDFILE=false: sendfile %v, %v", c.StorageSendfiles(), err)
+	if (&Config{}).StorageSendfileMode() != SendfileAuto {
+		t.Fatal("a configuration built in code without the setting does not choose sendfile by client")
 	}
-	if (&Config{}).StorageSendfiles() != true {
-		t.Fatal("a configuration built in code without the setting does not use sendfile")
+}
+
+func TestStorageSendfileIsAutoTrueOrFalse(t *testing.T) {
+	for value, want := range map[string]string{"auto": SendfileAuto, "AUTO": SendfileAuto, "true": SendfileAlways, "1": SendfileAlways, "false": SendfileNever, "FALSE": SendfileNever} {
+		c, err := load(t, map[string]string{"BERTH_STORAGE_SENDFILE": value})
+		if err != nil || c.StorageSendfileMode() != want {
+			t.Errorf("BERTH_STORAGE_SENDFILE=%s: mode %q, %v; want %q", value, c.StorageSendfileMode(), err, want)
+		}
+	}
+	if c, err := load(t, nil, "--storage-sendfile"); err != nil || c.StorageSendfileMode() != SendfileAlways {
+		t.Errorf("--storage-sendfile alone: %v, %v; want always", c.StorageSendfileMode(), err)
+	}
+	_, err := load(t, map[string]string{"BERTH_STORAGE_SENDFILE": "sometimes"})
+	if err == nil || !strings.Contains(err.Error(), `"sometimes" is not auto, true or false`) || !strings.Contains(err.Error(), "BERTH_STORAGE_SENDFILE") {
+		t.Errorf("BERTH_STORAGE_SENDFILE=sometimes: %v", err)
 	}
 }
 

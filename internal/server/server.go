@@ -223,7 +223,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	registryHandler := registry.New(registry.Options{
 		DB: db, Blobs: s.blobs, Auth: authSvc, Tokens: tokens, Artifacts: artifactSvc,
 		ExternalURL: cfg.ExternalURL, Logger: s.log, Redirect: cfg.StorageRedirects(),
-		NoSendfile: !cfg.StorageSendfiles(),
+		Sendfile: sendfileMode(cfg.StorageSendfileMode()),
 	})
 
 	oidcSvc := oidc.New(oidc.Options{Client: db.Client, Auth: authSvc, Defaults: oidc.SettingsFromConfig(cfg),
@@ -283,6 +283,17 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	s.handler = s.tracedRequests(logRequests(s.log, m, securityHeaders(audit.Middleware(clientip.New(proxies).Addr, mux))))
 	s.audit = recorder
 	return s, nil
+}
+
+// sendfileMode maps --storage-sendfile onto the registry's modes.
+func sendfileMode(mode string) registry.SendfileMode {
+	switch mode {
+	case config.SendfileAlways:
+		return registry.SendfileAlways
+	case config.SendfileNever:
+		return registry.SendfileNever
+	}
+	return registry.SendfileRemote
 }
 
 // startJobs opens the job queue with every kind of job berth runs, drives
