@@ -58,8 +58,10 @@ type row struct {
 var rows = []row{
 	{key: "push", label: "256 MiB push, crane from an OCI layout (MB/s)"},
 	{key: "push-cpu", label: "server CPU per 256 MiB push, PostgreSQL's included (ms)", lower: true},
+	{key: "push-client-cpu", label: "crane's CPU per 256 MiB push (ms)", lower: true},
 	{key: "push-warm", label: "256 MiB push, crane, right after 1 GiB of touched memory was freed (MB/s)"},
 	{key: "push-warm-cpu", label: "server CPU per 256 MiB push after memory was freed (ms)", lower: true},
+	{key: "push-warm-client-cpu", label: "crane's CPU per 256 MiB push after memory was freed (ms)", lower: true},
 	{key: "pull", label: "256 MiB pull, crane --format oci (MB/s)"},
 	{key: "pull-client-cpu", label: "crane's CPU per 256 MiB pull (ms)", lower: true},
 	{key: "get-anon", label: "256 MiB blob GET, Go client, anonymous (MB/s)"},
@@ -181,14 +183,14 @@ func TestBenchmarkAgainstDistribution(t *testing.T) {
 
 	steps := []step{
 		{"crane push", func(reg *registry, rd *round, record func(string, float64)) error {
-			// push runs one crane push and records its rate and the
-			// server's CPU under key.
+			// push runs one crane push and records its rate, the
+			// server's CPU and crane's under key.
 			push := func(layout, tag, key string) error {
 				cpu, err := reg.cpuSample()
 				if err != nil {
 					return err
 				}
-				took, _, err := runCrane(crane, craneEnv, "push", "--insecure", layout, reg.host+"/"+bigRepo+":"+tag)
+				took, client, err := runCrane(crane, craneEnv, "push", "--insecure", layout, reg.host+"/"+bigRepo+":"+tag)
 				if err != nil {
 					return err
 				}
@@ -198,6 +200,7 @@ func TestBenchmarkAgainstDistribution(t *testing.T) {
 				}
 				record(key, layerSize/1e6/took.Seconds())
 				record(key+"-cpu", float64(used.Milliseconds()))
+				record(key+"-client-cpu", float64(client.Milliseconds()))
 				return nil
 			}
 			// Memory freed by what ran just before (the last registry's
