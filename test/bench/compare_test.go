@@ -63,6 +63,7 @@ var rows = []row{
 	{key: "push-warm-cpu", label: "server CPU per 256 MiB push after memory was freed (ms)", lower: true},
 	{key: "push-warm-client-cpu", label: "crane's CPU per 256 MiB push after memory was freed (ms)", lower: true},
 	{key: "pull", label: "256 MiB pull, crane --format oci (MB/s)"},
+	{key: "pull-cpu", label: "server CPU per 256 MiB pull, PostgreSQL's included (ms)", lower: true},
 	{key: "pull-client-cpu", label: "crane's CPU per 256 MiB pull (ms)", lower: true},
 	{key: "get-anon", label: "256 MiB blob GET, Go client, anonymous (MB/s)"},
 	{key: "get-bearer", label: "256 MiB blob GET, Go client, Bearer token (MB/s)"},
@@ -81,7 +82,7 @@ var rows = []row{
 
 // sendfileRows compare berth copying blobs (its choice for clients on
 // its own host) and sending them with sendfile.
-var sendfileRows = rowsOf("pull", "pull-client-cpu", "get-anon", "get-bearer", "get-cpu")
+var sendfileRows = rowsOf("pull", "pull-cpu", "pull-client-cpu", "get-anon", "get-bearer", "get-cpu", "zb-pull10", "zb-pull")
 
 func rowsOf(keys ...string) []row {
 	var out []row
@@ -138,7 +139,7 @@ func TestBenchmarkAgainstDistribution(t *testing.T) {
 	// pulls on loopback (it is pushed to as well, for something to pull,
 	// but only pulls are reported).
 	sending := startBerth(t, bin, database.SQLite, "BERTH_STORAGE_SENDFILE=true")
-	sending.name, sending.only = "berth SQLite, sendfile", map[string]bool{"crane push": true, "crane pull": true, "blob GET": true}
+	sending.name, sending.only = "berth SQLite, sendfile", map[string]bool{"crane push": true, "crane pull": true, "blob GET": true, "zb pull 10 MB": true, "zb pull 100 MB": true}
 	regs = append(regs, sending)
 	res := results{}
 	time.Sleep(2 * time.Second) // let the set-up's work settle before calling the servers idle
@@ -232,12 +233,21 @@ func TestBenchmarkAgainstDistribution(t *testing.T) {
 			if err := freeTouchedMemory(warmBytes); err != nil {
 				return err
 			}
-			took, cpu, err := runCrane(crane, craneEnv, "pull", "--insecure", "--format", "oci", reg.host+"/"+bigRepo+":"+rd.tag, filepath.Join(dir, "layout"))
+			server, err := reg.cpuSample()
+			if err != nil {
+				return err
+			}
+			took, client, err := runCrane(crane, craneEnv, "pull", "--insecure", "--format", "oci", reg.host+"/"+bigRepo+":"+rd.tag, filepath.Join(dir, "layout"))
+			if err != nil {
+				return err
+			}
+			used, err := reg.cpuSince(server)
 			if err != nil {
 				return err
 			}
 			record("pull", layerSize/1e6/took.Seconds())
-			record("pull-client-cpu", float64(cpu.Milliseconds()))
+			record("pull-cpu", float64(used.Milliseconds()))
+			record("pull-client-cpu", float64(client.Milliseconds()))
 			return nil
 		}},
 		{"blob GET", func(reg *registry, rd *round, record func(string, float64)) error {
