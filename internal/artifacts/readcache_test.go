@@ -116,3 +116,50 @@ func TestCachedBlobSizesFollowUnlinks(t *testing.T) {
 		})
 	}
 }
+
+// TestAPushToANewRepositoryLooksItsProjectUpOnce: the requests of a push
+// to a repository that does not exist yet find its project in the name
+// cache after the first, while a pull still looks the repository up, and
+// so finds one that a push created meanwhile.
+func TestAPushToANewRepositoryLooksItsProjectUpOnce(t *testing.T) {
+	for _, kind := range dbtest.Dialects {
+		t.Run(kind, func(t *testing.T) {
+			db := dbtest.Open(t, kind)
+			f := newFixture(t, db)
+
+			// A push creates the repository its first requests did not find.
+			if r, err := f.s.Artifacts.Access(f.dev, "team/later", auth.RepositoryPush); err != nil || r.Repository != nil {
+				t.Fatalf("Access for a push to a new repository: %+v, %v", r, err)
+			}
+			d := f.blob(f.admin, "team/later", []byte("a layer"))
+			f.blob(f.admin, "team/later", []byte("another layer"))
+			f.image(f.admin, "team/later", "v1", "amd64")
+			r, err := f.s.Artifacts.Access(f.dev, "team/later", auth.RepositoryPull)
+			if err != nil || r.Repository == nil {
+				t.Fatalf("a pull right after the push: %+v, %v", r, err)
+			}
+			if size, err := f.s.Artifacts.BlobSize(f.dev, r, d); err != nil || size != 7 {
+				t.Fatalf("BlobSize right after the push = %d, %v", size, err)
+			}
+			if _, err := f.s.Artifacts.GetManifest(f.dev, "team/later", "v1", false); err != nil {
+				t.Fatalf("the manifest right after the push: %v", err)
+			}
+
+			// The second request does not look the project up: renamed
+			// behind the cache's back, it is still found for the push,
+			// not for a pull.
+			if _, err := f.s.Artifacts.Access(f.dev, "team/fresh", auth.RepositoryPush); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.SQL().ExecContext(t.Context(), `UPDATE projects SET name = 'elsewhere' WHERE name = 'team'`); err != nil {
+				t.Fatal(err)
+			}
+			if r, err := f.s.Artifacts.Access(f.dev, "team/fresh", auth.RepositoryPush); err != nil || r.Project.Name != "team" {
+				t.Fatalf("the push's second request: %+v, %v; want the cached project", r, err)
+			}
+			if _, err := f.s.Artifacts.Access(f.dev, "team/fresh", auth.RepositoryPull); err == nil {
+				t.Fatal("a pull was answered from a name cached without its repository")
+			}
+		})
+	}
+}

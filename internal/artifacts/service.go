@@ -71,7 +71,9 @@ type Service struct {
 
 	// names caches the project and repository rows of recently used
 	// repository names for nameTTL: a pull otherwise spends more time
-	// looking them up than serving the manifest. Only rows are cached,
+	// looking them up than serving the manifest. A name pushed to before
+	// its repository exists is cached with the project alone, for the
+	// rest of that push (see Access). Only rows are cached,
 	// never decisions: auth.Can still runs on every request that a
 	// registry token's scopes do not already grant, so a role change
 	// applies at once (for registry tokens, when they expire) and a
@@ -163,7 +165,10 @@ func (s *Service) Access(ctx context.Context, name string, action auth.Action) (
 	if err := ValidateName(name); err != nil {
 		return nil, err
 	}
-	if c, ok := s.cached(name); ok {
+	// A name cached without its repository (none existed) serves pushes
+	// only: every push creates the repository if it is still missing, but
+	// a pull must see one another push created meanwhile.
+	if c, ok := s.cached(name); ok && (c.repository != nil || action == auth.RepositoryPush) {
 		if err := s.can(ctx, action, c.project, name); err != nil {
 			return nil, err
 		}
@@ -185,6 +190,7 @@ func (s *Service) Access(ctx context.Context, name string, action auth.Action) (
 		if action != auth.RepositoryPush {
 			return nil, nameUnknown(name)
 		}
+		s.remember(name, p, nil)
 		return &Repo{Name: name, Project: p}, nil
 	}
 	if err != nil {
