@@ -398,7 +398,7 @@ func (c *Config) validateStorage() error {
 	if err := checkBool("--storage-redirect (BERTH_STORAGE_REDIRECT)", c.StorageRedirect, true); err != nil {
 		return err
 	}
-	if _, err := strconv.ParseBool(c.StorageSendfile); err != nil && c.StorageSendfile != "" && !strings.EqualFold(c.StorageSendfile, SendfileAuto) {
+	if _, ok := sendfileMode(c.StorageSendfile); !ok {
 		return &Error{Setting: "--storage-sendfile (BERTH_STORAGE_SENDFILE)", Msg: fmt.Sprintf("%q is not auto, true or false", c.StorageSendfile)}
 	}
 	switch c.StorageDriver {
@@ -515,17 +515,26 @@ const (
 // SendfileAuto (the default, also when unset in a configuration built in
 // code), SendfileAlways or SendfileNever.
 func (c *Config) StorageSendfileMode() string {
-	if c.StorageSendfile == "" || strings.EqualFold(c.StorageSendfile, SendfileAuto) {
-		return SendfileAuto
+	mode, _ := sendfileMode(c.StorageSendfile)
+	return mode
+}
+
+// sendfileMode reads a --storage-sendfile value: "" and "auto" are
+// SendfileAuto, true and false as strconv.ParseBool reads them are
+// SendfileAlways and SendfileNever; anything else is SendfileAuto and
+// not ok.
+func sendfileMode(value string) (mode string, ok bool) {
+	if value == "" || strings.EqualFold(value, SendfileAuto) {
+		return SendfileAuto, true
 	}
-	v, err := strconv.ParseBool(c.StorageSendfile)
+	v, err := strconv.ParseBool(value)
 	switch {
 	case err != nil:
-		return SendfileAuto
+		return SendfileAuto, false
 	case v:
-		return SendfileAlways
+		return SendfileAlways, true
 	}
-	return SendfileNever
+	return SendfileNever, true
 }
 
 func (c *Config) validateAuth() error {
