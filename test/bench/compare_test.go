@@ -184,25 +184,8 @@ func TestBenchmarkAgainstDistribution(t *testing.T) {
 
 	steps := []step{
 		{"crane push", func(reg *registry, rd *round, record func(string, float64)) error {
-			// push runs one crane push and records its rate, the
-			// server's CPU and crane's under key.
 			push := func(layout, tag, key string) error {
-				cpu, err := reg.cpuSample()
-				if err != nil {
-					return err
-				}
-				took, client, err := runCrane(crane, craneEnv, "push", "--insecure", layout, reg.host+"/"+bigRepo+":"+tag)
-				if err != nil {
-					return err
-				}
-				used, err := reg.cpuSince(cpu)
-				if err != nil {
-					return err
-				}
-				record(key, layerSize/1e6/took.Seconds())
-				record(key+"-cpu", float64(used.Milliseconds()))
-				record(key+"-client-cpu", float64(client.Milliseconds()))
-				return nil
+				return measureCrane(reg, record, key, crane, craneEnv, "push", "--insecure", layout, reg.host+"/"+bigRepo+":"+tag)
 			}
 			// Memory freed by what ran just before (the last registry's
 			// warm push, crane exiting) goes back to the host first.
@@ -233,22 +216,7 @@ func TestBenchmarkAgainstDistribution(t *testing.T) {
 			if err := freeTouchedMemory(warmBytes); err != nil {
 				return err
 			}
-			server, err := reg.cpuSample()
-			if err != nil {
-				return err
-			}
-			took, client, err := runCrane(crane, craneEnv, "pull", "--insecure", "--format", "oci", reg.host+"/"+bigRepo+":"+rd.tag, filepath.Join(dir, "layout"))
-			if err != nil {
-				return err
-			}
-			used, err := reg.cpuSince(server)
-			if err != nil {
-				return err
-			}
-			record("pull", layerSize/1e6/took.Seconds())
-			record("pull-cpu", float64(used.Milliseconds()))
-			record("pull-client-cpu", float64(client.Milliseconds()))
-			return nil
+			return measureCrane(reg, record, "pull", crane, craneEnv, "pull", "--insecure", "--format", "oci", reg.host+"/"+bigRepo+":"+rd.tag, filepath.Join(dir, "layout"))
 		}},
 		{"blob GET", func(reg *registry, rd *round, record func(string, float64)) error {
 			u := reg.base + "/v2/" + bigRepo + "/blobs/" + rd.layer.String()
@@ -491,6 +459,28 @@ func writeLayout(t *testing.T, dir string, i int) digest.Digest {
 		t.Fatal(err)
 	}
 	return layer
+}
+
+// measureCrane runs crane on the 256 MiB image with args and records its
+// rate under key, and the registry's CPU time and crane's under key-cpu
+// and key-client-cpu.
+func measureCrane(reg *registry, record func(string, float64), key, bin, env string, args ...string) error {
+	server, err := reg.cpuSample()
+	if err != nil {
+		return err
+	}
+	took, client, err := runCrane(bin, env, args...)
+	if err != nil {
+		return err
+	}
+	used, err := reg.cpuSince(server)
+	if err != nil {
+		return err
+	}
+	record(key, layerSize/1e6/took.Seconds())
+	record(key+"-cpu", float64(used.Milliseconds()))
+	record(key+"-client-cpu", float64(client.Milliseconds()))
+	return nil
 }
 
 // runCrane runs crane and returns how long it took and the CPU time it
