@@ -43,6 +43,16 @@ func freeAddr(t *testing.T) string {
 
 func graphql(t *testing.T, base, user, pass, query string) map[string]any {
 	t.Helper()
+	out, err := postGraphQL(base, user, pass, query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// postGraphQL is graphql for a goroutine other than the test's, which
+// must not call t.Fatal.
+func postGraphQL(base, user, pass, query string) (map[string]any, error) {
 	body, _ := json.Marshal(map[string]string{"query": query})
 	req, _ := http.NewRequest(http.MethodPost, base+"/graphql", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
@@ -51,14 +61,14 @@ func graphql(t *testing.T, base, user, pass, query string) map[string]any {
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	defer resp.Body.Close()
 	var out map[string]any
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	return out
+	return out, nil
 }
 
 func TestServeEndToEnd(t *testing.T) {
