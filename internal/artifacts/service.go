@@ -76,8 +76,9 @@ type Service struct {
 	// rest of that push (see Access). Only rows are cached,
 	// never decisions: auth.Can still runs on every request that a
 	// registry token's scopes do not already grant, so a role change
-	// applies at once (for registry tokens, when they expire) and a
-	// visibility change within nameTTL.
+	// applies as soon as auth forgets its cached roles (at the change's
+	// commit; for registry tokens, when they expire) and a visibility
+	// change within nameTTL.
 	mu    sync.Mutex
 	names map[string]cachedName
 	// manifests caches recently served manifests and blob sizes (readcache.go).

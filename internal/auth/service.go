@@ -17,7 +17,6 @@ import (
 
 	"github.com/berth-registry/berth/ent"
 	"github.com/berth-registry/berth/ent/accesstoken"
-	"github.com/berth-registry/berth/ent/member"
 	"github.com/berth-registry/berth/ent/privacy"
 	"github.com/berth-registry/berth/ent/project"
 	"github.com/berth-registry/berth/ent/session"
@@ -70,6 +69,11 @@ type Service struct {
 	// signed in as, so that clients sending Basic credentials on every
 	// request (zb, scripts with curl -u) cost no query per request.
 	recent signInCache
+	// roles remembers users' roles in projects for roleCacheFor.
+	roles roleCache
+	// OnRolesChanged, when set, tells the other replicas that a member
+	// row changed, so that they drop their cached roles (RolesDropped).
+	OnRolesChanged func()
 }
 
 // signInCacheFor is how long a successful Basic sign-in is reused: a
@@ -129,11 +133,15 @@ func (c *signInCache) put(key [32]byte, v *viewer.Viewer, now time.Time) {
 
 // New returns a Service over client.
 func New(client *ent.Client) *Service {
-	return &Service{
+	s := &Service{
 		client: client, SessionTTL: 12 * time.Hour, RobotPrefix: DefaultRobotPrefix,
 		RobotDefaultExpiry: 30 * 24 * time.Hour, verified: map[[32]byte]time.Time{},
 		hashSlots: make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
 	}
+	if client != nil {
+		client.Member.Use(s.forgetRolesOnChange)
+	}
+	return s
 }
 
 // Limits on what a sign-in may send. No username is longer (see
@@ -440,30 +448,6 @@ func (s *Service) ProjectCan(ctx context.Context, name string, action Action) (*
 		return nil, err
 	}
 	return p, s.Can(ctx, action, p)
-}
-
-// Role returns the viewer's role in a project, if they are a member
-// directly or through one of their groups; the highest role wins.
-func (s *Service) Role(ctx context.Context, projectID int) (Role, bool, error) {
-	v := viewer.FromContext(ctx)
-	if v.Kind != viewer.User {
-		return "", false, nil
-	}
-	who := member.UserID(v.UserID)
-	if len(v.Groups) > 0 {
-		who = member.Or(who, member.GroupNameIn(v.Groups...))
-	}
-	ms, err := s.client.Member.Query().Where(member.ProjectID(projectID), who).All(viewer.SystemContext(ctx))
-	if err != nil || len(ms) == 0 {
-		return "", false, err
-	}
-	best := ms[0].Role
-	for _, m := range ms[1:] {
-		if rank[m.Role] > rank[best] {
-			best = m.Role
-		}
-	}
-	return best, true, nil
 }
 
 func describe(a Action) string {

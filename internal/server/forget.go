@@ -8,18 +8,19 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/berth-registry/berth/internal/artifacts"
 	"github.com/berth-registry/berth/internal/events"
 )
 
-// forgets carries, through Redis, the names one replica dropped from its
-// name cache (a deleted repository, a project made private) to the others,
-// which drop them within a round trip instead of when their entries
-// expire.
+// forgets carries, through Redis, what one replica dropped from a cache
+// to the others, which drop it within a round trip instead of when their
+// entries expire: names dropped from the name cache (a deleted repository,
+// a project made private), or that roles changed (a member row).
 type forgets struct {
 	rdb     *redis.Client
 	channel string
 	log     *slog.Logger
+	// what the cache holds and how long its entries live, for the log.
+	what string
 }
 
 // publish tells every replica to drop names.
@@ -31,13 +32,13 @@ func (f *forgets) publish(names []string) {
 		cancel()
 	}
 	if err != nil {
-		f.log.Warn("telling other replicas to drop cached names; they expire within 2 seconds anyway", "err", err)
+		f.log.Warn("telling other replicas to drop "+f.what+" anyway", "err", err)
 	}
 }
 
-// listen drops from content's cache what any replica forgets, until ctx
-// ends. It returns once subscribed.
-func (f *forgets) listen(ctx context.Context, content *artifacts.Service) (func(context.Context), error) {
+// listen calls drop with what any replica forgets, until ctx ends. It
+// returns once subscribed.
+func (f *forgets) listen(ctx context.Context, drop func(names ...string)) (func(context.Context), error) {
 	loop, err := events.Listen(ctx, f.rdb, f.channel)
 	if err != nil {
 		return nil, err
@@ -46,7 +47,7 @@ func (f *forgets) listen(ctx context.Context, content *artifacts.Service) (func(
 		loop(ctx, func(payload string) {
 			var names []string
 			if json.Unmarshal([]byte(payload), &names) == nil && len(names) <= 10000 {
-				content.Dropped(names...)
+				drop(names...)
 			}
 		})
 	}, nil

@@ -191,10 +191,14 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		Client: db.Client, Blobs: s.blobs, Auth: authSvc, ExternalURL: cfg.PublicURL(), Logger: s.log, Audit: recorder,
 		OnChange: dispatcher.Notify, Postgres: db.Kind == database.Postgres,
 	}
-	var shared *forgets
+	var names, roles *forgets
 	if s.redis != nil {
-		shared = &forgets{rdb: s.redis, channel: "berth:forget:" + installation, log: s.log}
-		contentOpts.OnForget = shared.publish
+		names = &forgets{rdb: s.redis, channel: "berth:forget:" + installation, log: s.log,
+			what: "cached names; they expire within 2 seconds"}
+		roles = &forgets{rdb: s.redis, channel: "berth:forget-roles:" + installation, log: s.log,
+			what: "cached roles; they expire within a second"}
+		contentOpts.OnForget = names.publish
+		authSvc.OnRolesChanged = func() { roles.publish(nil) }
 	}
 	artifactSvc := artifacts.New(contentOpts)
 	s.closers = append(s.closers, artifactSvc.Close)
@@ -202,13 +206,18 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	scanSvc.Content, scanSvc.OnChange = artifactSvc, dispatcher.Notify
 	pullSvc := pullpolicy.New(db.Client, authSvc, s.blobs, s.log)
 	artifactSvc.PullPolicy = pullSvc.Check
-	if shared != nil {
-		run, err := shared.listen(ctx, artifactSvc)
-		if err != nil {
-			s.Close()
-			return nil, &config.Error{Setting: "--redis-url (BERTH_REDIS_URL)", Msg: "subscribing to cache invalidations: " + err.Error()}
+	if s.redis != nil {
+		for _, l := range []struct {
+			f    *forgets
+			drop func(...string)
+		}{{names, artifactSvc.Dropped}, {roles, func(...string) { authSvc.RolesDropped() }}} {
+			run, err := l.f.listen(ctx, l.drop)
+			if err != nil {
+				s.Close()
+				return nil, &config.Error{Setting: "--redis-url (BERTH_REDIS_URL)", Msg: "subscribing to cache invalidations: " + err.Error()}
+			}
+			s.background(run)
 		}
-		s.background(run)
 	}
 	collector := NewCollector(cfg, db, s.blobs, artifactSvc, s.log)
 	retentionSvc := retention.New(retention.Options{Client: db.Client, Auth: authSvc, Content: artifactSvc, Logger: s.log})

@@ -42,6 +42,7 @@ func TestThreeReplicasBehindAProxy(t *testing.T) {
 			if storage == cluster.Filesystem {
 				t.Run("TokenFromOneReplicaWorksOnAll", func(t *testing.T) { tokenAcrossReplicas(t, c) })
 				t.Run("LockoutHoldsOnEveryReplica", func(t *testing.T) { lockoutAcrossReplicas(t, c) })
+				t.Run("RemovedMemberIsRefusedEverywhereAtOnce", func(t *testing.T) { removedMemberAcrossReplicas(t, c) })
 				t.Run("ScheduledJobRunsOnce", func(t *testing.T) { scheduleRunsOnce(t, c) })
 			} else {
 				t.Run("DockerPushPullThroughTheProxy", func(t *testing.T) { dockerThroughProxy(t, c) })
@@ -264,6 +265,54 @@ func deleteAcrossReplicas(t *testing.T, c *cluster.Cluster) {
 			"Content-Type", "application/octet-stream")
 		if st != http.StatusNotFound {
 			t.Errorf("replica %d took a push into the deleted project: %d %s", i, st, body)
+		}
+	}
+}
+
+// removedMemberAcrossReplicas: a developer pushes through every replica,
+// each of which then holds their role for a second without asking the
+// database again; once one replica takes them out of the project, every
+// replica refuses their next push within half that second (the change
+// reaches the others through Redis). The project is private, so to an
+// outsider it does not exist.
+func removedMemberAcrossReplicas(t *testing.T, c *cluster.Cluster) {
+	proxy := &target{URL: c.URL, Host: c.Host}
+	gql(t, proxy, adminUser, cluster.AdminPassword, `mutation { createUser(input: {username: "bob", password: "bob-Pass-1234"}) { id } }`, nil)
+	gql(t, proxy, adminUser, cluster.AdminPassword, `mutation { addProjectMember(input: {project: "scale", username: "bob", role: DEVELOPER}) { id } }`, nil)
+	push := func(base string) (int, string) {
+		blob := randomBytes(100)
+		req, _ := http.NewRequest("POST", base+"/v2/scale/bob/blobs/uploads/?digest="+digest.FromBytes(blob).String(), bytes.NewReader(blob))
+		req.Header.Set("Content-Type", "application/octet-stream")
+		req.SetBasicAuth("bob", "bob-Pass-1234")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for i, r := range c.Replicas {
+		if st, body := push(r.URL); st != http.StatusCreated {
+			t.Fatalf("replica %d before the removal: %d %s", i, st, body)
+		}
+	}
+	gql(t, &target{URL: c.Replicas[0].URL}, adminUser, cluster.AdminPassword,
+		`mutation { removeProjectMember(input: {project: "scale", username: "bob"}) }`, nil)
+	removed := time.Now()
+	for i, r := range c.Replicas {
+		for {
+			st, body := push(r.URL)
+			if st == http.StatusForbidden || st == http.StatusNotFound { // the project is private
+				break
+			}
+			if st != http.StatusCreated {
+				t.Fatalf("replica %d after the removal: %d %s", i, st, body)
+			}
+			if time.Since(removed) > 500*time.Millisecond {
+				t.Fatalf("replica %d still takes the removed member's push after %v", i, time.Since(removed))
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
 	}
 }
