@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/opencontainers/go-digest"
@@ -162,33 +161,57 @@ func uploadRange(size int64) string {
 	return "0-" + strconv.FormatInt(size-1, 10)
 }
 
-// session loads upload id of repository name, after checking push access.
-func (h *handler) session(w http.ResponseWriter, r *http.Request, name, id string) (*artifacts.Repo, *ent.UploadSession, bool) {
-	ctx := r.Context()
+// pushAccess checks that the caller may push to repository name.
+func (h *handler) pushAccess(w http.ResponseWriter, r *http.Request, name string) (*artifacts.Repo, bool) {
 	if !h.scopeOK(w, r, name, auth.RepositoryPush) {
-		return nil, nil, false
+		return nil, false
 	}
-	repo, err := h.art.Access(ctx, name, auth.RepositoryPush)
+	repo, err := h.art.Access(r.Context(), name, auth.RepositoryPush)
 	if err != nil {
 		h.writeError(w, r, err, withScope(scopeFor(name, auth.RepositoryPush)))
-		return nil, nil, false
+		return nil, false
+	}
+	return repo, true
+}
+
+// session loads upload id of repository name, after checking push access.
+func (h *handler) session(w http.ResponseWriter, r *http.Request, name, id string) (*ent.UploadSession, bool) {
+	if _, ok := h.pushAccess(w, r, name); !ok {
+		return nil, false
 	}
 	s, err := h.db.UploadSession.Query().Where(uploadsession.UUID(id), uploadsession.Repository(name)).
-		Only(viewer.SystemContext(ctx))
+		Only(viewer.SystemContext(r.Context()))
 	if ent.IsNotFound(err) {
 		h.writeError(w, r, uploadUnknown(id))
-		return nil, nil, false
+		return nil, false
 	}
 	if err != nil {
 		h.writeError(w, r, err)
+		return nil, false
+	}
+	return s, true
+}
+
+// take loads upload id of repository name and makes this request its only
+// writer (takeUpload), or answers: 404 for an unknown upload, 416 with the
+// upload's Range while another request writes to it. The caller has
+// checked push access.
+func (h *handler) take(w http.ResponseWriter, r *http.Request, name, id string) (*ent.UploadSession, *uploadHold, bool) {
+	s, hold, err := takeUpload(r.Context(), h.db, name, id)
+	switch {
+	case errors.Is(err, errUploadBusy):
+		h.rangeError(w, r, name, s, "another request is writing to this upload: continue from the returned Range")
+		return nil, nil, false
+	case err != nil:
+		h.writeError(w, r, err)
 		return nil, nil, false
 	}
-	return repo, s, true
+	return s, hold, true
 }
 
 // uploadStatus serves GET /v2/<name>/blobs/uploads/<id>.
 func (h *handler) uploadStatus(w http.ResponseWriter, r *http.Request, name, id string) {
-	_, s, ok := h.session(w, r, name, id)
+	s, ok := h.session(w, r, name, id)
 	if !ok {
 		return
 	}
@@ -197,7 +220,7 @@ func (h *handler) uploadStatus(w http.ResponseWriter, r *http.Request, name, id 
 
 // cancelUpload serves DELETE /v2/<name>/blobs/uploads/<id>.
 func (h *handler) cancelUpload(w http.ResponseWriter, r *http.Request, name, id string) {
-	_, s, ok := h.session(w, r, name, id)
+	s, ok := h.session(w, r, name, id)
 	if !ok {
 		return
 	}
@@ -272,12 +295,15 @@ func parseContentRange(v string) (start, end int64, ok bool) {
 // patchUpload serves PATCH /v2/<name>/blobs/uploads/<id>: a chunk, or the
 // whole blob streamed.
 func (h *handler) patchUpload(w http.ResponseWriter, r *http.Request, name, id string) {
-	_, s, ok := h.session(w, r, name, id)
-	if !ok || !h.checkContentRange(w, r, name, s) {
+	if _, ok := h.pushAccess(w, r, name); !ok {
 		return
 	}
-	hold, ok := h.hold(w, r, name, s)
+	s, hold, ok := h.take(w, r, name, id)
 	if !ok {
+		return
+	}
+	if !h.checkContentRange(w, r, name, s) {
+		hold.release(r.Context())
 		return
 	}
 	s, err := h.appendChunk(r.Context(), hold, s, r.Body, false)
@@ -286,18 +312,6 @@ func (h *handler) patchUpload(w http.ResponseWriter, r *http.Request, name, id s
 		return
 	}
 	h.uploadAccepted(w, name, s, http.StatusAccepted)
-}
-
-// hold makes this request the upload's only writer, or answers 416 with
-// the upload's current Range when another request is writing to it or it
-// moved on since s was read.
-func (h *handler) hold(w http.ResponseWriter, r *http.Request, name string, s *ent.UploadSession) (*uploadHold, bool) {
-	hold, err := holdUpload(r.Context(), h.db, s)
-	if err == nil {
-		return hold, true
-	}
-	h.chunkError(w, r, name, s, err)
-	return nil, false
 }
 
 // chunkError answers a failed write to an upload: 416 with the real Range
@@ -399,7 +413,7 @@ func (h *handler) appendChunk(ctx context.Context, hold *uploadHold, s *ent.Uplo
 // upload's hold so that no chunk lands between the check and the commit.
 func (h *handler) finishUpload(w http.ResponseWriter, r *http.Request, name, id string) {
 	ctx := r.Context()
-	repo, s, ok := h.session(w, r, name, id)
+	repo, ok := h.pushAccess(w, r, name)
 	if !ok {
 		return
 	}
@@ -408,23 +422,25 @@ func (h *handler) finishUpload(w http.ResponseWriter, r *http.Request, name, id 
 		h.writeError(w, r, err)
 		return
 	}
+	s, hold, ok := h.take(w, r, name, id)
+	if !ok {
+		return
+	}
 	if r.ContentLength != 0 && !h.checkContentRange(w, r, name, s) {
+		hold.release(ctx)
 		return
 	}
 	if s.Offset == 0 && r.ContentLength > 0 {
 		stored, err := h.blobs.Holds(ctx, d, r.ContentLength)
 		if err != nil {
+			hold.release(ctx)
 			h.writeError(w, r, err)
 			return
 		}
 		if stored {
-			h.finishStored(w, r, name, repo, s, d)
+			h.finishStored(w, r, name, repo, s, hold, d)
 			return
 		}
-	}
-	hold, ok := h.hold(w, r, name, s)
-	if !ok {
-		return
 	}
 	if r.ContentLength != 0 {
 		if s, err = h.appendChunk(ctx, hold, s, r.Body, true); err != nil {
@@ -481,29 +497,33 @@ func (h *handler) finishUpload(w http.ResponseWriter, r *http.Request, name, id 
 	h.blobCreated(w, name, d)
 }
 
-// finishStored serves a PUT that carries the whole blob when the store
-// holds that blob already: the bytes are hashed, not written, and nothing
-// lands in the upload. It takes no hold: the commit deletes the session
-// only if it is still empty and nobody holds it, or answers 416 as a
-// PATCH racing another would.
-func (h *handler) finishStored(w http.ResponseWriter, r *http.Request, name string, repo *artifacts.Repo, s *ent.UploadSession, d digest.Digest) {
+// finishStored serves a PUT that carries the whole blob into empty upload
+// s, held by hold, when the store holds that blob already: the bytes are
+// hashed, not written, and nothing lands in the upload. The commit
+// deletes the session only if the hold is still this request's, or
+// answers 416 as a PATCH racing another would.
+func (h *handler) finishStored(w http.ResponseWriter, r *http.Request, name string, repo *artifacts.Repo, s *ent.UploadSession, hold *uploadHold, d digest.Digest) {
 	ctx := r.Context()
 	err := h.putStored(ctx, repo, d, r.ContentLength, r.Body, func(tx *ent.Client) error {
-		n, err := tx.UploadSession.Delete().
-			Where(uploadsession.ID(s.ID), uploadsession.Offset(0),
-				uploadsession.Or(uploadsession.WriterIsNil(), uploadsession.WriterUntilLT(time.Now()))).
+		n, err := tx.UploadSession.Delete().Where(uploadsession.ID(s.ID), uploadsession.Writer(hold.token)).
 			Exec(viewer.SystemContext(ctx))
 		if err == nil && n == 0 {
-			err = errUploadBusy
+			err = errUploadBusy // the hold lapsed and another request took it
 		}
 		return err
 	})
 	switch {
+	case err == nil:
+		hold.halt()
 	case errors.Is(err, errUploadBusy):
+		hold.halt()
 		h.chunkError(w, r, name, s, err)
 		return
 	case errors.Is(err, storage.ErrDigestMismatch):
+		hold.halt()
 		h.dropSession(ctx, s)
+	default:
+		hold.release(ctx)
 	}
 	if err != nil {
 		h.writeError(w, r, err)
