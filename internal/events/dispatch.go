@@ -36,6 +36,11 @@ type Dispatcher struct {
 	// Sweep is how often the dispatcher reads the outbox from its start
 	// rather than from past the rows it published last (see dispatch).
 	Sweep time.Duration
+	// Gather is how long a wake-up waits for more rows before it reads
+	// the outbox: under a stream of pushes one read and one update then
+	// serve the commits of those milliseconds, not one commit each (a
+	// chunked image push commits three times).
+	Gather time.Duration
 	// from is the id the next read starts at, past the rows this
 	// dispatcher published last, and swept when it last read the outbox
 	// from its start (see dispatch).
@@ -59,6 +64,7 @@ func NewDispatcher(client *ent.Client, bus *Bus, log *slog.Logger, sinks ...Sink
 		wake:   make(chan struct{}, 1),
 		Poll:   250 * time.Millisecond,
 		Sweep:  5 * time.Second,
+		Gather: 20 * time.Millisecond,
 	}
 }
 
@@ -115,6 +121,11 @@ func (d *Dispatcher) Run(ctx context.Context) {
 			return
 		case <-t.C:
 		case <-d.wake:
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(d.Gather):
+			}
 		}
 	}
 }
