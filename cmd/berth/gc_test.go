@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -149,10 +150,13 @@ func TestGCKilledMidRunLosesNoReferencedBlob(t *testing.T) {
 			t.Cleanup(func() { killed.Process.Kill() }) // a no-op once it has been reaped
 			exited := make(chan error, 1)
 			go func() { exited <- killed.Wait() }()
-			var runningID string
-			gone := 0
-		wait:
-			for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			// Kill it once it has swept its first orphan file. The store is
+			// walked in lexical order, so that is the lexically first path:
+			// watching it alone every millisecond reacts long before the
+			// sweep ends, however fast the machine (a check of every file
+			// every 20 ms could come too late on a fast one).
+			firstOrphan := slices.Min(orphans)
+			for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(time.Millisecond) {
 				select {
 				case err := <-exited:
 					t.Fatalf("berth gc finished (%v) before it could be killed in the middle of its run; more garbage is needed:\n%s", err, killedOut.String())
@@ -161,16 +165,8 @@ func TestGCKilledMidRunLosesNoReferencedBlob(t *testing.T) {
 				if time.Now().After(deadline) {
 					t.Fatalf("berth gc did not get going:\n%s", killedOut.String())
 				}
-				if runningID == "" {
-					for _, r := range gcRuns(t, base) {
-						if r.Status == "RUNNING" {
-							runningID = r.ID
-						}
-					}
-					continue
-				}
-				if gone = gcMissing(orphans); gone >= len(orphans)/10 {
-					break wait
+				if _, err := os.Stat(firstOrphan); err != nil {
+					break
 				}
 			}
 			if err := killed.Process.Kill(); err != nil {
@@ -179,6 +175,16 @@ func TestGCKilledMidRunLosesNoReferencedBlob(t *testing.T) {
 			err := <-exited // reaped: the pid names no process any more
 			if st, ok := killed.ProcessState.Sys().(syscall.WaitStatus); !ok || !st.Signaled() {
 				t.Fatalf("berth gc finished (%v) before it was killed; more garbage is needed:\n%s", err, killedOut.String())
+			}
+			gone := gcMissing(orphans)
+			var runningID string
+			for _, r := range gcRuns(t, base) {
+				if r.Status == "RUNNING" {
+					runningID = r.ID
+				}
+			}
+			if runningID == "" {
+				t.Fatalf("no run is recorded as running after the kill: %+v", gcRuns(t, base))
 			}
 			t.Logf("%s: killed the run %s after %s, %d of %d orphan files deleted", kind,
 				runningID, time.Since(gcStart).Round(time.Millisecond), gone, len(orphans))
