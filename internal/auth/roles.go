@@ -14,9 +14,9 @@ import (
 )
 
 // roleCacheFor is how long a user's role in a project is reused without a
-// query. Clients that send credentials on every request (docker's token
-// flow aside: zb, curl -u, CI scripts) would otherwise pay a membership
-// query on each one. Every change of a member row forgets all cached roles
+// query. Clients that send Basic credentials on every request (zb,
+// curl -u, CI scripts; docker's registry tokens carry their grants and
+// skip the check) would otherwise pay a membership query on each one. Every change of a member row forgets all cached roles
 // once it commits, on this replica at once and on the others through
 // OnRolesChanged; without that channel another replica honours a change
 // within this time, as it does a disabled account (signInCacheFor).
