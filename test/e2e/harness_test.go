@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -107,8 +108,43 @@ func eachDatabase(t *testing.T, fn func(t *testing.T, tg *target)) {
 }
 
 // startBinary starts `berth serve`; it returns nil if that berth does not
-// serve the registry and GraphQL yet.
+// serve the registry and GraphQL yet. The free port it picks can be taken
+// by another test's process before berth binds it; berth then exits, and
+// it starts again on another port.
 func startBinary(t *testing.T, bin, kind string) *target {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		tg, portTaken := startBinaryOnce(t, bin, kind)
+		if !portTaken {
+			return tg
+		}
+		if attempt == 5 {
+			t.Fatal("berth found its port taken five times running")
+		}
+		t.Logf("berth's port was taken before it could bind it; starting again on another")
+	}
+}
+
+// syncBuffer is a bytes.Buffer that a process writes to while the test
+// reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+func startBinaryOnce(t *testing.T, bin, kind string) (tg *target, portTaken bool) {
 	t.Helper()
 	port := freePort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
@@ -129,25 +165,42 @@ func startBinary(t *testing.T, bin, kind string) *target {
 		// data dir.
 		cmd.Env = append(cmd.Env, "BERTH_SECRET_KEY="+dbtest.SecretKey)
 	}
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		cancel()
 		t.Fatalf("starting berth: %v", err)
 	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
 	stop := func() {
 		cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
 		select {
-		case <-done:
+		case <-exited:
 		case <-time.After(10 * time.Second):
 			cancel()
-			<-done
+			<-exited
 		}
 		cancel()
 	}
 	deadline := time.Now().Add(30 * time.Second)
+	// Only once berth says it listens is the port its own: until then
+	// whoever took the port in between would answer.
+	for !strings.Contains(logs.String(), " listening on ") {
+		select {
+		case <-exited:
+			cancel()
+			if strings.Contains(logs.String(), "address already in use") {
+				return nil, true
+			}
+			t.Fatalf("berth exited before listening:\n%s", logs.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			stop()
+			t.Fatalf("berth did not start listening:\n%s", logs.String())
+		}
+	}
 	for {
 		resp, err := http.Get(url + "/v2/")
 		if err == nil {
@@ -157,7 +210,7 @@ func startBinary(t *testing.T, bin, kind string) *target {
 			}
 			stop()
 			t.Logf("berth binary does not serve /v2/ yet (status %d); using the in-process registry", resp.StatusCode)
-			return nil
+			return nil, false
 		}
 		if time.Now().After(deadline) {
 			stop()
@@ -165,7 +218,7 @@ func startBinary(t *testing.T, bin, kind string) *target {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	tg := &target{URL: url, Host: addr}
+	tg = &target{URL: url, Host: addr}
 	tg.createProject = func(t *testing.T, name string, public bool) {
 		t.Helper()
 		q := fmt.Sprintf(`mutation { createProject(input:{name:%q, public:%v}) { id } }`, name, public)
@@ -189,7 +242,7 @@ func startBinary(t *testing.T, bin, kind string) *target {
 			t.Logf("berth logs:\n%s", logs.String())
 		}
 	})
-	return tg
+	return tg, false
 }
 
 // withoutEnv returns env without the variables named.
