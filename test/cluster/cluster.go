@@ -55,7 +55,7 @@ type Replica struct {
 	URL  string // http://127.0.0.1:port, bypassing the proxy
 	Host string
 	cmd  *exec.Cmd
-	logs *syncBuffer
+	logs *SyncBuffer
 	down atomic.Bool
 	hits atomic.Int64
 	done chan struct{}
@@ -175,7 +175,7 @@ func Start(t testing.TB, o Options) *Cluster {
 		if o.Storage == S3 {
 			dataDir = t.TempDir()
 		}
-		r := &Replica{logs: &syncBuffer{}, done: make(chan struct{})}
+		r := &Replica{logs: &SyncBuffer{}, done: make(chan struct{})}
 		c.Replicas = append(c.Replicas, r)
 		wg.Add(1)
 		go func() {
@@ -340,13 +340,14 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// syncBuffer collects a process's output for several goroutines.
-type syncBuffer struct {
+// SyncBuffer collects a process's output for several goroutines: the
+// process's copiers write it while the test reads it.
+type SyncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *SyncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.buf.Len() > 4<<20 { // keep the start: it says why a replica failed
@@ -355,7 +356,7 @@ func (b *syncBuffer) Write(p []byte) (int, error) {
 	return b.buf.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()

@@ -17,7 +17,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -125,25 +124,6 @@ func startBinary(t *testing.T, bin, kind string) *target {
 	}
 }
 
-// syncBuffer is a bytes.Buffer that a process writes to while the test
-// reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 func startBinaryOnce(t *testing.T, bin, kind string) (tg *target, portTaken bool) {
 	t.Helper()
 	port := freePort(t)
@@ -165,7 +145,7 @@ func startBinaryOnce(t *testing.T, bin, kind string) (tg *target, portTaken bool
 		// data dir.
 		cmd.Env = append(cmd.Env, "BERTH_SECRET_KEY="+dbtest.SecretKey)
 	}
-	logs := &syncBuffer{}
+	logs := &cluster.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		cancel()
