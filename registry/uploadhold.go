@@ -30,10 +30,10 @@ import (
 // atomic on SQLite and PostgreSQL alike, so of two racing requests
 // exactly one wins; the other gets 416 with the current Range. The holder
 // renews the hold while it streams; one that dies frees the session when
-// the hold lapses. None of these
-// writes waits for PostgreSQL to flush its log (database.Unsynced): a
-// session that a database crash set back is checked against the bytes in
-// storage by the next request, like one a client abandoned.
+// the hold lapses. None of these writes waits for PostgreSQL to flush its
+// log (database.Unsynced): a session that a database crash set back is
+// checked against the bytes in storage by the next request, like one a
+// client abandoned.
 const (
 	uploadHoldFor   = 2 * time.Minute
 	uploadHoldRenew = 30 * time.Second

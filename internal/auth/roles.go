@@ -16,10 +16,11 @@ import (
 // roleCacheFor is how long a user's role in a project is reused without a
 // query. Clients that send Basic credentials on every request (zb,
 // curl -u, CI scripts; docker's registry tokens carry their grants and
-// skip the check) would otherwise pay a membership query on each one. Every change of a member row forgets all cached roles
-// once it commits, on this replica at once and on the others through
-// OnRolesChanged; without that channel another replica honours a change
-// within this time, as it does a disabled account (signInCacheFor).
+// skip the check) would otherwise pay a membership query on each one.
+// Every change of a member row forgets all cached roles once it commits,
+// on this replica at once and on the others through OnRolesChanged;
+// without that channel another replica honours a change within this
+// time, as it does a disabled account (signInCacheFor).
 const roleCacheFor = time.Second
 
 // roleCacheMax bounds the cache; a full cache starts over.
@@ -135,13 +136,10 @@ func (s *Service) forgetRolesOnChange(next ent.Mutator) ent.Mutator {
 		if err != nil {
 			return v, err
 		}
-		txm, ok := m.(interface{ Tx() (*ent.Tx, error) })
-		if !ok {
-			s.ForgetRoles()
-			return v, nil
-		}
-		tx, terr := txm.Tx()
-		if terr != nil { // not in a transaction: committed already
+		// The hook is on Member only; outside a transaction the change
+		// has committed already.
+		tx, terr := m.(*ent.MemberMutation).Tx()
+		if terr != nil {
 			s.ForgetRoles()
 			return v, nil
 		}
