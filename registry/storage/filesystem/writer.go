@@ -44,7 +44,10 @@ type fileWriter struct {
 	// flushEvery bytes; kicked is the size at its last request.
 	fl     *flusher
 	kicked int64
-	state  writerState
+	// drop has the flusher drop what it flushed from the page cache
+	// (Options.CacheUploads).
+	drop  bool
+	state writerState
 }
 
 // open prepares the pending file. With append and nothing pending or
@@ -125,9 +128,9 @@ func (w *fileWriter) Write(p []byte) (int, error) {
 	}
 	if w.size-w.kicked >= flushEvery {
 		if w.fl == nil {
-			w.fl = startFlusher(w.f)
+			w.fl = startFlusher(w.f, w.drop)
 		}
-		w.fl.poke()
+		w.fl.poke(w.size)
 		w.kicked = w.size
 	}
 	if err != nil {
