@@ -53,9 +53,9 @@ func TestGCKilledMidRunLosesNoReferencedBlob(t *testing.T) {
 				t.Logf("%s: %s in %s", kind, what, time.Since(last).Round(time.Millisecond))
 				last = time.Now()
 			}
-			addr, dataDir, dbURL := freeAddr(t), t.TempDir(), dbtest.URL(t, kind)
-			base := "http://" + addr
-			startServeNoGrace(t, bin, addr, dataDir, dbURL)
+			dataDir, dbURL := t.TempDir(), dbtest.URL(t, kind)
+			srv := startServeNoGrace(t, bin, dataDir, dbURL)
+			addr, base := srv.addr, srv.url
 			if out := graphql(t, base, "admin", gcAdminPassword, `mutation { createProject(input: {name: "team-a"}) { id } }`); out["errors"] != nil {
 				t.Fatalf("createProject: %v", out)
 			}
@@ -142,7 +142,7 @@ func TestGCKilledMidRunLosesNoReferencedBlob(t *testing.T) {
 			gcStart := time.Now()
 			killed := exec.Command(bin, gcArgs(dataDir, dbURL)...)
 			killed.Env = gcEnv()
-			killedOut := &gcSyncBuffer{}
+			killedOut := &testtool.SyncBuffer{}
 			killed.Stdout, killed.Stderr = killedOut, killedOut
 			if err := killed.Start(); err != nil {
 				t.Fatal(err)
@@ -253,66 +253,23 @@ func TestGCKilledMidRunLosesNoReferencedBlob(t *testing.T) {
 }
 
 // startServeNoGrace runs `berth serve` with no garbage collection grace
-// period and waits until it answers /healthz. Its logs are shown if the
-// test fails.
-func startServeNoGrace(t *testing.T, bin, addr, dataDir, dbURL string) {
+// period, as startServeWith does.
+func startServeNoGrace(t *testing.T, bin, dataDir, dbURL string) *berthServe {
 	t.Helper()
-	startServeWith(t, bin, addr, dataDir, dbURL, "--gc-grace-period", "0s")
+	return startServeWith(t, bin, dataDir, dbURL, "--gc-grace-period", "0s")
 }
 
-// startServeWith runs `berth serve` with extra flags, its logs shown if
-// the test fails, and waits until it answers /healthz. The test may kill
-// it sooner; cleanup kills it anyway.
-func startServeWith(t *testing.T, bin, addr, dataDir, dbURL string, extra ...string) *exec.Cmd {
+// startServeWith runs `berth serve` with extra flags, as the admin with
+// gcAdminPassword, and waits until it answers /healthz (startBerth). The
+// test may kill it sooner; cleanup kills it anyway.
+func startServeWith(t *testing.T, bin, dataDir, dbURL string, extra ...string) *berthServe {
 	t.Helper()
-	args := append([]string{"serve", "--addr", addr, "--data-dir", dataDir, "--database-url", dbURL, "--log-level", "warn"}, extra...)
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(gcEnv(), "BERTH_ADMIN_PASSWORD="+gcAdminPassword)
+	env := append(gcEnv(), "BERTH_ADMIN_PASSWORD="+gcAdminPassword)
 	if strings.HasPrefix(dbURL, "postgres") {
 		// Required there; on SQLite berth generates one into the data dir.
-		cmd.Env = append(cmd.Env, "BERTH_SECRET_KEY="+dbtest.SecretKey)
+		env = append(env, "BERTH_SECRET_KEY="+dbtest.SecretKey)
 	}
-	out := &gcSyncBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("berth serve %s logs:\n%s", addr, out.String())
-		}
-	})
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return cmd
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("berth did not become healthy:\n%s", out.String())
-		}
-	}
-}
-
-// gcSyncBuffer is a bytes.Buffer a process may write while the test reads.
-type gcSyncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *gcSyncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *gcSyncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	return startBerth(t, bin, env, append([]string{"--data-dir", dataDir, "--database-url", dbURL, "--log-level", "warn"}, extra...)...)
 }
 
 func gcArgs(dataDir, dbURL string) []string {
@@ -596,9 +553,8 @@ func TestGCKilledWhileDeletingBlobsServesNoMissingBlob(t *testing.T) {
 	bin := buildBerth(t)
 	for _, kind := range dbtest.Dialects {
 		t.Run(kind, func(t *testing.T) {
-			addr, dataDir, dbURL := freeAddr(t), t.TempDir(), dbtest.URL(t, kind)
-			base := "http://" + addr
-			startServeNoGrace(t, bin, addr, dataDir, dbURL)
+			dataDir, dbURL := t.TempDir(), dbtest.URL(t, kind)
+			base := startServeNoGrace(t, bin, dataDir, dbURL).url
 			graphql(t, base, "admin", gcAdminPassword, `mutation { createProject(input: {name: "team-a"}) { id } }`)
 			reg := &gcRegistry{t: t, base: base}
 			const n = 600

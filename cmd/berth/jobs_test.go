@@ -75,9 +75,9 @@ func TestJobKilledMidRunFinishesOnceAfterRestart(t *testing.T) {
 	bin := buildBerth(t)
 	for _, kind := range dbtest.Dialects {
 		t.Run(kind, func(t *testing.T) {
-			addr, dataDir, dbURL := freeAddr(t), t.TempDir(), dbtest.URL(t, kind)
-			base := "http://" + addr
-			first := startServeWith(t, bin, addr, dataDir, dbURL, "--gc-grace-period", "0s", "--gc-workers", "1")
+			dataDir, dbURL := t.TempDir(), dbtest.URL(t, kind)
+			first := startServeWith(t, bin, dataDir, dbURL, "--gc-grace-period", "0s", "--gc-workers", "1")
+			base := first.url
 			orphans := writeOrphans(t, dataDir, 2000)
 			// The mutation is sent from another goroutine while this one
 			// watches: on SQLite the sweep can be a thousand orphans in
@@ -103,10 +103,9 @@ func TestJobKilledMidRunFinishesOnceAfterRestart(t *testing.T) {
 					t.Fatalf("the garbage collection job did not start sweeping (mutation: %v)", <-started)
 				}
 			}
-			if err := first.Process.Kill(); err != nil {
+			if err := first.kill(); err != nil {
 				t.Fatal(err)
 			}
-			first.Wait()
 			// The kill may have cut the mutation's response off; any other
 			// failure is the test's.
 			if err := <-started; err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, io.ErrUnexpectedEOF) {
@@ -118,7 +117,8 @@ func TestJobKilledMidRunFinishesOnceAfterRestart(t *testing.T) {
 			}
 			t.Logf("killed after %d of %d orphans", swept, len(orphans))
 
-			startServeWith(t, bin, addr, dataDir, dbURL, "--gc-grace-period", "0s", "--gc-workers", "1")
+			// berth comes back on another port; base follows it.
+			base = startServeWith(t, bin, dataDir, dbURL, "--gc-grace-period", "0s", "--gc-workers", "1").url
 			var jobs []jobNode
 			for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(200 * time.Millisecond) {
 				jobs = jobList(t, base, "garbage_collection")
@@ -158,10 +158,9 @@ func TestJobKilledMidRunFinishesOnceAfterRestart(t *testing.T) {
 func TestScheduledJobRunsOncePerTickAcrossProcesses(t *testing.T) {
 	dataDir, dbURL := t.TempDir(), dbtest.URL(t, database.Postgres)
 	bin := buildBerth(t)
-	a, b := freeAddr(t), freeAddr(t)
-	startServeWith(t, bin, a, dataDir, dbURL)
-	startServeWith(t, bin, b, dataDir, dbURL)
-	out := graphql(t, "http://"+b, "admin", gcAdminPassword,
+	a := startServeWith(t, bin, dataDir, dbURL).url
+	b := startServeWith(t, bin, dataDir, dbURL).url
+	out := graphql(t, b, "admin", gcAdminPassword,
 		`mutation { updateSchedule(input: {kind: GARBAGE_COLLECTION, cron: "@every 2s", enabled: true}) { cron enabled nextRunAt } }`)
 	if out["errors"] != nil {
 		t.Fatalf("updateSchedule: %v", out["errors"])
@@ -170,7 +169,7 @@ func TestScheduledJobRunsOncePerTickAcrossProcesses(t *testing.T) {
 	// (10 s at most), then enqueues one job every 2 s.
 	var jobs []jobNode
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(500 * time.Millisecond) {
-		jobs = jobList(t, "http://"+a, "garbage_collection")
+		jobs = jobList(t, a, "garbage_collection")
 		if len(jobs) >= 5 {
 			break
 		}
@@ -178,7 +177,7 @@ func TestScheduledJobRunsOncePerTickAcrossProcesses(t *testing.T) {
 			t.Fatalf("only %d scheduled jobs in a minute", len(jobs))
 		}
 	}
-	out = graphql(t, "http://"+a, "admin", gcAdminPassword,
+	out = graphql(t, a, "admin", gcAdminPassword,
 		`mutation { updateSchedule(input: {kind: GARBAGE_COLLECTION, cron: "@every 2s", enabled: false}) { enabled } }`)
 	if out["errors"] != nil {
 		t.Fatalf("updateSchedule: %v", out["errors"])

@@ -3,6 +3,7 @@ package main_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/berth-registry/berth/internal/database"
 	"github.com/berth-registry/berth/internal/database/dbtest"
+	"github.com/berth-registry/berth/internal/testtool"
 )
 
 // buildBerth compiles the real binary once per test run.
@@ -39,6 +41,71 @@ func freeAddr(t *testing.T) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
+}
+
+// berthServe is a `berth serve` a test started.
+type berthServe struct {
+	addr   string // 127.0.0.1:port
+	url    string // http://127.0.0.1:port
+	cmd    *exec.Cmd
+	out    *testtool.SyncBuffer
+	exited chan struct{} // closed once it exited, and err set
+	err    error         // cmd.Wait's
+}
+
+// kill ends berth with SIGKILL, no graceful shutdown, and waits for it.
+func (s *berthServe) kill() error {
+	err := s.cmd.Process.Kill()
+	<-s.exited
+	return err
+}
+
+// startBerth runs `berth serve` with args and env on a free loopback
+// port, waits until it answers /healthz, and kills it when the test ends,
+// showing its output if the test failed. The port it picks can be taken
+// by another test's process before berth binds it; berth then exits, and
+// it starts again on another. Every start picks a new port: a test that
+// starts berth again on the same data goes on at the new one's address.
+func startBerth(t *testing.T, bin string, env []string, args ...string) *berthServe {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		addr := freeAddr(t)
+		s := &berthServe{addr: addr, url: "http://" + addr, out: &testtool.SyncBuffer{}, exited: make(chan struct{})}
+		s.cmd = exec.Command(bin, append([]string{"serve", "--addr", addr}, args...)...)
+		s.cmd.Env = env
+		s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
+		if err := s.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { s.err = s.cmd.Wait(); close(s.exited) }()
+		// Only once berth says it listens is the port its own: until then
+		// whoever took it in between would answer /healthz.
+		err := testtool.WaitListening(s.out.String, s.exited, 30*time.Second)
+		if errors.Is(err, testtool.ErrPortTaken) && attempt < 5 {
+			t.Logf("port %s was taken before berth could bind it; starting it again on another", addr)
+			continue
+		}
+		t.Cleanup(func() {
+			s.kill() // a no-op once it has exited
+			if t.Failed() {
+				t.Logf("berth serve %s output:\n%s", addr, s.out.String())
+			}
+		})
+		if err != nil {
+			t.Fatalf("berth serve %s (attempt %d): %v", addr, attempt, err)
+		}
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			if resp, err := http.Get(s.url + "/healthz"); err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					return s
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("berth serve %s did not become healthy", addr)
+			}
+		}
+	}
 }
 
 func graphql(t *testing.T, base, user, pass, query string) map[string]any {
@@ -75,33 +142,12 @@ func TestServeEndToEnd(t *testing.T) {
 	bin := buildBerth(t)
 	for _, kind := range dbtest.Dialects {
 		t.Run(kind, func(t *testing.T) {
-			addr := freeAddr(t)
-			base := "http://" + addr
-			cmd := exec.Command(bin, "serve", "--addr", addr, "--data-dir", t.TempDir(), "--database-url", dbtest.URL(t, kind))
-			cmd.Env = append(os.Environ(), "BERTH_ADMIN_PASSWORD=e2e-admin-pass")
+			env := append(os.Environ(), "BERTH_ADMIN_PASSWORD=e2e-admin-pass")
 			if kind == database.Postgres {
-				cmd.Env = append(cmd.Env, "BERTH_SECRET_KEY="+dbtest.SecretKey)
+				env = append(env, "BERTH_SECRET_KEY="+dbtest.SecretKey)
 			}
-			var out bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &out, &out
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			defer cmd.Process.Kill()
-			deadline := time.Now().Add(30 * time.Second)
-			for {
-				resp, err := http.Get(base + "/healthz")
-				if err == nil {
-					resp.Body.Close()
-					if resp.StatusCode == 200 {
-						break
-					}
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("berth did not become healthy:\n%s", out.String())
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
+			srv := startBerth(t, bin, env, "--data-dir", t.TempDir(), "--database-url", dbtest.URL(t, kind))
+			base := srv.url
 			if resp, err := http.Get(base + "/readyz"); err != nil || resp.StatusCode != 200 {
 				t.Fatalf("readyz: %v %v", resp, err)
 			}
@@ -128,19 +174,17 @@ func TestServeEndToEnd(t *testing.T) {
 			}
 
 			// SIGTERM shuts down cleanly.
-			cmd.Process.Signal(syscall.SIGTERM)
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
+			srv.cmd.Process.Signal(syscall.SIGTERM)
 			select {
-			case err := <-done:
-				if err != nil {
-					t.Fatalf("berth exited with %v after SIGTERM:\n%s", err, out.String())
+			case <-srv.exited:
+				if srv.err != nil {
+					t.Fatalf("berth exited with %v after SIGTERM:\n%s", srv.err, srv.out.String())
 				}
 			case <-time.After(30 * time.Second):
 				t.Fatal("berth did not stop after SIGTERM")
 			}
-			if !strings.Contains(out.String(), "shutting down") {
-				t.Fatalf("no shutdown log:\n%s", out.String())
+			if !strings.Contains(srv.out.String(), "shutting down") {
+				t.Fatalf("no shutdown log:\n%s", srv.out.String())
 			}
 		})
 	}

@@ -6,40 +6,23 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/berth-registry/berth/internal/database/dbtest"
 )
 
-// startServe runs `berth serve` and waits until it answers /healthz.
-func startServe(t *testing.T, bin, addr, dataDir, dbURL string) *exec.Cmd {
+// startServe runs `berth serve` and waits until it answers /healthz
+// (startBerth).
+func startServe(t *testing.T, bin, dataDir, dbURL string) *berthServe {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--addr", addr, "--data-dir", dataDir, "--database-url", dbURL, "--log-level", "warn")
-	cmd.Env = append(os.Environ(), "BERTH_ADMIN_PASSWORD=restart-admin-pass")
+	env := append(os.Environ(), "BERTH_ADMIN_PASSWORD=restart-admin-pass")
 	if strings.HasPrefix(dbURL, "postgres") {
-		cmd.Env = append(cmd.Env, "BERTH_SECRET_KEY="+dbtest.SecretKey)
+		env = append(env, "BERTH_SECRET_KEY="+dbtest.SecretKey)
 	}
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return cmd
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("berth did not become healthy:\n%s", out.String())
-		}
-	}
+	return startBerth(t, bin, env, "--data-dir", dataDir, "--database-url", dbURL, "--log-level", "warn")
 }
 
 // TestChunkedUploadSurvivesKill kills berth with SIGKILL in the middle of a
@@ -48,15 +31,15 @@ func TestChunkedUploadSurvivesKill(t *testing.T) {
 	bin := buildBerth(t)
 	for _, kind := range dbtest.Dialects {
 		t.Run(kind, func(t *testing.T) {
-			addr, dataDir, dbURL := freeAddr(t), t.TempDir(), dbtest.URL(t, kind)
-			base := "http://" + addr
-			first := startServe(t, bin, addr, dataDir, dbURL)
+			dataDir, dbURL := t.TempDir(), dbtest.URL(t, kind)
+			first := startServe(t, bin, dataDir, dbURL)
+			base := first.url
 			if out := graphql(t, base, "admin", "restart-admin-pass", `mutation { createProject(input: {name: "team-a"}) { id } }`); out["errors"] != nil {
 				t.Fatalf("createProject: %v", out)
 			}
-			do := func(method, url string, body []byte, header map[string]string) *http.Response {
+			do := func(method, target string, body []byte, header map[string]string) *http.Response {
 				t.Helper()
-				req, _ := http.NewRequest(method, url, bytes.NewReader(body))
+				req, _ := http.NewRequest(method, target, bytes.NewReader(body))
 				req.SetBasicAuth("admin", "restart-admin-pass")
 				for k, v := range header {
 					req.Header.Set(k, v)
@@ -75,33 +58,36 @@ func TestChunkedUploadSurvivesKill(t *testing.T) {
 			if resp.StatusCode != http.StatusAccepted {
 				t.Fatalf("starting the upload: %d", resp.StatusCode)
 			}
-			location := resp.Header.Get("Location")
-			if !strings.HasPrefix(location, "http") {
-				location = base + location
+			// at is a Location berth sent, on the berth running now: the
+			// one started again listens on another port.
+			at := func(location string) string {
+				t.Helper()
+				u, err := url.Parse(location)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return base + u.RequestURI()
 			}
-			resp = do(http.MethodPatch, location, blob[:half], map[string]string{
+			location := resp.Header.Get("Location")
+			resp = do(http.MethodPatch, at(location), blob[:half], map[string]string{
 				"Content-Type": "application/octet-stream", "Content-Range": fmt.Sprintf("0-%d", half-1)})
 			if resp.StatusCode != http.StatusAccepted {
 				t.Fatalf("first chunk: %d", resp.StatusCode)
 			}
 
-			first.Process.Kill() // SIGKILL: no graceful shutdown
-			first.Wait()
-			startServe(t, bin, addr, dataDir, dbURL)
+			first.kill() // SIGKILL: no graceful shutdown
+			base = startServe(t, bin, dataDir, dbURL).url
 
-			status := do(http.MethodGet, location, nil, nil)
+			status := do(http.MethodGet, at(location), nil, nil)
 			if status.StatusCode != http.StatusNoContent || status.Header.Get("Range") != fmt.Sprintf("0-%d", half-1) {
 				t.Fatalf("upload status after restart: %d Range %q", status.StatusCode, status.Header.Get("Range"))
 			}
-			resp = do(http.MethodPatch, location, blob[half:], map[string]string{
+			resp = do(http.MethodPatch, at(location), blob[half:], map[string]string{
 				"Content-Type": "application/octet-stream", "Content-Range": fmt.Sprintf("%d-%d", half, len(blob)-1)})
 			if resp.StatusCode != http.StatusAccepted {
 				t.Fatalf("second chunk after restart: %d", resp.StatusCode)
 			}
-			next := resp.Header.Get("Location")
-			if !strings.HasPrefix(next, "http") {
-				next = base + next
-			}
+			next := at(resp.Header.Get("Location"))
 			dgst := fmt.Sprintf("sha256:%x", sha256.Sum256(blob))
 			sep := "?"
 			if strings.Contains(next, "?") {

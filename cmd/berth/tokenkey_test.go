@@ -57,20 +57,19 @@ func v2Status(t *testing.T, base, tok string) int {
 // the old key before the rotation is still accepted.
 func TestRotateTokenKey(t *testing.T) {
 	bin := buildBerth(t)
-	addr, dataDir := freeAddr(t), t.TempDir()
+	dataDir := t.TempDir()
 	dbURL := "sqlite://" + dataDir + "/berth.db"
-	base := "http://" + addr
-	first := startServeWith(t, bin, addr, dataDir, dbURL)
-	old := registryToken(t, base)
+	first := startServeWith(t, bin, dataDir, dbURL)
+	old := registryToken(t, first.url)
 	cmd := exec.Command(bin, "admin", "rotate-token-key", "--data-dir", dataDir, "--database-url", dbURL)
 	cmd.Env = gcEnv()
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "now signed with key") {
 		t.Fatalf("rotate-token-key: %v\n%s", err, out)
 	}
-	first.Process.Kill()
-	first.Wait()
-	startServeWith(t, bin, addr, dataDir, dbURL)
+	first.kill()
+	// berth comes back on another port; base follows it.
+	base := startServeWith(t, bin, dataDir, dbURL).url
 	fresh := registryToken(t, base)
 	if tokenKid(t, fresh) == tokenKid(t, old) {
 		t.Errorf("after the rotation tokens still carry key %s", tokenKid(t, old))

@@ -25,6 +25,7 @@ import (
 	"github.com/berth-registry/berth/internal/database/dbtest"
 	"github.com/berth-registry/berth/internal/server"
 	"github.com/berth-registry/berth/internal/server/servertest"
+	"github.com/berth-registry/berth/internal/testtool"
 )
 
 // otlpReceiver is an OTLP/HTTP trace endpoint, as a collector runs one:
@@ -297,7 +298,7 @@ func TestTelemetryRequestLogCarriesTheTraceID(t *testing.T) {
 			if !on {
 				t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "")
 			}
-			var logs syncBuffer
+			var logs testtool.SyncBuffer
 			b, err := server.New(context.Background(), newConfig(t), server.Options{Version: "test",
 				Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
 			if err != nil {
@@ -389,23 +390,4 @@ func requestLine(t *testing.T, logs, path string) map[string]any {
 	}
 	t.Fatalf("no request line for %s in:\n%s", path, logs)
 	return nil
-}
-
-// syncBuffer is a bytes.Buffer that handlers on several goroutines may
-// write to.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

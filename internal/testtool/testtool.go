@@ -1,6 +1,10 @@
-// Package testtool finds the command-line tools tests drive (crane, helm,
-// oras, skopeo, versitygw, CNCF Distribution's registry): in .tools/bin,
-// where scripts/install-test-tools.sh installs them, or on PATH.
+// Package testtool is what tests share to drive other processes: it finds
+// the command-line tools they run (crane, helm, oras, skopeo, versitygw,
+// CNCF Distribution's registry) in .tools/bin, where
+// scripts/install-test-tools.sh installs them, or on PATH; it collects a
+// process's output while the test reads it (SyncBuffer); and it tells when
+// a `berth serve` a test started owns its port (WaitListening). It imports
+// only the standard library, so that any test package can use it.
 package testtool
 
 import (

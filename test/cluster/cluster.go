@@ -7,7 +7,6 @@
 package cluster
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -30,6 +29,7 @@ import (
 	"time"
 
 	"github.com/berth-registry/berth/internal/database/dbtest"
+	"github.com/berth-registry/berth/internal/testtool"
 	"github.com/berth-registry/berth/registry/storage/s3/s3test"
 )
 
@@ -55,7 +55,7 @@ type Replica struct {
 	URL  string // http://127.0.0.1:port, bypassing the proxy
 	Host string
 	cmd  *exec.Cmd
-	logs *SyncBuffer
+	logs *testtool.SyncBuffer
 	down atomic.Bool
 	hits atomic.Int64
 	done chan struct{}
@@ -175,12 +175,12 @@ func Start(t testing.TB, o Options) *Cluster {
 		if o.Storage == S3 {
 			dataDir = t.TempDir()
 		}
-		r := &Replica{logs: &SyncBuffer{}, done: make(chan struct{})}
+		r := &Replica{logs: &testtool.SyncBuffer{}, done: make(chan struct{})}
 		c.Replicas = append(c.Replicas, r)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = r.start(bin, append(env, "BERTH_DATA_DIR="+dataDir))
+			errs[i] = r.start(t, i, bin, append(env, "BERTH_DATA_DIR="+dataDir))
 		}()
 	}
 	wg.Wait()
@@ -198,15 +198,19 @@ func Start(t testing.TB, o Options) *Cluster {
 	return c
 }
 
-func (r *Replica) start(bin string, env []string) error {
-	var lastErr error
-	for attempt := 0; attempt < 3; attempt++ { // a free port may be taken meanwhile
+// start runs replica i and waits until it is ready. It runs on a
+// goroutine of its own, so it returns its error instead of failing t. The
+// free port it picks can be taken by another test's process before berth
+// binds it; berth then exits, and it starts again on another port.
+func (r *Replica) start(t testing.TB, i int, bin string, env []string) error {
+	for attempt := 1; ; attempt++ {
 		port, err := freePort()
 		if err != nil {
 			return err
 		}
 		r.Host = "127.0.0.1:" + strconv.Itoa(port)
 		r.URL = "http://" + r.Host
+		r.logs = &testtool.SyncBuffer{} // an earlier attempt's "address already in use" is not this one's
 		r.cmd = exec.Command(bin, "serve")
 		r.cmd.Env = append(os.Environ(), append(env, "BERTH_ADDR="+r.Host)...)
 		r.cmd.Stdout, r.cmd.Stderr = r.logs, r.logs
@@ -215,13 +219,23 @@ func (r *Replica) start(bin string, env []string) error {
 		}
 		r.done = make(chan struct{})
 		go func(cmd *exec.Cmd, done chan struct{}) { cmd.Wait(); close(done) }(r.cmd, r.done)
-		if lastErr = r.waitReady(60 * time.Second); lastErr == nil {
-			return nil
+		// Only once berth says it listens is the port its own: until then
+		// whoever took it in between would answer /readyz.
+		err = testtool.WaitListening(r.logs.String, r.done, 60*time.Second)
+		if errors.Is(err, testtool.ErrPortTaken) && attempt < 5 {
+			t.Logf("replica %d: port %d was taken before berth could bind it; starting it again on another", i, port)
+			continue
 		}
-		r.cmd.Process.Kill()
-		<-r.done
+		if err == nil {
+			err = r.waitReady(60 * time.Second)
+		}
+		if err != nil {
+			r.cmd.Process.Kill()
+			<-r.done
+			return fmt.Errorf("replica %d on %s did not become ready (attempt %d): %v\n%s", i, r.Host, attempt, err, r.logs.String())
+		}
+		return nil
 	}
-	return fmt.Errorf("replica did not become ready: %v\n%s", lastErr, r.logs.String())
 }
 
 func (r *Replica) waitReady(timeout time.Duration) error {
@@ -338,26 +352,4 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// SyncBuffer collects a process's output for several goroutines: the
-// process's copiers write it while the test reads it.
-type SyncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *SyncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.buf.Len() > 4<<20 { // keep the start: it says why a replica failed
-		return len(p), nil
-	}
-	return b.buf.Write(p)
-}
-
-func (b *SyncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -145,7 +146,7 @@ func startBinaryOnce(t *testing.T, bin, kind string) (tg *target, portTaken bool
 		// data dir.
 		cmd.Env = append(cmd.Env, "BERTH_SECRET_KEY="+dbtest.SecretKey)
 	}
-	logs := &cluster.SyncBuffer{}
+	logs := &testtool.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		cancel()
@@ -166,20 +167,12 @@ func startBinaryOnce(t *testing.T, bin, kind string) (tg *target, portTaken bool
 	deadline := time.Now().Add(30 * time.Second)
 	// Only once berth says it listens is the port its own: until then
 	// whoever took the port in between would answer.
-	for !strings.Contains(logs.String(), " listening on ") {
-		select {
-		case <-exited:
-			cancel()
-			if strings.Contains(logs.String(), "address already in use") {
-				return nil, true
-			}
-			t.Fatalf("berth exited before listening:\n%s", logs.String())
-		case <-time.After(20 * time.Millisecond):
+	if err := testtool.WaitListening(logs.String, exited, time.Until(deadline)); err != nil {
+		stop()
+		if errors.Is(err, testtool.ErrPortTaken) {
+			return nil, true
 		}
-		if time.Now().After(deadline) {
-			stop()
-			t.Fatalf("berth did not start listening:\n%s", logs.String())
-		}
+		t.Fatalf("%v:\n%s", err, logs.String())
 	}
 	for {
 		resp, err := http.Get(url + "/v2/")

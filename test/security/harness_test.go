@@ -31,6 +31,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -48,6 +49,7 @@ import (
 
 	"github.com/berth-registry/berth/internal/database"
 	"github.com/berth-registry/berth/internal/database/dbtest"
+	"github.com/berth-registry/berth/internal/testtool"
 	"github.com/berth-registry/berth/test/cluster"
 )
 
@@ -150,12 +152,28 @@ type server struct {
 }
 
 // startServer runs berth on a fresh database of kind, logging JSON to a
-// file, and samples its RSS every 100 ms until it stops.
+// file, and samples its RSS every 100 ms until it stops. The free ports
+// it picks can be taken by another test's process before berth binds
+// them; berth then exits, and it starts again on others.
 func startServer(t *testing.T, kind string, opts serverOptions) *server {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		s, portTaken := startServerOnce(t, kind, opts)
+		if !portTaken {
+			return s
+		}
+		if attempt == 5 {
+			t.Fatal("berth found its port taken five times running")
+		}
+		t.Logf("berth's port was taken before it could bind it; starting again on another")
+	}
+}
+
+func startServerOnce(t *testing.T, kind string, opts serverOptions) (s *server, portTaken bool) {
 	t.Helper()
 	bin := berthBinary(t)
 	addr := freeAddr(t)
-	s := &server{
+	s = &server{
 		kind: kind, URL: "http://" + addr, Host: addr,
 		adminPass: "Adm1n-" + randomText(24),
 		dataDir:   t.TempDir(), secrets: &secretSet{}, done: make(chan struct{}),
@@ -199,13 +217,24 @@ func startServer(t *testing.T, kind string, opts serverOptions) *server {
 		logFile.Close()
 		close(s.done)
 	}()
+	deadline := time.Now().Add(60 * time.Second)
+	// Only once berth says it listens are the ports its own: until then
+	// whoever took one in between would answer.
+	logText := func() string { b, _ := os.ReadFile(s.logPath); return string(b) }
+	if err := testtool.WaitListening(logText, s.done, time.Until(deadline)); err != nil {
+		s.cmd.Process.Kill()
+		<-s.done
+		if errors.Is(err, testtool.ErrPortTaken) {
+			return nil, true
+		}
+		t.Fatalf("%v:\n%s", err, s.logTail(40))
+	}
 	t.Cleanup(func() {
 		s.stop(t)
 		if t.Failed() {
 			t.Logf("berth log (%s), last lines:\n%s", kind, s.logTail(60))
 		}
 	})
-	deadline := time.Now().Add(60 * time.Second)
 	for {
 		resp, err := http.Get(s.URL + "/healthz")
 		if err == nil {
@@ -225,7 +254,7 @@ func startServer(t *testing.T, kind string, opts serverOptions) *server {
 		time.Sleep(50 * time.Millisecond)
 	}
 	go s.sampleRSS()
-	return s
+	return s, false
 }
 
 // sampleRSS records the largest VmRSS every 100 ms until the server stops.

@@ -26,6 +26,7 @@ import (
 	"github.com/berth-registry/berth/internal/scan/sbom"
 	"github.com/berth-registry/berth/internal/scan/scanner"
 	"github.com/berth-registry/berth/internal/server/servertest"
+	"github.com/berth-registry/berth/internal/testtool"
 	"github.com/berth-registry/berth/internal/viewer"
 )
 
@@ -61,24 +62,6 @@ func alpineImage(t *testing.T) v1.Image {
 	return img
 }
 
-// lockedBuffer collects log lines from several goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // TestScansRacingOnOneImageLeaveOneSBOM: scans of one image at once, which
 // make the same document, all succeed and leave one SBOM; scans racing
 // with different documents (berth versions) never leave none, and the
@@ -101,7 +84,7 @@ func TestScansRacingOnOneImageLeaveOneSBOM(t *testing.T) {
 			sys := viewer.SystemContext(context.Background())
 			client := s.Berth.DB().Client
 			image := client.Artifact.Query().Where(artifact.Digest(d.String())).OnlyX(sys)
-			var logs lockedBuffer
+			var logs testtool.SyncBuffer
 			scannerOf := func(version string) *scanner.Service {
 				svc, err := scanner.New(scanner.Options{Client: client, Blobs: s.Berth.Blobs(), ExternalURL: s.URL,
 					ToolVersion: version, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
