@@ -310,7 +310,7 @@ func TestDefaultValuesRunOneReplicaOnSQLiteWithAClaim(t *testing.T) {
 	}
 
 	cm := get[*corev1.ConfigMap](t, m, "ConfigMap/berth")
-	for k, want := range map[string]string{"BERTH_ADDR": ":8080", "BERTH_DATA_DIR": "/data", "BERTH_EXTERNAL_URL": "https://berth.example.com", "BERTH_AUTH_MODE": "db", "BERTH_STORAGE_SENDFILE": "auto", "BERTH_STORAGE_CACHE_UPLOADS": "false"} {
+	for k, want := range map[string]string{"BERTH_ADDR": ":8080", "BERTH_DATA_DIR": "/data", "BERTH_EXTERNAL_URL": "https://berth.example.com", "BERTH_AUTH_MODE": "db", "BERTH_STORAGE_SENDFILE": "auto"} {
 		if cm.Data[k] != want {
 			t.Errorf("ConfigMap %s = %q, want %q", k, cm.Data[k], want)
 		}
@@ -801,22 +801,15 @@ func TestScanningValuesBecomeBerthSettings(t *testing.T) {
 	}
 }
 
-// TestFilesystemValuesReachTheFilesystemDriverOnly: the filesystem's
-// sendfile and cacheUploads values become BERTH_STORAGE_SENDFILE and
-// BERTH_STORAGE_CACHE_UPLOADS; with S3 neither is set.
-func TestFilesystemValuesReachTheFilesystemDriverOnly(t *testing.T) {
-	m := render(t, chartDir(), "--set", "persistence.imageChartStorage.filesystem.sendfile=false", "--set", "persistence.imageChartStorage.filesystem.cacheUploads=true")
-	cm := get[*corev1.ConfigMap](t, m, "ConfigMap/berth")
-	if got := cm.Data["BERTH_STORAGE_SENDFILE"]; got != "false" {
+// TestSendfileValueReachesTheFilesystemDriverOnly: the filesystem's
+// sendfile value becomes BERTH_STORAGE_SENDFILE; with S3 it is not set.
+func TestSendfileValueReachesTheFilesystemDriverOnly(t *testing.T) {
+	m := render(t, chartDir(), "--set", "persistence.imageChartStorage.filesystem.sendfile=false")
+	if got := get[*corev1.ConfigMap](t, m, "ConfigMap/berth").Data["BERTH_STORAGE_SENDFILE"]; got != "false" {
 		t.Errorf("BERTH_STORAGE_SENDFILE = %q, want false", got)
 	}
-	if got := cm.Data["BERTH_STORAGE_CACHE_UPLOADS"]; got != "true" {
-		t.Errorf("BERTH_STORAGE_CACHE_UPLOADS = %q, want true", got)
-	}
 	m = render(t, chartDir(), "-f", haValues)
-	for _, k := range []string{"BERTH_STORAGE_SENDFILE", "BERTH_STORAGE_CACHE_UPLOADS"} {
-		if got, ok := get[*corev1.ConfigMap](t, m, "ConfigMap/berth").Data[k]; ok {
-			t.Errorf("%s = %q with S3", k, got)
-		}
+	if got, ok := get[*corev1.ConfigMap](t, m, "ConfigMap/berth").Data["BERTH_STORAGE_SENDFILE"]; ok {
+		t.Errorf("BERTH_STORAGE_SENDFILE = %q with S3", got)
 	}
 }

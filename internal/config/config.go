@@ -110,10 +110,6 @@ type Config struct {
 	// "auto" (the default: to clients on other hosts, copied through a
 	// buffer to clients on this one), "true" (always) or "false" (never).
 	StorageSendfile string `yaml:"storage_sendfile"`
-	// StorageCacheUploads keeps the bytes of filesystem uploads over
-	// 32 MiB in the page cache once they are on the disk ("true" or
-	// "false"; by default they leave it as they are flushed).
-	StorageCacheUploads string `yaml:"storage_cache_uploads"`
 	// TrustedProxies lists the networks (CIDR, comma-separated) of the
 	// reverse proxies whose X-Forwarded-For is believed.
 	TrustedProxies string `yaml:"trusted_proxies"`
@@ -175,7 +171,6 @@ var Settings = []Setting{
 	{"s3-path-style", "BERTH_S3_PATH_STYLE", "s3_path_style", "false", "address the bucket in the URL path instead of the host name (true or false; most non-AWS servers need true)", func(c *Config) *string { return &c.S3PathStyle }},
 	{"storage-redirect", "BERTH_STORAGE_REDIRECT", "storage_redirect", "false", "answer blob GETs with a 307 to a 15-minute presigned storage URL when the driver can presign, i.e. s3 (true or false); clients must reach --s3-endpoint", func(c *Config) *string { return &c.StorageRedirect }},
 	{"storage-sendfile", "BERTH_STORAGE_SENDFILE", "storage_sendfile", "auto", "when to send filesystem blobs with sendfile(2) instead of copying them through a 1 MiB buffer: auto (to clients on other hosts; clients on this host, such as a reverse proxy beside berth, get the copy, which loopback takes faster), true (always) or false (never, for filesystems where sendfile is slow or unsupported: some FUSE and network filesystems)", func(c *Config) *string { return &c.StorageSendfile }},
-	{"storage-cache-uploads", "BERTH_STORAGE_CACHE_UPLOADS", "storage_cache_uploads", "false", "keep the bytes of filesystem uploads over 32 MiB in the page cache once they are on the disk (true or false); by default every 32 MiB flushed leaves the cache, so a large push reuses a few dozen MiB of memory instead of evicting what pulls keep hot, and the first pull of such a blob reads it from the disk", func(c *Config) *string { return &c.StorageCacheUploads }},
 	{"trusted-proxies", "BERTH_TRUSTED_PROXIES", "trusted_proxies", "", "comma-separated CIDRs of reverse proxies (an Ingress controller, a load balancer) whose X-Forwarded-For names the client for rate limits, lockouts and the audit log; empty: the direct peer is the client", func(c *Config) *string { return &c.TrustedProxies }},
 	{"sbom-cyclonedx", "BERTH_SBOM_CYCLONEDX", "sbom_cyclonedx", "false", "attach a CycloneDX 1.5 JSON SBOM to every successfully scanned image, beside the SPDX 2.3 one berth always attaches (true or false)", func(c *Config) *string { return &c.SBOMCycloneDX }},
 	{"vulndb-url", "BERTH_VULNDB_URL", "vulndb_url", "", "http(s) URL of an OSV all.zip export or JSON record to import into the vulnerability database every --vulndb-refresh, e.g. https://osv-vulnerabilities.storage.googleapis.com/Debian/all.zip; repeat the flag or separate URLs with commas; empty: none", func(c *Config) *string { return &c.VulndbURL }},
@@ -216,7 +211,6 @@ func AddFlags(fs *pflag.FlagSet) {
 	fs.Lookup("s3-path-style").NoOptDefVal = "true"
 	fs.Lookup("storage-redirect").NoOptDefVal = "true"
 	fs.Lookup("storage-sendfile").NoOptDefVal = "true"
-	fs.Lookup("storage-cache-uploads").NoOptDefVal = "true"
 }
 
 // Default returns the configuration with every setting at its default.
@@ -404,9 +398,6 @@ func (c *Config) validateStorage() error {
 	if err := checkBool("--storage-redirect (BERTH_STORAGE_REDIRECT)", c.StorageRedirect, true); err != nil {
 		return err
 	}
-	if err := checkBool("--storage-cache-uploads (BERTH_STORAGE_CACHE_UPLOADS)", c.StorageCacheUploads, true); err != nil {
-		return err
-	}
 	if _, ok := sendfileMode(c.StorageSendfile); !ok {
 		return &Error{Setting: "--storage-sendfile (BERTH_STORAGE_SENDFILE)", Msg: fmt.Sprintf("%q is not auto, true or false", c.StorageSendfile)}
 	}
@@ -511,12 +502,6 @@ func (c *Config) TrustedProxyNetworks() ([]netip.Prefix, error) {
 // StorageRedirects reports whether blob GETs redirect to presigned URLs.
 func (c *Config) StorageRedirects() bool {
 	return boolSetting(c.StorageRedirect, false)
-}
-
-// StorageCachesUploads reports whether filesystem uploads stay in the page
-// cache once flushed.
-func (c *Config) StorageCachesUploads() bool {
-	return boolSetting(c.StorageCacheUploads, false)
 }
 
 // Sendfile modes, as StorageSendfileMode reports them.

@@ -184,14 +184,8 @@ func TestStorageDriverDefaultsToFilesystemWithoutRedirect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.StorageDriver != "filesystem" || c.StorageRedirects() || c.S3PathStyleAddressing() || c.StorageSendfileMode() != SendfileAuto || c.StorageCachesUploads() {
-		t.Fatalf("storage defaults: driver %q, redirect %v, path style %v, sendfile %v, cache uploads %v", c.StorageDriver, c.StorageRedirects(), c.S3PathStyleAddressing(), c.StorageSendfileMode(), c.StorageCachesUploads())
-	}
-	if c, err := load(t, nil, "--storage-cache-uploads"); err != nil || !c.StorageCachesUploads() {
-		t.Errorf("--storage-cache-uploads alone: %v, %v; want true", c.StorageCachesUploads(), err)
-	}
-	if c, err := load(t, map[string]string{"BERTH_STORAGE_CACHE_UPLOADS": "true"}); err != nil || !c.StorageCachesUploads() {
-		t.Errorf("BERTH_STORAGE_CACHE_UPLOADS=true: %v, %v", c.StorageCachesUploads(), err)
+	if c.StorageDriver != "filesystem" || c.StorageRedirects() || c.S3PathStyleAddressing() || c.StorageSendfileMode() != SendfileAuto {
+		t.Fatalf("storage defaults: driver %q, redirect %v, path style %v, sendfile %v", c.StorageDriver, c.StorageRedirects(), c.S3PathStyleAddressing(), c.StorageSendfileMode())
 	}
 	if (&Config{}).StorageSendfileMode() != SendfileAuto {
 		t.Fatal("a configuration built in code without the setting does not choose sendfile by client")
@@ -265,7 +259,6 @@ func TestBadS3SettingsNameTheSetting(t *testing.T) {
 		{"path style not a bool", with("BERTH_S3_PATH_STYLE", "sometimes"), "--s3-path-style"},
 		{"redirect not a bool", with("BERTH_STORAGE_REDIRECT", "maybe"), "--storage-redirect"},
 		{"sendfile not a bool", with("BERTH_STORAGE_SENDFILE", "often"), "--storage-sendfile"},
-		{"cache uploads not a bool", with("BERTH_STORAGE_CACHE_UPLOADS", "some"), "--storage-cache-uploads"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -399,7 +399,7 @@ func OpenStore(cfg *config.Config) (*storage.Blobs, error) {
 		}
 		return storage.NewBlobs(driver), nil
 	}
-	driver, err := filesystem.NewWithOptions(filepath.Join(cfg.DataDir, "storage"), filesystem.Options{CacheUploads: cfg.StorageCachesUploads()})
+	driver, err := filesystem.New(filepath.Join(cfg.DataDir, "storage"))
 	if err != nil {
 		return nil, &config.Error{Setting: "--data-dir (BERTH_DATA_DIR)", Msg: err.Error()}
 	}

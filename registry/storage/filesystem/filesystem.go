@@ -29,36 +29,15 @@ const (
 )
 
 // Driver stores files under a root directory. It keeps no state besides
-// the root and its options, so several processes may share one root.
+// the root, so several processes may share one root.
 type Driver struct {
 	root string
-	opts Options
-}
-
-// Options are a Driver's settings besides its root. The zero value is the
-// default.
-type Options struct {
-	// CacheUploads keeps a long upload's bytes in the page cache once
-	// they are on the disk. By default the writer drops every 32 MiB it
-	// has flushed (posix_fadvise DONTNEED), as MinIO's large writes pass
-	// the cache by: a push of any size then rewrites the same few dozen
-	// MiB of memory instead of claiming its whole size in new cache pages
-	// (which on a virtual machine whose host takes free memory back costs
-	// a host fault per page, and elsewhere evicts what pulls keep hot).
-	// The first pull of such a blob reads it from the disk, and caches it.
-	// Uploads under 32 MiB are never dropped.
-	CacheUploads bool
 }
 
 var _ storage.Driver = (*Driver)(nil)
 
-// New returns a Driver rooted at root with the default Options, creating
-// the directory if needed.
-func New(root string) (*Driver, error) { return NewWithOptions(root, Options{}) }
-
-// NewWithOptions returns a Driver rooted at root, creating the directory
-// if needed.
-func NewWithOptions(root string, opts Options) (*Driver, error) {
+// New returns a Driver rooted at root, creating the directory if needed.
+func New(root string) (*Driver, error) {
 	if root == "" {
 		return nil, errors.New("filesystem: empty root directory")
 	}
@@ -76,7 +55,7 @@ func NewWithOptions(root string, opts Options) (*Driver, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("filesystem: root %q is not a directory", root)
 	}
-	return &Driver{root: abs, opts: opts}, nil
+	return &Driver{root: abs}, nil
 }
 
 // Name returns "filesystem".
@@ -152,7 +131,7 @@ func (d *Driver) Writer(ctx context.Context, path string, append bool) (storage.
 	if fi, err := os.Stat(full); err == nil && fi.IsDir() {
 		return nil, pathError("writer", path, isDir())
 	}
-	w := &fileWriter{path: path, final: full, pending: pendingName(full), drop: !d.opts.CacheUploads}
+	w := &fileWriter{path: path, final: full, pending: pendingName(full)}
 	if err := w.open(ctx, append); err != nil {
 		return nil, pathError("writer", path, err)
 	}

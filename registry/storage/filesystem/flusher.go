@@ -15,42 +15,32 @@ const flushEvery = 32 << 20
 // on; flushed every 32 MiB while the blob streams in, the commit's fsync
 // takes no measurable time and the push as a whole a third less.
 //
-// With drop, each flush then drops the bytes it made durable from the page
-// cache (see Options.CacheUploads), all but the ones written after it was
-// asked for: the next 32 MiB the writer writes reuse those pages.
-//
 // A flush's error is kept and reported by stop: Linux reports a failed
 // writeback to one fsync only, so the commit must not believe a later,
 // successful one.
 type flusher struct {
-	kick chan int64
+	kick chan struct{}
 	done chan struct{}
 	err  error // the first flush's error; written by the goroutine only, read after done
 }
 
-func startFlusher(f *os.File, drop bool) *flusher {
-	fl := &flusher{kick: make(chan int64, 1), done: make(chan struct{})}
+func startFlusher(f *os.File) *flusher {
+	fl := &flusher{kick: make(chan struct{}, 1), done: make(chan struct{})}
 	go func() {
 		defer close(fl.done)
-		var dropped int64
-		for upTo := range fl.kick {
+		for range fl.kick {
 			if err := datasync(f); err != nil && fl.err == nil {
 				fl.err = err
-			}
-			if drop && fl.err == nil && upTo > dropped {
-				dropCached(f, dropped, upTo-dropped)
-				dropped = upTo
 			}
 		}
 	}()
 	return fl
 }
 
-// poke asks for a flush of the file's first upTo bytes; one already asked
-// for and not yet begun covers it.
-func (fl *flusher) poke(upTo int64) {
+// poke asks for a flush; one already asked for and not yet begun covers it.
+func (fl *flusher) poke() {
 	select {
-	case fl.kick <- upTo:
+	case fl.kick <- struct{}{}:
 	default:
 	}
 }

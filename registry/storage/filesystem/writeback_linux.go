@@ -20,10 +20,3 @@ func startWriteback(f *os.File, off, n int64) {
 // datasync flushes f's data, and the metadata needed to read it back, to
 // stable storage.
 func datasync(f *os.File) error { return unix.Fdatasync(int(f.Fd())) }
-
-// dropCached drops bytes [off, off+n) of f from the page cache. They must
-// be on the disk already: the kernel skips dirty pages, so the drop is
-// only advice.
-func dropCached(f *os.File, off, n int64) {
-	_ = unix.Fadvise(int(f.Fd()), off, n, unix.FADV_DONTNEED)
-}

@@ -10,6 +10,3 @@ func startWriteback(*os.File, int64, int64) {}
 
 // datasync flushes f to stable storage.
 func datasync(f *os.File) error { return f.Sync() }
-
-// dropCached does nothing where posix_fadvise does not exist.
-func dropCached(*os.File, int64, int64) {}

@@ -44,10 +44,7 @@ type fileWriter struct {
 	// flushEvery bytes; kicked is the size at its last request.
 	fl     *flusher
 	kicked int64
-	// drop has the flusher drop what it flushed from the page cache
-	// (Options.CacheUploads).
-	drop  bool
-	state writerState
+	state  writerState
 }
 
 // open prepares the pending file. With append and nothing pending or
@@ -128,9 +125,9 @@ func (w *fileWriter) Write(p []byte) (int, error) {
 	}
 	if w.size-w.kicked >= flushEvery {
 		if w.fl == nil {
-			w.fl = startFlusher(w.f, w.drop)
+			w.fl = startFlusher(w.f)
 		}
-		w.fl.poke(w.size)
+		w.fl.poke()
 		w.kicked = w.size
 	}
 	if err != nil {
