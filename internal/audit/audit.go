@@ -14,6 +14,7 @@ import (
 
 	"github.com/berth-registry/berth/ent"
 	"github.com/berth-registry/berth/ent/auditlog"
+	"github.com/berth-registry/berth/internal/database"
 	"github.com/berth-registry/berth/internal/viewer"
 )
 
@@ -39,6 +40,7 @@ type Entry struct {
 // Recorder writes audit entries. Pulls are frequent, so they are buffered
 // and written in batches; everything else is written at once.
 type Recorder struct {
+	db     *database.DB
 	client *ent.Client
 	log    *slog.Logger
 	// RecordPulls turns pull entries on (the default) or off.
@@ -56,10 +58,8 @@ type Recorder struct {
 }
 
 // Batching bounds. A CI fleet pulling a hot manifest makes tens of
-// thousands of pull entries a second: they are written in INSERTs of
-// batchRows (ten columns each: well under SQLite's 32,766 and
-// PostgreSQL's 65,535 bind parameters, which one INSERT of a whole
-// second's entries exceeded, losing them), as soon as flushAt are
+// thousands of pull entries a second: they are written in batches of
+// batchRows, each in one transaction (writeBatch), as soon as flushAt are
 // waiting; past maxPending, new pull entries are dropped and the number
 // dropped is logged, so a database that stops answering cannot make the
 // buffer grow without bound.
@@ -78,8 +78,8 @@ type row struct {
 }
 
 // New returns a Recorder and starts its batch writer; Close flushes it.
-func New(client *ent.Client, log *slog.Logger) *Recorder {
-	r := &Recorder{client: client, log: log, RecordPulls: true,
+func New(db *database.DB, log *slog.Logger) *Recorder {
+	r := &Recorder{db: db, client: db.Client, log: log, RecordPulls: true,
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	go r.loop()
 	return r
@@ -120,14 +120,9 @@ func (r *Recorder) Flush(ctx context.Context) {
 	if dropped > 0 {
 		r.log.Warn("audit log: pull entries dropped while the buffer was full", "dropped", dropped, "buffered", maxPending)
 	}
-	sys := viewer.SystemContext(ctx)
 	for len(batch) > 0 {
 		n := min(len(batch), batchRows)
-		creates := make([]*ent.AuditLogCreate, n)
-		for i, e := range batch[:n] {
-			creates[i] = r.create(e)
-		}
-		if err := r.client.AuditLog.CreateBulk(creates...).Exec(sys); err != nil {
+		if err := writeBatch(ctx, r.db, batch[:n]); err != nil {
 			r.log.Error("writing audit log batch", "entries", n, "err", err)
 		}
 		batch = batch[n:]

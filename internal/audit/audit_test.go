@@ -27,7 +27,7 @@ import (
 // takes a few KB at most.
 func TestEntriesAreClippedToBoundedValidText(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *database.DB) {
-		r := audit.New(db.Client, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		r := audit.New(db, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		defer r.Close()
 		huge := strings.Repeat("é", 350<<10) // 700 KB, cut mid-rune at any odd byte count
 		bad := "bad\xff\xfe\x00bytes" + huge
@@ -80,7 +80,7 @@ func TestEntriesAreClippedToBoundedValidText(t *testing.T) {
 // callers.
 func TestABurstOfPullsIsWrittenWhole(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *database.DB) {
-		r := audit.New(db.Client, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		r := audit.New(db, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		defer r.Close()
 		ctx := viewer.NewContext(context.Background(), &viewer.Viewer{Kind: viewer.User, Username: "ci"})
 		before := time.Now()
@@ -109,7 +109,9 @@ func TestABurstOfPullsIsWrittenWhole(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if first.CreatedAt.Before(before.Add(-time.Second)) || first.Actor != "ci" || first.Operation != "pull" {
+		if first.CreatedAt.Before(before.Add(-time.Second)) || first.CreatedAt.After(time.Now()) || first.Actor != "ci" || first.Operation != "pull" ||
+			first.ResourceType != "artifact" || first.Resource != "team/app:v1" || first.Project != "team" || first.Result != audit.Success ||
+			first.Detail != "" || first.ClientIP != "" || first.UserAgent != "" {
 			t.Fatalf("first entry: %+v", first)
 		}
 	})

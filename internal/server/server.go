@@ -125,7 +125,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		}
 	}
 
-	recorder := audit.New(db.Client, s.log)
+	recorder := audit.New(db, s.log)
 	recorder.RecordPulls = cfg.RecordPulls()
 	s.closers = append(s.closers, recorder.Close)
 	authSvc := auth.New(db.Client)
