@@ -24,6 +24,7 @@ import (
 
 	"github.com/berth-registry/berth/internal/database"
 	"github.com/berth-registry/berth/internal/database/dbtest"
+	"github.com/berth-registry/berth/internal/testtool"
 )
 
 // The users of every berth the comparison starts: the admin only sets up
@@ -66,12 +67,12 @@ type registry struct {
 // process is a registry binary the benchmark runs.
 type process struct {
 	cmd  *exec.Cmd
-	logs *logBuffer
+	logs *testtool.SyncBuffer
 	done chan struct{}
 }
 
 func startProcess(bin string, env []string, args ...string) (*process, error) {
-	p := &process{logs: &logBuffer{}, done: make(chan struct{})}
+	p := &process{logs: &testtool.SyncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
@@ -295,20 +296,27 @@ func startBerth(t *testing.T, bin, kind string, extraEnv ...string) *registry {
 	}
 	var p *process
 	var addr string
-	for attempt := 0; ; attempt++ { // a free port may be taken meanwhile
+	for attempt := 1; ; attempt++ {
 		addr = freeAddr(t)
 		var err error
 		p, err = startProcess(bin, append(env, "BERTH_ADDR="+addr, "BERTH_EXTERNAL_URL=http://"+addr), "serve")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err = p.waitReady("http://"+addr+"/readyz", 60*time.Second); err == nil {
-			break
+		// The free port may be taken by another process before berth
+		// binds it: berth then exits, and starts again on another.
+		err = testtool.WaitListening(p.logs.String, p.done, 60*time.Second)
+		if errors.Is(err, testtool.ErrPortTaken) && attempt < 5 {
+			continue
 		}
-		p.stop()
-		if attempt == 2 {
+		if err == nil {
+			err = p.waitReady("http://"+addr+"/readyz", 60*time.Second)
+		}
+		if err != nil {
+			p.stop()
 			t.Fatalf("%s did not start: %v\n%s", name, err, p.logs)
 		}
+		break
 	}
 	r := &registry{name: name, base: "http://" + addr, host: addr, user: devUser, pass: devPass, proc: p, dbName: dbName}
 	t.Cleanup(func() {
@@ -465,25 +473,4 @@ func dockerConfig(t *testing.T, regs []*registry) string {
 		t.Fatal(err)
 	}
 	return dir
-}
-
-// logBuffer keeps the start of a process's output: it says why it failed.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.buf.Len() < 1<<20 {
-		b.buf.Write(p)
-	}
-	return len(p), nil
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
