@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/berth-registry/berth/internal/database/dbtest"
+	"github.com/berth-registry/berth/internal/testtool"
 	"github.com/berth-registry/berth/registry/storage/s3/s3test"
 )
 
@@ -72,7 +74,6 @@ func TestImageServesReadOnlyAsNonRootOnPostgresRedisAndS3(t *testing.T) {
 
 	// Secrets go through the docker client's environment (-e NAME without
 	// a value), not its command line.
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	key := make([]byte, 32)
 	rand.Read(key)
 	secrets := []string{
@@ -83,15 +84,6 @@ func TestImageServesReadOnlyAsNonRootOnPostgresRedisAndS3(t *testing.T) {
 		"BERTH_S3_SECRET_KEY=" + bucket.SecretKey,
 	}
 	name := "berth-e2e-" + suffix
-	args := []string{"run", "-d", "--name", name, "--network", "host", "--read-only", "--tmpfs", "/tmp", "--user", "65532",
-		"-e", "BERTH_ADDR=" + addr, "-e", "BERTH_EXTERNAL_URL=http://" + addr, "-e", "BERTH_LOG_LEVEL=info",
-		"-e", "BERTH_REDIS_URL=" + redisURL,
-		"-e", "BERTH_STORAGE_DRIVER=s3", "-e", "BERTH_S3_ENDPOINT=" + bucket.Endpoint, "-e", "BERTH_S3_REGION=" + bucket.Region,
-		"-e", "BERTH_S3_BUCKET=" + bucket.Bucket, "-e", "BERTH_S3_PATH_STYLE=true"}
-	for _, kv := range secrets {
-		args = append(args, "-e", kv[:strings.IndexByte(kv, '=')])
-	}
-	run(t, secrets, docker, append(args, image)...)
 	t.Cleanup(func() {
 		if t.Failed() {
 			out, _ := exec.Command(docker, "logs", name).CombinedOutput()
@@ -100,6 +92,36 @@ func TestImageServesReadOnlyAsNonRootOnPostgresRedisAndS3(t *testing.T) {
 		// -v: the anonymous volume of the image's VOLUME /data goes too.
 		exec.Command(docker, "rm", "-f", "-v", name).Run()
 	})
+	var addr string
+	for attempt := 1; ; attempt++ {
+		addr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		args := []string{"run", "-d", "--name", name, "--network", "host", "--read-only", "--tmpfs", "/tmp", "--user", "65532",
+			"-e", "BERTH_ADDR=" + addr, "-e", "BERTH_EXTERNAL_URL=http://" + addr, "-e", "BERTH_LOG_LEVEL=info",
+			"-e", "BERTH_REDIS_URL=" + redisURL,
+			"-e", "BERTH_STORAGE_DRIVER=s3", "-e", "BERTH_S3_ENDPOINT=" + bucket.Endpoint, "-e", "BERTH_S3_REGION=" + bucket.Region,
+			"-e", "BERTH_S3_BUCKET=" + bucket.Bucket, "-e", "BERTH_S3_PATH_STYLE=true"}
+		for _, kv := range secrets {
+			args = append(args, "-e", kv[:strings.IndexByte(kv, '=')])
+		}
+		run(t, secrets, docker, append(args, image)...)
+		// The port, picked free, may be taken by another test's process
+		// before berth binds it: only once berth says it listens is it
+		// berth's (another berth's /readyz would answer too). If berth
+		// exited because it was taken, it starts again on another.
+		exited := make(chan struct{})
+		go func() { exec.Command(docker, "wait", name).Run(); close(exited) }()
+		logs := func() string { out, _ := exec.Command(docker, "logs", name).CombinedOutput(); return string(out) }
+		err := testtool.WaitListening(logs, exited, 60*time.Second)
+		if errors.Is(err, testtool.ErrPortTaken) && attempt < 5 {
+			t.Logf("port of %s was taken before berth could bind it; starting it again on another", addr)
+			exec.Command(docker, "rm", "-f", "-v", name).Run()
+			continue
+		}
+		if err != nil {
+			t.Fatalf("the container: %v", err)
+		}
+		break
+	}
 
 	// /readyz is 200 only when the database, the blob store and Redis (as
 	// it is configured) all answer; it names the first that does not.
