@@ -40,9 +40,8 @@ type Entry struct {
 // Recorder writes audit entries. Pulls are frequent, so they are buffered
 // and written in batches; everything else is written at once.
 type Recorder struct {
-	db     *database.DB
-	client *ent.Client
-	log    *slog.Logger
+	db  *database.DB
+	log *slog.Logger
 	// RecordPulls turns pull entries on (the default) or off.
 	RecordPulls bool
 
@@ -79,7 +78,7 @@ type row struct {
 
 // New returns a Recorder and starts its batch writer; Close flushes it.
 func New(db *database.DB, log *slog.Logger) *Recorder {
-	r := &Recorder{db: db, client: db.Client, log: log, RecordPulls: true,
+	r := &Recorder{db: db, log: log, RecordPulls: true,
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	go r.loop()
 	return r
@@ -150,7 +149,7 @@ func (r *Recorder) row(ctx context.Context, e Entry) row {
 }
 
 func (r *Recorder) create(e row) *ent.AuditLogCreate {
-	return r.client.AuditLog.Create().SetCreatedAt(e.at).
+	return r.db.AuditLog.Create().SetCreatedAt(e.at).
 		SetActor(e.actor).SetOperation(e.operation).SetResourceType(e.resourceType).SetResource(e.resource).
 		SetProject(e.project).SetResult(e.result).SetDetail(e.detail).SetClientIP(e.clientIP).SetUserAgent(e.userAgent)
 }
@@ -196,7 +195,7 @@ func (r *Recorder) Record(ctx context.Context, e Entry) {
 
 // Purge deletes entries older than the retention period.
 func (r *Recorder) Purge(ctx context.Context, retention time.Duration) (int, error) {
-	return r.client.AuditLog.Delete().Where(auditlog.CreatedAtLT(time.Now().Add(-retention))).
+	return r.db.AuditLog.Delete().Where(auditlog.CreatedAtLT(time.Now().Add(-retention))).
 		Exec(viewer.SystemContext(ctx))
 }
 

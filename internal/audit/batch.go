@@ -30,8 +30,31 @@ func (e row) values() []any {
 // statementRows is how many entries one INSERT of a SQLite batch carries:
 // few enough that its text stays in the connection's statement cache
 // (internal/database), so a busy second's thousands of pull entries are
-// parsed once, not once per batch.
+// parsed once, not once per batch. The rest of a batch goes one by one.
 const statementRows = 32
+
+// insertRows and insertRow are SQLite's INSERTs of statementRows entries
+// and of one.
+var insertRows, insertRow = insertSQL(statementRows), insertSQL(1)
+
+// insertSQL returns SQLite's INSERT of n entries. OR FAIL: a failing row
+// leaves the statement's earlier rows in place (the batch's rollback drops
+// them all anyway), so SQLite keeps no statement journal, which otherwise
+// copied every page the transaction's earlier statements had written
+// before each INSERT touched it again (a fifth of a batch's cost). ent's
+// builder has no conflict clause for a plain INSERT.
+func insertSQL(n int) string {
+	ins := entsql.Dialect(entdialect.SQLite).Insert(auditlog.Table).Columns(batchColumns...)
+	placeholders := make([]any, len(batchColumns)) // values for "?": the builder writes nil as NULL
+	for i := range placeholders {
+		placeholders[i] = ""
+	}
+	for range n {
+		ins.Values(placeholders...)
+	}
+	query, _ := ins.Query()
+	return strings.Replace(query, "INSERT INTO", "INSERT OR FAIL INTO", 1)
+}
 
 // writeBatch writes rows in one transaction: on PostgreSQL with COPY, which
 // the server takes faster than an INSERT of as many rows and which has no
@@ -72,23 +95,16 @@ func insertBatch(ctx context.Context, pool *sql.DB, rows []row) error {
 		return err
 	}
 	defer tx.Rollback()
+	args := make([]any, 0, statementRows*len(batchColumns))
 	for len(rows) > 0 {
-		n := statementRows
+		n, query := statementRows, insertRows
 		if len(rows) < n {
-			n = 1 // the rest one by one, through the one-row statement
+			n, query = 1, insertRow
 		}
-		ins := entsql.Dialect(entdialect.SQLite).Insert(auditlog.Table).Columns(batchColumns...)
+		args = args[:0]
 		for _, e := range rows[:n] {
-			ins.Values(e.values()...)
+			args = append(args, e.values()...)
 		}
-		query, args := ins.Query()
-		// OR FAIL: a failing row leaves the statement's earlier rows in
-		// place (the deferred rollback drops the whole batch anyway), so
-		// SQLite keeps no statement journal, which otherwise copied every
-		// page the transaction's earlier statements had written before each
-		// INSERT touched it again (a fifth of a batch's cost). The builder
-		// has no conflict clause for a plain INSERT.
-		query = strings.Replace(query, "INSERT INTO", "INSERT OR FAIL INTO", 1)
 		if _, err := tx.ExecContext(ctx, query, args...); err != nil {
 			return err
 		}
