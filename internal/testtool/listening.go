@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"testing"
 	"time"
 )
 
@@ -44,5 +45,22 @@ func WaitListening(output func() string, exited <-chan struct{}, timeout time.Du
 		if time.Now().After(deadline) {
 			return fmt.Errorf("berth did not listen within %s", timeout)
 		}
+	}
+}
+
+// StartAgainWhilePortTaken calls start, which starts `berth serve` once and
+// reports whether it lost its port (WaitListening's ErrPortTaken), until
+// berth keeps one, at most five times.
+func StartAgainWhilePortTaken[T any](t testing.TB, start func() (T, bool)) T {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		v, portTaken := start()
+		if !portTaken {
+			return v
+		}
+		if attempt == 5 {
+			t.Fatal("berth found its port taken five times running")
+		}
+		t.Logf("berth's port was taken before it could bind it; starting again on another")
 	}
 }

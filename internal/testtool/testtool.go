@@ -3,7 +3,8 @@
 // CNCF Distribution's registry) in .tools/bin, where
 // scripts/install-test-tools.sh installs them, or on PATH; it collects a
 // process's output while the test reads it (SyncBuffer); and it tells when
-// a `berth serve` a test started owns its port (WaitListening). It imports
+// a `berth serve` a test started owns its port (WaitListening) and starts
+// it again when it lost it (StartAgainWhilePortTaken). It imports
 // only the standard library, so that any test package can use it.
 package testtool
 

@@ -69,3 +69,14 @@ func TestWaitListeningTellsATakenPortFromOtherEnds(t *testing.T) {
 		})
 	}
 }
+
+func TestStartAgainWhilePortTakenStartsUntilBerthKeepsItsPort(t *testing.T) {
+	starts := 0
+	got := testtool.StartAgainWhilePortTaken(t, func() (int, bool) {
+		starts++
+		return starts, starts < 3 // taken twice, then kept
+	})
+	if got != 3 || starts != 3 {
+		t.Fatalf("returned start %d after %d starts, want the third of 3", got, starts)
+	}
+}

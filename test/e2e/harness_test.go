@@ -113,16 +113,7 @@ func eachDatabase(t *testing.T, fn func(t *testing.T, tg *target)) {
 // it starts again on another port.
 func startBinary(t *testing.T, bin, kind string) *target {
 	t.Helper()
-	for attempt := 1; ; attempt++ {
-		tg, portTaken := startBinaryOnce(t, bin, kind)
-		if !portTaken {
-			return tg
-		}
-		if attempt == 5 {
-			t.Fatal("berth found its port taken five times running")
-		}
-		t.Logf("berth's port was taken before it could bind it; starting again on another")
-	}
+	return testtool.StartAgainWhilePortTaken(t, func() (*target, bool) { return startBinaryOnce(t, bin, kind) })
 }
 
 func startBinaryOnce(t *testing.T, bin, kind string) (tg *target, portTaken bool) {

@@ -157,16 +157,7 @@ type server struct {
 // them; berth then exits, and it starts again on others.
 func startServer(t *testing.T, kind string, opts serverOptions) *server {
 	t.Helper()
-	for attempt := 1; ; attempt++ {
-		s, portTaken := startServerOnce(t, kind, opts)
-		if !portTaken {
-			return s
-		}
-		if attempt == 5 {
-			t.Fatal("berth found its port taken five times running")
-		}
-		t.Logf("berth's port was taken before it could bind it; starting again on another")
-	}
+	return testtool.StartAgainWhilePortTaken(t, func() (*server, bool) { return startServerOnce(t, kind, opts) })
 }
 
 func startServerOnce(t *testing.T, kind string, opts serverOptions) (s *server, portTaken bool) {
