@@ -688,6 +688,17 @@ func (r results) add(key string, reg *registry, v float64) {
 	r[key][reg] = append(r[key][reg], v)
 }
 
+// measured reports whether any of regs has a value under key; a figure
+// measured on some registries and not on another failed there.
+func (r results) measured(key string, regs []*registry) bool {
+	for _, reg := range regs {
+		if len(r[key][reg]) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // median is NaN where nothing was measured.
 func (r results) median(key string, reg *registry) float64 {
 	v := append([]float64(nil), r[key][reg]...)
@@ -719,6 +730,9 @@ func (r results) table(regs []*registry, rows []row, rounds int) string {
 		}
 	}
 	for _, row := range rows {
+		if !r.measured(row.key, regs) {
+			continue // a step BERTH_BENCH_STEPS left out
+		}
 		base := r.median(row.key, regs[0])
 		label := row.label
 		if row.lower {
