@@ -46,7 +46,7 @@ on the database; the run is recorded and shows in GraphQL and the portal.`,
 			if err != nil {
 				return err
 			}
-			content := artifacts.New(artifacts.Options{Client: db.Client, Blobs: blobs, Auth: auth.New(db.Client), Logger: log, Postgres: db.Kind == database.Postgres})
+			content := artifacts.New(artifacts.Options{Client: db.Client, Blobs: blobs, Auth: auth.New(db.Client), Logger: log, Postgres: db.Kind == database.Postgres, Unsynced: db.UnsyncedClient()})
 			defer content.Close()
 			run, err := server.NewCollector(cfg, db, blobs, content, log).Run(ctx, req)
 			if err != nil {

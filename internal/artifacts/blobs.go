@@ -68,8 +68,7 @@ func (s *Service) BlobSize(ctx context.Context, r *Repo, d digest.Digest) (int64
 // commit so already.
 func (s *Service) CommitBlob(ctx context.Context, r *Repo, d digest.Digest, size int64, place func(context.Context) error, also ...func(tx *ent.Client) error) error {
 	placed := false
-	err := s.write(ctx, 0, func(w *writeTx) error {
-		w.unsynced = true
+	err := s.writeAs(ctx, 0, writeMode{unsynced: true}, func(w *writeTx) error {
 		repo, err := s.ensureRepository(ctx, w.client, r)
 		if err != nil {
 			return err

@@ -80,9 +80,6 @@ type writeTx struct {
 	// rules are the project's immutability rules, loaded on first use.
 	rules       []*ent.ImmutabilityRule
 	rulesLoaded bool
-	// unsynced commits without waiting for PostgreSQL to flush its log;
-	// see CommitBlob for when that is safe.
-	unsynced bool
 }
 
 // maxWriteAttempts bounds the retries of a change that PostgreSQL aborted
@@ -94,7 +91,16 @@ const maxWriteAttempts = 3
 // fn reads and writes through w.client only; it may run again if the
 // database aborted the transaction to break a deadlock.
 func (s *Service) write(ctx context.Context, projectID int, fn func(w *writeTx) error) error {
-	return s.writeAs(ctx, projectID, false, fn)
+	return s.writeAs(ctx, projectID, writeMode{}, fn)
+}
+
+// writeMode says how a change holds its project and commits.
+type writeMode struct {
+	// shared holds the project in share mode (see push).
+	shared bool
+	// unsynced commits without waiting for PostgreSQL to flush its log;
+	// see CommitBlob for when that is safe.
+	unsynced bool
 }
 
 // push runs fn as a push into repository r: on PostgreSQL, into a project
@@ -103,20 +109,20 @@ func (s *Service) write(ctx context.Context, projectID int, fn func(w *writeTx) 
 // the push changed are folded in right after it.
 func (s *Service) push(ctx context.Context, r *Repo, fn func(w *writeTx) error) error {
 	shared := s.postgres && r.Project.QuotaBytes < 0
-	err := s.writeAs(ctx, r.Project.ID, shared, fn)
+	err := s.writeAs(ctx, r.Project.ID, writeMode{shared: shared}, fn)
 	if shared {
 		s.foldAfterPush(ctx, r.Project.ID)
 	}
 	return err
 }
 
-func (s *Service) writeAs(ctx context.Context, projectID int, shared bool, fn func(w *writeTx) error) error {
+func (s *Service) writeAs(ctx context.Context, projectID int, mode writeMode, fn func(w *writeTx) error) error {
 	var err error
 	for attempt := 1; ; attempt++ {
-		err = s.writeOnce(ctx, projectID, shared, fn)
+		err = s.writeOnce(ctx, projectID, mode, fn)
 		if errors.Is(err, errQuotaSet) {
 			// The project has a quota now: check it in turn.
-			shared = false
+			mode.shared = false
 			continue
 		}
 		if attempt == maxWriteAttempts || !retryable(err) {
@@ -129,15 +135,19 @@ func (s *Service) writeAs(ctx context.Context, projectID int, shared bool, fn fu
 // it runs again with the project locked.
 var errQuotaSet = errors.New("artifacts: the project has a quota; the change needs its lock")
 
-func (s *Service) writeOnce(ctx context.Context, projectID int, shared bool, fn func(w *writeTx) error) error {
-	tx, err := s.client.Tx(ctx)
+func (s *Service) writeOnce(ctx context.Context, projectID int, mode writeMode, fn func(w *writeTx) error) error {
+	client := s.client
+	if mode.unsynced && s.unsynced != nil {
+		client = s.unsynced // its sessions skip the flush: no SET LOCAL
+	}
+	tx, err := client.Tx(ctx)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	w := &writeTx{ctx: ctx, client: tx.Client(), shared: shared}
+	w := &writeTx{ctx: ctx, client: tx.Client(), shared: mode.shared}
 	if projectID != 0 {
-		if shared {
+		if mode.shared {
 			if w.project, err = shareProject(ctx, w.client, projectID); err != nil {
 				return err
 			}
@@ -180,7 +190,7 @@ func (s *Service) writeOnce(ctx context.Context, projectID int, shared bool, fn 
 			return wrapf(err, "recording the change")
 		}
 	}
-	if w.unsynced && s.postgres {
+	if mode.unsynced && s.postgres && client == s.client {
 		if err := database.SkipCommitFlush(ctx, tx); err != nil {
 			return err
 		}

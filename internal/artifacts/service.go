@@ -52,11 +52,18 @@ type Options struct {
 	// Postgres says Client is on PostgreSQL, where a blob's commit skips
 	// the wait for the write-ahead log's flush (see CommitBlob).
 	Postgres bool
+	// Unsynced, on PostgreSQL, is a client on the same database whose
+	// sessions commit without waiting for the log's flush
+	// (database.DB.UnsyncedClient): the writes that may skip the wait run
+	// on it and save the round trip of setting that per transaction.
+	// When nil they run on Client and set it per transaction.
+	Unsynced *ent.Client
 }
 
 // Service reads and writes registry metadata on behalf of a caller.
 type Service struct {
 	client   *ent.Client
+	unsynced *ent.Client // see Options.Unsynced; nil without one
 	blobs    *storage.Blobs
 	auth     *auth.Service
 	host     string
@@ -110,7 +117,7 @@ func New(opts Options) *Service {
 	host := opts.ExternalURL
 	host = strings.TrimPrefix(strings.TrimPrefix(host, "https://"), "http://")
 	host = strings.TrimSuffix(host, "/")
-	s := &Service{client: opts.Client, blobs: opts.Blobs, auth: opts.Auth, host: host, log: opts.Logger, audit: opts.Audit, onChange: opts.OnChange, onForget: opts.OnForget, names: map[string]cachedName{}, manifests: newReadCache(), postgres: opts.Postgres}
+	s := &Service{client: opts.Client, blobs: opts.Blobs, auth: opts.Auth, host: host, log: opts.Logger, audit: opts.Audit, onChange: opts.OnChange, onForget: opts.OnForget, names: map[string]cachedName{}, manifests: newReadCache(), postgres: opts.Postgres, unsynced: opts.Unsynced}
 	s.pulls = newPullRecorder(opts.Client, opts.Logger, opts.PullFlushInterval)
 	s.pulls.onFlush = s.changed
 	return s

@@ -19,7 +19,6 @@ import (
 	"github.com/berth-registry/berth/ent/repository"
 	"github.com/berth-registry/berth/ent/repositoryblob"
 	"github.com/berth-registry/berth/internal/auth"
-	"github.com/berth-registry/berth/internal/database"
 	"github.com/berth-registry/berth/internal/errdefs"
 	"github.com/berth-registry/berth/internal/viewer"
 )
@@ -115,8 +114,20 @@ func (w *writeTx) lockNewBlobs(ids []int) error {
 
 // foldSQL moves a project's UsageDelta rows into its used bytes and its
 // repositories' artifact counts and push times, in one statement, and
-// returns the bytes it added (no row when there was nothing to fold).
-const foldSQL = `WITH d AS (DELETE FROM usage_deltas WHERE project_id = $1
+// returns the bytes it added (no row when there was nothing to fold). The
+// caller holds the project's row.
+var foldSQL = "WITH " + foldInto("$1")
+
+// foldIfFreeSQL is foldSQL for a caller that does not hold the project's
+// row: it takes the row itself, unless a change or a push holds it (and
+// folds when it ends), all in one statement.
+var foldIfFreeSQL = "WITH p AS (SELECT id FROM projects WHERE id = $1 FOR NO KEY UPDATE SKIP LOCKED),\n" +
+	foldInto("(SELECT id FROM p)")
+
+// foldInto is the fold of the project whose id the SQL expression id
+// gives.
+func foldInto(id string) string {
+	return `d AS (DELETE FROM usage_deltas WHERE project_id = ` + id + `
 	RETURNING repository_id, bytes, artifacts, pushed_at),
 r AS (UPDATE repositories SET artifact_count = repositories.artifact_count + s.n,
 		pushed_at = GREATEST(repositories.pushed_at, s.t), updated_at = now()
@@ -124,21 +135,22 @@ r AS (UPDATE repositories SET artifact_count = repositories.artifact_count + s.n
 	WHERE repositories.id = s.repository_id)
 UPDATE projects SET used_bytes = projects.used_bytes + s.b, updated_at = now()
 FROM (SELECT SUM(bytes) AS b FROM d) s
-WHERE projects.id = $1 AND s.b <> 0
+WHERE projects.id = ` + id + ` AND s.b <> 0
 RETURNING s.b`
+}
 
 // foldUsage folds the pending UsageDelta rows of the change's project,
 // which it holds locked, into the figures it is about to read.
 func (w *writeTx) foldUsage() error {
-	added, err := fold(w.ctx, w.client, w.project.ID)
+	added, err := fold(w.ctx, w.client, foldSQL, w.project.ID)
 	w.project.UsedBytes += added
 	return err
 }
 
-// fold runs foldSQL for project id through client, in a transaction
-// holding the project's row.
-func fold(ctx context.Context, client *ent.Client, id int) (int64, error) {
-	rows, err := client.QueryContext(ctx, foldSQL, id)
+// fold runs query (foldSQL or foldIfFreeSQL) for project id through
+// client.
+func fold(ctx context.Context, client *ent.Client, query string, id int) (int64, error) {
+	rows, err := client.QueryContext(ctx, query, id)
 	if err != nil {
 		return 0, wrapf(err, "folding the usage of project %d", id)
 	}
@@ -155,32 +167,17 @@ func fold(ctx context.Context, client *ent.Client, id int) (int64, error) {
 // foldAfterPush folds the UsageDelta rows of project id after a shared push,
 // unless a push still holds the project (it folds when it ends) or a
 // change has it locked (it folded when it began, and pushes wait for it).
-// The transaction commits without waiting for the log flush: a crash can
-// only take back the fold as a whole, with its rows. A failure is logged;
-// the next change of the project folds what is left.
+// It is one statement, which on the unsynced pool commits without waiting
+// for the log flush: a crash can only take back the fold as a whole, with
+// its rows. A failure is logged; the next change of the project folds
+// what is left.
 func (s *Service) foldAfterPush(ctx context.Context, id int) {
 	ctx = context.WithoutCancel(ctx)
-	err := func() error {
-		tx, err := s.client.Tx(ctx)
-		if err != nil {
-			return err
-		}
-		defer tx.Rollback()
-		held, err := tx.Project.Query().Where(project.ID(id), func(s *entsql.Selector) {
-			s.For(entsql.LockNoKeyUpdate, entsql.WithLockAction(entsql.SkipLocked))
-		}).Exist(viewer.SystemContext(ctx))
-		if err != nil || !held {
-			return err
-		}
-		if _, err := fold(ctx, tx.Client(), id); err != nil {
-			return err
-		}
-		if err := database.SkipCommitFlush(ctx, tx); err != nil {
-			return err
-		}
-		return tx.Commit()
-	}()
-	if err != nil {
+	client := s.unsynced
+	if client == nil {
+		client = s.client
+	}
+	if _, err := fold(ctx, client, foldIfFreeSQL, id); err != nil {
 		s.log.Warn("folding a project's usage after a push", "project", id, "err", err)
 	}
 }

@@ -189,7 +189,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	dispatcher := events.NewDispatcher(db.Client, bus, s.log, webhookSvc, scanSvc)
 	contentOpts := artifacts.Options{
 		Client: db.Client, Blobs: s.blobs, Auth: authSvc, ExternalURL: cfg.PublicURL(), Logger: s.log, Audit: recorder,
-		OnChange: dispatcher.Notify, Postgres: db.Kind == database.Postgres,
+		OnChange: dispatcher.Notify, Postgres: db.Kind == database.Postgres, Unsynced: db.UnsyncedClient(),
 	}
 	var names, roles *forgets
 	if s.redis != nil {

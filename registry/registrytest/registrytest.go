@@ -72,7 +72,7 @@ func start(t testing.TB, db *database.DB, dir string, external bool) *Server {
 	}
 	s := &Server{DB: db, Blobs: storage.NewBlobs(drv), Auth: auth.New(db.Client), Dir: dir}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	s.Artifacts = artifacts.New(artifacts.Options{Client: db.Client, Blobs: s.Blobs, Auth: s.Auth, Logger: log, PullFlushInterval: 200 * time.Millisecond, Postgres: db.Kind == database.Postgres})
+	s.Artifacts = artifacts.New(artifacts.Options{Client: db.Client, Blobs: s.Blobs, Auth: s.Auth, Logger: log, PullFlushInterval: 200 * time.Millisecond, Postgres: db.Kind == database.Postgres, Unsynced: db.UnsyncedClient()})
 	s.Tokens = token.New(token.Options{Key: key, Auth: s.Auth, Client: db.Client, Grants: s.Artifacts, Logger: log})
 	mux := http.NewServeMux()
 	s.Server = httptest.NewUnstartedServer(mux)
