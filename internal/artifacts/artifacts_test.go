@@ -272,3 +272,37 @@ func TestWriteOperationsCheckPermissionsAndKeepTheModelTrue(t *testing.T) {
 		}
 	})
 }
+
+// TestAPushLearnsTheRepositoryItsFirstBlobCreated: a push into a new
+// repository looks the name up once; the blob commit that creates the
+// repository hands the row to the name cache, so the push's next
+// requests (Access within the cache's second) carry it, and a commit
+// that fails teaches the cache nothing.
+func TestAPushLearnsTheRepositoryItsFirstBlobCreated(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		f := newFixture(t, db)
+		r, err := f.s.Artifacts.Access(f.dev, "team/fresh", auth.RepositoryPush)
+		if err != nil || r.Repository != nil {
+			t.Fatalf("before the push: %+v, %v", r, err)
+		}
+		content := []byte("config of a new repository")
+		d := digest.FromBytes(content)
+		failed := errors.New("placing the bytes failed")
+		err = f.s.Artifacts.CommitBlob(f.dev, r, d, int64(len(content)), func(context.Context) error { return failed })
+		if !errors.Is(err, failed) {
+			t.Fatalf("commit = %v, want the placing error", err)
+		}
+		if again, err := f.s.Artifacts.Access(f.dev, "team/fresh", auth.RepositoryPush); err != nil || again.Repository != nil {
+			t.Fatalf("after a failed commit the cache names a repository: %+v, %v", again, err)
+		}
+		f.blob(f.dev, "team/fresh", content)
+		again, err := f.s.Artifacts.Access(f.dev, "team/fresh", auth.RepositoryPush)
+		if err != nil || again.Repository == nil || again.Repository.Name != "team/fresh" {
+			t.Fatalf("after the commit: %+v, %v", again, err)
+		}
+		stored, err := db.Repository.Get(viewer.SystemContext(t.Context()), again.Repository.ID)
+		if err != nil || stored.Name != "team/fresh" {
+			t.Fatalf("the cached repository is not the stored one: %v, %v", stored, err)
+		}
+	})
+}

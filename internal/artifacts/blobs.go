@@ -69,7 +69,7 @@ func (s *Service) BlobSize(ctx context.Context, r *Repo, d digest.Digest) (int64
 func (s *Service) CommitBlob(ctx context.Context, r *Repo, d digest.Digest, size int64, place func(context.Context) error, also ...func(tx *ent.Client) error) error {
 	placed := false
 	err := s.writeAs(ctx, 0, writeMode{unsynced: true}, func(w *writeTx) error {
-		repo, err := s.ensureRepository(ctx, w.client, r)
+		repo, err := s.ensureRepository(w, r)
 		if err != nil {
 			return err
 		}
@@ -193,7 +193,7 @@ func (s *Service) MountBlob(ctx context.Context, r *Repo, from string, d digest.
 		} else if err != nil {
 			return err
 		}
-		repo, err := s.ensureRepository(ctx, w.client, r)
+		repo, err := s.ensureRepository(w, r)
 		if err != nil {
 			return err
 		}

@@ -77,6 +77,9 @@ type writeTx struct {
 	// forget lists repository names to drop from the name cache once the
 	// change is committed.
 	forget []string
+	// found lists repositories the change looked up or created for a
+	// name cached without one, for the name cache once it commits.
+	found []*ent.Repository
 	// rules are the project's immutability rules, loaded on first use.
 	rules       []*ent.ImmutabilityRule
 	rulesLoaded bool
@@ -200,6 +203,9 @@ func (s *Service) writeOnce(ctx context.Context, projectID int, mode writeMode, 
 	}
 	s.manifests.invalidate(w.touched...)
 	s.Forget(w.forget...)
+	for _, repo := range w.found {
+		s.learnRepository(repo)
+	}
 	if len(w.changes) > 0 {
 		s.changed()
 	}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	entsql "entgo.io/ent/dialect/sql"
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-registry/berth/ent"
@@ -174,7 +175,7 @@ func (w *writeTx) putManifests(s *Service, r *Repo, ps []*manifestPush) ([]*ent.
 	ctx, client := w.ctx, w.client
 	sys := viewer.SystemContext(ctx)
 	allow := auth.Allow(ctx)
-	repo, err := s.ensureRepository(ctx, client, r)
+	repo, err := s.ensureRepository(w, r)
 	if err != nil {
 		return nil, err
 	}
@@ -297,27 +298,37 @@ func (w *writeTx) manifestBlobs(r *Repo, repoID int, ps []*manifestPush) ([][]in
 	}
 	slices.Sort(ds)
 	ds = slices.Compact(ds)
-	known, err := w.client.Blob.Query().Where(blob.DigestIn(ds...), blob.SweepingAtIsNil()).
-		Select(blob.FieldID, blob.FieldDigest).
-		WithLinks(func(q *ent.RepositoryBlobQuery) { q.Where(repositoryblob.RepositoryID(repoID)) }).
-		All(sys)
+	// One query: each blob with whether the repository links it.
+	var known []struct {
+		ID     int    `json:"id"`
+		Digest string `json:"digest"`
+		Linked bool   `json:"linked"`
+	}
+	err := w.client.Blob.Query().Where(blob.DigestIn(ds...), blob.SweepingAtIsNil()).
+		Modify(func(s *entsql.Selector) {
+			links := entsql.Table(repositoryblob.Table)
+			s.Select(s.C(blob.FieldID), s.C(blob.FieldDigest)).AppendSelectExprAs(
+				entsql.Exists(entsql.Select(links.C(repositoryblob.FieldBlobID)).From(links).
+					Where(entsql.And(entsql.ColumnsEQ(links.C(repositoryblob.FieldBlobID), s.C(blob.FieldID)),
+						entsql.EQ(links.C(repositoryblob.FieldRepositoryID), repoID)))), "linked")
+		}).Scan(sys, &known)
 	if err != nil {
 		return nil, err
 	}
-	byDigest := make(map[string]*ent.Blob, len(known))
+	byDigest := make(map[string]int, len(known))
 	linked := map[int]bool{}
 	for _, b := range known {
-		byDigest[b.Digest] = b
-		linked[b.ID] = len(b.Edges.Links) > 0
+		byDigest[b.Digest] = b.ID
+		linked[b.ID] = b.Linked
 	}
 	for i, p := range ps {
 		for _, d := range blobDigests(p.m) {
-			b := byDigest[d]
-			if b == nil {
+			id, ok := byDigest[d]
+			if !ok {
 				return nil, coded(ErrManifestBlobUnknown, errdefs.Invalidf, "blob %s referenced by the manifest is not in repository %q: push it first", d, r.Name)
 			}
-			refs[i] = append(refs[i], b.ID)
-			if linked[b.ID] {
+			refs[i] = append(refs[i], id)
+			if linked[id] {
 				continue
 			}
 			if _, ok, err := readableBlob(w.ctx, w.client, digest.Digest(d)); err != nil {
@@ -325,10 +336,10 @@ func (w *writeTx) manifestBlobs(r *Repo, repoID int, ps []*manifestPush) ([][]in
 			} else if !ok {
 				return nil, coded(ErrManifestBlobUnknown, errdefs.Invalidf, "blob %s referenced by the manifest is not in repository %q: push it first", d, r.Name)
 			}
-			if err := w.link(repoID, b.ID); err != nil {
+			if err := w.link(repoID, id); err != nil {
 				return nil, err
 			}
-			linked[b.ID] = true
+			linked[id] = true
 		}
 	}
 	return refs, nil

@@ -259,6 +259,19 @@ func (s *Service) remember(name string, p *ent.Project, r *ent.Repository) {
 	s.names[name] = cachedName{project: p, repository: r, at: time.Now()}
 }
 
+// learnRepository gives a name cached without its repository (none
+// existed when it was looked up) the row a committed change created or
+// found, so that the rest of the push does not look it up again. The
+// entry keeps its age: the project row in it is no fresher.
+func (s *Service) learnRepository(repo *ent.Repository) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.names[repo.Name]; ok && c.repository == nil {
+		c.repository = repo
+		s.names[repo.Name] = c
+	}
+}
+
 // forget drops a cached name, after its repository was created or deleted.
 // Forget drops names from this process's name cache and tells the other
 // replicas (OnForget) to drop them too: a repository name drops that
@@ -331,12 +344,12 @@ func (s *Service) Grant(ctx context.Context, name string, actions []string) []st
 	return granted
 }
 
-// ensureRepository returns the repository row of r, creating it inside tx
-// (or with the plain client when tx is nil) if this is the first push. It
-// leaves r as it is: a row created by a transaction that is then rolled
-// back (PostgreSQL breaking a deadlock, and write retrying) must not
-// outlive it.
-func (s *Service) ensureRepository(ctx context.Context, client *ent.Client, r *Repo) (*ent.Repository, error) {
+// ensureRepository returns the repository row of r, creating it inside
+// w's transaction if this is the first push. It leaves r as it is: a row
+// created by a transaction that is then rolled back (PostgreSQL breaking
+// a deadlock, and write retrying) must not outlive it. Once w commits,
+// the name cache learns the row (see learnRepository).
+func (s *Service) ensureRepository(w *writeTx, r *Repo) (*ent.Repository, error) {
 	if r.Repository != nil {
 		return r.Repository, nil
 	}
@@ -345,16 +358,21 @@ func (s *Service) ensureRepository(ctx context.Context, client *ent.Client, r *R
 	// and so locks that row FOR UPDATE; against pushes into the
 	// repository, holding it KEY SHARE through their foreign keys, that
 	// deadlocks (the database breaks it and the change runs again).
-	sys := viewer.SystemContext(ctx)
-	if repo, err := client.Repository.Query().Where(repository.Name(r.Name)).Only(sys); !ent.IsNotFound(err) {
-		return repo, err
+	sys := viewer.SystemContext(w.ctx)
+	repo, err := w.client.Repository.Query().Where(repository.Name(r.Name)).Only(sys)
+	if ent.IsNotFound(err) {
+		id, cerr := w.client.Repository.Create().
+			SetName(r.Name).SetProjectID(r.Project.ID).
+			OnConflictColumns(repository.FieldName).Ignore().
+			ID(auth.Allow(w.ctx))
+		if cerr != nil {
+			return nil, wrapf(cerr, "creating repository %q", r.Name)
+		}
+		repo, err = w.client.Repository.Get(sys, id)
 	}
-	id, err := client.Repository.Create().
-		SetName(r.Name).SetProjectID(r.Project.ID).
-		OnConflictColumns(repository.FieldName).Ignore().
-		ID(auth.Allow(ctx))
 	if err != nil {
-		return nil, wrapf(err, "creating repository %q", r.Name)
+		return nil, err
 	}
-	return client.Repository.Get(sys, id)
+	w.found = append(w.found, repo)
+	return repo, nil
 }

@@ -377,7 +377,7 @@ func (s *Service) CopyArtifact(ctx context.Context, srcRepo, reference, dstRepo,
 	}
 	var out *ent.Artifact
 	err = s.write(ctx, dst.Project.ID, func(w *writeTx) error {
-		repo, err := s.ensureRepository(ctx, w.client, dst)
+		repo, err := s.ensureRepository(w, dst)
 		if err != nil {
 			return err
 		}
