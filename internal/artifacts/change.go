@@ -139,11 +139,7 @@ func (s *Service) writeAs(ctx context.Context, projectID int, mode writeMode, fn
 var errQuotaSet = errors.New("artifacts: the project has a quota; the change needs its lock")
 
 func (s *Service) writeOnce(ctx context.Context, projectID int, mode writeMode, fn func(w *writeTx) error) error {
-	client := s.client
-	if mode.unsynced && s.unsynced != nil {
-		client = s.unsynced // its sessions skip the flush: no SET LOCAL
-	}
-	tx, err := client.Tx(ctx)
+	tx, err := s.client.Tx(ctx)
 	if err != nil {
 		return err
 	}
@@ -193,7 +189,7 @@ func (s *Service) writeOnce(ctx context.Context, projectID int, mode writeMode, 
 			return wrapf(err, "recording the change")
 		}
 	}
-	if mode.unsynced && s.postgres && client == s.client {
+	if mode.unsynced && s.postgres {
 		if err := database.SkipCommitFlush(ctx, tx); err != nil {
 			return err
 		}

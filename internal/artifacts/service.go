@@ -54,9 +54,8 @@ type Options struct {
 	Postgres bool
 	// Unsynced, on PostgreSQL, is a client on the same database whose
 	// sessions commit without waiting for the log's flush
-	// (database.DB.UnsyncedClient): the writes that may skip the wait run
-	// on it and save the round trip of setting that per transaction.
-	// When nil they run on Client and set it per transaction.
+	// (database.DB.UnsyncedClient), for the usage fold after a push: one
+	// statement there, where on Client it would wait for the flush.
 	Unsynced *ent.Client
 }
 

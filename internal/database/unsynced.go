@@ -35,15 +35,16 @@ func (db *DB) Unsynced(ctx context.Context, fn func(client *ent.Client) error) e
 
 // UnsyncedClient is the client Unsynced runs fn with: on PostgreSQL, on a
 // pool whose sessions commit without waiting for the log's flush, for
-// single statements and for transactions that may be lost as a whole
-// (SkipCommitFlush's, without its round trip); nil on SQLite.
+// single statements that may be lost; nil on SQLite. Transactions that
+// hold a connection through storage work (a blob's commit, which places
+// its bytes in the store, on S3 a copy) stay off it, so that they never
+// keep an upload's bookkeeping waiting for a connection; they use
+// SkipCommitFlush.
 func (db *DB) UnsyncedClient() *ent.Client { return db.unsynced }
 
-// openUnsynced opens Unsynced's pool on dsn: at most eight connections
-// (its writes are single statements of a fraction of a millisecond and
-// blob commits of a few, eight of which a client pushing an image's
-// layers side by side can make at once; every replica's pools count
-// against PostgreSQL's max_connections), each
+// openUnsynced opens Unsynced's pool on dsn: at most four connections
+// (its writes are single statements of a fraction of a millisecond, and
+// every replica's pools count against PostgreSQL's max_connections), each
 // starting its session with synchronous_commit off (a startup parameter,
 // not a SET, so that no pooler can carry it over to another client's
 // session).
@@ -54,8 +55,8 @@ func openUnsynced(dsn string) (*sql.DB, error) {
 	}
 	cfg.RuntimeParams["synchronous_commit"] = "off"
 	db := stdlib.OpenDB(*cfg)
-	db.SetMaxOpenConns(8)
-	db.SetMaxIdleConns(4)
+	db.SetMaxOpenConns(4)
+	db.SetMaxIdleConns(2)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	return db, nil
 }
