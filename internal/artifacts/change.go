@@ -18,6 +18,7 @@ import (
 	"github.com/berth-registry/berth/ent/predicate"
 	"github.com/berth-registry/berth/ent/repository"
 	"github.com/berth-registry/berth/ent/tag"
+	"github.com/berth-registry/berth/internal/audit"
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/database"
 	"github.com/berth-registry/berth/internal/errdefs"
@@ -80,6 +81,8 @@ type writeTx struct {
 	// found lists repositories the change looked up or created for a
 	// name cached without one, for the name cache once it commits.
 	found []*ent.Repository
+	// entry is the audit entry the change writes as it commits, if any.
+	entry *audit.Entry
 	// rules are the project's immutability rules, loaded on first use.
 	rules       []*ent.ImmutabilityRule
 	rulesLoaded bool
@@ -187,6 +190,11 @@ func (s *Service) writeOnce(ctx context.Context, projectID int, mode writeMode, 
 	if len(w.changes) > 0 {
 		if err := w.client.Change.CreateBulk(w.changes...).Exec(viewer.SystemContext(ctx)); err != nil {
 			return wrapf(err, "recording the change")
+		}
+	}
+	if w.entry != nil {
+		if err := s.audit.RecordIn(ctx, w.client, *w.entry); err != nil {
+			return wrapf(err, "recording the audit entry")
 		}
 	}
 	if mode.unsynced && s.postgres {
@@ -357,11 +365,8 @@ func (w *writeTx) sumUnreferenced(ids []int) (int64, error) {
 	if w.shared {
 		// Another push may be bringing the same new blob: decide under
 		// the (project, blob) lock, which it holds until it commits.
-		fresh, err := w.client.Blob.Query().Where(blob.IDIn(ids...), notReferencedBy(w.project.ID)).IDs(viewer.SystemContext(w.ctx))
+		fresh, err := w.lockNewBlobs(ids)
 		if err != nil || len(fresh) == 0 {
-			return 0, err
-		}
-		if err := w.lockNewBlobs(fresh); err != nil {
 			return 0, err
 		}
 		ids = fresh

@@ -10,8 +10,10 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-registry/berth/ent"
+	"github.com/berth-registry/berth/ent/auditlog"
 	"github.com/berth-registry/berth/ent/change"
 	"github.com/berth-registry/berth/ent/project"
+	"github.com/berth-registry/berth/ent/tag"
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/database"
 	"github.com/berth-registry/berth/internal/database/dbtest"
@@ -106,3 +108,50 @@ func TestEveryChangeRecordsOneOutboxRow(t *testing.T) {
 }
 
 func digestOf(s string) digest.Digest { return digest.Digest(s) }
+
+// TestAPushWritesItsAuditEntryWithTheChange: a manifest push's audit entry
+// commits in the push's transaction, so a push has its success entry
+// exactly when it is stored; a push refused after it wrote its rows (over
+// the quota) leaves a failure entry and no success.
+func TestAPushWritesItsAuditEntryWithTheChange(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		f := newFixture(t, db)
+		sys := viewer.SystemContext(t.Context())
+		entries := func() []string {
+			t.Helper()
+			f.s.Audit.Flush(t.Context())
+			rows, err := db.AuditLog.Query().Where(auditlog.Operation("push")).Order(ent.Asc(auditlog.FieldID)).All(sys)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for _, r := range rows {
+				out = append(out, fmt.Sprintf("%s %s %s %s", r.Actor, r.Resource, r.Project, r.Result))
+			}
+			return out
+		}
+		f.image(f.dev, "team/app", "v1", "amd64")
+		want := []string{"dev team/app:v1 team success"}
+		if got := entries(); !slices.Equal(got, want) {
+			t.Fatalf("after a push: %q, want %q", got, want)
+		}
+
+		// Blobs stored, then a quota the manifest's bytes exceed.
+		cfg := []byte(`{"architecture":"arm64","os":"linux"}`)
+		cd := f.blob(f.dev, "team/app", cfg)
+		body := fmt.Sprintf(`{"schemaVersion":2,"mediaType":%q,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":%q,"size":%d},"layers":[]}`, ociManifest, cd, len(cfg))
+		p := db.Project.Query().Where(project.Name("team")).OnlyX(sys)
+		db.Project.UpdateOne(p).SetQuotaBytes(p.UsedBytes + 1).ExecX(sys)
+		_, err := f.s.Artifacts.PutManifest(f.dev, "team/app", "v2", ociManifest, strings.NewReader(body), nil)
+		if !errors.Is(err, errdefs.ErrDenied) {
+			t.Fatalf("push over the quota: %v", err)
+		}
+		got := entries()
+		if len(got) != 2 || !strings.HasPrefix(got[1], "dev team/app:v2 team failure") {
+			t.Fatalf("after a refused push: %q", got)
+		}
+		if n := db.Tag.Query().Where(tag.Name("v2")).CountX(sys); n != 0 {
+			t.Fatalf("the refused push left %d tags", n)
+		}
+	})
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/berth-registry/berth/ent/blob"
 	"github.com/berth-registry/berth/ent/change"
 	"github.com/berth-registry/berth/ent/repositoryblob"
+	"github.com/berth-registry/berth/internal/audit"
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/errdefs"
 	"github.com/berth-registry/berth/internal/viewer"
@@ -39,7 +40,11 @@ type PushResult struct {
 // children are stored there, and writes the repository, artifact, tags and
 // blob links in one transaction.
 func (s *Service) PutManifest(ctx context.Context, name, reference, contentType string, body io.Reader, tags []string) (res *PushResult, err error) {
-	defer func() { s.record(ctx, "push", name, reference, err) }()
+	defer func() {
+		if err != nil { // a push that succeeded recorded its entry as it committed
+			s.record(ctx, "push", name, reference, err)
+		}
+	}()
 	r, err := s.Access(ctx, name, auth.RepositoryPush)
 	if err != nil {
 		return nil, err
@@ -55,7 +60,7 @@ func (s *Service) PutManifest(ctx context.Context, name, reference, contentType 
 	dgst, m := p.dgst, p.m
 	var a *ent.Artifact
 	for attempt := 0; ; attempt++ {
-		a, err = s.storeManifest(ctx, r, p)
+		a, err = s.storeManifest(ctx, r, p, auditEntry("push", name, reference, nil))
 		// Two pushes creating the same row race on a unique index; the
 		// loser retries and finds the winner's row.
 		if err == nil || !ent.IsConstraintError(err) || attempt == 2 {
@@ -82,13 +87,16 @@ func looksLikeDigest(ref string) bool {
 	return false
 }
 
-func (s *Service) storeManifest(ctx context.Context, r *Repo, p *manifestPush) (a *ent.Artifact, err error) {
+// storeManifest stores p in repository r, with the audit entry e of its
+// push.
+func (s *Service) storeManifest(ctx context.Context, r *Repo, p *manifestPush, e audit.Entry) (a *ent.Artifact, err error) {
 	err = s.push(ctx, r, func(w *writeTx) error {
 		as, err := w.putManifests(s, r, []*manifestPush{p})
 		if err != nil {
 			return err
 		}
 		a = as[0]
+		w.entry = &e
 		return nil
 	})
 	return a, err

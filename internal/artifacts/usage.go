@@ -4,7 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	entsql "entgo.io/ent/dialect/sql"
@@ -95,21 +96,44 @@ func (w *writeTx) recordUsage() error {
 		Exec(viewer.SystemContext(w.ctx))
 }
 
-// lockNewBlobs takes the advisory locks on (project, blob) of a shared
-// change for the blobs ids, which looked new to the project, in id order
-// (every change takes them in that order, so two cannot deadlock). The
-// key is the low 32 bits of each id (ids carry their type in the high
-// bits), in the two-key space that no single-key lock (migrations, jobs)
-// shares; a collision only makes two pushes wait for each other.
-func (w *writeTx) lockNewBlobs(ids []int) error {
-	slices.Sort(ids)
-	for _, id := range ids {
-		_, err := w.client.ExecContext(w.ctx, "SELECT pg_advisory_xact_lock($1::int4, $2::int4)", int32(uint32(w.project.ID)), int32(uint32(id)))
-		if err != nil {
-			return wrapf(err, "locking blob %d of project %d", id, w.project.ID)
+// lockNewBlobs returns, among the blobs ids, those no artifact of the
+// shared change's project references, and takes for each the advisory lock
+// on (project, blob), in id order (every change takes them in that order,
+// so two cannot deadlock), in one statement. The key is the low 32 bits
+// of each id (ids carry their type in the high bits), in the two-key space
+// that no single-key lock (migrations, jobs) shares; a collision only
+// makes two pushes wait for each other. The ids are those new to the
+// project when the statement began: the caller counts them again once it
+// holds the locks.
+func (w *writeTx) lockNewBlobs(ids []int) ([]int, error) {
+	args := make([]any, 0, len(ids)+2)
+	args = append(args, int32(uint32(w.project.ID)), w.project.ID)
+	var in strings.Builder
+	for i, id := range ids {
+		if i > 0 {
+			in.WriteString(", ")
 		}
+		in.WriteString("$" + strconv.Itoa(i+3))
+		args = append(args, id)
 	}
-	return nil
+	rows, err := w.client.QueryContext(w.ctx, `SELECT id, pg_advisory_xact_lock($1::int4, (id & 4294967295)::bit(32)::int4)::text
+FROM (SELECT b.id FROM blobs b WHERE b.id IN (`+in.String()+`)
+	AND NOT EXISTS (SELECT 1 FROM artifact_blobs r WHERE r.blob_id = b.id AND r.project_id = $2)
+	ORDER BY b.id) s`, args...)
+	if err != nil {
+		return nil, wrapf(err, "locking the blobs new to project %d", w.project.ID)
+	}
+	defer rows.Close()
+	var fresh []int
+	for rows.Next() {
+		var id int
+		var locked string
+		if err := rows.Scan(&id, &locked); err != nil {
+			return nil, err
+		}
+		fresh = append(fresh, id)
+	}
+	return fresh, rows.Err()
 }
 
 // foldSQL moves a project's UsageDelta rows into its used bytes and its

@@ -60,6 +60,12 @@ func (s *Service) record(ctx context.Context, op, name, reference string, err er
 	if s.audit == nil || (err != nil && errors.Is(err, errdefs.ErrUnauthenticated)) {
 		return
 	}
+	s.audit.Record(ctx, auditEntry(op, name, reference, err))
+}
+
+// auditEntry is the audit entry of registry action op on reference (a tag, a
+// digest or empty) of repository name, which ended with err.
+func auditEntry(op, name, reference string, err error) audit.Entry {
 	e := audit.Entry{Operation: op, ResourceType: "artifact", Resource: name, Project: ProjectName(name), Result: audit.Success}
 	switch {
 	case strings.Contains(reference, ":"):
@@ -70,7 +76,7 @@ func (s *Service) record(ctx context.Context, op, name, reference string, err er
 	if err != nil {
 		e.Result, e.Detail = audit.Failure, err.Error()
 	}
-	s.audit.Record(ctx, e)
+	return e
 }
 
 // DeleteArtifact deletes the artifact that reference (a tag or a digest)

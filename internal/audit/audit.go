@@ -148,8 +148,8 @@ func (r *Recorder) row(ctx context.Context, e Entry) row {
 		clientIP: clip(req.ip, maxName), userAgent: clip(req.userAgent, maxUserAgent)}
 }
 
-func (r *Recorder) create(e row) *ent.AuditLogCreate {
-	return r.db.AuditLog.Create().SetCreatedAt(e.at).
+func create(client *ent.Client, e row) *ent.AuditLogCreate {
+	return client.AuditLog.Create().SetCreatedAt(e.at).
 		SetActor(e.actor).SetOperation(e.operation).SetResourceType(e.resourceType).SetResource(e.resource).
 		SetProject(e.project).SetResult(e.result).SetDetail(e.detail).SetClientIP(e.clientIP).SetUserAgent(e.userAgent)
 }
@@ -188,9 +188,22 @@ func (r *Recorder) Record(ctx context.Context, e Entry) {
 		}
 		return
 	}
-	if err := r.create(r.row(ctx, e)).Exec(viewer.SystemContext(ctx)); err != nil {
+	if err := create(r.db.Client, r.row(ctx, e)).Exec(viewer.SystemContext(ctx)); err != nil {
 		r.log.ErrorContext(ctx, "writing audit log", "operation", e.Operation, "err", err)
 	}
+}
+
+// RecordIn writes e through client, a transaction's, so that the entry
+// commits or rolls back with the action it records: the write path puts a
+// push's entry in the push's transaction, one commit (and on PostgreSQL
+// one log flush) fewer than writing it afterwards. Unlike Record, it
+// returns the error, which aborts the transaction. A nil Recorder writes
+// nothing.
+func (r *Recorder) RecordIn(ctx context.Context, client *ent.Client, e Entry) error {
+	if r == nil {
+		return nil
+	}
+	return create(client, r.row(ctx, e)).Exec(viewer.SystemContext(ctx))
 }
 
 // Purge deletes entries older than the retention period.

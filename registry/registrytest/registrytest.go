@@ -17,6 +17,7 @@ import (
 	"github.com/berth-registry/berth/ent/member"
 	"github.com/berth-registry/berth/ent/project"
 	"github.com/berth-registry/berth/internal/artifacts"
+	"github.com/berth-registry/berth/internal/audit"
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/auth/token"
 	"github.com/berth-registry/berth/internal/database"
@@ -36,6 +37,8 @@ type Server struct {
 	Auth      *auth.Service
 	Tokens    *token.Service
 	Artifacts *artifacts.Service
+	// Audit records the registry's actions, as berth's does.
+	Audit *audit.Recorder
 	// Handler is the /v2/ handler alone.
 	Handler http.Handler
 	// Dir is the data directory (blobs, token key).
@@ -72,7 +75,9 @@ func start(t testing.TB, db *database.DB, dir string, external bool) *Server {
 	}
 	s := &Server{DB: db, Blobs: storage.NewBlobs(drv), Auth: auth.New(db.Client), Dir: dir}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	s.Artifacts = artifacts.New(artifacts.Options{Client: db.Client, Blobs: s.Blobs, Auth: s.Auth, Logger: log, PullFlushInterval: 200 * time.Millisecond, Postgres: db.Kind == database.Postgres, Unsynced: db.UnsyncedClient()})
+	s.Audit = audit.New(db, log)
+	t.Cleanup(func() { s.Audit.Close() })
+	s.Artifacts = artifacts.New(artifacts.Options{Client: db.Client, Blobs: s.Blobs, Auth: s.Auth, Audit: s.Audit, Logger: log, PullFlushInterval: 200 * time.Millisecond, Postgres: db.Kind == database.Postgres, Unsynced: db.UnsyncedClient()})
 	s.Tokens = token.New(token.Options{Key: key, Auth: s.Auth, Client: db.Client, Grants: s.Artifacts, Logger: log})
 	mux := http.NewServeMux()
 	s.Server = httptest.NewUnstartedServer(mux)
