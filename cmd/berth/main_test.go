@@ -68,7 +68,7 @@ func (s *berthServe) kill() error {
 // starts berth again on the same data goes on at the new one's address.
 func startBerth(t *testing.T, bin string, env []string, args ...string) *berthServe {
 	t.Helper()
-	for attempt := 1; ; attempt++ {
+	s := testtool.StartAgainWhilePortTaken(t, func() (*berthServe, bool) {
 		addr := freeAddr(t)
 		s := &berthServe{addr: addr, url: "http://" + addr, out: &testtool.SyncBuffer{}, exited: make(chan struct{})}
 		s.cmd = exec.Command(bin, append([]string{"serve", "--addr", addr}, args...)...)
@@ -81,9 +81,8 @@ func startBerth(t *testing.T, bin string, env []string, args ...string) *berthSe
 		// Only once berth says it listens is the port its own: until then
 		// whoever took it in between would answer /healthz.
 		err := testtool.WaitListening(s.out.String, s.exited, 30*time.Second)
-		if errors.Is(err, testtool.ErrPortTaken) && attempt < 5 {
-			t.Logf("port %s was taken before berth could bind it; starting it again on another", addr)
-			continue
+		if errors.Is(err, testtool.ErrPortTaken) {
+			return nil, true
 		}
 		t.Cleanup(func() {
 			s.kill() // a no-op once it has exited
@@ -92,18 +91,19 @@ func startBerth(t *testing.T, bin string, env []string, args ...string) *berthSe
 			}
 		})
 		if err != nil {
-			t.Fatalf("berth serve %s (attempt %d): %v", addr, attempt, err)
+			t.Fatalf("berth serve %s: %v", addr, err)
 		}
-		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-			if resp, err := http.Get(s.url + "/healthz"); err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					return s
-				}
+		return s, false
+	})
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if resp, err := http.Get(s.url + "/healthz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return s
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("berth serve %s did not become healthy", addr)
-			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("berth serve %s did not become healthy", s.addr)
 		}
 	}
 }

@@ -53,14 +53,30 @@ func WaitListening(output func() string, exited <-chan struct{}, timeout time.Du
 // berth keeps one, at most five times.
 func StartAgainWhilePortTaken[T any](t testing.TB, start func() (T, bool)) T {
 	t.Helper()
+	var v T
+	err := StartAgain(func() error {
+		var taken bool
+		if v, taken = start(); taken {
+			t.Logf("berth's port was taken before it could bind it; starting again on another")
+			return ErrPortTaken
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal("berth found its port taken five times running")
+	}
+	return v
+}
+
+// StartAgain is StartAgainWhilePortTaken for a start that returns its
+// errors (one running on a goroutine of its own, which cannot fail the
+// test): it calls start again while it returns ErrPortTaken, at most five
+// times in all, and returns its last error.
+func StartAgain(start func() error) error {
 	for attempt := 1; ; attempt++ {
-		v, portTaken := start()
-		if !portTaken {
-			return v
+		err := start()
+		if !errors.Is(err, ErrPortTaken) || attempt == 5 {
+			return err
 		}
-		if attempt == 5 {
-			t.Fatal("berth found its port taken five times running")
-		}
-		t.Logf("berth's port was taken before it could bind it; starting again on another")
 	}
 }

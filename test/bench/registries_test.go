@@ -294,20 +294,21 @@ func startBerth(t *testing.T, bin, kind string, extraEnv ...string) *registry {
 		dbName = strings.TrimPrefix(u.Path, "/")
 		env = append(env, "BERTH_DATABASE_URL="+dbURL, "BERTH_SECRET_KEY="+dbtest.SecretKey)
 	}
-	var p *process
-	var addr string
-	for attempt := 1; ; attempt++ {
-		addr = freeAddr(t)
-		var err error
-		p, err = startProcess(bin, append(env, "BERTH_ADDR="+addr, "BERTH_EXTERNAL_URL=http://"+addr), "serve")
+	// The free port may be taken by another process before berth binds
+	// it: berth then exits, and starts again on another.
+	type started struct {
+		p    *process
+		addr string
+	}
+	st := testtool.StartAgainWhilePortTaken(t, func() (started, bool) {
+		addr := freeAddr(t)
+		p, err := startProcess(bin, append(env, "BERTH_ADDR="+addr, "BERTH_EXTERNAL_URL=http://"+addr), "serve")
 		if err != nil {
 			t.Fatal(err)
 		}
-		// The free port may be taken by another process before berth
-		// binds it: berth then exits, and starts again on another.
 		err = testtool.WaitListening(p.logs.String, p.done, 60*time.Second)
-		if errors.Is(err, testtool.ErrPortTaken) && attempt < 5 {
-			continue
+		if errors.Is(err, testtool.ErrPortTaken) {
+			return started{}, true
 		}
 		if err == nil {
 			err = p.waitReady("http://"+addr+"/readyz", 60*time.Second)
@@ -316,8 +317,9 @@ func startBerth(t *testing.T, bin, kind string, extraEnv ...string) *registry {
 			p.stop()
 			t.Fatalf("%s did not start: %v\n%s", name, err, p.logs)
 		}
-		break
-	}
+		return started{p, addr}, false
+	})
+	p, addr := st.p, st.addr
 	r := &registry{name: name, base: "http://" + addr, host: addr, user: devUser, pass: devPass, proc: p, dbName: dbName}
 	t.Cleanup(func() {
 		p.stop()

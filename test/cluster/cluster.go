@@ -203,7 +203,9 @@ func Start(t testing.TB, o Options) *Cluster {
 // free port it picks can be taken by another test's process before berth
 // binds it; berth then exits, and it starts again on another port.
 func (r *Replica) start(t testing.TB, i int, bin string, env []string) error {
-	for attempt := 1; ; attempt++ {
+	attempt := 0
+	return testtool.StartAgain(func() error {
+		attempt++
 		port, err := freePort()
 		if err != nil {
 			return err
@@ -222,9 +224,9 @@ func (r *Replica) start(t testing.TB, i int, bin string, env []string) error {
 		// Only once berth says it listens is the port its own: until then
 		// whoever took it in between would answer /readyz.
 		err = testtool.WaitListening(r.logs.String, r.done, 60*time.Second)
-		if errors.Is(err, testtool.ErrPortTaken) && attempt < 5 {
+		if errors.Is(err, testtool.ErrPortTaken) {
 			t.Logf("replica %d: port %d was taken before berth could bind it; starting it again on another", i, port)
-			continue
+			return err
 		}
 		if err == nil {
 			err = r.waitReady(60 * time.Second)
@@ -235,7 +237,7 @@ func (r *Replica) start(t testing.TB, i int, bin string, env []string) error {
 			return fmt.Errorf("replica %d on %s did not become ready (attempt %d): %v\n%s", i, r.Host, attempt, err, r.logs.String())
 		}
 		return nil
-	}
+	})
 }
 
 func (r *Replica) waitReady(timeout time.Duration) error {

@@ -92,9 +92,8 @@ func TestImageServesReadOnlyAsNonRootOnPostgresRedisAndS3(t *testing.T) {
 		// -v: the anonymous volume of the image's VOLUME /data goes too.
 		exec.Command(docker, "rm", "-f", "-v", name).Run()
 	})
-	var addr string
-	for attempt := 1; ; attempt++ {
-		addr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	addr := testtool.StartAgainWhilePortTaken(t, func() (string, bool) {
+		addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 		args := []string{"run", "-d", "--name", name, "--network", "host", "--read-only", "--tmpfs", "/tmp", "--user", "65532",
 			"-e", "BERTH_ADDR=" + addr, "-e", "BERTH_EXTERNAL_URL=http://" + addr, "-e", "BERTH_LOG_LEVEL=info",
 			"-e", "BERTH_REDIS_URL=" + redisURL,
@@ -112,16 +111,15 @@ func TestImageServesReadOnlyAsNonRootOnPostgresRedisAndS3(t *testing.T) {
 		go func() { exec.Command(docker, "wait", name).Run(); close(exited) }()
 		logs := func() string { out, _ := exec.Command(docker, "logs", name).CombinedOutput(); return string(out) }
 		err := testtool.WaitListening(logs, exited, 60*time.Second)
-		if errors.Is(err, testtool.ErrPortTaken) && attempt < 5 {
-			t.Logf("port of %s was taken before berth could bind it; starting it again on another", addr)
+		if errors.Is(err, testtool.ErrPortTaken) {
 			exec.Command(docker, "rm", "-f", "-v", name).Run()
-			continue
+			return "", true
 		}
 		if err != nil {
 			t.Fatalf("the container: %v", err)
 		}
-		break
-	}
+		return addr, false
+	})
 
 	// /readyz is 200 only when the database, the blob store and Redis (as
 	// it is configured) all answer; it names the first that does not.
