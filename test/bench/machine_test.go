@@ -38,7 +38,10 @@ const (
 	// reclaimDelay is how long the push waits for memory freed just
 	// before it to go back to the host (the guest reports free pages two
 	// seconds after they were freed).
-	reclaimDelay   = 3 * time.Second
+	reclaimDelay = 3 * time.Second
+	// coldDelay is how long machineCeilings waits before it writes into
+	// new pages, for the host to take back all it freed before (a few
+	// hundred MiB are reported every two seconds).
 	coldDelay      = 10 * time.Second
 	machineRepeats = 3
 	writeChunk     = 512 << 10 // what berth's copy writes at a time
@@ -46,9 +49,10 @@ const (
 
 // machineCeilings measures sha256, a page cache write and a durable write
 // (the same write followed by fdatasync) of 256 MiB in dir, writing into
-// memory freed just before, and the page cache write again reclaimDelay
-// after the last memory was freed, as the benchmark's first push meets
-// the machine; each the median of a few runs, as a Markdown table.
+// memory freed just before, and the page cache write into new pages
+// (the earlier writes kept, the first coldDelay after anything was
+// freed), as the benchmark's first push meets the machine; each the
+// median of a few runs, as a Markdown table.
 func machineCeilings(t *testing.T, dir string) string {
 	t.Helper()
 	buf := make([]byte, writeChunk)
@@ -92,7 +96,6 @@ func machineCeilings(t *testing.T, dir string) string {
 		settleDisk()
 		durable = append(durable, write("durable", true))
 		os.Remove(filepath.Join(dir, "durable"))
-
 	}
 	// Kept until all are written, as a registry keeps what it stored:
 	// each takes pages no write here freed, after the host took back
