@@ -49,12 +49,10 @@ type Service struct {
 	// address (the CLI) are not limited.
 	FailedLogins *ClientLimiter
 
-	// verified remembers recent successful argon2id checks so that clients
-	// sending Basic credentials on every request do not pay for the hash
-	// each time. Keys are hashes of (stored hash, password): a password
-	// change invalidates them, and no password is kept in memory.
-	mu       sync.Mutex
-	verified map[[32]byte]time.Time
+	// verified remembers recent successful argon2id checks (verifiedIdle)
+	// so that clients signing in for every command do not pay for the
+	// hash each time.
+	verified verifiedChecks
 	lockout  lockout
 	// hashSlots bounds concurrent argon2id checks, each of which takes
 	// argonMemory, so a burst of sign-ins cannot exhaust memory.
@@ -135,7 +133,7 @@ func (c *signInCache) put(key [32]byte, v *viewer.Viewer, now time.Time) {
 func New(client *ent.Client) *Service {
 	s := &Service{
 		client: client, SessionTTL: 12 * time.Hour, RobotPrefix: DefaultRobotPrefix,
-		RobotDefaultExpiry: 30 * 24 * time.Hour, verified: map[[32]byte]time.Time{},
+		RobotDefaultExpiry: 30 * 24 * time.Hour,
 		hashSlots: make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
 	}
 	if client != nil {
@@ -265,14 +263,10 @@ func (s *Service) dummy() string {
 }
 
 func (s *Service) verifyPassword(ctx context.Context, hash, password string) bool {
-	key := sha256.Sum256([]byte(hash + "\x00" + password))
-	now := time.Now()
-	s.mu.Lock()
-	if until, ok := s.verified[key]; ok && now.Before(until) {
-		s.mu.Unlock()
+	key := verifiedKey(hash, password)
+	if s.verified.used(key, time.Now()) {
 		return true
 	}
-	s.mu.Unlock()
 	select {
 	case s.hashSlots <- struct{}{}:
 	case <-ctx.Done():
@@ -281,20 +275,10 @@ func (s *Service) verifyPassword(ctx context.Context, hash, password string) boo
 	ok := VerifyPassword(hash, password)
 	<-s.hashSlots
 	s.releaseHashMemory()
-	if !ok {
-		return false
+	if ok {
+		s.verified.put(key, time.Now())
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.verified) > 10000 {
-		for k, until := range s.verified {
-			if now.After(until) {
-				delete(s.verified, k)
-			}
-		}
-	}
-	s.verified[key] = now.Add(time.Minute)
-	return true
+	return ok
 }
 
 // releaseHashMemory returns the memory argon2id checks took (argonMemory,
