@@ -134,7 +134,7 @@ func New(client *ent.Client) *Service {
 	s := &Service{
 		client: client, SessionTTL: 12 * time.Hour, RobotPrefix: DefaultRobotPrefix,
 		RobotDefaultExpiry: 30 * 24 * time.Hour,
-		hashSlots: make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
+		hashSlots:          make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
 	}
 	if client != nil {
 		client.Member.Use(s.forgetRolesOnChange)
