@@ -62,41 +62,47 @@ func logRequests(log *slog.Logger, m *metrics, next http.Handler) http.Handler {
 		start := time.Now()
 		id := r.Header.Get("X-Request-Id")
 		if id == "" || len(id) > 64 {
-			b := make([]byte, 8)
-			rand.Read(b)
-			id = hex.EncodeToString(b)
+			var b [8]byte
+			rand.Read(b[:])
+			id = hex.EncodeToString(b[:])
 		}
 		w.Header().Set("X-Request-Id", id)
 		rec := &statusRecorder{ResponseWriter: w}
-		body := &countingBody{ReadCloser: r.Body}
+		var in int64
 		if r.Body != nil && r.Body != http.NoBody {
 			// A shallow copy: the server keeps its own request's body,
 			// whose type tells it how to drain what the handler left.
+			body := &countingBody{ReadCloser: r.Body}
 			counted := *r
 			counted.Body = body
 			next.ServeHTTP(rec, &counted)
+			in = body.n
 		} else {
 			next.ServeHTTP(rec, r)
-		}
-		level := slog.LevelInfo
-		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
-			level = slog.LevelDebug
 		}
 		status := rec.status
 		if status == 0 {
 			status = http.StatusOK
 		}
 		elapsed := time.Since(start)
-		m.observe(r, status, elapsed, body.n, rec.bytes)
-		args := []any{"request_id", id, "method", r.Method, "path", r.URL.Path, "status", status,
-			"bytes", rec.bytes, "duration_ms", elapsed.Milliseconds(),
-			"remote", r.RemoteAddr}
+		m.observe(r, status, elapsed, in, rec.bytes)
+		level := slog.LevelInfo
+		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+			level = slog.LevelDebug
+		}
+		if !log.Enabled(r.Context(), level) {
+			return
+		}
+		attrs := make([]slog.Attr, 0, 9)
+		attrs = append(attrs, slog.String("request_id", id), slog.String("method", r.Method),
+			slog.String("path", r.URL.Path), slog.Int("status", status), slog.Int64("bytes", rec.bytes),
+			slog.Int64("duration_ms", elapsed.Milliseconds()), slog.String("remote", r.RemoteAddr))
 		// With tracing on, the server span around this handler ties the
 		// line to its trace.
 		if sc := trace.SpanContextFromContext(r.Context()); sc.IsValid() {
-			args = append(args, "trace_id", sc.TraceID().String(), "span_id", sc.SpanID().String())
+			attrs = append(attrs, slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
 		}
-		log.Log(r.Context(), level, "request", args...)
+		log.LogAttrs(r.Context(), level, "request", attrs...)
 	})
 }
 
