@@ -190,7 +190,6 @@ func TestBenchmarkAgainstDistribution(t *testing.T) {
 			// Memory freed by what ran just before (the last registry's
 			// warm push, crane exiting) goes back to the host first.
 			time.Sleep(reclaimDelay)
-			settleDisk()
 			peak, err := reg.proc.peakDuring(func() error { return push(rd.layout, rd.tag, "push") })
 			if err != nil {
 				return err
@@ -290,7 +289,6 @@ func TestBenchmarkAgainstDistribution(t *testing.T) {
 			return nil
 		}},
 		{"zb push monolithic", func(reg *registry, rd *round, record func(string, float64)) error {
-			settleDisk()
 			v, err := zbRun(reg, zbPushes, func(c *zbClient, client, i int) error {
 				return c.pushMonolith(fmt.Sprintf("%s/zb/mono-%d-%d-%d", benchProject, rd.i, client, i), "tag"+strconv.Itoa(i), zb10, content10)
 			})
@@ -301,7 +299,6 @@ func TestBenchmarkAgainstDistribution(t *testing.T) {
 			return nil
 		}},
 		{"zb push chunked", func(reg *registry, rd *round, record func(string, float64)) error {
-			settleDisk()
 			v, err := zbRun(reg, zbPushes, func(c *zbClient, client, i int) error {
 				return c.pushChunked(fmt.Sprintf("%s/zb/chunk-%d-%d-%d", benchProject, rd.i, client, i), "tag"+strconv.Itoa(i), zb10, content10)
 			})
